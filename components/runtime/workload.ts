@@ -1,0 +1,134 @@
+import * as pulumi from "@pulumi/pulumi";
+
+/** A workload can reach another iff they share a zone (DESIGN.md, idea 3). */
+export type Zone = "frontend" | "backend" | "monitoring";
+export const ZONES: readonly Zone[] = ["frontend", "backend", "monitoring"];
+
+/** Zones with no route out of the platform: data and telemetry never talk to the internet. */
+export const INTERNAL_ZONES: readonly Zone[] = ["backend", "monitoring"];
+
+export type ProbeCheck =
+  | { kind: "exec"; command: string[] }
+  | { kind: "http"; port: number; path: string }
+  | { kind: "tcp"; port: number };
+
+export type Probe = ProbeCheck & {
+  periodSeconds?: number;
+  timeoutSeconds?: number;
+  failureThreshold?: number;
+  initialDelaySeconds?: number;
+};
+
+export interface WorkloadPort {
+  name: string;
+  port: number;
+  /** "host": published by the runtime (loopback on Docker unless configured); "gateway": routed by Traefik. */
+  publish?: "host" | "gateway";
+}
+
+export interface WorkloadFile {
+  path: string;
+  content: pulumi.Input<string>;
+  /** Secret files become Kubernetes Secrets / secret uploads; their content is a Pulumi secret. */
+  secret?: boolean;
+  /** Octal file mode the consuming server requires (e.g. 0o400 for a MongoDB keyFile). */
+  mode?: number;
+}
+
+export interface RateLimit {
+  averagePerSecond: number;
+  burst: number;
+}
+
+export interface WorkloadRoute {
+  host: string;
+  pathPrefix?: string;
+  rateLimit?: RateLimit;
+  /** Port name the gateway forwards to. */
+  port: string;
+  /** Protect the route with basic auth held by the gateway (admin UIs). */
+  basicAuth?: boolean;
+}
+
+export interface WorkloadStorage {
+  name: string;
+  path: string;
+  sizeGiB: number;
+}
+
+export interface WorkloadResources {
+  cpu: number;
+  memoryMiB: number;
+}
+
+/**
+ * One description, two targets. A Workload is what a layer asks for; runtime/docker.ts and
+ * runtime/kubernetes.ts decide how it becomes resources.
+ */
+export interface Workload {
+  name: string;
+  image: string;
+  command?: string[];
+  args?: string[];
+  zones: Zone[];
+  ports: WorkloadPort[];
+  /** Never a secret: secrets travel as files (see `files`). */
+  env?: Record<string, pulumi.Input<string>>;
+  files?: WorkloadFile[];
+  health: { startup?: Probe; readiness: Probe; liveness: Probe };
+  resources: WorkloadResources;
+  storage?: WorkloadStorage[];
+  stopGracePeriodSeconds: number;
+  /** Signal that starts a graceful stop (PostgreSQL wants SIGINT for a fast shutdown). */
+  stopSignal?: string;
+  replicas?: number;
+  metrics?: { port: number; path: string };
+  route?: WorkloadRoute;
+  gpu?: { count: number; pool: string };
+  /** Runs as this user; omitted only where the image must start as root and drops privileges itself. */
+  user?: { uid: number; gid: number };
+  /** The image's entrypoint must start as root (to chown its data dir) before dropping to `user`. */
+  startsAsRoot?: boolean;
+  /** The process writes only to its storage, its files and /tmp. */
+  readOnlyRootFilesystem?: boolean;
+  /** Linux capabilities the image's entrypoint needs after all others are dropped. */
+  capabilities?: string[];
+  /** Size of /dev/shm (PostgreSQL parallel workers use it). */
+  shmSizeMiB?: number;
+  /** Workloads that must be healthy (services) or have succeeded (jobs) before this one starts. */
+  dependsOn?: DeployedWorkload[];
+}
+
+/** A one-shot task: runs to completion once per change (bucket creation, replica-set initiation). */
+export interface Job extends Omit<Workload, "ports" | "health" | "replicas" | "route" | "metrics" | "storage"> {
+  /** Retries before the deployment fails. */
+  backoffLimit?: number;
+}
+
+/** A task on a cron schedule (backups). */
+export interface ScheduledJob extends Omit<Job, "backoffLimit"> {
+  /** Five-field cron expression, UTC. */
+  schedule: string;
+  storage?: WorkloadStorage[];
+}
+
+export interface Endpoint {
+  host: string;
+  port: number;
+}
+
+export interface DeployedWorkload {
+  readonly name: string;
+  /** The name other workloads resolve (container name / Service DNS name). */
+  readonly host: pulumi.Output<string>;
+  endpoint(portName: string): pulumi.Output<Endpoint>;
+  /** Resources a dependant should wait for. */
+  readonly resources: pulumi.Resource[];
+}
+
+export interface Runtime {
+  readonly target: "docker" | "kubernetes";
+  deploy(workload: Workload, opts: pulumi.CustomResourceOptions & { parent: pulumi.Resource }): DeployedWorkload;
+  run(job: Job, opts: pulumi.CustomResourceOptions & { parent: pulumi.Resource }): DeployedWorkload;
+  schedule(job: ScheduledJob, opts: pulumi.CustomResourceOptions & { parent: pulumi.Resource }): DeployedWorkload;
+}
