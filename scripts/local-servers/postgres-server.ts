@@ -1,0 +1,116 @@
+import { ChildProcess } from "node:child_process";
+import { appendFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { freePort, waitFor } from "./free-port";
+import { captureOutput, chownTo, ownedTempDir, runAs, runAsOrThrow, serviceUser, spawnAs, waitForExit } from "./server-process";
+
+export const POSTGRES_BIN = process.env.POSTGRES_BIN ?? "/usr/lib/postgresql/15/bin";
+
+export interface PostgresServerOptions {
+  /** Rendered postgresql.conf; the harness appends only port, listen address and socket dir. */
+  conf?: string;
+  /** pg_hba.conf; by default local peer and SCRAM over 127.0.0.1. */
+  hba?: string;
+  /** SQL files run once as the superuser after the first start, like docker-entrypoint-initdb.d. */
+  initSql?: string[];
+  /** Password of the `postgres` superuser for TCP logins. */
+  superuserPassword?: string;
+}
+
+export interface PostgresServer {
+  readonly host: string;
+  readonly port: number;
+  readonly dataDir: string;
+  readonly socketDir: string;
+  readonly superuserPassword: string;
+  /** Runs SQL as the superuser over the socket; returns psql's unaligned, tuples-only output. */
+  psql(sql: string, database?: string): string;
+  /** Runs a binary of the server's (pg_dump, pgbench, ...) as the postgres user. */
+  run(binary: string, args: string[], env?: NodeJS.ProcessEnv): ReturnType<typeof runAs>;
+  start(): Promise<void>;
+  /** Fast shutdown (SIGINT), as a stop grace period would do. */
+  stop(): Promise<void>;
+  /** Stops and removes the data directory. */
+  destroy(): Promise<void>;
+}
+
+const DEFAULT_HBA = [
+  "local all all peer",
+  "host all all 127.0.0.1/32 scram-sha-256",
+  "host all all ::1/128 scram-sha-256",
+].join("\n");
+
+export async function startPostgres(options: PostgresServerOptions = {}): Promise<PostgresServer> {
+  const user = serviceUser("postgres");
+  const temp = ownedTempDir("pg", user);
+  const dataDir = join(temp.path, "data");
+  const socketDir = temp.path;
+  const port = await freePort();
+  const superuserPassword = options.superuserPassword ?? `su-${Math.random().toString(36).slice(2)}`;
+  const pwFile = join(temp.path, "pwfile");
+  writeFileSync(pwFile, superuserPassword, { mode: 0o600 });
+  chownTo(pwFile, user);
+  runAsOrThrow(user, join(POSTGRES_BIN, "initdb"), [
+    "-D", dataDir, "-U", "postgres", "--pwfile", pwFile, "--auth-local=peer", "--auth-host=scram-sha-256", "-E", "UTF8", "--locale=C.UTF-8",
+  ]);
+  if (options.conf !== undefined) writeFileSync(join(dataDir, "postgresql.conf"), options.conf);
+  appendFileSync(
+    join(dataDir, "postgresql.conf"),
+    `\n# test harness\nlisten_addresses = '127.0.0.1'\nport = ${port}\nunix_socket_directories = '${socketDir}'\n`,
+  );
+  writeFileSync(join(dataDir, "pg_hba.conf"), `${options.hba ?? DEFAULT_HBA}\n`);
+  chownTo(join(dataDir, "postgresql.conf"), user);
+  chownTo(join(dataDir, "pg_hba.conf"), user);
+
+  let child: ChildProcess | undefined;
+  let output = () => "";
+  const run = (binary: string, args: string[], env: NodeJS.ProcessEnv = {}) =>
+    runAs(user, join(POSTGRES_BIN, binary), args, { env: { PGHOST: socketDir, PGPORT: String(port), ...env } });
+  const psql = (sql: string, database = "postgres"): string => {
+    const result = run("psql", ["-X", "-v", "ON_ERROR_STOP=1", "-At", "-d", database, "-c", sql]);
+    if (result.status !== 0) throw new Error(`psql failed: ${result.stderr}`);
+    return result.stdout.trim();
+  };
+
+  const server: PostgresServer = {
+    host: "127.0.0.1",
+    port,
+    dataDir,
+    socketDir,
+    superuserPassword,
+    psql,
+    run,
+    async start() {
+      child = spawnAs(user, join(POSTGRES_BIN, "postgres"), ["-D", dataDir]);
+      output = captureOutput(child);
+      const started = child;
+      await waitFor(
+        `postgres on port ${port}`,
+        async () => {
+          if (started.exitCode !== null) throw new Error(`postgres exited ${started.exitCode}: ${output()}`);
+          return run("pg_isready", ["-q"]).status === 0;
+        },
+        60_000,
+      );
+    },
+    async stop() {
+      if (!child) return;
+      child.kill("SIGINT");
+      await waitForExit(child);
+      child = undefined;
+    },
+    async destroy() {
+      await server.stop();
+      temp.remove();
+    },
+  };
+  await server.start();
+  for (const sql of options.initSql ?? []) {
+    const applied = runAs(user, join(POSTGRES_BIN, "psql"), ["-X", "-v", "ON_ERROR_STOP=1", "-q", "-d", "postgres"], {
+      env: { PGHOST: socketDir, PGPORT: String(port) },
+      input: sql,
+    });
+    if (applied.status !== 0) throw new Error(`init SQL failed: ${applied.stderr}`);
+  }
+  return server;
+}
