@@ -1,0 +1,80 @@
+import { STACK_SCHEMA } from "./stack-schema";
+import { StackConfig } from "./stack-config";
+import { checkField, closest } from "./validate-field";
+
+export const NAMESPACE = "fundament";
+
+/** Thrown before any resource is registered; one line per problem. */
+export class StackConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid stack configuration:\n${problems.map((p) => `  ${p}`).join("\n")}`);
+    this.name = "StackConfigError";
+  }
+}
+
+/** Pulumi hands structured config values over as JSON text; scalars stay strings. */
+function parseConfigValue(raw: string): unknown {
+  const trimmed = raw.trim();
+  if (trimmed.startsWith("{") || trimmed.startsWith("[")) {
+    try {
+      return JSON.parse(trimmed);
+    } catch {
+      return raw;
+    }
+  }
+  return raw;
+}
+
+/**
+ * Validates every `fundament:*` key of `allConfig` (as `pulumi.runtime.allConfig()` returns it)
+ * against the schema and returns the typed config with defaults, or throws StackConfigError.
+ * Keys of other namespaces (aws:region, kubernetes:context, ...) belong to providers.
+ */
+export function loadStackConfig(stack: string, allConfig: Record<string, string>): StackConfig {
+  const problems: string[] = [];
+  const values: Record<string, unknown> = {};
+  const known = Object.keys(STACK_SCHEMA);
+  for (const [fullKey, raw] of Object.entries(allConfig)) {
+    const [namespace, ...rest] = fullKey.split(":");
+    if (namespace !== NAMESPACE) continue;
+    const key = rest.join(":");
+    if (!(key in STACK_SCHEMA)) {
+      const suggestion = closest(key, known);
+      problems.push(`${fullKey}: unknown key${suggestion ? ` (did you mean ${NAMESPACE}:${suggestion}?)` : ""}`);
+      continue;
+    }
+    values[key] = parseConfigValue(raw);
+  }
+  if (values.target === undefined) problems.push(`${NAMESPACE}:target: required (docker or kubernetes)`);
+  if (values.environment === undefined) values.environment = stack.toLowerCase().replace(/[^a-z0-9-]/g, "-").slice(0, 20);
+  const config: Record<string, unknown> = {};
+  let fieldProblems = 0;
+  for (const [key, field] of Object.entries(STACK_SCHEMA)) {
+    const checked = checkField(values[key], field, `${NAMESPACE}:${key}`);
+    config[key] = checked.value;
+    problems.push(...checked.errors);
+    fieldProblems += checked.errors.length;
+  }
+  if (fieldProblems === 0 && values.target !== undefined) problems.push(...crossFieldProblems(config as unknown as StackConfig));
+  if (problems.length > 0) throw new StackConfigError([...new Set(problems)]);
+  return { ...(config as unknown as Omit<StackConfig, "stack">), stack };
+}
+
+/** Rules that span keys: what one key allows depends on another. */
+function crossFieldProblems(config: StackConfig): string[] {
+  const problems: string[] = [];
+  const pg = config.postgres;
+  const bouncer = config.pgbouncer;
+  {
+    const services = Object.values(config.services).filter((s) => s.enabled && s.databases.includes("postgres")).length;
+    if (bouncer.defaultPoolSize * Math.max(services, 1) > pg.maxConnections - 10) {
+      problems.push(
+        `${NAMESPACE}:pgbouncer.defaultPoolSize: ${bouncer.defaultPoolSize} per database x ${services} databases exceeds ${NAMESPACE}:postgres.maxConnections (${pg.maxConnections}) less 10 reserved for administration`,
+      );
+    }
+  }
+  if (config.target === "docker" && config.storage?.provider === "s3") {
+    problems.push(`${NAMESPACE}:storage.provider: s3 needs the kubernetes target on AWS (got s3 with target docker); use minio`);
+  }
+  return problems;
+}

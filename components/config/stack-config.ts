@@ -1,0 +1,38 @@
+import { DATABASE_KINDS, SERVICE_NAMES } from "./stack-schema";
+
+/** The validated, defaulted stack config: the one object the whole program reads. */
+
+export type Target = "docker" | "kubernetes";
+export type ServiceName = (typeof SERVICE_NAMES)[number];
+export type DatabaseKind = (typeof DATABASE_KINDS)[number];
+export type EvictionPolicy =
+  | "noeviction" | "allkeys-lru" | "allkeys-lfu" | "volatile-lru" | "volatile-lfu" | "allkeys-random" | "volatile-random" | "volatile-ttl";
+
+export interface Size {
+  cpu: number;
+  memoryMiB: number;
+}
+
+export interface ServiceConfig extends Size {
+  enabled: boolean;
+  image: string;
+  replicas: number;
+  databases: DatabaseKind[];
+}
+
+export interface StackConfig {
+  stack: string;
+  target: Target;
+  environment: string;
+  domain: string;
+  docker: { host?: string; publishAddress: string };
+  kubernetes: { namespace: string; context?: string; storageClass?: string };
+  postgres: Size & { image: string; exporterImage: string; storageGiB: number; maxConnections: number };
+  pgbouncer: Size & { image: string; exporterImage: string; defaultPoolSize: number; maxClientConnections: number };
+  backup: { schedule: string; retention: number; volumeSizeGiB: number };
+  redis: Size & { image: string; exporterImage: string; storageGiB: number; evictionPolicy: EvictionPolicy };
+  mongo: Size & { image: string; exporterImage: string; storageGiB: number };
+  rabbitmq: Size & { image: string; storageGiB: number };
+  storage: Size & { provider: "minio" | "s3"; image: string; clientImage: string; storageGiB: number; backupRetentionDays: number };
+  services: Record<ServiceName, ServiceConfig>;
+}

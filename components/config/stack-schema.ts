@@ -1,0 +1,173 @@
+import { Field, NumberField, ObjectField } from "./schema-fields";
+
+/**
+ * Every `fundament:*` key. The README's configuration reference is generated from this object
+ * and a test keeps the two equal.
+ */
+
+const cpu = (dflt: number): NumberField => ({ kind: "number", doc: "CPU cores, request = limit", default: dflt, min: 0.1, max: 64 });
+const memoryMiB = (dflt: number, min: number): NumberField => ({
+  kind: "integer",
+  doc: "memory in MiB, request = limit (the server's own settings are derived from it)",
+  default: dflt,
+  min,
+  max: 262_144,
+});
+const storageGiB = (dflt: number): NumberField => ({ kind: "integer", doc: "persistent volume size in GiB", default: dflt, min: 1, max: 16_384 });
+const image = (doc: string, dflt: string): Field => ({ kind: "image", doc, default: dflt });
+
+export const SERVICE_NAMES = ["users", "config"] as const;
+export const DATABASE_KINDS = ["postgres", "redis", "mongo", "rabbitmq"] as const;
+
+const serviceField = (name: string): ObjectField => ({
+  kind: "object",
+  doc: `the ${name} service`,
+  fields: {
+    enabled: { kind: "boolean", doc: "deploy this service", default: true },
+    image: image(`image; dev builds it from services/${name}/Dockerfile under this name`, `fundament/${name}:0.1.0`),
+    cpu: cpu(0.5),
+    memoryMiB: memoryMiB(256, 128),
+    replicas: { kind: "integer", doc: "replicas (Kubernetes; Docker runs one)", default: 2, min: 1, max: 50 },
+    databases: {
+      kind: "array",
+      doc: "data services this service gets its own database, role and credentials in",
+      items: { kind: "string", doc: "data service", oneOf: DATABASE_KINDS },
+      default: ["postgres", "redis", "rabbitmq"],
+    },
+  },
+});
+
+export const STACK_SCHEMA: Record<string, Field> = {
+  target: { kind: "string", doc: "where the stack runs", oneOf: ["docker", "kubernetes"] },
+  environment: {
+    kind: "string",
+    doc: "environment name, prefixed to every resource name (default: the stack name)",
+    pattern: /^[a-z][a-z0-9-]{0,19}$/,
+    patternDoc: "lower-case letters, digits and dashes, starting with a letter, at most 20 characters",
+  },
+  domain: {
+    kind: "string",
+    doc: "DNS domain the gateway serves",
+    default: "fundament.localhost",
+    pattern: /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/,
+    patternDoc: "a lower-case DNS name",
+  },
+  docker: {
+    kind: "object",
+    doc: "Docker target",
+    fields: {
+      host: { kind: "string", doc: "Docker engine address (default: DOCKER_HOST or the local socket)", pattern: /^(unix|tcp|ssh|npipe):\/\/\S+$/, patternDoc: "a unix://, tcp://, ssh:// or npipe:// address" },
+      publishAddress: {
+        kind: "string",
+        doc: "host address published ports bind to",
+        default: "127.0.0.1",
+        pattern: /^(\d{1,3}(\.\d{1,3}){3}|::1?|\[::1?\])$/,
+        patternDoc: "an IPv4 address, :: or ::1",
+      },
+    },
+  },
+  kubernetes: {
+    kind: "object",
+    doc: "Kubernetes target (the cluster of the ambient kubeconfig)",
+    fields: {
+      namespace: {
+        kind: "string",
+        doc: "namespace everything is deployed into",
+        default: "fundament",
+        pattern: /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/,
+        patternDoc: "a DNS label (lower-case letters, digits, dashes)",
+      },
+      context: { kind: "string", doc: "kubeconfig context (default: the current context)" },
+      storageClass: { kind: "string", doc: "StorageClass of persistent volumes (default: the cluster default)" },
+    },
+  },
+  postgres: {
+    kind: "object",
+    doc: "PostgreSQL",
+    fields: {
+      image: image("PostgreSQL image", "postgres:17.6-bookworm"),
+      exporterImage: image("postgres_exporter image", "quay.io/prometheuscommunity/postgres-exporter:v0.17.1"),
+      cpu: cpu(2),
+      memoryMiB: memoryMiB(4096, 256),
+      storageGiB: storageGiB(20),
+      maxConnections: { kind: "integer", doc: "max_connections (PgBouncer multiplexes clients onto these)", default: 100, min: 20, max: 5000 },
+    },
+  },
+  pgbouncer: {
+    kind: "object",
+    doc: "PgBouncer in front of PostgreSQL",
+    fields: {
+      image: image("PgBouncer image", "edoburu/pgbouncer:v1.24.1-p1"),
+      exporterImage: image("pgbouncer_exporter image", "quay.io/prometheuscommunity/pgbouncer-exporter:v0.10.2"),
+      cpu: cpu(0.5),
+      memoryMiB: memoryMiB(128, 32),
+      defaultPoolSize: { kind: "integer", doc: "server connections per database/user pair", default: 20, min: 1, max: 1000 },
+      maxClientConnections: { kind: "integer", doc: "client connections PgBouncer accepts", default: 2000, min: 10, max: 100_000 },
+    },
+  },
+  backup: {
+    kind: "object",
+    doc: "logical backups of every PostgreSQL database",
+    fields: {
+      schedule: { kind: "cron", doc: "when backups run", default: "17 3 * * *" },
+      retention: { kind: "integer", doc: "backups kept per database", default: 7, min: 1, max: 365 },
+      volumeSizeGiB: { kind: "integer", doc: "size of the backup volume when no object storage is configured", default: 20, min: 1, max: 16_384 },
+    },
+  },
+  redis: {
+    kind: "object",
+    doc: "Redis",
+    fields: {
+      image: image("Redis image", "redis:7.4.5-bookworm"),
+      exporterImage: image("redis_exporter image", "oliver006/redis_exporter:v1.74.0"),
+      cpu: cpu(1),
+      memoryMiB: memoryMiB(1024, 64),
+      storageGiB: storageGiB(5),
+      evictionPolicy: {
+        kind: "string",
+        doc: "what Redis does at maxmemory",
+        default: "noeviction",
+        oneOf: ["noeviction", "allkeys-lru", "allkeys-lfu", "volatile-lru", "volatile-lfu", "allkeys-random", "volatile-random", "volatile-ttl"],
+      },
+    },
+  },
+  mongo: {
+    kind: "object",
+    doc: "MongoDB (single-node replica set rs0)",
+    fields: {
+      image: image("MongoDB image", "mongo:8.0.12-noble"),
+      exporterImage: image("mongodb_exporter image", "percona/mongodb_exporter:0.44.0"),
+      cpu: cpu(1),
+      memoryMiB: memoryMiB(2048, 512),
+      storageGiB: storageGiB(20),
+    },
+  },
+  rabbitmq: {
+    kind: "object",
+    doc: "RabbitMQ",
+    fields: {
+      image: image("RabbitMQ image (with the management plugin)", "rabbitmq:4.1.4-management"),
+      cpu: cpu(1),
+      memoryMiB: memoryMiB(1024, 256),
+      storageGiB: storageGiB(10),
+    },
+  },
+  storage: {
+    kind: "object",
+    doc: "object storage",
+    fields: {
+      provider: { kind: "string", doc: "minio (a MinIO workload) or s3 (AWS S3 buckets)", default: "minio", oneOf: ["minio", "s3"] },
+      image: image("MinIO server image", "quay.io/minio/minio:RELEASE.2025-09-07T16-13-09Z"),
+      clientImage: image("MinIO client image for bucket setup", "quay.io/minio/mc:RELEASE.2025-08-13T08-35-41Z"),
+      cpu: cpu(1),
+      memoryMiB: memoryMiB(1024, 256),
+      storageGiB: storageGiB(50),
+      backupRetentionDays: { kind: "integer", doc: "days backup objects are kept in the backups bucket", default: 30, min: 1, max: 3650 },
+    },
+  },
+  services: {
+    kind: "object",
+    doc: "the Fastify services",
+    fields: Object.fromEntries(SERVICE_NAMES.map((name) => [name, serviceField(name)])),
+  },
+};
