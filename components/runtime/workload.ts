@@ -61,12 +61,17 @@ export interface WorkloadResources {
   memoryMiB: number;
 }
 
+/** What a workload is to the platform; policies and dashboards group by it. */
+export type WorkloadRole = "data" | "exporter" | "gateway" | "service" | "job" | "monitoring";
+
 /**
  * One description, two targets. A Workload is what a layer asks for; runtime/docker.ts and
  * runtime/kubernetes.ts decide how it becomes resources.
  */
 export interface Workload {
   name: string;
+  /** Defaults: "job" for jobs, "exporter" for images named *exporter*, otherwise "data". */
+  role?: WorkloadRole;
   image: string;
   command?: string[];
   args?: string[];
@@ -131,4 +136,10 @@ export interface Runtime {
   deploy(workload: Workload, opts: pulumi.CustomResourceOptions & { parent: pulumi.Resource }): DeployedWorkload;
   run(job: Job, opts: pulumi.CustomResourceOptions & { parent: pulumi.Resource }): DeployedWorkload;
   schedule(job: ScheduledJob, opts: pulumi.CustomResourceOptions & { parent: pulumi.Resource }): DeployedWorkload;
+}
+
+export function roleOf(workload: { role?: WorkloadRole; image: string }, isJob = false): WorkloadRole {
+  if (workload.role) return workload.role;
+  if (isJob) return "job";
+  return /exporter/.test(workload.image) ? "exporter" : "data";
 }
