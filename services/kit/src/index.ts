@@ -1,0 +1,19 @@
+export { Type, type Static, type TSchema, type TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
+export { env, loadEnv, EnvError, type EnvSpec, type EnvValues, type EnvVar, type EnvSource } from "./env";
+export { createLogger, redactionPaths, REDACTED_KEYS, type Logger, type LoggerConfig } from "./logger";
+export { ErrorBody, HttpError, httpErrors, handleError, fieldProblem, type FieldProblem } from "./errors";
+export { createReadiness, registerHealthRoutes, type Readiness, type ReadinessCheck } from "./health";
+export {
+  createMetricsRegistry,
+  instrumentRequests,
+  registerPoolMetrics,
+  startMetricsServer,
+  statusClass,
+  REQUEST_DURATION_BUCKETS,
+  type MetricsServer,
+} from "./metrics";
+export { createService, type ServiceApp, type ServiceOptions, type KitState } from "./service";
+export { startServer, exitOnSignals, exitOnStartupError, type ServeOptions, type RunningServer } from "./serve";
+export { createPgPool, checkPostgres, type PgPoolOptions, type Pool, type PoolClient } from "./postgres";
+export { createRedis, checkRedis, closeRedis, Redis, type RedisClientOptions } from "./redis";
+export { runMigrations, readMigrations, advisoryLockKey, type Migration, type MigrationResult, type RunMigrationsOptions } from "./migrations";

@@ -1,0 +1,91 @@
+import type { AddressInfo } from "node:net";
+import type { FastifyInstance } from "fastify";
+import { EnvError } from "./env";
+import { startMetricsServer, type MetricsServer } from "./metrics";
+
+export interface ServeOptions {
+  port: number;
+  host?: string;
+  /** Port of the separate /metrics listener; omitted means no metrics listener. */
+  metricsPort?: number;
+  /**
+   * How long readiness reports 503 before the listener closes: one readiness probe period,
+   * so the orchestrator and the gateway stop routing here first.
+   */
+  probePeriodMs: number;
+  /** Called right after readiness turns 503 (Consul deregistration). */
+  onDrain?: () => Promise<unknown>;
+}
+
+export interface RunningServer {
+  readonly url: string;
+  readonly metricsUrl: string | undefined;
+  /** Readiness 503, wait one probe period, stop accepting, finish in-flight requests, close dependencies. */
+  shutdown(reason: string): Promise<void>;
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+export async function startServer(app: FastifyInstance, options: ServeOptions): Promise<RunningServer> {
+  const host = options.host ?? "0.0.0.0";
+  await app.listen({ port: options.port, host });
+  const port = (app.server.address() as AddressInfo).port;
+  let metrics: MetricsServer | undefined;
+  if (options.metricsPort !== undefined) metrics = await startMetricsServer(app.kit.metrics, options.metricsPort, host);
+  const shown = host === "0.0.0.0" ? "127.0.0.1" : host;
+  let stopping: Promise<void> | undefined;
+  const running: RunningServer = {
+    url: `http://${shown}:${port}`,
+    metricsUrl: metrics ? `http://${shown}:${metrics.port}/metrics` : undefined,
+    shutdown(reason) {
+      stopping ??= (async () => {
+        app.log.info({ reason, probePeriodMs: options.probePeriodMs }, "shutdown: readiness now 503");
+        app.kit.readiness.drain();
+        if (options.onDrain) {
+          await options.onDrain().catch((err: unknown) => app.log.warn({ err }, "shutdown: drain hook failed"));
+        }
+        await sleep(options.probePeriodMs);
+        app.log.info("shutdown: closing listener, finishing in-flight requests");
+        await app.close();
+        await metrics?.close();
+        app.log.info("shutdown: complete");
+      })();
+      return stopping;
+    },
+  };
+  app.log.info({ url: running.url, metrics: running.metricsUrl }, "listening");
+  return running;
+}
+
+/**
+ * Wires SIGTERM and SIGINT to a graceful shutdown that exits 0, or 1 when it outlives
+ * `gracePeriodMs` (the orchestrator would SIGKILL soon after anyway).
+ */
+export function exitOnSignals(running: RunningServer, options: { gracePeriodMs: number; log: { info: (o: object, m: string) => void; error: (o: object, m: string) => void } }): void {
+  const onSignal = (signal: NodeJS.Signals) => {
+    const timer = setTimeout(() => {
+      options.log.error({ signal, gracePeriodMs: options.gracePeriodMs }, "shutdown: grace period exceeded, exiting");
+      process.exit(1);
+    }, options.gracePeriodMs);
+    timer.unref();
+    running.shutdown(signal).then(
+      () => process.exit(0),
+      (err: unknown) => {
+        options.log.error({ err }, "shutdown failed");
+        process.exit(1);
+      },
+    );
+  };
+  process.once("SIGTERM", onSignal);
+  process.once("SIGINT", onSignal);
+}
+
+/** Start-up failed: an invalid environment prints its list of problems; anything else its error. Exit 1. */
+export function exitOnStartupError(error: unknown): never {
+  if (error instanceof EnvError) {
+    process.stderr.write(`${error.message}\n`);
+  } else {
+    process.stderr.write(`start-up failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  }
+  process.exit(1);
+}

@@ -1,0 +1,89 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type RawServerDefault } from "fastify";
+import swagger from "@fastify/swagger";
+import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
+import type { Registry } from "prom-client";
+import { installErrorFormat } from "./errors";
+import { createReadiness, registerHealthRoutes, type Readiness, type ReadinessCheck } from "./health";
+import type { Logger } from "./logger";
+import { createMetricsRegistry, instrumentRequests } from "./metrics";
+
+/** What the kit attaches to every service app (read by startServer and tests). */
+export interface KitState {
+  readonly name: string;
+  readonly readiness: Readiness;
+  readonly metrics: Registry;
+}
+
+declare module "fastify" {
+  interface FastifyInstance {
+    kit: KitState;
+  }
+}
+
+/** A Fastify instance whose route schemas are TypeBox schemas with inferred types. */
+export type ServiceApp = FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, FastifyBaseLogger, TypeBoxTypeProvider>;
+
+export interface ServiceOptions {
+  name: string;
+  version?: string;
+  description?: string;
+  logger: Logger;
+  /** Dependencies /health/ready checks, each with its own timeout. */
+  readiness?: ReadinessCheck[];
+  /** Default timeout of a readiness check without its own. */
+  readinessTimeoutMs?: number;
+  /** Created (with default process metrics) when omitted. */
+  metrics?: Registry;
+  /** Run when the app closes, after in-flight requests finished: close pools, clients, channels. */
+  closers?: Array<() => Promise<unknown>>;
+  /** Log one line per request (Fastify's incoming/completed lines); on by default. */
+  requestLogging?: boolean;
+  bodyLimit?: number;
+  /** Behind the gateway, so request.ip is the client's and not Traefik's. */
+  trustProxy?: boolean | string | string[];
+}
+
+/**
+ * Builds the common spine: the error format, health routes, request metrics and the OpenAPI
+ * document at /docs/json. The service adds its routes to the returned app.
+ */
+export async function createService(options: ServiceOptions): Promise<ServiceApp> {
+  // Typed as Fastify's base logger so the app's type does not depend on pino's generics.
+  const loggerInstance: FastifyBaseLogger = options.logger;
+  const app = Fastify({
+    loggerInstance,
+    // Probes every few seconds would drown the request lines that matter.
+    logController: new LogController({
+      disableRequestLogging: options.requestLogging === false ? true : (request) => (request.url ?? "").startsWith("/health/"),
+    }),
+    bodyLimit: options.bodyLimit ?? 1024 * 1024,
+    trustProxy: options.trustProxy ?? false,
+    // Answer requests that arrive on open keep-alive connections during close with 503.
+    return503OnClosing: true,
+    ajv: { customOptions: { allErrors: false, coerceTypes: "array", removeAdditional: false, useDefaults: true } },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  const readiness = createReadiness(options.readiness ?? []);
+  const metrics = options.metrics ?? createMetricsRegistry(options.name);
+  app.decorate("kit", { name: options.name, readiness, metrics });
+
+  installErrorFormat(app);
+  instrumentRequests(app, metrics);
+  await app.register(swagger, {
+    openapi: {
+      openapi: "3.0.3",
+      info: { title: options.name, version: options.version ?? "0.1.0", description: options.description ?? "" },
+      components: { securitySchemes: { bearer: { type: "http", scheme: "bearer", bearerFormat: "JWT" } } },
+    },
+  });
+  app.get("/docs/json", { schema: { hide: true } }, async () => app.swagger());
+  registerHealthRoutes(app, readiness, options.readinessTimeoutMs);
+
+  for (const close of options.closers ?? []) {
+    app.addHook("onClose", async () => {
+      await close();
+    });
+  }
+  return app;
+}
