@@ -1,0 +1,98 @@
+// redis.conf for the platform's Redis: durable (RDB + AOF), memory-bounded, ACL-only access.
+// Every directive below is accepted by redis-server 7.0 (tested here) and 7.2 (the pinned image).
+
+export type EvictionPolicy =
+  | "noeviction"
+  | "allkeys-lru"
+  | "allkeys-lfu"
+  | "volatile-lru"
+  | "volatile-lfu"
+  | "allkeys-random"
+  | "volatile-random"
+  | "volatile-ttl";
+
+export const EVICTION_POLICIES: readonly EvictionPolicy[] = [
+  "noeviction",
+  "allkeys-lru",
+  "allkeys-lfu",
+  "volatile-lru",
+  "volatile-lfu",
+  "allkeys-random",
+  "volatile-random",
+  "volatile-ttl",
+];
+
+/** Below this the half left outside maxmemory (client buffers, AOF buffer, allocator) gets too thin. */
+export const REDIS_MIN_MEMORY_MIB = 128;
+
+export const REDIS_PORT = 6379;
+
+export interface RedisConfInput {
+  /** The container's memory limit; maxmemory is derived from it. */
+  memoryLimitMiB: number;
+  evictionPolicy: EvictionPolicy;
+  /** Where the rendered ACL file is mounted. */
+  aclFilePath: string;
+  /** The data volume: RDB snapshot and AOF directory. */
+  dataDir: string;
+  port?: number;
+}
+
+/**
+ * maxmemory for a container limit. BGSAVE and BGREWRITEAOF fork; under a write-heavy load the
+ * child's copy-on-write pages can approach the dataset size, so the dataset may use at most half
+ * of the limit. Without this the kernel's OOM killer, not Redis's eviction policy, decides what
+ * happens at the limit.
+ */
+export function redisMaxMemoryMiB(memoryLimitMiB: number): number {
+  if (!Number.isInteger(memoryLimitMiB) || memoryLimitMiB < REDIS_MIN_MEMORY_MIB) {
+    throw new Error(`redis memoryLimitMiB: must be an integer of at least ${REDIS_MIN_MEMORY_MIB} (got ${memoryLimitMiB})`);
+  }
+  return Math.floor(memoryLimitMiB / 2);
+}
+
+export function renderRedisConf(input: RedisConfInput): string {
+  const maxmemory = redisMaxMemoryMiB(input.memoryLimitMiB);
+  const lines = [
+    "# Rendered by fundament (components/database/redis-conf.ts); local edits are overwritten.",
+    "",
+    "# Network: reachable inside the backend zone only; protected mode stays on as a second lock.",
+    `port ${input.port ?? REDIS_PORT}`,
+    "bind * -::*",
+    "protected-mode yes",
+    "tcp-keepalive 300",
+    "timeout 0",
+    "daemonize no",
+    "supervised no",
+    'logfile ""',
+    "loglevel notice",
+    "",
+    "# Durability: RDB snapshots for fast restarts and backups, AOF so at most ~1 s of writes is lost.",
+    `dir ${input.dataDir}`,
+    "save 3600 1 300 100 60 10000",
+    "stop-writes-on-bgsave-error yes",
+    "rdbcompression yes",
+    "rdbchecksum yes",
+    "dbfilename dump.rdb",
+    "appendonly yes",
+    'appendfilename "appendonly.aof"',
+    'appenddirname "appendonlydir"',
+    "appendfsync everysec",
+    "no-appendfsync-on-rewrite no",
+    "auto-aof-rewrite-percentage 100",
+    "auto-aof-rewrite-min-size 64mb",
+    "aof-load-truncated yes",
+    "aof-use-rdb-preamble yes",
+    "",
+    `# Memory: half of the ${input.memoryLimitMiB} MiB container limit, the rest is fork and buffer headroom.`,
+    `maxmemory ${maxmemory}mb`,
+    `maxmemory-policy ${input.evictionPolicy}`,
+    "maxmemory-samples 5",
+    "",
+    "# Access: users and their permissions live in the ACL file (password hashes only).",
+    `aclfile ${input.aclFilePath}`,
+    "acllog-max-len 128",
+    "",
+  ];
+  return lines.join("\n");
+}

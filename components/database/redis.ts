@@ -1,0 +1,125 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+import { DeployedWorkload, Runtime, WorkloadResources } from "../runtime/workload";
+import { REDIS_EXPORTER_USER, REDIS_HEALTH_USER, RedisAclRole, redisPasswordHash, renderRedisAcl } from "./redis-acl";
+import { redisArgsProblems } from "./redis-args-check";
+import { EvictionPolicy, renderRedisConf } from "./redis-conf";
+import {
+  REDIS_ACL_PATH,
+  REDIS_DATA_DIR,
+  redisExporterWorkload,
+  redisServerWorkload,
+  renderRedisExporterPasswords,
+} from "./redis-workloads";
+
+export { EvictionPolicy } from "./redis-conf";
+
+/** Defaults for the stack config: the official image (same conf dialect as the tested 7.0) and the exporter's Alpine build, which has wget for the HTTP healthcheck. */
+export const REDIS_IMAGE = "redis:7.2.7";
+export const REDIS_EXPORTER_IMAGE = "oliver006/redis_exporter:v1.67.0-alpine";
+
+export interface RedisArgs {
+  runtime: Runtime;
+  image: string;
+  resources: WorkloadResources;
+  storageGiB: number;
+  evictionPolicy: EvictionPolicy;
+  /**
+   * Consuming services. Each gets its own ACL user and password (not one shared app user): a
+   * credential can be rotated or revoked for one service, ACL LOG and CLIENT LIST name the
+   * service behind a command, and a leak from one service does not speak for the others.
+   * Keys are not partitioned between users: services share one keyspace by prefix convention.
+   */
+  services: string[];
+  exporterImage: string;
+}
+
+export interface RedisConnection {
+  host: string;
+  port: number;
+  user: string;
+  password: string;
+}
+
+interface RedisUserPassword {
+  name: string;
+  role: RedisAclRole;
+  password: random.RandomPassword;
+}
+
+export class Redis extends pulumi.ComponentResource {
+  readonly workload: DeployedWorkload;
+  readonly exporter: DeployedWorkload;
+  /** One per consuming service, keyed by service name; whole values are Pulumi secrets. */
+  readonly connections: Record<string, pulumi.Output<RedisConnection>>;
+
+  constructor(name: string, args: RedisArgs, opts?: pulumi.ComponentResourceOptions) {
+    const problems = redisArgsProblems(args);
+    if (problems.length > 0) throw new Error(problems.join("\n"));
+    super("fundament:database:Redis", name, {}, opts);
+
+    const userPassword = (userName: string, role: RedisAclRole): RedisUserPassword => ({
+      name: userName,
+      role,
+      password: new random.RandomPassword(`${name}-user-${userName}`, { length: 40, special: false }, { parent: this }),
+    });
+    const health = userPassword(REDIS_HEALTH_USER, "healthcheck");
+    const exporter = userPassword(REDIS_EXPORTER_USER, "exporter");
+    const applications = args.services.map((service) => userPassword(service, "application"));
+    const users = [...applications, health, exporter];
+
+    // Hashes of 40-character random passwords cannot be reversed, which is what lets the ACL file
+    // be an ordinary file; unsecret says so explicitly instead of letting secrecy leak onto it.
+    const aclFile = pulumi.unsecret(
+      pulumi
+        .all(users.map((user) => user.password.result))
+        .apply((passwords) =>
+          renderRedisAcl(users.map((user, i) => ({ name: user.name, role: user.role, passwordSha256: redisPasswordHash(passwords[i]) }))),
+        ),
+    );
+    const redisConf = renderRedisConf({
+      memoryLimitMiB: args.resources.memoryMiB,
+      evictionPolicy: args.evictionPolicy,
+      aclFilePath: REDIS_ACL_PATH,
+      dataDir: REDIS_DATA_DIR,
+    });
+
+    this.workload = args.runtime.deploy(
+      redisServerWorkload({
+        name,
+        image: args.image,
+        resources: args.resources,
+        storageGiB: args.storageGiB,
+        redisConf,
+        aclFile,
+        healthPassword: health.password.result,
+      }),
+      { parent: this },
+    );
+
+    const exporterPasswords = pulumi.secret(
+      pulumi.all([this.workload.host, exporter.password.result]).apply(([host, password]) => renderRedisExporterPasswords(host, password)),
+    );
+    this.exporter = args.runtime.deploy(
+      redisExporterWorkload({ name: `${name}-exporter`, image: args.exporterImage, redis: this.workload, passwordsFile: exporterPasswords }),
+      { parent: this },
+    );
+
+    const endpoint = this.workload.endpoint("redis");
+    this.connections = Object.fromEntries(
+      applications.map((user) => [
+        user.name,
+        pulumi.secret(
+          pulumi.all([endpoint, user.password.result]).apply(([{ host, port }, password]): RedisConnection => ({
+            host,
+            port,
+            user: user.name,
+            password,
+          })),
+        ),
+      ]),
+    );
+
+    this.registerOutputs({ host: this.workload.host, connections: this.connections });
+  }
+}
