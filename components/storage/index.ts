@@ -1,0 +1,11 @@
+export { BACKUPS_BUCKET, MEDIA_BUCKET, defaultBuckets, validateBuckets } from "./buckets";
+export type { BucketSpec } from "./buckets";
+export { ObjectStorage } from "./object-storage";
+export type { ObjectStorageArgs, ObjectStorageOutputs, MinioStorageArgs, S3StorageArgs } from "./object-storage-types";
+export { planBuckets } from "./lifecycle-plan";
+export type { BucketPlan, LifecycleRule } from "./lifecycle-plan";
+export { renderLifecycleConfiguration, renderIlmJson, renderVersioningConfiguration } from "./s3-configuration";
+export { awsLifecycleRules, s3BucketName } from "./aws-bucket-inputs";
+export { backupWriterPolicy, renderBackupWriterPolicy } from "./backup-writer-policy";
+export { renderBucketSetupScript } from "./mc-script";
+export { minioWorkload, bucketSetupJob, MINIO_API_PORT, MINIO_METRICS_PATH } from "./minio-workload";
