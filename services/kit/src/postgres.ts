@@ -19,9 +19,20 @@ export interface PgPoolOptions {
   onIdleError?: (error: Error) => void;
 }
 
+/** pg lets fields parsed from a connection string override explicit ones, so the URL is split here. */
+function connectionFields(url: string): Pick<PoolConfig, "host" | "port" | "user" | "database"> {
+  const parsed = new URL(url);
+  const fields: Pick<PoolConfig, "host" | "port" | "user" | "database"> = { host: decodeURIComponent(parsed.hostname) || "localhost" };
+  if (parsed.port !== "") fields.port = Number(parsed.port);
+  if (parsed.username !== "") fields.user = decodeURIComponent(parsed.username);
+  const database = decodeURIComponent(parsed.pathname.replace(/^\//, ""));
+  if (database !== "") fields.database = database;
+  return fields;
+}
+
 export function createPgPool(options: PgPoolOptions): Pool {
   const config: PoolConfig = {
-    connectionString: options.url,
+    ...connectionFields(options.url),
     application_name: options.applicationName,
     max: options.max ?? 10,
     statement_timeout: options.statementTimeoutMs ?? 5000,

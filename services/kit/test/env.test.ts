@@ -1,0 +1,85 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { env, EnvError, loadEnv } from "../src/env";
+
+const spec = {
+  PORT: env.port({ default: 8080 }),
+  LOG_LEVEL: env.oneOf(["debug", "info", "warn"] as const, { default: "info" }),
+  DATABASE_URL: env.url({ protocols: ["postgres"] }),
+  DATABASE_PASSWORD: env.secretFile(),
+  CONSUL_URL: env.optional(env.url()),
+  DEBUG_SQL: env.boolean({ default: false }),
+};
+
+function problemsOf(source: Record<string, string>): string[] {
+  try {
+    loadEnv(spec, source);
+  } catch (error) {
+    if (error instanceof EnvError) return error.problems;
+    throw error;
+  }
+  return [];
+}
+
+function secretFile(content: string): string {
+  const path = join(mkdtempSync(join(tmpdir(), "kit-env-")), "secret");
+  writeFileSync(path, content);
+  return path;
+}
+
+describe("loadEnv", () => {
+  it("reads typed values, defaults and the secret from its file", () => {
+    const values = loadEnv(spec, { DATABASE_URL: "postgres://users@db:5432/users", DATABASE_PASSWORD_FILE: secretFile("s3cret-value\n") });
+    expect(values).toEqual({
+      PORT: 8080,
+      LOG_LEVEL: "info",
+      DATABASE_URL: "postgres://users@db:5432/users",
+      DATABASE_PASSWORD: "s3cret-value",
+      CONSUL_URL: undefined,
+      DEBUG_SQL: false,
+    });
+  });
+
+  it("names every bad variable with the reason and the value seen, in one error", () => {
+    const problems = problemsOf({ PORT: "80a", LOG_LEVEL: "loud", DATABASE_URL: "mysql://db/users", DEBUG_SQL: "perhaps" });
+    expect(problems).toEqual([
+      'PORT: must be an integer (got "80a")',
+      'LOG_LEVEL: must be one of debug, info, warn (got "loud")',
+      "DATABASE_URL: must use postgres (got mysql)",
+      "DATABASE_PASSWORD_FILE: is required (path of the secret file)",
+      'DEBUG_SQL: must be true or false (got "perhaps")',
+    ]);
+  });
+
+  it("rejects out-of-range ports and missing required values", () => {
+    expect(problemsOf({ PORT: "70000", DATABASE_PASSWORD_FILE: secretFile("x") })).toEqual([
+      "PORT: must be at most 65535 (got 70000)",
+      "DATABASE_URL: is required (a URL)",
+    ]);
+  });
+
+  it("refuses a password inside a URL or a secret set directly, without echoing either", () => {
+    const problems = problemsOf({ DATABASE_URL: "postgres://u:hunter2@db/x", DATABASE_PASSWORD: "hunter2" });
+    expect(problems).toEqual([
+      "DATABASE_URL: must not contain a password (put it in a *_FILE secret)",
+      "DATABASE_PASSWORD_FILE: is required instead of DATABASE_PASSWORD, which must not hold a secret in the environment",
+    ]);
+    expect(problems.join("\n")).not.toContain("hunter2");
+  });
+
+  it("says which secret file cannot be read or is empty", () => {
+    expect(problemsOf({ DATABASE_URL: "postgres://u@db/x", DATABASE_PASSWORD_FILE: "/nonexistent/pw" })).toEqual([
+      "DATABASE_PASSWORD_FILE: cannot read /nonexistent/pw (ENOENT)",
+    ]);
+    const empty = secretFile("");
+    expect(problemsOf({ DATABASE_URL: "postgres://u@db/x", DATABASE_PASSWORD_FILE: empty })).toEqual([`DATABASE_PASSWORD_FILE: ${empty} is empty`]);
+  });
+
+  it("validates an optional variable only when it is set", () => {
+    const base = { DATABASE_URL: "postgres://u@db/x", DATABASE_PASSWORD_FILE: secretFile("pw") };
+    expect(loadEnv(spec, { ...base, CONSUL_URL: "http://consul:8500" }).CONSUL_URL).toBe("http://consul:8500");
+    expect(problemsOf({ ...base, CONSUL_URL: "not a url" })).toEqual(['CONSUL_URL: must be a URL (got "not a url")']);
+  });
+});

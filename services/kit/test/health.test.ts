@@ -1,0 +1,58 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startPostgres, type PostgresServer } from "../../../scripts/local-servers/postgres-server";
+import { startRedis, type RedisServer } from "../../../scripts/local-servers/redis-server";
+import { createLogger } from "../src/logger";
+import { checkPostgres, createPgPool } from "../src/postgres";
+import { checkRedis, closeRedis, createRedis } from "../src/redis";
+import { createService, type ServiceApp } from "../src/service";
+
+let pg: PostgresServer;
+let redis: RedisServer;
+let app: ServiceApp;
+
+beforeAll(async () => {
+  [pg, redis] = await Promise.all([startPostgres(), startRedis("")]);
+  const pool = createPgPool({ url: `postgres://postgres@127.0.0.1:${pg.port}/postgres`, password: pg.superuserPassword, applicationName: "kit-health", connectionTimeoutMs: 1000 });
+  const client = createRedis({ url: `redis://127.0.0.1:${redis.port}`, connectionName: "kit-health", commandTimeoutMs: 500 });
+  app = await createService({
+    name: "health",
+    logger: createLogger({ service: "health", level: "silent" }),
+    readiness: [
+      { name: "postgres", check: () => checkPostgres(pool), timeoutMs: 1500 },
+      { name: "redis", check: () => checkRedis(client), timeoutMs: 1000 },
+    ],
+    closers: [() => pool.end(), () => closeRedis(client)],
+  });
+});
+afterAll(async () => {
+  await app?.close();
+  await Promise.all([pg?.destroy(), redis?.destroy()]);
+});
+
+describe("health", () => {
+  it("is ready while every dependency answers", async () => {
+    const response = await app.inject("/health/ready");
+    expect(response.statusCode).toBe(200);
+    expect(response.json()).toEqual({ status: "ready", checks: { postgres: "ok", redis: "ok" } });
+  });
+
+  it("answers 503 naming the dependency that is down, and live stays 200", async () => {
+    await redis.stop();
+    const response = await app.inject("/health/ready");
+    expect(response.statusCode).toBe(503);
+    const body = response.json();
+    expect(body.error.code).toBe("NOT_READY");
+    expect(body.error.details.failed).toEqual(["redis"]);
+    expect(body.error.details.checks.postgres).toBe("ok");
+    expect(body.error.message).toMatch(/^not ready: redis /);
+    expect((await app.inject("/health/live")).statusCode).toBe(200);
+    await redis.start();
+  });
+
+  it("answers 503 once draining, whatever the dependencies say", async () => {
+    app.kit.readiness.drain();
+    const response = await app.inject("/health/ready");
+    expect(response.statusCode).toBe(503);
+    expect(response.json().error.code).toBe("SHUTTING_DOWN");
+  });
+});
