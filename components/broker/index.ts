@@ -1,0 +1,5 @@
+export * from "./broker-model";
+export * from "./rabbitmq-conf";
+export * from "./rabbitmq-definitions";
+export * from "./rabbitmq-permissions";
+export * from "./rabbitmq";
