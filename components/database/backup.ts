@@ -1,0 +1,89 @@
+import * as pulumi from "@pulumi/pulumi";
+import { cronProblem } from "../config/cron";
+import { imageReferenceProblem } from "../config/image-reference";
+import type { DeployedWorkload, Runtime } from "../runtime/workload";
+import { backupScriptProblems, renderPostgresBackupScript } from "./backup-script";
+import { Postgres, POSTGRES_PORT, pgpassFor, PGPASS_MODE } from "./postgres";
+import { POSTGRES_IMAGE_USER } from "./postgres-images";
+
+export interface PostgresBackupArgs {
+  runtime: Runtime;
+  /** The PostgreSQL image (its pg_dump matches the server's major). */
+  image: string;
+  postgres: Postgres;
+  /** Five-field cron expression, UTC. */
+  schedule: string;
+  /** Complete backups kept on the volume. */
+  retention: number;
+  volumeSizeGiB: number;
+  /**
+   * Not supported: the PostgreSQL image carries no S3 client (no aws, mc, curl or openssl), and
+   * signing S3 requests in sh without one would be a home-made crypto path nobody can test here.
+   * Backups go to the backup volume; passing this fails the deployment rather than silently
+   * keeping backups on the volume only.
+   */
+  objectStorage?: { endpoint: pulumi.Input<string>; bucket: string; accessKey: pulumi.Input<string>; secretKey: pulumi.Input<string> };
+}
+
+export const BACKUP_DIR = "/backups";
+const SCRIPT_PATH = "/etc/fundament/postgres-backup.sh";
+const PGPASS_PATH = "/run/secrets/postgres-backup.pgpass";
+
+/**
+ * Scheduled logical backups of every service database (backup-script.ts), kept to a retention
+ * count on a volume, with the last success recorded where the PostgreSQL exporter reads it
+ * (fundament_backup_last_success_timestamp_seconds). Restore: scripts/postgres-restore.sh.
+ */
+export class PostgresBackup extends pulumi.ComponentResource {
+  readonly job: DeployedWorkload;
+
+  constructor(name: string, args: PostgresBackupArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("fundament:database:PostgresBackup", name, {}, opts);
+    const problems = backupScriptProblems({ backupDir: BACKUP_DIR, retention: args.retention });
+    const schedule = cronProblem(args.schedule);
+    if (schedule) problems.push(`schedule: ${schedule} (got ${JSON.stringify(args.schedule)})`);
+    const image = imageReferenceProblem(args.image);
+    if (image) problems.push(`image: ${image} (got ${JSON.stringify(args.image)})`);
+    if (!Number.isInteger(args.volumeSizeGiB) || args.volumeSizeGiB < 1) {
+      problems.push(`volumeSizeGiB: must be an integer of at least 1 (got ${args.volumeSizeGiB})`);
+    }
+    if (args.objectStorage !== undefined) {
+      problems.push(
+        "objectStorage: uploading backups to object storage is not implemented (the PostgreSQL image has no S3 client); omit it and backups go to the backup volume",
+      );
+    }
+    if (problems.length > 0) throw new Error(problems.map((p) => `${name}.${p}`).join("\n"));
+
+    const login = args.postgres.backupLogin;
+    this.job = args.runtime.schedule(
+      {
+        name,
+        image: args.image,
+        schedule: args.schedule,
+        // sh directly: the image's entrypoint would try to initialise a server.
+        command: ["sh", SCRIPT_PATH],
+        zones: ["backend"],
+        env: {
+          PGHOST: args.postgres.workload.host,
+          PGPORT: String(POSTGRES_PORT),
+          PGUSER: login.user,
+          PGDATABASE: "postgres",
+          PGPASSFILE: PGPASS_PATH,
+          PGCONNECT_TIMEOUT: "30",
+        },
+        files: [
+          { path: SCRIPT_PATH, content: renderPostgresBackupScript({ backupDir: BACKUP_DIR, retention: args.retention }), mode: 0o555 },
+          { path: PGPASS_PATH, content: pgpassFor(login), secret: true, mode: PGPASS_MODE },
+        ],
+        storage: [{ name: "backups", path: BACKUP_DIR, sizeGiB: args.volumeSizeGiB }],
+        resources: { cpu: 0.5, memoryMiB: 256 },
+        stopGracePeriodSeconds: 30,
+        user: POSTGRES_IMAGE_USER,
+        readOnlyRootFilesystem: true,
+        dependsOn: [args.postgres.workload],
+      },
+      { parent: this },
+    );
+    this.registerOutputs({});
+  }
+}

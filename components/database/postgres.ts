@@ -1,0 +1,199 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+import { imageReferenceProblem } from "../config/image-reference";
+import type { DeployedWorkload, Endpoint, Probe, Runtime, Workload, WorkloadResources } from "../runtime/workload";
+import { postgresShmSizeMiB, postgresSizingProblems, postgresTuning, renderPostgresConf } from "./postgres-conf";
+import { BACKUP_ROLE, MONITOR_ROLE, ServiceDatabase, serviceDatabaseProblems, serviceRoleName } from "./postgres-databases";
+import { renderPostgresExporterQueries } from "./postgres-exporter-queries";
+import { renderPostgresHba } from "./postgres-hba";
+import { EXPORTER_IMAGE_USER, POSTGRES_IMAGE_USER } from "./postgres-images";
+import { renderPostgresInitSql } from "./postgres-init-sql";
+import { PGPASS_MODE, renderPgpass } from "./postgres-pgpass";
+import { scramSha256Verifier } from "./postgres-scram";
+
+export type { ServiceDatabase } from "./postgres-databases";
+
+/** How a service reaches its database (through PgBouncer); `password` is a Pulumi secret in outputs. */
+export interface DatabaseConnection {
+  host: string;
+  port: number;
+  database: string;
+  user: string;
+  password: string;
+}
+
+export interface PostgresArgs {
+  runtime: Runtime;
+  /** Official image, pinned; see postgres-images.ts for the major. */
+  image: string;
+  resources: WorkloadResources;
+  storageGiB: number;
+  databases: ServiceDatabase[];
+  exporterImage: string;
+  /** Server connections; PgBouncer's pools and the platform's own roles must fit in it. Default 100. */
+  maxConnections?: number;
+  /** Statements slower than this are logged. Default 250 ms. */
+  slowStatementMs?: number;
+}
+
+/** A login role: its password is generated and secret; the verifier is what servers store. */
+export interface PostgresLogin {
+  user: string;
+  password: pulumi.Output<string>;
+  scramVerifier: pulumi.Output<string>;
+}
+
+export interface ServiceLogin extends PostgresLogin {
+  service: string;
+  database: string;
+}
+
+export const POSTGRES_PORT = 5432;
+export const POSTGRES_EXPORTER_PORT = 9187;
+export const DEFAULT_MAX_CONNECTIONS = 100;
+const CONFIG_DIR = "/etc/postgresql";
+const SECRETS_DIR = "/run/secrets";
+const DATA_MOUNT = "/var/lib/postgresql/data";
+
+export class Postgres extends pulumi.ComponentResource {
+  readonly workload: DeployedWorkload;
+  readonly exporter: DeployedWorkload;
+  readonly endpoint: pulumi.Output<Endpoint>;
+  readonly superuserPassword: pulumi.Output<string>;
+  /** Keyed by service. */
+  readonly logins: Record<string, ServiceLogin>;
+  readonly backupLogin: PostgresLogin;
+  readonly maxConnections: number;
+  readonly databases: ServiceDatabase[];
+
+  constructor(name: string, args: PostgresArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("fundament:database:Postgres", name, {}, opts);
+    const maxConnections = args.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+    const confInput = { resources: args.resources, maxConnections, storageGiB: args.storageGiB, slowStatementMs: args.slowStatementMs };
+    const problems = [
+      ...imageProblems({ image: args.image, exporterImage: args.exporterImage }),
+      ...postgresSizingProblems(confInput),
+      ...serviceDatabaseProblems(args.databases),
+    ];
+    if (problems.length > 0) throw new Error(problems.map((p) => `${name}.${p}`).join("\n"));
+    this.maxConnections = maxConnections;
+    this.databases = args.databases.map((d) => ({ ...d }));
+
+    const superuser = new random.RandomPassword(`${name}-superuser`, { length: 40, special: false }, { parent: this });
+    this.superuserPassword = pulumi.secret(superuser.result);
+    const login = (user: string): PostgresLogin => {
+      const password = new random.RandomPassword(`${name}-${user}-password`, { length: 40, special: false }, { parent: this });
+      // A stored salt keeps the verifier, and so the init SQL and PgBouncer's userlist, stable across updates.
+      const salt = new random.RandomId(`${name}-${user}-salt`, { byteLength: 16 }, { parent: this });
+      const scramVerifier = pulumi.secret(pulumi.all([password.result, salt.b64Std]).apply(([pw, s]) => scramSha256Verifier(pw, s)));
+      return { user, password: pulumi.secret(password.result), scramVerifier };
+    };
+    this.logins = Object.fromEntries(
+      args.databases.map((d) => [d.service, { ...login(serviceRoleName(d.service)), service: d.service, database: d.database }]),
+    );
+    const monitorLogin = login(MONITOR_ROLE);
+    this.backupLogin = login(BACKUP_ROLE);
+
+    const initSql = pulumi
+      .all([
+        pulumi.all(Object.values(this.logins).map((l) => l.scramVerifier)),
+        monitorLogin.scramVerifier,
+        this.backupLogin.scramVerifier,
+      ])
+      .apply(([serviceVerifiers, monitorVerifier, backupVerifier]) =>
+        renderPostgresInitSql({
+          services: Object.values(this.logins).map((l, i) => ({ role: l.user, database: l.database, scramVerifier: serviceVerifiers[i] })),
+          monitorVerifier,
+          backupVerifier,
+        }),
+      );
+    const tuning = postgresTuning(confInput);
+    // pg_isready over TCP: the entrypoint's init-time server listens on the socket only, so
+    // the probes pass only once the real server accepts network connections.
+    const isReady: Probe = { kind: "exec", command: ["pg_isready", "-q", "-h", "127.0.0.1", "-p", String(POSTGRES_PORT), "-U", "postgres", "-d", "postgres"] };
+    const server: Workload = {
+      name,
+      image: args.image,
+      args: ["postgres", "-c", `config_file=${CONFIG_DIR}/postgresql.conf`, "-c", `hba_file=${CONFIG_DIR}/pg_hba.conf`],
+      zones: ["backend"],
+      ports: [{ name: "postgres", port: POSTGRES_PORT }],
+      env: {
+        POSTGRES_USER: "postgres",
+        POSTGRES_PASSWORD_FILE: `${SECRETS_DIR}/postgres-superuser-password`,
+        // A subdirectory: a fresh volume's root may hold lost+found, which initdb refuses.
+        PGDATA: `${DATA_MOUNT}/pgdata`,
+        POSTGRES_INITDB_ARGS: "--data-checksums --encoding=UTF8 --locale=C.UTF-8",
+      },
+      files: [
+        { path: `${CONFIG_DIR}/postgresql.conf`, content: renderPostgresConf(confInput) },
+        { path: `${CONFIG_DIR}/pg_hba.conf`, content: renderPostgresHba() },
+        // Holds SCRAM verifiers, not passwords; secret all the same, a verifier invites offline guessing.
+        { path: "/docker-entrypoint-initdb.d/10-fundament.sql", content: initSql, secret: true },
+        { path: `${SECRETS_DIR}/postgres-superuser-password`, content: this.superuserPassword, secret: true },
+      ],
+      health: {
+        startup: { ...isReady, periodSeconds: 5, failureThreshold: 120 },
+        readiness: { ...isReady, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 3 },
+        liveness: { ...isReady, periodSeconds: 15, timeoutSeconds: 5, failureThreshold: 6 },
+      },
+      resources: args.resources,
+      storage: [{ name: "data", path: DATA_MOUNT, sizeGiB: args.storageGiB }],
+      // SIGINT is PostgreSQL's fast shutdown: transactions roll back, a checkpoint is written.
+      stopSignal: "SIGINT",
+      stopGracePeriodSeconds: 90,
+      user: POSTGRES_IMAGE_USER,
+      startsAsRoot: true,
+      capabilities: ["CHOWN", "DAC_OVERRIDE", "FOWNER", "SETGID", "SETUID"],
+      shmSizeMiB: postgresShmSizeMiB(tuning),
+    };
+    this.workload = args.runtime.deploy(server, { parent: this });
+    this.endpoint = this.workload.endpoint("postgres");
+
+    const exporterPasswordFile = `${SECRETS_DIR}/postgres-monitor-password`;
+    this.exporter = args.runtime.deploy(
+      {
+        name: `${name}-exporter`,
+        image: args.exporterImage,
+        zones: ["backend", "monitoring"],
+        ports: [{ name: "metrics", port: POSTGRES_EXPORTER_PORT }],
+        env: {
+          DATA_SOURCE_URI: pulumi.interpolate`${this.workload.host}:${POSTGRES_PORT}/postgres?sslmode=disable`,
+          DATA_SOURCE_USER: MONITOR_ROLE,
+          DATA_SOURCE_PASS_FILE: exporterPasswordFile,
+          PG_EXPORTER_EXTEND_QUERY_PATH: "/etc/postgres-exporter/queries.yaml",
+        },
+        files: [
+          { path: "/etc/postgres-exporter/queries.yaml", content: renderPostgresExporterQueries() },
+          { path: exporterPasswordFile, content: monitorLogin.password, secret: true },
+        ],
+        health: {
+          readiness: { kind: "http", port: POSTGRES_EXPORTER_PORT, path: "/", periodSeconds: 15 },
+          liveness: { kind: "http", port: POSTGRES_EXPORTER_PORT, path: "/", periodSeconds: 30, failureThreshold: 4 },
+        },
+        resources: { cpu: 0.1, memoryMiB: 64 },
+        stopGracePeriodSeconds: 10,
+        metrics: { port: POSTGRES_EXPORTER_PORT, path: "/metrics" },
+        user: EXPORTER_IMAGE_USER,
+        readOnlyRootFilesystem: true,
+        dependsOn: [this.workload],
+      },
+      { parent: this },
+    );
+
+    this.registerOutputs({ endpoint: this.endpoint, superuserPassword: this.superuserPassword });
+  }
+}
+
+/** libpq password file for `login`, as the backup job and operators use it. */
+export function pgpassFor(login: PostgresLogin): pulumi.Output<string> {
+  return pulumi.secret(login.password.apply((password) => renderPgpass([{ user: login.user, password }])));
+}
+
+export { PGPASS_MODE };
+
+function imageProblems(images: Record<string, string>): string[] {
+  return Object.entries(images).flatMap(([field, image]) => {
+    const problem = imageReferenceProblem(image);
+    return problem ? [`${field}: ${problem} (got ${JSON.stringify(image)})`] : [];
+  });
+}

@@ -1,0 +1,78 @@
+#!/bin/sh
+# postgres-restore.sh: restore databases from a backup written by the fundament backup job
+# (components/database/backup-script.ts).
+#
+# Usage:
+#   postgres-restore.sh [--yes] <backup-directory> [database ...]
+#
+#   <backup-directory>  one timestamped directory of the backup volume, e.g. /backups/20261126T020000Z;
+#                       it holds <database>.dump (pg_dump custom format) per database.
+#   database ...        the databases to restore; default: every database in the backup.
+#   --yes               required to act: each named database is DROPPED (its connections are
+#                       terminated) and recreated from the dump, with its owner and grants.
+#                       Without --yes the script lists what it would restore and exits 2.
+#
+# Connection: the libpq environment. PGUSER must be a superuser (it drops and creates databases);
+# give the password through PGPASSFILE (a file of mode 0600), never on the command line.
+#   PGHOST PGPORT PGUSER PGPASSFILE
+# The client tools (psql, pg_restore) must be of the server's major version (15); the
+# PostgreSQL image has them.
+#
+# Dev stack (Docker), from the repository root; <backups> is the backup job's volume and
+# <network> the backend zone network:
+#   docker run --rm -it --network <network> \
+#     -v <backups>:/backups:ro -v "$PWD/scripts:/scripts:ro" -v "$HOME/.pgpass-fundament:/pgpass:ro" \
+#     -e PGHOST=postgres -e PGUSER=postgres -e PGPASSFILE=/pgpass \
+#     postgres:15.17-bookworm sh /scripts/postgres-restore.sh --yes /backups/20261126T020000Z users
+# Prod (Kubernetes): run the same command in a pod that mounts the backup claim.
+#
+# Services reconnect through PgBouncer on their own; pause them first if they must not see the
+# database disappear for the seconds the restore takes (RECONNECT / PAUSE on the PgBouncer console).
+set -eu
+
+usage() {
+  sed -n '3,16p' "$0" | sed 's/^# \{0,1\}//' >&2
+  exit "${1:-2}"
+}
+
+confirmed=no
+if [ "${1:-}" = "--yes" ]; then
+  confirmed=yes
+  shift
+fi
+[ $# -ge 1 ] || usage 2
+case "$1" in -h | --help) usage 0 ;; esac
+backup="$1"
+shift
+[ -d "$backup" ] || { echo "postgres-restore: $backup is not a directory" >&2; exit 1; }
+
+if [ $# -eq 0 ]; then
+  set --
+  for dump in "$backup"/*.dump; do
+    [ -e "$dump" ] || { echo "postgres-restore: $backup holds no .dump files" >&2; exit 1; }
+    name=$(basename "$dump" .dump)
+    set -- "$@" "$name"
+  done
+fi
+
+for db in "$@"; do
+  case "$db" in
+    *[!A-Za-z0-9_]* | '') echo "postgres-restore: '$db' is not a database name this backup can hold" >&2; exit 1 ;;
+  esac
+  [ -f "$backup/$db.dump" ] || { echo "postgres-restore: no dump for $db in $backup" >&2; exit 1; }
+  # Check every archive before dropping anything.
+  pg_restore --list "$backup/$db.dump" > /dev/null || { echo "postgres-restore: $backup/$db.dump is unreadable" >&2; exit 1; }
+done
+
+if [ "$confirmed" != yes ]; then
+  echo "postgres-restore: would drop and restore on ${PGHOST:-local socket}: $*" >&2
+  echo "postgres-restore: run again with --yes to do it" >&2
+  exit 2
+fi
+
+for db in "$@"; do
+  echo "postgres-restore: restoring $db from $backup/$db.dump" >&2
+  psql -X -q -v ON_ERROR_STOP=1 -d template1 -c "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)"
+  pg_restore --create --exit-on-error --dbname=template1 "$backup/$db.dump"
+  echo "postgres-restore: $db restored" >&2
+done
