@@ -1,0 +1,88 @@
+import { checkPostgres, checkRedis, closeRedis, createService, type Logger, type Pool, type Redis, type ServiceApp } from "@fundament/kit";
+import type { Registry } from "prom-client";
+import type { ChangeFeed } from "./change-feed";
+import { ConfigEntries, type OutboxSignal } from "./config-entries";
+import { CurrentCache } from "./current-cache";
+import { requireRole } from "./plugins/authorization";
+import { registerConfigMetrics } from "./plugins/config-metrics";
+import { registerEntryRoutes } from "./routes/entries/routes";
+import { registerNamespaceRoutes } from "./routes/namespaces/routes";
+import type { RouteContext } from "./routes/route-context";
+import { registerVersionRoutes } from "./routes/versions/routes";
+import { registerWatchRoutes } from "./routes/watch/routes";
+import type { TokenVerifier } from "./token-verifier";
+import { VersionStore } from "./version-store";
+
+/**
+ * Everything the config service needs, already connected. buildApp takes ownership: app.close()
+ * ends the watches first, then stops the outbox, quits Redis and ends the pool.
+ *
+ * - logger: the kit's createLogger({ service: "config" }).
+ * - pool: the kit's createPgPool, on a database migrated by src/migrate.ts.
+ * - redis: the kit's createRedis; current versions are cached under `config:current:<ns>:<env>`.
+ * - changeFeed: PostgresChangeFeed.start({ connection, logger }), the LISTEN connection that wakes
+ *   watchers on every replica (ChangeWaiters alone serves a single process, e.g. a benchmark).
+ * - verifier: createJwksVerifier({ jwksUrl, ... }) against the users service's JWKS.
+ * - outbox: an OutboxRelay publishing change events to the broker; omitted, events wait in
+ *   config_outbox for a replica that has one.
+ * - readiness: extra checks (the change feed's LISTEN connection, the broker).
+ */
+export interface ConfigAppDeps {
+  logger: Logger;
+  pool: Pool;
+  redis: Redis;
+  changeFeed: ChangeFeed;
+  verifier: TokenVerifier;
+  outbox?: OutboxSignal & { stop(): Promise<void> };
+  /** Role a token must carry to write (default "config:write"). */
+  writeRole?: string;
+  watch?: { defaultWaitMs?: number; maxWaitMs?: number };
+  cacheTtlSeconds?: number;
+  metrics?: Registry;
+  readiness?: Array<{ name: string; check: () => Promise<unknown>; timeoutMs?: number }>;
+  /** Extra closers run after the service's own (a messaging connection the outbox used). */
+  closers?: Array<() => Promise<unknown>>;
+}
+
+export async function buildApp(deps: ConfigAppDeps): Promise<ServiceApp> {
+  const app = await createService({
+    name: "config",
+    description: "Versioned, schema-checked configuration per namespace and environment",
+    logger: deps.logger,
+    ...(deps.metrics ? { metrics: deps.metrics } : {}),
+    readiness: [
+      { name: "postgres", check: () => checkPostgres(deps.pool), timeoutMs: 1000 },
+      { name: "redis", check: () => checkRedis(deps.redis), timeoutMs: 1000 },
+      ...(deps.readiness ?? []),
+    ],
+    closers: [
+      async () => deps.outbox?.stop(),
+      () => closeRedis(deps.redis),
+      () => deps.pool.end(),
+      ...(deps.closers ?? []),
+    ],
+  });
+  // Long polls would hold app.close() for their whole wait: wake them before it waits for them.
+  app.addHook("preClose", async () => {
+    await deps.changeFeed.close();
+  });
+
+  const store = new VersionStore(deps.pool);
+  const cache = new CurrentCache(deps.redis, deps.cacheTtlSeconds === undefined ? {} : { ttlSeconds: deps.cacheTtlSeconds });
+  const outbox: OutboxSignal = deps.outbox ?? { kick: () => undefined };
+  const entries = new ConfigEntries(store, cache, outbox, deps.logger);
+  const context: RouteContext = {
+    app,
+    store,
+    entries,
+    feed: deps.changeFeed,
+    requireWriter: requireRole(deps.verifier, deps.writeRole ?? "config:write"),
+    watch: { defaultWaitMs: deps.watch?.defaultWaitMs ?? 30_000, maxWaitMs: deps.watch?.maxWaitMs ?? 60_000 },
+  };
+  registerConfigMetrics(app.kit.metrics, deps.pool, deps.changeFeed);
+  registerNamespaceRoutes(context);
+  registerEntryRoutes(context);
+  registerVersionRoutes(context);
+  registerWatchRoutes(context);
+  return app;
+}

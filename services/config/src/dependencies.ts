@@ -1,0 +1,80 @@
+import { createPgPool, createRedis, type Logger } from "@fundament/kit";
+import { Messaging } from "@fundament/kit/messaging";
+import type { ConfigAppDeps } from "./app";
+import { brokerChangePublisher } from "./broker-change-publisher";
+import { PostgresChangeFeed } from "./change-feed";
+import { OutboxRelay } from "./outbox-relay";
+import type { ConfigServiceEnv } from "./service-env";
+import { createJwksVerifier } from "./token-verifier";
+
+/** Connects everything buildApp needs from a validated environment; server.ts and tests use it. */
+export async function connectDependencies(config: ConfigServiceEnv, logger: Logger): Promise<ConfigAppDeps> {
+  const pool = createPgPool({
+    url: config.DATABASE_URL,
+    password: config.DATABASE_PASSWORD,
+    applicationName: "config",
+    max: config.DATABASE_POOL_MAX,
+  });
+  const redis = createRedis({
+    url: config.REDIS_URL,
+    connectionName: "config",
+    ...(config.REDIS_PASSWORD === undefined ? {} : { password: config.REDIS_PASSWORD }),
+    ...(config.REDIS_USERNAME === undefined ? {} : { username: config.REDIS_USERNAME }),
+  });
+  const url = new URL(config.DATABASE_URL);
+  const changeFeed = await PostgresChangeFeed.start({
+    connection: {
+      host: url.hostname,
+      port: Number(url.port || 5432),
+      database: decodeURIComponent(url.pathname.slice(1)),
+      user: decodeURIComponent(url.username),
+      password: config.DATABASE_PASSWORD,
+      application_name: "config-change-feed",
+      // The LISTEN connection is idle by design; keepalive notices a silently dropped one.
+      keepAlive: true,
+    },
+    logger,
+  });
+  const messaging = await Messaging.connect({
+    endpoint: { host: config.AMQP_HOST, port: config.AMQP_PORT, vhost: config.AMQP_VHOST, user: config.AMQP_USER, password: config.AMQP_PASSWORD },
+    prefetch: 1,
+    publishTimeoutMs: 10_000,
+    connectionName: "config",
+    logger,
+  });
+  const outbox = new OutboxRelay({ pool, publisher: brokerChangePublisher(messaging), logger, sweepIntervalMs: config.OUTBOX_SWEEP_MS });
+  // Every replica hears every commit: whichever one is free publishes it.
+  changeFeed.onChange(() => outbox.kick());
+  outbox.start();
+  const verifier = await createJwksVerifier({
+    jwksUrl: config.JWKS_URL,
+    rolesClaim: config.JWT_ROLES_CLAIM,
+    cooldownMs: config.JWKS_COOLDOWN_MS,
+    ...(config.JWT_ISSUER === undefined ? {} : { issuer: config.JWT_ISSUER }),
+    ...(config.JWT_AUDIENCE === undefined ? {} : { audience: config.JWT_AUDIENCE }),
+  });
+  return {
+    logger,
+    pool,
+    redis,
+    changeFeed,
+    verifier,
+    outbox,
+    writeRole: config.CONFIG_WRITE_ROLE,
+    watch: { defaultWaitMs: config.WATCH_DEFAULT_WAIT_SECONDS * 1000, maxWaitMs: config.WATCH_MAX_WAIT_SECONDS * 1000 },
+    cacheTtlSeconds: config.CACHE_TTL_SECONDS,
+    readiness: [
+      { name: "change-feed", check: async () => assertListening(changeFeed) },
+      { name: "rabbitmq", check: async () => assertConnected(messaging) },
+    ],
+    closers: [() => messaging.close()],
+  };
+}
+
+function assertListening(feed: PostgresChangeFeed): void {
+  if (!feed.listening) throw new Error("LISTEN connection is down");
+}
+
+function assertConnected(messaging: Messaging): void {
+  if (!messaging.connected) throw new Error("broker connection is down");
+}

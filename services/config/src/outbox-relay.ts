@@ -1,0 +1,112 @@
+import type { Pool } from "pg";
+import type { Logger } from "@fundament/kit";
+import type { ChangeEvent } from "./version-store";
+
+/** Routing key of a configuration change on the `events` exchange. */
+export const CHANGE_ROUTING_KEY = "config.changed";
+
+/** Publishes one event and resolves only once the broker confirmed it. */
+export interface ChangePublisher {
+  publish(event: ChangeEvent, messageId: string): Promise<void>;
+}
+
+export interface OutboxRelayOptions {
+  pool: Pool;
+  publisher: ChangePublisher;
+  logger: Logger;
+  /** Sweep period that retries events a failed publish left behind. */
+  sweepIntervalMs?: number;
+  batchSize?: number;
+}
+
+interface OutboxRow {
+  id: string;
+  namespace: string;
+  environment: string;
+  version: number;
+}
+
+/**
+ * Moves change events from config_outbox to the broker. Rows are claimed with SKIP LOCKED so
+ * replicas share the work, and deleted in the same transaction only after the broker confirmed
+ * them: a crash between publish and commit repeats an event (consumers dedupe on the message
+ * id `namespace/environment/version`), never drops one.
+ */
+export class OutboxRelay {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private again = false;
+  private stopped = false;
+
+  constructor(private readonly options: OutboxRelayOptions) {}
+
+  start(): void {
+    const interval = this.options.sweepIntervalMs ?? 5000;
+    this.timer = setInterval(() => this.kick(), interval);
+    this.timer.unref();
+    this.kick();
+  }
+
+  /** Drains the outbox now; calls during a drain coalesce into one more pass. */
+  kick(): void {
+    if (this.stopped) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = this.drain()
+      .catch((err: unknown) => this.options.logger.warn({ err }, "config change events not published yet; will retry"))
+      .finally(() => {
+        this.running = undefined;
+        if (this.again && !this.stopped) {
+          this.again = false;
+          this.kick();
+        }
+      });
+  }
+
+  /** Resolves once the pass in progress (if any) finished. */
+  async idle(): Promise<void> {
+    while (this.running) await this.running;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.timer);
+    await this.idle();
+  }
+
+  private async drain(): Promise<void> {
+    const batchSize = this.options.batchSize ?? 100;
+    for (;;) {
+      const published = await this.publishBatch(batchSize);
+      if (published < batchSize || this.stopped) return;
+    }
+  }
+
+  private async publishBatch(batchSize: number): Promise<number> {
+    const client = await this.options.pool.connect();
+    let broken: Error | undefined;
+    try {
+      await client.query("BEGIN");
+      const { rows } = await client.query<OutboxRow>(
+        "SELECT id, namespace, environment, version FROM config_outbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
+        [batchSize],
+      );
+      for (const row of rows) {
+        const event: ChangeEvent = { namespace: row.namespace, environment: row.environment, version: row.version };
+        await this.options.publisher.publish(event, `${row.namespace}/${row.environment}/${row.version}`);
+      }
+      if (rows.length > 0) await client.query("DELETE FROM config_outbox WHERE id = ANY($1::bigint[])", [rows.map((row) => row.id)]);
+      await client.query("COMMIT");
+      return rows.length;
+    } catch (error) {
+      await client.query("ROLLBACK").catch((rollbackError: Error) => {
+        broken = rollbackError;
+      });
+      throw error;
+    } finally {
+      client.release(broken);
+    }
+  }
+}

@@ -1,0 +1,33 @@
+import type { FastifyReply, FastifyRequest } from "fastify";
+import { HttpError, httpErrors } from "@fundament/kit";
+import { type Principal, TokenRejectedError, type TokenVerifier } from "../token-verifier";
+
+declare module "fastify" {
+  interface FastifyRequest {
+    principal?: Principal;
+  }
+}
+
+const BEARER = /^Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)$/;
+
+/** A preHandler that admits only callers whose users-service token carries `role`. */
+export function requireRole(verifier: TokenVerifier, role: string) {
+  return async function authorize(request: FastifyRequest, _reply: FastifyReply): Promise<void> {
+    const header = request.headers.authorization;
+    if (header === undefined || header === "") throw httpErrors.unauthorized("headers.authorization: a Bearer token is required");
+    const match = BEARER.exec(header);
+    if (!match) throw httpErrors.unauthorized("headers.authorization: must be `Bearer <JWT>`", "INVALID_TOKEN");
+    let principal: Principal;
+    try {
+      principal = await verifier.verify(match[1] as string);
+    } catch (error) {
+      if (error instanceof TokenRejectedError) throw httpErrors.unauthorized(`headers.authorization: ${error.message}`, "INVALID_TOKEN");
+      request.log.warn({ err: error }, "token verification unavailable");
+      throw new HttpError(503, "AUTH_UNAVAILABLE", "headers.authorization: the users service's keys cannot be fetched right now");
+    }
+    if (!principal.roles.includes(role)) {
+      throw httpErrors.forbidden(`headers.authorization: role ${role} is required to change configuration`, "ROLE_REQUIRED");
+    }
+    request.principal = principal;
+  };
+}

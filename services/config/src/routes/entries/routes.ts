@@ -1,0 +1,66 @@
+import { ErrorBody } from "@fundament/kit";
+import type { JsonObject } from "../../json-patch";
+import { EntryParams, parseIfMatch, WriteHeaders } from "../path-params";
+import type { RouteContext } from "../route-context";
+import { EffectiveBody, VersionBody, WriteBody } from "./schemas";
+
+const ENTRY = "/namespaces/:namespace/environments/:environment";
+
+export function registerEntryRoutes({ app, entries, requireWriter }: RouteContext): void {
+  app.get(
+    ENTRY,
+    {
+      schema: {
+        tags: ["entries"],
+        summary: "The current version of an environment's own entry (served from the Redis cache)",
+        params: EntryParams,
+        response: { 200: VersionBody, 404: ErrorBody },
+      },
+    },
+    async (request, reply) => {
+      const record = await entries.requireCurrent(request.params.namespace, request.params.environment);
+      return reply.header("etag", `"${record.version}"`).send(record);
+    },
+  );
+
+  app.put(
+    ENTRY,
+    {
+      preHandler: requireWriter,
+      schema: {
+        tags: ["entries"],
+        summary: "Write a new version; If-Match: <version> refuses it (412) when someone else wrote first",
+        security: [{ bearer: [] }],
+        params: EntryParams,
+        headers: WriteHeaders,
+        body: WriteBody,
+        response: { 201: VersionBody, 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 412: ErrorBody, 422: ErrorBody },
+      },
+    },
+    async (request, reply) => {
+      const ifMatch = parseIfMatch(request.headers["if-match"]);
+      const record = await entries.write({
+        namespace: request.params.namespace,
+        environment: request.params.environment,
+        document: request.body.document as JsonObject,
+        reason: request.body.reason,
+        actor: request.principal?.subject ?? "unknown",
+        ...(ifMatch === undefined ? {} : { ifMatch }),
+      });
+      return reply.status(201).header("etag", `"${record.version}"`).send(record);
+    },
+  );
+
+  app.get(
+    `${ENTRY}/effective`,
+    {
+      schema: {
+        tags: ["entries"],
+        summary: "What the environment's consumers read: the base entry with the environment's overlay merged in (RFC 7396)",
+        params: EntryParams,
+        response: { 200: EffectiveBody, 404: ErrorBody },
+      },
+    },
+    async (request) => entries.effective(request.params.namespace, request.params.environment),
+  );
+}

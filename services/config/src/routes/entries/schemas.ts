@@ -1,0 +1,42 @@
+import { Type } from "@fundament/kit";
+import { AnyObject, Reason } from "../path-params";
+
+export const PatchOperationBody = Type.Object({
+  op: Type.String(),
+  path: Type.String(),
+  value: Type.Optional(Type.Unknown()),
+});
+
+export const VersionBody = Type.Object(
+  {
+    namespace: Type.String(),
+    environment: Type.String(),
+    version: Type.Integer(),
+    document: AnyObject,
+    patch: Type.Array(PatchOperationBody, { description: "RFC 6902 operations from the previous version" }),
+    actor: Type.String(),
+    reason: Type.String(),
+    restoredFrom: Type.Union([Type.Integer(), Type.Null()]),
+    createdAt: Type.String({ format: "date-time" }),
+  },
+  { title: "Version" },
+);
+
+export const WriteBody = Type.Object(
+  {
+    document: AnyObject,
+    reason: Reason,
+  },
+  { additionalProperties: false },
+);
+
+export const EffectiveBody = Type.Object(
+  {
+    namespace: Type.String(),
+    environment: Type.String(),
+    document: AnyObject,
+    baseVersion: Type.Integer(),
+    version: Type.Integer(),
+  },
+  { title: "EffectiveConfig" },
+);

@@ -1,0 +1,16 @@
+import type { ServiceApp } from "@fundament/kit";
+import type { ChangeFeed } from "../change-feed";
+import type { ConfigEntries } from "../config-entries";
+import type { preHandlerAsyncHookHandler } from "fastify";
+import type { VersionStore } from "../version-store";
+
+/** What every route module receives from buildApp. */
+export interface RouteContext {
+  app: ServiceApp;
+  store: VersionStore;
+  entries: ConfigEntries;
+  feed: ChangeFeed;
+  /** preHandler admitting only callers with the write role. */
+  requireWriter: preHandlerAsyncHookHandler;
+  watch: { defaultWaitMs: number; maxWaitMs: number };
+}

@@ -1,0 +1,40 @@
+import { env, type EnvValues } from "@fundament/kit";
+
+/** Every variable the service reads; secrets only through `*_FILE`. */
+export const configServiceEnv = {
+  PORT: env.port({ default: 8080, description: "HTTP port of the API" }),
+  METRICS_PORT: env.port({ default: 9464, description: "port of the separate /metrics listener" }),
+  LOG_LEVEL: env.oneOf(["fatal", "error", "warn", "info", "debug", "trace"], { default: "info" }),
+  DATABASE_URL: env.url({ protocols: ["postgres", "postgresql"], description: "postgres://user@host:port/database, without the password" }),
+  DATABASE_PASSWORD: env.secretFile({ description: "the database user's password" }),
+  DATABASE_POOL_MAX: env.integer({ default: 10, min: 1, max: 200 }),
+  REDIS_URL: env.url({ protocols: ["redis", "rediss"], description: "redis://host:port/db, without the password" }),
+  REDIS_USERNAME: env.optional(env.string({ description: "Redis ACL user" })),
+  REDIS_PASSWORD: env.optional(env.secretFile({ description: "the Redis user's password" })),
+  AMQP_HOST: env.string({ description: "RabbitMQ host" }),
+  AMQP_PORT: env.port({ default: 5672 }),
+  AMQP_VHOST: env.string({ default: "/", description: "RabbitMQ virtual host" }),
+  AMQP_USER: env.string({ description: "RabbitMQ user" }),
+  AMQP_PASSWORD: env.secretFile({ description: "the RabbitMQ user's password" }),
+  JWKS_URL: env.url({ protocols: ["http", "https"], description: "the users service's JWKS document" }),
+  JWT_ISSUER: env.optional(env.string({ description: "required `iss` of tokens" })),
+  JWT_AUDIENCE: env.optional(env.string({ description: "required `aud` of tokens" })),
+  JWT_ROLES_CLAIM: env.string({ default: "roles", description: "claim carrying the caller's roles" }),
+  JWKS_COOLDOWN_MS: env.integer({ default: 30_000, min: 0, description: "least time between JWKS refetches on an unknown kid" }),
+  CONFIG_WRITE_ROLE: env.string({ default: "config:write", description: "role a token needs to change configuration" }),
+  WATCH_DEFAULT_WAIT_SECONDS: env.integer({ default: 30, min: 0, max: 300 }),
+  WATCH_MAX_WAIT_SECONDS: env.integer({ default: 60, min: 1, max: 300 }),
+  CACHE_TTL_SECONDS: env.integer({ default: 300, min: 1, max: 86_400 }),
+  OUTBOX_SWEEP_MS: env.integer({ default: 5000, min: 100 }),
+  SHUTDOWN_PROBE_PERIOD_MS: env.integer({ default: 5000, min: 0, description: "how long readiness is 503 before the listener closes" }),
+  SHUTDOWN_GRACE_PERIOD_MS: env.integer({ default: 25_000, min: 1000 }),
+};
+
+export type ConfigServiceEnv = EnvValues<typeof configServiceEnv>;
+
+/** The migration job needs only the database. */
+export const migrateEnv = {
+  DATABASE_URL: configServiceEnv.DATABASE_URL,
+  DATABASE_PASSWORD: configServiceEnv.DATABASE_PASSWORD,
+  LOG_LEVEL: configServiceEnv.LOG_LEVEL,
+};

@@ -1,0 +1,78 @@
+import type { JWTPayload } from "jose" with { "resolution-mode": "import" };
+
+/** Who made a request, as the users service vouched for it. */
+export interface Principal {
+  subject: string;
+  roles: string[];
+}
+
+export interface TokenVerifier {
+  /** Resolves the token's principal; rejects with a reason safe to show when it is not acceptable. */
+  verify(token: string): Promise<Principal>;
+}
+
+export interface JwksVerifierOptions {
+  /** The users service's JWKS document. */
+  jwksUrl: string;
+  issuer?: string;
+  audience?: string;
+  /** Claim holding the role list (an array of strings, or one space-separated string). */
+  rolesClaim?: string;
+  /** Minimum time between two JWKS fetches triggered by an unknown `kid`. */
+  cooldownMs?: number;
+  /** Age after which the cached JWKS is fetched again even when every kid is known. */
+  cacheMaxAgeMs?: number;
+  timeoutMs?: number;
+  algorithms?: string[];
+}
+
+const UNAVAILABLE_CODES = new Set(["ERR_JWKS_TIMEOUT", "ERR_JOSE_GENERIC", "ERR_JWKS_INVALID"]);
+
+export class TokenRejectedError extends Error {
+  constructor(reason: string) {
+    super(reason);
+    this.name = "TokenRejectedError";
+  }
+}
+
+export function rolesOf(payload: JWTPayload, claim: string): string[] {
+  const value = payload[claim];
+  if (Array.isArray(value)) return value.filter((role): role is string => typeof role === "string");
+  if (typeof value === "string") return value.split(" ").filter((role) => role !== "");
+  return [];
+}
+
+/**
+ * Verifies users-service JWTs against its JWKS. jose's remote set caches the keys and fetches
+ * again when a token names a kid it does not know (the users service rotated its key), at most
+ * once per cooldown so a flood of forged kids cannot hammer the users service.
+ */
+export async function createJwksVerifier(options: JwksVerifierOptions): Promise<TokenVerifier> {
+  // jose is an ES module; a dynamic import keeps this CommonJS package loading it natively.
+  const jose = await import("jose");
+  const keys = jose.createRemoteJWKSet(new URL(options.jwksUrl), {
+    cooldownDuration: options.cooldownMs ?? 30_000,
+    cacheMaxAge: options.cacheMaxAgeMs ?? 600_000,
+    timeoutDuration: options.timeoutMs ?? 5000,
+  });
+  const rolesClaim = options.rolesClaim ?? "roles";
+  return {
+    async verify(token) {
+      try {
+        const { payload } = await jose.jwtVerify(token, keys, {
+          ...(options.issuer ? { issuer: options.issuer } : {}),
+          ...(options.audience ? { audience: options.audience } : {}),
+          algorithms: options.algorithms ?? ["RS256", "ES256", "EdDSA", "PS256"],
+        });
+        if (typeof payload.sub !== "string" || payload.sub === "") throw new TokenRejectedError("token has no subject");
+        return { subject: payload.sub, roles: rolesOf(payload, rolesClaim) };
+      } catch (error) {
+        if (error instanceof TokenRejectedError) throw error;
+        const code = (error as { code?: string }).code;
+        // The key set could not be had: the caller's token may be fine, so this is not a 401.
+        if (!(error instanceof jose.errors.JOSEError) || UNAVAILABLE_CODES.has(code ?? "")) throw error;
+        throw new TokenRejectedError(code === "ERR_JWT_EXPIRED" ? "token expired" : (error as Error).message);
+      }
+    },
+  };
+}

@@ -1,0 +1,71 @@
+import type { ChangeFeed, WakeReason } from "./change-feed";
+import type { VersionRecord, VersionStore } from "./version-store";
+
+export interface WatchRequest {
+  namespace: string;
+  environment: string;
+  /** The last version the watcher has; everything newer is returned, oldest first. */
+  sinceVersion: number;
+  waitMs: number;
+  limit: number;
+  /** Aborted when the client went away: the wait ends without another query. */
+  signal?: AbortSignal;
+}
+
+export interface WatchResult {
+  versions: VersionRecord[];
+  /** Why the call returned: versions were there, the wait ran out, or the service is stopping. */
+  outcome: "changed" | "timeout" | "closing" | "aborted";
+}
+
+function pause(ms: number, signal: AbortSignal | undefined): { done: Promise<"timeout" | "aborted">; cancel: () => void } {
+  let timer: NodeJS.Timeout | undefined;
+  let onAbort: () => void = () => undefined;
+  const done = new Promise<"timeout" | "aborted">((resolve) => {
+    timer = setTimeout(() => resolve("timeout"), ms);
+    onAbort = () => resolve("aborted");
+    if (signal?.aborted) resolve("aborted");
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+  return {
+    done,
+    cancel: () => {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", onAbort);
+    },
+  };
+}
+
+/**
+ * Long poll: returns at once when versions newer than `sinceVersion` exist, otherwise waits for
+ * a change. The subscription is taken before the query, so a commit landing between the query
+ * and the wait still wakes it; after any wake the table is read again, so nothing is skipped.
+ */
+export async function watchEntry(store: VersionStore, feed: ChangeFeed, request: WatchRequest): Promise<WatchResult> {
+  const deadline = Date.now() + request.waitMs;
+  for (;;) {
+    const subscription = feed.subscribe(request.namespace, request.environment);
+    const timer = pause(Math.max(0, deadline - Date.now()), request.signal);
+    try {
+      const versions = await store.versionsAfter(request.namespace, request.environment, request.sinceVersion, request.limit);
+      if (versions.length > 0) return { versions, outcome: "changed" };
+      if (feed.closing) return { versions, outcome: "closing" };
+      if (request.signal?.aborted) return { versions, outcome: "aborted" };
+      if (Date.now() >= deadline) return { versions, outcome: "timeout" };
+      const woke: WakeReason | "timeout" | "aborted" = await Promise.race([subscription.next, timer.done]);
+      if (woke === "timeout" || woke === "aborted") return { versions, outcome: woke };
+      if (woke === "closing") return { versions, outcome: "closing" };
+    } finally {
+      subscription.cancel();
+      timer.cancel();
+    }
+  }
+}
+
+/** "30s", "500ms" or a bare number of seconds, in milliseconds; undefined when unreadable. */
+export function parseWait(text: string): number | undefined {
+  const match = /^(\d{1,6})(ms|s)?$/.exec(text);
+  if (!match) return undefined;
+  const amount = Number(match[1]);
+  return match[2] === "ms" ? amount : amount * 1000;
+}
