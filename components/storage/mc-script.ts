@@ -56,7 +56,7 @@ function bucketLines(plan: BucketPlan, files: BucketSetupFiles): string[] {
 /**
  * The POSIX sh script the bucket job runs with the mc image: idempotent, so the runtime may run
  * it again on every change. Secrets are read from files with the `read` builtin (the image is
- * ubi-micro: no cat, no grep is relied on) and reach mc through MC_HOST_<alias>, so the root
+ * ubi-micro: neither cat nor grep is relied on) and reach mc through MC_HOST_<alias>, so the root
  * credentials are neither in argv nor in an mc config file.
  */
 export function renderBucketSetupScript(input: BucketSetupScriptInput): string {
@@ -68,8 +68,14 @@ export function renderBucketSetupScript(input: BucketSetupScriptInput): string {
     "set -eu",
     `: "\${${ENDPOINT_VARIABLE}:?${ENDPOINT_VARIABLE} must name the MinIO API as host:port}"`,
     `alias=${MC_ALIAS}`,
-    `read -r root_user < ${word(files.rootUser)}`,
-    `read -r root_password < ${word(files.rootPassword)}`,
+    "# Secret files end without a newline, on which read fails although it has read the value.",
+    "read_secret() {",
+    '  value=""',
+    '  IFS= read -r value < "$1" || [ -n "$value" ] || { echo "$1 is empty" >&2; return 1; }',
+    "  printf '%s' \"$value\"",
+    "}",
+    `root_user=$(read_secret ${word(files.rootUser)})`,
+    `root_password=$(read_secret ${word(files.rootPassword)})`,
     `MC_HOST_${MC_ALIAS}="http://\${root_user}:\${root_password}@\${${ENDPOINT_VARIABLE}}"`,
     `export MC_HOST_${MC_ALIAS}`,
     "",
@@ -87,8 +93,8 @@ export function renderBucketSetupScript(input: BucketSetupScriptInput): string {
     "# backup writer: a plain user holding only the backups policy. Not a service account of root:",
     "# the pinned server predates the fix for GHSA-jjjj-jwhf-8rgr, by which a service account with an",
     "# inline policy could mint unrestricted keys for its parent.",
-    `read -r writer_access_key < ${word(files.writerAccessKey)}`,
-    `read -r writer_secret_key < ${word(files.writerSecretKey)}`,
+    `writer_access_key=$(read_secret ${word(files.writerAccessKey)})`,
+    `writer_secret_key=$(read_secret ${word(files.writerSecretKey)})`,
     `mc admin policy create "$alias" ${policy} ${word(files.writerPolicy)}`,
     // mc admin user add takes the secret as an argument; it is visible only inside this job's
     // own process table, and the job exits when the script does.
