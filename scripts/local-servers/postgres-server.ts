@@ -30,6 +30,8 @@ export interface PostgresServer {
   start(): Promise<void>;
   /** Fast shutdown (SIGINT), as a stop grace period would do. */
   stop(): Promise<void>;
+  /** The last 8000 characters the server logged to stdout/stderr since its last start. */
+  output(): string;
   /** Stops and removes the data directory. */
   destroy(): Promise<void>;
 }
@@ -93,6 +95,7 @@ export async function startPostgres(options: PostgresServerOptions = {}): Promis
         60_000,
       );
     },
+    output: () => output(),
     async stop() {
       if (!child) return;
       child.kill("SIGINT");

@@ -1,0 +1,132 @@
+import { randomBytes } from "node:crypto";
+import fc from "fast-check";
+import { Client } from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { BACKUP_ROLE, MONITOR_ROLE, serviceDatabaseProblems, serviceRoleName } from "../../components/database/postgres-databases";
+import { renderPostgresHba } from "../../components/database/postgres-hba";
+import { renderPostgresInitSql, ServiceRole } from "../../components/database/postgres-init-sql";
+import { scramSha256Verifier } from "../../components/database/postgres-scram";
+import { PostgresServer, startPostgres } from "../../scripts/local-servers/postgres-server";
+
+const password = (): string => randomBytes(30).toString("base64url").replace(/[-_]/g, "x");
+const salt = (): string => randomBytes(16).toString("base64");
+
+interface Login {
+  user: string;
+  password: string;
+}
+
+async function query(server: PostgresServer, login: Login, database: string, sql: string): Promise<unknown[]> {
+  const client = new Client({ host: server.host, port: server.port, user: login.user, password: login.password, database });
+  await client.connect();
+  try {
+    return (await client.query(sql)).rows;
+  } finally {
+    await client.end();
+  }
+}
+
+describe("renderPostgresInitSql", () => {
+  const sample: ServiceRole[] = [
+    { role: "users", database: "users", scramVerifier: "SCRAM-SHA-256$4096:c2FsdA==$c3RvcmVk:c2VydmVy" },
+    { role: "gpu_jobs", database: "gpu_jobs", scramVerifier: "SCRAM-SHA-256$4096:c2FsdA==$c3RvcmVk:c2VydmVy" },
+  ];
+  const sql = renderPostgresInitSql({ services: sample, monitorVerifier: "SCRAM-SHA-256$4096:bQ==$bQ==:bQ==", backupVerifier: "SCRAM-SHA-256$4096:Yg==$Yg==:Yg==" });
+
+  it.each([
+    ['CREATE ROLE "users" LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS PASSWORD \'SCRAM-SHA-256$4096:c2FsdA==$c3RvcmVk:c2VydmVy\';'],
+    ['CREATE DATABASE "gpu_jobs" OWNER "gpu_jobs";'],
+    ['REVOKE ALL ON DATABASE "users" FROM PUBLIC;'],
+    ["REVOKE CONNECT, TEMPORARY ON DATABASE postgres FROM PUBLIC;"],
+    [`GRANT pg_monitor TO "${MONITOR_ROLE}";`],
+    [`GRANT pg_read_all_data TO "${BACKUP_ROLE}";`],
+  ])("contains %s", (line) => {
+    expect(sql.split("\n")).toContain(line);
+  });
+
+  it("property: never contains a password, only the verifiers, and one owner role per database", () => {
+    fc.assert(
+      fc.property(
+        fc.uniqueArray(fc.stringMatching(/^[a-z][a-z0-9-]{0,20}$/), { minLength: 1, maxLength: 6 }).filter((names) => serviceDatabaseProblems(names.map((n) => ({ service: n, database: serviceRoleName(n) }))).length === 0 && new Set(names.map(serviceRoleName)).size === names.length),
+        fc.string({ minLength: 16, maxLength: 40, unit: fc.constantFrom(..."abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") }),
+        (services, secret) => {
+          const roles = services.map((s) => ({ role: serviceRoleName(s), database: serviceRoleName(s), scramVerifier: scramSha256Verifier(secret + s, "c2FsdHNhbHRzYWx0") }));
+          const rendered = renderPostgresInitSql({ services: roles, monitorVerifier: scramSha256Verifier(secret, "bW9uaXRvcm1vbml0b3I="), backupVerifier: scramSha256Verifier(secret, "YmFja3VwYmFja3Vw") });
+          expect(rendered).not.toContain(secret);
+          for (const role of roles) {
+            expect(rendered.split("\n").filter((l) => l === `CREATE DATABASE "${role.database}" OWNER "${role.role}";`)).toHaveLength(1);
+            expect(rendered).toContain(role.scramVerifier);
+          }
+        },
+      ),
+      { numRuns: 50 },
+    );
+  });
+
+  it("names the field and the reason for bad service lists", () => {
+    expect(serviceDatabaseProblems([{ service: "Users", database: "users" }])).toEqual([
+      'databases[0].service: must be lower-case letters, digits and hyphens, starting with a letter, at most 63 characters (got "Users")',
+    ]);
+    expect(serviceDatabaseProblems([{ service: "a", database: "shared" }, { service: "b", database: "shared" }])).toEqual([
+      'databases[1].database: "shared" is already used by databases[0]; each service gets its own database',
+    ]);
+    expect(serviceDatabaseProblems([{ service: "x", database: "postgres" }])).toEqual(['databases[0].database: "postgres" is reserved']);
+  });
+});
+
+describe("PostgreSQL 15 initialised with the rendered init SQL", () => {
+  let server: PostgresServer;
+  const users: Login = { user: "users", password: password() };
+  const gpuJobs: Login = { user: "gpu_jobs", password: password() };
+  const monitor: Login = { user: MONITOR_ROLE, password: password() };
+  const backup: Login = { user: BACKUP_ROLE, password: password() };
+
+  beforeAll(async () => {
+    const sql = renderPostgresInitSql({
+      services: [
+        { role: users.user, database: "users", scramVerifier: scramSha256Verifier(users.password, salt()) },
+        { role: gpuJobs.user, database: "gpu_jobs", scramVerifier: scramSha256Verifier(gpuJobs.password, salt()) },
+      ],
+      monitorVerifier: scramSha256Verifier(monitor.password, salt()),
+      backupVerifier: scramSha256Verifier(backup.password, salt()),
+    });
+    server = await startPostgres({ initSql: [sql], hba: renderPostgresHba() });
+  });
+  afterAll(async () => server?.destroy());
+
+  it("lets each service role log in with its generated password to its own database and create tables there", async () => {
+    await query(server, users, "users", "CREATE TABLE accounts (id int PRIMARY KEY)");
+    expect(await query(server, users, "users", "SELECT current_user AS who, current_database() AS db")).toEqual([{ who: "users", db: "users" }]);
+    expect(await query(server, gpuJobs, "gpu_jobs", "SELECT current_database() AS db")).toEqual([{ db: "gpu_jobs" }]);
+  });
+
+  it("refuses a service role another service's database and the maintenance databases", async () => {
+    await expect(query(server, users, "gpu_jobs", "SELECT 1")).rejects.toThrow(/permission denied for database "gpu_jobs"/);
+    await expect(query(server, gpuJobs, "users", "SELECT 1")).rejects.toThrow(/permission denied for database "users"/);
+    await expect(query(server, users, "postgres", "SELECT 1")).rejects.toThrow(/permission denied for database "postgres"/);
+  });
+
+  it("refuses a service role creating databases or roles", async () => {
+    await expect(query(server, users, "users", "CREATE DATABASE sneaky")).rejects.toThrow(/permission denied to create database/);
+    await expect(query(server, users, "users", "CREATE ROLE sneaky")).rejects.toThrow(/permission denied to create role/);
+  });
+
+  it("refuses a wrong password", async () => {
+    await expect(query(server, { user: "users", password: `${users.password}x` }, "users", "SELECT 1")).rejects.toThrow(/password authentication failed/);
+  });
+
+  it("lets the backup role read every service database but not write to it", async () => {
+    expect(await query(server, backup, "users", "SELECT count(*)::int AS n FROM accounts")).toEqual([{ n: 0 }]);
+    await expect(query(server, backup, "users", "INSERT INTO accounts VALUES (1)")).rejects.toThrow(/permission denied for table accounts/);
+  });
+
+  it("lets the monitor role read server statistics and the backup status, nothing of the services", async () => {
+    expect(await query(server, monitor, "postgres", "SELECT count(*)::int > 0 AS ok FROM pg_stat_activity WHERE query <> ''")).toEqual([{ ok: true }]);
+    expect(await query(server, monitor, "postgres", "SELECT count(*)::int AS n FROM fundament.backup_status")).toEqual([{ n: 0 }]);
+    await expect(query(server, monitor, "users", "SELECT 1")).rejects.toThrow(/permission denied for database "users"/);
+  });
+
+  it("never sees a plain-text password: pg_authid holds the rendered verifiers", () => {
+    expect(server.psql(`SELECT rolpassword LIKE 'SCRAM-SHA-256$4096:%' FROM pg_authid WHERE rolname = 'users'`)).toBe("t");
+  });
+});
