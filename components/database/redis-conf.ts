@@ -92,6 +92,10 @@ export function renderRedisConf(input: RedisConfInput): string {
     "# Access: users and their permissions live in the ACL file (password hashes only).",
     `aclfile ${input.aclFilePath}`,
     "acllog-max-len 128",
+    "# Refused to every connection before ACLs are even consulted (the ACL file refuses them too).",
+    "enable-debug-command no",
+    "enable-module-command no",
+    "enable-protected-configs no",
     "",
   ];
   return lines.join("\n");

@@ -29,6 +29,8 @@ describe("renderRedisConf", () => {
     ["aclfile", "/etc/redis/users.acl", "users come from the ACL file"],
     ["dir", "/data", "data on the volume"],
     ["port", "6379", "standard port"],
+    ["enable-debug-command", "no", "DEBUG refused before ACLs are consulted"],
+    ["enable-module-command", "no", "no module loading at runtime"],
   ])("%s is %s (%s)", (directive, value) => {
     expect(directives(renderRedisConf(base)).get(directive)).toBe(value);
   });

@@ -1,0 +1,262 @@
+// The rendered redis.conf and ACL file, loaded by a real redis-server 7.0 (scripts/local-servers).
+import { spawnSync } from "node:child_process";
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import Redis from "ioredis";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { REDIS_EXPORTER_USER, REDIS_HEALTH_USER, redisPasswordHash, renderRedisAcl } from "../../components/database/redis-acl";
+import { EvictionPolicy, renderRedisConf } from "../../components/database/redis-conf";
+import { redisHealthCommand } from "../../components/database/redis-workloads";
+import { RedisServer, startRedis } from "../../scripts/local-servers/redis-server";
+
+const APP_PASSWORD = "AppPassword0123456789abcdefghijklmnopqrst";
+const HEALTH_PASSWORD = "HealthPassword0123456789abcdefghijklmnopq";
+
+/** A directory the redis service user can read (mkdtemp makes 0700 dirs owned by whoever runs the tests). */
+function readableDir(): { path: string; remove: () => void } {
+  const path = mkdtempSync(join(tmpdir(), "fundament-redis-acl-"));
+  chmodSync(path, 0o755);
+  return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
+}
+
+async function startRendered(
+  memoryLimitMiB: number,
+  evictionPolicy: EvictionPolicy,
+  extraConf = "",
+): Promise<{ server: RedisServer; cleanup: () => Promise<void> }> {
+  const dir = readableDir();
+  const aclPath = join(dir.path, "users.acl");
+  writeFileSync(
+    aclPath,
+    renderRedisAcl([
+      { name: "users", role: "application", passwordSha256: redisPasswordHash(APP_PASSWORD) },
+      { name: REDIS_HEALTH_USER, role: "healthcheck", passwordSha256: redisPasswordHash(HEALTH_PASSWORD) },
+      { name: REDIS_EXPORTER_USER, role: "exporter", passwordSha256: redisPasswordHash("ExporterPassword0123456789") },
+    ]),
+    { mode: 0o644 },
+  );
+  // redis-server changes into `dir` while parsing, so it must exist here; the harness's own `dir` line then wins.
+  const server = await startRedis(renderRedisConf({ memoryLimitMiB, evictionPolicy, aclFilePath: aclPath, dataDir: dir.path }) + extraConf);
+  return {
+    server,
+    cleanup: async () => {
+      await server.destroy();
+      dir.remove();
+    },
+  };
+}
+
+function appClient(server: RedisServer): Redis {
+  return new Redis({ host: server.host, port: server.port, username: "users", password: APP_PASSWORD, maxRetriesPerRequest: 0, retryStrategy: () => null });
+}
+
+describe("redis-server with the rendered redis.conf and ACL file", () => {
+  let server: RedisServer;
+  let cleanup: () => Promise<void>;
+  const clients: Redis[] = [];
+  const track = (client: Redis) => {
+    clients.push(client);
+    return client;
+  };
+
+  beforeAll(async () => {
+    ({ server, cleanup } = await startRendered(256, "noeviction"));
+  });
+  afterAll(async () => {
+    clients.forEach((client) => client.disconnect());
+    await cleanup?.();
+  });
+
+  it("the application user authenticates, reads and writes", async () => {
+    const app = track(appClient(server));
+    await app.set("greeting", "hello");
+    expect(await app.get("greeting")).toBe("hello");
+    expect(await app.call("ACL", "WHOAMI")).toBe("users");
+  });
+
+  it.each([
+    ["FLUSHALL", []],
+    ["FLUSHDB", []],
+    ["CONFIG", ["SET", "maxmemory", "0"]],
+    ["CONFIG", ["GET", "maxmemory"]],
+    ["SHUTDOWN", ["NOSAVE"]],
+  ])("the application user is refused %s %s and the data stays", async (command, commandArgs) => {
+    const app = track(appClient(server));
+    await app.set("survivor", "still here");
+    await expect(app.call(command, ...commandArgs)).rejects.toThrow(/NOPERM/);
+    expect(await app.get("survivor")).toBe("still here");
+  });
+
+  it("DEBUG is refused to everyone by the server setting", async () => {
+    const app = track(appClient(server));
+    await expect(app.call("DEBUG", "SLEEP", "0")).rejects.toThrow(/DEBUG command not allowed/);
+  });
+
+  it("the default user can do nothing: no command without AUTH, and no password opens it", async () => {
+    const anonymous = track(new Redis({ host: server.host, port: server.port, enableReadyCheck: false, maxRetriesPerRequest: 0, retryStrategy: () => null }));
+    await expect(anonymous.get("greeting")).rejects.toThrow(/NOAUTH/);
+    await expect(anonymous.ping()).rejects.toThrow(/NOAUTH/);
+    await expect(anonymous.auth("")).rejects.toThrow(/WRONGPASS/);
+    await expect(anonymous.auth("default", APP_PASSWORD)).rejects.toThrow(/WRONGPASS/);
+    await expect(anonymous.auth("default", "default")).rejects.toThrow(/WRONGPASS/);
+  });
+
+  it("the healthcheck command passes with the password file and fails without the right password", () => {
+    const dir = readableDir();
+    try {
+      const good = join(dir.path, "good");
+      const bad = join(dir.path, "bad");
+      writeFileSync(good, HEALTH_PASSWORD);
+      writeFileSync(bad, "not-the-password");
+      const probe = (file: string) => {
+        const [cmd, ...rest] = redisHealthCommand(file, server.port);
+        return spawnSync(cmd, rest, { encoding: "utf8", timeout: 30_000 });
+      };
+      const ok = probe(good);
+      expect(ok.status, ok.stderr).toBe(0);
+      expect(probe(bad).status).not.toBe(0);
+      expect(probe(join(dir.path, "missing")).status).not.toBe(0);
+      // The password reaches redis-cli through the environment of the probe's shell, never its arguments.
+      expect(redisHealthCommand(good).join(" ")).not.toContain(HEALTH_PASSWORD);
+    } finally {
+      dir.remove();
+    }
+  });
+
+  it("the healthcheck user can ping and nothing else", async () => {
+    const health = track(new Redis({ host: server.host, port: server.port, username: REDIS_HEALTH_USER, password: HEALTH_PASSWORD, enableReadyCheck: false, maxRetriesPerRequest: 0, retryStrategy: () => null }));
+    expect(await health.ping()).toBe("PONG");
+    await expect(health.get("greeting")).rejects.toThrow(/NOPERM/);
+  });
+});
+
+describe("with DEBUG enabled on the server, the ACL alone still refuses it", () => {
+  let server: RedisServer;
+  let cleanup: () => Promise<void>;
+
+  beforeAll(async () => {
+    ({ server, cleanup } = await startRendered(256, "noeviction", "\n# test only: take the server-wide refusal away\nenable-debug-command yes\n"));
+  });
+  afterAll(async () => cleanup?.());
+
+  it("the application user gets NOPERM for DEBUG", async () => {
+    const app = appClient(server);
+    try {
+      await expect(app.call("DEBUG", "SLEEP", "0")).rejects.toThrow(/NOPERM/);
+    } finally {
+      app.disconnect();
+    }
+  });
+});
+
+describe("durability: appendfsync everysec survives kill -9", () => {
+  let server: RedisServer;
+  let cleanup: () => Promise<void>;
+
+  beforeAll(async () => {
+    ({ server, cleanup } = await startRendered(256, "noeviction"));
+  });
+  afterAll(async () => cleanup?.());
+
+  it("every key acknowledged more than 1 s before the kill is there after a restart", async () => {
+    const writer = appClient(server);
+    writer.on("error", () => undefined);
+    const acknowledged: { key: string; at: number }[] = [];
+    let writing = true;
+    const loop = (async () => {
+      for (let i = 0; writing; i++) {
+        try {
+          await writer.set(`durable:${i}`, `value-${i}`);
+        } catch {
+          return;
+        }
+        acknowledged.push({ key: `durable:${i}`, at: Date.now() });
+      }
+    })();
+    // Keep writing across several fsync periods, so the kill lands mid-stream.
+    const started = Date.now();
+    while (acknowledged.length < 2000 || Date.now() - started < 3000) await new Promise((r) => setTimeout(r, 50));
+    const killedAt = Date.now();
+    await server.kill();
+    writing = false;
+    await loop;
+    writer.disconnect();
+
+    await server.start();
+    const reader = appClient(server);
+    try {
+      const mustSurvive = acknowledged.filter((entry) => entry.at < killedAt - 1000).map((entry) => entry.key);
+      expect(mustSurvive.length).toBeGreaterThan(0);
+      const missing: string[] = [];
+      for (let i = 0; i < mustSurvive.length; i += 1000) {
+        const chunk = mustSurvive.slice(i, i + 1000);
+        const values = await reader.mget(...chunk);
+        values.forEach((value, j) => {
+          if (value !== `value-${chunk[j].slice("durable:".length)}`) missing.push(chunk[j]);
+        });
+      }
+      expect(missing).toEqual([]);
+    } finally {
+      reader.disconnect();
+    }
+  });
+});
+
+/** Writes ~1 KiB values in pipelined batches until `total` keys were sent; returns how many writes failed and why. */
+async function fill(client: Redis, total: number): Promise<{ failures: number; firstError?: string }> {
+  const value = "x".repeat(1024);
+  let failures = 0;
+  let firstError: string | undefined;
+  for (let i = 0; i < total; i += 500) {
+    const pipeline = client.pipeline();
+    for (let j = i; j < Math.min(total, i + 500); j++) pipeline.set(`fill:${j}`, value);
+    const results = (await pipeline.exec()) ?? [];
+    for (const [error] of results) {
+      if (error) {
+        failures++;
+        firstError ??= error.message;
+      }
+    }
+  }
+  return { failures, firstError };
+}
+
+describe.each([
+  ["allkeys-lru", true],
+  ["noeviction", false],
+] as const)("maxmemory from a 128 MiB limit with %s", (policy, evicts) => {
+  let server: RedisServer;
+  let cleanup: () => Promise<void>;
+
+  beforeAll(async () => {
+    ({ server, cleanup } = await startRendered(128, policy));
+  });
+  afterAll(async () => cleanup?.());
+
+  it(evicts ? "writing twice the limit evicts old keys and never errors" : "writing past the limit is refused with OOM", async () => {
+    const client = appClient(server);
+    try {
+      // 64 MiB maxmemory; 128 MiB of values is twice what fits.
+      const total = 128 * 1024;
+      const { failures, firstError } = await fill(client, total);
+      const keys = await client.dbsize();
+      const info = await client.info("memory");
+      const used = Number(/used_memory:(\d+)/.exec(info)?.[1]);
+      const limit = Number(/maxmemory:(\d+)/.exec(info)?.[1]);
+      expect(limit).toBe(64 * 1024 * 1024);
+      expect(keys).toBeLessThan(total);
+      if (evicts) {
+        expect(failures).toBe(0);
+        expect(Number(/evicted_keys:(\d+)/.exec(await client.info("stats"))?.[1])).toBeGreaterThan(0);
+        expect(used).toBeLessThanOrEqual(limit * 1.05);
+      } else {
+        expect(failures).toBeGreaterThan(0);
+        expect(firstError).toMatch(/OOM command not allowed when used memory > 'maxmemory'/);
+        expect(await client.exists("fill:0")).toBe(1);
+      }
+    } finally {
+      client.disconnect();
+    }
+  });
+});
