@@ -8,7 +8,7 @@ import { captureOutput, chownTo, ownedTempDir, serviceUser, spawnAs, waitForExit
 export const PGBOUNCER_BIN = process.env.PGBOUNCER_BIN ?? "/usr/sbin/pgbouncer";
 
 export interface PgBouncerOptions {
-  /** Rendered pgbouncer.ini; the harness appends listen address, port, auth_file and pidfile. */
+  /** Rendered pgbouncer.ini; the harness replaces listen address, port, auth_file, unix_socket_dir and pidfile. */
   ini: string;
   /** Rendered userlist.txt, written where the appended auth_file points. */
   userlist: string;
@@ -36,10 +36,18 @@ function portOpen(port: number): Promise<boolean> {
 }
 
 /**
- * Starts pgbouncer with a rendered pgbouncer.ini as the postgres user (it refuses root), on a
- * free loopback port. Later keys win in pgbouncer.ini, so the harness appends its overrides in a
- * second [pgbouncer] section.
+ * Replaces (or adds) `key = value` lines of the [pgbouncer] section so the harness's values win.
+ * A second [pgbouncer] section would not do: PgBouncer 1.18 then ignores the first one's keys.
  */
+export function overridePgBouncerIni(ini: string, overrides: Record<string, string>): string {
+  const keys = new Set(Object.keys(overrides));
+  const kept = ini.split("\n").filter((line) => !keys.has(line.split("=")[0]?.trim() ?? ""));
+  const sections = kept.filter((line) => /^\s*\[.*\]\s*$/.test(line));
+  const lastIsPgBouncer = sections.length > 0 && sections[sections.length - 1].trim() === "[pgbouncer]";
+  return [...kept, ...(lastIsPgBouncer ? [] : ["[pgbouncer]"]), "; test harness", ...Object.entries(overrides).map(([k, v]) => `${k} = ${v}`), ""].join("\n");
+}
+
+/** Starts pgbouncer with a rendered pgbouncer.ini as the postgres user (it refuses root), on a free loopback port. */
 export async function startPgBouncer(options: PgBouncerOptions): Promise<PgBouncerServer> {
   const user = serviceUser("postgres");
   const temp = ownedTempDir("pgbouncer", user);
@@ -49,7 +57,13 @@ export async function startPgBouncer(options: PgBouncerOptions): Promise<PgBounc
   writeFileSync(userlistPath, options.userlist, { mode: 0o600 });
   writeFileSync(
     iniPath,
-    `${options.ini}\n[pgbouncer]\n; test harness\nlisten_addr = 127.0.0.1\nlisten_port = ${port}\nauth_file = ${userlistPath}\nunix_socket_dir =\npidfile = ${join(temp.path, "pgbouncer.pid")}\n`,
+    overridePgBouncerIni(options.ini, {
+      listen_addr: "127.0.0.1",
+      listen_port: String(port),
+      auth_file: userlistPath,
+      unix_socket_dir: "",
+      pidfile: join(temp.path, "pgbouncer.pid"),
+    }),
   );
   chownTo(userlistPath, user);
   chownTo(iniPath, user);

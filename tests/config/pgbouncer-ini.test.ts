@@ -1,0 +1,149 @@
+import { randomBytes } from "node:crypto";
+import fc from "fast-check";
+import { Client } from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { PGBOUNCER_STATS_USER, PgBouncerIniInput, renderPgBouncerIni, renderPgBouncerUserlist } from "../../components/database/pgbouncer-ini";
+import { renderPostgresHba } from "../../components/database/postgres-hba";
+import { renderPostgresInitSql } from "../../components/database/postgres-init-sql";
+import { scramSha256Verifier } from "../../components/database/postgres-scram";
+import { PgBouncerServer, startPgBouncer } from "../../scripts/local-servers/pgbouncer-server";
+import { PostgresServer, startPostgres } from "../../scripts/local-servers/postgres-server";
+
+const password = (): string => randomBytes(30).toString("base64url").replace(/[-_]/g, "x");
+const salt = (): string => randomBytes(16).toString("base64");
+
+const settings = (ini: string): Map<string, string> =>
+  new Map(
+    ini
+      .split("\n")
+      .filter((line) => / = /.test(line) && !line.startsWith(";"))
+      .map((line) => {
+        const [key, ...value] = line.split(" = ");
+        return [key.trim(), value.join(" = ")];
+      }),
+  );
+
+const base: PgBouncerIniInput = {
+  postgresHost: "postgres",
+  postgresPort: 5432,
+  databases: [{ name: "users" }, { name: "gpu_jobs" }],
+  defaultPoolSize: 20,
+  maxClientConnections: 2000,
+  authFile: "/etc/pgbouncer/userlist.txt",
+};
+
+describe("renderPgBouncerIni", () => {
+  it.each([
+    ["pool_mode", "transaction"],
+    ["auth_type", "scram-sha-256"],
+    ["default_pool_size", "20"],
+    ["max_db_connections", "20"],
+    ["max_client_conn", "2000"],
+    ["listen_port", "6432"],
+    ["users", "host=postgres port=5432 dbname=users"],
+    ["stats_users", PGBOUNCER_STATS_USER],
+  ])("%s = %s", (key, value) => {
+    expect(settings(renderPgBouncerIni(base)).get(key)).toBe(value);
+  });
+
+  it("names the field and the reason for bad pool sizes", () => {
+    expect(() => renderPgBouncerIni({ ...base, defaultPoolSize: 0 })).toThrow("defaultPoolSize: must be an integer from 1 to 1000 (got 0)");
+    expect(() => renderPgBouncerIni({ ...base, maxClientConnections: 5 })).toThrow(
+      "maxClientConnections: must be at least defaultPoolSize (20) or the pool can never fill (got 5)",
+    );
+  });
+
+  it("refuses a password in the userlist: only SCRAM verifiers", () => {
+    expect(() => renderPgBouncerUserlist([{ user: "users", scramVerifier: "plain-password" }])).toThrow(/only SCRAM-SHA-256 verifiers/);
+  });
+
+  it("property: server connections never exceed the pool size per database, and every database is routed to the server", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 1000 }),
+        fc.integer({ min: 1, max: 100_000 }),
+        fc.uniqueArray(fc.stringMatching(/^[a-z][a-z0-9_]{0,15}$/), { minLength: 1, maxLength: 8 }),
+        (pool, clients, names) => {
+          const input = { ...base, defaultPoolSize: pool, maxClientConnections: Math.max(pool, clients), databases: names.map((name) => ({ name })) };
+          const ini = settings(renderPgBouncerIni(input));
+          expect(ini.get("max_db_connections")).toBe(String(pool));
+          expect(ini.get("default_pool_size")).toBe(String(pool));
+          expect(ini.get("pool_mode")).toBe("transaction");
+          for (const name of names) expect(ini.get(name)).toBe(`host=postgres port=5432 dbname=${name}`);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+});
+
+describe("PgBouncer 1.18 with the rendered pgbouncer.ini in front of PostgreSQL 15", () => {
+  let postgres: PostgresServer;
+  let bouncer: PgBouncerServer;
+  const usersPassword = password();
+  const statsPassword = password();
+  const usersVerifier = scramSha256Verifier(usersPassword, salt());
+
+  beforeAll(async () => {
+    const sql = renderPostgresInitSql({
+      services: [{ role: "users", database: "users", scramVerifier: usersVerifier }],
+      monitorVerifier: scramSha256Verifier(password(), salt()),
+      backupVerifier: scramSha256Verifier(password(), salt()),
+    });
+    postgres = await startPostgres({ initSql: [sql], hba: renderPostgresHba() });
+    bouncer = await startPgBouncer({
+      ini: renderPgBouncerIni({ ...base, postgresHost: postgres.host, postgresPort: postgres.port, databases: [{ name: "users" }], defaultPoolSize: 2, maxClientConnections: 50 }),
+      userlist: renderPgBouncerUserlist([
+        { user: "users", scramVerifier: usersVerifier },
+        { user: PGBOUNCER_STATS_USER, scramVerifier: scramSha256Verifier(statsPassword, salt()) },
+      ]),
+    });
+  });
+  afterAll(async () => {
+    await bouncer?.destroy();
+    await postgres?.destroy();
+  });
+
+  const connect = (user: string, pw: string, database = "users") => new Client({ host: bouncer.host, port: bouncer.port, user, password: pw, database });
+
+  it("runs a query with the generated credentials, logging in to PostgreSQL with the client's SCRAM proof", async () => {
+    const client = connect("users", usersPassword);
+    await client.connect();
+    try {
+      const { rows } = await client.query("SELECT current_user AS who, current_database() AS db, inet_server_port() AS port");
+      expect(rows).toEqual([{ who: "users", db: "users", port: postgres.port }]);
+    } finally {
+      await client.end();
+    }
+  });
+
+  it("refuses a wrong password", async () => {
+    const client = connect("users", `${usersPassword}x`);
+    await expect(client.connect()).rejects.toThrow(/SASL authentication failed/);
+  });
+
+  it("pools by transaction: many clients share the two server connections of the pool", async () => {
+    const clients = Array.from({ length: 8 }, () => connect("users", usersPassword));
+    await Promise.all(clients.map((c) => c.connect()));
+    try {
+      const pids = await Promise.all(clients.map(async (c) => (await c.query("SELECT pg_backend_pid() AS pid")).rows[0].pid as number));
+      expect(new Set(pids).size).toBeLessThanOrEqual(2);
+      expect(Number(postgres.psql("SELECT count(*) FROM pg_stat_activity WHERE usename = 'users'"))).toBeLessThanOrEqual(2);
+    } finally {
+      await Promise.all(clients.map((c) => c.end()));
+    }
+  });
+
+  it("lets the stats user read pool statistics on the admin console, and nothing else", async () => {
+    const client = connect(PGBOUNCER_STATS_USER, statsPassword, "pgbouncer");
+    await client.connect();
+    try {
+      // The admin console speaks only the simple query protocol.
+      const pools = await client.query({ text: "SHOW POOLS", queryMode: "simple" } as never);
+      expect(pools.rows.some((row: { database: string; pool_mode: string }) => row.database === "users" && row.pool_mode === "transaction")).toBe(true);
+      await expect(client.query({ text: "PAUSE", queryMode: "simple" } as never)).rejects.toThrow(/admin access needed/);
+    } finally {
+      await client.end();
+    }
+  });
+});
