@@ -16,9 +16,12 @@ import { renderBackupWriterPolicy } from "./backup-writer-policy";
  * self-built image of a later source release or a maintained fork.
  */
 
-/** Access keys look like AWS ones (20 upper-case characters), which every S3 client accepts. */
+/**
+ * Access keys look like AWS ones (20 upper-case characters), which every S3 client accepts.
+ * RandomPassword, not RandomString: only its result is kept encrypted in the state.
+ */
 function accessKey(name: string, parent: pulumi.Resource): pulumi.Output<string> {
-  const key = new random.RandomString(name, { length: 20, special: false, lower: false, upper: true, numeric: true }, { parent });
+  const key = new random.RandomPassword(name, { length: 20, special: false, lower: false, upper: true, numeric: true }, { parent });
   return pulumi.secret(key.result);
 }
 
