@@ -18,8 +18,9 @@ export interface ImageReference {
 export function parseImageReference(reference: string): ImageReference | undefined {
   const match = REFERENCE.exec(reference);
   if (!match) return undefined;
-  let [, registry, repository] = match;
   const [, , , tag, digest] = match;
+  let registry: string | undefined = match[1];
+  let repository = match[2];
   // "library/postgres" style: a first part without a dot or port is a path component, not a registry.
   if (registry !== undefined && !/[.:]/.test(registry) && registry !== "localhost") {
     repository = `${registry}/${repository}`;

@@ -1,5 +1,7 @@
 import { STACK_SCHEMA } from "./stack-schema";
-import { StackConfig } from "./stack-config";
+import { validateBrokerModel } from "../broker/broker-model";
+import { postgresMinimumMemoryMiB } from "../database/postgres-conf";
+import { ServiceName, StackConfig } from "./stack-config";
 import { checkField, closest } from "./validate-field";
 
 export const NAMESPACE = "fundament";
@@ -45,7 +47,6 @@ export function loadStackConfig(stack: string, allConfig: Record<string, string>
     }
     values[key] = parseConfigValue(raw);
   }
-  if (values.target === undefined) problems.push(`${NAMESPACE}:target: required (docker or kubernetes)`);
   if (values.environment === undefined) values.environment = stack.toLowerCase().replace(/[^a-z0-9-]/g, "-").slice(0, 20);
   const config: Record<string, unknown> = {};
   let fieldProblems = 0;
@@ -55,7 +56,7 @@ export function loadStackConfig(stack: string, allConfig: Record<string, string>
     problems.push(...checked.errors);
     fieldProblems += checked.errors.length;
   }
-  if (fieldProblems === 0 && values.target !== undefined) problems.push(...crossFieldProblems(config as unknown as StackConfig));
+  if (fieldProblems === 0) problems.push(...crossFieldProblems(config as unknown as StackConfig));
   if (problems.length > 0) throw new StackConfigError([...new Set(problems)]);
   return { ...(config as unknown as Omit<StackConfig, "stack">), stack };
 }
@@ -73,6 +74,19 @@ function crossFieldProblems(config: StackConfig): string[] {
       );
     }
   }
+  const minimum = postgresMinimumMemoryMiB(pg.maxConnections);
+  if (pg.memoryMiB < minimum) {
+    problems.push(
+      `${NAMESPACE}:postgres.memoryMiB: ${pg.memoryMiB} MiB cannot give ${pg.maxConnections} connections a usable work_mem; give at least ${minimum} or lower ${NAMESPACE}:postgres.maxConnections`,
+    );
+  }
+  if (bouncer.maxClientConnections < bouncer.defaultPoolSize) {
+    problems.push(`${NAMESPACE}:pgbouncer.maxClientConnections: must be at least ${NAMESPACE}:pgbouncer.defaultPoolSize (${bouncer.defaultPoolSize}) or the pool never fills (got ${bouncer.maxClientConnections})`);
+  }
+  const brokerServices = (Object.keys(config.services) as ServiceName[])
+    .filter((name) => config.services[name].enabled && config.services[name].databases.includes("rabbitmq"))
+    .map((name) => ({ name, publishes: ["events" as const] }));
+  problems.push(...validateBrokerModel({ queues: config.rabbitmq.queues, services: brokerServices }, `${NAMESPACE}:rabbitmq`).filter((p) => !p.startsWith(`${NAMESPACE}:rabbitmq.services`)));
   if (config.target === "docker" && config.storage?.provider === "s3") {
     problems.push(`${NAMESPACE}:storage.provider: s3 needs the kubernetes target on AWS (got s3 with target docker); use minio`);
   }

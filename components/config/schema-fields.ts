@@ -5,6 +5,8 @@
 
 interface FieldBase {
   doc: string;
+  /** Absent is an error rather than a default. */
+  required?: boolean;
 }
 
 export interface StringField extends FieldBase {

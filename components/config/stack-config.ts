@@ -1,3 +1,4 @@
+import type { QueueSpec } from "../broker/broker-model";
 import { DATABASE_KINDS, SERVICE_NAMES } from "./stack-schema";
 
 /** The validated, defaulted stack config: the one object the whole program reads. */
@@ -18,6 +19,7 @@ export interface ServiceConfig extends Size {
   image: string;
   replicas: number;
   databases: DatabaseKind[];
+  mongoIndexes: { collection: string; keys: Record<string, 1 | -1>; unique: boolean; name?: string }[];
 }
 
 export interface StackConfig {
@@ -32,7 +34,7 @@ export interface StackConfig {
   backup: { schedule: string; retention: number; volumeSizeGiB: number };
   redis: Size & { image: string; exporterImage: string; storageGiB: number; evictionPolicy: EvictionPolicy };
   mongo: Size & { image: string; exporterImage: string; storageGiB: number };
-  rabbitmq: Size & { image: string; storageGiB: number };
+  rabbitmq: Size & { image: string; storageGiB: number; queues: QueueSpec[] };
   storage: Size & { provider: "minio" | "s3"; image: string; clientImage: string; storageGiB: number; backupRetentionDays: number };
   services: Record<ServiceName, ServiceConfig>;
 }

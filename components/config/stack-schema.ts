@@ -34,11 +34,36 @@ const serviceField = (name: string): ObjectField => ({
       items: { kind: "string", doc: "data service", oneOf: DATABASE_KINDS },
       default: ["postgres", "redis", "rabbitmq"],
     },
+    mongoIndexes: {
+      kind: "array",
+      doc: "indexes created (idempotently) in the service's MongoDB database",
+      default: [],
+      items: {
+        kind: "object",
+        doc: "one index",
+        fields: {
+          collection: { kind: "string", doc: "collection", required: true, pattern: /^[A-Za-z_][A-Za-z0-9_.-]{0,119}$/, patternDoc: "a collection name" },
+          keys: {
+            kind: "custom",
+            required: true,
+            doc: "index keys, field to 1 (ascending) or -1 (descending)",
+            typeDoc: "map of field to 1 | -1",
+            default: undefined,
+            validate: (value, key) =>
+              typeof value === "object" && value !== null && !Array.isArray(value) && Object.keys(value).length > 0 && Object.values(value).every((v) => v === 1 || v === -1)
+                ? []
+                : [`${key}: must map at least one field to 1 or -1 (got ${JSON.stringify(value)})`],
+          },
+          unique: { kind: "boolean", doc: "unique index", default: false },
+          name: { kind: "string", doc: "index name (default: derived from keys)", pattern: /^[A-Za-z0-9_.-]{1,120}$/, patternDoc: "letters, digits, _ . -" },
+        },
+      },
+    },
   },
 });
 
 export const STACK_SCHEMA: Record<string, Field> = {
-  target: { kind: "string", doc: "where the stack runs", oneOf: ["docker", "kubernetes"] },
+  target: { kind: "string", doc: "where the stack runs", oneOf: ["docker", "kubernetes"], required: true },
   environment: {
     kind: "string",
     doc: "environment name, prefixed to every resource name (default: the stack name)",
@@ -150,6 +175,14 @@ export const STACK_SCHEMA: Record<string, Field> = {
       cpu: cpu(1),
       memoryMiB: memoryMiB(1024, 256),
       storageGiB: storageGiB(10),
+      queues: {
+        kind: "custom",
+        doc: "durable quorum queues: each gets a <name>.dlq, a delivery limit and a dead-letter policy",
+        typeDoc: "list of {name, routingKeys, exchange?, deliveryLimit?, messageTtlMs?, maxLength?, consumers}",
+        default: [],
+        // Queue entries are checked with the services that consume them, in load-config.ts.
+        validate: (value, key) => (Array.isArray(value) ? [] : [`${key}: must be a list of queues (got ${JSON.stringify(value)})`]),
+      },
     },
   },
   storage: {

@@ -63,7 +63,7 @@ export function defaultOf(field: Field): unknown {
  * with the full key, so a user can find it in Pulumi.<stack>.yaml without reading code.
  */
 export function checkField(value: unknown, field: Field, key: string): Checked {
-  if (value === undefined) return { value: defaultOf(field), errors: [] };
+  if (value === undefined) return { value: defaultOf(field), errors: field.required ? [`${key}: required (${field.doc})`] : [] };
   switch (field.kind) {
     case "string": {
       if (typeof value !== "string") return { value, errors: [`${key}: must be a string (got ${shown(value)})`] };

@@ -1,0 +1,2 @@
+export * from "./zones";
+export * from "./zone-policies";

@@ -1,0 +1,83 @@
+import * as docker from "@pulumi/docker";
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { DockerRuntime } from "../runtime/docker";
+import { KubernetesRuntime } from "../runtime/kubernetes";
+import { INTERNAL_ZONES, Runtime, Zone, ZONES } from "../runtime/workload";
+import { zonePolicies } from "./zone-policies";
+
+export type ZonesArgs =
+  | { target: "docker"; environment: string; publishAddress: string; dockerHost?: string }
+  | { target: "kubernetes"; environment: string; namespace: string; context?: string; storageClass?: string };
+
+/**
+ * The network layer: the zones every other layer places its workloads in, and the runtime that
+ * puts them there. Docker: one network per zone, backend and monitoring internal. Kubernetes:
+ * a namespace with default-deny and one NetworkPolicy per zone.
+ */
+export class Zones extends pulumi.ComponentResource {
+  readonly runtime: Runtime;
+  /** Docker network names or the Kubernetes namespace, for outputs and inventory. */
+  readonly names: pulumi.Output<Record<Zone, string>>;
+
+  constructor(name: string, args: ZonesArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("fundament:network:Zones", name, {}, opts);
+    if (args.target === "docker") {
+      const provider = args.dockerHost ? new docker.Provider(`${name}-docker`, { host: args.dockerHost }, { parent: this }) : undefined;
+      const networks = Object.fromEntries(
+        ZONES.map((zone) => [
+          zone,
+          new docker.Network(
+            `${name}-${zone}`,
+            {
+              name: `${args.environment}-${zone}`,
+              driver: "bridge",
+              internal: INTERNAL_ZONES.includes(zone),
+              attachable: false,
+              labels: [
+                { label: "fundament.zone", value: zone },
+                { label: "fundament.environment", value: args.environment },
+              ],
+            },
+            { parent: this, provider },
+          ),
+        ]),
+      ) as Record<Zone, docker.Network>;
+      this.runtime = new DockerRuntime({ environment: args.environment, networks, publishAddress: args.publishAddress, provider });
+      this.names = pulumi.output(Object.fromEntries(ZONES.map((zone) => [zone, networks[zone].name])) as Record<Zone, pulumi.Output<string>>);
+    } else {
+      const provider = args.context ? new k8s.Provider(`${name}-kubernetes`, { context: args.context }, { parent: this }) : undefined;
+      const namespace = new k8s.core.v1.Namespace(
+        `${name}-namespace`,
+        {
+          metadata: {
+            name: args.namespace,
+            labels: {
+              "app.kubernetes.io/part-of": "fundament",
+              // Data images start as root to own their volumes, which "restricted" forbids; warn on it, enforce baseline.
+              "pod-security.kubernetes.io/enforce": "baseline",
+              "pod-security.kubernetes.io/warn": "restricted",
+              "pod-security.kubernetes.io/audit": "restricted",
+            },
+          },
+        },
+        { parent: this, provider },
+      );
+      for (const policy of zonePolicies()) {
+        new k8s.networking.v1.NetworkPolicy(
+          `${name}-${policy.name}`,
+          { metadata: { name: policy.name, namespace: namespace.metadata.name, labels: { "app.kubernetes.io/part-of": "fundament" } }, spec: policy.spec },
+          { parent: this, provider },
+        );
+      }
+      this.runtime = new KubernetesRuntime({
+        environment: args.environment,
+        namespace: namespace.metadata.name,
+        storageClass: args.storageClass,
+        provider,
+      });
+      this.names = namespace.metadata.name.apply((ns) => Object.fromEntries(ZONES.map((zone) => [zone, `${ns}/zone-${zone}`])) as Record<Zone, string>);
+    }
+    this.registerOutputs({ names: this.names });
+  }
+}

@@ -1,0 +1,151 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { probeTiming } from "./probe-command";
+import { Probe, Workload, WorkloadFile, WorkloadRole, WorkloadStorage, Zone } from "./workload";
+
+type PodSpec = k8s.types.input.core.v1.PodSpec;
+type ProbeSpec = k8s.types.input.core.v1.Probe;
+type Container = k8s.types.input.core.v1.Container;
+type Volume = k8s.types.input.core.v1.Volume;
+type VolumeMount = k8s.types.input.core.v1.VolumeMount;
+
+/** The parts of a Workload, Job or ScheduledJob that make one pod. */
+export type PodSource = Omit<Workload, "health" | "ports"> & Partial<Pick<Workload, "health" | "ports">>;
+
+export const GPU_RESOURCE = "nvidia.com/gpu";
+export const GPU_POOL_LABEL = "fundament.io/gpu-pool";
+
+export function zoneLabel(zone: Zone): string {
+  return `fundament.io/zone-${zone}`;
+}
+
+export function selectorLabels(name: string): Record<string, string> {
+  return { "app.kubernetes.io/name": name };
+}
+
+export function workloadLabels(source: { name: string; zones: Zone[] }, role: WorkloadRole, environment: string): Record<string, string> {
+  return {
+    ...selectorLabels(source.name),
+    "app.kubernetes.io/part-of": "fundament",
+    "app.kubernetes.io/instance": environment,
+    "fundament.io/role": role,
+    ...Object.fromEntries(source.zones.map((zone) => [zoneLabel(zone), "true"])),
+  };
+}
+
+/** ConfigMap and Secret keys: the file path flattened to the characters keys allow. */
+export function fileKey(file: WorkloadFile): string {
+  return file.path.replace(/^\/+/, "").replace(/[^A-Za-z0-9._-]/g, "_");
+}
+
+function probeSpec(probe: Probe | undefined): ProbeSpec | undefined {
+  if (!probe) return undefined;
+  const timing = probeTiming(probe);
+  const check: ProbeSpec =
+    probe.kind === "exec"
+      ? { exec: { command: probe.command } }
+      : probe.kind === "http"
+        ? { httpGet: { port: probe.port, path: probe.path } }
+        : { tcpSocket: { port: probe.port } };
+  return { ...check, ...timing };
+}
+
+export interface PodNames {
+  configMap?: pulumi.Input<string>;
+  secret?: pulumi.Input<string>;
+  /** Name of the claim template (StatefulSet) or the claim (Job/CronJob) per storage name. */
+  claims?: Record<string, string>;
+  /** StatefulSets mount volumeClaimTemplates by name; others need a volume entry. */
+  claimsAreTemplates: boolean;
+}
+
+/**
+ * The pod a Workload becomes: resources as requests = limits, probes, files mounted read-only
+ * one by one (so a mount never hides what the image keeps beside it), and the hardening
+ * defaults of DESIGN.md: no privilege, no escalation, capabilities dropped, seccomp on.
+ */
+export function podSpec(source: PodSource, names: PodNames, restartPolicy: "Always" | "Never" | "OnFailure"): PodSpec {
+  const files = source.files ?? [];
+  const volumes: Volume[] = [];
+  const mounts: VolumeMount[] = [];
+  const plain = files.filter((f) => !f.secret);
+  const secret = files.filter((f) => f.secret);
+  if (plain.length > 0 && names.configMap) {
+    volumes.push({ name: "files", configMap: { name: names.configMap, defaultMode: 0o444, items: plain.map((f) => ({ key: fileKey(f), path: fileKey(f), mode: f.mode })) } });
+    mounts.push(...plain.map((f) => ({ name: "files", mountPath: f.path, subPath: fileKey(f), readOnly: true })));
+  }
+  if (secret.length > 0 && names.secret) {
+    volumes.push({ name: "secrets", secret: { secretName: names.secret, defaultMode: 0o400, items: secret.map((f) => ({ key: fileKey(f), path: fileKey(f), mode: f.mode })) } });
+    mounts.push(...secret.map((f) => ({ name: "secrets", mountPath: f.path, subPath: fileKey(f), readOnly: true })));
+  }
+  for (const storage of source.storage ?? []) {
+    const claim = names.claims?.[storage.name] ?? storage.name;
+    if (!names.claimsAreTemplates) volumes.push({ name: storage.name, persistentVolumeClaim: { claimName: claim } });
+    mounts.push({ name: storage.name, mountPath: storage.path });
+  }
+  if (source.readOnlyRootFilesystem) {
+    volumes.push({ name: "tmp", emptyDir: { sizeLimit: "64Mi" } });
+    mounts.push({ name: "tmp", mountPath: "/tmp" });
+  }
+  if (source.shmSizeMiB) {
+    volumes.push({ name: "shm", emptyDir: { medium: "Memory", sizeLimit: `${source.shmSizeMiB}Mi` } });
+    mounts.push({ name: "shm", mountPath: "/dev/shm" });
+  }
+  const limits: Record<string, string> = { cpu: `${Math.round(source.resources.cpu * 1000)}m`, memory: `${source.resources.memoryMiB}Mi` };
+  if (source.gpu) limits[GPU_RESOURCE] = String(source.gpu.count);
+  const runAsNonRoot = Boolean(source.user) && !source.startsAsRoot;
+  const container: Container = {
+    name: source.name,
+    image: source.image,
+    imagePullPolicy: "IfNotPresent",
+    command: source.command,
+    args: source.args,
+    env: Object.entries(source.env ?? {}).map(([name, value]) => ({ name, value })),
+    ports: (source.ports ?? []).map((port) => ({ name: port.name.slice(0, 15), containerPort: port.port, protocol: "TCP" })),
+    resources: { requests: limits, limits },
+    startupProbe: probeSpec(source.health?.startup),
+    readinessProbe: probeSpec(source.health?.readiness),
+    livenessProbe: probeSpec(source.health?.liveness),
+    volumeMounts: mounts,
+    securityContext: {
+      privileged: false,
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: source.readOnlyRootFilesystem ?? false,
+      runAsNonRoot: runAsNonRoot || undefined,
+      runAsUser: runAsNonRoot ? source.user?.uid : undefined,
+      runAsGroup: runAsNonRoot ? source.user?.gid : undefined,
+      capabilities: { drop: ["ALL"], add: source.capabilities?.length ? source.capabilities : undefined },
+    },
+  };
+  return {
+    containers: [container],
+    volumes,
+    restartPolicy,
+    terminationGracePeriodSeconds: source.stopGracePeriodSeconds,
+    automountServiceAccountToken: false,
+    enableServiceLinks: false,
+    securityContext: {
+      seccompProfile: { type: "RuntimeDefault" },
+      fsGroup: source.user?.gid,
+      fsGroupChangePolicy: source.user ? "OnRootMismatch" : undefined,
+    },
+    nodeSelector: source.gpu ? { [GPU_POOL_LABEL]: source.gpu.pool } : undefined,
+    tolerations: source.gpu ? [{ key: GPU_RESOURCE, operator: "Exists", effect: "NoSchedule" }] : undefined,
+  };
+}
+
+export function claimTemplate(storage: WorkloadStorage, storageClass: string | undefined): k8s.types.input.core.v1.PersistentVolumeClaim {
+  return {
+    metadata: { name: storage.name },
+    spec: {
+      accessModes: ["ReadWriteOnce"],
+      storageClassName: storageClass,
+      resources: { requests: { storage: `${storage.sizeGiB}Gi` } },
+    },
+  };
+}
+
+/** Data of a ConfigMap or Secret holding a workload's files, keyed by fileKey. */
+export function filesData(files: WorkloadFile[]): Record<string, pulumi.Input<string>> {
+  return Object.fromEntries(files.map((f) => [fileKey(f), f.content]));
+}

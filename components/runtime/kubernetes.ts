@@ -1,0 +1,203 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { claimTemplate, filesData, podSpec, PodSource, selectorLabels, workloadLabels } from "./kubernetes-pod";
+import { DeployedWorkload, Endpoint, Job, Runtime, ScheduledJob, Workload, roleOf } from "./workload";
+
+export interface KubernetesRuntimeArgs {
+  environment: string;
+  namespace: pulumi.Input<string>;
+  storageClass?: string;
+  provider?: k8s.Provider;
+}
+
+type RuntimeOptions = pulumi.CustomResourceOptions & { parent: pulumi.Resource };
+
+/**
+ * Renders Workloads to a Deployment (a StatefulSet when it has storage), Service, ConfigMap and
+ * Secret mounted as files, PodDisruptionBudget; Jobs and CronJobs for one-shot and scheduled work.
+ * Reachability comes from the zone labels and the NetworkPolicies of the network layer.
+ */
+export class KubernetesRuntime implements Runtime {
+  readonly target = "kubernetes" as const;
+
+  constructor(private readonly args: KubernetesRuntimeArgs) {}
+
+  deploy(workload: Workload, opts: RuntimeOptions): DeployedWorkload {
+    const role = roleOf(workload);
+    const labels = workloadLabels(workload, role, this.args.environment);
+    const childOpts = this.childOptions(workload, opts);
+    const { names, resources } = this.fileObjects(workload, labels, childOpts);
+    const replicas = workload.replicas ?? 1;
+    const stateful = (workload.storage ?? []).length > 0;
+    const template = {
+      metadata: { labels },
+      spec: podSpec(workload, { ...names, claimsAreTemplates: stateful }, "Always"),
+    };
+    const metadata = { name: workload.name, namespace: this.args.namespace, labels };
+    const service = new k8s.core.v1.Service(
+      workload.name,
+      {
+        metadata,
+        spec: {
+          type: "ClusterIP",
+          selector: selectorLabels(workload.name),
+          ports: workload.ports.map((port) => ({ name: port.name.slice(0, 15), port: port.port, targetPort: port.port, protocol: "TCP" })),
+        },
+      },
+      childOpts,
+    );
+    const controller = stateful
+      ? new k8s.apps.v1.StatefulSet(
+          workload.name,
+          {
+            metadata,
+            spec: {
+              serviceName: workload.name,
+              replicas,
+              podManagementPolicy: "OrderedReady",
+              selector: { matchLabels: selectorLabels(workload.name) },
+              template,
+              volumeClaimTemplates: (workload.storage ?? []).map((s) => claimTemplate(s, this.args.storageClass)),
+              persistentVolumeClaimRetentionPolicy: { whenDeleted: "Retain", whenScaled: "Retain" },
+            },
+          },
+          { ...childOpts, dependsOn: [...resources, service, ...dependencies(childOpts)] },
+        )
+      : new k8s.apps.v1.Deployment(
+          workload.name,
+          {
+            metadata,
+            spec: {
+              replicas,
+              selector: { matchLabels: selectorLabels(workload.name) },
+              strategy: { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
+              template,
+            },
+          },
+          { ...childOpts, dependsOn: [...resources, ...dependencies(childOpts)] },
+        );
+    const pdb = new k8s.policy.v1.PodDisruptionBudget(
+      workload.name,
+      { metadata, spec: { maxUnavailable: 1, selector: { matchLabels: selectorLabels(workload.name) } } },
+      childOpts,
+    );
+    return this.deployed(workload, [controller, service, pdb]);
+  }
+
+  run(job: Job, opts: RuntimeOptions): DeployedWorkload {
+    const role = roleOf(job, true);
+    const labels = workloadLabels(job, role, this.args.environment);
+    const childOpts = this.childOptions(job, opts);
+    const { names, resources } = this.fileObjects(job, labels, childOpts);
+    // No fixed name: a changed Job is replaced by a new one rather than patched (Jobs are immutable).
+    const created = new k8s.batch.v1.Job(
+      job.name,
+      {
+        metadata: { namespace: this.args.namespace, labels },
+        spec: {
+          backoffLimit: job.backoffLimit ?? 3,
+          template: { metadata: { labels }, spec: podSpec(job, { ...names, claimsAreTemplates: false }, "Never") },
+        },
+      },
+      { ...childOpts, dependsOn: [...resources, ...dependencies(childOpts)] },
+    );
+    return this.deployed(job, [created]);
+  }
+
+  schedule(job: ScheduledJob, opts: RuntimeOptions): DeployedWorkload {
+    const role = roleOf(job, true);
+    const labels = workloadLabels(job, role, this.args.environment);
+    const childOpts = this.childOptions(job, opts);
+    const { names, resources } = this.fileObjects(job, labels, childOpts);
+    const claims = Object.fromEntries(
+      (job.storage ?? []).map((storage) => {
+        const claim = new k8s.core.v1.PersistentVolumeClaim(
+          `${job.name}-${storage.name}`,
+          { metadata: { name: `${job.name}-${storage.name}`, namespace: this.args.namespace, labels }, spec: claimTemplate(storage, this.args.storageClass).spec! },
+          childOpts,
+        );
+        resources.push(claim);
+        return [storage.name, `${job.name}-${storage.name}`];
+      }),
+    );
+    const cronJob = new k8s.batch.v1.CronJob(
+      job.name,
+      {
+        metadata: { name: job.name, namespace: this.args.namespace, labels },
+        spec: {
+          schedule: job.schedule,
+          timeZone: "Etc/UTC",
+          concurrencyPolicy: "Forbid",
+          startingDeadlineSeconds: 3600,
+          successfulJobsHistoryLimit: 3,
+          failedJobsHistoryLimit: 3,
+          jobTemplate: {
+            metadata: { labels },
+            spec: {
+              backoffLimit: 2,
+              template: { metadata: { labels }, spec: podSpec(job, { ...names, claims, claimsAreTemplates: false }, "Never") },
+            },
+          },
+        },
+      },
+      { ...childOpts, dependsOn: [...resources, ...dependencies(childOpts)] },
+    );
+    return this.deployed(job, [cronJob, ...resources]);
+  }
+
+  private childOptions(source: { dependsOn?: DeployedWorkload[] }, opts: RuntimeOptions): pulumi.CustomResourceOptions {
+    const extra = (source.dependsOn ?? []).flatMap((d) => d.resources);
+    const given = opts.dependsOn === undefined ? [] : Array.isArray(opts.dependsOn) ? opts.dependsOn : [opts.dependsOn];
+    return { parent: opts.parent, provider: this.args.provider, dependsOn: [...(given as pulumi.Resource[]), ...extra] };
+  }
+
+  private fileObjects(
+    source: PodSource,
+    labels: Record<string, string>,
+    opts: pulumi.CustomResourceOptions,
+  ): { names: { configMap?: pulumi.Input<string>; secret?: pulumi.Input<string> }; resources: pulumi.Resource[] } {
+    const files = source.files ?? [];
+    const plain = files.filter((f) => !f.secret);
+    const secret = files.filter((f) => f.secret);
+    const resources: pulumi.Resource[] = [];
+    const names: { configMap?: pulumi.Input<string>; secret?: pulumi.Input<string> } = {};
+    const fileOpts = { parent: opts.parent, provider: opts.provider };
+    if (plain.length > 0) {
+      const configMap = new k8s.core.v1.ConfigMap(
+        `${source.name}-files`,
+        { metadata: { namespace: this.args.namespace, labels }, data: filesData(plain) },
+        fileOpts,
+      );
+      resources.push(configMap);
+      names.configMap = configMap.metadata.name;
+    }
+    if (secret.length > 0) {
+      const secretObject = new k8s.core.v1.Secret(
+        `${source.name}-secrets`,
+        { metadata: { namespace: this.args.namespace, labels }, type: "Opaque", stringData: pulumi.secret(filesData(secret)) },
+        fileOpts,
+      );
+      resources.push(secretObject);
+      names.secret = secretObject.metadata.name;
+    }
+    return { names, resources };
+  }
+
+  private deployed(source: { name: string; ports?: Workload["ports"] }, resources: pulumi.Resource[]): DeployedWorkload {
+    return {
+      name: source.name,
+      host: pulumi.output(source.name),
+      resources,
+      endpoint: (portName: string): pulumi.Output<Endpoint> => {
+        const port = source.ports?.find((p) => p.name === portName);
+        if (!port) throw new Error(`workload ${source.name} has no port named ${portName}`);
+        return pulumi.output({ host: source.name, port: port.port });
+      },
+    };
+  }
+}
+
+function dependencies(opts: pulumi.CustomResourceOptions): pulumi.Resource[] {
+  return (opts.dependsOn ?? []) as pulumi.Resource[];
+}
+

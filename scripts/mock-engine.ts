@@ -1,0 +1,214 @@
+/**
+ * Runs the real fundament program through Pulumi's mock engine: no CLI, no plugins, no cloud,
+ * no Docker. Every registered resource is recorded with its type, name, parent and inputs
+ * (secrets still marked), so tests and `npm run inventory` read exactly what `pulumi up` would send.
+ */
+import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import * as pulumi from "@pulumi/pulumi";
+import { MockMonitor, Mocks, MockCallArgs, MockResourceArgs, MockResourceResult } from "@pulumi/pulumi/runtime/mocks";
+import * as rpc from "@pulumi/pulumi/runtime/rpc";
+import * as settings from "@pulumi/pulumi/runtime/settings";
+import { parse } from "yaml";
+
+export const PROJECT = "fundament";
+const ROOT = join(__dirname, "..");
+
+export interface RecordedResource {
+  type: string;
+  name: string;
+  urn: string;
+  /** URN of the parent; the stack itself has none. */
+  parent?: string;
+  /** Inputs as the engine received them; secrets are `{ [sigKey]: secretSig, value }` objects. */
+  inputs: Record<string, unknown>;
+}
+
+export interface StackRun {
+  stack: string;
+  resources: RecordedResource[];
+  /** Stack outputs, secrets still marked. */
+  outputs: Record<string, unknown>;
+  /** Every value the mocks generated as a secret (passwords, keys): none may appear in plain text. */
+  generatedSecrets: Set<string>;
+}
+
+export function isSecretMarker(value: unknown): value is { value: unknown } {
+  return typeof value === "object" && value !== null && (value as Record<string, unknown>)[rpc.specialSigKey] === rpc.specialSecretSig;
+}
+
+/** The inputs with every secret replaced by "[secret]": what inventory --json prints. */
+export function redactSecrets(value: unknown): unknown {
+  if (isSecretMarker(value)) return "[secret]";
+  if (Array.isArray(value)) return value.map(redactSecrets);
+  if (typeof value === "object" && value !== null) {
+    if (pulumi.asset.Asset.isInstance(value) || pulumi.asset.Archive.isInstance(value)) return "[asset]";
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, redactSecrets(v)]));
+  }
+  return value;
+}
+
+/** Every string leaf outside a secret marker, with its property path. */
+export function plainStrings(value: unknown, path = ""): { path: string; value: string }[] {
+  if (isSecretMarker(value)) return [];
+  if (typeof value === "string") return [{ path, value }];
+  if (Array.isArray(value)) return value.flatMap((v, i) => plainStrings(v, `${path}[${i}]`));
+  if (typeof value === "object" && value !== null) {
+    return Object.entries(value).flatMap(([k, v]) => plainStrings(v, path ? `${path}.${k}` : k));
+  }
+  return [];
+}
+
+/** Stack config as `pulumi.runtime.allConfig()` holds it: namespaced keys, objects as JSON. */
+export function readStackConfig(stack: string, file = join(ROOT, `Pulumi.${stack}.yaml`)): Record<string, string> {
+  const document = parse(readFileSync(file, "utf8")) as { config?: Record<string, unknown> } | null;
+  const config: Record<string, string> = {};
+  for (const [key, value] of Object.entries(document?.config ?? {})) {
+    const fullKey = key.includes(":") ? key : `${PROJECT}:${key}`;
+    config[fullKey] = typeof value === "string" ? value : JSON.stringify(value);
+  }
+  return config;
+}
+
+function digest(text: string, length: number, alphabet = "abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"): string {
+  let out = "";
+  let counter = 0;
+  while (out.length < length) {
+    for (const byte of createHash("sha256").update(`${text}:${counter++}`).digest()) {
+      if (out.length < length) out += alphabet[byte % alphabet.length];
+    }
+  }
+  return out;
+}
+
+/** Outputs a provider would compute, where the program reads them. */
+function mockState(args: MockResourceArgs, secrets: Set<string>): Record<string, unknown> {
+  const inputs = args.inputs as Record<string, unknown>;
+  switch (args.type) {
+    case "random:index/randomPassword:RandomPassword": {
+      const result = digest(`password:${args.name}`, Number(inputs.length ?? 32));
+      secrets.add(result);
+      return { ...inputs, result, bcryptHash: `$2a$10$${digest(`bcrypt:${args.name}`, 53)}` };
+    }
+    case "random:index/randomBytes:RandomBytes": {
+      const bytes = createHash("sha512").update(`bytes:${args.name}`).digest().subarray(0, Number(inputs.length ?? 32));
+      secrets.add(bytes.toString("base64"));
+      return { ...inputs, base64: bytes.toString("base64"), hex: bytes.toString("hex") };
+    }
+    case "random:index/randomId:RandomId": {
+      const bytes = createHash("sha256").update(`id:${args.name}`).digest().subarray(0, Number(inputs.byteLength ?? 8));
+      return { ...inputs, hex: bytes.toString("hex"), b64Std: bytes.toString("base64"), b64Url: bytes.toString("base64url"), dec: BigInt(`0x${bytes.toString("hex")}`).toString() };
+    }
+    case "tls:index/privateKey:PrivateKey": {
+      const body = digest(`key:${args.name}`, 64);
+      const privateKeyPem = `-----BEGIN PRIVATE KEY-----\n${body}\n-----END PRIVATE KEY-----\n`;
+      secrets.add(body);
+      return { ...inputs, privateKeyPem, privateKeyPemPkcs8: privateKeyPem, publicKeyPem: `-----BEGIN PUBLIC KEY-----\n${digest(`pub:${args.name}`, 64)}\n-----END PUBLIC KEY-----\n`, publicKeyOpenssh: `ssh-ed25519 ${digest(`ssh:${args.name}`, 40)}` };
+    }
+    case "docker:index/remoteImage:RemoteImage":
+      return { ...inputs, imageId: `sha256:${createHash("sha256").update(String(inputs.name)).digest("hex")}`, repoDigest: `${String(inputs.name)}@sha256:${createHash("sha256").update(`digest:${String(inputs.name)}`).digest("hex")}` };
+    case "docker:index/image:Image":
+      return { ...inputs, imageName: inputs.imageName, repoDigest: `${String(inputs.imageName)}@sha256:${createHash("sha256").update(String(inputs.imageName)).digest("hex")}` };
+    case "docker:index/container:Container":
+      return { ...inputs, exitCode: 0 };
+    default: {
+      if (args.type.startsWith("kubernetes:")) {
+        const metadata = (inputs.metadata ?? {}) as Record<string, unknown>;
+        // The Kubernetes provider auto-names objects that do not set metadata.name.
+        return { ...inputs, metadata: { ...metadata, name: metadata.name ?? `${args.name}-${digest(args.name, 8, "abcdefghijklmnopqrstuvwxyz0123456789")}` } };
+      }
+      if (args.type.startsWith("aws:")) {
+        const physical = String(inputs.bucket ?? inputs.name ?? `${args.name}-${digest(args.name, 7, "abcdefghijklmnopqrstuvwxyz0123456789")}`);
+        return { ...inputs, arn: `arn:aws:mock:::${physical}`, bucket: inputs.bucket ?? physical, name: inputs.name ?? physical };
+      }
+      return inputs;
+    }
+  }
+}
+
+class RecordingMonitor extends MockMonitor {
+  readonly recorded: RecordedResource[] = [];
+  stackOutputs: Record<string, unknown> = {};
+
+  constructor(mocks: Mocks) {
+    super(mocks);
+  }
+
+  override async registerResource(req: RegisterRequest, callback: (err: unknown, response: unknown) => void): Promise<void> {
+    await super.registerResource(req, (err, response) => {
+      if (!err && response) {
+        const urn = (response as { getUrn(): string }).getUrn();
+        this.recorded.push({
+          type: req.getType(),
+          name: req.getName(),
+          urn,
+          parent: req.getParent() || undefined,
+          inputs: rpc.deserializeProperties(req.getObject()) as Record<string, unknown>,
+        });
+      }
+      callback(err, response);
+    });
+  }
+
+  override registerResourceOutputs(req: OutputsRequest, callback: (err: unknown, response: unknown) => void): void {
+    if (req.getUrn().includes("::pulumi:pulumi:Stack::")) {
+      const outputs = req.getOutputs();
+      this.stackOutputs = outputs ? (rpc.deserializeProperties(outputs) as Record<string, unknown>) : {};
+    }
+    super.registerResourceOutputs(req, callback);
+  }
+}
+
+interface RegisterRequest {
+  getType(): string;
+  getName(): string;
+  getParent(): string;
+  getObject(): Parameters<typeof rpc.deserializeProperties>[0];
+}
+
+interface OutputsRequest {
+  getUrn(): string;
+  getOutputs(): Parameters<typeof rpc.deserializeProperties>[0] | undefined;
+}
+
+/** The engine's queue of outstanding registrations; internal to the SDK, hence not in its typings. */
+function drainRpcs(): Promise<void> {
+  return (settings as unknown as { waitForRPCs(): Promise<void> }).waitForRPCs();
+}
+
+/**
+ * Runs `program` (the real stacks/program.ts main) with `config` through the mock engine and
+ * waits until every registration has finished. A program error (invalid config) rejects.
+ */
+export async function runProgram(
+  stack: string,
+  config: Record<string, string>,
+  program: () => Promise<Record<string, unknown>>,
+  options: { preview?: boolean } = {},
+): Promise<StackRun> {
+  const generatedSecrets = new Set<string>();
+  const mocks: Mocks = {
+    newResource: (args: MockResourceArgs): MockResourceResult => ({ id: `${args.name}-id`, state: mockState(args, generatedSecrets) }),
+    call: (args: MockCallArgs) => {
+      throw new Error(`Mock not implemented: ${args.token}`);
+    },
+  };
+  await pulumi.runtime.setMocks(mocks, PROJECT, stack, options.preview ?? false);
+  const monitor = new RecordingMonitor(mocks);
+  settings.setMockOptions(monitor, PROJECT, stack, options.preview ?? false);
+  pulumi.runtime.setAllConfig(config);
+  let failure: unknown;
+  try {
+    await pulumi.runtime.runInPulumiStack(program);
+  } catch (error) {
+    failure = error;
+  }
+  await drainRpcs();
+  if (failure) {
+    // Keep what was registered before the failure: a config error must have registered nothing.
+    const error = failure instanceof Error ? failure : new Error(String(failure));
+    throw Object.assign(error, { registered: monitor.recorded });
+  }
+  return { stack, resources: monitor.recorded, outputs: monitor.stackOutputs, generatedSecrets };
+}

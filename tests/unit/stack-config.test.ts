@@ -1,0 +1,76 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { loadStackConfig, StackConfigError } from "../../components/config";
+import { readStackConfig } from "../../scripts/mock-engine";
+
+function problemsOf(config: Record<string, unknown>): string[] {
+  const raw = Object.fromEntries(Object.entries(config).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)]));
+  try {
+    loadStackConfig("dev", raw);
+  } catch (error) {
+    if (error instanceof StackConfigError) return error.problems;
+    throw error;
+  }
+  return [];
+}
+
+describe("stack config", () => {
+  it("loads both stacks' files with defaults filled in", () => {
+    const dev = loadStackConfig("dev", readStackConfig("dev"));
+    expect(dev.target).toBe("docker");
+    expect(dev.environment).toBe("dev");
+    expect(dev.docker.publishAddress).toBe("127.0.0.1");
+    expect(dev.services.users.databases).toContain("postgres");
+    const prod = loadStackConfig("prod", readStackConfig("prod"));
+    expect(prod.target).toBe("kubernetes");
+    expect(prod.kubernetes.namespace).toBe("fundament-prod");
+    expect(prod.postgres.memoryMiB).toBe(8192);
+  });
+
+  it.each([
+    [{ "fundament:target": "docker", "fundament:targte": "x" }, "fundament:targte: unknown key (did you mean fundament:target?)"],
+    [{}, "fundament:target: required"],
+    [{ "fundament:target": "nomad" }, "fundament:target: must be one of docker, kubernetes (got \"nomad\")"],
+    [{ "fundament:target": "docker", "fundament:postgres": { memoryMiB: 64 } }, "fundament:postgres.memoryMiB: must be at least 256 (got 64)"],
+    [{ "fundament:target": "docker", "fundament:postgres": { memoryMiB: "lots" } }, "fundament:postgres.memoryMiB: must be a number (got \"lots\")"],
+    [{ "fundament:target": "docker", "fundament:postgres": { cpu: 0 } }, "fundament:postgres.cpu: must be at least 0.1 (got 0)"],
+    [{ "fundament:target": "docker", "fundament:redis": { image: "redis" } }, "fundament:redis.image: must be pinned to a tag or digest (got \"redis\")"],
+    [{ "fundament:target": "docker", "fundament:redis": { image: "redis:latest" } }, "fundament:redis.image: must not use the moving tag latest"],
+    [{ "fundament:target": "docker", "fundament:mongo": { image: "Mongo:8" } }, "fundament:mongo.image: is not a valid image reference"],
+    [{ "fundament:target": "docker", "fundament:postgres": { memroyMiB: 512 } }, "fundament:postgres.memroyMiB: unknown key (did you mean fundament:postgres.memoryMiB?)"],
+    [{ "fundament:target": "docker", "fundament:backup": { schedule: "0 25 * * *" } }, "fundament:backup.schedule: is not a valid cron expression: hour 25 is outside 0-23"],
+    [{ "fundament:target": "docker", "fundament:redis": { evictionPolicy: "lru" } }, "fundament:redis.evictionPolicy: must be one of noeviction"],
+    [{ "fundament:target": "docker", "fundament:services": { users: { databases: ["mysql"] } } }, "fundament:services.users.databases[0]: must be one of postgres, redis, mongo, rabbitmq (got \"mysql\")"],
+    [{ "fundament:target": "docker", "fundament:services": { billing: {} } }, "fundament:services.billing: unknown key"],
+    [{ "fundament:target": "docker", "fundament:services": { users: { mongoIndexes: [{ keys: { email: 2 } }] } } }, "fundament:services.users.mongoIndexes[0].collection: required"],
+    [{ "fundament:target": "docker", "fundament:services": { users: { mongoIndexes: [{ collection: "u", keys: { email: 2 } }] } } }, "fundament:services.users.mongoIndexes[0].keys: must map at least one field to 1 or -1"],
+    [{ "fundament:target": "docker", "fundament:pgbouncer": { defaultPoolSize: 60 } }, "fundament:pgbouncer.defaultPoolSize: 60 per database x 2 databases exceeds fundament:postgres.maxConnections (100)"],
+    [{ "fundament:target": "docker", "fundament:storage": { provider: "s3" } }, "fundament:storage.provider: s3 needs the kubernetes target"],
+    [{ "fundament:target": "docker", "fundament:rabbitmq": { queues: [{ name: "Bad Name", routingKeys: ["x"], consumers: ["users"] }] } }, "fundament:rabbitmq.queues[0].name"],
+    [{ "fundament:target": "docker", "fundament:rabbitmq": { queues: [{ name: "jobs", routingKeys: ["job.*"], consumers: ["nobody"] }] } }, "fundament:rabbitmq.queues[0].consumers[0]"],
+    [{ "fundament:target": "docker", "fundament:docker": { publishAddress: "everywhere" } }, "fundament:docker.publishAddress: must be an IPv4 address"],
+  ])("rejects %j naming the key", (config, expected) => {
+    const problems = problemsOf(config);
+    expect(problems.find((p) => p.startsWith(expected)), problems.join("\n")).toBeDefined();
+  });
+
+  it("names every problem of a config at once, one line each", () => {
+    const problems = problemsOf({ "fundament:target": "nomad", "fundament:postgres": { memoryMiB: 1, cpu: -1 }, "fundament:nope": "x" });
+    expect(problems).toHaveLength(4);
+    for (const problem of problems) expect(problem).toMatch(/^fundament:[a-zA-Z.:\[\]0-9]+: /);
+  });
+
+  it("accepts any in-range size and keeps the value", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 2048, max: 65536 }), fc.integer({ min: 1, max: 64 }), fc.integer({ min: 64, max: 8192 }), (pgMemory, cpu, redisMemory) => {
+        const config = loadStackConfig("dev", {
+          "fundament:target": "kubernetes",
+          "fundament:postgres": JSON.stringify({ memoryMiB: pgMemory, cpu }),
+          "fundament:redis": JSON.stringify({ memoryMiB: redisMemory }),
+        });
+        return config.postgres.memoryMiB === pgMemory && config.postgres.cpu === cpu && config.redis.memoryMiB === redisMemory;
+      }),
+      { numRuns: 50 },
+    );
+  });
+});
