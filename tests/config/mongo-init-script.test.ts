@@ -1,0 +1,309 @@
+// No mongod can be installed on this machine, so the rendered mongosh script runs here against an
+// in-memory MODEL of the few shell APIs it calls. The model is strict where mongod is (auth first,
+// writes only on a primary, createUser refuses duplicates, rs.initiate refuses a second time,
+// conflicting index definitions are refused), but it is a model, not mongod.
+import { runInNewContext } from "node:vm";
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { MongoInitScriptInput, mongoIndexName, renderMongoInitScript } from "../../components/database/mongo-init-script";
+
+interface ModelUser {
+  pwd?: string;
+  roles: { role: string; db: string }[];
+}
+
+interface ModelIndex {
+  keys: Record<string, number>;
+  unique: boolean;
+}
+
+class MongoModel {
+  initiated = false;
+  primary = false;
+  replicaSetConfig: unknown = undefined;
+  initiateCalls = 0;
+  /** hello() calls between rs.initiate and winning the election. */
+  electionDelay = 3;
+  helloCalls = 0;
+  unreachableConnects = 0;
+  slept = 0;
+  readonly users = new Map<string, ModelUser>();
+  readonly indexes = new Map<string, ModelIndex>();
+  readonly log: string[] = [];
+
+  constructor(
+    readonly uri: string,
+    readonly rootPassword: string,
+  ) {}
+
+  snapshot(): unknown {
+    return {
+      initiated: this.initiated,
+      primary: this.primary,
+      replicaSetConfig: this.replicaSetConfig,
+      users: [...this.users.entries()].sort(),
+      indexes: [...this.indexes.entries()].sort(),
+    };
+  }
+}
+
+function shellError(code: number, codeName: string, message: string): Error {
+  return Object.assign(new Error(message), { code, codeName });
+}
+
+/** The global scope mongosh gives a --nodb --file script, as far as the rendered script uses it. */
+function mongoshGlobals(model: MongoModel, files: Record<string, string>): Record<string, unknown> {
+  const session = { authenticated: false };
+  const requireAuth = () => {
+    if (!session.authenticated) throw shellError(13, "Unauthorized", "command requires authentication");
+  };
+  const requirePrimary = () => {
+    if (!model.primary) throw shellError(10107, "NotWritablePrimary", "not primary");
+  };
+  const database = (name: string): Record<string, unknown> => ({
+    getSiblingDB: (other: string) => database(other),
+    auth: (user: string, pwd: string) => {
+      if (name !== "admin" || user !== "root" || pwd !== model.rootPassword) throw shellError(18, "AuthenticationFailed", "Authentication failed.");
+      session.authenticated = true;
+      return { ok: 1 };
+    },
+    hello: () => {
+      if (model.initiated && !model.primary && ++model.helloCalls >= model.electionDelay) model.primary = true;
+      return { isWritablePrimary: model.primary };
+    },
+    getUser: (user: string) => {
+      requireAuth();
+      return model.users.get(`${name}.${user}`) ?? null;
+    },
+    createUser: (doc: { user: string; pwd?: string; roles: ModelUser["roles"] }) => {
+      requireAuth();
+      requirePrimary();
+      const key = `${name}.${doc.user}`;
+      if (model.users.has(key)) throw shellError(51003, "Location51003", `User "${doc.user}@${name}" already exists`);
+      if ((name === "$external") !== (doc.pwd === undefined)) throw shellError(2, "BadValue", "password given for $external or missing elsewhere");
+      model.users.set(key, { pwd: doc.pwd, roles: doc.roles });
+      return { ok: 1 };
+    },
+    updateUser: (user: string, fields: { pwd?: string; roles: ModelUser["roles"] }) => {
+      requireAuth();
+      requirePrimary();
+      const key = `${name}.${user}`;
+      if (!model.users.has(key)) throw shellError(11, "UserNotFound", `User ${user}@${name} not found`);
+      model.users.set(key, { pwd: fields.pwd, roles: fields.roles });
+      return { ok: 1 };
+    },
+    getCollection: (collection: string) => ({
+      createIndex: (keys: Record<string, number>, options: { name: string; unique: boolean }) => {
+        requireAuth();
+        requirePrimary();
+        const prefix = `${name}.${collection}.`;
+        const existing = model.indexes.get(prefix + options.name);
+        const sameKeys = (other: ModelIndex) => JSON.stringify(other.keys) === JSON.stringify(keys);
+        if (existing) {
+          if (!sameKeys(existing)) throw shellError(86, "IndexKeySpecsConflict", "An existing index has the same name as the requested index");
+          if (existing.unique !== options.unique) throw shellError(85, "IndexOptionsConflict", "An equivalent index already exists with different options");
+          return options.name;
+        }
+        for (const [key, index] of model.indexes) {
+          if (key.startsWith(prefix) && sameKeys(index)) throw shellError(85, "IndexOptionsConflict", "Index already exists with a different name");
+        }
+        model.indexes.set(prefix + options.name, { keys, unique: options.unique });
+        return options.name;
+      },
+    }),
+  });
+  return {
+    connect: (uri: string) => {
+      if (model.unreachableConnects > 0) {
+        model.unreachableConnects--;
+        throw shellError(6, "HostUnreachable", "connect ECONNREFUSED");
+      }
+      if (uri !== model.uri) throw new Error(`unexpected connection string ${uri}`);
+      return database("admin");
+    },
+    rs: {
+      status: () => {
+        requireAuth();
+        if (!model.initiated) throw shellError(94, "NotYetInitialized", "no replset config has been received");
+        return { ok: 1 };
+      },
+      initiate: (config: { _id: string; members: { _id: number; host: string }[] }) => {
+        requireAuth();
+        if (model.initiated) throw shellError(23, "AlreadyInitialized", "already initialized");
+        model.initiated = true;
+        model.initiateCalls++;
+        model.replicaSetConfig = config;
+        return { ok: 1 };
+      },
+    },
+    fs: {
+      readFileSync: (path: string) => {
+        if (!(path in files)) throw Object.assign(new Error(`ENOENT: no such file or directory, open '${path}'`), { code: "ENOENT" });
+        return files[path];
+      },
+    },
+    sleep: (ms: number) => {
+      model.slept += ms;
+    },
+    print: (...parts: unknown[]) => {
+      model.log.push(parts.join(" "));
+    },
+  };
+}
+
+/** One Job run: a fresh mongosh process (fresh globals) against the persistent model server. */
+function runJob(script: string, model: MongoModel, files: Record<string, string>): void {
+  runInNewContext(script, mongoshGlobals(model, files), { timeout: 10_000 });
+}
+
+const input: MongoInitScriptInput = {
+  host: "mongo",
+  port: 27017,
+  replicaSet: "rs0",
+  rootUser: "root",
+  rootPasswordFile: "/run/secrets/mongo/root-password",
+  exporterSubject: "CN=mongo-exporter,OU=fundament-mongo-clients,O=fundament",
+  services: [
+    {
+      service: "users",
+      database: "users",
+      passwordFile: "/run/secrets/mongo/users-password",
+      indexes: [
+        { collection: "accounts", keys: { email: 1 }, unique: true },
+        { collection: "sessions", keys: { userId: 1, createdAt: -1 }, name: "by_user_recent" },
+      ],
+    },
+    { service: "gpu-jobs", database: "gpu_jobs", passwordFile: "/run/secrets/mongo/gpu-jobs-password", indexes: [] },
+  ],
+};
+
+const files = {
+  "/run/secrets/mongo/root-password": "RootPassword0123456789\n",
+  "/run/secrets/mongo/users-password": "UsersPassword0123456789\n",
+  "/run/secrets/mongo/gpu-jobs-password": "GpuJobsPassword0123456789\n",
+};
+
+const newModel = () => new MongoModel("mongodb://mongo:27017/admin?directConnection=true", "RootPassword0123456789");
+
+describe("mongo init script (run against a model of mongosh + mongod, not a real mongod)", () => {
+  const script = renderMongoInitScript(input);
+
+  it("on a fresh node: initiates rs0 with itself as the member, waits for primary, creates users and indexes", () => {
+    const model = newModel();
+    runJob(script, model, files);
+    expect(model.initiateCalls).toBe(1);
+    expect(model.replicaSetConfig).toEqual({ _id: "rs0", members: [{ _id: 0, host: "mongo:27017" }] });
+    expect(model.primary).toBe(true);
+    expect(model.users.get("users.users")).toEqual({ pwd: "UsersPassword0123456789", roles: [{ role: "readWrite", db: "users" }] });
+    expect(model.users.get("gpu_jobs.gpu-jobs")).toEqual({ pwd: "GpuJobsPassword0123456789", roles: [{ role: "readWrite", db: "gpu_jobs" }] });
+    expect(model.users.get(`$external.${input.exporterSubject}`)?.roles).toEqual([
+      { role: "clusterMonitor", db: "admin" },
+      { role: "read", db: "local" },
+    ]);
+    expect(model.indexes.get("users.accounts.email_1")).toEqual({ keys: { email: 1 }, unique: true });
+    expect(model.indexes.get("users.sessions.by_user_recent")).toEqual({ keys: { userId: 1, createdAt: -1 }, unique: false });
+    expect(model.log.at(-1)).toBe("mongo init complete");
+  });
+
+  it("is idempotent: a second run initiates nothing and leaves the same state", () => {
+    const model = newModel();
+    runJob(script, model, files);
+    const afterFirst = model.snapshot();
+    runJob(script, model, files);
+    expect(model.initiateCalls).toBe(1);
+    expect(model.snapshot()).toEqual(afterFirst);
+    expect(model.log).toContain("replica set rs0 already initiated");
+  });
+
+  it("on a replica set someone already initiated: never calls rs.initiate, still converges users and indexes", () => {
+    const model = newModel();
+    model.initiated = true;
+    model.primary = true;
+    runJob(script, model, files);
+    expect(model.initiateCalls).toBe(0);
+    expect(model.users.has("users.users")).toBe(true);
+    expect(model.indexes.has("users.accounts.email_1")).toBe(true);
+  });
+
+  it("waits for mongod to accept connections instead of failing the Job", () => {
+    const model = newModel();
+    model.unreachableConnects = 4;
+    runJob(script, model, files);
+    expect(model.slept).toBeGreaterThanOrEqual(4000);
+    expect(model.users.has("users.users")).toBe(true);
+  });
+
+  it("rotates a service password when its generated password changes", () => {
+    const model = newModel();
+    runJob(script, model, files);
+    runJob(script, model, { ...files, "/run/secrets/mongo/users-password": "RotatedPassword987654321" });
+    expect(model.users.get("users.users")?.pwd).toBe("RotatedPassword987654321");
+  });
+
+  it("fails the Job, naming the index, when a declared index conflicts with an existing one", () => {
+    const model = newModel();
+    runJob(script, model, files);
+    const changed = renderMongoInitScript({
+      ...input,
+      services: [{ ...input.services[0], indexes: [{ collection: "accounts", keys: { email: 1 }, unique: false }] }],
+    });
+    expect(() => runJob(changed, model, files)).toThrow(/index email_1 on users\.accounts exists with a different definition/);
+  });
+
+  it("fails the Job with the wrong root password instead of doing anything", () => {
+    const model = newModel();
+    expect(() => runJob(script, model, { ...files, "/run/secrets/mongo/root-password": "wrong" })).toThrow(/Authentication failed/);
+    expect(model.initiateCalls).toBe(0);
+    expect(model.users.size).toBe(0);
+  });
+
+  it("holds no password: they are read from the secret files at run time", () => {
+    for (const content of Object.values(files)) expect(script).not.toContain(content.trim());
+    for (const path of Object.keys(files)) expect(script).toContain(JSON.stringify(path));
+  });
+
+  it("names unnamed indexes the way MongoDB does", () => {
+    expect(mongoIndexName({ collection: "c", keys: { a: 1, b: -1 } })).toBe("a_1_b_-1");
+    expect(mongoIndexName({ collection: "c", keys: { a: 1 }, name: "custom" })).toBe("custom");
+  });
+
+  it("property: for any declared services and indexes, two runs converge to the same state with exactly one initiation", () => {
+    const field = fc.stringMatching(/^[a-z][a-zA-Z0-9]{0,8}$/);
+    const index = fc.record({
+      collection: fc.constantFrom("items", "events", "profiles"),
+      keys: fc.dictionary(field, fc.constantFrom<1 | -1>(1, -1), { minKeys: 1, maxKeys: 3 }),
+      unique: fc.boolean(),
+    });
+    const service = fc.record({
+      service: fc.stringMatching(/^[a-z][a-z0-9-]{0,10}$/),
+      indexes: fc.uniqueArray(index, { maxLength: 4, selector: (i) => `${i.collection}.${JSON.stringify(i.keys)}` }),
+    });
+    const services = fc.uniqueArray(service, { minLength: 1, maxLength: 4, selector: (s) => s.service });
+    fc.assert(
+      fc.property(services, fc.boolean(), (declared, alreadyInitiated) => {
+        const serviceInputs = declared.map((s) => ({
+          service: s.service,
+          database: s.service.replace(/-/g, "_"),
+          passwordFile: `/run/secrets/mongo/${s.service}-password`,
+          indexes: s.indexes,
+        }));
+        const secretFiles: Record<string, string> = { "/run/secrets/mongo/root-password": "RootPassword0123456789" };
+        for (const s of serviceInputs) secretFiles[s.passwordFile] = `pw-${s.service}-Xy`;
+        const rendered = renderMongoInitScript({ ...input, services: serviceInputs });
+        const model = newModel();
+        model.initiated = alreadyInitiated;
+        model.primary = alreadyInitiated;
+        runJob(rendered, model, secretFiles);
+        const first = model.snapshot();
+        runJob(rendered, model, secretFiles);
+        expect(model.snapshot()).toEqual(first);
+        expect(model.initiateCalls).toBe(alreadyInitiated ? 0 : 1);
+        for (const s of serviceInputs) {
+          expect(model.users.get(`${s.database}.${s.service}`)?.pwd).toBe(`pw-${s.service}-Xy`);
+          for (const i of s.indexes) expect(model.indexes.has(`${s.database}.${i.collection}.${mongoIndexName(i)}`)).toBe(true);
+        }
+      }),
+      { numRuns: 60 },
+    );
+  });
+});
