@@ -1,0 +1,43 @@
+/**
+ * Variables the official images read a credential from. Each has a `_FILE` (or `__FILE`)
+ * twin that reads it from a mounted file instead, which is the only accepted form.
+ */
+export const KNOWN_SECRET_VARIABLES: ReadonlySet<string> = new Set([
+  "POSTGRES_PASSWORD",
+  "PGPASSWORD",
+  "MONGO_INITDB_ROOT_PASSWORD",
+  "RABBITMQ_DEFAULT_PASS",
+  "RABBITMQ_ERLANG_COOKIE",
+  "MINIO_ROOT_PASSWORD",
+  "MINIO_SECRET_KEY",
+  "GF_SECURITY_ADMIN_PASSWORD",
+  "GF_DATABASE_PASSWORD",
+  "REDIS_PASSWORD",
+  "CONSUL_HTTP_TOKEN",
+  "AWS_SECRET_ACCESS_KEY",
+]);
+
+const CREDENTIAL_WORDS = /(PASSWORD|PASSWD|PASSPHRASE|_PASS$|^PASS$|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|ACCESS_?KEY|CREDENTIALS?|AUTH_?KEY|COOKIE)/;
+const FILE_REFERENCE = /(_FILE|__FILE|_PATH|_FILENAME|_DIR)$/;
+// Settings about a credential rather than the credential itself (JWT_SECRET_TTL, PASSWORD_ENCRYPTION).
+const CREDENTIAL_SETTING = /(_TTL|_SECONDS|_EXPIRY|_EXPIRES_IN|_LENGTH|_HEADER|_ALGORITHM|_ENCRYPTION|_ISSUER|_AUDIENCE|_ENDPOINT|_URL|_URI|_HOST|_PORT|_USER|_USERNAME|_ENABLED|_METHOD|_TYPE|_NAME)$/;
+
+/** A name that, holding a literal value, would hold a credential in plain text. */
+export function isCredentialName(name: string): boolean {
+  const upper = name.toUpperCase().replace(/[.-]/g, "_");
+  if (FILE_REFERENCE.test(upper)) return false;
+  if (KNOWN_SECRET_VARIABLES.has(upper)) return true;
+  if (CREDENTIAL_SETTING.test(upper)) return false;
+  return CREDENTIAL_WORDS.test(upper);
+}
+
+/** Connection strings carry a password in their userinfo part: scheme://user:password@host. */
+export function hasPasswordInUrl(value: string): boolean {
+  return /^[a-z][a-z0-9+.-]*:\/\/[^/\s:@]+:[^@\s]+@/i.test(value);
+}
+
+const PRIVATE_KEY_BLOCK = /-----BEGIN ((RSA|EC|DSA|OPENSSH|ENCRYPTED) )?PRIVATE KEY-----/;
+
+export function containsPrivateKey(value: string): boolean {
+  return PRIVATE_KEY_BLOCK.test(value);
+}

@@ -1,0 +1,136 @@
+import { asRecord, asRecords, asString, asStrings, asBoolean, asNumber, type PropertyRecord } from "./property-values";
+import { asWorkloadRole, knownImageOf, type KnownImage, type WorkloadRole } from "./data-services";
+
+export const DOCKER_CONTAINER = "docker:index/container:Container";
+export const DOCKER_NETWORK = "docker:index/network:Network";
+export const DOCKER_REMOTE_IMAGE = "docker:index/remoteImage:RemoteImage";
+
+export interface EnvEntry {
+  name: string;
+  value: string;
+}
+
+export interface PublishedPort {
+  internal: number | undefined;
+  external: number | undefined;
+  /** Host interface; Docker binds every interface when it is missing. */
+  ip: string | undefined;
+}
+
+export interface HostVolume {
+  hostPath: string;
+  containerPath: string | undefined;
+  readOnly: boolean;
+}
+
+export interface ConfigFile {
+  path: string;
+  content: string | undefined;
+}
+
+/** The parts of a docker.Container's inputs the rules read, normalised once. */
+export interface DockerContainerView {
+  image: string | undefined;
+  knownImage: KnownImage | undefined;
+  role: WorkloadRole | undefined;
+  workload: string | undefined;
+  env: EnvEntry[];
+  labels: Map<string, string>;
+  networks: string[];
+  ports: PublishedPort[];
+  publishAllPorts: boolean;
+  /** Entrypoint followed by command, as the process sees its argv. */
+  argv: string[];
+  user: string | undefined;
+  privileged: boolean | undefined;
+  readOnly: boolean | undefined;
+  memoryMiB: number | undefined;
+  capabilityAdds: string[];
+  capabilityDrops: string[];
+  securityOpts: string[];
+  hostVolumes: HostVolume[];
+  files: ConfigFile[];
+  networkMode: string | undefined;
+  pidMode: string | undefined;
+  ipcMode: string | undefined;
+}
+
+export function dockerContainerView(props: PropertyRecord): DockerContainerView {
+  const labels = labelMap(props["labels"]);
+  const image = asString(props["image"]);
+  const capabilities = asRecord(props["capabilities"]);
+  return {
+    image,
+    knownImage: knownImageOf(image),
+    role: asWorkloadRole(labels.get("fundament.role")),
+    workload: labels.get("fundament.workload"),
+    env: asStrings(props["envs"]).map(parseEnvEntry),
+    labels,
+    networks: asRecords(props["networksAdvanced"]).flatMap((network) => {
+      const name = asString(network["name"]);
+      return name === undefined ? [] : [name];
+    }),
+    ports: asRecords(props["ports"]).map((port) => ({
+      internal: asNumber(port["internal"]),
+      external: asNumber(port["external"]),
+      ip: asString(port["ip"]),
+    })),
+    publishAllPorts: asBoolean(props["publishAllPorts"]) === true,
+    argv: [...asStrings(props["entrypoints"]), ...asStrings(props["command"])],
+    user: asString(props["user"]),
+    privileged: asBoolean(props["privileged"]),
+    readOnly: asBoolean(props["readOnly"]),
+    memoryMiB: asNumber(props["memory"]),
+    capabilityAdds: asStrings(capabilities?.["adds"]).map(normaliseCapability),
+    capabilityDrops: asStrings(capabilities?.["drops"]).map(normaliseCapability),
+    securityOpts: asStrings(props["securityOpts"]),
+    hostVolumes: [
+      ...asRecords(props["volumes"]).flatMap((volume): HostVolume[] => {
+        const hostPath = asString(volume["hostPath"]);
+        if (hostPath === undefined) return [];
+        return [{ hostPath, containerPath: asString(volume["containerPath"]), readOnly: asBoolean(volume["readOnly"]) === true }];
+      }),
+      ...asRecords(props["mounts"]).flatMap((mount): HostVolume[] => {
+        const source = asString(mount["source"]);
+        if (asString(mount["type"]) !== "bind" || source === undefined) return [];
+        return [{ hostPath: source, containerPath: asString(mount["target"]), readOnly: asBoolean(mount["readOnly"]) === true }];
+      }),
+    ],
+    files: asRecords(props["uploads"]).flatMap((upload) => {
+      const path = asString(upload["file"]);
+      return path === undefined ? [] : [{ path, content: asString(upload["content"]) }];
+    }),
+    networkMode: asString(props["networkMode"]),
+    pidMode: asString(props["pidMode"]),
+    ipcMode: asString(props["ipcMode"]),
+  };
+}
+
+/** Docker's "K=V" form; a bare "K" passes the variable through from the engine's environment. */
+export function parseEnvEntry(entry: string): EnvEntry {
+  const index = entry.indexOf("=");
+  return index === -1 ? { name: entry, value: "" } : { name: entry.slice(0, index), value: entry.slice(index + 1) };
+}
+
+/** The provider takes labels as [{label, value}]; a map is accepted too, as hand-written fixtures use it. */
+function labelMap(value: unknown): Map<string, string> {
+  const labels = new Map<string, string>();
+  for (const entry of asRecords(value)) {
+    const label = asString(entry["label"]);
+    const text = asString(entry["value"]);
+    if (label !== undefined && text !== undefined) labels.set(label, text);
+  }
+  const record = asRecord(value);
+  if (record) {
+    for (const [label, text] of Object.entries(record)) {
+      if (typeof text === "string") labels.set(label, text);
+    }
+  }
+  return labels;
+}
+
+/** Docker and Kubernetes both accept "CAP_SYS_ADMIN" and "SYS_ADMIN"; compare on the short form. */
+export function normaliseCapability(name: string): string {
+  const upper = name.toUpperCase();
+  return upper.startsWith("CAP_") ? upper.slice(4) : upper;
+}

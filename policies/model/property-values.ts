@@ -1,0 +1,77 @@
+/**
+ * Readers for resource properties as the engine hands them to policies: plain JSON-like values
+ * whose shape is not guaranteed (a typo in a program reaches the pack as-is), so every reader
+ * tolerates the wrong type and answers "absent" rather than throwing.
+ */
+
+/** What the offline inventory puts where a Pulumi secret was; never a literal. */
+export const SECRET_PLACEHOLDER = "[secret]";
+
+export type PropertyRecord = Record<string, unknown>;
+
+export function asRecord(value: unknown): PropertyRecord | undefined {
+  return typeof value === "object" && value !== null && !Array.isArray(value) ? (value as PropertyRecord) : undefined;
+}
+
+export function asArray(value: unknown): unknown[] {
+  return Array.isArray(value) ? value : [];
+}
+
+export function asRecords(value: unknown): PropertyRecord[] {
+  return asArray(value).flatMap((item) => {
+    const record = asRecord(item);
+    return record ? [record] : [];
+  });
+}
+
+export function asString(value: unknown): string | undefined {
+  return typeof value === "string" ? value : undefined;
+}
+
+export function asStrings(value: unknown): string[] {
+  return asArray(value).flatMap((item) => (typeof item === "string" ? [item] : []));
+}
+
+export function asNumber(value: unknown): number | undefined {
+  if (typeof value === "number" && Number.isFinite(value)) return value;
+  if (typeof value === "string" && value.trim() !== "" && Number.isFinite(Number(value))) return Number(value);
+  return undefined;
+}
+
+/** Booleans sometimes arrive as strings ("true" for AWS launch-template EBS flags). */
+export function asBoolean(value: unknown): boolean | undefined {
+  if (typeof value === "boolean") return value;
+  if (value === "true") return true;
+  if (value === "false") return false;
+  return undefined;
+}
+
+/** Follows a path of keys and array indexes; undefined as soon as a step is missing. */
+export function at(value: unknown, ...path: (string | number)[]): unknown {
+  let current: unknown = value;
+  for (const step of path) {
+    if (typeof step === "number") {
+      if (!Array.isArray(current)) return undefined;
+      current = current[step];
+    } else {
+      const record = asRecord(current);
+      if (!record) return undefined;
+      current = record[step];
+    }
+  }
+  return current;
+}
+
+/** A value a person typed into the program, as opposed to a secret reference or nothing. */
+export function isLiteralValue(value: string | undefined): value is string {
+  return value !== undefined && value !== "" && value !== SECRET_PLACEHOLDER;
+}
+
+/** Every string inside a value, with the dotted path it was found at. */
+export function stringLeaves(value: unknown, path = ""): { path: string; value: string }[] {
+  if (typeof value === "string") return [{ path, value }];
+  if (Array.isArray(value)) return value.flatMap((item, index) => stringLeaves(item, `${path}[${index}]`));
+  const record = asRecord(value);
+  if (!record) return [];
+  return Object.entries(record).flatMap(([key, item]) => stringLeaves(item, path === "" ? key : `${path}.${key}`));
+}

@@ -1,0 +1,171 @@
+import { defineResourcePolicy, type FundamentPolicy } from "../policy-definition";
+import { asBoolean, asNumber, asRecord, asRecords, asString, asStrings, at } from "../model/property-values";
+import { DATA_SERVICE_PORTS, asWorkloadRole, isDataWorkload } from "../model/data-services";
+import { DOCKER_CONTAINER, dockerContainerView } from "../model/docker-container";
+import { K8S_SERVICE, POD_CONTROLLER_TYPES, podView, stringMap } from "../model/kubernetes-objects";
+
+function isLoopback(ip: string | undefined): boolean {
+  return ip !== undefined && (ip === "::1" || ip === "localhost" || /^127\.\d+\.\d+\.\d+$/.test(ip));
+}
+
+const WORLD_CIDRS = new Set(["0.0.0.0/0", "::/0"]);
+
+/** Plain HTTP and HTTPS are what a public load balancer is for. */
+function isPublicWebRange(from: number | undefined, to: number | undefined, protocol: string | undefined): boolean {
+  return from !== undefined && from === to && (from === 80 || from === 443) && (protocol === "tcp" || protocol === "6");
+}
+
+function describeRange(from: number | undefined, to: number | undefined, protocol: string | undefined): string {
+  if (protocol === "-1" || protocol === "all") return "all ports and protocols";
+  return from === to ? `${protocol ?? "tcp"} port ${from ?? "?"}` : `${protocol ?? "tcp"} ports ${from ?? "?"}-${to ?? "?"}`;
+}
+
+export const exposurePolicies: FundamentPolicy[] = [
+  defineResourcePolicy({
+    name: "no-public-data-port",
+    description: "Docker containers must not publish data-service or admin ports on a host interface other than loopback.",
+    concern: "exposure",
+    severity: "critical",
+    enforcement: "mandatory",
+    remediation: 'Publish the port with ip "127.0.0.1" (or not at all) and reach admin UIs through the gateway, which authenticates them.',
+    types: [DOCKER_CONTAINER],
+    validate: (resource, report) => {
+      const container = dockerContainerView(resource.props);
+      const data = isDataWorkload(container.role, container.image);
+      if (container.publishAllPorts && (data || container.role !== "gateway")) {
+        report("publishAllPorts is true: every exposed port is published on all host interfaces");
+      }
+      container.ports.forEach((port, index) => {
+        const sensitive = data || (port.internal !== undefined && DATA_SERVICE_PORTS.has(port.internal));
+        if (!sensitive || isLoopback(port.ip)) return;
+        const bound = port.ip === undefined ? "every host interface (ip is missing, so Docker binds 0.0.0.0)" : `host interface ${port.ip}`;
+        report(`ports[${index}]: port ${port.internal ?? "?"} is published on ${bound}; bind it to 127.0.0.1`);
+      });
+    },
+  }),
+  defineResourcePolicy({
+    name: "no-public-data-service",
+    description: "Data services must not be exposed through LoadBalancer or NodePort Services.",
+    concern: "exposure",
+    severity: "critical",
+    enforcement: "mandatory",
+    remediation: "Use a ClusterIP Service for data stores; admin UIs are routed through the gateway.",
+    types: [K8S_SERVICE],
+    validate: (resource, report) => {
+      const serviceType = asString(at(resource.props, "spec", "type")) ?? "ClusterIP";
+      if (serviceType !== "LoadBalancer" && serviceType !== "NodePort") return;
+      const labels = { ...stringMap(at(resource.props, "spec", "selector")), ...stringMap(at(resource.props, "metadata", "labels")) };
+      const dataRole = asWorkloadRole(labels["fundament.io/role"]) === "data";
+      const dataPorts = asRecords(at(resource.props, "spec", "ports")).flatMap((port) => {
+        const numbers = [asNumber(port["port"]), asNumber(port["targetPort"])];
+        return numbers.some((value) => value !== undefined && DATA_SERVICE_PORTS.has(value)) ? [asNumber(port["port"]) ?? 0] : [];
+      });
+      if (dataRole || dataPorts.length > 0) {
+        const what = dataRole ? "a data workload (fundament.io/role=data)" : `data-service port ${dataPorts.join(", ")}`;
+        report(`spec.type ${serviceType} exposes ${what} outside the cluster`);
+      }
+    },
+  }),
+  defineResourcePolicy({
+    name: "no-host-network",
+    description: "Containers must not share the host's network namespace.",
+    concern: "exposure",
+    severity: "high",
+    enforcement: "mandatory",
+    remediation: "Attach the container to its zone networks (Docker) or drop hostNetwork (Kubernetes); expose ports through Services.",
+    types: [DOCKER_CONTAINER, ...POD_CONTROLLER_TYPES],
+    validate: (resource, report) => {
+      if (resource.type === DOCKER_CONTAINER) {
+        if (dockerContainerView(resource.props).networkMode === "host") report('networkMode is "host": the container binds directly on every host interface');
+        return;
+      }
+      if (asBoolean(podView(resource.type, resource.props)?.spec["hostNetwork"]) === true) {
+        report("hostNetwork is true: the pod binds directly on the node's interfaces, bypassing NetworkPolicies");
+      }
+    },
+  }),
+  defineResourcePolicy({
+    name: "no-host-port",
+    description: "Pod containers must not bind node ports with hostPort.",
+    concern: "exposure",
+    severity: "high",
+    enforcement: "mandatory",
+    remediation: "Remove hostPort and expose the container through a ClusterIP Service (or the gateway).",
+    types: POD_CONTROLLER_TYPES,
+    validate: (resource, report) => {
+      for (const { container, label } of podView(resource.type, resource.props)?.containers ?? []) {
+        asRecords(container["ports"]).forEach((port, index) => {
+          const hostPort = asNumber(port["hostPort"]);
+          if (hostPort !== undefined && hostPort > 0) report(`${label}: ports[${index}].hostPort ${hostPort} binds the port on the node`);
+        });
+      }
+    },
+  }),
+  defineResourcePolicy({
+    name: "no-world-open-ingress",
+    description: "Security groups must not admit 0.0.0.0/0 or ::/0, except HTTP(S) on ports 80 and 443.",
+    concern: "exposure",
+    severity: "critical",
+    enforcement: "mandatory",
+    remediation: "Restrict the source to the VPC CIDR, a peer security group or named office ranges; only the gateway's load balancer takes 80/443 from anywhere.",
+    types: ["aws:ec2/securityGroup:SecurityGroup", "aws:ec2/securityGroupRule:SecurityGroupRule", "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"],
+    validate: (resource, report) => {
+      const check = (field: string, cidrs: string[], from: number | undefined, to: number | undefined, protocol: string | undefined): void => {
+        const open = cidrs.filter((cidr) => WORLD_CIDRS.has(cidr));
+        if (open.length === 0 || isPublicWebRange(from, to, protocol)) return;
+        report(`${field} admits ${open.join(" and ")} on ${describeRange(from, to, protocol)}`);
+      };
+      const props = resource.props;
+      if (resource.type === "aws:ec2/securityGroup:SecurityGroup") {
+        asRecords(props["ingress"]).forEach((rule, index) => {
+          const cidrs = [...asStrings(rule["cidrBlocks"]), ...asStrings(rule["ipv6CidrBlocks"])];
+          check(`ingress[${index}]`, cidrs, asNumber(rule["fromPort"]), asNumber(rule["toPort"]), asString(rule["protocol"]));
+        });
+      } else if (resource.type === "aws:ec2/securityGroupRule:SecurityGroupRule") {
+        if (asString(props["type"]) !== "ingress") return;
+        const cidrs = [...asStrings(props["cidrBlocks"]), ...asStrings(props["ipv6CidrBlocks"])];
+        check("rule", cidrs, asNumber(props["fromPort"]), asNumber(props["toPort"]), asString(props["protocol"]));
+      } else {
+        const cidrs = [asString(props["cidrIpv4"]), asString(props["cidrIpv6"])].filter((cidr): cidr is string => cidr !== undefined);
+        check("rule", cidrs, asNumber(props["fromPort"]), asNumber(props["toPort"]), asString(props["ipProtocol"]));
+      }
+    },
+  }),
+  defineResourcePolicy({
+    name: "eks-endpoint-not-public",
+    description: "The EKS API endpoint must not be reachable from the whole internet.",
+    concern: "exposure",
+    severity: "high",
+    enforcement: { dev: "advisory", prod: "mandatory" },
+    remediation: "Set vpcConfig.endpointPublicAccess to false (reach the API over the VPC), or restrict vpcConfig.publicAccessCidrs to named ranges.",
+    types: ["aws:eks/cluster:Cluster"],
+    validate: (resource, report) => {
+      const vpc = asRecord(resource.props["vpcConfig"]) ?? {};
+      // EKS defaults to a public endpoint open to 0.0.0.0/0 when these fields are left out.
+      if (asBoolean(vpc["endpointPublicAccess"]) === false) return;
+      const cidrs = asStrings(vpc["publicAccessCidrs"]);
+      if (cidrs.length === 0) {
+        report("vpcConfig.endpointPublicAccess is on and publicAccessCidrs is missing, so the API endpoint admits 0.0.0.0/0");
+      } else if (cidrs.some((cidr) => WORLD_CIDRS.has(cidr))) {
+        report(`vpcConfig.publicAccessCidrs admits ${cidrs.filter((cidr) => WORLD_CIDRS.has(cidr)).join(" and ")}`);
+      }
+    },
+  }),
+  defineResourcePolicy({
+    name: "eks-node-ssh-restricted",
+    description: "EKS node groups with SSH access must limit it to source security groups.",
+    concern: "exposure",
+    severity: "high",
+    enforcement: "mandatory",
+    remediation: "Drop remoteAccess (use SSM Session Manager) or set remoteAccess.sourceSecurityGroupIds to a bastion's group.",
+    types: ["aws:eks/nodeGroup:NodeGroup"],
+    validate: (resource, report) => {
+      const remote = asRecord(resource.props["remoteAccess"]);
+      if (!remote) return;
+      // Without source groups EKS opens port 22 on the nodes to 0.0.0.0/0.
+      if (asStrings(remote["sourceSecurityGroupIds"]).length === 0) {
+        report("remoteAccess has no sourceSecurityGroupIds, so EKS opens SSH (port 22) on every node to 0.0.0.0/0");
+      }
+    },
+  }),
+];

@@ -1,0 +1,171 @@
+import { isDeepStrictEqual } from "node:util";
+import { defineResourcePolicy, defineStackPolicy, type FundamentPolicy } from "../policy-definition";
+import { asRecord, asRecords, asString, asStrings, at } from "../model/property-values";
+import { imagePinProblem } from "../model/image-reference";
+import { DOCKER_CONTAINER, DOCKER_REMOTE_IMAGE } from "../model/docker-container";
+import {
+  K8S_CLUSTER_ROLE,
+  K8S_CLUSTER_ROLE_BINDING,
+  K8S_DEPLOYMENT,
+  K8S_POD_DISRUPTION_BUDGET,
+  K8S_ROLE,
+  K8S_ROLE_BINDING,
+  K8S_STATEFUL_SET,
+  LONG_RUNNING_TYPES,
+  NAMESPACED_TYPES,
+  POD_CONTROLLER_TYPES,
+  podView,
+  selectorMatches,
+} from "../model/kubernetes-objects";
+
+const RESOURCE_FIELDS = ["requests.cpu", "requests.memory", "limits.cpu", "limits.memory"] as const;
+
+export const kubernetesPolicies: FundamentPolicy[] = [
+  defineResourcePolicy({
+    name: "k8s-resource-requests-limits",
+    description: "Every Kubernetes container and init container must set CPU and memory requests and limits.",
+    concern: "kubernetes-hygiene",
+    severity: "medium",
+    enforcement: "mandatory",
+    remediation: "Set resources.requests and resources.limits for cpu and memory (the Workload's resources give both).",
+    types: POD_CONTROLLER_TYPES,
+    validate: (resource, report) => {
+      for (const { container, label } of podView(resource.type, resource.props)?.containers ?? []) {
+        const resources = asRecord(container["resources"]) ?? {};
+        const missing = RESOURCE_FIELDS.filter((field) => {
+          const [group, key] = field.split(".") as [string, string];
+          const value = at(resources, group, key);
+          return value === undefined || value === null || value === "" || value === 0 || value === "0";
+        });
+        if (missing.length > 0) report(`${label}: resources ${missing.join(", ")} ${missing.length === 1 ? "is" : "are"} missing`);
+      }
+    },
+  }),
+  defineResourcePolicy({
+    name: "k8s-probes-required",
+    description: "Long-running containers must have both a readiness and a liveness probe.",
+    concern: "kubernetes-hygiene",
+    severity: "medium",
+    enforcement: { dev: "advisory", prod: "mandatory" },
+    remediation: "Render the Workload's health.readiness and health.liveness as readinessProbe and livenessProbe.",
+    types: LONG_RUNNING_TYPES,
+    validate: (resource, report) => {
+      for (const { container, label, init } of podView(resource.type, resource.props)?.containers ?? []) {
+        if (init) continue;
+        for (const probe of ["readinessProbe", "livenessProbe"]) {
+          if (asRecord(container[probe]) === undefined) report(`${label}: ${probe} is missing`);
+        }
+      }
+    },
+  }),
+  defineResourcePolicy({
+    name: "k8s-distinct-probes",
+    description: "Readiness and liveness probes must differ: an identical pair restarts pods that are only busy.",
+    concern: "kubernetes-hygiene",
+    severity: "medium",
+    enforcement: { dev: "advisory", prod: "mandatory" },
+    remediation: "Point liveness at a cheap self-check (/health/live) and readiness at the dependency check (/health/ready), or give liveness a longer failure threshold.",
+    types: LONG_RUNNING_TYPES,
+    validate: (resource, report) => {
+      for (const { container, label } of podView(resource.type, resource.props)?.containers ?? []) {
+        const readiness = asRecord(container["readinessProbe"]);
+        const liveness = asRecord(container["livenessProbe"]);
+        if (readiness && liveness && isDeepStrictEqual(readiness, liveness)) {
+          report(`${label}: readinessProbe and livenessProbe are identical`);
+        }
+      }
+    },
+  }),
+  defineResourcePolicy({
+    name: "pinned-image-tags",
+    description: "Images must be pinned to a version tag or digest, never latest or untagged.",
+    concern: "kubernetes-hygiene",
+    severity: "medium",
+    enforcement: { dev: "advisory", prod: "mandatory" },
+    remediation: "Use an explicit version tag (postgres:15.6-bookworm) or a digest (@sha256:...), set per stack in config.",
+    types: [DOCKER_CONTAINER, DOCKER_REMOTE_IMAGE, ...POD_CONTROLLER_TYPES],
+    validate: (resource, report) => {
+      if (resource.type === DOCKER_CONTAINER || resource.type === DOCKER_REMOTE_IMAGE) {
+        const field = resource.type === DOCKER_CONTAINER ? "image" : "name";
+        const image = asString(resource.props[field]);
+        const problem = image === undefined ? undefined : imagePinProblem(image);
+        if (image !== undefined && problem) report(`${field} "${image}" ${problem}`);
+        return;
+      }
+      for (const { container, label } of podView(resource.type, resource.props)?.containers ?? []) {
+        const image = asString(container["image"]);
+        const problem = image === undefined ? undefined : imagePinProblem(image);
+        if (image !== undefined && problem) report(`${label}: image "${image}" ${problem}`);
+      }
+    },
+  }),
+  defineStackPolicy({
+    name: "k8s-pod-disruption-budget",
+    description: "Every Deployment and StatefulSet must be covered by a PodDisruptionBudget.",
+    concern: "kubernetes-hygiene",
+    severity: "low",
+    enforcement: { dev: "advisory", prod: "mandatory" },
+    remediation: "Render a PodDisruptionBudget (maxUnavailable: 1) whose selector matches the workload's pod labels, in the same namespace.",
+    validate: (resources, report) => {
+      const budgets = resources
+        .filter((resource) => resource.type === K8S_POD_DISRUPTION_BUDGET)
+        .map((resource) => ({
+          namespace: asString(at(resource.props, "metadata", "namespace")) ?? "default",
+          selector: at(resource.props, "spec", "selector"),
+        }));
+      for (const resource of resources) {
+        if (resource.type !== K8S_DEPLOYMENT && resource.type !== K8S_STATEFUL_SET) continue;
+        const pod = podView(resource.type, resource.props);
+        if (!pod) continue;
+        const namespace = pod.namespace ?? "default";
+        if (!budgets.some((budget) => budget.namespace === namespace && selectorMatches(budget.selector, pod.labels))) {
+          report(resource, `no PodDisruptionBudget in namespace "${namespace}" selects its pods, so a node drain may evict them all at once`);
+        }
+      }
+    },
+  }),
+  defineResourcePolicy({
+    name: "k8s-no-default-namespace",
+    description: "Namespaced Kubernetes objects must name a namespace other than default.",
+    concern: "kubernetes-hygiene",
+    severity: "low",
+    enforcement: "mandatory",
+    remediation: "Set metadata.namespace to the platform's namespace, where default-deny NetworkPolicies apply.",
+    types: NAMESPACED_TYPES,
+    validate: (resource, report) => {
+      const namespace = asString(at(resource.props, "metadata", "namespace"));
+      if (namespace === undefined || namespace === "") report("metadata.namespace is missing, so the object lands in the provider's default namespace");
+      else if (namespace === "default") report('metadata.namespace is "default"');
+    },
+  }),
+  defineResourcePolicy({
+    name: "k8s-no-cluster-admin-binding",
+    description: "No subject may be bound to the cluster-admin role.",
+    concern: "kubernetes-hygiene",
+    severity: "critical",
+    enforcement: "mandatory",
+    remediation: "Bind a Role that grants only the verbs and resources the subject uses.",
+    types: [K8S_CLUSTER_ROLE_BINDING, K8S_ROLE_BINDING],
+    validate: (resource, report) => {
+      if (asString(at(resource.props, "roleRef", "name")) === "cluster-admin") {
+        report("roleRef names cluster-admin: the subjects get every permission in the cluster");
+      }
+    },
+  }),
+  defineResourcePolicy({
+    name: "k8s-no-wildcard-rbac",
+    description: "Roles must not grant wildcard verbs or resources.",
+    concern: "kubernetes-hygiene",
+    severity: "high",
+    enforcement: "mandatory",
+    remediation: "List the verbs (get, list, watch, ...) and resources the subject uses.",
+    types: [K8S_ROLE, K8S_CLUSTER_ROLE],
+    validate: (resource, report) => {
+      asRecords(resource.props["rules"]).forEach((rule, index) => {
+        for (const field of ["verbs", "resources", "apiGroups"]) {
+          if (asStrings(rule[field]).includes("*")) report(`rules[${index}].${field} contains "*"`);
+        }
+      });
+    },
+  }),
+];

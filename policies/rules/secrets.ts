@@ -1,0 +1,159 @@
+import { defineResourcePolicy, type FundamentPolicy } from "../policy-definition";
+import { asRecord, asString, asStrings, at, isLiteralValue, stringLeaves } from "../model/property-values";
+import { containsPrivateKey, hasPasswordInUrl, isCredentialName } from "../model/credential-names";
+import { DOCKER_CONTAINER } from "../model/docker-container";
+import { K8S_CONFIG_MAP, K8S_SECRET, POD_CONTROLLER_TYPES } from "../model/kubernetes-objects";
+import { containerProcesses, where, type ContainerProcess } from "../model/container-processes";
+
+/** A value that points at a secret rather than being one: a variable reference or a file path. */
+function isReference(value: string): boolean {
+  return /^\$[({]?[A-Za-z_]/.test(value) || value.startsWith("/") || value.startsWith("file:");
+}
+
+function envFindings(process: ContainerProcess, field: string): string[] {
+  return process.env.flatMap((entry) => {
+    if (!isLiteralValue(entry.value) || isReference(entry.value)) return [];
+    if (isCredentialName(entry.name)) {
+      return [`${where(process)}${field} ${entry.name} holds a literal credential; mount it as a file from a secret and point ${entry.name}_FILE at it`];
+    }
+    if (hasPasswordInUrl(entry.value)) {
+      return [`${where(process)}${field} ${entry.name} embeds a password in its URL; build the URL in the process from a secret file`];
+    }
+    return [];
+  });
+}
+
+const SECRET_FLAGS = /^--?(requirepass|masterauth|pass|password|passwd|token|secret|api-?key|access-?key|secret-?key)$/i;
+
+function argvFindings(process: ContainerProcess, field: string): string[] {
+  const findings: string[] = [];
+  process.argv.forEach((argument, index) => {
+    const [flag, inline] = argument.includes("=") ? [argument.slice(0, argument.indexOf("=")), argument.slice(argument.indexOf("=") + 1)] : [argument, undefined];
+    if (!SECRET_FLAGS.test(flag)) return;
+    const value = inline ?? process.argv[index + 1];
+    if (isLiteralValue(value) && !isReference(value) && !value.startsWith("-")) {
+      findings.push(`${where(process)}${field} passes a literal credential to ${flag}; every user on the host can read argv: read it from a secret file instead`);
+    }
+  });
+  return findings;
+}
+
+/** Lines of a config file that assign a literal to a credential-named key (`password: x`, `requirepass x`, `user a on >x`). */
+export function credentialAssignments(text: string): string[] {
+  const keys: string[] = [];
+  for (const line of text.split(/\r?\n/)) {
+    const assignment = /^\s*(?:export\s+)?["']?([A-Za-z0-9_.-]+)["']?\s*[:=]\s*["']?([^"'\s#][^"'#]*)/.exec(line);
+    const spaced = /^\s*(requirepass|masterauth)\s+(\S+)/i.exec(line);
+    const aclPassword = /^\s*user\s+\S+.*\s>\S+/.exec(line);
+    if (assignment && isCredentialName(assignment[1] ?? "") && isLiteralValue(assignment[2]?.trim()) && !isReference(assignment[2]?.trim() ?? "")) {
+      keys.push(assignment[1] ?? "");
+    } else if (spaced && isLiteralValue(spaced[2])) {
+      keys.push(spaced[1] ?? "");
+    } else if (aclPassword) {
+      keys.push("user (ACL password)");
+    }
+  }
+  return keys;
+}
+
+export const secretPolicies: FundamentPolicy[] = [
+  defineResourcePolicy({
+    name: "no-plaintext-secret-in-container-env",
+    description: "Docker containers must not carry credentials as literal environment values.",
+    concern: "secrets",
+    severity: "critical",
+    enforcement: "mandatory",
+    remediation:
+      "Generate the credential with @pulumi/random, upload it as a secret file and set the image's *_FILE variable (POSTGRES_PASSWORD_FILE, GF_SECURITY_ADMIN_PASSWORD__FILE) instead of the value.",
+    types: [DOCKER_CONTAINER],
+    validate: (resource, report) => {
+      for (const process of containerProcesses(resource.type, resource.props)) envFindings(process, "envs:").forEach(report);
+    },
+  }),
+  defineResourcePolicy({
+    name: "no-plaintext-secret-in-pod-env",
+    description: "Kubernetes containers and init containers must not carry credentials as literal env values.",
+    concern: "secrets",
+    severity: "critical",
+    enforcement: "mandatory",
+    remediation: "Put the credential in a Secret and mount it as a file (or, where the image cannot read files, use env.valueFrom.secretKeyRef).",
+    types: POD_CONTROLLER_TYPES,
+    validate: (resource, report) => {
+      for (const process of containerProcesses(resource.type, resource.props)) envFindings(process, "env").forEach(report);
+    },
+  }),
+  defineResourcePolicy({
+    name: "no-secret-in-command-args",
+    description: "Credentials must not be passed as command-line arguments (--requirepass, --password, --token).",
+    concern: "secrets",
+    severity: "high",
+    enforcement: "mandatory",
+    remediation: "Move the credential into a config file delivered as a secret (redis.conf requirepass, a password file) and pass the file's path.",
+    types: [DOCKER_CONTAINER, ...POD_CONTROLLER_TYPES],
+    validate: (resource, report) => {
+      for (const process of containerProcesses(resource.type, resource.props)) argvFindings(process, "command").forEach(report);
+    },
+  }),
+  defineResourcePolicy({
+    name: "no-secret-in-config-map",
+    description: "ConfigMaps are readable by anything that can read the namespace; credentials belong in Secrets.",
+    concern: "secrets",
+    severity: "high",
+    enforcement: "mandatory",
+    remediation: "Move the credential into a Secret (mounted as a file) and reference its path from the ConfigMap's configuration.",
+    types: [K8S_CONFIG_MAP],
+    validate: (resource, report) => {
+      const data = asRecord(resource.props["data"]) ?? {};
+      for (const [key, value] of Object.entries(data)) {
+        const text = asString(value);
+        if (text === undefined) continue;
+        if (isCredentialName(key) && isLiteralValue(text) && !isReference(text)) {
+          report(`data.${key} holds a literal credential`);
+          continue;
+        }
+        for (const assignment of credentialAssignments(text)) {
+          report(`data.${key} assigns a literal credential to ${assignment}`);
+        }
+      }
+    },
+  }),
+  defineResourcePolicy({
+    name: "no-private-key-in-plain-value",
+    description: "PEM private keys must only travel in Secrets or secret files, never in plain inputs (env, labels, ConfigMaps, args).",
+    concern: "secrets",
+    severity: "critical",
+    enforcement: "mandatory",
+    remediation: "Generate the key with @pulumi/tls, keep it a Pulumi secret and deliver it as a Kubernetes Secret or a secret upload.",
+    types: "any",
+    validate: (resource, report) => {
+      // Kubernetes Secrets and tls:* resources hold keys by design; Docker uploads are the
+      // sanctioned file route (their content is a Pulumi secret, which the engine hands over in plain).
+      if (resource.type === K8S_SECRET || resource.type.startsWith("tls:")) return;
+      for (const leaf of stringLeaves(resource.props)) {
+        if (resource.type === DOCKER_CONTAINER && leaf.path.startsWith("uploads")) continue;
+        if (containsPrivateKey(leaf.value)) report(`${leaf.path} contains a PEM private key in plain text`);
+      }
+    },
+  }),
+  defineResourcePolicy({
+    name: "eks-secrets-encryption",
+    description: "EKS clusters must envelope-encrypt Kubernetes Secrets with a KMS key.",
+    concern: "secrets",
+    severity: "high",
+    enforcement: { dev: "advisory", prod: "mandatory" },
+    remediation: "Set encryptionConfig: { resources: [\"secrets\"], provider: { keyArn: <aws.kms.Key arn, rotation on> } } on the cluster.",
+    types: ["aws:eks/cluster:Cluster"],
+    validate: (resource, report) => {
+      const encryption = asRecord(resource.props["encryptionConfig"]);
+      if (!encryption) {
+        report("encryptionConfig is missing: Secrets are stored in etcd without envelope encryption");
+        return;
+      }
+      if (!asStrings(encryption["resources"]).includes("secrets")) report('encryptionConfig.resources must include "secrets"');
+      const keyArn = asString(at(encryption, "provider", "keyArn"));
+      if (keyArn === undefined || keyArn === "") {
+        report("encryptionConfig.provider.keyArn is missing: name the KMS key that encrypts Secrets");
+      }
+    },
+  }),
+];
