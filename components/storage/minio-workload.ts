@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { DeployedWorkload, Job, Workload, WorkloadResources } from "../runtime/workload";
+import { DeployedWorkload, Job, Runtime, Workload, WorkloadResources } from "../runtime/workload";
 import { BACKUPS_BUCKET } from "./buckets";
 import { BucketPlan } from "./lifecycle-plan";
 import { BucketSetupFiles, ENDPOINT_VARIABLE, renderBucketSetupScript } from "./mc-script";
@@ -20,6 +20,7 @@ const SETUP_DIR = "/etc/fundament/storage";
 const MINIO_USER = { uid: 1000, gid: 1000 };
 
 export interface MinioServerInput {
+  target: Runtime["target"];
   image: string;
   resources: WorkloadResources;
   storageGiB: number;
@@ -78,7 +79,11 @@ export function minioWorkload(name: string, input: MinioServerInput): Workload {
     // MinIO finishes in-flight requests on SIGTERM; large multipart parts need some seconds.
     stopGracePeriodSeconds: 30,
     metrics: { port: MINIO_API_PORT, path: MINIO_METRICS_PATH },
-    user: MINIO_USER,
+    // The image declares VOLUME /data owned by root and its entrypoint neither chowns nor drops
+    // privileges, so a fresh Docker volume is writable only by root: on Docker the server runs as
+    // root, with every capability dropped and a read-only root filesystem. Kubernetes makes the
+    // volume group-writable through fsGroup, so there it runs as the image's documented uid.
+    ...(input.target === "kubernetes" ? { user: MINIO_USER } : {}),
     readOnlyRootFilesystem: true,
   };
 }

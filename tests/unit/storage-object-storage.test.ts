@@ -10,6 +10,7 @@ import { MockCallArgs, MockResourceArgs } from "@pulumi/pulumi/runtime/mocks";
 import { beforeAll, describe, expect, it } from "vitest";
 import { defaultBuckets } from "../../components/storage/buckets";
 import { ObjectStorage } from "../../components/storage/object-storage";
+import { minioWorkload } from "../../components/storage/minio-workload";
 import { DeployedWorkload, Endpoint, Job, Runtime, ScheduledJob, Workload } from "../../components/runtime/workload";
 
 interface Recorded {
@@ -278,6 +279,21 @@ describe("provider minio", () => {
     expect(await pulumi.isSecret(storage.backupWriter.secretKey)).toBe(true);
     expect(await settled(storage.backupWriter.accessKey)).toMatch(/^[A-Z0-9]{20}$/);
     expect(containsSecret(await settled(storage.endpoint))).toBe(false);
+  });
+
+  it("runs as root only on Docker, where the image's root-owned /data volume leaves no other way, and as uid 1000 on Kubernetes", () => {
+    expect(server.user).toBeUndefined();
+    expect(server.readOnlyRootFilesystem).toBe(true);
+    const onKubernetes = minioWorkload("storage", {
+      target: "kubernetes",
+      image: "quay.io/minio/minio:RELEASE.2025-09-07T16-13-09Z",
+      resources: { cpu: 1, memoryMiB: 1024 },
+      storageGiB: 50,
+      rootUser: "u",
+      rootPassword: "p",
+    });
+    expect(onKubernetes.user).toEqual({ uid: 1000, gid: 1000 });
+    expect(job.user).toEqual({ uid: 1000, gid: 1000 });
   });
 
   it("generates the credentials with RandomPassword (encrypted in state), one per secret", () => {
