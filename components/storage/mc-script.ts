@@ -99,6 +99,7 @@ export function renderBucketSetupScript(input: BucketSetupScriptInput): string {
     // mc admin user add takes the secret as an argument; it is visible only inside this job's
     // own process table, and the job exits when the script does.
     'mc admin user add "$alias" "$writer_access_key" "$writer_secret_key"',
+    "# Current mc skips a policy already attached; older releases fail with \"already in effect\".",
     `if ! attach_output=$(mc admin policy attach "$alias" ${policy} --user "$writer_access_key" 2>&1); then`,
     '  case "$attach_output" in',
     "    *already*) ;;",

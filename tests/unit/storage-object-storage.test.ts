@@ -79,6 +79,12 @@ describe("provider s3", () => {
     expect(await settled(storage.endpoint)).toBe("https://s3.eu-west-1.amazonaws.com");
   });
 
+  it("names every child after the component, so two instances never collide", () => {
+    const children = recorded.filter((r) => r.type.startsWith("aws:"));
+    expect(children.length).toBeGreaterThanOrEqual(15);
+    expect(children.filter((r) => !r.name.startsWith("objects-"))).toEqual([]);
+  });
+
   it("blocks every kind of public access on every bucket", () => {
     const blocks = byType("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", "objects-");
     expect(blocks.map((b) => b.inputs.bucket)).toEqual(["objects-backups-id", "objects-media-id"]);
