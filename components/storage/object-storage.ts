@@ -4,7 +4,7 @@ import { assertValidBuckets, MAX_BUCKET_NAME_LENGTH, validateBuckets } from "./b
 import { validateBucketPrefix } from "./aws-bucket-inputs";
 import { buildMinio } from "./minio";
 import { ObjectStorageArgs, ObjectStorageOutputs } from "./object-storage-types";
-import { buildS3 } from "./s3-storage";
+import { BACKUP_WRITER_SUFFIX, buildS3 } from "./s3-storage";
 
 const KEY = "fundament:storage";
 
@@ -22,6 +22,10 @@ function argumentProblems(args: ObjectStorageArgs, region: string | undefined): 
       ? Math.max(0, ...args.buckets.map((b) => (typeof b?.name === "string" ? b.name.length : 0)))
       : MAX_BUCKET_NAME_LENGTH;
     problems.push(...validateBucketPrefix(args.bucketPrefix, longest, `${KEY}.bucketPrefix`));
+    const writerName = `${args.bucketPrefix}${BACKUP_WRITER_SUFFIX}`;
+    if (writerName.length > 64) {
+      problems.push(`${KEY}.bucketPrefix: too long for the IAM user "${writerName}" (${writerName.length} characters, IAM allows 64; got ${JSON.stringify(args.bucketPrefix)})`);
+    }
     if (!region) problems.push(`${KEY}.region: the s3 provider needs a region (set aws:region in the stack config)`);
   }
   return problems;

@@ -6,6 +6,9 @@ import { renderBackupWriterPolicy } from "./backup-writer-policy";
 import { BucketPlan, planBuckets } from "./lifecycle-plan";
 import { ObjectStorageOutputs, S3StorageArgs } from "./object-storage-types";
 
+/** The backup writer's IAM user is `<bucketPrefix>-backup-writer`. */
+export const BACKUP_WRITER_SUFFIX = "-backup-writer";
+
 /** Refuses every request that is not over TLS; public access is blocked separately. */
 export function tlsOnlyBucketPolicy(bucketName: string): string {
   const arn = `arn:aws:s3:::${bucketName}`;
@@ -80,7 +83,7 @@ export function buildS3(parent: pulumi.Resource, name: string, args: S3StorageAr
   const plans = planBuckets(args.buckets);
   const built = plans.map((plan) => ({ plan, ...s3Bucket(parent, name, plan, args) }));
   const policy = renderBackupWriterPolicy(s3BucketName(args.bucketPrefix, BACKUPS_BUCKET));
-  const writer = new aws.iam.User(`${name}-backup-writer`, { name: `${args.bucketPrefix}-backup-writer`, tags: args.tags }, { parent });
+  const writer = new aws.iam.User(`${name}-backup-writer`, { name: `${args.bucketPrefix}${BACKUP_WRITER_SUFFIX}`, tags: args.tags }, { parent });
   const writerPolicy = new aws.iam.UserPolicy(`${name}-backup-writer`, { user: writer.name, policy }, { parent });
   const key = new aws.iam.AccessKey(`${name}-backup-writer`, { user: writer.name }, { parent, dependsOn: [writerPolicy] });
   return {

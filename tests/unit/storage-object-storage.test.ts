@@ -162,6 +162,22 @@ describe("provider s3", () => {
     );
     expect(recorded.length).toBe(before);
   });
+
+  it("refuses a prefix that would make the writer's IAM user name longer than IAM allows", () => {
+    const prefix = "a".repeat(51);
+    expect(() => new ObjectStorage("long", { provider: "s3", bucketPrefix: prefix, buckets: defaultBuckets(30), region: "eu-west-1" })).toThrow(
+      `fundament:storage.bucketPrefix: too long for the IAM user "${prefix}-backup-writer" (65 characters, IAM allows 64; got "${prefix}")`,
+    );
+  });
+
+  it("needs a region", () => {
+    // @pulumi/aws falls back to these when aws:region is unset.
+    delete process.env.AWS_REGION;
+    delete process.env.AWS_DEFAULT_REGION;
+    expect(() => new ObjectStorage("regionless", { provider: "s3", bucketPrefix: "p", buckets: defaultBuckets(30) })).toThrow(
+      "fundament:storage.region: the s3 provider needs a region (set aws:region in the stack config)",
+    );
+  });
 });
 
 /** Keeps what the layer hands to the runtime; hosts resolve to the workload name, as on Docker. */
