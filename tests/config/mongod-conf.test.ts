@@ -65,7 +65,7 @@ describe("renderMongodConf (checked against the documented options, not by mongo
     ["net.port", 27017, "standard port"],
     ["net.tls.mode", "preferTLS", "TLS offered, plain SCRAM still accepted"],
     ["net.tls.allowConnectionsWithoutCertificates", true, "only the exporter presents a certificate"],
-  ])("%s is %s (%s)", (key, value) => {
+  ] as [string, unknown, string][])("%s is %s (%s)", (key, value) => {
     expect(settings.get(key)).toBe(value);
   });
 

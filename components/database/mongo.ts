@@ -1,0 +1,157 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+import { DeployedWorkload, Runtime, WorkloadResources } from "../runtime/workload";
+import { mongoArgsProblems } from "./mongo-args-check";
+import { mongoCertificates } from "./mongo-certificates";
+import { MONGO_PORT, MONGO_REPLICA_SET, renderMongodConf } from "./mongod-conf";
+import { MongoIndexSpec, renderMongoInitScript } from "./mongo-init-script";
+import {
+  MONGO_CA_PATH,
+  MONGO_DATA_DIR,
+  MONGO_KEYFILE_PATH,
+  MONGO_ROOT_PASSWORD_PATH,
+  MONGO_ROOT_USER,
+  MONGO_SERVER_PEM_PATH,
+  mongoExporterWorkload,
+  mongoInitJob,
+  mongoServerWorkload,
+  mongoServicePasswordPath,
+} from "./mongo-workloads";
+
+/** Defaults for the stack config: the official image and Percona's exporter, both pinned. */
+export const MONGO_IMAGE = "mongo:7.0.16";
+export const MONGO_EXPORTER_IMAGE = "percona/mongodb_exporter:0.47.1";
+
+export type MongoIndex = MongoIndexSpec;
+
+export interface MongoServiceDatabase {
+  service: string;
+  database: string;
+  indexes: MongoIndex[];
+}
+
+export interface MongoArgs {
+  runtime: Runtime;
+  image: string;
+  resources: WorkloadResources;
+  storageGiB: number;
+  /** One database and one user (readWrite on that database only) per consuming service. */
+  databases: MongoServiceDatabase[];
+  exporterImage: string;
+}
+
+export interface MongoConnection {
+  host: string;
+  port: number;
+  database: string;
+  user: string;
+  password: string;
+  replicaSet: string;
+}
+
+export class Mongo extends pulumi.ComponentResource {
+  readonly workload: DeployedWorkload;
+  /** Initiates rs0 and converges users and indexes; connections only resolve after it has run. */
+  readonly initJob: DeployedWorkload;
+  readonly exporter: DeployedWorkload;
+  /** One per consuming service, keyed by service name; whole values are Pulumi secrets. */
+  readonly connections: Record<string, pulumi.Output<MongoConnection>>;
+
+  constructor(name: string, args: MongoArgs, opts?: pulumi.ComponentResourceOptions) {
+    const problems = mongoArgsProblems(args);
+    if (problems.length > 0) throw new Error(problems.join("\n"));
+    super("fundament:database:Mongo", name, {}, opts);
+
+    const password = (suffix: string, length = 40) =>
+      new random.RandomPassword(`${name}-${suffix}`, { length, special: false }, { parent: this });
+    const rootPassword = password("root-password");
+    // 756 base64-alphabet characters: the longest keyFile MongoDB's documentation generates.
+    const keyFile = password("keyfile", 756);
+    const servicePasswords = args.databases.map((entry) => ({ entry, password: password(`user-${entry.service}`) }));
+    // The runtime exposes workloads under their name (Docker network alias, Kubernetes Service).
+    const certificates = mongoCertificates(name, [name, "localhost"], this);
+
+    this.workload = args.runtime.deploy(
+      mongoServerWorkload({
+        name,
+        image: args.image,
+        resources: args.resources,
+        storageGiB: args.storageGiB,
+        mongodConf: renderMongodConf({
+          memoryLimitMiB: args.resources.memoryMiB,
+          dbPath: MONGO_DATA_DIR,
+          keyFilePath: MONGO_KEYFILE_PATH,
+          tlsCertificateKeyFile: MONGO_SERVER_PEM_PATH,
+          tlsCAFile: MONGO_CA_PATH,
+        }),
+        keyFile: keyFile.result,
+        rootPassword: rootPassword.result,
+        caCertPem: certificates.caCertPem,
+        serverPem: certificates.serverPem,
+      }),
+      { parent: this },
+    );
+
+    const script = this.workload.host.apply((host) =>
+      renderMongoInitScript({
+        host,
+        port: MONGO_PORT,
+        replicaSet: MONGO_REPLICA_SET,
+        rootUser: MONGO_ROOT_USER,
+        rootPasswordFile: MONGO_ROOT_PASSWORD_PATH,
+        exporterSubject: certificates.exporterSubject,
+        services: args.databases.map((entry) => ({
+          service: entry.service,
+          database: entry.database,
+          passwordFile: mongoServicePasswordPath(entry.service),
+          indexes: entry.indexes,
+        })),
+      }),
+    );
+    this.initJob = args.runtime.run(
+      mongoInitJob({
+        name: `${name}-init`,
+        image: args.image,
+        script,
+        rootPassword: rootPassword.result,
+        servicePasswords: servicePasswords.map(({ entry, password: pw }) => ({ service: entry.service, password: pw.result })),
+        mongo: this.workload,
+      }),
+      { parent: this },
+    );
+
+    this.exporter = args.runtime.deploy(
+      mongoExporterWorkload({
+        name: `${name}-exporter`,
+        image: args.exporterImage,
+        mongo: this.workload,
+        initJob: this.initJob,
+        caCertPem: certificates.caCertPem,
+        exporterPem: certificates.exporterPem,
+      }),
+      { parent: this },
+    );
+
+    const endpoint = this.workload.endpoint("mongo");
+    this.connections = Object.fromEntries(
+      servicePasswords.map(({ entry, password: pw }) => [
+        entry.service,
+        pulumi.secret(
+          // initJob.host carries the Job as a dependency: whoever consumes the connection waits for its user to exist.
+          pulumi.all([endpoint, pw.result, this.initJob.host]).apply(
+            ([{ host, port }, servicePassword]): MongoConnection => ({
+              host,
+              port,
+              database: entry.database,
+              user: entry.service,
+              password: servicePassword,
+              replicaSet: MONGO_REPLICA_SET,
+            }),
+          ),
+        ),
+      ]),
+    );
+
+    this.registerOutputs({ host: this.workload.host, connections: this.connections });
+  }
+}
