@@ -24,6 +24,8 @@ export interface JwksVerifierOptions {
   cacheMaxAgeMs?: number;
   timeoutMs?: number;
   algorithms?: string[];
+  /** Required `typ` header; the users service marks access tokens `at+jwt` (RFC 9068). */
+  type?: string;
 }
 
 const UNAVAILABLE_CODES = new Set(["ERR_JWKS_TIMEOUT", "ERR_JOSE_GENERIC", "ERR_JWKS_INVALID"]);
@@ -62,7 +64,9 @@ export async function createJwksVerifier(options: JwksVerifierOptions): Promise<
         const { payload } = await jose.jwtVerify(token, keys, {
           ...(options.issuer ? { issuer: options.issuer } : {}),
           ...(options.audience ? { audience: options.audience } : {}),
-          algorithms: options.algorithms ?? ["RS256", "ES256", "EdDSA", "PS256"],
+          algorithms: options.algorithms ?? ["EdDSA", "ES256", "RS256", "PS256"],
+          typ: options.type ?? "at+jwt",
+          requiredClaims: ["sub", "exp"],
         });
         if (typeof payload.sub !== "string" || payload.sub === "") throw new TokenRejectedError("token has no subject");
         return { subject: payload.sub, roles: rolesOf(payload, rolesClaim) };

@@ -2,10 +2,14 @@ import type { FastifyReply, FastifyRequest } from "fastify";
 import { HttpError, httpErrors } from "@fundament/kit";
 import { type Principal, TokenRejectedError, type TokenVerifier } from "../token-verifier";
 
-declare module "fastify" {
-  interface FastifyRequest {
-    principal?: Principal;
-  }
+/** Kept beside the request rather than declared on it: other services in the tree augment FastifyRequest too. */
+const principals = new WeakMap<FastifyRequest, Principal>();
+
+/** The caller a write is attributed to (its `sub`); set by requireRole. */
+export function actorOf(request: FastifyRequest): string {
+  const principal = principals.get(request);
+  if (!principal) throw new Error("actorOf called on a route without requireRole");
+  return principal.subject;
 }
 
 const BEARER = /^Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)$/;
@@ -28,6 +32,6 @@ export function requireRole(verifier: TokenVerifier, role: string) {
     if (!principal.roles.includes(role)) {
       throw httpErrors.forbidden(`headers.authorization: role ${role} is required to change configuration`, "ROLE_REQUIRED");
     }
-    request.principal = principal;
+    principals.set(request, principal);
   };
 }

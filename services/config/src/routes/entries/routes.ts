@@ -1,6 +1,7 @@
 import { ErrorBody } from "@fundament/kit";
 import type { JsonObject } from "../../json-patch";
 import { EntryParams, parseIfMatch, WriteHeaders } from "../path-params";
+import { actorOf } from "../../plugins/authorization";
 import type { RouteContext } from "../route-context";
 import { EffectiveBody, VersionBody, WriteBody } from "./schemas";
 
@@ -44,7 +45,7 @@ export function registerEntryRoutes({ app, entries, requireWriter }: RouteContex
         environment: request.params.environment,
         document: request.body.document as JsonObject,
         reason: request.body.reason,
-        actor: request.principal?.subject ?? "unknown",
+        actor: actorOf(request),
         ...(ifMatch === undefined ? {} : { ifMatch }),
       });
       return reply.status(201).header("etag", `"${record.version}"`).send(record);

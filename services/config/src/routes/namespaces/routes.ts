@@ -2,6 +2,7 @@ import { ErrorBody, Type } from "@fundament/kit";
 import type { JsonObject } from "../../json-patch";
 import { NotFoundError } from "../../config-errors";
 import { NamespaceParams } from "../path-params";
+import { actorOf } from "../../plugins/authorization";
 import type { RouteContext } from "../route-context";
 import { NamespaceBody, PutNamespaceBody } from "./schemas";
 
@@ -30,7 +31,7 @@ export function registerNamespaceRoutes({ app, store, requireWriter }: RouteCont
       },
     },
     async (request, reply) => {
-      const actor = request.principal?.subject ?? "unknown";
+      const actor = actorOf(request);
       const { namespace, created } = await store.putNamespace(request.params.namespace, request.body.schema as JsonObject, actor);
       return reply.status(created ? 201 : 200).send(namespace);
     },

@@ -1,5 +1,6 @@
 import { ErrorBody } from "@fundament/kit";
 import { EntryParams, parseIfMatch, WriteHeaders } from "../path-params";
+import { actorOf } from "../../plugins/authorization";
 import type { RouteContext } from "../route-context";
 import { VersionBody } from "../entries/schemas";
 import { RollbackBody, VersionList, VersionListQuery, VersionParams } from "./schemas";
@@ -57,7 +58,7 @@ export function registerVersionRoutes({ app, store, entries, requireWriter }: Ro
         environment: request.params.environment,
         toVersion: request.body.toVersion,
         reason: request.body.reason,
-        actor: request.principal?.subject ?? "unknown",
+        actor: actorOf(request),
         ...(ifMatch === undefined ? {} : { ifMatch }),
       });
       return reply.status(201).header("etag", `"${record.version}"`).send(record);

@@ -1,0 +1,96 @@
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createLogger, createPgPool, type EnvSource, runMigrations } from "@fundament/kit";
+import { startPostgres, type PostgresServer } from "../../../../scripts/local-servers/postgres-server";
+import { startRabbit, type RabbitNode } from "../../../../scripts/local-servers/rabbitmq-node";
+import { startRedis, type RedisServer } from "../../../../scripts/local-servers/redis-server";
+import { MIGRATIONS_DIR } from "../../src/migrations-dir";
+import { startJwksServer, type JwksServer } from "./jwks-server";
+
+export const ISSUER = "https://users.fundament.test";
+export const AUDIENCE = "config";
+
+/**
+ * Real PostgreSQL, Redis and (when asked) RabbitMQ for one test file: its own database with the
+ * service's migrations applied, its own vhost and user, and a JWKS server with a test key.
+ */
+export interface ConfigServers {
+  postgres: PostgresServer;
+  redis: RedisServer;
+  rabbit: RabbitNode | undefined;
+  jwks: JwksServer;
+  databaseUrl: string;
+  databasePassword: string;
+  redisUrl: string;
+  amqp: { host: string; port: number; vhost: string; user: string; password: string } | undefined;
+  /** The service's environment, secrets as files, as a deployment would give it. */
+  env(overrides?: Record<string, string>): EnvSource;
+  stop(): Promise<void>;
+}
+
+const secret = () => randomBytes(18).toString("base64url");
+
+export async function startConfigServers(options: { rabbit: boolean }): Promise<ConfigServers> {
+  const secretsDir = mkdtempSync(join(tmpdir(), "config-secrets-"));
+  const [postgres, redis, rabbit] = await Promise.all([startPostgres(), startRedis("appendonly no\nsave \"\"\n"), options.rabbit ? startRabbit() : Promise.resolve(undefined)]);
+  const databasePassword = secret();
+  const database = `config_${process.pid}`;
+  postgres.psql(`CREATE ROLE config LOGIN PASSWORD '${databasePassword}'`);
+  postgres.psql(`CREATE DATABASE ${database} OWNER config`);
+  const databaseUrl = `postgres://config@127.0.0.1:${postgres.port}/${database}`;
+  const pool = createPgPool({ url: databaseUrl, password: databasePassword, applicationName: "config-test-migrate", max: 1 });
+  await runMigrations({ pool, directory: MIGRATIONS_DIR, lockName: "config" });
+  await pool.end();
+
+  let amqp: ConfigServers["amqp"];
+  if (rabbit) {
+    amqp = { host: "127.0.0.1", port: rabbit.amqpPort, vhost: `config-${process.pid}`, user: "config", password: secret() };
+    rabbit.ctl(["add_vhost", amqp.vhost]);
+    rabbit.ctl(["add_user", amqp.user, amqp.password]);
+    rabbit.ctl(["set_permissions", "-p", amqp.vhost, amqp.user, ".*", ".*", ".*"]);
+  }
+  const jwks = await startJwksServer({ issuer: ISSUER, audience: AUDIENCE });
+  const dbPasswordFile = join(secretsDir, "db-password");
+  writeFileSync(dbPasswordFile, `${databasePassword}\n`, { mode: 0o600 });
+  const amqpPasswordFile = join(secretsDir, "amqp-password");
+  if (amqp) writeFileSync(amqpPasswordFile, amqp.password, { mode: 0o600 });
+  const redisUrl = `redis://127.0.0.1:${redis.port}/0`;
+  return {
+    postgres,
+    redis,
+    rabbit,
+    jwks,
+    databaseUrl,
+    databasePassword,
+    redisUrl,
+    amqp,
+    env: (overrides = {}) => ({
+      DATABASE_URL: databaseUrl,
+      DATABASE_PASSWORD_FILE: dbPasswordFile,
+      REDIS_URL: redisUrl,
+      AMQP_HOST: amqp?.host ?? "127.0.0.1",
+      AMQP_PORT: String(amqp?.port ?? 5672),
+      AMQP_VHOST: amqp?.vhost ?? "/",
+      AMQP_USER: amqp?.user ?? "config",
+      AMQP_PASSWORD_FILE: amqpPasswordFile,
+      JWKS_URL: jwks.url,
+      JWT_ISSUER: ISSUER,
+      JWT_AUDIENCE: AUDIENCE,
+      JWKS_COOLDOWN_MS: "0",
+      OUTBOX_SWEEP_MS: "500",
+      LOG_LEVEL: "warn",
+      ...overrides,
+    }),
+    async stop() {
+      await jwks.close();
+      await Promise.all([postgres.destroy(), redis.destroy(), rabbit?.destroy()]);
+      rmSync(secretsDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export function quietLogger() {
+  return createLogger({ service: "config", level: process.env.CONFIG_TEST_LOG_LEVEL ?? "silent" });
+}

@@ -1,0 +1,68 @@
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { JWK, JWTPayload, CryptoKey } from "jose" with { "resolution-mode": "import" };
+
+interface SigningKey {
+  kid: string;
+  privateKey: CryptoKey;
+  publicJwk: JWK;
+}
+
+/** Stands in for the users service's JWKS endpoint: a test key pair, rotatable, counting fetches. */
+export interface JwksServer {
+  readonly url: string;
+  readonly fetches: number;
+  /** A token signed with the current key (or a given one); `roles` lands in the `roles` claim. */
+  sign(claims: JWTPayload & { roles?: string[] }, options?: { key?: SigningKey; expiresIn?: string }): Promise<string>;
+  /** Publishes a new key beside the old one and signs with it from now on. */
+  rotate(): Promise<SigningKey>;
+  /** A key the server never publishes: its tokens must be refused. */
+  strayKey(): Promise<SigningKey>;
+  close(): Promise<void>;
+}
+
+export async function startJwksServer(options: { issuer: string; audience: string }): Promise<JwksServer> {
+  const jose = await import("jose");
+  let counter = 0;
+  const newKey = async (): Promise<SigningKey> => {
+    const { privateKey, publicKey } = await jose.generateKeyPair("RS256");
+    const kid = `test-key-${(counter += 1)}`;
+    return { kid, privateKey, publicJwk: { ...(await jose.exportJWK(publicKey)), kid, alg: "RS256", use: "sig" } };
+  };
+  const published: SigningKey[] = [await newKey()];
+  let fetches = 0;
+  const server: Server = createServer((request, response) => {
+    if (request.url !== "/.well-known/jwks.json") return void response.writeHead(404).end();
+    fetches += 1;
+    response.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ keys: published.map((key) => key.publicJwk) }));
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `http://127.0.0.1:${port}/.well-known/jwks.json`,
+    get fetches() {
+      return fetches;
+    },
+    async sign(claims, signOptions = {}) {
+      const key = signOptions.key ?? (published[published.length - 1] as SigningKey);
+      return new jose.SignJWT(claims)
+        .setProtectedHeader({ alg: "RS256", kid: key.kid, typ: "at+jwt" })
+        .setIssuer(options.issuer)
+        .setAudience(options.audience)
+        .setIssuedAt()
+        .setExpirationTime(signOptions.expiresIn ?? "5m")
+        .sign(key.privateKey);
+    },
+    async rotate() {
+      const key = await newKey();
+      published.push(key);
+      return key;
+    },
+    strayKey: newKey,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
