@@ -11,6 +11,10 @@
 //   index   CREATE INDEX on three columns of pgbench_accounts, then DROP INDEX
 // Ratio per workload = rendered throughput / stock throughput (so > 1 means the rendered
 // configuration is faster); the last line is the geometric mean.
+//
+// For settling a value by measurement: BENCH_EXTRA_CONF="commit_delay = 100" appends lines to the
+// rendered file, BENCH_BASELINE=rendered makes the baseline the unmodified rendered file instead
+// of stock, and BENCH_WORKLOADS=tpcb,select runs a subset.
 import { performance } from "node:perf_hooks";
 import { renderPostgresConf } from "../components/database/postgres-conf";
 import { startPostgres, PostgresServer } from "../scripts/local-servers/postgres-server";
@@ -63,7 +67,9 @@ const WORKLOADS: Workload[] = [
 
 async function main(): Promise<void> {
   const conf = renderPostgresConf({ resources: RESOURCES, maxConnections: 100, storageGiB: 20 });
-  const [stock, rendered] = await Promise.all([startPostgres(), startPostgres({ conf })]);
+  const extra = process.env.BENCH_EXTRA_CONF ? `\n# BENCH_EXTRA_CONF\n${process.env.BENCH_EXTRA_CONF.replace(/;\s*/g, "\n")}\n` : "";
+  const baselineConf = process.env.BENCH_BASELINE === "rendered" ? conf : undefined;
+  const [stock, rendered] = await Promise.all([startPostgres({ conf: baselineConf }), startPostgres({ conf: conf + extra })]);
   const targets: Target[] = [
     { label: "stock", server: stock },
     { label: "rendered", server: rendered },
@@ -76,9 +82,11 @@ async function main(): Promise<void> {
       console.log(`${label}: shared_buffers=${server.psql("SHOW shared_buffers")} work_mem=${server.psql("SHOW work_mem")}`);
     }
     const results = new Map<string, { stock: number[]; rendered: number[] }>();
-    for (const workload of WORKLOADS) results.set(workload.name, { stock: [], rendered: [] });
+    const selected = process.env.BENCH_WORKLOADS?.split(",") ?? WORKLOADS.map((w) => w.name);
+    const workloads = WORKLOADS.filter((w) => selected.includes(w.name));
+    for (const workload of workloads) results.set(workload.name, { stock: [], rendered: [] });
     for (let round = 0; round < ROUNDS; round += 1) {
-      for (const workload of WORKLOADS) {
+      for (const workload of workloads) {
         const order = round % 2 === 0 ? targets : [...targets].reverse();
         for (const { label, server } of order) {
           const value = workload.measure(server);
@@ -91,7 +99,7 @@ async function main(): Promise<void> {
       console.log(`${label}: checkpoints timed/requested ${server.psql("SELECT checkpoints_timed || '/' || checkpoints_req FROM pg_stat_bgwriter")}`);
     }
     const ratios: number[] = [];
-    for (const workload of WORKLOADS) {
+    for (const workload of workloads) {
       const r = results.get(workload.name);
       if (!r) continue;
       const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);

@@ -138,10 +138,10 @@ describe("PgBouncer 1.18 with the rendered pgbouncer.ini in front of PostgreSQL 
     const client = connect(PGBOUNCER_STATS_USER, statsPassword, "pgbouncer");
     await client.connect();
     try {
-      // The admin console speaks only the simple query protocol.
-      const pools = await client.query({ text: "SHOW POOLS", queryMode: "simple" } as never);
-      expect(pools.rows.some((row: { database: string; pool_mode: string }) => row.database === "users" && row.pool_mode === "transaction")).toBe(true);
-      await expect(client.query({ text: "PAUSE", queryMode: "simple" } as never)).rejects.toThrow(/admin access needed/);
+      // Without parameters node-postgres uses the simple query protocol, the only one the console speaks.
+      const pools = await client.query<{ database: string; pool_mode: string }>("SHOW POOLS");
+      expect(pools.rows.some((row) => row.database === "users" && row.pool_mode === "transaction")).toBe(true);
+      await expect(client.query("PAUSE")).rejects.toThrow(/admin access needed/);
     } finally {
       await client.end();
     }
