@@ -1,0 +1,216 @@
+/*
+ * The Redis component through Pulumi's mock engine, against a runtime that records the Workloads
+ * it is handed (the component never talks to Docker or Kubernetes). The files it hands over are
+ * then loaded by a real redis-server, and the connection it outputs is used to log in: what the
+ * component would deploy is what is tested.
+ */
+import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import * as pulumi from "@pulumi/pulumi";
+import { MockCallArgs, MockResourceArgs } from "@pulumi/pulumi/runtime/mocks";
+import Redis from "ioredis";
+import { beforeAll, describe, expect, it } from "vitest";
+import { Redis as RedisComponent, RedisArgs, RedisConnection } from "../../components/database/redis";
+import { REDIS_ACL_PATH, REDIS_CONF_PATH, REDIS_HEALTH_PASSWORD_PATH, redisHealthCommand } from "../../components/database/redis-workloads";
+import { DeployedWorkload, Endpoint, Job, Runtime, ScheduledJob, Workload } from "../../components/runtime/workload";
+import { startRedis } from "../../scripts/local-servers/redis-server";
+
+const registered: { type: string; name: string }[] = [];
+const generatedSecrets = new Set<string>();
+
+beforeAll(async () => {
+  await pulumi.runtime.setMocks(
+    {
+      newResource(args: MockResourceArgs) {
+        registered.push({ type: args.type, name: args.name });
+        const state: Record<string, unknown> = { ...args.inputs };
+        if (args.type === "random:index/randomPassword:RandomPassword") {
+          state.result = createHash("sha256").update(`password:${args.name}`).digest("base64url").replace(/[-_]/g, "x").slice(0, Number(args.inputs.length));
+          generatedSecrets.add(state.result as string);
+        }
+        return { id: `${args.name}-id`, state };
+      },
+      call(args: MockCallArgs) {
+        throw new Error(`Mock not implemented: ${args.token}`);
+      },
+    },
+    "fundament",
+    "unit",
+    false,
+  );
+});
+
+function settled<T>(output: pulumi.Input<T>): Promise<T> {
+  return new Promise((resolve) => pulumi.output(output).apply((value) => resolve(value as T)));
+}
+
+class RecordingRuntime implements Runtime {
+  readonly target = "docker" as const;
+  readonly deployed: Workload[] = [];
+  readonly jobs: Job[] = [];
+  deploy(workload: Workload): DeployedWorkload {
+    this.deployed.push(workload);
+    return this.handle(workload.name, workload.ports.map((p) => [p.name, p.port]));
+  }
+  run(job: Job): DeployedWorkload {
+    this.jobs.push(job);
+    return this.handle(job.name, []);
+  }
+  schedule(job: ScheduledJob): DeployedWorkload {
+    throw new Error(`unexpected scheduled job ${job.name}`);
+  }
+  private handle(name: string, ports: [string, number][]): DeployedWorkload {
+    const host = pulumi.output(`${name}.backend.internal`);
+    return {
+      name,
+      host,
+      endpoint: (portName: string) => {
+        const port = ports.find(([n]) => n === portName);
+        if (!port) throw new Error(`${name} has no port ${portName}`);
+        return host.apply((h): Endpoint => ({ host: h, port: port[1] }));
+      },
+      resources: [],
+    };
+  }
+}
+
+const args = (runtime: Runtime): RedisArgs => ({
+  runtime,
+  image: "redis:7.2.7",
+  exporterImage: "oliver006/redis_exporter:v1.67.0-alpine",
+  resources: { cpu: 0.5, memoryMiB: 256 },
+  storageGiB: 2,
+  evictionPolicy: "allkeys-lru",
+  services: ["users", "config"],
+});
+
+async function fileContent(workload: Workload, path: string): Promise<string> {
+  const file = workload.files?.find((f) => f.path === path);
+  if (!file) throw new Error(`${workload.name} has no file ${path}`);
+  return settled(file.content);
+}
+
+describe("Redis component", () => {
+  const runtime = new RecordingRuntime();
+  let component: RedisComponent;
+
+  beforeAll(() => {
+    component = new RedisComponent("redis", args(runtime));
+  });
+
+  it("deploys Redis in the backend zone only and its exporter in backend + monitoring", () => {
+    const [server, exporter] = runtime.deployed;
+    expect(server.name).toBe("redis");
+    expect(server.zones).toEqual(["backend"]);
+    expect(server.storage).toEqual([{ name: "data", path: "/data", sizeGiB: 2 }]);
+    expect(exporter.name).toBe("redis-exporter");
+    expect(exporter.zones).toEqual(["backend", "monitoring"]);
+    expect(exporter.metrics).toEqual({ port: 9121, path: "/metrics" });
+    expect(exporter.dependsOn).toContain(component.workload);
+  });
+
+  it("outputs one secret connection per service, each its own user", async () => {
+    expect(Object.keys(component.connections).sort()).toEqual(["config", "users"]);
+    for (const [service, output] of Object.entries(component.connections)) {
+      expect(await pulumi.isSecret(output)).toBe(true);
+      const connection: RedisConnection = await settled(output);
+      expect(connection).toMatchObject({ host: "redis.backend.internal", port: 6379, user: service });
+      expect(generatedSecrets.has(connection.password)).toBe(true);
+    }
+    const passwords = await Promise.all(Object.values(component.connections).map(async (c) => (await settled(c)).password));
+    expect(new Set(passwords).size).toBe(passwords.length);
+  });
+
+  it("puts generated passwords only in files marked secret, never in plain files or environment", async () => {
+    expect(generatedSecrets.size).toBeGreaterThan(0);
+    for (const workload of runtime.deployed) {
+      for (const file of workload.files ?? []) {
+        const content = await settled(file.content);
+        const holdsSecret = [...generatedSecrets].some((secret) => content.includes(secret));
+        if (holdsSecret) expect(file.secret, `${workload.name}:${file.path}`).toBe(true);
+        if (file.secret) expect(file.mode, `${workload.name}:${file.path}`).toBe(0o400);
+      }
+      for (const [name, value] of Object.entries(workload.env ?? {})) {
+        const text = await settled(value);
+        for (const secret of generatedSecrets) expect(text, `${workload.name} env ${name}`).not.toContain(secret);
+      }
+    }
+    const server = runtime.deployed[0];
+    expect(server.files?.find((f) => f.path === REDIS_ACL_PATH)?.secret).toBeFalsy();
+    expect(server.files?.find((f) => f.path === REDIS_CONF_PATH)?.secret).toBeFalsy();
+  });
+
+  it("the exporter gets its password as a JSON password file keyed by the Redis address", async () => {
+    const exporter = runtime.deployed[1];
+    expect(await settled(exporter.env?.REDIS_ADDR ?? "")).toBe("redis://redis.backend.internal:6379");
+    expect(exporter.env?.REDIS_PASSWORD_FILE).toBe("/run/secrets/redis-exporter/passwords.json");
+    const passwords = JSON.parse(await fileContent(exporter, "/run/secrets/redis-exporter/passwords.json")) as Record<string, string>;
+    expect(Object.keys(passwords)).toContain("redis://redis.backend.internal:6379");
+    expect(generatedSecrets.has(passwords["redis://redis.backend.internal:6379"])).toBe(true);
+  });
+
+  it("its files, loaded by a real redis-server, let each service in with its connection and refuse FLUSHALL", async () => {
+    const server = runtime.deployed[0];
+    const dir = mkdtempSync(join(tmpdir(), "fundament-redis-component-"));
+    chmodSync(dir, 0o755);
+    const aclPath = join(dir, "users.acl");
+    writeFileSync(aclPath, await fileContent(server, REDIS_ACL_PATH), { mode: 0o644 });
+    const healthPasswordPath = join(dir, "health-password");
+    writeFileSync(healthPasswordPath, await fileContent(server, REDIS_HEALTH_PASSWORD_PATH));
+    // Only the two paths that exist inside the container are pointed at this machine's copies.
+    const conf = (await fileContent(server, REDIS_CONF_PATH)).replace(`aclfile ${REDIS_ACL_PATH}`, `aclfile ${aclPath}`).replace("dir /data", `dir ${dir}`);
+    const redis = await startRedis(conf);
+    try {
+      for (const output of Object.values(component.connections)) {
+        const connection = await settled(output);
+        const client = new Redis({ host: redis.host, port: redis.port, username: connection.user, password: connection.password, maxRetriesPerRequest: 0, retryStrategy: () => null });
+        try {
+          expect(await client.call("ACL", "WHOAMI")).toBe(connection.user);
+          await client.set(`${connection.user}:hello`, "world");
+          await expect(client.flushall()).rejects.toThrow(/NOPERM/);
+        } finally {
+          client.disconnect();
+        }
+      }
+      const [cmd, ...rest] = redisHealthCommand(healthPasswordPath, redis.port);
+      expect(spawnSync(cmd, rest, { encoding: "utf8", timeout: 30_000 }).status).toBe(0);
+    } finally {
+      await redis.destroy();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("Redis component argument checks", () => {
+  it("names every bad field in one error and registers nothing", () => {
+    const before = registered.length;
+    const runtime = new RecordingRuntime();
+    expect(
+      () =>
+        new RedisComponent("bad-redis", {
+          ...args(runtime),
+          image: "redis",
+          resources: { cpu: 0, memoryMiB: 64 },
+          evictionPolicy: "lru" as never,
+          services: ["users", "Users", "default", "users"],
+        }),
+    ).toThrow(
+      new RegExp(
+        [
+          'redis\\.image: must carry a pinned tag or digest, a bare name floats to "latest" \\(got "redis"\\)',
+          "redis\\.resources\\.cpu: must be a number above 0 \\(got 0\\)",
+          "redis\\.resources\\.memoryMiB: must be an integer of at least 128.*\\(got 64\\)",
+          "redis\\.evictionPolicy: must be one of noeviction, allkeys-lru.*\\(got \"lru\"\\)",
+          'redis\\.services\\[1\\]: must be a lower-case name.*\\(got "Users"\\)',
+          'redis\\.services\\[2\\]: "default" is reserved',
+          'redis\\.services\\[3\\]: "users" is listed twice',
+        ].join(".*\\nfundament:database\\."),
+      ),
+    );
+    expect(registered.length).toBe(before);
+    expect(runtime.deployed).toEqual([]);
+  });
+});
