@@ -1,0 +1,94 @@
+import { checkPostgres, checkRedis, closeRedis, createService, registerPoolMetrics, type Logger, type Pool, type Redis, type ServiceApp } from "@fundament/kit";
+import { AccessTokens } from "./domain/access-tokens";
+import { Accounts } from "./domain/accounts";
+import { ensureBootstrapAdmin } from "./domain/bootstrap-admin";
+import { LoginRateLimit, type LoginRateLimitSettings } from "./domain/login-rate-limit";
+import { OutboxRelay, type EventPublisher } from "./domain/outbox";
+import { PasswordHasher, type Argon2Params } from "./domain/password-hasher";
+import { loadCommonPasswords } from "./domain/password-policy";
+import { RefreshTokens } from "./domain/refresh-tokens";
+import type { TokenKeys } from "./domain/token-keys";
+import { USER_EVENT_TYPES } from "./domain/user-events";
+import { installAuthentication } from "./plugins/authentication";
+import { authRoutes } from "./routes/auth/auth-routes";
+import { jwksRoutes } from "./routes/jwks/jwks-routes";
+import { meRoutes } from "./routes/me/me-routes";
+import { usersRoutes } from "./routes/users/users-routes";
+
+export interface UsersSettings {
+  issuer: string;
+  audience: string;
+  accessTokenTtlSeconds: number;
+  refreshTokenTtlSeconds: number;
+  passwordMinLength: number;
+  argon2: Argon2Params;
+  rateLimit: LoginRateLimitSettings;
+  outboxPollMs: number;
+}
+
+/** The broker link: confirmed publish for the outbox, `connected` for readiness. */
+export interface UsersMessaging extends EventPublisher {
+  readonly connected: boolean;
+  close(): Promise<void>;
+}
+
+export interface UsersDeps {
+  logger: Logger;
+  pool: Pool;
+  redis: Redis;
+  messaging: UsersMessaging;
+  keys: TokenKeys;
+  settings: UsersSettings;
+  bootstrapAdmin?: { email: string; password: string };
+  /** Defaults to the bundled list. */
+  commonPasswords?: ReadonlySet<string>;
+  requestLogging?: boolean;
+  trustProxy?: boolean | string | string[];
+}
+
+export async function buildApp(deps: UsersDeps): Promise<ServiceApp> {
+  const { settings } = deps;
+  const outbox = new OutboxRelay(deps.pool, deps.messaging, USER_EVENT_TYPES, deps.logger, settings.outboxPollMs);
+  const accessTokens = new AccessTokens(deps.keys, { issuer: settings.issuer, audience: settings.audience, ttlSeconds: settings.accessTokenTtlSeconds });
+  const accounts = new Accounts({
+    pool: deps.pool,
+    hasher: new PasswordHasher(settings.argon2),
+    policy: { minLength: settings.passwordMinLength, common: deps.commonPasswords ?? loadCommonPasswords() },
+    accessTokens,
+    refreshTokens: new RefreshTokens(deps.pool, settings.refreshTokenTtlSeconds),
+    rateLimit: new LoginRateLimit(deps.redis, settings.rateLimit),
+    outbox,
+    log: deps.logger,
+  });
+
+  const app = await createService({
+    name: "users",
+    description: "Accounts, argon2id passwords, EdDSA access tokens and rotating refresh tokens",
+    logger: deps.logger,
+    requestLogging: deps.requestLogging ?? true,
+    ...(deps.trustProxy !== undefined ? { trustProxy: deps.trustProxy } : {}),
+    readiness: [
+      { name: "postgres", check: () => checkPostgres(deps.pool), timeoutMs: 2000 },
+      { name: "redis", check: () => checkRedis(deps.redis), timeoutMs: 1000 },
+      {
+        name: "rabbitmq",
+        check: async () => {
+          if (!deps.messaging.connected) throw new Error("not connected to the broker");
+        },
+      },
+    ],
+    // In order: no new events relayed, the broker link drained, then the stores closed.
+    closers: [() => outbox.stop(), () => deps.messaging.close(), () => closeRedis(deps.redis), () => deps.pool.end()],
+  });
+  registerPoolMetrics(app.kit.metrics, deps.pool);
+
+  const guards = installAuthentication(app, accessTokens, accounts);
+  authRoutes(app, accounts);
+  meRoutes(app, guards);
+  usersRoutes(app, accounts, guards);
+  jwksRoutes(app, deps.keys);
+
+  if (deps.bootstrapAdmin) await ensureBootstrapAdmin(deps.pool, accounts, deps.bootstrapAdmin, deps.logger);
+  outbox.start();
+  return app;
+}

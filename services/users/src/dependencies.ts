@@ -1,0 +1,78 @@
+import { createLogger, createPgPool, createRedis, type Logger } from "@fundament/kit";
+import { Messaging } from "@fundament/kit/messaging";
+import type { UsersDeps, UsersSettings } from "./app";
+import type { UsersConfig } from "./config";
+import { loadTokenKeys } from "./domain/token-keys";
+
+export function settingsFrom(config: UsersConfig): UsersSettings {
+  return {
+    issuer: config.JWT_ISSUER,
+    audience: config.JWT_AUDIENCE,
+    accessTokenTtlSeconds: config.ACCESS_TOKEN_TTL_SECONDS,
+    refreshTokenTtlSeconds: config.REFRESH_TOKEN_TTL_SECONDS,
+    passwordMinLength: config.PASSWORD_MIN_LENGTH,
+    argon2: { memoryKiB: config.ARGON2_MEMORY_KIB, iterations: config.ARGON2_ITERATIONS, parallelism: config.ARGON2_PARALLELISM },
+    rateLimit: {
+      windowSeconds: config.LOGIN_RATE_LIMIT_WINDOW_SECONDS,
+      accountMax: config.LOGIN_RATE_LIMIT_ACCOUNT_MAX,
+      ipMax: config.LOGIN_RATE_LIMIT_IP_MAX,
+    },
+    outboxPollMs: config.OUTBOX_POLL_MS,
+  };
+}
+
+/** amqp://user@host:port/vhost → the messaging endpoint; the vhost "/" is spelled %2F in a URL. */
+export function amqpEndpoint(url: string, password: string): { host: string; port: number; vhost: string; user: string; password: string } {
+  const parsed = new URL(url);
+  const path = parsed.pathname.replace(/^\//, "");
+  return {
+    host: parsed.hostname,
+    port: parsed.port === "" ? 5672 : Number(parsed.port),
+    vhost: path === "" ? "/" : decodeURIComponent(path),
+    user: decodeURIComponent(parsed.username || "guest"),
+    password,
+  };
+}
+
+function trustProxy(value: string | undefined): boolean | string | undefined {
+  if (value === undefined) return undefined;
+  if (value === "true") return true;
+  if (value === "false") return false;
+  return value;
+}
+
+/** Opens the pool, the Redis client and the broker link the app needs. */
+export async function connectDependencies(config: UsersConfig, logger: Logger = createLogger({ service: "users", level: config.LOG_LEVEL })): Promise<UsersDeps> {
+  const pool = createPgPool({
+    url: config.DATABASE_URL,
+    password: config.DATABASE_PASSWORD,
+    applicationName: "users",
+    max: config.DATABASE_POOL_MAX,
+    statementTimeoutMs: config.DATABASE_STATEMENT_TIMEOUT_MS,
+    idleInTransactionTimeoutMs: config.DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS,
+    onIdleError: (err) => logger.warn({ err }, "idle postgres connection failed"),
+  });
+  const redis = createRedis({
+    url: config.REDIS_URL,
+    connectionName: "users",
+    ...(config.REDIS_PASSWORD !== undefined ? { password: config.REDIS_PASSWORD } : {}),
+    onError: (err) => logger.warn({ err }, "redis connection error"),
+  });
+  const messaging = await Messaging.connect({
+    endpoint: amqpEndpoint(config.AMQP_URL, config.AMQP_PASSWORD),
+    prefetch: 10,
+    connectionName: "users",
+    // Shorter than the database's idle-in-transaction timeout: the relay publishes inside a transaction.
+    publishTimeoutMs: Math.max(1000, Math.floor(config.DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS / 2)),
+    closeTimeoutMs: 5000,
+    logger,
+  });
+  const keys = await loadTokenKeys(config.JWT_SIGNING_KEY, config.JWT_PREVIOUS_PUBLIC_KEYS ?? "");
+  const deps: UsersDeps = { logger, pool, redis, messaging, keys, settings: settingsFrom(config) };
+  if (config.BOOTSTRAP_ADMIN_EMAIL !== undefined && config.BOOTSTRAP_ADMIN_PASSWORD !== undefined) {
+    deps.bootstrapAdmin = { email: config.BOOTSTRAP_ADMIN_EMAIL, password: config.BOOTSTRAP_ADMIN_PASSWORD };
+  }
+  const proxy = trustProxy(config.TRUST_PROXY);
+  if (proxy !== undefined) deps.trustProxy = proxy;
+  return deps;
+}

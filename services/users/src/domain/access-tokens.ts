@@ -1,0 +1,75 @@
+import { randomUUID } from "node:crypto";
+import { loadJose, type JWTHeaderParameters } from "./jose-module";
+import { ACCESS_TOKEN_ALG, type TokenKeys } from "./token-keys";
+
+export interface AccessTokenSettings {
+  issuer: string;
+  audience: string;
+  ttlSeconds: number;
+}
+
+export interface AccessClaims {
+  userId: string;
+  roles: string[];
+}
+
+/** Why a bearer token was refused; the code goes to the client, never the token itself. */
+export class TokenRejected extends Error {
+  constructor(
+    readonly code: "TOKEN_INVALID" | "TOKEN_EXPIRED" | "TOKEN_UNKNOWN_KEY",
+    message: string,
+  ) {
+    super(message);
+    this.name = "TokenRejected";
+  }
+}
+
+export class AccessTokens {
+  private readonly byKid: Map<string, TokenKeys["verification"][number]>;
+
+  constructor(
+    private readonly keys: TokenKeys,
+    readonly settings: AccessTokenSettings,
+  ) {
+    this.byKid = new Map(keys.verification.map((key) => [key.kid, key]));
+  }
+
+  async issue(claims: AccessClaims): Promise<string> {
+    const { SignJWT } = await loadJose();
+    return new SignJWT({ roles: claims.roles })
+      .setProtectedHeader({ alg: ACCESS_TOKEN_ALG, kid: this.keys.signing.kid, typ: "at+jwt" })
+      .setSubject(claims.userId)
+      .setIssuer(this.settings.issuer)
+      .setAudience(this.settings.audience)
+      .setIssuedAt()
+      .setExpirationTime(`${this.settings.ttlSeconds}s`)
+      .setJti(randomUUID())
+      .sign(this.keys.signing.key);
+  }
+
+  /** Only EdDSA, only known kids, issuer, audience and expiry checked; `alg: none` never passes. */
+  async verify(token: string): Promise<AccessClaims> {
+    const { errors: joseErrors, jwtVerify } = await loadJose();
+    try {
+      const { payload } = await jwtVerify(
+        token,
+        (header: JWTHeaderParameters) => {
+          const key = header.kid === undefined ? undefined : this.byKid.get(header.kid);
+          if (!key) throw new TokenRejected("TOKEN_UNKNOWN_KEY", "token signed by an unknown key");
+          return key.key;
+        },
+        { algorithms: [ACCESS_TOKEN_ALG], issuer: this.settings.issuer, audience: this.settings.audience, requiredClaims: ["sub", "exp", "iat"], typ: "at+jwt" },
+      );
+      const roles = payload.roles;
+      if (typeof payload.sub !== "string" || !Array.isArray(roles) || !roles.every((r): r is string => typeof r === "string")) {
+        throw new TokenRejected("TOKEN_INVALID", "token claims are malformed");
+      }
+      return { userId: payload.sub, roles };
+    } catch (error) {
+      if (error instanceof TokenRejected) throw error;
+      if (error instanceof joseErrors.JWTExpired) throw new TokenRejected("TOKEN_EXPIRED", "token expired");
+      if (error instanceof joseErrors.JOSEError) throw new TokenRejected("TOKEN_INVALID", "token is not valid");
+      throw error;
+    }
+  }
+}

@@ -1,0 +1,20 @@
+// The only file of the users service that touches the process: environment, listen, signals.
+import { exitOnSignals, exitOnStartupError, startServer } from "@fundament/kit";
+import { buildApp } from "./app";
+import { loadUsersConfig } from "./config";
+import { connectDependencies } from "./dependencies";
+
+async function main(): Promise<void> {
+  const config = loadUsersConfig(process.env);
+  const deps = await connectDependencies(config);
+  const app = await buildApp(deps);
+  const running = await startServer(app, {
+    port: config.PORT,
+    host: config.HOST,
+    metricsPort: config.METRICS_PORT,
+    probePeriodMs: config.SHUTDOWN_PROBE_PERIOD_MS,
+  });
+  exitOnSignals(running, { gracePeriodMs: config.SHUTDOWN_GRACE_PERIOD_MS, log: deps.logger });
+}
+
+main().catch(exitOnStartupError);
