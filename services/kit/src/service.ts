@@ -7,6 +7,7 @@ import { installErrorFormat } from "./errors";
 import { createReadiness, registerHealthRoutes, type Readiness, type ReadinessCheck } from "./health";
 import type { Logger } from "./logger";
 import { createMetricsRegistry, instrumentRequests } from "./metrics";
+import { installValidation } from "./validation";
 
 /** What the kit attaches to every service app (read by startServer and tests). */
 export interface KitState {
@@ -61,7 +62,6 @@ export async function createService(options: ServiceOptions): Promise<ServiceApp
     trustProxy: options.trustProxy ?? false,
     // Answer requests that arrive on open keep-alive connections during close with 503.
     return503OnClosing: true,
-    ajv: { customOptions: { allErrors: false, coerceTypes: "array", removeAdditional: false, useDefaults: true } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   const readiness = createReadiness(options.readiness ?? []);
@@ -69,6 +69,7 @@ export async function createService(options: ServiceOptions): Promise<ServiceApp
   app.decorate("kit", { name: options.name, readiness, metrics });
 
   installErrorFormat(app);
+  installValidation(app);
   instrumentRequests(app, metrics);
   await app.register(swagger, {
     openapi: {

@@ -40,10 +40,19 @@ describe("error format", () => {
     ["/orders/1", { item: "a", quantity: 100 }, "body.quantity", "must be <= 99"],
     ["/orders/1", { item: "a", quantity: 1, price: 3 }, "body.price", "is not an allowed property"],
     ["/orders/1", [1, 2], "body", "must be object"],
+    // Bodies are JSON and keep their types; only query strings and params are coerced from text.
+    ["/orders/1", { item: "a", quantity: "3" }, "body.quantity", "must be integer"],
+    ["/orders/1", { item: 7, quantity: 1 }, "body.item", "must be string"],
   ])("POST %s %j answers 400 naming %s", async (url, payload, field, reason) => {
     const response = await post(url, payload);
     expect(response.statusCode).toBe(400);
     expect(response.json()).toEqual({ error: { code: "VALIDATION_FAILED", message: `${field}: ${reason}`, details: [{ field, reason }] } });
+  });
+
+  it("coerces query strings and params from text", async () => {
+    const response = await post("/orders/12?dryRun=true", { item: "a", quantity: 2 });
+    expect(response.statusCode).toBe(200);
+    expect(response.json()).toEqual({ id: 12, item: "a", quantity: 2 });
   });
 
   it("names the body when the JSON does not parse", async () => {
