@@ -2,10 +2,17 @@
 // in-memory MODEL of the few shell APIs it calls. The model is strict where mongod is (auth first,
 // writes only on a primary, createUser refuses duplicates, rs.initiate refuses a second time,
 // conflicting index definitions are refused), but it is a model, not mongod.
+import { createHash } from "node:crypto";
 import { runInNewContext } from "node:vm";
+import * as pulumi from "@pulumi/pulumi";
+import { MockCallArgs, MockResourceArgs } from "@pulumi/pulumi/runtime/mocks";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { Mongo } from "../../components/database/mongo";
+import { mongoExporterSubject } from "../../components/database/mongo-certificates";
 import { MongoInitScriptInput, mongoIndexName, renderMongoInitScript } from "../../components/database/mongo-init-script";
+import { MONGO_INIT_SCRIPT_PATH, MONGO_ROOT_PASSWORD_PATH } from "../../components/database/mongo-workloads";
+import { DeployedWorkload, Job, Runtime, Workload } from "../../components/runtime/workload";
 
 interface ModelUser {
   pwd?: string;
@@ -305,5 +312,90 @@ describe("mongo init script (run against a model of mongosh + mongod, not a real
       }),
       { numRuns: 60 },
     );
+  });
+});
+
+/** Hands out handles named after the workload, and keeps what it was given. */
+class RecordingRuntime implements Runtime {
+  readonly target = "docker" as const;
+  readonly deployed: Workload[] = [];
+  readonly jobs: Job[] = [];
+  deploy(workload: Workload): DeployedWorkload {
+    this.deployed.push(workload);
+    return this.handle(workload.name, workload.ports.find((p) => p.name === "mongo")?.port ?? 0);
+  }
+  run(job: Job): DeployedWorkload {
+    this.jobs.push(job);
+    return this.handle(job.name, 0);
+  }
+  schedule(): DeployedWorkload {
+    throw new Error("unexpected scheduled job");
+  }
+  private handle(name: string, port: number): DeployedWorkload {
+    const host = pulumi.output(name);
+    return { name, host, endpoint: () => host.apply((h) => ({ host: h, port })), resources: [] };
+  }
+}
+
+function settled<T>(output: pulumi.Input<T>): Promise<T> {
+  return new Promise((resolve) => pulumi.output(output).apply((value) => resolve(value as T)));
+}
+
+async function filesOf(owner: { files?: { path: string; content: pulumi.Input<string> }[] }): Promise<Record<string, string>> {
+  const entries = await Promise.all((owner.files ?? []).map(async (f) => [f.path, await settled(f.content)] as const));
+  return Object.fromEntries(entries);
+}
+
+describe("the init Job exactly as the Mongo component deploys it (same model, not a real mongod)", () => {
+  it("run twice with the Job's own files: initiates once, and each service's user gets the password its connection carries", async () => {
+    await pulumi.runtime.setMocks(
+      {
+        newResource(args: MockResourceArgs) {
+          const state: Record<string, unknown> = { ...args.inputs };
+          const seed = createHash("sha256").update(args.name).digest("hex");
+          if (args.type === "random:index/randomPassword:RandomPassword") state.result = seed.repeat(24).slice(0, Number(args.inputs.length));
+          if (args.type === "tls:index/privateKey:PrivateKey") state.privateKeyPem = `KEY ${seed}`;
+          if (args.type.endsWith("Cert")) state.certPem = `CERT ${seed}`;
+          if (args.type === "tls:index/certRequest:CertRequest") state.certRequestPem = `CSR ${seed}`;
+          return { id: `${args.name}-id`, state };
+        },
+        call(args: MockCallArgs) {
+          throw new Error(`Mock not implemented: ${args.token}`);
+        },
+      },
+      "fundament",
+      "unit",
+      false,
+    );
+    const runtime = new RecordingRuntime();
+    const mongo = new Mongo("mongo", {
+      runtime,
+      image: "mongo:7.0.16",
+      exporterImage: "percona/mongodb_exporter:0.47.1",
+      resources: { cpu: 1, memoryMiB: 1024 },
+      storageGiB: 5,
+      databases: [
+        { service: "users", database: "users", indexes: [{ collection: "accounts", keys: { email: 1 }, unique: true }] },
+        { service: "config", database: "config_store", indexes: [{ collection: "entries", keys: { key: 1, version: -1 } }] },
+      ],
+    });
+    const jobFiles = await filesOf(runtime.jobs[0]);
+    const serverFiles = await filesOf(runtime.deployed[0]);
+    // The root user the image's entrypoint creates from its password file is the one the Job logs in as.
+    const model = new MongoModel("mongodb://mongo:27017/admin?directConnection=true", serverFiles[MONGO_ROOT_PASSWORD_PATH]);
+    const script = jobFiles[MONGO_INIT_SCRIPT_PATH];
+    runJob(script, model, jobFiles);
+    runJob(script, model, jobFiles);
+    expect(model.initiateCalls).toBe(1);
+    expect(model.replicaSetConfig).toEqual({ _id: "rs0", members: [{ _id: 0, host: "mongo:27017" }] });
+    for (const [service, output] of Object.entries(mongo.connections)) {
+      const connection = await settled(output);
+      expect(model.users.get(`${connection.database}.${service}`)).toEqual({
+        pwd: connection.password,
+        roles: [{ role: "readWrite", db: connection.database }],
+      });
+    }
+    expect(model.users.has(`$external.${mongoExporterSubject("mongo-exporter")}`)).toBe(true);
+    expect([...model.indexes.keys()].sort()).toEqual(["config_store.entries.key_1_version_-1", "users.accounts.email_1"]);
   });
 });

@@ -1,0 +1,231 @@
+/*
+ * The Mongo component through Pulumi's mock engine, against a runtime that records the Workloads
+ * and Job it is handed (the component never talks to Docker or Kubernetes). No mongod runs here;
+ * the checks are on what would be deployed: zones, secret files and their modes, the rendered
+ * config pointing at the files that are actually mounted, and the outputs.
+ */
+import { createHash } from "node:crypto";
+import * as pulumi from "@pulumi/pulumi";
+import { MockCallArgs, MockResourceArgs } from "@pulumi/pulumi/runtime/mocks";
+import { parse } from "yaml";
+import { beforeAll, describe, expect, it } from "vitest";
+import { Mongo, MongoArgs, MongoConnection } from "../../components/database/mongo";
+import { MONGOD_CONF_PATH, MONGO_EXPORTER_CA_PATH, MONGO_EXPORTER_PEM_PATH, MONGO_INIT_SCRIPT_PATH } from "../../components/database/mongo-workloads";
+import { DeployedWorkload, Endpoint, Job, Runtime, ScheduledJob, Workload, WorkloadFile } from "../../components/runtime/workload";
+
+const registered: { type: string; name: string }[] = [];
+const generatedSecrets = new Set<string>();
+
+function fake(seed: string, length: number): string {
+  return createHash("sha256").update(seed).digest("base64url").replace(/[-_]/g, "x").padEnd(length, "Q").slice(0, length);
+}
+
+beforeAll(async () => {
+  await pulumi.runtime.setMocks(
+    {
+      newResource(args: MockResourceArgs) {
+        registered.push({ type: args.type, name: args.name });
+        const state: Record<string, unknown> = { ...args.inputs };
+        switch (args.type) {
+          case "random:index/randomPassword:RandomPassword":
+            state.result = fake(`password:${args.name}`, Number(args.inputs.length));
+            generatedSecrets.add(state.result as string);
+            break;
+          case "tls:index/privateKey:PrivateKey": {
+            const body = fake(`key:${args.name}`, 64);
+            generatedSecrets.add(body);
+            state.privateKeyPem = `-----BEGIN RSA PRIVATE KEY-----\n${body}\n-----END RSA PRIVATE KEY-----\n`;
+            break;
+          }
+          case "tls:index/selfSignedCert:SelfSignedCert":
+          case "tls:index/locallySignedCert:LocallySignedCert":
+            state.certPem = `-----BEGIN CERTIFICATE-----\n${fake(`cert:${args.name}`, 64)}\n-----END CERTIFICATE-----\n`;
+            break;
+          case "tls:index/certRequest:CertRequest":
+            state.certRequestPem = `-----BEGIN CERTIFICATE REQUEST-----\n${fake(`csr:${args.name}`, 64)}\n-----END CERTIFICATE REQUEST-----\n`;
+            break;
+        }
+        return { id: `${args.name}-id`, state };
+      },
+      call(args: MockCallArgs) {
+        throw new Error(`Mock not implemented: ${args.token}`);
+      },
+    },
+    "fundament",
+    "unit",
+    false,
+  );
+});
+
+function settled<T>(output: pulumi.Input<T>): Promise<T> {
+  return new Promise((resolve) => pulumi.output(output).apply((value) => resolve(value as T)));
+}
+
+class RecordingRuntime implements Runtime {
+  readonly target = "kubernetes" as const;
+  readonly deployed: Workload[] = [];
+  readonly jobs: Job[] = [];
+  deploy(workload: Workload): DeployedWorkload {
+    this.deployed.push(workload);
+    return this.handle(workload.name, workload.ports.map((p) => [p.name, p.port]));
+  }
+  run(job: Job): DeployedWorkload {
+    this.jobs.push(job);
+    return this.handle(job.name, []);
+  }
+  schedule(job: ScheduledJob): DeployedWorkload {
+    throw new Error(`unexpected scheduled job ${job.name}`);
+  }
+  private handle(name: string, ports: [string, number][]): DeployedWorkload {
+    const host = pulumi.output(name);
+    return {
+      name,
+      host,
+      endpoint: (portName: string) => {
+        const port = ports.find(([n]) => n === portName);
+        if (!port) throw new Error(`${name} has no port ${portName}`);
+        return host.apply((h): Endpoint => ({ host: h, port: port[1] }));
+      },
+      resources: [],
+    };
+  }
+}
+
+const args = (runtime: Runtime): MongoArgs => ({
+  runtime,
+  image: "mongo:7.0.16",
+  exporterImage: "percona/mongodb_exporter:0.47.1",
+  resources: { cpu: 1, memoryMiB: 2048 },
+  storageGiB: 10,
+  databases: [
+    { service: "users", database: "users", indexes: [{ collection: "accounts", keys: { email: 1 }, unique: true }] },
+    { service: "gpu-jobs", database: "gpu_jobs", indexes: [] },
+  ],
+});
+
+function file(owner: { name: string; files?: WorkloadFile[] }, path: string): WorkloadFile {
+  const found = owner.files?.find((f) => f.path === path);
+  if (!found) throw new Error(`${owner.name} has no file ${path}`);
+  return found;
+}
+
+describe("Mongo component", () => {
+  const runtime = new RecordingRuntime();
+  let component: Mongo;
+
+  beforeAll(() => {
+    component = new Mongo("mongo", args(runtime));
+  });
+
+  it("deploys mongod in backend only, the init Job in backend after mongod, the exporter in backend + monitoring", () => {
+    const [server, exporter] = runtime.deployed;
+    const [job] = runtime.jobs;
+    expect(server.zones).toEqual(["backend"]);
+    expect(server.storage).toEqual([{ name: "data", path: "/data/db", sizeGiB: 10 }]);
+    expect(server.user).toEqual({ uid: 999, gid: 999 });
+    expect(job.name).toBe("mongo-init");
+    expect(job.zones).toEqual(["backend"]);
+    expect(job.dependsOn).toEqual([component.workload]);
+    expect(job.command).toContain(MONGO_INIT_SCRIPT_PATH);
+    expect(exporter.zones).toEqual(["backend", "monitoring"]);
+    expect(exporter.metrics).toEqual({ port: 9216, path: "/metrics" });
+    expect(exporter.dependsOn).toEqual([component.workload, component.initJob]);
+  });
+
+  it("mongod.conf points at the keyFile, certificate and CA actually mounted, with the modes mongod demands", async () => {
+    const server = runtime.deployed[0];
+    const conf = parse(await settled(file(server, MONGOD_CONF_PATH).content)) as {
+      security: { keyFile: string };
+      net: { tls: { certificateKeyFile: string; CAFile: string } };
+      replication: { replSetName: string };
+    };
+    expect(conf.replication.replSetName).toBe("rs0");
+    const keyFile = file(server, conf.security.keyFile);
+    expect(keyFile).toMatchObject({ secret: true, mode: 0o400 });
+    const keyFileContent = await settled(keyFile.content);
+    expect(keyFileContent).toMatch(/^[A-Za-z0-9]{756}$/);
+    expect(file(server, conf.net.tls.certificateKeyFile)).toMatchObject({ secret: true, mode: 0o400 });
+    expect(await settled(file(server, conf.net.tls.certificateKeyFile).content)).toMatch(/BEGIN CERTIFICATE[\s\S]*BEGIN RSA PRIVATE KEY/);
+    expect(file(server, conf.net.tls.CAFile).secret).toBeFalsy();
+    expect(server.args).toEqual(["mongod", "--config", MONGOD_CONF_PATH]);
+  });
+
+  it("hands the root password to the image as a file, never as a value", async () => {
+    const server = runtime.deployed[0];
+    const path = await settled(server.env?.MONGO_INITDB_ROOT_PASSWORD_FILE ?? "");
+    expect(file(server, path)).toMatchObject({ secret: true, mode: 0o400 });
+    expect(server.env?.MONGO_INITDB_ROOT_PASSWORD).toBeUndefined();
+  });
+
+  it("puts generated secrets only in files marked secret, never in plain files, environment or the init script", async () => {
+    expect(generatedSecrets.size).toBeGreaterThan(0);
+    for (const owner of [...runtime.deployed, ...runtime.jobs]) {
+      for (const f of owner.files ?? []) {
+        const content = await settled(f.content);
+        if ([...generatedSecrets].some((secret) => content.includes(secret))) expect(f.secret, `${owner.name}:${f.path}`).toBe(true);
+      }
+      for (const [name, value] of Object.entries(owner.env ?? {})) {
+        const text = await settled(value);
+        for (const secret of generatedSecrets) expect(text, `${owner.name} env ${name}`).not.toContain(secret);
+      }
+    }
+  });
+
+  it("the exporter authenticates by certificate: no password in its URI, key and CA mounted as files", async () => {
+    const exporter = runtime.deployed[1];
+    const uri = new URL(await settled(exporter.env?.MONGODB_URI ?? ""));
+    expect(uri.password).toBe("");
+    expect(uri.searchParams.get("authMechanism")).toBe("MONGODB-X509");
+    expect(uri.searchParams.get("tlsCertificateKeyFile")).toBe(MONGO_EXPORTER_PEM_PATH);
+    expect(uri.searchParams.get("tlsCAFile")).toBe(MONGO_EXPORTER_CA_PATH);
+    expect(file(exporter, MONGO_EXPORTER_PEM_PATH)).toMatchObject({ secret: true, mode: 0o400 });
+    expect(await settled(file(exporter, MONGO_EXPORTER_CA_PATH).content)).toBe(await settled(file(runtime.deployed[0], "/etc/mongo/tls/ca.pem").content));
+  });
+
+  it("outputs one secret connection per service: its own database, user and password, replica set rs0", async () => {
+    expect(Object.keys(component.connections).sort()).toEqual(["gpu-jobs", "users"]);
+    const job = runtime.jobs[0];
+    for (const [service, output] of Object.entries(component.connections)) {
+      expect(await pulumi.isSecret(output)).toBe(true);
+      const connection: MongoConnection = await settled(output);
+      expect(connection).toMatchObject({ host: "mongo", port: 27017, user: service, replicaSet: "rs0" });
+      // The password the service gets is the one the init Job sets for it.
+      expect(await settled(file(job, `/run/secrets/mongo/${service}-password`).content)).toBe(connection.password);
+    }
+    expect((await settled(component.connections["gpu-jobs"])).database).toBe("gpu_jobs");
+  });
+});
+
+describe("Mongo component argument checks", () => {
+  it("names every bad field in one error and registers nothing", () => {
+    const before = registered.length;
+    const runtime = new RecordingRuntime();
+    let message = "";
+    try {
+      new Mongo("bad-mongo", {
+        ...args(runtime),
+        exporterImage: "percona/mongodb_exporter:latest",
+        resources: { cpu: 1, memoryMiB: 256 },
+        databases: [
+          { service: "users", database: "admin", indexes: [] },
+          { service: "users", database: "my.db", indexes: [{ collection: "a", keys: { x: 2 as never } }] },
+          { service: "billing", database: "billing", indexes: [{ collection: "system.users", keys: {} }] },
+        ],
+      });
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message.split("\n")).toEqual([
+      'fundament:database.mongo.exporterImage: must carry a pinned tag or digest, not "latest" (got "percona/mongodb_exporter:latest")',
+      "fundament:database.mongo.resources.memoryMiB: must be an integer of at least 512, WiredTiger's cache floor is 256 MiB (got 256)",
+      `fundament:database.mongo.databases[0].database: "admin" is MongoDB's own database; give the service its own`,
+      'fundament:database.mongo.databases[1].service: "users" is listed twice; one database per service',
+      'fundament:database.mongo.databases[1].database: must match /^[a-zA-Z][a-zA-Z0-9_-]{0,62}$/ (got "my.db")',
+      "fundament:database.mongo.databases[1].indexes[0].keys.x: must be 1 or -1 (got 2)",
+      'fundament:database.mongo.databases[2].indexes[0].collection: must be a non-empty name without "$", not in the system. namespace (got "system.users")',
+      "fundament:database.mongo.databases[2].indexes[0].keys: must map at least one field to 1 or -1 (got {})",
+    ]);
+    expect(registered.length).toBe(before);
+    expect(runtime.deployed).toEqual([]);
+  });
+});
