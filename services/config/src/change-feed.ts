@@ -90,6 +90,24 @@ export class ChangeWaiters implements ChangeFeed {
   }
 }
 
+/**
+ * The LISTEN connection's settings from the service's DATABASE_URL and password file. pg lets
+ * fields parsed from a connection string override explicit ones, so the URL is taken apart.
+ */
+export function listenConnection(url: string, password: string): ClientConfig {
+  const parsed = new URL(url);
+  return {
+    host: decodeURIComponent(parsed.hostname) || "localhost",
+    port: Number(parsed.port || 5432),
+    database: decodeURIComponent(parsed.pathname.slice(1)),
+    user: decodeURIComponent(parsed.username),
+    password,
+    application_name: "config-change-feed",
+    // The connection is idle by design; keepalive notices one a firewall dropped silently.
+    keepAlive: true,
+  };
+}
+
 export interface PostgresChangeFeedOptions {
   connection: ClientConfig;
   logger: Logger;

@@ -2,7 +2,7 @@ import { createPgPool, createRedis, type Logger } from "@fundament/kit";
 import { Messaging } from "@fundament/kit/messaging";
 import type { ConfigAppDeps } from "./app";
 import { brokerChangePublisher } from "./broker-change-publisher";
-import { PostgresChangeFeed } from "./change-feed";
+import { listenConnection, PostgresChangeFeed } from "./change-feed";
 import { OutboxRelay } from "./outbox-relay";
 import type { ConfigServiceEnv } from "./service-env";
 import { createJwksVerifier } from "./token-verifier";
@@ -21,18 +21,8 @@ export async function connectDependencies(config: ConfigServiceEnv, logger: Logg
     ...(config.REDIS_PASSWORD === undefined ? {} : { password: config.REDIS_PASSWORD }),
     ...(config.REDIS_USERNAME === undefined ? {} : { username: config.REDIS_USERNAME }),
   });
-  const url = new URL(config.DATABASE_URL);
   const changeFeed = await PostgresChangeFeed.start({
-    connection: {
-      host: url.hostname,
-      port: Number(url.port || 5432),
-      database: decodeURIComponent(url.pathname.slice(1)),
-      user: decodeURIComponent(url.username),
-      password: config.DATABASE_PASSWORD,
-      application_name: "config-change-feed",
-      // The LISTEN connection is idle by design; keepalive notices a silently dropped one.
-      keepAlive: true,
-    },
+    connection: listenConnection(config.DATABASE_URL, config.DATABASE_PASSWORD),
     logger,
   });
   const messaging = await Messaging.connect({
