@@ -16,7 +16,7 @@ import { DeployedWorkload, Endpoint, Job, Runtime, ScheduledJob, Workload, Workl
 const registered: { type: string; name: string }[] = [];
 const generatedSecrets = new Set<string>();
 
-function fake(seed: string, length: number): string {
+function generated(seed: string, length: number): string {
   return createHash("sha256").update(seed).digest("base64url").replace(/[-_]/g, "x").padEnd(length, "Q").slice(0, length);
 }
 
@@ -28,21 +28,21 @@ beforeAll(async () => {
         const state: Record<string, unknown> = { ...args.inputs };
         switch (args.type) {
           case "random:index/randomPassword:RandomPassword":
-            state.result = fake(`password:${args.name}`, Number(args.inputs.length));
+            state.result = generated(`password:${args.name}`, Number(args.inputs.length));
             generatedSecrets.add(state.result as string);
             break;
           case "tls:index/privateKey:PrivateKey": {
-            const body = fake(`key:${args.name}`, 64);
+            const body = generated(`key:${args.name}`, 64);
             generatedSecrets.add(body);
             state.privateKeyPem = `-----BEGIN RSA PRIVATE KEY-----\n${body}\n-----END RSA PRIVATE KEY-----\n`;
             break;
           }
           case "tls:index/selfSignedCert:SelfSignedCert":
           case "tls:index/locallySignedCert:LocallySignedCert":
-            state.certPem = `-----BEGIN CERTIFICATE-----\n${fake(`cert:${args.name}`, 64)}\n-----END CERTIFICATE-----\n`;
+            state.certPem = `-----BEGIN CERTIFICATE-----\n${generated(`cert:${args.name}`, 64)}\n-----END CERTIFICATE-----\n`;
             break;
           case "tls:index/certRequest:CertRequest":
-            state.certRequestPem = `-----BEGIN CERTIFICATE REQUEST-----\n${fake(`csr:${args.name}`, 64)}\n-----END CERTIFICATE REQUEST-----\n`;
+            state.certRequestPem = `-----BEGIN CERTIFICATE REQUEST-----\n${generated(`csr:${args.name}`, 64)}\n-----END CERTIFICATE REQUEST-----\n`;
             break;
         }
         return { id: `${args.name}-id`, state };
