@@ -12,6 +12,7 @@ import { RedisServer, startRedis } from "../../scripts/local-servers/redis-serve
 
 const APP_PASSWORD = "AppPassword0123456789abcdefghijklmnopqrst";
 const HEALTH_PASSWORD = "HealthPassword0123456789abcdefghijklmnopq";
+const EXPORTER_PASSWORD = "ExporterPassword0123456789abcdefghijklmn";
 
 /** A directory the redis service user can read (mkdtemp makes 0700 dirs owned by whoever runs the tests). */
 function readableDir(): { path: string; remove: () => void } {
@@ -32,7 +33,7 @@ async function startRendered(
     renderRedisAcl([
       { name: "users", role: "application", passwordSha256: redisPasswordHash(APP_PASSWORD) },
       { name: REDIS_HEALTH_USER, role: "healthcheck", passwordSha256: redisPasswordHash(HEALTH_PASSWORD) },
-      { name: REDIS_EXPORTER_USER, role: "exporter", passwordSha256: redisPasswordHash("ExporterPassword0123456789") },
+      { name: REDIS_EXPORTER_USER, role: "exporter", passwordSha256: redisPasswordHash(EXPORTER_PASSWORD) },
     ]),
     { mode: 0o644 },
   );
@@ -122,6 +123,19 @@ describe("redis-server with the rendered redis.conf and ACL file", () => {
     } finally {
       dir.remove();
     }
+  });
+
+  it("the exporter user can run what redis_exporter issues on a scrape, and cannot write or reconfigure", async () => {
+    const exporter = track(new Redis({ host: server.host, port: server.port, username: REDIS_EXPORTER_USER, password: EXPORTER_PASSWORD, enableReadyCheck: false, maxRetriesPerRequest: 0, retryStrategy: () => null }));
+    await exporter.call("CLIENT", "SETNAME", "redis_exporter");
+    expect(await exporter.info("all")).toMatch(/used_memory:/);
+    expect(await exporter.call("CONFIG", "GET", "maxmemory")).toEqual(["maxmemory", String(128 * 1024 * 1024)]);
+    await exporter.call("SLOWLOG", "GET", "10");
+    await exporter.call("LATENCY", "LATEST");
+    await exporter.select(0);
+    await exporter.scan(0, "COUNT", 10);
+    await expect(exporter.set("greeting", "overwritten")).rejects.toThrow(/NOPERM/);
+    await expect(exporter.call("CONFIG", "SET", "maxmemory", "0")).rejects.toThrow(/NOPERM/);
   });
 
   it("the healthcheck user can ping and nothing else", async () => {
