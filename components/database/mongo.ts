@@ -18,10 +18,6 @@ import {
   mongoServicePasswordPath,
 } from "./mongo-workloads";
 
-/** Defaults for the stack config: the official image and Percona's exporter, both pinned. */
-export const MONGO_IMAGE = "mongo:7.0.16";
-export const MONGO_EXPORTER_IMAGE = "percona/mongodb_exporter:0.47.1";
-
 export type MongoIndex = MongoIndexSpec;
 
 export interface MongoServiceDatabase {

@@ -1,5 +1,6 @@
 // redis.conf for the platform's Redis: durable (RDB + AOF), memory-bounded, ACL-only access.
-// Every directive below is accepted by redis-server 7.0 (tested here) and 7.2 (the pinned image).
+// Every directive below exists since Redis 7.0 (the redis-server tested here) and is still accepted
+// by the 7.x official image the stack config pins.
 
 export type EvictionPolicy =
   | "noeviction"

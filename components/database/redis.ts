@@ -14,10 +14,6 @@ import {
 
 export { EvictionPolicy } from "./redis-conf";
 
-/** Defaults for the stack config: the official image (same conf dialect as the tested 7.0) and the exporter's Alpine build, which has wget for the HTTP healthcheck. */
-export const REDIS_IMAGE = "redis:7.2.7";
-export const REDIS_EXPORTER_IMAGE = "oliver006/redis_exporter:v1.67.0-alpine";
-
 export interface RedisArgs {
   runtime: Runtime;
   image: string;

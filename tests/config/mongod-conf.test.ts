@@ -1,6 +1,6 @@
 // No mongod binary exists on this machine (and none can be installed), so the rendered mongod.conf
-// is parsed as YAML and every setting is checked against the MongoDB 7.0 configuration-file
-// reference (https://www.mongodb.com/docs/v7.0/reference/configuration-options/): each key must be
+// is parsed as YAML and every setting is checked against the MongoDB configuration-file reference
+// (https://www.mongodb.com/docs/manual/reference/configuration-options/, 7.0 and 8.0): each key must be
 // a documented option, with a documented value. What mongod itself would say is not tested here.
 import fc from "fast-check";
 import { parse } from "yaml";
@@ -33,7 +33,7 @@ const DOCUMENTED: Record<string, Check> = {
   "systemLog.verbosity": (v) => Number.isInteger(v) && (v as number) >= 0 && (v as number) <= 5,
 };
 
-/** Removed in 6.1 ("MongoDB always enables journaling"): mongod 7.0 refuses to start with it. */
+/** Removed options (journaling is always on since 6.1): mongod 7.0 and 8.0 refuse to start with them. */
 const REMOVED = ["storage.journal.enabled", "net.ssl.mode", "net.serviceExecutor"];
 
 function leaves(value: unknown, prefix = ""): [string, unknown][] {
