@@ -82,6 +82,19 @@ function digest(text: string, length: number, alphabet = "abcdefghijkmnopqrstuvw
   return out;
 }
 
+/** Data-source answers the program may ask for; anything else fails loudly. */
+function mockCall(args: MockCallArgs, secrets: Set<string>): Record<string, unknown> {
+  switch (args.token) {
+    case "aws:ecr/getAuthorizationToken:getAuthorizationToken": {
+      const password = digest(`ecr:${String(args.inputs.registryId)}`, 48);
+      secrets.add(password);
+      return { id: "ecr-token", userName: "AWS", password, authorizationToken: Buffer.from(`AWS:${password}`).toString("base64"), proxyEndpoint: `https://${String(args.inputs.registryId)}.dkr.ecr.eu-central-1.amazonaws.com`, expiresAt: "2099-01-01T00:00:00Z" };
+    }
+    default:
+      throw new Error(`Mock not implemented: ${args.token}`);
+  }
+}
+
 /** Outputs a provider would compute, where the program reads them. */
 function mockState(args: MockResourceArgs, secrets: Set<string>): Record<string, unknown> {
   const inputs = args.inputs as Record<string, unknown>;
@@ -117,6 +130,10 @@ function mockState(args: MockResourceArgs, secrets: Set<string>): Record<string,
         const metadata = (inputs.metadata ?? {}) as Record<string, unknown>;
         // The Kubernetes provider auto-names objects that do not set metadata.name.
         return { ...inputs, metadata: { ...metadata, name: metadata.name ?? `${args.name}-${digest(args.name, 8, "abcdefghijklmnopqrstuvwxyz0123456789")}` } };
+      }
+      if (args.type === "aws:ecr/repository:Repository") {
+        const registryId = "123456789012";
+        return { ...inputs, registryId, arn: `arn:aws:ecr:eu-central-1:${registryId}:repository/${String(inputs.name)}`, repositoryUrl: `${registryId}.dkr.ecr.eu-central-1.amazonaws.com/${String(inputs.name)}` };
       }
       if (args.type.startsWith("aws:")) {
         const physical = String(inputs.bucket ?? inputs.name ?? `${args.name}-${digest(args.name, 7, "abcdefghijklmnopqrstuvwxyz0123456789")}`);
@@ -190,9 +207,7 @@ export async function runProgram(
   const generatedSecrets = new Set<string>();
   const mocks: Mocks = {
     newResource: (args: MockResourceArgs): MockResourceResult => ({ id: `${args.name}-id`, state: mockState(args, generatedSecrets) }),
-    call: (args: MockCallArgs) => {
-      throw new Error(`Mock not implemented: ${args.token}`);
-    },
+    call: (args: MockCallArgs) => mockCall(args, generatedSecrets),
   };
   await pulumi.runtime.setMocks(mocks, PROJECT, stack, options.preview ?? false);
   const monitor = new RecordingMonitor(mocks);
@@ -208,7 +223,9 @@ export async function runProgram(
   if (failure) {
     // Keep what was registered before the failure: a config error must have registered nothing.
     const error = failure instanceof Error ? failure : new Error(String(failure));
-    throw Object.assign(error, { registered: monitor.recorded });
+    // Not enumerable: test runners print an error's own properties, and this list is long.
+    Object.defineProperty(error, "registered", { value: monitor.recorded, enumerable: false });
+    throw error;
   }
   return { stack, resources: monitor.recorded, outputs: monitor.stackOutputs, generatedSecrets };
 }

@@ -61,6 +61,8 @@ export function loadStackConfig(stack: string, allConfig: Record<string, string>
   return { ...(config as unknown as Omit<StackConfig, "stack">), stack };
 }
 
+const SERVICE_DEPENDENCIES = ["postgres", "redis", "rabbitmq"] as const;
+
 /** Rules that span keys: what one key allows depends on another. */
 function crossFieldProblems(config: StackConfig): string[] {
   const problems: string[] = [];
@@ -87,6 +89,23 @@ function crossFieldProblems(config: StackConfig): string[] {
     .filter((name) => config.services[name].enabled && config.services[name].databases.includes("rabbitmq"))
     .map((name) => ({ name, publishes: ["events" as const] }));
   problems.push(...validateBrokerModel({ queues: config.rabbitmq.queues, services: brokerServices }, `${NAMESPACE}:rabbitmq`).filter((p) => !p.startsWith(`${NAMESPACE}:rabbitmq.services`)));
+  // The services' code needs all three: refuse a config that would start them without one.
+  for (const name of Object.keys(config.services) as ServiceName[]) {
+    const service = config.services[name];
+    const missing = SERVICE_DEPENDENCIES.filter((kind) => !service.databases.includes(kind));
+    if (service.enabled && missing.length > 0) {
+      problems.push(`${NAMESPACE}:services.${name}.databases: the ${name} service needs ${SERVICE_DEPENDENCIES.join(", ")} (missing ${missing.join(", ")})`);
+    }
+  }
+  const mongoNames = config.mongo.databases.map((d) => d.service);
+  mongoNames.forEach((name, i) => {
+    if (mongoNames.indexOf(name) !== i || config.services[name as ServiceName]?.databases.includes("mongo")) {
+      problems.push(`${NAMESPACE}:mongo.databases[${i}].service: ${name} already has a MongoDB database`);
+    }
+  });
+  if (config.target === "kubernetes" && config.imageRegistry === "local") {
+    problems.push(`${NAMESPACE}:imageRegistry: local images exist only on a Docker engine; the kubernetes target needs ecr (got local)`);
+  }
   if (config.target === "docker" && config.storage?.provider === "s3") {
     problems.push(`${NAMESPACE}:storage.provider: s3 needs the kubernetes target on AWS (got s3 with target docker); use minio`);
   }

@@ -19,7 +19,13 @@ export interface ServiceConfig extends Size {
   image: string;
   replicas: number;
   databases: DatabaseKind[];
-  mongoIndexes: { collection: string; keys: Record<string, 1 | -1>; unique: boolean; name?: string }[];
+}
+
+export interface MongoIndexConfig {
+  collection: string;
+  keys: Record<string, 1 | -1>;
+  unique: boolean;
+  name?: string;
 }
 
 export interface StackConfig {
@@ -33,8 +39,9 @@ export interface StackConfig {
   pgbouncer: Size & { image: string; exporterImage: string; defaultPoolSize: number; maxClientConnections: number };
   backup: { schedule: string; retention: number; volumeSizeGiB: number };
   redis: Size & { image: string; exporterImage: string; storageGiB: number; evictionPolicy: EvictionPolicy };
-  mongo: Size & { image: string; exporterImage: string; storageGiB: number };
+  mongo: Size & { image: string; exporterImage: string; storageGiB: number; databases: { service: string; indexes: MongoIndexConfig[] }[] };
   rabbitmq: Size & { image: string; storageGiB: number; queues: QueueSpec[] };
   storage: Size & { provider: "minio" | "s3"; image: string; clientImage: string; storageGiB: number; backupRetentionDays: number };
+  imageRegistry: "local" | "ecr";
   services: Record<ServiceName, ServiceConfig>;
 }

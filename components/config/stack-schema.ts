@@ -16,6 +16,27 @@ const memoryMiB = (dflt: number, min: number): NumberField => ({
 const storageGiB = (dflt: number): NumberField => ({ kind: "integer", doc: "persistent volume size in GiB", default: dflt, min: 1, max: 16_384 });
 const image = (doc: string, dflt: string): Field => ({ kind: "image", doc, default: dflt });
 
+const MONGO_INDEX: ObjectField = {
+  kind: "object",
+  doc: "one index",
+  fields: {
+    collection: { kind: "string", doc: "collection", required: true, pattern: /^[A-Za-z_][A-Za-z0-9_.-]{0,119}$/, patternDoc: "a collection name" },
+    keys: {
+      kind: "custom",
+      required: true,
+      doc: "index keys, field to 1 (ascending) or -1 (descending)",
+      typeDoc: "map of field to 1 | -1",
+      default: undefined,
+      validate: (value, key) =>
+        typeof value === "object" && value !== null && !Array.isArray(value) && Object.keys(value).length > 0 && Object.values(value).every((v) => v === 1 || v === -1)
+          ? []
+          : [`${key}: must map at least one field to 1 or -1 (got ${JSON.stringify(value)})`],
+    },
+    unique: { kind: "boolean", doc: "unique index", default: false },
+    name: { kind: "string", doc: "index name (default: derived from keys)", pattern: /^[A-Za-z0-9_.-]{1,120}$/, patternDoc: "letters, digits, _ . -" },
+  },
+};
+
 export const SERVICE_NAMES = ["users", "config"] as const;
 export const DATABASE_KINDS = ["postgres", "redis", "mongo", "rabbitmq"] as const;
 
@@ -33,31 +54,6 @@ const serviceField = (name: string): ObjectField => ({
       doc: "data services this service gets its own database, role and credentials in",
       items: { kind: "string", doc: "data service", oneOf: DATABASE_KINDS },
       default: ["postgres", "redis", "rabbitmq"],
-    },
-    mongoIndexes: {
-      kind: "array",
-      doc: "indexes created (idempotently) in the service's MongoDB database",
-      default: [],
-      items: {
-        kind: "object",
-        doc: "one index",
-        fields: {
-          collection: { kind: "string", doc: "collection", required: true, pattern: /^[A-Za-z_][A-Za-z0-9_.-]{0,119}$/, patternDoc: "a collection name" },
-          keys: {
-            kind: "custom",
-            required: true,
-            doc: "index keys, field to 1 (ascending) or -1 (descending)",
-            typeDoc: "map of field to 1 | -1",
-            default: undefined,
-            validate: (value, key) =>
-              typeof value === "object" && value !== null && !Array.isArray(value) && Object.keys(value).length > 0 && Object.values(value).every((v) => v === 1 || v === -1)
-                ? []
-                : [`${key}: must map at least one field to 1 or -1 (got ${JSON.stringify(value)})`],
-          },
-          unique: { kind: "boolean", doc: "unique index", default: false },
-          name: { kind: "string", doc: "index name (default: derived from keys)", pattern: /^[A-Za-z0-9_.-]{1,120}$/, patternDoc: "letters, digits, _ . -" },
-        },
-      },
     },
   },
 });
@@ -165,6 +161,24 @@ export const STACK_SCHEMA: Record<string, Field> = {
       cpu: cpu(1),
       memoryMiB: memoryMiB(2048, 512),
       storageGiB: storageGiB(20),
+      databases: {
+        kind: "array",
+        doc: "databases for platform applications not deployed by fundament (each gets a user and its indexes); services that list mongo get one too",
+        default: [{ service: "media", indexes: [{ collection: "assets", keys: { checksum: 1 }, unique: true }, { collection: "assets", keys: { createdAt: -1 } }] }],
+        items: {
+          kind: "object",
+          doc: "one application database",
+          fields: {
+            service: { kind: "string", doc: "application name: the user and database name", required: true, pattern: /^[a-z][a-z0-9-]{0,39}$/, patternDoc: "lower-case letters, digits and dashes" },
+            indexes: {
+              kind: "array",
+              doc: "indexes created idempotently",
+              default: [],
+              items: MONGO_INDEX,
+            },
+          },
+        },
+      },
     },
   },
   rabbitmq: {
@@ -197,6 +211,12 @@ export const STACK_SCHEMA: Record<string, Field> = {
       storageGiB: storageGiB(50),
       backupRetentionDays: { kind: "integer", doc: "days backup objects are kept in the backups bucket", default: 30, min: 1, max: 3650 },
     },
+  },
+  imageRegistry: {
+    kind: "string",
+    doc: "where the services' images go: local (built on the Docker engine, dev) or ecr (pushed to Amazon ECR; needs aws:region)",
+    default: "local",
+    oneOf: ["local", "ecr"],
   },
   services: {
     kind: "object",

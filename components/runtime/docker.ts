@@ -93,7 +93,9 @@ export class DockerRuntime implements Runtime {
       provider: this.args.provider,
       dependsOn: [...toArray(opts.dependsOn), ...(spec.dependsOn ?? []).flatMap((d) => d.resources)],
     };
-    const image = new docker.RemoteImage(`${spec.name}-image`, { name: spec.image, keepLocally: true }, { parent: opts.parent, provider: this.args.provider });
+    const imageId = spec.localImage
+      ? pulumi.output(spec.image)
+      : new docker.RemoteImage(`${spec.name}-image`, { name: spec.image, keepLocally: true }, { parent: opts.parent, provider: this.args.provider }).imageId;
     const volumes = (spec.storage ?? []).map((storage) => {
       const volume = new docker.Volume(
         `${spec.name}-${storage.name}`,
@@ -117,7 +119,7 @@ export class DockerRuntime implements Runtime {
       spec.name,
       {
         name: this.containerName(spec.name),
-        image: image.imageId,
+        image: imageId,
         entrypoints: spec.command,
         command: spec.args,
         envs: Object.entries(spec.env ?? {}).map(([key, value]) => pulumi.interpolate`${key}=${value}`),

@@ -3,7 +3,8 @@ import { Probe } from "./workload";
 /**
  * Docker runs one healthcheck command inside the container. HTTP and TCP probes become a
  * shell test using whichever client the image ships (wget in busybox/alpine images, curl in
- * Debian ones, bash's /dev/tcp for plain ports); images with none should use exec probes.
+ * Debian ones, node's fetch in the services' slim Node images, bash's /dev/tcp for plain
+ * ports); images with none should use exec probes.
  */
 export function dockerHealthTest(probe: Probe): string[] {
   switch (probe.kind) {
@@ -11,7 +12,11 @@ export function dockerHealthTest(probe: Probe): string[] {
       return ["CMD", ...probe.command];
     case "http": {
       const url = `http://127.0.0.1:${probe.port}${probe.path}`;
-      return ["CMD-SHELL", `wget -q -O /dev/null ${url} 2>/dev/null || curl -fsS -o /dev/null ${url} || exit 1`];
+      const nodeFetch = `node -e "fetch('${url}').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"`;
+      return [
+        "CMD-SHELL",
+        `if command -v wget >/dev/null; then wget -q -O /dev/null ${url}; elif command -v curl >/dev/null; then curl -fsS -o /dev/null ${url}; else ${nodeFetch}; fi`,
+      ];
     }
     case "tcp":
       return ["CMD-SHELL", `bash -c 'exec 3<>/dev/tcp/127.0.0.1/${probe.port}' || exit 1`];

@@ -70,9 +70,12 @@ export type WorkloadRole = "data" | "exporter" | "gateway" | "service" | "job" |
  */
 export interface Workload {
   name: string;
+  /** The image was built on the Docker engine by the stack (dev services): never pulled. */
+  localImage?: boolean;
   /** Defaults: "job" for jobs, "exporter" for images named *exporter*, otherwise "data". */
   role?: WorkloadRole;
-  image: string;
+  /** Pinned reference; an Output only for images the stack builds itself. */
+  image: pulumi.Input<string>;
   command?: string[];
   args?: string[];
   zones: Zone[];
@@ -138,8 +141,8 @@ export interface Runtime {
   schedule(job: ScheduledJob, opts: pulumi.CustomResourceOptions & { parent: pulumi.Resource }): DeployedWorkload;
 }
 
-export function roleOf(workload: { role?: WorkloadRole; image: string }, isJob = false): WorkloadRole {
+export function roleOf(workload: { role?: WorkloadRole; image: pulumi.Input<string> }, isJob = false): WorkloadRole {
   if (workload.role) return workload.role;
   if (isJob) return "job";
-  return /exporter/.test(workload.image) ? "exporter" : "data";
+  return typeof workload.image === "string" && /exporter/.test(workload.image) ? "exporter" : "data";
 }

@@ -42,8 +42,11 @@ describe("stack config", () => {
     [{ "fundament:target": "docker", "fundament:redis": { evictionPolicy: "lru" } }, "fundament:redis.evictionPolicy: must be one of noeviction"],
     [{ "fundament:target": "docker", "fundament:services": { users: { databases: ["mysql"] } } }, "fundament:services.users.databases[0]: must be one of postgres, redis, mongo, rabbitmq (got \"mysql\")"],
     [{ "fundament:target": "docker", "fundament:services": { billing: {} } }, "fundament:services.billing: unknown key"],
-    [{ "fundament:target": "docker", "fundament:services": { users: { mongoIndexes: [{ keys: { email: 2 } }] } } }, "fundament:services.users.mongoIndexes[0].collection: required"],
-    [{ "fundament:target": "docker", "fundament:services": { users: { mongoIndexes: [{ collection: "u", keys: { email: 2 } }] } } }, "fundament:services.users.mongoIndexes[0].keys: must map at least one field to 1 or -1"],
+    [{ "fundament:target": "docker", "fundament:mongo": { databases: [{ service: "media", indexes: [{ keys: { email: 1 } }] }] } }, "fundament:mongo.databases[0].indexes[0].collection: required"],
+    [{ "fundament:target": "docker", "fundament:mongo": { databases: [{ service: "media", indexes: [{ collection: "u", keys: { email: 2 } }] }] } }, "fundament:mongo.databases[0].indexes[0].keys: must map at least one field to 1 or -1"],
+    [{ "fundament:target": "docker", "fundament:mongo": { databases: [{ service: "media" }, { service: "media" }] } }, "fundament:mongo.databases[1].service: media already has a MongoDB database"],
+    [{ "fundament:target": "docker", "fundament:services": { config: { databases: ["postgres"] } } }, "fundament:services.config.databases: the config service needs postgres, redis, rabbitmq (missing redis, rabbitmq)"],
+    [{ "fundament:target": "kubernetes" }, "fundament:imageRegistry: local images exist only on a Docker engine"],
     [{ "fundament:target": "docker", "fundament:pgbouncer": { defaultPoolSize: 60 } }, "fundament:pgbouncer.defaultPoolSize: 60 per database x 2 databases exceeds fundament:postgres.maxConnections (100)"],
     [{ "fundament:target": "docker", "fundament:storage": { provider: "s3" } }, "fundament:storage.provider: s3 needs the kubernetes target"],
     [{ "fundament:target": "docker", "fundament:rabbitmq": { queues: [{ name: "Bad Name", routingKeys: ["x"], consumers: ["users"] }] } }, "fundament:rabbitmq.queues[0].name"],
@@ -65,6 +68,7 @@ describe("stack config", () => {
       fc.property(fc.integer({ min: 2048, max: 65536 }), fc.integer({ min: 1, max: 64 }), fc.integer({ min: 64, max: 8192 }), (pgMemory, cpu, redisMemory) => {
         const config = loadStackConfig("dev", {
           "fundament:target": "kubernetes",
+          "fundament:imageRegistry": "ecr",
           "fundament:postgres": JSON.stringify({ memoryMiB: pgMemory, cpu }),
           "fundament:redis": JSON.stringify({ memoryMiB: redisMemory }),
         });

@@ -1,0 +1,215 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+import * as tls from "@pulumi/tls";
+import { BrokerModel, RabbitMQ } from "./broker";
+import { DatabaseKind, ServiceName, StackConfig } from "./config";
+import { PostgresBackup } from "./database/backup";
+import { Mongo, MongoServiceDatabase } from "./database/mongo";
+import { PgBouncer } from "./database/pgbouncer";
+import { Postgres } from "./database/postgres";
+import { Redis } from "./database/redis";
+import { Zones } from "./network";
+import { DeployedWorkload, Runtime } from "./runtime/workload";
+import { configSettings, FastifyService, ServiceConnections, ServiceSettings, usersSettings } from "./services";
+import { defaultBuckets, ObjectStorage } from "./storage";
+
+export interface PlatformArgs {
+  config: StackConfig;
+}
+
+/** Enabled services that consume a data service, in a stable order. */
+export function consumersOf(config: StackConfig, kind: DatabaseKind): ServiceName[] {
+  return (Object.keys(config.services) as ServiceName[]).filter((name) => config.services[name].enabled && config.services[name].databases.includes(kind));
+}
+
+/**
+ * Composes the layers bottom to top: network, then data (database, broker, storage), then the
+ * services, each taking the outputs of the ones below. A data service is deployed when something
+ * consumes it. Child names are the workloads' DNS names ("postgres", "redis", ...), so they are
+ * not prefixed: the Platform exists once per stack, and the runtime prefixes container, volume
+ * and network names with the environment.
+ */
+export class Platform extends pulumi.ComponentResource {
+  readonly zones: Zones;
+  readonly storage: ObjectStorage;
+  readonly postgres?: Postgres;
+  readonly pgbouncer?: PgBouncer;
+  readonly backup?: PostgresBackup;
+  readonly redis?: Redis;
+  readonly mongo?: Mongo;
+  readonly rabbitmq?: RabbitMQ;
+  readonly services: Partial<Record<ServiceName, FastifyService>> = {};
+  readonly bootstrapAdminPassword?: pulumi.Output<string>;
+  private readonly config: StackConfig;
+
+  constructor(name: string, args: PlatformArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("fundament:index:Platform", name, {}, opts);
+    const { config } = args;
+    this.config = config;
+    const parent = { parent: this };
+
+    this.zones = new Zones(
+      "network",
+      config.target === "docker"
+        ? { target: "docker", environment: config.environment, publishAddress: config.docker.publishAddress, dockerHost: config.docker.host }
+        : { target: "kubernetes", environment: config.environment, namespace: config.kubernetes.namespace, context: config.kubernetes.context, storageClass: config.kubernetes.storageClass },
+      parent,
+    );
+    const runtime = this.zones.runtime;
+    const size = (s: { cpu: number; memoryMiB: number }) => ({ cpu: s.cpu, memoryMiB: s.memoryMiB });
+
+    const buckets = defaultBuckets(config.storage.backupRetentionDays);
+    this.storage = new ObjectStorage(
+      config.storage.provider === "minio" ? "minio" : "object-storage",
+      config.storage.provider === "minio"
+        ? { provider: "minio", runtime, image: config.storage.image, clientImage: config.storage.clientImage, resources: size(config.storage), storageGiB: config.storage.storageGiB, buckets }
+        : { provider: "s3", bucketPrefix: `fundament-${config.environment}`, buckets },
+      parent,
+    );
+
+    const postgresConsumers = consumersOf(config, "postgres");
+    if (postgresConsumers.length > 0) {
+      this.postgres = new Postgres(
+        "postgres",
+        {
+          runtime,
+          image: config.postgres.image,
+          exporterImage: config.postgres.exporterImage,
+          resources: size(config.postgres),
+          storageGiB: config.postgres.storageGiB,
+          maxConnections: config.postgres.maxConnections,
+          databases: postgresConsumers.map((service) => ({ service, database: service })),
+        },
+        parent,
+      );
+      this.pgbouncer = new PgBouncer(
+        "pgbouncer",
+        {
+          runtime,
+          image: config.pgbouncer.image,
+          exporterImage: config.pgbouncer.exporterImage,
+          resources: size(config.pgbouncer),
+          postgres: this.postgres,
+          defaultPoolSize: config.pgbouncer.defaultPoolSize,
+          maxClientConnections: config.pgbouncer.maxClientConnections,
+        },
+        parent,
+      );
+      this.backup = new PostgresBackup(
+        "postgres-backup",
+        {
+          runtime,
+          image: config.postgres.image,
+          postgres: this.postgres,
+          schedule: config.backup.schedule,
+          retention: config.backup.retention,
+          volumeSizeGiB: config.backup.volumeSizeGiB,
+        },
+        parent,
+      );
+    }
+
+    const redisConsumers = consumersOf(config, "redis");
+    if (redisConsumers.length > 0) {
+      this.redis = new Redis(
+        "redis",
+        {
+          runtime,
+          image: config.redis.image,
+          exporterImage: config.redis.exporterImage,
+          resources: size(config.redis),
+          storageGiB: config.redis.storageGiB,
+          evictionPolicy: config.redis.evictionPolicy,
+          services: redisConsumers,
+        },
+        parent,
+      );
+    }
+
+    const mongoDatabases: MongoServiceDatabase[] = [
+      ...consumersOf(config, "mongo").map((service) => ({ service, database: service, indexes: [] })),
+      ...config.mongo.databases.map((d) => ({ service: d.service, database: d.service, indexes: d.indexes })),
+    ];
+    if (mongoDatabases.length > 0) {
+      this.mongo = new Mongo(
+        "mongo",
+        {
+          runtime,
+          image: config.mongo.image,
+          exporterImage: config.mongo.exporterImage,
+          resources: size(config.mongo),
+          storageGiB: config.mongo.storageGiB,
+          databases: mongoDatabases,
+        },
+        parent,
+      );
+    }
+
+    const brokerConsumers = consumersOf(config, "rabbitmq");
+    if (brokerConsumers.length > 0) {
+      const model: BrokerModel = { queues: config.rabbitmq.queues, services: brokerConsumers.map((service) => ({ name: service, publishes: ["events"] })) };
+      this.rabbitmq = new RabbitMQ(
+        "rabbitmq",
+        { runtime, image: config.rabbitmq.image, resources: size(config.rabbitmq), storageGiB: config.rabbitmq.storageGiB, model },
+        parent,
+      );
+    }
+
+    this.bootstrapAdminPassword = config.services.users.enabled
+      ? pulumi.secret(new random.RandomPassword("users-bootstrap-admin", { length: 32, special: false }, parent).result)
+      : undefined;
+    for (const service of Object.keys(config.services) as ServiceName[]) {
+      if (config.services[service].enabled) this.services[service] = this.service(service, runtime);
+    }
+    this.registerOutputs({});
+  }
+
+  private service(service: ServiceName, runtime: Runtime): FastifyService {
+    const config = this.config;
+    // Stack config validation guarantees every service's databases exist (load-config.ts).
+    const connections: ServiceConnections = {
+      postgres: this.pgbouncer!.connections[service],
+      redis: this.redis!.connections[service],
+      rabbitmq: this.rabbitmq!.connections[service],
+    };
+    const settings: Record<ServiceName, () => ServiceSettings> = {
+      users: () => {
+        const signingKey = new tls.PrivateKey("users-jwt-signing-key", { algorithm: "ED25519" }, { parent: this });
+        return usersSettings(connections, pulumi.secret(signingKey.privateKeyPemPkcs8), { email: `admin@${config.domain}`, password: this.bootstrapAdminPassword! });
+      },
+      config: () => configSettings(connections, "users"),
+    };
+    const dataServices: DeployedWorkload[] = [this.pgbouncer!.workload, this.redis!.workload, this.rabbitmq!.workload];
+    const serviceConfig = config.services[service];
+    return new FastifyService(
+      service,
+      {
+        runtime,
+        service,
+        image: serviceConfig.image,
+        registry: config.imageRegistry,
+        resources: { cpu: serviceConfig.cpu, memoryMiB: serviceConfig.memoryMiB },
+        replicas: config.target === "docker" ? 1 : serviceConfig.replicas,
+        dependsOn: dataServices,
+        ...settings[service](),
+      },
+      { parent: this },
+    );
+  }
+
+  /** What `pulumi stack output` shows: endpoints in plain text, every credential as a secret. */
+  stackOutputs(): Record<string, unknown> {
+    return {
+      target: this.zones.runtime.target,
+      environment: this.config.environment,
+      postgres: this.postgres?.endpoint,
+      databases: this.pgbouncer?.connections,
+      redis: this.redis?.connections,
+      mongo: this.mongo?.connections,
+      rabbitmq: this.rabbitmq?.connections,
+      objectStorage: { endpoint: this.storage.endpoint, buckets: this.storage.buckets },
+      services: Object.fromEntries(Object.entries(this.services).map(([name, service]) => [name, service.workload.endpoint("http")])),
+      usersBootstrapAdmin: this.bootstrapAdminPassword ? { email: `admin@${this.config.domain}`, password: this.bootstrapAdminPassword } : undefined,
+    };
+  }
+}

@@ -1,0 +1,105 @@
+import * as pulumi from "@pulumi/pulumi";
+import { DeployedWorkload, Probe, Runtime, WorkloadFile, WorkloadResources } from "../runtime/workload";
+import { ImageRegistry, ServiceImage } from "./service-image";
+
+/** Where a service's secret files live inside its container. */
+export const SECRETS_DIR = "/run/secrets";
+export const HTTP_PORT = 8080;
+export const METRICS_PORT = 9464;
+/** The non-root user the services' Dockerfiles create. */
+export const SERVICE_USER = { uid: 10001, gid: 10001 };
+
+export interface FastifyServiceArgs {
+  runtime: Runtime;
+  /** Folder under services/ and the workload's DNS name. */
+  service: string;
+  image: string;
+  registry: ImageRegistry;
+  resources: WorkloadResources;
+  replicas: number;
+  /** Plain settings; never a secret. */
+  env: Record<string, pulumi.Input<string>>;
+  /** Secret values, each delivered as /run/secrets/<name> and announced as <VARIABLE>_FILE. */
+  secrets: Record<string, { variable: string; value: pulumi.Input<string> }>;
+  /** Workloads that must be healthy before the service (and its migrations) start. */
+  dependsOn: DeployedWorkload[];
+  /** The migration job's settings (database only). */
+  migrationEnv: Record<string, pulumi.Input<string>>;
+  migrationSecrets: string[];
+}
+
+function secretFiles(secrets: FastifyServiceArgs["secrets"], names: string[]): { files: WorkloadFile[]; env: Record<string, string> } {
+  const files = names.map((name) => ({ path: `${SECRETS_DIR}/${name}`, content: secrets[name].value, secret: true, mode: 0o400 }));
+  const env = Object.fromEntries(names.map((name) => [`${secrets[name].variable}_FILE`, `${SECRETS_DIR}/${name}`]));
+  return { files, env };
+}
+
+/**
+ * One Fastify service on the stack: its image, a one-shot migration job that must succeed first,
+ * and the service workload in frontend (reached through the gateway) and backend (its data).
+ */
+export class FastifyService extends pulumi.ComponentResource {
+  readonly workload: DeployedWorkload;
+  readonly migrations: DeployedWorkload;
+
+  constructor(name: string, args: FastifyServiceArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("fundament:services:FastifyService", name, {}, opts);
+    const image = new ServiceImage(`${name}-image`, { service: args.service, image: args.image, registry: args.registry }, { parent: this });
+    const common = {
+      image: image.reference,
+      localImage: image.local,
+      user: SERVICE_USER,
+      readOnlyRootFilesystem: true,
+      resources: args.resources,
+    };
+    const migration = secretFiles(args.secrets, args.migrationSecrets);
+    this.migrations = args.runtime.run(
+      {
+        ...common,
+        name: `${args.service}-migrate`,
+        role: "job",
+        command: ["node", "dist/migrate.js"],
+        zones: ["backend"],
+        env: { ...args.migrationEnv, ...migration.env },
+        files: migration.files,
+        stopGracePeriodSeconds: 30,
+        backoffLimit: 3,
+        dependsOn: args.dependsOn,
+      },
+      { parent: this, dependsOn: [image] },
+    );
+    const all = secretFiles(args.secrets, Object.keys(args.secrets));
+    const live: Probe = { kind: "http", port: HTTP_PORT, path: "/health/live", periodSeconds: 10, timeoutSeconds: 3, failureThreshold: 6 };
+    const ready: Probe = { kind: "http", port: HTTP_PORT, path: "/health/ready", periodSeconds: 5, timeoutSeconds: 3, failureThreshold: 2 };
+    this.workload = args.runtime.deploy(
+      {
+        ...common,
+        name: args.service,
+        role: "service",
+        command: ["node", "dist/server.js"],
+        zones: ["frontend", "backend"],
+        ports: [
+          { name: "http", port: HTTP_PORT, publish: "gateway" },
+          { name: "metrics", port: METRICS_PORT },
+        ],
+        env: {
+          PORT: String(HTTP_PORT),
+          METRICS_PORT: String(METRICS_PORT),
+          // Readiness turns 503 for one probe period before the listener closes (ready.periodSeconds).
+          SHUTDOWN_PROBE_PERIOD_MS: "5000",
+          SHUTDOWN_GRACE_PERIOD_MS: "20000",
+          ...args.env,
+          ...all.env,
+        },
+        files: all.files,
+        health: { startup: { ...live, periodSeconds: 2, failureThreshold: 30 }, readiness: ready, liveness: live },
+        replicas: args.replicas,
+        stopGracePeriodSeconds: 30,
+        metrics: { port: METRICS_PORT, path: "/metrics" },
+        dependsOn: [...args.dependsOn, this.migrations],
+      },
+      { parent: this, dependsOn: [image] },
+    );
+    this.registerOutputs({});
+  }
+}

@@ -1,0 +1,3 @@
+export * from "./fastify-service";
+export * from "./service-image";
+export * from "./service-settings";

@@ -1,0 +1,105 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import { isSecretMarker, RecordedResource } from "../../scripts/mock-engine";
+import { runStack, secretLeaks, StackView } from "./stack-run";
+
+const CONTAINER = "docker:index/container:Container";
+const NETWORK = "docker:index/network:Network";
+
+let dev: StackView;
+beforeAll(async () => {
+  dev = await runStack("dev");
+});
+
+function label(container: RecordedResource, key: string): string | undefined {
+  const labels = dev.revealed(container).labels as { label: string; value: string }[] | undefined;
+  return labels?.find((l) => l.label === key)?.value;
+}
+
+function zonesOf(container: RecordedResource): string[] {
+  const networks = dev.revealed(container).networksAdvanced as { name: string }[];
+  return networks.map((n) => n.name.replace(/^dev-/, "")).sort();
+}
+
+const DATA_WORKLOADS = ["postgres", "pgbouncer", "redis", "mongo", "rabbitmq", "minio"];
+
+describe("dev stack on Docker", () => {
+  it("runs every data service as a container with a healthcheck, memory and CPU limits", () => {
+    for (const name of DATA_WORKLOADS) {
+      const container = dev.one(CONTAINER, name);
+      const inputs = dev.revealed(container);
+      const healthcheck = inputs.healthcheck as { tests: string[]; startPeriod: string; retries: number };
+      expect(healthcheck.tests.length, name).toBeGreaterThan(1);
+      expect(healthcheck.startPeriod, name).toMatch(/^\d+s$/);
+      expect(inputs.memory, name).toBeGreaterThan(0);
+      expect(inputs.memorySwap, name).toBe(inputs.memory);
+      expect(Number(inputs.cpus), name).toBeGreaterThan(0);
+      expect(inputs.restart, name).toBe("unless-stopped");
+      expect(inputs.stopTimeout, name).toBeGreaterThan(0);
+    }
+  });
+
+  it("keeps data services in backend only and exporters in backend and monitoring", () => {
+    // RabbitMQ and MinIO serve their own metrics, so they join monitoring for the scrape.
+    const selfMonitored = ["rabbitmq", "minio"];
+    for (const container of dev.all(CONTAINER)) {
+      const role = label(container, "fundament.role");
+      if (role === "data") expect(zonesOf(container), container.name).toEqual(selfMonitored.includes(container.name) ? ["backend", "monitoring"] : ["backend"]);
+      if (role === "exporter") expect(zonesOf(container), container.name).toEqual(["backend", "monitoring"]);
+    }
+    const exporters = dev.all(CONTAINER).filter((c) => label(c, "fundament.role") === "exporter").map((c) => c.name);
+    expect(exporters).toEqual(expect.arrayContaining(["postgres-exporter", "pgbouncer-exporter", "redis-exporter", "mongo-exporter"]));
+  });
+
+  it("makes backend and monitoring internal networks and frontend the only one with a route out", () => {
+    const networks = Object.fromEntries(dev.all(NETWORK).map((n) => [dev.revealed(n).name, dev.revealed(n).internal]));
+    expect(networks).toEqual({ "dev-frontend": false, "dev-backend": true, "dev-monitoring": true });
+  });
+
+  it("publishes no data port, and binds anything published to loopback", () => {
+    for (const container of dev.all(CONTAINER)) {
+      const ports = (dev.revealed(container).ports ?? []) as { ip: string }[];
+      if (label(container, "fundament.role") === "data") expect(ports, container.name).toEqual([]);
+      for (const port of ports) expect(port.ip, container.name).toBe("127.0.0.1");
+    }
+  });
+
+  it("hardens every container: no privilege, no new privileges, all capabilities dropped first", () => {
+    for (const container of dev.all(CONTAINER)) {
+      const inputs = dev.revealed(container);
+      expect(inputs.privileged, container.name).toBe(false);
+      expect(inputs.securityOpts, container.name).toContain("no-new-privileges:true");
+      expect((inputs.capabilities as { drops: string[] }).drops, container.name).toEqual(["ALL"]);
+    }
+  });
+
+  it("delivers secrets as secret files and never as a plain value anywhere", () => {
+    expect(dev.generatedSecrets.size).toBeGreaterThan(5);
+    expect(secretLeaks(dev)).toEqual([]);
+    for (const container of dev.all(CONTAINER)) {
+      const envs = (dev.revealed(container).envs ?? []) as string[];
+      for (const entry of envs) expect(entry, container.name).not.toMatch(/^[A-Z_]*(PASSWORD|PASS|SECRET|TOKEN)=/);
+    }
+    const postgres = dev.revealed(dev.one(CONTAINER, "postgres"));
+    expect((postgres.envs as string[]).some((e) => e.startsWith("POSTGRES_PASSWORD_FILE="))).toBe(true);
+    expect(postgres.shmSize).toBeGreaterThan(64);
+  });
+
+  it("gives every consuming service its connection, with the password as a secret output", () => {
+    // The whole map is secret because each connection carries a password.
+    const databases = dev.outputs.databases as { value: Record<string, { host: string; port: number; password: string }> };
+    expect(isSecretMarker(databases)).toBe(true);
+    expect(Object.keys(databases.value).sort()).toEqual(["config", "users"]);
+    for (const connection of Object.values(databases.value)) {
+      expect(connection).toMatchObject({ host: "pgbouncer", port: 6432 });
+      expect(dev.generatedSecrets.has(connection.password)).toBe(true);
+    }
+    const admin = dev.outputs.usersBootstrapAdmin as { password?: unknown };
+    expect(isSecretMarker(admin) || isSecretMarker(admin.password)).toBe(true);
+  });
+
+  it("parents every resource under a fundament component", () => {
+    for (const resource of dev.resources.filter((r) => !r.type.startsWith("pulumi:") && r.type !== "fundament:index:Platform")) {
+      expect(dev.parentOf(resource)?.type, `${resource.type} ${resource.name}`).toMatch(/^fundament:/);
+    }
+  });
+});

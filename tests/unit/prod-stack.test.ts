@@ -1,0 +1,106 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import { RecordedResource } from "../../scripts/mock-engine";
+import { schemaProblem } from "./kubernetes-objects";
+import { runStack, secretLeaks, StackView } from "./stack-run";
+
+let prod: StackView;
+beforeAll(async () => {
+  prod = await runStack("prod");
+});
+
+type PodSpec = {
+  containers: {
+    name: string;
+    readinessProbe?: unknown;
+    livenessProbe?: unknown;
+    resources: { requests: Record<string, string>; limits: Record<string, string> };
+    securityContext: { allowPrivilegeEscalation: boolean; privileged: boolean; capabilities: { drop: string[] } };
+    env?: { name: string; value?: string }[];
+  }[];
+  securityContext: { seccompProfile: { type: string } };
+  automountServiceAccountToken: boolean;
+};
+
+const CONTROLLERS = ["kubernetes:apps/v1:Deployment", "kubernetes:apps/v1:StatefulSet"];
+
+function controllers(): RecordedResource[] {
+  return prod.resources.filter((r) => CONTROLLERS.includes(r.type));
+}
+
+function podSpec(resource: RecordedResource): PodSpec {
+  return (prod.revealed(resource).spec as { template: { spec: PodSpec } }).template.spec;
+}
+
+function labels(resource: RecordedResource): Record<string, string> {
+  return (prod.revealed(resource).metadata as { labels: Record<string, string> }).labels;
+}
+
+describe("prod stack on Kubernetes", () => {
+  it("runs the data services as StatefulSets with volume claims, in the configured namespace", () => {
+    for (const name of ["postgres", "redis", "mongo", "rabbitmq", "minio"]) {
+      const set = prod.one("kubernetes:apps/v1:StatefulSet", name);
+      const spec = prod.revealed(set).spec as { volumeClaimTemplates: unknown[] };
+      expect(spec.volumeClaimTemplates.length, name).toBeGreaterThan(0);
+      expect((prod.revealed(set).metadata as { namespace: string }).namespace).toBe("fundament-prod");
+    }
+  });
+
+  it("gives every workload probes, requests equal to limits and a hardened securityContext", () => {
+    expect(controllers().length).toBeGreaterThanOrEqual(10);
+    for (const controller of controllers()) {
+      const spec = podSpec(controller);
+      expect(spec.securityContext.seccompProfile.type, controller.name).toBe("RuntimeDefault");
+      expect(spec.automountServiceAccountToken, controller.name).toBe(false);
+      for (const container of spec.containers) {
+        expect(container.readinessProbe, controller.name).toBeDefined();
+        expect(container.livenessProbe, controller.name).toBeDefined();
+        expect(container.resources.limits.memory, controller.name).toMatch(/^\d+Mi$/);
+        expect(container.resources.requests).toEqual(container.resources.limits);
+        expect(container.securityContext.allowPrivilegeEscalation, controller.name).toBe(false);
+        expect(container.securityContext.privileged, controller.name).toBe(false);
+        expect(container.securityContext.capabilities.drop, controller.name).toEqual(["ALL"]);
+      }
+    }
+  });
+
+  it("labels data services with backend only and exporters with backend and monitoring", () => {
+    for (const controller of controllers()) {
+      const l = labels(controller);
+      const zones = Object.keys(l).filter((k) => k.startsWith("fundament.io/zone-")).map((k) => k.slice("fundament.io/zone-".length)).sort();
+      // RabbitMQ and MinIO serve their own metrics, so they join monitoring for the scrape.
+      const selfMonitored = ["rabbitmq", "minio"].includes(controller.name);
+      if (l["fundament.io/role"] === "data") expect(zones, controller.name).toEqual(selfMonitored ? ["backend", "monitoring"] : ["backend"]);
+      if (l["fundament.io/role"] === "exporter") expect(zones, controller.name).toEqual(["backend", "monitoring"]);
+    }
+  });
+
+  it("gives every workload a PodDisruptionBudget selecting it", () => {
+    const budgets = prod.all("kubernetes:policy/v1:PodDisruptionBudget").map((p) => (prod.revealed(p).spec as { selector: { matchLabels: Record<string, string> } }).selector.matchLabels["app.kubernetes.io/name"]);
+    for (const controller of controllers()) expect(budgets, controller.name).toContain(labels(controller)["app.kubernetes.io/name"]);
+  });
+
+  it("denies all traffic by default and admits it per zone", () => {
+    const policies = prod.all("kubernetes:networking.k8s.io/v1:NetworkPolicy").map((p) => (prod.revealed(p).metadata as { name: string }).name).sort();
+    expect(policies).toEqual(["allow-dns", "default-deny", "zone-backend", "zone-frontend", "zone-monitoring"]);
+  });
+
+  it("exposes no Service outside the cluster", () => {
+    for (const service of prod.all("kubernetes:core/v1:Service")) {
+      expect((prod.revealed(service).spec as { type: string }).type, service.name).toBe("ClusterIP");
+    }
+  });
+
+  it("keeps secrets in Secrets: no generated secret in a ConfigMap, env value or plain output", () => {
+    expect(secretLeaks(prod)).toEqual([]);
+    for (const secret of prod.all("kubernetes:core/v1:Secret")) {
+      expect(JSON.stringify(secret.inputs.stringData ?? secret.inputs.data)).toContain("1b47061264138c4ac30d75fd1eb44270");
+    }
+  });
+
+  it("emits only objects valid against the Kubernetes OpenAPI schema", () => {
+    const kubernetes = prod.resources.filter((r) => r.type.startsWith("kubernetes:") && !r.type.startsWith("kubernetes:index"));
+    expect(kubernetes.length).toBeGreaterThan(30);
+    const problems = kubernetes.map((r) => [r.name, schemaProblem(r, prod.revealed(r))]).filter(([, p]) => p !== undefined);
+    expect(problems).toEqual([]);
+  });
+});
