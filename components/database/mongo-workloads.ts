@@ -45,6 +45,7 @@ export interface MongoServerWorkloadInput {
 export function mongoServerWorkload(input: MongoServerWorkloadInput): Workload {
   return {
     name: input.name,
+    role: "data",
     image: input.image,
     // The image's entrypoint stays: on an empty data directory it creates the root user from
     // MONGO_INITDB_ROOT_* on a temporary local mongod (without replication and keyFile), then execs this.
@@ -146,6 +147,7 @@ export interface MongoExporterWorkloadInput {
 export function mongoExporterWorkload(input: MongoExporterWorkloadInput): Workload {
   return {
     name: input.name,
+    role: "exporter",
     image: input.image,
     args: ["--collect-all", "--compatible-mode", `--web.listen-address=:${MONGO_EXPORTER_PORT}`, "--web.telemetry-path=/metrics"],
     // Backend to reach mongod, monitoring so Prometheus reaches the exporter without reaching mongod.

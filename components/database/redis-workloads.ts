@@ -44,6 +44,7 @@ export function redisServerWorkload(input: RedisServerWorkloadInput): Workload {
   const probe = redisHealthCommand(REDIS_HEALTH_PASSWORD_PATH);
   return {
     name: input.name,
+    role: "data",
     image: input.image,
     // The image's entrypoint stays: started as a non-root user it execs redis-server directly.
     args: ["redis-server", REDIS_CONF_PATH],
@@ -91,6 +92,7 @@ export interface RedisExporterWorkloadInput {
 export function redisExporterWorkload(input: RedisExporterWorkloadInput): Workload {
   return {
     name: input.name,
+    role: "exporter",
     image: input.image,
     // Backend to reach Redis, monitoring so Prometheus reaches the exporter without reaching Redis.
     zones: ["backend", "monitoring"],
