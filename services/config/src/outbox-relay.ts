@@ -26,11 +26,15 @@ interface OutboxRow {
   version: number;
 }
 
+/** One relay at a time across replicas, so events leave in the order their writes committed. */
+const RELAY_LOCK_KEY = "7316432815223210001";
+
 /**
- * Moves change events from config_outbox to the broker. Rows are claimed with SKIP LOCKED so
- * replicas share the work, and deleted in the same transaction only after the broker confirmed
- * them: a crash between publish and commit repeats an event (consumers dedupe on the message
- * id `namespace/environment/version`), never drops one.
+ * Moves change events from config_outbox to the broker. A transaction-scoped advisory lock lets
+ * one replica relay at a time (the others wait, then find the rows gone), so a namespace's events
+ * leave in commit order. Rows are deleted in the same transaction only after the broker
+ * confirmed them: a crash between publish and commit repeats an event (consumers dedupe on the
+ * message id `namespace/environment/version`), never drops one.
  */
 export class OutboxRelay {
   private timer: NodeJS.Timeout | undefined;
@@ -89,8 +93,9 @@ export class OutboxRelay {
     let broken: Error | undefined;
     try {
       await client.query("BEGIN");
+      await client.query("SELECT pg_advisory_xact_lock($1::bigint)", [RELAY_LOCK_KEY]);
       const { rows } = await client.query<OutboxRow>(
-        "SELECT id, namespace, environment, version FROM config_outbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
+        "SELECT id, namespace, environment, version FROM config_outbox ORDER BY id LIMIT $1",
         [batchSize],
       );
       for (const row of rows) {

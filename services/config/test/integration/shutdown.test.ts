@@ -1,0 +1,82 @@
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { freePort, waitFor } from "../../../../scripts/local-servers/free-port";
+import { startConfigServers, type ConfigServers } from "./config-servers";
+
+const serviceDir = join(__dirname, "..", "..");
+let servers: ConfigServers;
+let bundleDir: string;
+
+/** The service as its image runs it: the esbuild bundle under plain node, configured by env and files. */
+function startService(env: Record<string, string>): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
+  const child = spawn(process.execPath, [join(bundleDir, "server.js")], { env: { PATH: process.env.PATH ?? "", ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  let output = "";
+  child.stdout?.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr?.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  return { child, output: () => output, exited };
+}
+
+beforeAll(async () => {
+  servers = await startConfigServers({ rabbit: true });
+  // Inside the service folder so the bundle's external packages resolve from the workspace's node_modules.
+  bundleDir = mkdtempSync(join(serviceDir, ".bundle-test-"));
+  const bundled = spawnSync(process.execPath, [join(serviceDir, "scripts", "bundle.mjs"), bundleDir], { encoding: "utf8" });
+  expect(bundled.status, bundled.stderr).toBe(0);
+});
+
+afterAll(async () => {
+  await servers?.stop();
+  if (bundleDir) rmSync(bundleDir, { recursive: true, force: true });
+});
+
+describe("the bundled service process", () => {
+  it("the migration job applies the numbered migrations to an empty database and is idempotent", () => {
+    servers.postgres.psql("CREATE DATABASE config_job OWNER config");
+    const env = { ...servers.env({ DATABASE_URL: servers.databaseUrl.replace(/\/[^/]+$/, "/config_job") }) } as Record<string, string>;
+    const run = () => spawnSync(process.execPath, [join(bundleDir, "migrate.js")], { env: { PATH: process.env.PATH ?? "", ...env, LOG_LEVEL: "info" }, encoding: "utf8" });
+    const first = run();
+    expect(first.status, first.stderr).toBe(0);
+    expect(first.stdout).toContain("applied 001_config_versions.sql");
+    const second = run();
+    expect(second.status).toBe(0);
+    expect(second.stdout).toContain('"alreadyApplied":1');
+    expect(servers.postgres.psql("SELECT count(*) FROM config_versions", "config_job")).toBe("0");
+  });
+
+  it("refuses to start on a bad environment, naming every bad variable", async () => {
+    const service = startService({ ...(servers.env({ PORT: "http", JWKS_URL: "not a url" }) as Record<string, string>), DATABASE_PASSWORD: "plain" });
+    expect(await service.exited).toBe(1);
+    expect(service.output()).toContain("PORT: must be an integer");
+    expect(service.output()).toContain("JWKS_URL: must be a URL");
+    expect(service.output()).toContain("DATABASE_PASSWORD_FILE: is required instead of DATABASE_PASSWORD");
+  });
+
+  it("on SIGTERM ends a watch long poll that is in flight and exits 0", async () => {
+    const [port, metricsPort] = [await freePort(), await freePort()];
+    const service = startService({ ...(servers.env() as Record<string, string>), PORT: String(port), METRICS_PORT: String(metricsPort), SHUTDOWN_PROBE_PERIOD_MS: "300", LOG_LEVEL: "info" });
+    const base = `http://127.0.0.1:${port}`;
+    await waitFor("config service ready", async () => {
+      if (service.child.exitCode !== null) throw new Error(`exited ${service.child.exitCode}: ${service.output()}`);
+      return (await fetch(`${base}/health/ready`)).status === 200;
+    }, 60_000);
+
+    const token = await servers.jwks.sign({ sub: "ops", roles: ["config:write"] });
+    const headers = { authorization: `Bearer ${token}`, "content-type": "application/json" };
+    expect((await fetch(`${base}/namespaces/app`, { method: "PUT", headers, body: JSON.stringify({ schema: { type: "object" } }) })).status).toBe(201);
+    expect((await fetch(`${base}/namespaces/app/environments/prod`, { method: "PUT", headers, body: JSON.stringify({ document: { n: 1 }, reason: "start" }) })).status).toBe(201);
+
+    const watch = fetch(`${base}/namespaces/app/environments/prod/watch?sinceVersion=1&wait=60s`);
+    await waitFor("the watch to park", async () => /config_watches_waiting\{[^}]*\} 1\b/.test(await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text()));
+
+    service.child.kill("SIGTERM");
+    const answered = await watch;
+    expect(answered.status).toBe(200);
+    // "closing", not "timeout": the shutdown ended the wait, the 60 s did not run out.
+    expect(await answered.json()).toEqual({ versions: [], nextSinceVersion: 1, outcome: "closing" });
+    expect(await service.exited).toBe(0);
+    expect(service.output()).toContain("shutdown: complete");
+  });
+});
