@@ -22,6 +22,8 @@ export interface UsersSettings {
   refreshTokenTtlSeconds: number;
   passwordMinLength: number;
   argon2: Argon2Params;
+  /** argon2 calls at once (memory and libuv threads are bounded by it). */
+  argon2MaxConcurrency: number;
   rateLimit: LoginRateLimitSettings;
   outboxPollMs: number;
 }
@@ -52,7 +54,7 @@ export async function buildApp(deps: UsersDeps): Promise<ServiceApp> {
   const accessTokens = new AccessTokens(deps.keys, { issuer: settings.issuer, audience: settings.audience, ttlSeconds: settings.accessTokenTtlSeconds });
   const accounts = new Accounts({
     pool: deps.pool,
-    hasher: new PasswordHasher(settings.argon2),
+    hasher: new PasswordHasher(settings.argon2, settings.argon2MaxConcurrency),
     policy: { minLength: settings.passwordMinLength, common: deps.commonPasswords ?? loadCommonPasswords() },
     accessTokens,
     refreshTokens: new RefreshTokens(deps.pool, settings.refreshTokenTtlSeconds),

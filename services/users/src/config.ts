@@ -31,6 +31,7 @@ export const usersEnv = {
   ARGON2_MEMORY_KIB: env.integer({ default: 19_456, min: 7168 }),
   ARGON2_ITERATIONS: env.integer({ default: 2, min: 1, max: 20 }),
   ARGON2_PARALLELISM: env.integer({ default: 1, min: 1, max: 16 }),
+  ARGON2_MAX_CONCURRENCY: env.integer({ default: 2, min: 1, max: 64, description: "argon2 calls at once; each holds ARGON2_MEMORY_KIB of RAM and a libuv thread" }),
 
   LOGIN_RATE_LIMIT_WINDOW_SECONDS: env.integer({ default: 900, min: 1 }),
   LOGIN_RATE_LIMIT_ACCOUNT_MAX: env.integer({ default: 5, min: 1, description: "failed logins per account per window" }),

@@ -12,6 +12,7 @@ export function settingsFrom(config: UsersConfig): UsersSettings {
     refreshTokenTtlSeconds: config.REFRESH_TOKEN_TTL_SECONDS,
     passwordMinLength: config.PASSWORD_MIN_LENGTH,
     argon2: { memoryKiB: config.ARGON2_MEMORY_KIB, iterations: config.ARGON2_ITERATIONS, parallelism: config.ARGON2_PARALLELISM },
+    argon2MaxConcurrency: config.ARGON2_MAX_CONCURRENCY,
     rateLimit: {
       windowSeconds: config.LOGIN_RATE_LIMIT_WINDOW_SECONDS,
       accountMax: config.LOGIN_RATE_LIMIT_ACCOUNT_MAX,

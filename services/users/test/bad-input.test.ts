@@ -47,10 +47,10 @@ const notARefreshToken = fc.oneof(notAString, fc.string({ maxLength: 42 }), fc.s
 const tooLong = (min: number) => fc.string({ minLength: min, maxLength: min + 50, unit: "grapheme-ascii" });
 const badRoles = fc.oneof(
   notAString,
-  fc.constant([]),
+  fc.constant<Json>([]),
   fc.array(fc.string().filter((s) => !/^[a-z][a-z0-9-]{1,31}$/.test(s)), { minLength: 1, maxLength: 3 }),
   fc.array(fc.constantFrom("user", "admin"), { minLength: 17, maxLength: 20 }),
-  fc.constant(["user", "user"]),
+  fc.constant<Json>(["user", "user"]),
 );
 
 const bodyRoutes: Record<string, BodyRoute> = {

@@ -1,4 +1,5 @@
 import * as argon2 from "argon2";
+import { ConcurrencyLimit } from "./concurrency-limit";
 
 /** Argon2id cost parameters; the defaults are the OWASP Password Storage Cheat Sheet minimum. */
 export interface Argon2Params {
@@ -9,11 +10,23 @@ export interface Argon2Params {
 
 export const OWASP_ARGON2ID: Argon2Params = { memoryKiB: 19_456, iterations: 2, parallelism: 1 };
 
+/**
+ * Each argon2 call holds `memoryKiB` of RAM and a libuv worker thread for its whole run. Without
+ * a bound, a burst of 200 logins asks for 200 × 19 MiB at once and starves the same four
+ * threads that PostgreSQL's SCRAM handshake (WebCrypto PBKDF2), DNS and file reads need, so new
+ * database connections time out. Calls beyond `maxConcurrency` wait their turn in memory.
+ */
 export class PasswordHasher {
   /** Verifying against this keeps an unknown email as slow as a wrong password. */
   private dummyHash: Promise<string> | undefined;
+  private readonly limit: ConcurrencyLimit;
 
-  constructor(readonly params: Argon2Params) {}
+  constructor(
+    readonly params: Argon2Params,
+    maxConcurrency = 2,
+  ) {
+    this.limit = new ConcurrencyLimit(maxConcurrency);
+  }
 
   private get options(): argon2.HashOptions {
     return { type: argon2.argon2id, memoryCost: this.params.memoryKiB, timeCost: this.params.iterations, parallelism: this.params.parallelism };
@@ -21,11 +34,11 @@ export class PasswordHasher {
 
   /** A PHC string: $argon2id$v=19$m=…,t=…,p=…$salt$hash. */
   hash(password: string): Promise<string> {
-    return argon2.hash(password, this.options);
+    return this.limit.run(() => argon2.hash(password, this.options));
   }
 
   verify(phc: string, password: string): Promise<boolean> {
-    return argon2.verify(phc, password);
+    return this.limit.run(() => argon2.verify(phc, password));
   }
 
   /** True when the stored hash was made with other parameters (or another variant) than today's. */
@@ -37,7 +50,8 @@ export class PasswordHasher {
   /** Burns the same time as a real verification, for logins of accounts that do not exist. */
   async verifyNothing(password: string): Promise<false> {
     this.dummyHash ??= this.hash("no account has this password, it only costs time");
-    await argon2.verify(await this.dummyHash, password);
+    const dummy = await this.dummyHash;
+    await this.limit.run(() => argon2.verify(dummy, password));
     return false;
   }
 }
