@@ -51,7 +51,7 @@ export class Platform extends pulumi.ComponentResource {
     this.zones = new Zones(
       "network",
       config.target === "docker"
-        ? { target: "docker", environment: config.environment, publishAddress: config.docker.publishAddress, dockerHost: config.docker.host }
+        ? { target: "docker", environment: config.environment, publishAddress: config.docker.publishAddress, publishDataPorts: config.docker.publishDataPorts, dockerHost: config.docker.host }
         : { target: "kubernetes", environment: config.environment, namespace: config.kubernetes.namespace, context: config.kubernetes.context, storageClass: config.kubernetes.storageClass },
       parent,
     );

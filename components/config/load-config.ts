@@ -97,6 +97,16 @@ function crossFieldProblems(config: StackConfig): string[] {
       problems.push(`${NAMESPACE}:services.${name}.databases: the ${name} service needs ${SERVICE_DEPENDENCIES.join(", ")} (missing ${missing.join(", ")})`);
     }
   }
+  // A MongoDB database is named after its consumer; MongoDB keeps these names for itself.
+  const reserved = ["admin", "local", "config"];
+  for (const name of Object.keys(config.services) as ServiceName[]) {
+    if (config.services[name].enabled && config.services[name].databases.includes("mongo") && reserved.includes(name)) {
+      problems.push(`${NAMESPACE}:services.${name}.databases: the ${name} service cannot have a MongoDB database: "${name}" is a database MongoDB reserves`);
+    }
+  }
+  config.mongo.databases.forEach((d, i) => {
+    if (reserved.includes(d.service)) problems.push(`${NAMESPACE}:mongo.databases[${i}].service: "${d.service}" is a database MongoDB reserves (got ${JSON.stringify(d.service)})`);
+  });
   const mongoNames = config.mongo.databases.map((d) => d.service);
   mongoNames.forEach((name, i) => {
     if (mongoNames.indexOf(name) !== i || config.services[name as ServiceName]?.databases.includes("mongo")) {

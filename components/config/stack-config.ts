@@ -33,7 +33,7 @@ export interface StackConfig {
   target: Target;
   environment: string;
   domain: string;
-  docker: { host?: string; publishAddress: string };
+  docker: { host?: string; publishAddress: string; publishDataPorts: boolean };
   kubernetes: { namespace: string; context?: string; storageClass?: string };
   postgres: Size & { image: string; exporterImage: string; storageGiB: number; maxConnections: number };
   pgbouncer: Size & { image: string; exporterImage: string; defaultPoolSize: number; maxClientConnections: number };

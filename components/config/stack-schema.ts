@@ -85,6 +85,11 @@ export const STACK_SCHEMA: Record<string, Field> = {
         pattern: /^(\d{1,3}(\.\d{1,3}){3}|::1?|\[::1?\])$/,
         patternDoc: "an IPv4 address, :: or ::1",
       },
+      publishDataPorts: {
+        kind: "boolean",
+        doc: "also publish the data services' ports on publishAddress, for psql or redis-cli from the host (keep publishAddress on loopback)",
+        default: false,
+      },
     },
   },
   kubernetes: {
@@ -140,9 +145,10 @@ export const STACK_SCHEMA: Record<string, Field> = {
     doc: "Redis",
     fields: {
       image: image("Redis image", "redis:7.4.5-bookworm"),
-      exporterImage: image("redis_exporter image", "oliver006/redis_exporter:v1.74.0"),
+      exporterImage: image("redis_exporter image", "oliver006/redis_exporter:v1.74.0-alpine"),
       cpu: cpu(1),
-      memoryMiB: memoryMiB(1024, 64),
+      // Below 128 MiB, half kept free for fork copy-on-write leaves Redis too little to be useful.
+      memoryMiB: memoryMiB(1024, 128),
       storageGiB: storageGiB(5),
       evictionPolicy: {
         kind: "string",

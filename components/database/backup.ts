@@ -25,7 +25,13 @@ export interface PostgresBackupArgs {
   objectStorage?: { endpoint: pulumi.Input<string>; bucket: string; accessKey: pulumi.Input<string>; secretKey: pulumi.Input<string> };
 }
 
-export const BACKUP_DIR = "/backups";
+/**
+ * The backup volume is mounted on the postgres user's home, which the image creates owned by
+ * that user: Docker gives a fresh named volume the ownership of the directory it is mounted on,
+ * so the job (uid 999) can write without starting as root. Kubernetes gets there by fsGroup.
+ */
+export const BACKUP_VOLUME_PATH = "/var/lib/postgresql";
+export const BACKUP_DIR = `${BACKUP_VOLUME_PATH}/backups`;
 const SCRIPT_PATH = "/etc/fundament/postgres-backup.sh";
 const PGPASS_PATH = "/run/secrets/postgres-backup.pgpass";
 
@@ -75,7 +81,7 @@ export class PostgresBackup extends pulumi.ComponentResource {
           { path: SCRIPT_PATH, content: renderPostgresBackupScript({ backupDir: BACKUP_DIR, retention: args.retention }), mode: 0o555 },
           { path: PGPASS_PATH, content: pgpassFor(login), secret: true, mode: PGPASS_MODE },
         ],
-        storage: [{ name: "backups", path: BACKUP_DIR, sizeGiB: args.volumeSizeGiB }],
+        storage: [{ name: "backups", path: BACKUP_VOLUME_PATH, sizeGiB: args.volumeSizeGiB }],
         resources: { cpu: 0.5, memoryMiB: 256 },
         stopGracePeriodSeconds: 30,
         user: POSTGRES_IMAGE_USER,

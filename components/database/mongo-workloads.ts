@@ -6,6 +6,12 @@ import { MONGO_PORT } from "./mongod-conf";
 export const MONGOD_CONF_PATH = "/etc/mongo/mongod.conf";
 export const MONGO_DATA_DIR = "/data/db";
 export const MONGO_KEYFILE_PATH = "/run/secrets/mongo/keyfile";
+/**
+ * Where mongod reads the keyFile: a private copy. On Kubernetes a Secret volume with fsGroup
+ * makes the mounted file group-readable (0440), which mongod refuses as "too open"; copying it
+ * to the pod's own /tmp with 0400 works the same on both targets.
+ */
+export const MONGO_KEYFILE_COPY_PATH = "/tmp/mongo-keyfile";
 export const MONGO_SERVER_PEM_PATH = "/run/secrets/mongo/server.pem";
 export const MONGO_CA_PATH = "/etc/mongo/tls/ca.pem";
 export const MONGO_ROOT_PASSWORD_PATH = "/run/secrets/mongo/root-password";
@@ -49,7 +55,7 @@ export function mongoServerWorkload(input: MongoServerWorkloadInput): Workload {
     image: input.image,
     // The image's entrypoint stays: on an empty data directory it creates the root user from
     // MONGO_INITDB_ROOT_* on a temporary local mongod (without replication and keyFile), then execs this.
-    args: ["mongod", "--config", MONGOD_CONF_PATH],
+    args: ["sh", "-c", `install -m 0400 ${MONGO_KEYFILE_PATH} ${MONGO_KEYFILE_COPY_PATH} && exec docker-entrypoint.sh mongod --config ${MONGOD_CONF_PATH}`],
     zones: ["backend"],
     ports: [{ name: "mongo", port: MONGO_PORT }],
     env: {
@@ -59,7 +65,7 @@ export function mongoServerWorkload(input: MongoServerWorkloadInput): Workload {
     },
     files: [
       { path: MONGOD_CONF_PATH, content: input.mongodConf, mode: 0o444 },
-      // mongod refuses a keyFile that group or others can read.
+      // Copied to MONGO_KEYFILE_COPY_PATH at start: mongod refuses a keyFile that group or others can read.
       { path: MONGO_KEYFILE_PATH, content: input.keyFile, secret: true, mode: 0o400 },
       { path: MONGO_SERVER_PEM_PATH, content: input.serverPem, secret: true, mode: 0o400 },
       { path: MONGO_CA_PATH, content: input.caCertPem, mode: 0o444 },
@@ -158,6 +164,8 @@ export function mongoExporterWorkload(input: MongoExporterWorkloadInput): Worklo
       { path: MONGO_EXPORTER_PEM_PATH, content: input.exporterPem, secret: true, mode: 0o400 },
       { path: MONGO_EXPORTER_CA_PATH, content: input.caCertPem, mode: 0o444 },
     ],
+    // A scratch image: nothing inside it can run a probe, so Docker runs it unprobed.
+    dockerHealthcheck: "none",
     health: {
       readiness: { kind: "tcp", port: MONGO_EXPORTER_PORT },
       liveness: { kind: "tcp", port: MONGO_EXPORTER_PORT, periodSeconds: 30 },

@@ -8,7 +8,7 @@ import { MongoIndexSpec, renderMongoInitScript } from "./mongo-init-script";
 import {
   MONGO_CA_PATH,
   MONGO_DATA_DIR,
-  MONGO_KEYFILE_PATH,
+  MONGO_KEYFILE_COPY_PATH,
   MONGO_ROOT_PASSWORD_PATH,
   MONGO_ROOT_USER,
   MONGO_SERVER_PEM_PATH,
@@ -76,7 +76,7 @@ export class Mongo extends pulumi.ComponentResource {
         mongodConf: renderMongodConf({
           memoryLimitMiB: args.resources.memoryMiB,
           dbPath: MONGO_DATA_DIR,
-          keyFilePath: MONGO_KEYFILE_PATH,
+          keyFilePath: MONGO_KEYFILE_COPY_PATH,
           tlsCertificateKeyFile: MONGO_SERVER_PEM_PATH,
           tlsCAFile: MONGO_CA_PATH,
         }),

@@ -7,7 +7,7 @@ import { INTERNAL_ZONES, Runtime, Zone, ZONES } from "../runtime/workload";
 import { zonePolicies } from "./zone-policies";
 
 export type ZonesArgs =
-  | { target: "docker"; environment: string; publishAddress: string; dockerHost?: string }
+  | { target: "docker"; environment: string; publishAddress: string; publishDataPorts?: boolean; dockerHost?: string }
   | { target: "kubernetes"; environment: string; namespace: string; context?: string; storageClass?: string };
 
 /**
@@ -43,7 +43,7 @@ export class Zones extends pulumi.ComponentResource {
           ),
         ]),
       ) as Record<Zone, docker.Network>;
-      this.runtime = new DockerRuntime({ environment: args.environment, networks, publishAddress: args.publishAddress, provider });
+      this.runtime = new DockerRuntime({ environment: args.environment, networks, publishAddress: args.publishAddress, publishDataPorts: args.publishDataPorts, provider });
       this.names = pulumi.output(Object.fromEntries(ZONES.map((zone) => [zone, networks[zone].name])) as Record<Zone, pulumi.Output<string>>);
     } else {
       const provider = args.context ? new k8s.Provider(`${name}-kubernetes`, { context: args.context }, { parent: this }) : undefined;

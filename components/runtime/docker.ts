@@ -10,6 +10,8 @@ export interface DockerRuntimeArgs {
   networks: Record<Zone, docker.Network>;
   /** Host address that ports with `publish: "host"` bind to. */
   publishAddress: string;
+  /** Also publish data services' ports (for psql/redis-cli from the host); off unless configured. */
+  publishDataPorts?: boolean;
   provider?: docker.Provider;
 }
 
@@ -27,10 +29,12 @@ export class DockerRuntime implements Runtime {
   constructor(private readonly args: DockerRuntimeArgs) {}
 
   deploy(workload: Workload, opts: RuntimeOptions): DeployedWorkload {
-    const container = this.container(workload, roleOf(workload), opts, {
+    const probed = workload.dockerHealthcheck !== "none";
+    const container = this.container(probed ? workload : { ...workload, health: undefined }, roleOf(workload), opts, {
       restart: "unless-stopped",
-      wait: true,
-      waitTimeout: startupBudgetSeconds(workload.health.startup) + 60,
+      // Dependants start once this is healthy; without a healthcheck Docker has no such state.
+      wait: probed,
+      waitTimeout: probed ? startupBudgetSeconds(workload.health.startup) + 60 : undefined,
     });
     return this.deployed(workload, [container]);
   }
@@ -127,7 +131,7 @@ export class DockerRuntime implements Runtime {
         volumes,
         networksAdvanced: spec.zones.map((zone) => ({ name: this.args.networks[zone].name, aliases: [spec.name] })),
         ports: (spec.ports ?? [])
-          .filter((port) => port.publish === "host")
+          .filter((port) => port.publish === "host" || (this.args.publishDataPorts === true && role === "data"))
           .map((port) => ({ internal: port.port, external: port.port, ip: this.args.publishAddress, protocol: "tcp" })),
         healthcheck:
           readiness && timing

@@ -84,6 +84,11 @@ export interface Workload {
   env?: Record<string, pulumi.Input<string>>;
   files?: WorkloadFile[];
   health: { startup?: Probe; readiness: Probe; liveness: Probe };
+  /**
+   * "none": the image has no shell or client to run a probe inside it (scratch images), so Docker
+   * runs it without a healthcheck and its scrape (`up`) watches it; Kubernetes probes from the kubelet.
+   */
+  dockerHealthcheck?: "none";
   resources: WorkloadResources;
   storage?: WorkloadStorage[];
   stopGracePeriodSeconds: number;

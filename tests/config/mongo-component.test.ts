@@ -10,7 +10,7 @@ import { MockCallArgs, MockResourceArgs } from "@pulumi/pulumi/runtime/mocks";
 import { parse } from "yaml";
 import { beforeAll, describe, expect, it } from "vitest";
 import { Mongo, MongoArgs, MongoConnection } from "../../components/database/mongo";
-import { MONGOD_CONF_PATH, MONGO_EXPORTER_CA_PATH, MONGO_EXPORTER_PEM_PATH, MONGO_INIT_SCRIPT_PATH } from "../../components/database/mongo-workloads";
+import { MONGOD_CONF_PATH, MONGO_EXPORTER_CA_PATH, MONGO_EXPORTER_PEM_PATH, MONGO_INIT_SCRIPT_PATH, MONGO_KEYFILE_COPY_PATH, MONGO_KEYFILE_PATH } from "../../components/database/mongo-workloads";
 import { DeployedWorkload, Endpoint, Job, Runtime, ScheduledJob, Workload, WorkloadFile } from "../../components/runtime/workload";
 
 const registered: { type: string; name: string }[] = [];
@@ -140,14 +140,16 @@ describe("Mongo component", () => {
       replication: { replSetName: string };
     };
     expect(conf.replication.replSetName).toBe("rs0");
-    const keyFile = file(server, conf.security.keyFile);
+    // mongod reads a private 0400 copy made at start (a Kubernetes fsGroup makes the mount 0440).
+    expect(conf.security.keyFile).toBe(MONGO_KEYFILE_COPY_PATH);
+    expect(server.args?.[2]).toContain(`install -m 0400 ${MONGO_KEYFILE_PATH} ${MONGO_KEYFILE_COPY_PATH} && exec docker-entrypoint.sh mongod --config ${MONGOD_CONF_PATH}`);
+    const keyFile = file(server, MONGO_KEYFILE_PATH);
     expect(keyFile).toMatchObject({ secret: true, mode: 0o400 });
     const keyFileContent = await settled(keyFile.content);
     expect(keyFileContent).toMatch(/^[A-Za-z0-9]{756}$/);
     expect(file(server, conf.net.tls.certificateKeyFile)).toMatchObject({ secret: true, mode: 0o400 });
     expect(await settled(file(server, conf.net.tls.certificateKeyFile).content)).toMatch(/BEGIN CERTIFICATE[\s\S]*BEGIN RSA PRIVATE KEY/);
     expect(file(server, conf.net.tls.CAFile).secret).toBeFalsy();
-    expect(server.args).toEqual(["mongod", "--config", MONGOD_CONF_PATH]);
   });
 
   it("hands the root password to the image as a file, never as a value", async () => {

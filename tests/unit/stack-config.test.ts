@@ -46,6 +46,8 @@ describe("stack config", () => {
     [{ "fundament:target": "docker", "fundament:mongo": { databases: [{ service: "media", indexes: [{ collection: "u", keys: { email: 2 } }] }] } }, "fundament:mongo.databases[0].indexes[0].keys: must map at least one field to 1 or -1"],
     [{ "fundament:target": "docker", "fundament:mongo": { databases: [{ service: "media" }, { service: "media" }] } }, "fundament:mongo.databases[1].service: media already has a MongoDB database"],
     [{ "fundament:target": "docker", "fundament:services": { config: { databases: ["postgres"] } } }, "fundament:services.config.databases: the config service needs postgres, redis, rabbitmq (missing redis, rabbitmq)"],
+    [{ "fundament:target": "docker", "fundament:services": { config: { databases: ["postgres", "redis", "rabbitmq", "mongo"] } } }, "fundament:services.config.databases: the config service cannot have a MongoDB database"],
+    [{ "fundament:target": "docker", "fundament:mongo": { databases: [{ service: "admin" }] } }, "fundament:mongo.databases[0].service: \"admin\" is a database MongoDB reserves"],
     [{ "fundament:target": "kubernetes" }, "fundament:imageRegistry: local images exist only on a Docker engine"],
     [{ "fundament:target": "docker", "fundament:pgbouncer": { defaultPoolSize: 60 } }, "fundament:pgbouncer.defaultPoolSize: 60 per database x 2 databases exceeds fundament:postgres.maxConnections (100)"],
     [{ "fundament:target": "docker", "fundament:storage": { provider: "s3" } }, "fundament:storage.provider: s3 needs the kubernetes target"],
@@ -65,7 +67,7 @@ describe("stack config", () => {
 
   it("accepts any in-range size and keeps the value", () => {
     fc.assert(
-      fc.property(fc.integer({ min: 2048, max: 65536 }), fc.integer({ min: 1, max: 64 }), fc.integer({ min: 64, max: 8192 }), (pgMemory, cpu, redisMemory) => {
+      fc.property(fc.integer({ min: 2048, max: 65536 }), fc.integer({ min: 1, max: 64 }), fc.integer({ min: 128, max: 8192 }), (pgMemory, cpu, redisMemory) => {
         const config = loadStackConfig("dev", {
           "fundament:target": "kubernetes",
           "fundament:imageRegistry": "ecr",
