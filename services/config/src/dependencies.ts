@@ -28,7 +28,8 @@ export async function connectDependencies(config: ConfigServiceEnv, logger: Logg
   const messaging = await Messaging.connect({
     endpoint: { host: config.AMQP_HOST, port: config.AMQP_PORT, vhost: config.AMQP_VHOST, user: config.AMQP_USER, password: config.AMQP_PASSWORD },
     prefetch: 1,
-    publishTimeoutMs: 10_000,
+    // Below the pool's 10 s idle-in-transaction timeout: the relay holds its transaction while it waits.
+    publishTimeoutMs: 5000,
     connectionName: "config",
     logger,
   });

@@ -17,6 +17,8 @@ export interface OutboxRelayOptions {
   /** Sweep period that retries events a failed publish left behind. */
   sweepIntervalMs?: number;
   batchSize?: number;
+  /** The pool's statement timeout, restored after the lock wait. */
+  statementTimeoutMs?: number;
 }
 
 interface OutboxRow {
@@ -93,7 +95,10 @@ export class OutboxRelay {
     let broken: Error | undefined;
     try {
       await client.query("BEGIN");
+      // Waiting for the other replica's batch is expected here, not a runaway statement.
+      await client.query("SELECT set_config('statement_timeout', '60s', true)");
       await client.query("SELECT pg_advisory_xact_lock($1::bigint)", [RELAY_LOCK_KEY]);
+      await client.query("SELECT set_config('statement_timeout', $1, true)", [`${this.options.statementTimeoutMs ?? 5000}ms`]);
       const { rows } = await client.query<OutboxRow>(
         "SELECT id, namespace, environment, version FROM config_outbox ORDER BY id LIMIT $1",
         [batchSize],
