@@ -93,7 +93,11 @@ export function podSpec(source: PodSource, names: PodNames, restartPolicy: "Alwa
   }
   const limits: Record<string, string> = { cpu: `${Math.round(source.resources.cpu * 1000)}m`, memory: `${source.resources.memoryMiB}Mi` };
   if (source.gpu) limits[GPU_RESOURCE] = String(source.gpu.count);
-  const runAsNonRoot = Boolean(source.user) && !source.startsAsRoot;
+  // Images start as root only to chown their data directory before dropping to their user. On
+  // Kubernetes the kubelet hands volumes to fsGroup instead, so the pod starts as that user and
+  // needs none of the capabilities the root start uses.
+  const runAsNonRoot = Boolean(source.user);
+  const capabilities = source.startsAsRoot ? [] : (source.capabilities ?? []);
   const container: Container = {
     name: source.name,
     image: source.image,
@@ -114,7 +118,7 @@ export function podSpec(source: PodSource, names: PodNames, restartPolicy: "Alwa
       runAsNonRoot: runAsNonRoot || undefined,
       runAsUser: runAsNonRoot ? source.user?.uid : undefined,
       runAsGroup: runAsNonRoot ? source.user?.gid : undefined,
-      capabilities: { drop: ["ALL"], add: source.capabilities?.length ? source.capabilities : undefined },
+      capabilities: { drop: ["ALL"], add: capabilities.length > 0 ? capabilities : undefined },
     },
   };
   return {

@@ -100,7 +100,7 @@ export interface Workload {
   gpu?: { count: number; pool: string };
   /** Runs as this user; omitted only where the image must start as root and drops privileges itself. */
   user?: { uid: number; gid: number };
-  /** The image's entrypoint must start as root (to chown its data dir) before dropping to `user`. */
+  /** Docker: the entrypoint starts as root to chown its data dir, then drops to `user`. Kubernetes starts as `user` (fsGroup owns volumes). */
   startsAsRoot?: boolean;
   /** The process writes only to its storage, its files and /tmp. */
   readOnlyRootFilesystem?: boolean;
