@@ -8,7 +8,7 @@ import type {
   ResourceValidationArgs,
   StackValidationArgs,
 } from "@pulumi/policy";
-import { packArgs, policies } from "./pack";
+import { packArgs, policies as packPolicies } from "./pack";
 import { isStackPolicy, type FundamentPolicy } from "./policy-definition";
 import { validatePolicyPackConfig, type PolicyProperties } from "./policy-config-validation";
 import { isStackName, stackPolicyConfig } from "./stack-config";
@@ -40,7 +40,12 @@ export interface Finding {
 class NotApplicable extends Error {}
 
 function notApplicable(reason?: string): never {
-  throw new NotApplicable(reason ?? "Policy does not apply");
+  // Most policies decline most resources; a stack trace per decline would dominate the run time.
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  const declined = new NotApplicable(reason ?? "Policy does not apply");
+  Error.stackTraceLimit = limit;
+  throw declined;
 }
 
 const NO_OPTIONS: PolicyResourceOptions = {
@@ -113,6 +118,11 @@ function getPulumiType(validation: unknown): string | undefined {
  * policies over all of them, with the stack's enforcement levels and exemptions.
  */
 export async function evaluate(resources: InventoryResource[], options: EvaluateOptions = {}): Promise<Finding[]> {
+  return runPolicies(packPolicies, resources, options);
+}
+
+/** evaluate() for any list of policies: how the tests check the engine semantics with policies of their own. */
+export async function runPolicies(policies: readonly FundamentPolicy[], resources: InventoryResource[], options: EvaluateOptions = {}): Promise<Finding[]> {
   const checked = validateResources(resources);
   const stack = options.stack;
   const base = isStackName(stack) ? stackPolicyConfig(stack, policies) : {};
@@ -127,9 +137,10 @@ export async function evaluate(resources: InventoryResource[], options: Evaluate
     // Violations of a policy set to remediate are reported as mandatory, as the engine does.
     if (level === "remediate") level = "mandatory";
     const enforcement = level;
+    // Like the engine: a fresh object of the policy's properties, without enforcementLevel.
     const getConfig = <T extends object>(): T => {
       const { enforcementLevel: _level, ...rest } = properties ?? {};
-      return structuredClone(rest) as T;
+      return rest as T;
     };
 
     if (isStackPolicy(policy)) {
@@ -167,16 +178,21 @@ export async function evaluate(resources: InventoryResource[], options: Evaluate
       const fastType = validations.length === 1 ? getPulumiType(validations[0]) : undefined;
       if (fastType !== undefined && fastType !== resource.type) continue;
       for (const validation of validations) {
-        const props = structuredClone(resource.props);
+        // The engine hands each validation its own copy of the inputs. Copying lazily keeps that
+        // isolation while sparing the copy for the many policies that only look at args.type.
+        let props: Record<string, unknown> | undefined;
+        const ownProps = (): Record<string, unknown> => (props ??= structuredClone(resource.props));
         const args: ResourceValidationArgs = {
           type: resource.type,
           name: resource.name,
           urn: urnOf(resource),
-          props,
+          get props() {
+            return ownProps();
+          },
           opts: NO_OPTIONS,
           stackTags: NO_TAGS,
           isType: (resourceClass) => isTypeOf(resource.type, resourceClass),
-          asType: ((resourceClass: unknown) => (isTypeOf(resource.type, resourceClass) ? props : undefined)) as ResourceValidationArgs["asType"],
+          asType: ((resourceClass: unknown) => (isTypeOf(resource.type, resourceClass) ? ownProps() : undefined)) as ResourceValidationArgs["asType"],
           getConfig,
           notApplicable,
         };

@@ -1,4 +1,4 @@
-import Ajv, { type ErrorObject } from "ajv";
+import Ajv, { type ErrorObject, type ValidateFunction } from "ajv";
 import type { EnforcementLevel, PolicyPackConfig } from "@pulumi/policy";
 import type { FundamentPolicy } from "./policy-definition";
 
@@ -11,8 +11,26 @@ export type PolicyProperties = Record<string, unknown> & { enforcementLevel?: En
  * configSchema, JSON Schema draft 7), fills in schema defaults, and throws one error naming
  * every bad field.
  */
+const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false });
+
+/** Compiling a schema costs far more than checking a config against it; policies and their schemas never change. */
+const compiled = new WeakMap<FundamentPolicy, ValidateFunction>();
+
+function validatorFor(policy: FundamentPolicy): ValidateFunction {
+  let validate = compiled.get(policy);
+  if (!validate) {
+    validate = ajv.compile({
+      type: "object",
+      properties: policy.configSchema?.properties ?? {},
+      required: policy.configSchema?.required ?? [],
+      additionalProperties: false,
+    });
+    compiled.set(policy, validate);
+  }
+  return validate;
+}
+
 export function validatePolicyPackConfig(config: PolicyPackConfig, policies: readonly FundamentPolicy[]): Map<string, PolicyProperties> {
-  const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false });
   const byName = new Map(policies.map((policy) => [policy.name, policy]));
   const problems: string[] = [];
   const resolved = new Map<string, PolicyProperties>();
@@ -26,14 +44,8 @@ export function validatePolicyPackConfig(config: PolicyPackConfig, policies: rea
     if (properties.enforcementLevel !== undefined && !ENFORCEMENT_LEVELS.includes(properties.enforcementLevel)) {
       problems.push(`policy config ${name}.enforcementLevel: must be one of ${ENFORCEMENT_LEVELS.join(", ")} (got ${JSON.stringify(properties.enforcementLevel)})`);
     }
-    const { enforcementLevel, ...rest } = properties;
-    const schema = {
-      type: "object",
-      properties: policy.configSchema?.properties ?? {},
-      required: policy.configSchema?.required ?? [],
-      additionalProperties: false,
-    };
-    const validate = ajv.compile(schema);
+    const { enforcementLevel, ...rest } = structuredClone(properties);
+    const validate = validatorFor(policy);
     if (!validate(rest)) {
       for (const error of validate.errors ?? []) problems.push(`policy config ${name}${fieldOf(error)}: ${messageOf(error)}${valueOf(error, rest)}`);
     }
@@ -42,7 +54,8 @@ export function validatePolicyPackConfig(config: PolicyPackConfig, policies: rea
   for (const policy of policies) {
     if (resolved.has(policy.name)) continue;
     const defaults: Record<string, unknown> = {};
-    ajv.compile({ type: "object", properties: policy.configSchema?.properties ?? {} })(defaults);
+    // Filling defaults is all that is wanted here; an empty config cannot fail a schema with no required keys.
+    validatorFor(policy)(defaults);
     resolved.set(policy.name, defaults);
   }
   if (problems.length > 0) throw new Error(problems.join("\n"));

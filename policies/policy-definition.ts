@@ -46,6 +46,8 @@ export interface FundamentPolicyFacts {
   severity: Severity;
   remediationSteps: string;
   stackEnforcement: Record<StackName, RuleEnforcement>;
+  /** Type tokens a resource policy judges ("any" for all); "stack" for a stack policy, which sees every resource. */
+  targets: readonly string[] | "any" | "stack";
 }
 
 export type FundamentResourcePolicy = ResourceValidationPolicy & FundamentPolicyFacts;
@@ -82,7 +84,7 @@ export interface StackRuleSpec extends PolicyText {
   validate(resources: readonly JudgedResource[], report: (resource: JudgedResource, message: string) => void, config: RuleConfig): void;
 }
 
-function facts(spec: PolicyText): FundamentPolicyFacts & { enforcementLevel: EnforcementLevel; configSchema: PolicyConfigSchema } {
+function facts(spec: PolicyText, targets: FundamentPolicyFacts["targets"]): FundamentPolicyFacts & { enforcementLevel: EnforcementLevel; configSchema: PolicyConfigSchema } {
   const stackEnforcement =
     typeof spec.enforcement === "string" ? { dev: spec.enforcement, prod: spec.enforcement } : spec.enforcement;
   return {
@@ -90,6 +92,7 @@ function facts(spec: PolicyText): FundamentPolicyFacts & { enforcementLevel: Enf
     severity: spec.severity,
     remediationSteps: spec.remediation,
     stackEnforcement,
+    targets,
     // Without a stack config the strictest stack's level applies, so a forgotten
     // --policy-pack-config can only make the pack stricter, never more lenient.
     enforcementLevel: STACK_NAMES.some((stack) => stackEnforcement[stack] === "mandatory") ? "mandatory" : "advisory",
@@ -99,29 +102,28 @@ function facts(spec: PolicyText): FundamentPolicyFacts & { enforcementLevel: Enf
 
 export function defineResourcePolicy(spec: ResourceRuleSpec): FundamentResourcePolicy {
   const types = spec.types === "any" ? undefined : new Set(spec.types);
-  return {
-    name: spec.name,
-    description: spec.description,
-    ...facts(spec),
-    validateResource: (args: ResourceValidationArgs, reportViolation: ReportViolation) => {
-      if (types && !types.has(args.type)) {
-        args.notApplicable(`Policy only applies to ${[...types].join(", ")}`);
-      }
-      const config = args.getConfig<RuleConfig>();
-      const exemption = findExemption(config.exemptions, args.name, args.urn);
-      if (exemption) {
-        args.notApplicable(`exempted: ${exemption.reason}`);
-      }
-      spec.validate({ type: args.type, name: args.name, urn: args.urn, props: args.props }, (message) => reportViolation(message), config);
-    },
+  const validateResource = (args: ResourceValidationArgs, reportViolation: ReportViolation): void => {
+    if (types && !types.has(args.type)) {
+      args.notApplicable(`Policy only applies to ${[...types].join(", ")}`);
+    }
+    const config = args.getConfig<RuleConfig>();
+    const exemption = findExemption(config.exemptions, args.name, args.urn);
+    if (exemption) {
+      args.notApplicable(`exempted: ${exemption.reason}`);
+    }
+    spec.validate({ type: args.type, name: args.name, urn: args.urn, props: args.props }, (message) => reportViolation(message), config);
   };
+  // The engine skips a policy for other types without calling it when the validation names its
+  // one type the way validateResourceOfType does.
+  if (spec.types !== "any" && spec.types.length === 1) Object.assign(validateResource, { __pulumiType: spec.types[0] });
+  return { name: spec.name, description: spec.description, ...facts(spec, spec.types), validateResource };
 }
 
 export function defineStackPolicy(spec: StackRuleSpec): FundamentStackPolicy {
   return {
     name: spec.name,
     description: spec.description,
-    ...facts(spec),
+    ...facts(spec, "stack"),
     validateStack: (args: StackValidationArgs, reportViolation: ReportViolation) => {
       const config = args.getConfig<RuleConfig>();
       // Exempt resources are still seen (a NetworkPolicy keeps selecting pods); only findings against them are dropped.

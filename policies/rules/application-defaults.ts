@@ -47,16 +47,25 @@ function isTrue(value: string | undefined): boolean {
   return value !== undefined && /^(true|1|yes|on)$/i.test(value.trim());
 }
 
-/** `key: value` inside a top-level YAML block or `[section]` of a TOML/INI file. */
+/** `key` inside a `[section]` of an INI/TOML file or a top-level `section:` block of YAML. */
 function sectionSetting(text: string, section: string, key: string): string | undefined {
-  let inside = false;
+  let mode: "ini" | "yaml" | undefined;
+  const keyPattern = new RegExp(`^\\s*${key}\\s*[:=]\\s*"?([^"#;\\s]+)`);
   for (const line of text.split(/\r?\n/)) {
-    if (/^\S/.test(line)) {
-      inside = new RegExp(`^(\\[${section.replace(/\./g, "\\.")}\\]|${section.replace(/\./g, "\\.")}:)\\s*$`).test(line.trim());
+    const trimmed = line.trim();
+    if (trimmed === "" || trimmed.startsWith("#") || trimmed.startsWith(";")) continue;
+    const header = /^\[([^\]]+)\]$/.exec(trimmed);
+    if (header) {
+      mode = header[1] === section ? "ini" : undefined;
       continue;
     }
-    const match = new RegExp(`^\\s+${key}\\s*[:=]\\s*"?([^"#\\s]+)`).exec(line);
-    if (inside && match) return match[1];
+    const indented = /^\s/.test(line);
+    if (!indented && mode !== "ini") {
+      mode = trimmed === `${section}:` ? "yaml" : undefined;
+      continue;
+    }
+    const match = keyPattern.exec(line);
+    if (mode !== undefined && match) return match[1];
   }
   return undefined;
 }

@@ -32,7 +32,7 @@ export const exposurePolicies: FundamentPolicy[] = [
     validate: (resource, report) => {
       const container = dockerContainerView(resource.props);
       const data = isDataWorkload(container.role, container.image);
-      if (container.publishAllPorts && (data || container.role !== "gateway")) {
+      if (container.publishAllPorts && container.role !== "gateway") {
         report("publishAllPorts is true: every exposed port is published on all host interfaces");
       }
       container.ports.forEach((port, index) => {
@@ -56,10 +56,9 @@ export const exposurePolicies: FundamentPolicy[] = [
       if (serviceType !== "LoadBalancer" && serviceType !== "NodePort") return;
       const labels = { ...stringMap(at(resource.props, "spec", "selector")), ...stringMap(at(resource.props, "metadata", "labels")) };
       const dataRole = asWorkloadRole(labels["fundament.io/role"]) === "data";
-      const dataPorts = asRecords(at(resource.props, "spec", "ports")).flatMap((port) => {
-        const numbers = [asNumber(port["port"]), asNumber(port["targetPort"])];
-        return numbers.some((value) => value !== undefined && DATA_SERVICE_PORTS.has(value)) ? [asNumber(port["port"]) ?? 0] : [];
-      });
+      const dataPorts = asRecords(at(resource.props, "spec", "ports")).flatMap((port) =>
+        [asNumber(port["port"]), asNumber(port["targetPort"])].filter((value): value is number => value !== undefined && DATA_SERVICE_PORTS.has(value)),
+      );
       if (dataRole || dataPorts.length > 0) {
         const what = dataRole ? "a data workload (fundament.io/role=data)" : `data-service port ${dataPorts.join(", ")}`;
         report(`spec.type ${serviceType} exposes ${what} outside the cluster`);

@@ -7,6 +7,7 @@ import {
   K8S_CLUSTER_ROLE,
   K8S_CLUSTER_ROLE_BINDING,
   K8S_DEPLOYMENT,
+  K8S_POD,
   K8S_POD_DISRUPTION_BUDGET,
   K8S_ROLE,
   K8S_ROLE_BINDING,
@@ -16,7 +17,14 @@ import {
   POD_CONTROLLER_TYPES,
   podView,
   selectorMatches,
+  type PodView,
 } from "../model/kubernetes-objects";
+
+/** A bare Pod with restartPolicy Never or OnFailure is a one-shot task, not a server. */
+function runsToCompletion(type: string, pod: PodView): boolean {
+  const restartPolicy = asString(pod.spec["restartPolicy"]);
+  return type === K8S_POD && restartPolicy !== undefined && restartPolicy !== "Always";
+}
 
 const RESOURCE_FIELDS = ["requests.cpu", "requests.memory", "limits.cpu", "limits.memory"] as const;
 
@@ -50,7 +58,9 @@ export const kubernetesPolicies: FundamentPolicy[] = [
     remediation: "Render the Workload's health.readiness and health.liveness as readinessProbe and livenessProbe.",
     types: LONG_RUNNING_TYPES,
     validate: (resource, report) => {
-      for (const { container, label, init } of podView(resource.type, resource.props)?.containers ?? []) {
+      const pod = podView(resource.type, resource.props);
+      if (!pod || runsToCompletion(resource.type, pod)) return;
+      for (const { container, label, init } of pod.containers) {
         if (init) continue;
         for (const probe of ["readinessProbe", "livenessProbe"]) {
           if (asRecord(container[probe]) === undefined) report(`${label}: ${probe} is missing`);

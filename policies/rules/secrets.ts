@@ -14,7 +14,9 @@ function envFindings(process: ContainerProcess, field: string): string[] {
   return process.env.flatMap((entry) => {
     if (!isLiteralValue(entry.value) || isReference(entry.value)) return [];
     if (isCredentialName(entry.name)) {
-      return [`${where(process)}${field} ${entry.name} holds a literal credential; mount it as a file from a secret and point ${entry.name}_FILE at it`];
+      // Grafana maps GF_<SECTION>_<KEY>__FILE (two underscores); the other official images use _FILE.
+      const fileVariable = entry.name.startsWith("GF_") ? `${entry.name}__FILE` : `${entry.name}_FILE`;
+      return [`${where(process)}${field} ${entry.name} holds a literal credential; mount it as a file from a secret and point ${fileVariable} at it`];
     }
     if (hasPasswordInUrl(entry.value)) {
       return [`${where(process)}${field} ${entry.name} embeds a password in its URL; build the URL in the process from a secret file`];

@@ -38,7 +38,7 @@ export const segmentationPolicies: FundamentPolicy[] = [
           const definition = networks.get(network);
           if (definition && asBoolean(definition.props["internal"]) === true) continue;
           const why = definition ? "is not internal" : "is not declared in the stack, so it cannot be shown to be internal";
-          report(resource, `networksAdvanced: network "${network}" is shared with gateway ${gateway.resource.name} and ${why}`);
+          report(resource, `networksAdvanced: network "${network}" is shared with the gateway (${gateway.resource.name}) and ${why}`);
         }
       }
     },

@@ -1,0 +1,126 @@
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { evaluate, runPolicies, type Finding } from "../evaluate";
+import { policies } from "../pack";
+import type { FailCase, PassCase } from "../../tests/fixtures/policies/fixture-case";
+import { loadFailFixtures, loadPassFixtures, type LoadedFixtures } from "./fixture-loader";
+
+const GOLDEN = join(__dirname, "golden-findings.json");
+
+interface GoldenEntry {
+  fixture: string;
+  case: string;
+  change: string;
+  findings: { policy: string; name: string; message: string }[];
+}
+
+let passFixtures: LoadedFixtures<PassCase>[] = [];
+let failFixtures: LoadedFixtures<FailCase>[] = [];
+/** The whole pack's findings per fail case, computed once: several tests read them. */
+const failFindings = new Map<FailCase, Finding[]>();
+
+beforeAll(async () => {
+  passFixtures = await loadPassFixtures();
+  failFixtures = await loadFailFixtures();
+  for (const { cases } of failFixtures) {
+    for (const fixture of cases) failFindings.set(fixture, await run(fixture));
+  }
+});
+
+const pairs = (findings: readonly { policy: string; name: string }[]): string[] =>
+  [...new Set(findings.map((finding) => `${finding.policy} on ${finding.name}`))].sort();
+
+async function run(fixture: PassCase): Promise<Finding[]> {
+  return evaluate(fixture.resources, fixture.config ? { stack: fixture.stack, config: fixture.config } : { stack: fixture.stack });
+}
+
+describe("policy fixtures", () => {
+  it("every pass fixture (hardened baselines and accepted variants) draws no finding from the whole pack", async () => {
+    const failures: string[] = [];
+    for (const { file, cases } of passFixtures) {
+      for (const fixture of cases) {
+        const findings = await run(fixture);
+        if (findings.length > 0) failures.push(`${file} / ${fixture.case}: ${findings.map((f) => `${f.policy} on ${f.name}: ${f.message}`).join("; ")}`);
+      }
+    }
+    expect(failures).toEqual([]);
+  });
+
+  it("every one-field change draws exactly the findings its fixture names", async () => {
+    const failures: string[] = [];
+    for (const { file, cases } of failFixtures) {
+      for (const fixture of cases) {
+        const got = pairs(failFindings.get(fixture) ?? []);
+        const want = pairs(fixture.expect);
+        if (JSON.stringify(got) !== JSON.stringify(want)) {
+          failures.push(`${file} / ${fixture.case} (${fixture.change}): expected [${want.join(", ")}] got [${got.join(", ")}]`);
+        }
+      }
+    }
+    expect(failures).toEqual([]);
+  });
+
+  it("a fail fixture file is named after the one policy it fails and lives in that policy's concern", () => {
+    const misplaced = failFixtures.flatMap(({ file, cases }) => {
+      const [concern, name] = file.split("/");
+      const policyName = name?.replace(/^fail\./, "").replace(/\.ts$/, "");
+      const policy = policies.find((candidate) => candidate.name === policyName);
+      if (!policy) return [`${file}: no policy named ${policyName}`];
+      if (policy.concern !== concern) return [`${file}: ${policyName} belongs to ${policy.concern}`];
+      return cases.filter((fixture) => !fixture.expect.some((expected) => expected.policy === policyName)).map((fixture) => `${file} / ${fixture.case}: expects no ${policyName}`);
+    });
+    expect(misplaced).toEqual([]);
+  });
+
+  it("every policy has fail fixtures", () => {
+    const covered = new Set(failFixtures.flatMap(({ cases }) => cases.flatMap((fixture) => fixture.expect.map((expected) => expected.policy))));
+    expect(policies.map((policy) => policy.name).filter((name) => !covered.has(name))).toEqual([]);
+  });
+
+  it("exempting the failing resource by name silences that policy on it, and only that resource", async () => {
+    const failures: string[] = [];
+    for (const { file, cases } of failFixtures) {
+      const policyName = file.replace(/^.*\/fail\./, "").replace(/\.ts$/, "");
+      const policy = policies.filter((candidate) => candidate.name === policyName);
+      for (const fixture of cases) {
+        const names = fixture.expect.filter((expected) => expected.policy === policyName).map((expected) => expected.name);
+        const exempt = async (exempted: string[]): Promise<string[]> => {
+          const exemptions = exempted.map((name) => ({ name, reason: `fixture: ${fixture.case}` }));
+          const config = { ...fixture.config, [policyName]: { exemptions } };
+          return pairs(await runPolicies(policy, fixture.resources, { stack: fixture.stack, config }));
+        };
+        const all = await exempt(names);
+        if (all.length > 0) failures.push(`${file} / ${fixture.case}: still [${all.join(", ")}] after exempting ${names.join(", ")}`);
+        const [first, ...rest] = names;
+        if (rest.length > 0 && first !== undefined) {
+          const partial = await exempt([first]);
+          if (partial.some((pair) => pair.endsWith(` on ${first}`)) || partial.length !== rest.length) {
+            failures.push(`${file} / ${fixture.case}: exempting ${first} left [${partial.join(", ")}]`);
+          }
+        }
+      }
+    }
+    expect(failures).toEqual([]);
+  });
+
+  it("messages match the golden file (UPDATE_GOLDEN=1 rewrites it)", async () => {
+    const entries: GoldenEntry[] = [];
+    for (const { file, cases } of failFixtures) {
+      for (const fixture of cases) {
+        const findings = failFindings.get(fixture) ?? [];
+        entries.push({
+          fixture: file,
+          case: fixture.case,
+          change: fixture.change,
+          findings: findings.map(({ policy, name, message }) => ({ policy, name, message })),
+        });
+      }
+    }
+    if (process.env["UPDATE_GOLDEN"] === "1" || !existsSync(GOLDEN)) {
+      writeFileSync(GOLDEN, `${JSON.stringify(entries, null, 2)}\n`);
+    }
+    const golden = JSON.parse(readFileSync(GOLDEN, "utf8")) as GoldenEntry[];
+    expect(entries).toEqual(golden);
+  });
+});
