@@ -4,9 +4,10 @@
 // Workload size: 2 CPU / 4096 MiB (the dev default), 100 connections, 20 GiB volume.
 // Data: pgbench scale 20 (2M accounts, about 300 MB) loaded identically into both servers.
 // Workloads, each run ROUNDS times per server, stock and rendered taking turns going first:
-//   tpcb    pgbench TPC-B, 8 clients; both servers run for the whole benchmark, so the stock
-//           server's 5-minute timed checkpoints fall inside it (counts are printed at the end)
-//   select  pgbench select-only, 4 clients
+//   tpcb    pgbench TPC-B, 8 clients, 30 s a run; both servers live for the whole benchmark
+//           (about 9 minutes), so the stock server's 5-minute timed checkpoint falls inside it
+//           while the rendered 15-minute spacing avoids one (counts are printed at the end)
+//   select  pgbench select-only, 4 clients, 20 s a run
 //   report  a grouping and sorting query over all accounts (hash aggregate, 200k groups)
 //   index   CREATE INDEX on three columns of pgbench_accounts, then DROP INDEX
 // Ratio per workload = rendered throughput / stock throughput (so > 1 means the rendered
@@ -21,9 +22,9 @@ import { startPostgres, PostgresServer } from "../scripts/local-servers/postgres
 
 const RESOURCES = { cpu: 2, memoryMiB: 4096 };
 const SCALE = Number(process.env.BENCH_SCALE ?? 20);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
-const TPCB_SECONDS = Number(process.env.BENCH_TPCB_SECONDS ?? 60);
-const SELECT_SECONDS = Number(process.env.BENCH_SELECT_SECONDS ?? 30);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const TPCB_SECONDS = Number(process.env.BENCH_TPCB_SECONDS ?? 30);
+const SELECT_SECONDS = Number(process.env.BENCH_SELECT_SECONDS ?? 20);
 
 const REPORT_QUERY = `
 SELECT aid % 200000 AS bucket, count(*) AS accounts, sum(abalance) AS balance, max(filler) AS sample

@@ -5,7 +5,8 @@
 # Usage:
 #   postgres-restore.sh [--yes] <backup-directory> [database ...]
 #
-#   <backup-directory>  one timestamped directory of the backup volume, e.g. /backups/20261126T020000Z;
+#   <backup-directory>  one timestamped directory under backups/ on the backup volume, e.g.
+#                       /backups/backups/20261126T020000Z with the volume mounted on /backups;
 #                       it holds <database>.dump (pg_dump custom format) per database.
 #   database ...        the databases to restore; default: every database in the backup.
 #   --yes               required to act: each named database is DROPPED (its connections are
@@ -23,7 +24,7 @@
 #   docker run --rm -it --network <network> \
 #     -v <backups>:/backups:ro -v "$PWD/scripts:/scripts:ro" -v "$HOME/.pgpass-fundament:/pgpass:ro" \
 #     -e PGHOST=postgres -e PGUSER=postgres -e PGPASSFILE=/pgpass \
-#     postgres:15.17-bookworm sh /scripts/postgres-restore.sh --yes /backups/20261126T020000Z users
+#     postgres:15.17-bookworm sh /scripts/postgres-restore.sh --yes /backups/backups/20261126T020000Z users
 # Prod (Kubernetes): run the same command in a pod that mounts the backup claim.
 #
 # Services reconnect through PgBouncer on their own; pause them first if they must not see the
@@ -31,7 +32,7 @@
 set -eu
 
 usage() {
-  sed -n '3,16p' "$0" | sed 's/^# \{0,1\}//' >&2
+  sed -n '5,14p' "$0" | sed 's/^# \{0,1\}//' >&2
   exit "${1:-2}"
 }
 

@@ -205,7 +205,7 @@ describe("Postgres, PgBouncer and PostgresBackup components", () => {
       const scriptPath = join(work.path, "backup.sh");
       const pgpassPath = join(work.path, "pgpass");
       const backups = join(work.path, "backups");
-      writeFileSync(scriptPath, script.replace("backup_dir='/backups'", `backup_dir='${backups}'`));
+      writeFileSync(scriptPath, script.replace("backup_dir='/var/lib/postgresql/backups'", `backup_dir='${backups}'`));
       writeFileSync(pgpassPath, await settled(pgpass.content), { mode: pgpass.mode });
       chownTo(pgpassPath, user);
       const env: Record<string, string> = {};

@@ -49,7 +49,7 @@ describe("renderPostgresConf", () => {
     ["synchronous_commit", "on"],
     ["full_page_writes", "on"],
     ["password_encryption", "'scram-sha-256'"],
-    ["max_parallel_workers_per_gather", "1"],
+    ["max_parallel_workers_per_gather", "2"],
   ])("dev default (2 CPU, 4096 MiB): %s = %s", (key, value) => {
     expect(settings(renderPostgresConf(devDefault)).get(key)).toBe(value);
   });
