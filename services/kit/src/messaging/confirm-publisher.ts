@@ -83,10 +83,9 @@ export class ConfirmPublisher {
       this.flush();
     });
     channel.on("close", () => {
-      if (this.channel !== channel) return;
-      this.channel = undefined;
+      if (this.channel === channel) this.channel = undefined;
       // The connection survives a channel-level error: open a new channel on it for the retries.
-      if (closeReasons.has(channel) && !this.closed) {
+      if (closeReasons.has(channel) && !this.closed && this.channel === undefined) {
         setTimeout(() => {
           if (!this.closed && this.channel === undefined) this.attach(model).catch(() => undefined);
         }, 50).unref();

@@ -1,10 +1,14 @@
 import { randomUUID } from "node:crypto";
 import type { ChannelModel } from "amqplib";
+import { settleWithin } from "./bounded-wait";
 import { ConfirmPublisher, PublishError } from "./confirm-publisher";
 import { encodeMessage, type MessageType } from "./message-type";
 import { resolveMessagingOptions, type MessagingOptions, type ResolvedMessagingOptions } from "./messaging-options";
 import { QueueConsumer, type ConsumeOptions, type MessageHandler } from "./queue-consumer";
 import { ReconnectingConnection } from "./reconnecting-connection";
+
+/** How long shutdown waits for the broker to answer a close before it moves on. */
+const BROKER_REPLY_MS = 5_000;
 
 export interface PublishOptions {
   /** Defaults to a random UUID; reuse one as an idempotency key when a publish is retried. */
@@ -137,8 +141,9 @@ export class Messaging {
     const outcome = await Promise.race([drained.then(() => "drained" as const), deadline]);
     if (outcome === "timeout") this.options.logger?.warn({ closeTimeoutMs: this.options.closeTimeoutMs }, "messaging close timed out; closing with work in flight");
     this.publisher.close("messaging closed");
-    await this.publisher.currentChannel()?.close().catch(() => undefined);
-    await this.connection.close();
+    const channel = this.publisher.currentChannel();
+    if (channel) await settleWithin(channel.close(), BROKER_REPLY_MS);
+    await settleWithin(this.connection.close(), BROKER_REPLY_MS);
   }
 
   /** On every (re)connect: a new confirm channel, then every consumer resubscribed. */

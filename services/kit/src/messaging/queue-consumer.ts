@@ -1,8 +1,12 @@
 import { randomUUID } from "node:crypto";
 import type { Channel, ChannelModel, ConsumeMessage } from "amqplib";
 import type { Logger } from "pino";
+import { settleWithin } from "./bounded-wait";
 import { DEAD_LETTER_EXCHANGE, deadLetterHeaders, deadLetterRoutingKey } from "./dead-letter-headers";
 import { decodeMessage, type MessageType } from "./message-type";
+
+/** How long stop() waits for the broker to answer a cancel or close before it moves on. */
+const BROKER_REPLY_MS = 5_000;
 
 export interface DeliveryContext {
   messageId: string | undefined;
@@ -88,7 +92,7 @@ export class QueueConsumer<T> {
       this.channel = channel;
       this.consumerTag = consumerTag;
     } catch (error) {
-      await channel.close().catch(() => undefined);
+      await settleWithin(channel.close(), BROKER_REPLY_MS);
       throw new Error(`consume ${this.queue}: ${(error as Error).message}`);
     }
   }
@@ -97,10 +101,10 @@ export class QueueConsumer<T> {
   async stop(): Promise<void> {
     this.stopped = true;
     const channel = this.channel;
-    if (channel && this.consumerTag) await channel.cancel(this.consumerTag).catch(() => undefined);
+    if (channel && this.consumerTag) await settleWithin(channel.cancel(this.consumerTag), BROKER_REPLY_MS);
     await Promise.allSettled([...this.inFlight]);
     this.channel = undefined;
-    if (channel) await channel.close().catch(() => undefined);
+    if (channel) await settleWithin(channel.close(), BROKER_REPLY_MS);
   }
 
   private receive(channel: Channel, message: ConsumeMessage | null): void {

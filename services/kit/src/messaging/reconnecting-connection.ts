@@ -1,5 +1,9 @@
 import { connect, type ChannelModel } from "amqplib";
+import { settleWithin } from "./bounded-wait";
 import type { ResolvedMessagingOptions } from "./messaging-options";
+
+/** How long a close waits for the broker's reply before the connection is given up on. */
+const BROKER_REPLY_MS = 5_000;
 
 /** Runs on every new connection before it counts as connected (open channels, re-declare, re-consume). */
 export type ConnectionSetup = (model: ChannelModel) => Promise<void>;
@@ -80,7 +84,7 @@ export class ReconnectingConnection {
     const model = this.current;
     this.current = undefined;
     for (const waiter of [...this.waiters]) waiter.resolve(undefined);
-    if (model) await model.close().catch(() => undefined);
+    if (model) await settleWithin(model.close(), BROKER_REPLY_MS);
   }
 
   private async tryConnect(): Promise<void> {
@@ -108,7 +112,7 @@ export class ReconnectingConnection {
       });
       for (const setup of this.setups) await setup(opened);
       if (this.closed) {
-        await opened.close().catch(() => undefined);
+        await settleWithin(opened.close(), BROKER_REPLY_MS);
         return;
       }
       if (lost) throw this.lastError ?? new Error("connection closed during setup");
@@ -119,7 +123,7 @@ export class ReconnectingConnection {
       for (const waiter of [...this.waiters]) waiter.resolve(opened);
     } catch (error) {
       this.lastError = error as Error;
-      if (model && !lost) await model.close().catch(() => undefined);
+      if (model && !lost) await settleWithin(model.close(), BROKER_REPLY_MS);
       logger?.warn({ err: error, broker: this.describe(), attempt: this.attempt }, "broker connection attempt failed");
       this.scheduleReconnect();
     }

@@ -234,13 +234,19 @@ describe("messaging module", () => {
     const confirmed = new Set<string>();
     const failed: Error[] = [];
     let restart: Promise<void> | undefined;
+    let confirmedWhileDown = -1;
     const window = 100;
     let next = 0;
     const worker = async () => {
       while (next < total) {
         const id = `stream-${next}`;
         next += 1;
-        if (next === 1000) restart = broker.node.stop().then(() => broker.node.start());
+        if (next === 1000) {
+          restart = broker.node.stop().then(() => {
+            confirmedWhileDown = confirmed.size;
+            return broker.node.start();
+          });
+        }
         try {
           await publisher.publish(userCreated, { id, email: "s@example.org" }, { messageId: id });
           confirmed.add(id);
@@ -255,6 +261,9 @@ describe("messaging module", () => {
     await openOperator();
 
     expect(failed).toEqual([]);
+    // The restart really fell in the middle of the stream: publishes were outstanding while the broker was down.
+    expect(confirmedWhileDown).toBeGreaterThan(0);
+    expect(confirmedWhileDown).toBeLessThan(total);
     expect(confirmed.size).toBe(total);
     await until("the consumer to read every confirmed message", () => [...confirmed].every((id) => consumed.has(id)), 90_000);
     expect(consumer.connected).toBe(true);
