@@ -1,6 +1,6 @@
 import { asRecord, asRecords, asString, SECRET_PLACEHOLDER, type PropertyRecord } from "./property-values";
 import { DOCKER_CONTAINER, dockerContainerView, type ConfigFile, type EnvEntry } from "./docker-container";
-import { containerArgv, podView } from "./kubernetes-objects";
+import { containerArgv, K8S_CRON_JOB, K8S_JOB, podView } from "./kubernetes-objects";
 import { knownImageOf, type KnownImage, type WorkloadRole } from "./data-services";
 
 /**
@@ -19,6 +19,40 @@ export interface ContainerProcess {
   files: ConfigFile[];
   /** A file whose content is a secret is mounted: where a server reads its credentials from. */
   mountsSecretFile: boolean;
+  /**
+   * False for run-once tasks and client tools started from a server's image (mongosh from the
+   * mongo image, redis-cli from redis): the server rules do not judge them.
+   */
+  runsServer: boolean;
+}
+
+const CLIENT_COMMANDS = new Set([
+  "mongosh",
+  "mongo",
+  "mongodump",
+  "mongorestore",
+  "redis-cli",
+  "redis-benchmark",
+  "psql",
+  "pg_dump",
+  "pg_dumpall",
+  "pg_restore",
+  "pg_basebackup",
+  "rabbitmqadmin",
+  "rabbitmqctl",
+  "mc",
+  "consul-template",
+  "promtool",
+  "sh",
+  "bash",
+]);
+
+const RUN_ONCE_TYPES = new Set([K8S_JOB, K8S_CRON_JOB]);
+
+function runsServer(type: string, role: WorkloadRole | undefined, argv: readonly string[]): boolean {
+  if (role === "job" || RUN_ONCE_TYPES.has(type)) return false;
+  const program = (argv[0] ?? "").split("/").pop() ?? "";
+  return !CLIENT_COMMANDS.has(program);
 }
 
 export function containerProcesses(type: string, props: PropertyRecord): ContainerProcess[] {
@@ -33,7 +67,9 @@ export function containerProcesses(type: string, props: PropertyRecord): Contain
         env: view.env,
         argv: view.argv,
         files: view.files,
-        mountsSecretFile: view.files.some((file) => file.content === SECRET_PLACEHOLDER),
+        // A list holding one secret is masked whole by the inventory: then every upload counts as secret.
+        mountsSecretFile: props["uploads"] === SECRET_PLACEHOLDER || view.files.some((file) => file.content === SECRET_PLACEHOLDER),
+        runsServer: runsServer(type, view.role, view.argv),
       },
     ];
   }
@@ -48,6 +84,7 @@ export function containerProcesses(type: string, props: PropertyRecord): Contain
   );
   return pod.containers.map(({ container, label }) => {
     const image = asString(container["image"]);
+    const argv = containerArgv(container);
     return {
       label,
       image,
@@ -60,9 +97,10 @@ export function containerProcesses(type: string, props: PropertyRecord): Contain
           asString(entry["value"]) ??
           (asRecord(asRecord(entry["valueFrom"])?.["secretKeyRef"]) !== undefined ? SECRET_PLACEHOLDER : ""),
       })),
-      argv: containerArgv(container),
+      argv,
       files: [],
       mountsSecretFile: asRecords(container["volumeMounts"]).some((mount) => secretVolumes.has(asString(mount["name"]) ?? "")),
+      runsServer: runsServer(type, pod.role, argv),
     };
   });
 }

@@ -1,5 +1,6 @@
 import { asRecord, asRecords, asString, asStrings, asBoolean, asNumber, type PropertyRecord } from "./property-values";
 import { asWorkloadRole, knownImageOf, type KnownImage, type WorkloadRole } from "./data-services";
+import { parseImageReference } from "./image-reference";
 
 export const DOCKER_CONTAINER = "docker:index/container:Container";
 export const DOCKER_NETWORK = "docker:index/network:Network";
@@ -59,11 +60,12 @@ export function dockerContainerView(props: PropertyRecord): DockerContainerView 
   const labels = labelMap(props["labels"]);
   const image = asString(props["image"]);
   const capabilities = asRecord(props["capabilities"]);
+  const workload = labels.get("fundament.workload");
   return {
     image,
-    knownImage: knownImageOf(image),
+    knownImage: knownImageOf(imageReferenceOf(image, workload)),
     role: asWorkloadRole(labels.get("fundament.role")),
-    workload: labels.get("fundament.workload"),
+    workload,
     env: asStrings(props["envs"]).map(parseEnvEntry),
     labels,
     networks: asRecords(props["networksAdvanced"]).flatMap((network) => {
@@ -104,6 +106,16 @@ export function dockerContainerView(props: PropertyRecord): DockerContainerView 
     pidMode: asString(props["pidMode"]),
     ipcMode: asString(props["ipcMode"]),
   };
+}
+
+/**
+ * The reference the rules judge a container's image by. A container built from a docker.RemoteImage
+ * names the image by id (sha256:...), which says nothing about what runs; the platform's workload
+ * label (redis, mongo, postgres, ...) then stands in for the repository.
+ */
+export function imageReferenceOf(image: string | undefined, workload: string | undefined): string | undefined {
+  if (image !== undefined && parseImageReference(image).isImageId && workload !== undefined) return workload;
+  return image;
 }
 
 /** Docker's "K=V" form; a bare "K" passes the variable through from the engine's environment. */

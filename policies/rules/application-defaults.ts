@@ -24,7 +24,7 @@ function configTexts(resource: JudgedResource, process?: ContainerProcess): Conf
   return (process?.files ?? []).flatMap((file) => (isLiteralValue(file.content) ? [{ source: `upload ${file.path}`, text: file.content }] : []));
 }
 
-/** Processes of one image, plus ConfigMap texts (which name no image) for the text checks. */
+/** Server processes of one image, plus ConfigMap texts (which name no image) for the text checks. */
 function judge(
   resource: JudgedResource,
   image: KnownImage,
@@ -36,7 +36,7 @@ function judge(
     return;
   }
   for (const process of containerProcesses(resource.type, resource.props)) {
-    if (process.knownImage !== image) continue;
+    if (process.knownImage !== image || !process.runsServer) continue;
     const texts = configTexts(resource, process);
     onProcess(process, texts);
     for (const text of texts) onText(text, where(process));

@@ -1,6 +1,6 @@
 import { defineResourcePolicy, type FundamentPolicy, type JudgedResource } from "../policy-definition";
 import { asBoolean, asNumber, asRecord, asRecords, asString, asStrings, at, type PropertyRecord } from "../model/property-values";
-import { DOCKER_CONTAINER, dockerContainerView, normaliseCapability, type DockerContainerView } from "../model/docker-container";
+import { DOCKER_CONTAINER, dockerContainerView, imageReferenceOf, normaliseCapability, type DockerContainerView } from "../model/docker-container";
 import { POD_CONTROLLER_TYPES, podView, type PodContainer, type PodView } from "../model/kubernetes-objects";
 import { findImageExemption, IMAGE_EXEMPTIONS_SCHEMA } from "../exemptions";
 
@@ -155,7 +155,7 @@ export const hardeningPolicies: FundamentPolicy[] = [
       byTarget(
         resource,
         (view) => {
-          if (findImageExemption(config.imageExemptions, view.image)) return;
+          if (findImageExemption(config.imageExemptions, imageReferenceOf(view.image, view.workload))) return;
           if (view.user === undefined || view.user === "") report("user is missing, so the container runs as the image's default user (root for most official images)");
           else if (isRootUser(view.user)) report(`user is "${view.user}" (root)`);
         },
