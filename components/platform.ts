@@ -4,6 +4,7 @@ import * as tls from "@pulumi/tls";
 import { BrokerModel, RabbitMQ } from "./broker";
 import { DatabaseKind, ServiceName, StackConfig } from "./config";
 import { PostgresBackup } from "./database/backup";
+import { PostgresBackupUpload } from "./database/backup-upload";
 import { Mongo, MongoServiceDatabase } from "./database/mongo";
 import { PgBouncer } from "./database/pgbouncer";
 import { Postgres } from "./database/postgres";
@@ -35,6 +36,7 @@ export class Platform extends pulumi.ComponentResource {
   readonly postgres?: Postgres;
   readonly pgbouncer?: PgBouncer;
   readonly backup?: PostgresBackup;
+  readonly backupUpload?: PostgresBackupUpload;
   readonly redis?: Redis;
   readonly mongo?: Mongo;
   readonly rabbitmq?: RabbitMQ;
@@ -104,6 +106,22 @@ export class Platform extends pulumi.ComponentResource {
           schedule: config.backup.schedule,
           retention: config.backup.retention,
           volumeSizeGiB: config.backup.volumeSizeGiB,
+        },
+        parent,
+      );
+      this.backupUpload = new PostgresBackupUpload(
+        "postgres-backup-upload",
+        {
+          runtime,
+          image: config.storage.clientImage,
+          backupJob: "postgres-backup",
+          endpoint: this.storage.endpoint,
+          bucket: this.storage.buckets.backups,
+          accessKey: this.storage.backupWriter.accessKey,
+          secretKey: this.storage.backupWriter.secretKey,
+          schedule: config.backup.uploadSchedule,
+          zone: config.storage.provider === "minio" ? "backend" : "frontend",
+          ready: this.storage.ready,
         },
         parent,
       );

@@ -37,7 +37,7 @@ export interface StackConfig {
   kubernetes: { namespace: string; context?: string; storageClass?: string };
   postgres: Size & { image: string; exporterImage: string; storageGiB: number; maxConnections: number };
   pgbouncer: Size & { image: string; exporterImage: string; defaultPoolSize: number; maxClientConnections: number };
-  backup: { schedule: string; retention: number; volumeSizeGiB: number };
+  backup: { schedule: string; uploadSchedule: string; retention: number; volumeSizeGiB: number };
   redis: Size & { image: string; exporterImage: string; storageGiB: number; evictionPolicy: EvictionPolicy };
   mongo: Size & { image: string; exporterImage: string; storageGiB: number; databases: { service: string; indexes: MongoIndexConfig[] }[] };
   rabbitmq: Size & { image: string; storageGiB: number; queues: QueueSpec[] };

@@ -136,6 +136,7 @@ export const STACK_SCHEMA: Record<string, Field> = {
     doc: "logical backups of every PostgreSQL database",
     fields: {
       schedule: { kind: "cron", doc: "when backups run", default: "17 3 * * *" },
+      uploadSchedule: { kind: "cron", doc: "when finished backups are copied to the backups bucket (only new ones are sent)", default: "*/30 * * * *" },
       retention: { kind: "integer", doc: "backups kept per database", default: 7, min: 1, max: 365 },
       volumeSizeGiB: { kind: "integer", doc: "size of the backup volume when no object storage is configured", default: 20, min: 1, max: 16_384 },
     },

@@ -101,12 +101,15 @@ export class DockerRuntime implements Runtime {
       ? pulumi.output(spec.image)
       : new docker.RemoteImage(`${spec.name}-image`, { name: spec.image, keepLocally: true }, { parent: opts.parent, provider: this.args.provider }).imageId;
     const volumes = (spec.storage ?? []).map((storage) => {
+      if (storage.from !== undefined) {
+        return { volumeName: pulumi.output(`${this.containerName(storage.from)}-${storage.name}`), containerPath: storage.path, readOnly: true };
+      }
       const volume = new docker.Volume(
         `${spec.name}-${storage.name}`,
         { name: `${this.containerName(spec.name)}-${storage.name}`, labels: [{ label: "fundament.workload", value: spec.name }] },
         { parent: opts.parent, provider: this.args.provider, protect: false },
       );
-      return { volumeName: volume.name, containerPath: storage.path };
+      return { volumeName: volume.name, containerPath: storage.path, readOnly: false };
     });
     const owner = spec.user ? String(spec.user.uid) : undefined;
     const group = spec.user ? String(spec.user.gid) : undefined;

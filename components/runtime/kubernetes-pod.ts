@@ -80,8 +80,9 @@ export function podSpec(source: PodSource, names: PodNames, restartPolicy: "Alwa
   }
   for (const storage of source.storage ?? []) {
     const claim = names.claims?.[storage.name] ?? storage.name;
-    if (!names.claimsAreTemplates) volumes.push({ name: storage.name, persistentVolumeClaim: { claimName: claim } });
-    mounts.push({ name: storage.name, mountPath: storage.path });
+    const readOnly = storage.from !== undefined;
+    if (!names.claimsAreTemplates) volumes.push({ name: storage.name, persistentVolumeClaim: { claimName: claim, readOnly } });
+    mounts.push({ name: storage.name, mountPath: storage.path, readOnly });
   }
   if (source.readOnlyRootFilesystem) {
     volumes.push({ name: "tmp", emptyDir: { sizeLimit: "64Mi" } });

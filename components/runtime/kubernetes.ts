@@ -23,6 +23,7 @@ export class KubernetesRuntime implements Runtime {
   constructor(private readonly args: KubernetesRuntimeArgs) {}
 
   deploy(workload: Workload, opts: RuntimeOptions): DeployedWorkload {
+    if ((workload.storage ?? []).some((s) => s.from !== undefined)) throw new Error(`${workload.name}: only scheduled jobs can mount another job's volume`);
     const role = roleOf(workload);
     const labels = workloadLabels(workload, role, this.args.environment);
     const childOpts = this.childOptions(workload, opts);
@@ -111,6 +112,8 @@ export class KubernetesRuntime implements Runtime {
     const { names, resources } = this.fileObjects(job, labels, childOpts);
     const claims = Object.fromEntries(
       (job.storage ?? []).map((storage) => {
+        // Another job's claim: ReadWriteOnce lets a second pod attach it once the first is done.
+        if (storage.from !== undefined) return [storage.name, `${storage.from}-${storage.name}`];
         const claim = new k8s.core.v1.PersistentVolumeClaim(
           `${job.name}-${storage.name}`,
           { metadata: { name: `${job.name}-${storage.name}`, namespace: this.args.namespace, labels }, spec: claimTemplate(storage, this.args.storageClass).spec! },

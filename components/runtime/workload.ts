@@ -54,6 +54,8 @@ export interface WorkloadStorage {
   name: string;
   path: string;
   sizeGiB: number;
+  /** Mount the volume `name` of this other job instead of creating one (read-only). */
+  from?: string;
 }
 
 export interface WorkloadResources {

@@ -97,6 +97,15 @@ describe("dev stack on Docker", () => {
     expect(isSecretMarker(admin) || isSecretMarker(admin.password)).toBe(true);
   });
 
+  it("copies finished backups to the backups bucket from the backup job's volume, read-only", () => {
+    const upload = dev.revealed(dev.one(CONTAINER, "postgres-backup-upload"));
+    const backup = dev.revealed(dev.one(CONTAINER, "postgres-backup"));
+    const backupVolume = (backup.volumes as { volumeName: string }[])[0].volumeName;
+    expect(upload.volumes).toEqual([{ volumeName: backupVolume, containerPath: "/backup-volume", readOnly: true }]);
+    expect(upload.envs).toEqual(expect.arrayContaining(["S3_ENDPOINT=http://minio:9000"]));
+    expect(zonesOf(dev.one(CONTAINER, "postgres-backup-upload"))).toEqual(["backend"]);
+  });
+
   it("parents every resource under a fundament component", () => {
     for (const resource of dev.resources.filter((r) => !r.type.startsWith("pulumi:") && r.type !== "fundament:index:Platform")) {
       expect(dev.parentOf(resource)?.type, `${resource.type} ${resource.name}`).toMatch(/^fundament:/);

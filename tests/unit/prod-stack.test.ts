@@ -84,6 +84,16 @@ describe("prod stack on Kubernetes", () => {
     expect(policies).toEqual(["allow-dns", "default-deny", "zone-backend", "zone-frontend", "zone-monitoring"]);
   });
 
+  it("schedules backups and their upload as CronJobs sharing one claim", () => {
+    const claimOf = (name: string) =>
+      ((prod.revealed(prod.one("kubernetes:batch/v1:CronJob", name)).spec as { jobTemplate: { spec: { template: { spec: { volumes: { persistentVolumeClaim?: { claimName: string; readOnly?: boolean } }[] } } } } })
+        .jobTemplate.spec.template.spec.volumes.find((v) => v.persistentVolumeClaim)?.persistentVolumeClaim);
+    expect(claimOf("postgres-backup")).toEqual({ claimName: "postgres-backup-backups", readOnly: false });
+    expect(claimOf("postgres-backup-upload")).toEqual({ claimName: "postgres-backup-backups", readOnly: true });
+    const claim = prod.one("kubernetes:core/v1:PersistentVolumeClaim", "postgres-backup-backups");
+    expect((prod.revealed(claim).spec as { resources: { requests: { storage: string } } }).resources.requests.storage).toBe("200Gi");
+  });
+
   it("exposes no Service outside the cluster", () => {
     for (const service of prod.all("kubernetes:core/v1:Service")) {
       expect((prod.revealed(service).spec as { type: string }).type, service.name).toBe("ClusterIP");
