@@ -29,6 +29,7 @@ export interface BrokerModel {
   services: BrokerServiceSpec[];
 }
 
+const RESERVED_RESOURCE_NAMES: readonly string[] = [...PUBLISH_EXCHANGES, DEAD_LETTER_EXCHANGE];
 export const QUEUE_NAME_PATTERN = /^[a-z][a-z0-9.-]*$/;
 export const SERVICE_NAME_PATTERN = /^[a-z][a-z0-9-]*$/;
 /** Topic binding words: lowercase words, `*` (one word) or `#` (zero or more words). */
@@ -138,6 +139,11 @@ function validateQueue(queue: unknown, key: string, services: ReadonlySet<string
     problems.push(`${key}.name: must match ${QUEUE_NAME_PATTERN.source} (got ${show(queue.name)})`);
   } else if (queue.name.length > MAX_QUEUE_NAME_LENGTH) {
     problems.push(`${key}.name: must be at most ${MAX_QUEUE_NAME_LENGTH} characters (got ${queue.name.length})`);
+  } else if (RESERVED_RESOURCE_NAMES.includes(queue.name)) {
+    // Permissions are regexes over names without a kind: a queue named like an exchange would share its grants.
+    problems.push(`${key}.name: ${show(queue.name)} is the name of an exchange; permissions could not tell them apart`);
+  } else if (queue.name.startsWith("amq.")) {
+    problems.push(`${key}.name: the amq. prefix is reserved by RabbitMQ (got ${show(queue.name)})`);
   } else if (queue.name.endsWith(".dlq")) {
     problems.push(`${key}.name: the .dlq suffix is reserved for dead-letter queues (got ${show(queue.name)})`);
   } else {
