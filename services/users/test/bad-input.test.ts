@@ -48,7 +48,7 @@ const tooLong = (min: number) => fc.string({ minLength: min, maxLength: min + 50
 const badRoles = fc.oneof(
   notAString,
   fc.constant<Json>([]),
-  fc.array(fc.string().filter((s) => !/^[a-z][a-z0-9-]{1,31}$/.test(s)), { minLength: 1, maxLength: 3 }),
+  fc.array(fc.string().filter((s) => !/^[a-z][a-z0-9:_-]{1,63}$/.test(s)), { minLength: 1, maxLength: 3 }),
   fc.array(fc.constantFrom("user", "admin"), { minLength: 17, maxLength: 20 }),
   fc.constant<Json>(["user", "user"]),
 );

@@ -160,12 +160,12 @@ describe("user journey", () => {
     const filtered = await app.inject({ method: "GET", url: "/users?email=carol", headers: bearer(admin.accessToken) });
     expect(filtered.json().items.map((u: { email: string }) => u.email)).toEqual(["carol@example.com"]);
 
-    const roles = await app.inject({ method: "PUT", url: `/users/${carol.id}/roles`, headers: bearer(admin.accessToken), payload: { roles: ["user", "config-editor"] } });
+    const roles = await app.inject({ method: "PUT", url: `/users/${carol.id}/roles`, headers: bearer(admin.accessToken), payload: { roles: ["user", "config:write"] } });
     expect(roles.statusCode).toBe(200);
-    expect(roles.json().roles).toEqual(["config-editor", "user"]);
+    expect(roles.json().roles).toEqual(["config:write", "user"]);
     const relogin = await tokensFor("carol@example.com");
     const { decodeJwt } = await loadJose();
-    expect(decodeJwt(relogin.accessToken).roles).toEqual(["config-editor", "user"]);
+    expect(decodeJwt(relogin.accessToken).roles).toEqual(["config:write", "user"]);
 
     const disabled = await app.inject({ method: "POST", url: `/users/${carol.id}/disable`, headers: bearer(admin.accessToken) });
     expect(disabled.statusCode).toBe(200);

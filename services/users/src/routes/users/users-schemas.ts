@@ -10,7 +10,8 @@ export const ListQuery = Type.Object(
   { additionalProperties: false },
 );
 
-const Role = Type.String({ pattern: "^[a-z][a-z0-9-]{1,31}$", description: "lower-case name, e.g. admin, config-editor" });
+// Colons allowed: other services scope their roles (the config service's writers hold config:write).
+const Role = Type.String({ pattern: "^[a-z][a-z0-9:_-]{1,63}$", description: "lower-case name, e.g. admin, config:write" });
 export const RolesBody = Type.Object({ roles: Type.Array(Role, { minItems: 1, maxItems: 16, uniqueItems: true }) }, { additionalProperties: false });
 
 const adminErrors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody };

@@ -1,0 +1,82 @@
+// `npm run bench -- login`: logins per second through the users service (POST /auth/login via
+// app.inject: rate-limit counters in Redis, the account row from PostgreSQL, argon2id verify,
+// a refresh token written, an EdDSA access token signed) against raw argon2id hashes per
+// second with the same parameters and the same number of argon2 calls at once, alternating
+// rounds in one run. Ratio = logins/s ÷ hashes/s; target ≥ 0.9 (the service adds little to
+// the hash it cannot avoid).
+import * as argon2 from "argon2";
+import { createLogger } from "@fundament/kit";
+import { buildApp } from "../services/users/src/app";
+import { loadUsersConfig } from "../services/users/src/config";
+import { connectDependencies } from "../services/users/src/dependencies";
+import { startUsersTestEnvironment } from "../services/users/test/support/users-test-environment";
+
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+const OPS = Number(process.env.BENCH_OPS ?? 60);
+/** More clients than argon2 slots, as in production: the service queues them itself. */
+const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 8);
+
+async function timed(ops: number, concurrency: number, operation: () => Promise<void>): Promise<number> {
+  let next = 0;
+  const started = process.hrtime.bigint();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < ops) {
+        next += 1;
+        await operation();
+      }
+    }),
+  );
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  return ops / seconds;
+}
+
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+
+async function main(): Promise<void> {
+  const env = await startUsersTestEnvironment("benchlogin");
+  try {
+    const config = loadUsersConfig(env.env({ LOG_LEVEL: "warn", LOGIN_RATE_LIMIT_IP_MAX: "100000000", LOGIN_RATE_LIMIT_ACCOUNT_MAX: "100000000" }));
+    const app = await buildApp(await connectDependencies(config, createLogger({ service: "users", level: "warn" })));
+    const credentials = { email: "bench@example.com", password: "a sturdy passphrase 42" };
+    const registered = await app.inject({ method: "POST", url: "/auth/register", payload: credentials });
+    if (registered.statusCode !== 201) throw new Error(`register failed: ${registered.body}`);
+
+    const slots = config.ARGON2_MAX_CONCURRENCY;
+    const options = { type: argon2.argon2id, memoryCost: config.ARGON2_MEMORY_KIB, timeCost: config.ARGON2_ITERATIONS, parallelism: config.ARGON2_PARALLELISM } as const;
+    const hash = async () => {
+      await argon2.hash(credentials.password, options);
+    };
+    const login = async () => {
+      const response = await app.inject({ method: "POST", url: "/auth/login", payload: credentials });
+      if (response.statusCode !== 200) throw new Error(`login failed: ${response.statusCode} ${response.body}`);
+    };
+    console.log(`argon2id m=${options.memoryCost} KiB t=${options.timeCost} p=${options.parallelism}; ${slots} at once; ${CLIENTS} login clients; ${OPS} ops x ${ROUNDS} rounds`);
+    await timed(6, slots, hash);
+    await timed(6, CLIENTS, login);
+
+    const hashes: number[] = [];
+    const logins: number[] = [];
+    for (let round = 1; round <= ROUNDS; round += 1) {
+      // Alternate which goes first, so neither always runs on a warmer or quieter machine.
+      if (round % 2 === 1) {
+        hashes.push(await timed(OPS, slots, hash));
+        logins.push(await timed(OPS, CLIENTS, login));
+      } else {
+        logins.push(await timed(OPS, CLIENTS, login));
+        hashes.push(await timed(OPS, slots, hash));
+      }
+      console.log(`round ${round}: argon2id ${hashes.at(-1)!.toFixed(1)} hashes/s, login ${logins.at(-1)!.toFixed(1)} logins/s`);
+    }
+    console.log(`median: argon2id ${median(hashes).toFixed(1)} hashes/s, login ${median(logins).toFixed(1)} logins/s`);
+    await app.close();
+    console.log(`login: ratio ${(median(logins) / median(hashes)).toFixed(2)}`);
+  } finally {
+    await env.destroy();
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});
