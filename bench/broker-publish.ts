@@ -1,0 +1,111 @@
+// Confirmed persistent publishes per second: the messaging module against a raw amqplib confirm
+// channel, same broker, same payloads, same number in flight, rounds alternating in one run.
+// `npm run bench -- broker-publish [messagesPerRound] [rounds]`; last line `broker-publish: ratio X.XX` (module / raw).
+import { connect, type Channel, type ConfirmChannel } from "amqplib";
+import { defineMessage, Messaging } from "../services/kit/src/messaging";
+import { startBroker } from "../services/kit/test/messaging/broker-node";
+
+interface AuditRecorded {
+  index: number;
+  actor: string;
+  action: string;
+}
+
+const auditRecorded = defineMessage<AuditRecorded>({
+  name: "audit.recorded",
+  exchange: "events",
+  routingKey: "audit.recorded",
+  schema: {
+    type: "object",
+    required: ["index", "actor", "action"],
+    properties: { index: { type: "integer" }, actor: { type: "string" }, action: { type: "string" } },
+    additionalProperties: false,
+  },
+});
+
+const MESSAGES = Number(process.argv[2] ?? 5000);
+const ROUNDS = Number(process.argv[3] ?? 6);
+/** Unconfirmed publishes allowed at once, for both sides. */
+const IN_FLIGHT = 200;
+
+function payload(index: number): AuditRecorded {
+  return { index, actor: `user-${index % 97}`, action: "document.updated" };
+}
+
+/** Runs `publishOne` for every index with at most IN_FLIGHT outstanding; returns messages per second. */
+async function measure(publishOne: (index: number) => Promise<void>): Promise<number> {
+  const started = process.hrtime.bigint();
+  let next = 0;
+  const lane = async () => {
+    while (next < MESSAGES) {
+      const index = next;
+      next += 1;
+      await publishOne(index);
+    }
+  };
+  await Promise.all(Array.from({ length: IN_FLIGHT }, lane));
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  return MESSAGES / seconds;
+}
+
+function rawPublish(channel: ConfirmChannel, index: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    channel.publish(
+      "events",
+      "audit.recorded",
+      Buffer.from(JSON.stringify(payload(index))),
+      { persistent: true, contentType: "application/json", type: "audit.recorded", messageId: `raw-${index}`, mandatory: true },
+      (error: unknown) => (error ? reject(new Error(String(error))) : resolve()),
+    );
+  });
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? (sorted[middle] as number) : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
+}
+
+async function main(): Promise<void> {
+  const broker = await startBroker();
+  const operatorConnection = await connect(broker.url("admin"));
+  const operator: Channel = await operatorConnection.createChannel();
+  const rawConnection = await connect(broker.url("users"));
+  const raw = await rawConnection.createConfirmChannel();
+  const messaging = await Messaging.connect({ endpoint: broker.endpoint("users"), prefetch: 1 });
+  try {
+    // Warm both paths (JIT, quorum queue leader, channels) before anything is timed.
+    await measure((index) => rawPublish(raw, index));
+    await measure((index) => messaging.publish(auditRecorded, payload(index)));
+    await operator.purgeQueue("audit.records");
+
+    const moduleRates: number[] = [];
+    const rawRates: number[] = [];
+    for (let round = 0; round < ROUNDS; round += 1) {
+      // Alternate which side goes first so drift in machine load falls on both.
+      const order = round % 2 === 0 ? (["module", "raw"] as const) : (["raw", "module"] as const);
+      for (const side of order) {
+        const rate = side === "module" ? await measure((index) => messaging.publish(auditRecorded, payload(index))) : await measure((index) => rawPublish(raw, index));
+        (side === "module" ? moduleRates : rawRates).push(rate);
+        console.log(`round ${round + 1} ${side.padEnd(6)} ${rate.toFixed(0)} msg/s`);
+        await operator.purgeQueue("audit.records");
+      }
+    }
+    const moduleMedian = median(moduleRates);
+    const rawMedian = median(rawRates);
+    console.log(`${MESSAGES} persistent confirmed messages per round, ${IN_FLIGHT} in flight, ${ROUNDS} rounds each`);
+    console.log(`messaging module: median ${moduleMedian.toFixed(0)} msg/s`);
+    console.log(`raw amqplib confirm channel: median ${rawMedian.toFixed(0)} msg/s`);
+    console.log(`broker-publish: ratio ${(moduleMedian / rawMedian).toFixed(2)}`);
+  } finally {
+    await messaging.close();
+    await rawConnection.close().catch(() => undefined);
+    await operatorConnection.close().catch(() => undefined);
+    await broker.node.destroy();
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});
