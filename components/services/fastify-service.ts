@@ -6,8 +6,8 @@ import { ImageRegistry, ServiceImage } from "./service-image";
 export const SECRETS_DIR = "/run/secrets";
 export const HTTP_PORT = 8080;
 export const METRICS_PORT = 9464;
-/** The non-root user the services' Dockerfiles create. */
-export const SERVICE_USER = { uid: 10001, gid: 10001 };
+/** The node image's unprivileged user, which the services' Dockerfiles switch to (USER 1000:1000). */
+export const SERVICE_USER = { uid: 1000, gid: 1000 };
 
 export interface FastifyServiceArgs {
   runtime: Runtime;
@@ -58,7 +58,7 @@ export class FastifyService extends pulumi.ComponentResource {
         ...common,
         name: `${args.service}-migrate`,
         role: "job",
-        command: ["node", "dist/migrate.js"],
+        command: ["node", `services/${args.service}/dist/migrate.js`],
         zones: ["backend"],
         env: { ...args.migrationEnv, ...migration.env },
         files: migration.files,
@@ -76,7 +76,7 @@ export class FastifyService extends pulumi.ComponentResource {
         ...common,
         name: args.service,
         role: "service",
-        command: ["node", "dist/server.js"],
+        command: ["node", `services/${args.service}/dist/server.js`],
         zones: ["frontend", "backend"],
         ports: [
           { name: "http", port: HTTP_PORT, publish: "gateway" },

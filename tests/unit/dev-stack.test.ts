@@ -112,3 +112,35 @@ describe("dev stack on Docker", () => {
     }
   });
 });
+
+describe("services on the dev stack", () => {
+  it.each(["users", "config"])("runs %s from its locally built image, in frontend and backend, hardened", (service) => {
+    const container = dev.one(CONTAINER, service);
+    const inputs = dev.revealed(container);
+    expect(zonesOf(container)).toEqual(["backend", "frontend"]);
+    expect(inputs.readOnly).toBe(true);
+    expect(inputs.user).toBe("1000:1000");
+    expect(inputs.entrypoints).toEqual(["node", `services/${service}/dist/server.js`]);
+    const build = dev.one("docker:index/image:Image", `${service}-image-build`);
+    expect((dev.revealed(build).build as { dockerfile: string }).dockerfile).toMatch(new RegExp(`services/${service}/Dockerfile$`));
+    expect(dev.revealed(build).skipPush).toBe(true);
+  });
+
+  it.each(["users", "config"])("hands %s its credentials only as secret files named by *_FILE variables", (service) => {
+    const container = dev.one(CONTAINER, service);
+    const envs = dev.revealed(container).envs as string[];
+    const fileVariables = envs.filter((e) => /_FILE=/.test(e)).map((e) => e.split("=")[1]);
+    expect(fileVariables).toEqual(expect.arrayContaining(["/run/secrets/database-password", "/run/secrets/redis-password", "/run/secrets/amqp-password"]));
+    expect(isSecretMarker(container.inputs.uploads)).toBe(true);
+    const uploads = dev.revealed(container).uploads as { file: string; permissions: string }[];
+    for (const path of fileVariables) expect(uploads.find((u) => u.file === path)?.permissions).toBe("0400");
+    expect(envs.some((e) => e.startsWith("DATABASE_URL=postgres://") && !e.includes(":@") && e.includes("@pgbouncer:6432/"))).toBe(true);
+  });
+
+  it.each(["users", "config"])("runs %s's migrations as a one-shot job before the service", (service) => {
+    const job = dev.revealed(dev.one(CONTAINER, `${service}-migrate`));
+    expect(job.entrypoints).toEqual(["node", `services/${service}/dist/migrate.js`]);
+    expect(job.attach).toBe(true);
+    expect(job.restart).toBe("no");
+  });
+});

@@ -114,3 +114,25 @@ describe("prod stack on Kubernetes", () => {
     expect(problems).toEqual([]);
   });
 });
+
+describe("services on the prod stack", () => {
+  it.each(["users", "config"])("runs %s as a Deployment of 3 from its ECR image, with secrets mounted from a Secret", (service) => {
+    const deployment = prod.revealed(prod.one("kubernetes:apps/v1:Deployment", service));
+    const spec = deployment.spec as { replicas: number; template: { spec: { containers: { image: string; env: { name: string; value: string }[]; volumeMounts: { mountPath: string; readOnly: boolean }[]; securityContext: { readOnlyRootFilesystem: boolean; runAsUser: number } }[]; volumes: { secret?: { secretName: string } }[] } } };
+    expect(spec.replicas).toBe(3);
+    const [container] = spec.template.spec.containers;
+    expect(container.image).toMatch(new RegExp(`dkr\\.ecr\\..*/fundament/${service}(:|@)`));
+    expect(container.securityContext).toMatchObject({ readOnlyRootFilesystem: true, runAsUser: 1000 });
+    const fileVariables = container.env.filter((e) => e.name.endsWith("_FILE")).map((e) => e.value);
+    expect(fileVariables.length).toBeGreaterThanOrEqual(3);
+    for (const path of fileVariables) expect(container.volumeMounts.find((m) => m.mountPath === path)?.readOnly).toBe(true);
+    expect(spec.template.spec.volumes.some((v) => v.secret)).toBe(true);
+  });
+
+  it("keeps service images in encrypted, immutable ECR repositories that scan on push", () => {
+    for (const service of ["users", "config"]) {
+      const repository = prod.revealed(prod.one("aws:ecr/repository:Repository", `${service}-image-repository`));
+      expect(repository).toMatchObject({ imageTagMutability: "IMMUTABLE", imageScanningConfiguration: { scanOnPush: true } });
+    }
+  });
+});
