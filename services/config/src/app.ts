@@ -5,11 +5,13 @@ import { ConfigEntries, type OutboxSignal } from "./config-entries";
 import { CurrentCache } from "./current-cache";
 import { requireRole } from "./plugins/authorization";
 import { registerConfigMetrics } from "./plugins/config-metrics";
+import { requireDecimalIntegers } from "./plugins/strict-integers";
 import { registerEntryRoutes } from "./routes/entries/routes";
 import { registerNamespaceRoutes } from "./routes/namespaces/routes";
 import type { RouteContext } from "./routes/route-context";
 import { registerVersionRoutes } from "./routes/versions/routes";
 import { registerWatchRoutes } from "./routes/watch/routes";
+import { registerStreamRoute } from "./routes/watch/stream-route";
 import type { TokenVerifier } from "./token-verifier";
 import { VersionStore } from "./version-store";
 
@@ -80,9 +82,11 @@ export async function buildApp(deps: ConfigAppDeps): Promise<ServiceApp> {
     watch: { defaultWaitMs: deps.watch?.defaultWaitMs ?? 30_000, maxWaitMs: deps.watch?.maxWaitMs ?? 60_000 },
   };
   registerConfigMetrics(app.kit.metrics, deps.pool, deps.changeFeed);
+  requireDecimalIntegers(app);
   registerNamespaceRoutes(context);
   registerEntryRoutes(context);
   registerVersionRoutes(context);
   registerWatchRoutes(context);
+  registerStreamRoute(context);
   return app;
 }

@@ -26,14 +26,11 @@ const segment = (value: string) => encodeURIComponent(value).replace(/\./g, "%2E
 
 const badNamespace = fc.string({ minLength: 1, maxLength: 80, unit: "binary" }).filter((s) => !NAMESPACE.test(s));
 const badEnvironment = fc.string({ minLength: 1, maxLength: 80, unit: "binary" }).filter((s) => !ENVIRONMENT.test(s));
-/**
- * Not an integer in 1..2^31-1 even after Fastify's query/param coercion, which reads a string the
- * way Number() does ("0x10" is 16, " 7 " is 7) and accepts what comes out.
- */
-const coercesToVersion = (text: string, min: number) => text !== "" && text.trim() !== "" && Number.isInteger(Number(text)) && Number(text) >= min && Number(text) <= 2147483647;
+/** Path and query integers must be plain decimals in range: "0x10", "1e3" or " " are refused, not coerced. */
+const coercesToVersion = (text: string, min: number) => /^-?(0|[1-9][0-9]*)$/.test(text) && Number(text) >= min && Number(text) <= 2147483647;
 const badNumber = (min: number) =>
   fc
-    .oneof(fc.constantFrom("0", "-1", "2147483648", "99999999999999", "1.5", "1e3x", "abc", "%20", "true", "NaN"), fc.string({ minLength: 1, maxLength: 12 }))
+    .oneof(fc.constantFrom("0", "-1", "2147483648", "99999999999999", "1.5", "1e3", "0x10", " ", " 7", "+1", "007", "abc", "%20", "true", "NaN"), fc.string({ minLength: 1, maxLength: 12 }))
     .filter((text) => !coercesToVersion(text, min));
 const badVersion = badNumber(1);
 /** Values no coercion turns into a valid object: scalars and arrays of two or more. */
@@ -135,12 +132,16 @@ describe("bad input gets a 4xx naming the field", () => {
       ]),
     );
     await expectRefused(extraKey.map((key) => [{ method: "GET", url: `${entry()}/versions?${key}=1` }, `querystring.${key}`]));
-    await expectRefused(
-      badVersion.map((v) => [
-        { method: "POST", url: `${entry()}/rollback`, body: { toVersion: Number.isNaN(Number(v)) ? v : Number(v), reason: "r" } },
-        "body.toVersion",
-      ]),
+    // Bodies are JSON: a number that is not a version, or something Ajv cannot coerce into one.
+    const badToVersion = fc.oneof(
+      fc.double({ noInteger: true, noNaN: true }),
+      fc.integer({ max: 0 }),
+      fc.double({ min: 2147483648, max: 1e15, noNaN: true }).map(Math.floor),
+      fc.constantFrom<unknown>("abc", "", "1.5x", null),
+      fc.array(fc.integer(), { minLength: 2, maxLength: 3 }),
+      fc.dictionary(fc.string(), fc.integer(), { maxKeys: 2 }),
     );
+    await expectRefused(badToVersion.map((toVersion) => [{ method: "POST", url: `${entry()}/rollback`, body: { toVersion, reason: "r" } }, "body.toVersion"]));
     await expectRefused(badReason.map((reason) => [{ method: "POST", url: `${entry()}/rollback`, body: { toVersion: 1, reason } }, "body.reason"]));
     await expectRefused(badIfMatch.map((value) => [{ method: "POST", url: `${entry()}/rollback`, body: { toVersion: 1, reason: "r" }, headers: { "if-match": value } }, "headers.if-match"]));
   });
@@ -154,6 +155,18 @@ describe("bad input gets a 4xx naming the field", () => {
     );
     await expectRefused(fc.integer({ min: 3, max: 999_999 }).map((seconds) => [{ method: "GET", url: watch({ sinceVersion: "0", wait: `${seconds}s` }) }, "querystring.wait"]));
     await expectRefused(extraKey.map((key) => [{ method: "GET", url: `${watch({ sinceVersion: "0" })}&${key}=1` }, `querystring.${key}`]));
+  });
+
+  it("event stream: params, query string and Last-Event-ID", async () => {
+    const stream = `${entry()}/stream`;
+    await expectRefused(badEnvironment.map((env) => [{ method: "GET", url: `${entry("app", env)}/stream` }, "params.environment"]), 30);
+    await expectRefused(badNumber(0).map((v) => [{ method: "GET", url: `${stream}?${new URLSearchParams({ sinceVersion: v })}` }, "querystring.sinceVersion"]));
+    await expectRefused(
+      fc.string({ minLength: 1, maxLength: 14, unit: fc.constantFrom(..."0123456789abc -") }).filter((v) => !/^[0-9]{1,10}$/.test(v)).map((v) => [
+        { method: "GET", url: stream, headers: { "last-event-id": v } },
+        "headers.last-event-id",
+      ]),
+    );
   });
 
   it("keeps serving afterwards", async () => {

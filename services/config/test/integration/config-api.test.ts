@@ -8,6 +8,7 @@ import { connectDependencies } from "../../src/dependencies";
 import { configServiceEnv } from "../../src/service-env";
 import type { VersionRecord } from "../../src/version-store";
 import { quietLogger, startConfigServers, type ConfigServers } from "./config-servers";
+import { readEventStream } from "./sse-reader";
 
 const SCHEMA = {
   type: "object",
@@ -334,5 +335,38 @@ describe("watch", () => {
   it("answers an empty result when nothing changes within the wait", async () => {
     const quiet = await call(replicaA, "GET", `${entryUrl("watch-demo", "prod")}/watch?sinceVersion=17&wait=300ms`);
     expect(quiet.body).toEqual({ versions: [], nextSinceVersion: 17, outcome: "timeout" });
+  });
+});
+
+describe("server-sent events", () => {
+  it("streams every version after the start, then new ones from any replica, and resumes from Last-Event-ID", async () => {
+    await createNamespace("stream-demo", { type: "object" });
+    for (const n of [1, 2]) await write(replicaA, "stream-demo", "prod", { n });
+    const base = await replicaA.listen({ port: 0, host: "127.0.0.1" });
+    const url = `${base}${entryUrl("stream-demo", "prod")}/stream`;
+    const stream = await readEventStream(`${url}?sinceVersion=0`);
+    expect(stream.status).toBe(200);
+    expect(stream.contentType).toMatch(/^text\/event-stream/);
+    await expect.poll(() => stream.events.length).toBe(2);
+    for (const n of [3, 4]) await write(replicaB, "stream-demo", "prod", { n });
+    await expect.poll(() => stream.events.length).toBe(4);
+    expect(stream.events.map((e) => [e.event, e.id, (JSON.parse(e.data) as VersionRecord).document])).toEqual([
+      ["version", "1", { n: 1 }],
+      ["version", "2", { n: 2 }],
+      ["version", "3", { n: 3 }],
+      ["version", "4", { n: 4 }],
+    ]);
+    stream.close();
+
+    // Written while no one listens; the reconnecting client names the last id it saw.
+    for (const n of [5, 6]) await write(replicaB, "stream-demo", "prod", { n });
+    const resumed = await readEventStream(url, { "last-event-id": "4" });
+    await expect.poll(() => resumed.events.map((e) => e.id)).toEqual(["5", "6"]);
+    resumed.close();
+
+    const fromNow = await readEventStream(url);
+    await write(replicaA, "stream-demo", "prod", { n: 7 });
+    await expect.poll(() => fromNow.events.map((e) => e.id)).toEqual(["7"]);
+    fromNow.close();
   });
 });

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort, waitFor } from "../../../../scripts/local-servers/free-port";
 import { startConfigServers, type ConfigServers } from "./config-servers";
+import { readEventStream } from "./sse-reader";
 
 const serviceDir = join(__dirname, "..", "..");
 let servers: ConfigServers;
@@ -54,7 +55,7 @@ describe("the bundled service process", () => {
     expect(service.output()).toContain("DATABASE_PASSWORD_FILE: is required instead of DATABASE_PASSWORD");
   });
 
-  it("on SIGTERM ends a watch long poll that is in flight and exits 0", async () => {
+  it("on SIGTERM ends a watch long poll and an event stream that are in flight, and exits 0", async () => {
     const [port, metricsPort] = [await freePort(), await freePort()];
     const service = startService({ ...(servers.env() as Record<string, string>), PORT: String(port), METRICS_PORT: String(metricsPort), SHUTDOWN_PROBE_PERIOD_MS: "300", LOG_LEVEL: "info" });
     const base = `http://127.0.0.1:${port}`;
@@ -69,13 +70,16 @@ describe("the bundled service process", () => {
     expect((await fetch(`${base}/namespaces/app/environments/prod`, { method: "PUT", headers, body: JSON.stringify({ document: { n: 1 }, reason: "start" }) })).status).toBe(201);
 
     const watch = fetch(`${base}/namespaces/app/environments/prod/watch?sinceVersion=1&wait=60s`);
-    await waitFor("the watch to park", async () => /config_watches_waiting\{[^}]*\} 1\b/.test(await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text()));
+    const stream = await readEventStream(`${base}/namespaces/app/environments/prod/stream`);
+    await waitFor("the watch and the stream to park", async () => /config_watches_waiting\{[^}]*\} 2\b/.test(await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text()));
 
     service.child.kill("SIGTERM");
     const answered = await watch;
     expect(answered.status).toBe(200);
     // "closing", not "timeout": the shutdown ended the wait, the 60 s did not run out.
     expect(await answered.json()).toEqual({ versions: [], nextSinceVersion: 1, outcome: "closing" });
+    await stream.ended;
+    expect(stream.events).toEqual([{ id: undefined, event: "closing", data: '{"lastVersion":1}' }]);
     expect(await service.exited).toBe(0);
     expect(service.output()).toContain("shutdown: complete");
   });
