@@ -1,0 +1,198 @@
+/*
+ * The RabbitMQ component through Pulumi's mock engine, against a runtime that records the Workload
+ * it is handed (the component never talks to Docker or Kubernetes). The rabbitmq.conf and
+ * definitions.json it hands over are then booted by a real RabbitMQ node, and the connection
+ * outputs are used to log in: what the component would deploy is what is tested.
+ */
+import { createHash } from "node:crypto";
+import * as pulumi from "@pulumi/pulumi";
+import { MockCallArgs, MockResourceArgs } from "@pulumi/pulumi/runtime/mocks";
+import { connect } from "amqplib";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { AmqpConnection, ERLANG_COOKIE_PATH, RABBITMQ_CONF_PATH, RabbitMQ, RabbitMQArgs } from "../../components/broker/rabbitmq";
+import { DEFINITIONS_PATH } from "../../components/broker/rabbitmq-conf";
+import { DeployedWorkload, Endpoint, Job, Runtime, ScheduledJob, Workload } from "../../components/runtime/workload";
+import { RabbitNode, startRabbit } from "../../scripts/local-servers/rabbitmq-node";
+import { TEST_MODEL } from "../../services/kit/test/messaging/broker-node";
+
+const registered: { type: string; name: string }[] = [];
+const generatedSecrets = new Set<string>();
+
+beforeAll(async () => {
+  await pulumi.runtime.setMocks(
+    {
+      newResource(args: MockResourceArgs) {
+        registered.push({ type: args.type, name: args.name });
+        const state: Record<string, unknown> = { ...args.inputs };
+        const digest = createHash("sha256").update(`${args.type}:${args.name}`).digest();
+        if (args.type === "random:index/randomPassword:RandomPassword") {
+          state.result = digest.toString("base64url").replace(/[-_]/g, "x").slice(0, Number(args.inputs.length));
+          generatedSecrets.add(state.result as string);
+        }
+        if (args.type === "random:index/randomBytes:RandomBytes") {
+          state.base64 = digest.subarray(0, Number(args.inputs.length)).toString("base64");
+        }
+        return { id: `${args.name}-id`, state };
+      },
+      call(args: MockCallArgs) {
+        throw new Error(`Mock not implemented: ${args.token}`);
+      },
+    },
+    "fundament",
+    "unit",
+    false,
+  );
+});
+
+function settled<T>(output: pulumi.Input<T>): Promise<T> {
+  return new Promise((resolve) => pulumi.output(output).apply((value) => resolve(value as T)));
+}
+
+class RecordingRuntime implements Runtime {
+  readonly target = "kubernetes" as const;
+  readonly deployed: Workload[] = [];
+  deploy(workload: Workload): DeployedWorkload {
+    this.deployed.push(workload);
+    const host = pulumi.output(`${workload.name}.fundament.svc`);
+    return {
+      name: workload.name,
+      host,
+      endpoint: (portName: string) => {
+        const port = workload.ports.find((candidate) => candidate.name === portName);
+        if (!port) throw new Error(`${workload.name} has no port ${portName}`);
+        return host.apply((h): Endpoint => ({ host: h, port: port.port }));
+      },
+      resources: [],
+    };
+  }
+  run(job: Job): DeployedWorkload {
+    throw new Error(`unexpected job ${job.name}`);
+  }
+  schedule(job: ScheduledJob): DeployedWorkload {
+    throw new Error(`unexpected scheduled job ${job.name}`);
+  }
+}
+
+const args = (runtime: Runtime): RabbitMQArgs => ({
+  runtime,
+  image: "rabbitmq:4.1.6-management",
+  resources: { cpu: 1, memoryMiB: 1024 },
+  storageGiB: 8,
+  model: TEST_MODEL,
+  managementHost: "rabbitmq.dev.localhost",
+});
+
+function file(workload: Workload, path: string): NonNullable<Workload["files"]>[number] {
+  const found = workload.files?.find((candidate) => candidate.path === path);
+  if (!found) throw new Error(`${workload.name} has no file ${path}`);
+  return found;
+}
+
+describe("RabbitMQ component", () => {
+  const runtime = new RecordingRuntime();
+  let component: RabbitMQ;
+  let workload: Workload;
+
+  beforeAll(() => {
+    component = new RabbitMQ("rabbitmq", args(runtime));
+    workload = runtime.deployed[0] as Workload;
+  });
+
+  it("generates credentials for the admin and every service, named after the component", async () => {
+    // The mock engine registers resources asynchronously: wait for everything the outputs depend on.
+    await settled(file(workload, DEFINITIONS_PATH).content);
+    await settled(file(workload, ERLANG_COOKIE_PATH).content);
+    const passwords = registered.filter((r) => r.type === "random:index/randomPassword:RandomPassword").map((r) => r.name);
+    expect(passwords.sort()).toEqual(["rabbitmq-admin-password", "rabbitmq-auditor-password", "rabbitmq-billing-password", "rabbitmq-erlang-cookie", "rabbitmq-mailer-password", "rabbitmq-users-password"]);
+    expect(registered.filter((r) => r.type === "random:index/randomBytes:RandomBytes")).toHaveLength(5);
+  });
+
+  it("asks for a node in backend and monitoring, publishing nothing on the host", () => {
+    expect(runtime.deployed).toHaveLength(1);
+    expect(workload.image).toBe("rabbitmq:4.1.6-management");
+    expect(workload.zones).toEqual(["backend", "monitoring"]);
+    expect(workload.ports.filter((port) => port.publish === "host")).toEqual([]);
+    expect(workload.ports.map((port) => port.port).sort((a, b) => a - b)).toEqual([5672, 15672, 15692]);
+    expect(workload.metrics).toEqual({ port: 15692, path: "/metrics" });
+    expect(workload.route).toEqual({ host: "rabbitmq.dev.localhost", port: "management", basicAuth: true });
+    expect(workload.storage).toEqual([{ name: "data", path: "/var/lib/rabbitmq", sizeGiB: 8 }]);
+    expect(workload.resources).toEqual({ cpu: 1, memoryMiB: 1024 });
+    expect(workload.user).toEqual({ uid: 999, gid: 999 });
+  });
+
+  it("checks health with port probes, never with the CLI that can hang under load", () => {
+    expect(workload.health.readiness).toMatchObject({ kind: "tcp", port: 5672 });
+    expect(workload.health.liveness).toMatchObject({ kind: "tcp", port: 5672 });
+    const liveness = workload.health.liveness;
+    expect((liveness.periodSeconds ?? 10) * (liveness.failureThreshold ?? 3)).toBeGreaterThanOrEqual(120);
+  });
+
+  it("hands definitions and the Erlang cookie over as secret files, the cookie owner-only", async () => {
+    const definitions = file(workload, DEFINITIONS_PATH);
+    const cookie = file(workload, ERLANG_COOKIE_PATH);
+    expect(definitions.secret).toBe(true);
+    expect(await pulumi.isSecret(pulumi.output(definitions.content))).toBe(true);
+    expect(cookie).toMatchObject({ secret: true, mode: 0o600 });
+    expect(file(workload, RABBITMQ_CONF_PATH).secret).toBeFalsy();
+    const text = await settled(definitions.content);
+    for (const secret of generatedSecrets) expect(text).not.toContain(secret);
+    for (const value of Object.values(workload.env ?? {})) {
+      const plain = await settled(value);
+      for (const secret of generatedSecrets) expect(plain).not.toContain(secret);
+    }
+  });
+
+  it("outputs a secret AMQP connection per service, each its own user", async () => {
+    expect(Object.keys(component.connections).sort()).toEqual(["auditor", "billing", "mailer", "users"]);
+    for (const [service, output] of Object.entries(component.connections)) {
+      expect(await pulumi.isSecret(output)).toBe(true);
+      const connection: AmqpConnection = await settled(output);
+      expect(connection).toMatchObject({ host: "rabbitmq.fundament.svc", port: 5672, vhost: "fundament", user: service });
+      expect(generatedSecrets.has(connection.password)).toBe(true);
+    }
+    expect(await pulumi.isSecret(component.adminPassword)).toBe(true);
+  });
+
+  it("refuses bad arguments before registering anything, naming every problem", () => {
+    const before = registered.length;
+    const bad = { ...args(new RecordingRuntime()), storageGiB: 0, resources: { cpu: 1, memoryMiB: 128 }, model: { services: [], queues: [{ name: "Q", routingKeys: ["a"], consumers: ["x"] }] } };
+    expect(() => new RabbitMQ("bad", bad)).toThrow(
+      [
+        "bad: invalid RabbitMQ arguments:",
+        'fundament:broker.model.queues[0].name: must match ^[a-z][a-z0-9.-]*$ (got "Q")',
+        'fundament:broker.model.queues[0].consumers[0]: unknown service "x" (services: none declared)',
+        "fundament:broker.memoryMiB: must be an integer of at least 256 (got 128)",
+        "fundament:broker.storageGiB: must be an integer of at least 1 (got 0)",
+      ].join("\n"),
+    );
+    expect(registered.length).toBe(before);
+  });
+
+  describe("booted by a real RabbitMQ node", () => {
+    let node: RabbitNode;
+
+    beforeAll(async () => {
+      node = await startRabbit({ conf: await settled(file(workload, RABBITMQ_CONF_PATH).content), definitions: await settled(file(workload, DEFINITIONS_PATH).content) });
+    });
+
+    afterAll(async () => {
+      await node?.destroy();
+    });
+
+    it("lets each service and the admin log in with the passwords the component output", async () => {
+      const logins: [string, string][] = [
+        ...(await Promise.all(Object.values(component.connections).map(async (output) => {
+          const connection = await settled(output);
+          return [connection.user, connection.password] as [string, string];
+        }))),
+        ["admin", await settled(component.adminPassword)],
+      ];
+      for (const [user, password] of logins) {
+        const model = await connect({ hostname: node.host, port: node.amqpPort, vhost: "fundament", username: user, password });
+        await model.close();
+      }
+      await expect(connect({ hostname: node.host, port: node.amqpPort, vhost: "fundament", username: "mailer", password: "not-the-password" })).rejects.toThrow(/ACCESS_REFUSED|403/);
+      expect(node.ctl(["list_users", "--silent"]).split("\n").filter((line) => line.includes("administrator"))).toEqual([expect.stringMatching(/^admin\t/)]);
+    });
+  });
+});
