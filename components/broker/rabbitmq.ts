@@ -37,9 +37,12 @@ export interface AmqpConnection {
   password: string;
 }
 
-/** Every problem with the arguments, one line each, before any resource exists. */
-export function rabbitArgsProblems(args: RabbitMQArgs, keyPrefix = "fundament:broker"): string[] {
-  const problems = validateBrokerModel(args.model, `${keyPrefix}.model`);
+/**
+ * Every problem with the arguments, one line each, before any resource exists. Keys are those of
+ * the stack config the arguments come from (`fundament:rabbitmq.queues[0].name`).
+ */
+export function rabbitArgsProblems(args: RabbitMQArgs, keyPrefix = "fundament:rabbitmq"): string[] {
+  const problems = validateBrokerModel(args.model, keyPrefix);
   if (typeof args.image !== "string" || args.image.length === 0) problems.push(`${keyPrefix}.image: must be a pinned image reference (got ${JSON.stringify(args.image)})`);
   const memory = args.resources?.memoryMiB;
   if (typeof memory !== "number" || !Number.isInteger(memory) || memory < MIN_MEMORY_MIB) {

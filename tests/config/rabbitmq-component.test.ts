@@ -159,10 +159,10 @@ describe("RabbitMQ component", () => {
     expect(() => new RabbitMQ("bad", bad)).toThrow(
       [
         "bad: invalid RabbitMQ arguments:",
-        'fundament:broker.model.queues[0].name: must match ^[a-z][a-z0-9.-]*$ (got "Q")',
-        'fundament:broker.model.queues[0].consumers[0]: unknown service "x" (services: none declared)',
-        "fundament:broker.memoryMiB: must be an integer of at least 256 (got 128)",
-        "fundament:broker.storageGiB: must be an integer of at least 1 (got 0)",
+        'fundament:rabbitmq.queues[0].name: must match ^[a-z][a-z0-9.-]*$ (got "Q")',
+        'fundament:rabbitmq.queues[0].consumers[0]: unknown service "x" (services: none declared)',
+        "fundament:rabbitmq.memoryMiB: must be an integer of at least 256 (got 128)",
+        "fundament:rabbitmq.storageGiB: must be an integer of at least 1 (got 0)",
       ].join("\n"),
     );
     expect(registered.length).toBe(before);
