@@ -214,11 +214,16 @@ export async function runProgram(
   settings.setMockOptions(monitor, PROJECT, stack, options.preview ?? false);
   pulumi.runtime.setAllConfig(config);
   let failure: unknown;
-  try {
-    await pulumi.runtime.runInPulumiStack(program);
-  } catch (error) {
-    failure = error;
-  }
+  // The failure is caught inside the stack's init: a rejected init leaves the SDK's other
+  // promise chains on the stack resource rejected with no handler, which a test runner reports.
+  await pulumi.runtime.runInPulumiStack(async () => {
+    try {
+      return await program();
+    } catch (error) {
+      failure = error;
+      return {};
+    }
+  });
   await drainRpcs();
   if (failure) {
     // Keep what was registered before the failure: a config error must have registered nothing.
