@@ -56,3 +56,21 @@ export class SchemaViolationError extends ConfigError {
     this.name = "SchemaViolationError";
   }
 }
+
+/** PostgreSQL gave up waiting (statement timeout, lock timeout, serialization failure, deadlock). */
+const BUSY_CODES = new Set(["57014", "55P03", "40001", "40P01"]);
+
+export function isBusyDatabaseError(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === "string" && BUSY_CODES.has(code);
+}
+
+/** A write that waited too long for the namespace lock: nothing was written, trying again is safe. */
+export class NamespaceBusyError extends HttpError {
+  constructor(namespace: string) {
+    super(503, "NAMESPACE_BUSY", `params.namespace: ${namespace} is being changed by other writers; nothing was written, retry`, [{ field: "params.namespace", reason: "busy" }], {
+      "retry-after": "1",
+    });
+    this.name = "NamespaceBusyError";
+  }
+}

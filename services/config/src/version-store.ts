@@ -1,5 +1,5 @@
 import type { Pool, PoolClient } from "pg";
-import { InvalidSchemaError, LocatedViolation, NotFoundError, PreconditionFailedError, SchemaViolationError } from "./config-errors";
+import { InvalidSchemaError, isBusyDatabaseError, LocatedViolation, NamespaceBusyError, NotFoundError, PreconditionFailedError, SchemaViolationError } from "./config-errors";
 import { diffJson, JsonObject, JsonValue, PatchOperation } from "./json-patch";
 import { BASE_ENVIRONMENT, effectiveDocument } from "./overlay";
 import { NamespaceSchema } from "./schema-validation";
@@ -139,7 +139,7 @@ export class VersionStore {
     } catch (error) {
       throw new InvalidSchemaError((error as Error).message);
     }
-    return this.transaction(async (client) => {
+    return this.busyAware(name, this.transaction(async (client) => {
       const existing = await client.query<NamespaceRow>("SELECT * FROM config_namespaces WHERE name = $1 FOR UPDATE", [name]);
       if (existing.rows[0]) {
         const documents = await this.currentDocuments(client, name);
@@ -157,7 +157,7 @@ export class VersionStore {
         [name, JSON.stringify(schema), actor],
       );
       return { namespace: toNamespace(rows[0] as NamespaceRow), created: true };
-    });
+    }));
   }
 
   async current(namespace: string, environment: string): Promise<VersionRecord | undefined> {
@@ -198,11 +198,15 @@ export class VersionStore {
   }
 
   async write(request: WriteRequest): Promise<VersionRecord> {
-    return this.transaction((client) => this.writeIn(client, request, null));
+    return this.busyAware(request.namespace, this.transaction((client) => this.writeIn(client, request, null)));
   }
 
   /** Restores an earlier version's document as a new version; history is never rewritten. */
   async rollback(request: RollbackRequest): Promise<VersionRecord> {
+    return this.busyAware(request.namespace, this.rollbackIn(request));
+  }
+
+  private rollbackIn(request: RollbackRequest): Promise<VersionRecord> {
     return this.transaction(async (client) => {
       const { rows } = await client.query<{ document: JsonObject }>(
         "SELECT document FROM config_versions WHERE namespace = $1 AND environment = $2 AND version = $3",
@@ -287,6 +291,16 @@ export class VersionStore {
       if (!result.valid) violations.push(...result.violations.map((v) => ({ ...v, environment })));
     }
     return violations;
+  }
+
+  /** A timed-out wait for the namespace lock is the caller's cue to retry, not a server fault. */
+  private async busyAware<T>(namespace: string, work: Promise<T>): Promise<T> {
+    try {
+      return await work;
+    } catch (error) {
+      if (isBusyDatabaseError(error)) throw new NamespaceBusyError(namespace);
+      throw error;
+    }
   }
 
   private async transaction<T>(work: (client: PoolClient) => Promise<T>): Promise<T> {

@@ -1,7 +1,9 @@
 import amqp from "amqplib";
+import { Client } from "pg";
 import { loadEnv, type ServiceApp } from "@fundament/kit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildApp } from "../../src/app";
+import { listenConnection } from "../../src/change-feed";
 import { connectDependencies } from "../../src/dependencies";
 import { configServiceEnv } from "../../src/service-env";
 import type { VersionRecord } from "../../src/version-store";
@@ -93,5 +95,28 @@ describe("when a dependency goes away", () => {
     expect(woke.outcome).toBe("changed");
     expect(woke.versions.map((v) => v.version)).toEqual([3]);
     await expect.poll(() => servers.postgres.psql("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'config-change-feed'"), { timeout: 20_000 }).toBe("1");
+  });
+
+  it("answers 503 with Retry-After, and writes nothing, when the namespace stays locked past the statement timeout", async () => {
+    const holder = new Client(listenConnection(servers.databaseUrl, servers.databasePassword));
+    await holder.connect();
+    try {
+      await holder.query("BEGIN");
+      await holder.query("SELECT 1 FROM config_namespaces WHERE name = 'app' FOR UPDATE");
+      const response = await app.inject({
+        method: "PUT",
+        url: "/namespaces/app/environments/prod",
+        headers: { authorization: `Bearer ${token}` },
+        payload: { document: { n: 99 }, reason: "blocked" },
+      });
+      expect(response.statusCode).toBe(503);
+      expect(response.headers["retry-after"]).toBe("1");
+      expect(response.json()).toMatchObject({ error: { code: "NAMESPACE_BUSY", message: expect.stringMatching(/^params\.namespace: /) } });
+    } finally {
+      await holder.query("ROLLBACK");
+      await holder.end();
+    }
+    expect((await call("GET", "/namespaces/app/environments/prod")).body).toMatchObject({ version: 3 });
+    expect((await call("PUT", "/namespaces/app/environments/prod", { document: { n: 4 }, reason: "after the lock" })).status).toBe(201);
   });
 });
