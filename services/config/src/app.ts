@@ -38,6 +38,8 @@ export interface ConfigAppDeps {
   outbox?: OutboxSignal & { stop(): Promise<void> };
   /** Role a token must carry to write (default "config:write"). */
   writeRole?: string;
+  /** When set, reads need a token with this role (or the write role); unset, reads are open to the zone. */
+  readRole?: string;
   watch?: { defaultWaitMs?: number; maxWaitMs?: number };
   cacheTtlSeconds?: number;
   metrics?: Registry;
@@ -73,12 +75,14 @@ export async function buildApp(deps: ConfigAppDeps): Promise<ServiceApp> {
   const cache = new CurrentCache(deps.redis, deps.cacheTtlSeconds === undefined ? {} : { ttlSeconds: deps.cacheTtlSeconds });
   const outbox: OutboxSignal = deps.outbox ?? { kick: () => undefined };
   const entries = new ConfigEntries(store, cache, outbox, deps.logger);
+  const writeRole = deps.writeRole ?? "config:write";
   const context: RouteContext = {
     app,
     store,
     entries,
     feed: deps.changeFeed,
-    requireWriter: requireRole(deps.verifier, deps.writeRole ?? "config:write"),
+    requireWriter: requireRole(deps.verifier, [writeRole], "change configuration"),
+    readAccess: deps.readRole ? [requireRole(deps.verifier, [deps.readRole, writeRole], "read configuration")] : [],
     watch: { defaultWaitMs: deps.watch?.defaultWaitMs ?? 30_000, maxWaitMs: deps.watch?.maxWaitMs ?? 60_000 },
   };
   registerConfigMetrics(app.kit.metrics, deps.pool, deps.changeFeed);

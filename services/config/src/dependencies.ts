@@ -52,6 +52,7 @@ export async function connectDependencies(config: ConfigServiceEnv, logger: Logg
     verifier,
     outbox,
     writeRole: config.CONFIG_WRITE_ROLE,
+    ...(config.CONFIG_READ_ROLE === undefined ? {} : { readRole: config.CONFIG_READ_ROLE }),
     watch: { defaultWaitMs: config.WATCH_DEFAULT_WAIT_SECONDS * 1000, maxWaitMs: config.WATCH_MAX_WAIT_SECONDS * 1000 },
     cacheTtlSeconds: config.CACHE_TTL_SECONDS,
     readiness: [

@@ -22,6 +22,7 @@ export const configServiceEnv = {
   JWT_ROLES_CLAIM: env.string({ default: "roles", description: "claim carrying the caller's roles" }),
   JWKS_COOLDOWN_MS: env.integer({ default: 30_000, min: 0, description: "least time between JWKS refetches on an unknown kid" }),
   CONFIG_WRITE_ROLE: env.string({ default: "config:write", description: "role a token needs to change configuration" }),
+  CONFIG_READ_ROLE: env.optional(env.string({ description: "when set, role a token needs to read configuration (the write role also reads)" })),
   WATCH_DEFAULT_WAIT_SECONDS: env.integer({ default: 30, min: 0, max: 300 }),
   WATCH_MAX_WAIT_SECONDS: env.integer({ default: 60, min: 1, max: 300 }),
   CACHE_TTL_SECONDS: env.integer({ default: 300, min: 1, max: 86_400 }),

@@ -14,8 +14,9 @@ export function actorOf(request: FastifyRequest): string {
 
 const BEARER = /^Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)$/;
 
-/** A preHandler that admits only callers whose users-service token carries `role`. */
-export function requireRole(verifier: TokenVerifier, role: string) {
+/** A preHandler that admits only callers whose users-service token carries one of `roles`. */
+export function requireRole(verifier: TokenVerifier, roles: string[], purpose: string) {
+  const needed = roles.length === 1 ? `role ${roles[0]} is` : `one of the roles ${roles.join(", ")} is`;
   return async function authorize(request: FastifyRequest, _reply: FastifyReply): Promise<void> {
     const header = request.headers.authorization;
     if (header === undefined || header === "") throw httpErrors.unauthorized("headers.authorization: a Bearer token is required");
@@ -29,8 +30,8 @@ export function requireRole(verifier: TokenVerifier, role: string) {
       request.log.warn({ err: error }, "token verification unavailable");
       throw new HttpError(503, "AUTH_UNAVAILABLE", "headers.authorization: the users service's keys cannot be fetched right now");
     }
-    if (!principal.roles.includes(role)) {
-      throw httpErrors.forbidden(`headers.authorization: role ${role} is required to change configuration`, "ROLE_REQUIRED");
+    if (!roles.some((role) => principal.roles.includes(role))) {
+      throw httpErrors.forbidden(`headers.authorization: ${needed} required to ${purpose}`, "ROLE_REQUIRED");
     }
     principals.set(request, principal);
   };

@@ -12,5 +12,7 @@ export interface RouteContext {
   feed: ChangeFeed;
   /** preHandler admitting only callers with the write role. */
   requireWriter: preHandlerAsyncHookHandler;
+  /** preHandlers of read routes: the read-role check when one is configured, else none. */
+  readAccess: preHandlerAsyncHookHandler[];
   watch: { defaultWaitMs: number; maxWaitMs: number };
 }

@@ -33,8 +33,8 @@ let observer: Redis;
 let broker: amqp.ChannelModel;
 const events: Array<{ body: unknown; messageId: string | undefined; routingKey: string }> = [];
 
-async function replica(): Promise<ServiceApp> {
-  const config = loadEnv(configServiceEnv, servers.env());
+async function replica(overrides: Record<string, string> = {}): Promise<ServiceApp> {
+  const config = loadEnv(configServiceEnv, servers.env(overrides));
   const app = await buildApp(await connectDependencies(config, quietLogger()));
   await app.ready();
   return app;
@@ -234,6 +234,25 @@ describe("authorization", () => {
     expect((await call(replicaA, "POST", `${entryUrl("billing", "base")}/rollback`, { token: reader, body: { toVersion: 1, reason: "x" } })).status).toBe(403);
     expect((await call(replicaA, "PUT", "/namespaces/other", { token: reader, body: { schema: {} } })).status).toBe(403);
     expect((await call(replicaA, "GET", entryUrl("billing", "base"))).body.version).toBe(before);
+  });
+
+  it("requires the read role for reads when CONFIG_READ_ROLE is set", async () => {
+    const guarded = await replica({ CONFIG_READ_ROLE: "config:read" });
+    try {
+      const auditor = await servers.jwks.sign({ sub: "dave", roles: ["config:read"] });
+      for (const url of [entryUrl("billing", "base"), `${entryUrl("billing", "base")}/versions`, `${entryUrl("billing", "base")}/effective`, "/namespaces/billing", "/namespaces"]) {
+        expect((await call(guarded, "GET", url)).status, url).toBe(401);
+        expect((await call(guarded, "GET", url, { token: reader })).status, url).toBe(403);
+        expect((await call(guarded, "GET", url, { token: auditor })).status, url).toBe(200);
+        expect((await call(guarded, "GET", url, { token: writer })).status, url).toBe(200);
+      }
+      expect((await call(guarded, "GET", `${entryUrl("billing", "base")}/watch?sinceVersion=0`)).status).toBe(401);
+      const refused = await call(guarded, "GET", entryUrl("billing", "base"), { token: reader });
+      expect((refused.body.error as Json).message).toBe("headers.authorization: one of the roles config:read, config:write is required to read configuration");
+      expect((await call(guarded, "PUT", entryUrl("billing", "base"), { token: auditor, body: { document: {}, reason: "x" } })).status).toBe(403);
+    } finally {
+      await guarded.close();
+    }
   });
 
   it("accepts a token signed with a key the users service rotated in, by fetching the JWKS again", async () => {

@@ -7,10 +7,11 @@ import { EffectiveBody, VersionBody, WriteBody } from "./schemas";
 
 const ENTRY = "/namespaces/:namespace/environments/:environment";
 
-export function registerEntryRoutes({ app, entries, requireWriter }: RouteContext): void {
+export function registerEntryRoutes({ readAccess, app, entries, requireWriter }: RouteContext): void {
   app.get(
     ENTRY,
     {
+      preHandler: readAccess,
       schema: {
         tags: ["entries"],
         summary: "The current version of an environment's own entry (served from the Redis cache)",
@@ -55,6 +56,7 @@ export function registerEntryRoutes({ app, entries, requireWriter }: RouteContex
   app.get(
     `${ENTRY}/effective`,
     {
+      preHandler: readAccess,
       schema: {
         tags: ["entries"],
         summary: "What the environment's consumers read: the base entry with the environment's overlay merged in (RFC 7396)",

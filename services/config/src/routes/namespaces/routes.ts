@@ -6,10 +6,10 @@ import { actorOf } from "../../plugins/authorization";
 import type { RouteContext } from "../route-context";
 import { NamespaceBody, PutNamespaceBody } from "./schemas";
 
-export function registerNamespaceRoutes({ app, store, requireWriter }: RouteContext): void {
+export function registerNamespaceRoutes({ readAccess, app, store, requireWriter }: RouteContext): void {
   app.get(
     "/namespaces/:namespace",
-    { schema: { tags: ["namespaces"], summary: "A namespace and its JSON Schema", params: NamespaceParams, response: { 200: NamespaceBody, 404: ErrorBody } } },
+    { preHandler: readAccess, schema: { tags: ["namespaces"], summary: "A namespace and its JSON Schema", params: NamespaceParams, response: { 200: NamespaceBody, 404: ErrorBody } } },
     async (request) => {
       const namespace = await store.namespace(request.params.namespace);
       if (!namespace) throw new NotFoundError("params.namespace", `namespace ${request.params.namespace} does not exist`);
@@ -39,7 +39,7 @@ export function registerNamespaceRoutes({ app, store, requireWriter }: RouteCont
 
   app.get(
     "/namespaces",
-    { schema: { tags: ["namespaces"], summary: "Names of all namespaces", response: { 200: Type.Object({ namespaces: Type.Array(Type.String()) }) } } },
+    { preHandler: readAccess, schema: { tags: ["namespaces"], summary: "Names of all namespaces", response: { 200: Type.Object({ namespaces: Type.Array(Type.String()) }) } } },
     async () => ({ namespaces: await store.namespaceNames() }),
   );
 }

@@ -7,10 +7,11 @@ import { RollbackBody, VersionList, VersionListQuery, VersionParams } from "./sc
 
 const ENTRY = "/namespaces/:namespace/environments/:environment";
 
-export function registerVersionRoutes({ app, store, entries, requireWriter }: RouteContext): void {
+export function registerVersionRoutes({ readAccess, app, store, entries, requireWriter }: RouteContext): void {
   app.get(
     `${ENTRY}/versions`,
     {
+      preHandler: readAccess,
       schema: {
         tags: ["versions"],
         summary: "History of an entry, oldest first, each version with its actor, reason and patch",
@@ -29,7 +30,7 @@ export function registerVersionRoutes({ app, store, entries, requireWriter }: Ro
 
   app.get(
     `${ENTRY}/versions/:version`,
-    { schema: { tags: ["versions"], summary: "One version of an entry", params: VersionParams, response: { 200: VersionBody, 404: ErrorBody } } },
+    { preHandler: readAccess, schema: { tags: ["versions"], summary: "One version of an entry", params: VersionParams, response: { 200: VersionBody, 404: ErrorBody } } },
     async (request, reply) => {
       const { namespace, environment, version } = request.params;
       const record = await entries.requireVersion(namespace, environment, version);

@@ -4,10 +4,11 @@ import { EntryParams } from "../path-params";
 import type { RouteContext } from "../route-context";
 import { WatchBody, WatchQuery } from "./schemas";
 
-export function registerWatchRoutes({ app, store, entries, feed, watch }: RouteContext): void {
+export function registerWatchRoutes({ readAccess, app, store, entries, feed, watch }: RouteContext): void {
   app.get(
     "/namespaces/:namespace/environments/:environment/watch",
     {
+      preHandler: readAccess,
       schema: {
         tags: ["watch"],
         summary: "Long poll: versions newer than sinceVersion, waiting up to `wait` for one to be written (on any replica)",

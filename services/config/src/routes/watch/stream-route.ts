@@ -24,10 +24,11 @@ function sendVersion(raw: ServerResponse, record: VersionRecord): void {
  * written on any replica. The event id is the version, so a reconnecting EventSource resumes
  * exactly where it stopped. A comment line every 15 s keeps proxies from closing an idle stream.
  */
-export function registerStreamRoute({ app, store, entries, feed }: RouteContext): void {
+export function registerStreamRoute({ readAccess, app, store, entries, feed }: RouteContext): void {
   app.get(
     "/namespaces/:namespace/environments/:environment/stream",
     {
+      preHandler: readAccess,
       schema: {
         tags: ["watch"],
         summary: "Server-sent events: one `version` event per version, id = version; resumes from Last-Event-ID",
