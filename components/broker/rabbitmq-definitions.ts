@@ -31,7 +31,7 @@ export interface DefinitionsUser {
   name: string;
   password_hash: string;
   hashing_algorithm: string;
-  tags: string;
+  tags: string[];
   limits: Record<string, number>;
 }
 
@@ -121,9 +121,9 @@ export function rabbitPasswordHash(password: string, saltBase64: string): string
   return Buffer.concat([salt, digest]).toString("base64");
 }
 
-function user(name: string, credential: UserCredential, tags: string): DefinitionsUser {
+function user(name: string, credential: UserCredential, tags: string[]): DefinitionsUser {
   if (credential.password.length === 0) throw new Error(`user ${name}: password must not be empty`);
-  // Tags as a comma-separated string: RabbitMQ 3.10 imports only that form; 3.13 and 4.x accept it too.
+  // Tags as a list, the form RabbitMQ exports since 3.9 (3.10 and 4.x both import it).
   return { name, password_hash: rabbitPasswordHash(credential.password, credential.saltBase64), hashing_algorithm: PASSWORD_HASHING_ALGORITHM, tags, limits: {} };
 }
 
@@ -161,13 +161,13 @@ export function deadLetterPolicy(queue: QueueSpec): DefinitionsPolicy {
 
 export function buildDefinitions(input: DefinitionsInput): Definitions {
   const { model } = input;
-  const users: DefinitionsUser[] = [user(ADMIN_USER, input.admin, "administrator")];
+  const users: DefinitionsUser[] = [user(ADMIN_USER, input.admin, ["administrator"])];
   const permissions: DefinitionsPermission[] = [{ user: ADMIN_USER, vhost: BROKER_VHOST, configure: ".*", write: ".*", read: ".*" }];
   const topicPermissions: DefinitionsTopicPermission[] = [];
   for (const service of model.services) {
     const credential = input.services[service.name];
     if (!credential) throw new Error(`definitions: no credential for service ${JSON.stringify(service.name)}`);
-    users.push(user(service.name, credential, ""));
+    users.push(user(service.name, credential, []));
     const granted = servicePermissions(model, service.name);
     permissions.push({ user: service.name, vhost: BROKER_VHOST, configure: granted.configure, write: granted.write, read: granted.read });
     if (granted.deadLetterWrite !== NOTHING) {

@@ -144,9 +144,9 @@ describe("renderDefinitions", () => {
     });
     expect(definitions.topic_permissions).toEqual([{ user: "mailer", vhost: "fundament", exchange: "dlx", write: "^(mailer\\.user\\-created|mailer\\.send)$", read: "^$" }]);
     expect(definitions.users.map(({ name, tags, hashing_algorithm }) => ({ name, tags, hashing_algorithm }))).toEqual([
-      { name: "admin", tags: "administrator", hashing_algorithm: "rabbit_password_hashing_sha256" },
-      { name: "users", tags: "", hashing_algorithm: "rabbit_password_hashing_sha256" },
-      { name: "mailer", tags: "", hashing_algorithm: "rabbit_password_hashing_sha256" },
+      { name: "admin", tags: ["administrator"], hashing_algorithm: "rabbit_password_hashing_sha256" },
+      { name: "users", tags: [], hashing_algorithm: "rabbit_password_hashing_sha256" },
+      { name: "mailer", tags: [], hashing_algorithm: "rabbit_password_hashing_sha256" },
     ]);
   });
 
