@@ -14,6 +14,8 @@ export interface ContainerProcess {
   knownImage: KnownImage | undefined;
   role: WorkloadRole | undefined;
   env: EnvEntry[];
+  /** The inventory masked the whole environment as one secret: what is set cannot be known. */
+  envMasked: boolean;
   argv: string[];
   /** Files whose content the pack can read (Docker uploads). Kubernetes files arrive through ConfigMaps and Secrets. */
   files: ConfigFile[];
@@ -65,6 +67,7 @@ export function containerProcesses(type: string, props: PropertyRecord): Contain
         knownImage: view.knownImage,
         role: view.role,
         env: view.env,
+        envMasked: props["envs"] === SECRET_PLACEHOLDER,
         argv: view.argv,
         files: view.files,
         // A list holding one secret is masked whole by the inventory: then every upload counts as secret.
@@ -97,6 +100,7 @@ export function containerProcesses(type: string, props: PropertyRecord): Contain
           asString(entry["value"]) ??
           (asRecord(asRecord(entry["valueFrom"])?.["secretKeyRef"]) !== undefined ? SECRET_PLACEHOLDER : ""),
       })),
+      envMasked: container["env"] === SECRET_PLACEHOLDER,
       argv,
       files: [],
       mountsSecretFile: asRecords(container["volumeMounts"]).some((mount) => secretVolumes.has(asString(mount["name"]) ?? "")),

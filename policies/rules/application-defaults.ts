@@ -111,6 +111,7 @@ export const applicationDefaultPolicies: FundamentPolicy[] = [
           for (const name of ["MINIO_ROOT_USER", "MINIO_ACCESS_KEY", "MINIO_ROOT_PASSWORD", "MINIO_SECRET_KEY"]) {
             if (envValue(process, name) === "minioadmin") report(`${where(process)}${name} is the default "minioadmin"`);
           }
+          if (process.envMasked) return;
           const user = ["MINIO_ROOT_USER", "MINIO_ROOT_USER_FILE", "MINIO_ACCESS_KEY", "MINIO_ACCESS_KEY_FILE"].some((name) => hasEnv(process, name));
           const password = ["MINIO_ROOT_PASSWORD", "MINIO_ROOT_PASSWORD_FILE", "MINIO_SECRET_KEY", "MINIO_SECRET_KEY_FILE"].some((name) => hasEnv(process, name));
           if (!user || !password) {
@@ -135,6 +136,7 @@ export const applicationDefaultPolicies: FundamentPolicy[] = [
         (process, texts) => {
           if (envValue(process, "GF_SECURITY_ADMIN_PASSWORD") === "admin") report(`${where(process)}GF_SECURITY_ADMIN_PASSWORD is the default "admin"`);
           const configured =
+            process.envMasked ||
             hasEnv(process, "GF_SECURITY_ADMIN_PASSWORD") ||
             hasEnv(process, "GF_SECURITY_ADMIN_PASSWORD__FILE") ||
             texts.some((text) => sectionSetting(text.text, "security", "admin_password") !== undefined);
@@ -252,7 +254,7 @@ export const applicationDefaultPolicies: FundamentPolicy[] = [
             report(`${where(process)}command passes --noauth`);
             return;
           }
-          const byEnv = hasEnv(process, "MONGO_INITDB_ROOT_USERNAME") || hasEnv(process, "MONGO_INITDB_ROOT_USERNAME_FILE");
+          const byEnv = process.envMasked || hasEnv(process, "MONGO_INITDB_ROOT_USERNAME") || hasEnv(process, "MONGO_INITDB_ROOT_USERNAME_FILE");
           const byFlag = ["--auth", "--keyFile"].some((flag) => flagValue(process.argv, flag) !== undefined);
           const byText = texts.some((text) => /authorization:\s*["']?enabled|keyFile:/.test(text.text));
           if (!byEnv && !byFlag && !byText) {

@@ -1,0 +1,129 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { imagePinProblem, parseImageReference } from "../model/image-reference";
+import { isCredentialName, hasPasswordInUrl, containsPrivateKey } from "../model/credential-names";
+import { selectorMatches } from "../model/kubernetes-objects";
+import { globMatches, findImageExemption } from "../exemptions";
+import { credentialAssignments } from "../rules/secrets";
+
+describe("image references", () => {
+  it.each([
+    ["postgres", { repository: "postgres", shortName: "postgres", tag: undefined }],
+    ["postgres:15.6-bookworm", { repository: "postgres", shortName: "postgres", tag: "15.6-bookworm" }],
+    ["docker.io/library/redis:7", { repository: "redis", shortName: "redis", tag: "7" }],
+    ["grafana/grafana:11.1.3", { repository: "grafana/grafana", shortName: "grafana", tag: "11.1.3" }],
+    ["quay.io/minio/minio:RELEASE.2025-09-07T16-13-09Z", { repository: "quay.io/minio/minio", shortName: "minio", tag: "RELEASE.2025-09-07T16-13-09Z" }],
+    ["registry.local:5000/fundament/users", { repository: "registry.local:5000/fundament/users", shortName: "users", tag: undefined }],
+    ["localhost/app:1", { repository: "localhost/app", shortName: "app", tag: "1" }],
+  ])("%s", (reference, expected) => {
+    const parsed = parseImageReference(reference);
+    expect({ repository: parsed.repository, shortName: parsed.shortName, tag: parsed.tag }).toEqual(expected);
+  });
+
+  const segment = fc.stringMatching(/^[a-z0-9]+([._-][a-z0-9]+)*$/).filter((text) => text.length <= 20);
+  const tag = fc.stringMatching(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,20}$/);
+
+  it("keeps the repository and tag of any registry/namespace/name:tag reference", () => {
+    fc.assert(
+      fc.property(fc.option(fc.constantFrom("ghcr.io", "registry.local:5000", "quay.io")), fc.array(segment, { minLength: 1, maxLength: 3 }), fc.option(tag), (registry, path, version) => {
+        const repository = [...(registry === null ? [] : [registry]), ...path].join("/");
+        const parsed = parseImageReference(version === null ? repository : `${repository}:${version}`);
+        const expected = registry === null && path.length === 2 && path[0] === "library" ? path[1] : repository;
+        expect(parsed.repository).toBe(expected);
+        expect(parsed.tag).toBe(version === null ? undefined : version);
+        expect(parsed.shortName).toBe(path[path.length - 1]);
+      }),
+    );
+  });
+
+  it("calls a reference pinned exactly when it has a digest, an image id, or a tag other than latest", () => {
+    fc.assert(
+      fc.property(segment, fc.option(tag), fc.boolean(), (name, version, digest) => {
+        const reference = `${name}${version === null ? "" : `:${version}`}${digest ? `@sha256:${"a".repeat(64)}` : ""}`;
+        const pinned = digest || (version !== null && version !== "latest");
+        expect(imagePinProblem(reference) === undefined).toBe(pinned);
+      }),
+    );
+    expect(imagePinProblem(`sha256:${"b".repeat(64)}`)).toBeUndefined();
+  });
+});
+
+describe("credential names and values", () => {
+  it.each([
+    ["POSTGRES_PASSWORD", true],
+    ["MONGO_INITDB_ROOT_PASSWORD", true],
+    ["RABBITMQ_DEFAULT_PASS", true],
+    ["MINIO_ROOT_PASSWORD", true],
+    ["GF_SECURITY_ADMIN_PASSWORD", true],
+    ["STRIPE_API_KEY", true],
+    ["session-secret", true],
+    ["POSTGRES_PASSWORD_FILE", false],
+    ["GF_SECURITY_ADMIN_PASSWORD__FILE", false],
+    ["JWT_SECRET_TTL", false],
+    ["password_encryption", false],
+    ["MINIO_ROOT_USER", false],
+    ["PGDATA", false],
+    ["TOKEN_HEADER", false],
+  ])("%s is a credential name: %s", (name, expected) => {
+    expect(isCredentialName(name)).toBe(expected);
+  });
+
+  it("finds passwords in URLs only in the userinfo part", () => {
+    expect(hasPasswordInUrl("postgres://app:s3cret@db:5432/app")).toBe(true);
+    expect(hasPasswordInUrl("amqp://guest:guest@rabbitmq")).toBe(true);
+    expect(hasPasswordInUrl("postgres://app@db:5432/app")).toBe(false);
+    expect(hasPasswordInUrl("http://host:8080/path")).toBe(false);
+  });
+
+  it("recognises PEM private keys of every common kind and nothing else", () => {
+    for (const kind of ["", "RSA ", "EC ", "OPENSSH ", "ENCRYPTED "]) expect(containsPrivateKey(`-----BEGIN ${kind}PRIVATE KEY-----\nabc`)).toBe(true);
+    expect(containsPrivateKey("-----BEGIN CERTIFICATE-----\nabc")).toBe(false);
+    expect(containsPrivateKey("-----BEGIN PUBLIC KEY-----\nabc")).toBe(false);
+  });
+
+  it("finds literal credential assignments in config files, not references to them", () => {
+    expect(credentialAssignments("password: hunter2\npassword_file: /run/secrets/p\nrequirepass abc\nuser app on >pw ~* +@all\n")).toEqual([
+      "password",
+      "requirepass",
+      "user (ACL password)",
+    ]);
+    expect(credentialAssignments("password: ${GRAFANA_DB_PASSWORD}\nDB_PASSWORD=$(cat /run/secrets/db)\nsecret: [secret]\n")).toEqual([]);
+  });
+});
+
+describe("label selectors", () => {
+  const labels = { "app.kubernetes.io/name": "users", "fundament.io/zone-backend": "true" };
+  it.each([
+    [{}, true],
+    [{ matchLabels: { "app.kubernetes.io/name": "users" } }, true],
+    [{ matchLabels: { "app.kubernetes.io/name": "config" } }, false],
+    [{ matchExpressions: [{ key: "fundament.io/zone-backend", operator: "Exists" }] }, true],
+    [{ matchExpressions: [{ key: "fundament.io/zone-frontend", operator: "DoesNotExist" }] }, true],
+    [{ matchExpressions: [{ key: "app.kubernetes.io/name", operator: "In", values: ["users", "config"] }] }, true],
+    [{ matchExpressions: [{ key: "app.kubernetes.io/name", operator: "NotIn", values: ["users"] }] }, false],
+    [{ matchExpressions: [{ key: "app.kubernetes.io/name", operator: "Bogus" }] }, false],
+  ])("%j selects: %s", (selector, expected) => {
+    expect(selectorMatches(selector, labels)).toBe(expected);
+  });
+});
+
+describe("exemption patterns", () => {
+  it("a pattern without wildcards matches only itself, and * matches anything", () => {
+    fc.assert(
+      fc.property(fc.string({ maxLength: 30 }), fc.string({ maxLength: 30 }), (pattern, text) => {
+        const literal = pattern.replace(/[*?]/g, "");
+        expect(globMatches(literal, text)).toBe(literal === text);
+        expect(globMatches("*", text)).toBe(true);
+        expect(globMatches(`${literal}*`, `${literal}${text}`)).toBe(true);
+      }),
+    );
+  });
+
+  it("matches image exemptions on repository, tag-qualified reference or the reference as written", () => {
+    const exemptions = [{ image: "postgres:15.*", reason: "r" }];
+    expect(findImageExemption(exemptions, "docker.io/library/postgres:15.6")).toBeDefined();
+    expect(findImageExemption(exemptions, "postgres:16.1")).toBeUndefined();
+    expect(findImageExemption([{ image: "quay.io/minio/*", reason: "r" }], "quay.io/minio/minio:RELEASE.1")).toBeDefined();
+    expect(findImageExemption(exemptions, undefined)).toBeUndefined();
+  });
+});
