@@ -71,10 +71,7 @@ export function encodeMessage<T>(type: MessageType<T>, payload: T): Buffer {
 export type Decoded<T> = { ok: true; payload: T } | { ok: false; reason: string };
 
 /** Parses and validates a delivered body; never throws, so a bad message cannot stop a consumer. */
-export function decodeMessage<T>(type: MessageType<T>, body: Buffer, deliveredType: string | undefined): Decoded<T> {
-  if (deliveredType !== undefined && deliveredType !== type.name) {
-    return { ok: false, reason: `unexpected message type ${JSON.stringify(deliveredType)} (this consumer reads ${type.name})` };
-  }
+export function decodePayload<T>(type: MessageType<T>, body: Buffer): Decoded<T> {
   let parsed: unknown;
   try {
     parsed = JSON.parse(body.toString("utf8"));

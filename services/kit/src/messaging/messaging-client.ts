@@ -4,7 +4,8 @@ import { settleWithin } from "./bounded-wait";
 import { ConfirmPublisher, PublishError } from "./confirm-publisher";
 import { encodeMessage, type MessageType } from "./message-type";
 import { resolveMessagingOptions, type MessagingOptions, type ResolvedMessagingOptions } from "./messaging-options";
-import { QueueConsumer, type ConsumeOptions, type MessageHandler } from "./queue-consumer";
+import { route, type MessageHandler, type MessageRoute } from "./message-route";
+import { QueueConsumer, type ConsumeOptions } from "./queue-consumer";
 import { ReconnectingConnection } from "./reconnecting-connection";
 
 /** How long shutdown waits for the broker to answer a close before it moves on. */
@@ -29,7 +30,7 @@ export interface Consumer {
  * graceful close. Create with `Messaging.connect(options)`.
  */
 export class Messaging {
-  private readonly consumers = new Set<QueueConsumer<unknown>>();
+  private readonly consumers = new Set<QueueConsumer>();
   private closing: Promise<void> | undefined;
 
   private constructor(
@@ -96,10 +97,22 @@ export class Messaging {
    * broker's reason (403 access refused, 404 no such queue) if the first subscription fails;
    * after that the consumer resubscribes by itself whenever the connection comes back.
    */
-  async consume<T>(queue: string, type: MessageType<T>, handler: MessageHandler<T>, options: ConsumeOptions = {}): Promise<Consumer> {
+  consume<T>(queue: string, type: MessageType<T>, handler: MessageHandler<T>, options: ConsumeOptions = {}): Promise<Consumer> {
+    return this.consumeRoutes(queue, [route(type, handler)], options);
+  }
+
+  /**
+   * Consumes a queue that carries several message types (`route(type, handler)` each), picking the
+   * handler by the message's type property; a type without a route is dead-lettered with a reason.
+   */
+  async consumeRoutes(queue: string, routes: MessageRoute[], options: ConsumeOptions = {}): Promise<Consumer> {
     if (this.closing) throw new Error(`consume ${queue}: messaging is closed`);
     if (typeof queue !== "string" || queue.length === 0) throw new Error(`consume: queue must be a non-empty string (got ${JSON.stringify(queue)})`);
-    const consumer = new QueueConsumer<T>(queue, type, handler, options, {
+    if (routes.length === 0) throw new Error(`consume ${queue}: routes must name at least one message type`);
+    const names = routes.map((candidate) => candidate.typeName);
+    const duplicate = names.find((name, index) => names.indexOf(name) !== index);
+    if (duplicate !== undefined) throw new Error(`consume ${queue}: routes: message type ${duplicate} has two handlers`);
+    const consumer = new QueueConsumer(queue, routes, options, {
       prefetch: this.options.prefetch,
       logger: this.options.logger,
       publish: (exchange, routingKey, content, publishOptions) => this.publisher.publish(exchange, routingKey, content, publishOptions, this.options.publishTimeoutMs),
@@ -107,20 +120,19 @@ export class Messaging {
     });
     const model = await this.connection.waitForConnection(Date.now() + this.options.connectTimeoutMs);
     if (!model) throw new Error(`consume ${queue}: broker unavailable (${this.connection.describe()})`);
-    const registered = consumer as QueueConsumer<unknown>;
     // Registered before it subscribes, so a reconnect during the subscription still restores it.
-    this.consumers.add(registered);
+    this.consumers.add(consumer);
     try {
       await consumer.attach(model);
     } catch (error) {
-      this.consumers.delete(registered);
+      this.consumers.delete(consumer);
       await consumer.stop();
       throw error;
     }
     return {
       queue,
       stop: async () => {
-        this.consumers.delete(registered);
+        this.consumers.delete(consumer);
         await consumer.stop();
       },
     };
@@ -159,7 +171,7 @@ export class Messaging {
     }
   }
 
-  private reattachLater(consumer: QueueConsumer<unknown>): void {
+  private reattachLater(consumer: QueueConsumer): void {
     const retry = setTimeout(() => {
       if (this.closing || !this.consumers.has(consumer) || consumer.active) return;
       const model = this.connection.connection;

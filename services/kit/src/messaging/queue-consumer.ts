@@ -3,22 +3,10 @@ import type { Channel, ChannelModel, ConsumeMessage } from "amqplib";
 import type { Logger } from "pino";
 import { settleWithin } from "./bounded-wait";
 import { DEAD_LETTER_EXCHANGE, deadLetterHeaders, deadLetterRoutingKey } from "./dead-letter-headers";
-import { decodeMessage, type MessageType } from "./message-type";
+import { selectRoute, type DeliveryContext, type MessageRoute } from "./message-route";
 
 /** How long stop() waits for the broker to answer a cancel or close before it moves on. */
 const BROKER_REPLY_MS = 5_000;
-
-export interface DeliveryContext {
-  messageId: string | undefined;
-  routingKey: string;
-  redelivered: boolean;
-  /** Earlier deliveries of this message (quorum queues count them; 0 on the first). */
-  deliveryCount: number;
-  headers: Record<string, unknown>;
-}
-
-/** Resolve to acknowledge; throw (or reject) to dead-letter the message into `<queue>.dlq`. */
-export type MessageHandler<T> = (payload: T, context: DeliveryContext) => Promise<void>;
 
 export interface ConsumeOptions {
   /**
@@ -34,7 +22,7 @@ export interface ConsumerDependencies {
   /** Publishes with confirm; used to send unreadable messages to the dead-letter path. */
   publish: (exchange: string, routingKey: string, content: Buffer, options: { messageId: string; persistent: boolean; contentType?: string; type?: string; headers: Record<string, unknown> }) => Promise<void>;
   /** Called when the channel closed but the connection did not: the consumer wants a new channel. */
-  reattachLater: (consumer: QueueConsumer<unknown>) => void;
+  reattachLater: (consumer: QueueConsumer) => void;
 }
 
 /**
@@ -43,7 +31,7 @@ export interface ConsumerDependencies {
  * the queue's policy dead-letters it; a message that cannot be read is published to the
  * dead-letter path with a reason header and acked, and the consumer keeps going.
  */
-export class QueueConsumer<T> {
+export class QueueConsumer {
   private channel: Channel | undefined;
   private consumerTag: string | undefined;
   private stopped = false;
@@ -52,8 +40,7 @@ export class QueueConsumer<T> {
 
   constructor(
     readonly queue: string,
-    private readonly type: MessageType<T>,
-    private readonly handler: MessageHandler<T>,
+    private readonly routes: readonly MessageRoute[],
     private readonly options: ConsumeOptions,
     private readonly deps: ConsumerDependencies,
   ) {}
@@ -83,7 +70,7 @@ export class QueueConsumer<T> {
       if (this.channel !== channel) return;
       this.channel = undefined;
       this.consumerTag = undefined;
-      if (!this.stopped) this.deps.reattachLater(this as QueueConsumer<unknown>);
+      if (!this.stopped) this.deps.reattachLater(this);
     });
     try {
       await channel.prefetch(this.deps.prefetch);
@@ -119,7 +106,8 @@ export class QueueConsumer<T> {
   }
 
   private async handle(channel: Channel, message: ConsumeMessage): Promise<void> {
-    const decoded = decodeMessage(this.type, message.content, message.properties.type as string | undefined);
+    const selected = selectRoute(this.routes, message.properties.type as string | undefined);
+    const decoded = "reason" in selected ? { ok: false as const, reason: selected.reason } : selected.decode(message.content);
     if (!decoded.ok) {
       await this.deadLetterUnreadable(channel, message, decoded.reason);
       return;
@@ -133,7 +121,7 @@ export class QueueConsumer<T> {
       headers,
     };
     try {
-      await this.handler(decoded.payload, context);
+      await decoded.run(context);
     } catch (error) {
       this.deps.logger?.error({ err: error, queue: this.queue, messageId: context.messageId }, "message handler failed; dead-lettering the message");
       settle(() => channel.nack(message, false, false));

@@ -4,7 +4,7 @@ import { randomUUID } from "node:crypto";
 import { createConnection } from "node:net";
 import { connect, type Channel, type ChannelModel, type GetMessage } from "amqplib";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { DEAD_LETTER_HEADERS, defineMessage, Messaging, MessageValidationError, PublishError, type MessagingOptions } from "../../src/messaging";
+import { DEAD_LETTER_HEADERS, defineMessage, Messaging, MessageValidationError, PublishError, route, type MessagingOptions } from "../../src/messaging";
 import { BrokerUnderTest, startBroker } from "./broker-node";
 import { startCutProxy } from "./tcp-cut-proxy";
 
@@ -37,6 +37,20 @@ const nobodyListens = defineMessage<{ n: number }>({
   exchange: "events",
   routingKey: "nobody.listens",
   schema: { type: "object", required: ["n"], properties: { n: { type: "number" } } },
+});
+
+const userDeleted = defineMessage<{ id: string }>({
+  name: "user.deleted",
+  exchange: "events",
+  routingKey: "user.deleted",
+  schema: { type: "object", required: ["id"], properties: { id: { type: "string" } }, additionalProperties: false },
+});
+
+const userRenamed = defineMessage<{ id: string; name: string }>({
+  name: "user.renamed",
+  exchange: "events",
+  routingKey: "user.renamed",
+  schema: { type: "object", required: ["id", "name"], properties: { id: { type: "string" }, name: { type: "string" } } },
 });
 
 let broker: BrokerUnderTest;
@@ -100,7 +114,7 @@ beforeAll(async () => {
 
 afterEach(async () => {
   await Promise.all(opened.splice(0).map((client) => client.close()));
-  for (const queue of ["mailer.user-created", "mailer.user-created.dlq", "billing.user-events"]) await operator.purgeQueue(queue);
+  for (const queue of ["mailer.user-created", "mailer.user-created.dlq", "billing.user-events", "billing.user-events.dlq"]) await operator.purgeQueue(queue);
 });
 
 afterAll(async () => {
@@ -190,6 +204,31 @@ describe("messaging module", () => {
     expect(dead[0]?.properties.headers?.[DEAD_LETTER_HEADERS.originalRoutingKey]).toBe("user.created");
     expect(handled).toEqual(["u-5"]);
     expect(consumer.connected).toBe(true);
+  });
+
+  it("routes several message types on one queue by their type, dead-lettering a type it has no route for", async () => {
+    const publisher = await messaging("users");
+    const consumer = await messaging("billing");
+    const seen: string[] = [];
+    await consumer.consumeRoutes("billing.user-events", [
+      route(userCreated, async (payload) => {
+        seen.push(`created ${payload.email}`);
+      }),
+      route(userDeleted, async (payload) => {
+        seen.push(`deleted ${payload.id}`);
+      }),
+    ]);
+    await publisher.publish(userCreated, { id: "u-7", email: "r@example.org" });
+    await publisher.publish(userRenamed, { id: "u-7", name: "Seven" }, { messageId: "renamed" });
+    await publisher.publish(userDeleted, { id: "u-7" });
+    await until("both routed messages", () => seen.length === 2);
+    expect(seen.sort()).toEqual(["created r@example.org", "deleted u-7"]);
+    const dead = await getOne("billing.user-events.dlq");
+    expect(dead.properties.messageId).toBe("renamed");
+    expect(dead.properties.headers?.[DEAD_LETTER_HEADERS.reason]).toBe('unexpected message type "user.renamed" (this consumer reads user.created, user.deleted)');
+    await expect(consumer.consumeRoutes("billing.user-events", [route(userDeleted, async () => undefined), route(userDeleted, async () => undefined)])).rejects.toThrow(
+      "consume billing.user-events: routes: message type user.deleted has two handlers",
+    );
   });
 
   it("finishes in-flight handlers on close and acks their messages", async () => {
