@@ -6,7 +6,6 @@ export function modelFor(type: string): (new (data: Record<string, unknown>) => 
   if (!match) return undefined;
   const [, group, version, kind] = match;
   const path = group === "core" ? `kubernetes-models/${version}/${kind}` : `kubernetes-models/${group}/${version}/${kind}`;
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const module = require(path) as Record<string, new (data: Record<string, unknown>) => { validate(): void }>;
   return module[kind];
 }
