@@ -14,10 +14,12 @@ export async function connectDependencies(config: ConfigServiceEnv, logger: Logg
     password: config.DATABASE_PASSWORD,
     applicationName: "config",
     max: config.DATABASE_POOL_MAX,
+    onIdleError: (err) => logger.warn({ err }, "idle PostgreSQL connection lost"),
   });
   const redis = createRedis({
     url: config.REDIS_URL,
     connectionName: "config",
+    onError: (err) => logger.warn({ err }, "Redis connection error"),
     ...(config.REDIS_PASSWORD === undefined ? {} : { password: config.REDIS_PASSWORD }),
     ...(config.REDIS_USERNAME === undefined ? {} : { username: config.REDIS_USERNAME }),
   });

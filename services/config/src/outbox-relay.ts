@@ -17,8 +17,6 @@ export interface OutboxRelayOptions {
   /** Sweep period that retries events a failed publish left behind. */
   sweepIntervalMs?: number;
   batchSize?: number;
-  /** The pool's statement timeout, restored after the lock wait. */
-  statementTimeoutMs?: number;
 }
 
 interface OutboxRow {
@@ -32,11 +30,11 @@ interface OutboxRow {
 const RELAY_LOCK_KEY = "7316432815223210001";
 
 /**
- * Moves change events from config_outbox to the broker. A transaction-scoped advisory lock lets
- * one replica relay at a time (the others wait, then find the rows gone), so a namespace's events
- * leave in commit order. Rows are deleted in the same transaction only after the broker
- * confirmed them: a crash between publish and commit repeats an event (consumers dedupe on the
- * message id `namespace/environment/version`), never drops one.
+ * Moves change events from config_outbox to the broker. An advisory lock lets one replica relay
+ * at a time (the others wait, then find the rows gone), so a namespace's events leave in commit
+ * order. A row is deleted only after the broker confirmed it: a crash between the confirm and
+ * the delete repeats an event (consumers dedupe on the message id
+ * `namespace/environment/version`), never drops one.
  */
 export class OutboxRelay {
   private timer: NodeJS.Timeout | undefined;
@@ -92,30 +90,38 @@ export class OutboxRelay {
 
   private async publishBatch(batchSize: number): Promise<number> {
     const client = await this.options.pool.connect();
+    // A checked-out client has no pool listener: an 'error' (server gone) would otherwise be uncaught.
     let broken: Error | undefined;
+    const onError = (error: Error) => {
+      broken = error;
+    };
+    client.on("error", onError);
+    let locked = false;
     try {
-      await client.query("BEGIN");
-      // Waiting for the other replica's batch is expected here, not a runaway statement.
-      await client.query("SELECT set_config('statement_timeout', '60s', true)");
-      await client.query("SELECT pg_advisory_xact_lock($1::bigint)", [RELAY_LOCK_KEY]);
-      await client.query("SELECT set_config('statement_timeout', $1, true)", [`${this.options.statementTimeoutMs ?? 5000}ms`]);
-      const { rows } = await client.query<OutboxRow>(
-        "SELECT id, namespace, environment, version FROM config_outbox ORDER BY id LIMIT $1",
-        [batchSize],
-      );
-      for (const row of rows) {
-        const event: ChangeEvent = { namespace: row.namespace, environment: row.environment, version: row.version };
-        await this.options.publisher.publish(event, `${row.namespace}/${row.environment}/${row.version}`);
+      // A session lock, not a transaction: waiting on the broker inside a transaction would run
+      // into idle_in_transaction_session_timeout. Waiting for the other replica's batch is
+      // expected here, so the statement timeout is lifted for the wait and reset after it.
+      await client.query("SET statement_timeout = '60s'");
+      await client.query("SELECT pg_advisory_lock($1::bigint)", [RELAY_LOCK_KEY]);
+      locked = true;
+      await client.query("RESET statement_timeout");
+      const { rows } = await client.query<OutboxRow>("SELECT id, namespace, environment, version FROM config_outbox ORDER BY id LIMIT $1", [batchSize]);
+      const published: string[] = [];
+      try {
+        for (const row of rows) {
+          const event: ChangeEvent = { namespace: row.namespace, environment: row.environment, version: row.version };
+          await this.options.publisher.publish(event, `${row.namespace}/${row.environment}/${row.version}`);
+          published.push(row.id);
+        }
+      } finally {
+        // What the broker confirmed leaves the outbox even when a later event failed.
+        if (published.length > 0) await client.query("DELETE FROM config_outbox WHERE id = ANY($1::bigint[])", [published]);
       }
-      if (rows.length > 0) await client.query("DELETE FROM config_outbox WHERE id = ANY($1::bigint[])", [rows.map((row) => row.id)]);
-      await client.query("COMMIT");
       return rows.length;
-    } catch (error) {
-      await client.query("ROLLBACK").catch((rollbackError: Error) => {
-        broken = rollbackError;
-      });
-      throw error;
     } finally {
+      if (locked && !broken) await client.query("SELECT pg_advisory_unlock($1::bigint)", [RELAY_LOCK_KEY]).catch((error: Error) => (broken = error));
+      client.off("error", onError);
+      // A broken connection is destroyed, which also drops its session lock.
       client.release(broken);
     }
   }
