@@ -3,7 +3,8 @@ import { cronProblem } from "../config/cron";
 import { imageReferenceProblem } from "../config/image-reference";
 import type { DeployedWorkload, Runtime } from "../runtime/workload";
 import { backupScriptProblems, renderPostgresBackupScript } from "./backup-script";
-import { Postgres, POSTGRES_PORT, pgpassFor, PGPASS_MODE } from "./postgres";
+import { Postgres, POSTGRES_PORT, pgpassFor } from "./postgres";
+import { PGPASS_MODE } from "./postgres-pgpass";
 import { POSTGRES_IMAGE_USER } from "./postgres-images";
 
 export interface PostgresBackupArgs {

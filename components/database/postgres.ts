@@ -8,7 +8,7 @@ import { renderPostgresExporterQueries } from "./postgres-exporter-queries";
 import { renderPostgresHba } from "./postgres-hba";
 import { EXPORTER_IMAGE_USER, POSTGRES_IMAGE_USER } from "./postgres-images";
 import { renderPostgresInitSql } from "./postgres-init-sql";
-import { PGPASS_MODE, renderPgpass } from "./postgres-pgpass";
+import { renderPgpass } from "./postgres-pgpass";
 import { scramSha256Verifier } from "./postgres-scram";
 
 export type { ServiceDatabase } from "./postgres-databases";
@@ -188,8 +188,6 @@ export class Postgres extends pulumi.ComponentResource {
 export function pgpassFor(login: PostgresLogin): pulumi.Output<string> {
   return pulumi.secret(login.password.apply((password) => renderPgpass([{ user: login.user, password }])));
 }
-
-export { PGPASS_MODE };
 
 function imageProblems(images: Record<string, string>): string[] {
   return Object.entries(images).flatMap(([field, image]) => {
