@@ -3,3 +3,4 @@ export * from "./rabbitmq-conf";
 export * from "./rabbitmq-definitions";
 export * from "./rabbitmq-permissions";
 export * from "./rabbitmq";
+export * from "./rabbitmq-start";

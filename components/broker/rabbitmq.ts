@@ -4,6 +4,7 @@ import type { DeployedWorkload, Runtime, Workload, WorkloadResources } from "../
 import { BROKER_VHOST, BrokerModel, validateBrokerModel } from "./broker-model";
 import { AMQP_PORT, DEFINITIONS_PATH, MANAGEMENT_PORT, MIN_MEMORY_MIB, PROMETHEUS_PORT, renderRabbitConf } from "./rabbitmq-conf";
 import { renderDefinitions, UserCredential } from "./rabbitmq-definitions";
+import { ERLANG_COOKIE_SECRET_PATH, rabbitStartCommand } from "./rabbitmq-start";
 
 /**
  * The official image, 4.1 line: quorum queues with at-least-once dead-lettering, policies for
@@ -15,8 +16,6 @@ export const RABBITMQ_IMAGE = "rabbitmq:4.1.6-management";
 export const RABBITMQ_IMAGE_USER = { uid: 999, gid: 999 };
 /** Mounted after the image's conf.d/10-defaults.conf, whose `loopback_users.guest = false` it overrides. */
 export const RABBITMQ_CONF_PATH = "/etc/rabbitmq/conf.d/90-fundament.conf";
-/** HOME of the rabbitmq user: the node and its CLI tools read the Erlang cookie from here. */
-export const ERLANG_COOKIE_PATH = "/var/lib/rabbitmq/.erlang.cookie";
 export const RABBITMQ_DATA_PATH = "/var/lib/rabbitmq";
 
 export interface RabbitMQArgs {
@@ -61,6 +60,10 @@ export function rabbitWorkload(name: string, args: RabbitMQArgs, definitions: pu
   return {
     name,
     image: args.image,
+    command: rabbitStartCommand(),
+    // Console logging is on and file logging off, but the node still writes small logs (the
+    // upgrade log) under the log base: keep them on the data volume, the root filesystem is read-only.
+    env: { RABBITMQ_LOG_BASE: `${RABBITMQ_DATA_PATH}/log` },
     zones: ["backend", "monitoring"],
     ports: [
       { name: "amqp", port: AMQP_PORT },
@@ -71,8 +74,8 @@ export function rabbitWorkload(name: string, args: RabbitMQArgs, definitions: pu
     files: [
       { path: RABBITMQ_CONF_PATH, content: renderRabbitConf({ memoryMiB: args.resources.memoryMiB, storageGiB: args.storageGiB, definitionsPath: DEFINITIONS_PATH }) },
       { path: DEFINITIONS_PATH, content: definitions, secret: true, mode: 0o400 },
-      // Erlang refuses a cookie file that group or others can read.
-      { path: ERLANG_COOKIE_PATH, content: erlangCookie, secret: true, mode: 0o600 },
+      // Copied to HOME with mode 0600 by the start command (see rabbitmq-start.ts).
+      { path: ERLANG_COOKIE_SECRET_PATH, content: erlangCookie, secret: true, mode: 0o600 },
     ],
     health: {
       // Quorum queues replay their logs before the listener opens; give a large broker time.

@@ -9,7 +9,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { MockCallArgs, MockResourceArgs } from "@pulumi/pulumi/runtime/mocks";
 import { connect } from "amqplib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { AmqpConnection, ERLANG_COOKIE_PATH, RABBITMQ_CONF_PATH, RabbitMQ, RabbitMQArgs } from "../../components/broker/rabbitmq";
+import { AmqpConnection, RABBITMQ_CONF_PATH, RabbitMQ, RabbitMQArgs } from "../../components/broker/rabbitmq";
+import { ERLANG_COOKIE_SECRET_PATH } from "../../components/broker/rabbitmq-start";
 import { DEFINITIONS_PATH } from "../../components/broker/rabbitmq-conf";
 import { DeployedWorkload, Endpoint, Job, Runtime, ScheduledJob, Workload } from "../../components/runtime/workload";
 import { RabbitNode, startRabbit } from "../../scripts/local-servers/rabbitmq-node";
@@ -101,7 +102,7 @@ describe("RabbitMQ component", () => {
   it("generates credentials for the admin and every service, named after the component", async () => {
     // The mock engine registers resources asynchronously: wait for everything the outputs depend on.
     await settled(file(workload, DEFINITIONS_PATH).content);
-    await settled(file(workload, ERLANG_COOKIE_PATH).content);
+    await settled(file(workload, ERLANG_COOKIE_SECRET_PATH).content);
     const passwords = registered.filter((r) => r.type === "random:index/randomPassword:RandomPassword").map((r) => r.name);
     expect(passwords.sort()).toEqual(["rabbitmq-admin-password", "rabbitmq-auditor-password", "rabbitmq-billing-password", "rabbitmq-erlang-cookie", "rabbitmq-mailer-password", "rabbitmq-users-password"]);
     expect(registered.filter((r) => r.type === "random:index/randomBytes:RandomBytes")).toHaveLength(5);
@@ -118,6 +119,9 @@ describe("RabbitMQ component", () => {
     expect(workload.storage).toEqual([{ name: "data", path: "/var/lib/rabbitmq", sizeGiB: 8 }]);
     expect(workload.resources).toEqual({ cpu: 1, memoryMiB: 1024 });
     expect(workload.user).toEqual({ uid: 999, gid: 999 });
+    expect(workload.command?.slice(0, 2)).toEqual(["/bin/sh", "-c"]);
+    expect(workload.command?.[2]).toContain(ERLANG_COOKIE_SECRET_PATH);
+    expect(workload.env).toEqual({ RABBITMQ_LOG_BASE: "/var/lib/rabbitmq/log" });
   });
 
   it("checks health with port probes, never with the CLI that can hang under load", () => {
@@ -129,7 +133,7 @@ describe("RabbitMQ component", () => {
 
   it("hands definitions and the Erlang cookie over as secret files, the cookie owner-only", async () => {
     const definitions = file(workload, DEFINITIONS_PATH);
-    const cookie = file(workload, ERLANG_COOKIE_PATH);
+    const cookie = file(workload, ERLANG_COOKIE_SECRET_PATH);
     expect(definitions.secret).toBe(true);
     expect(await pulumi.isSecret(pulumi.output(definitions.content))).toBe(true);
     expect(cookie).toMatchObject({ secret: true, mode: 0o600 });
