@@ -1,6 +1,6 @@
 export { Type, type Static, type TSchema, type TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 export { env, loadEnv, EnvError, type EnvSpec, type EnvValues, type EnvVar, type EnvSource } from "./env";
-export { createLogger, redactionPaths, REDACTED_KEYS, type Logger, type LoggerConfig } from "./logger";
+export { createLogger, redactionPaths, redactSecrets, REDACTED_KEYS, type Logger, type LoggerConfig } from "./logger";
 export { ErrorBody, HttpError, httpErrors, handleError, fieldProblem, type FieldProblem } from "./errors";
 export { createReadiness, registerHealthRoutes, type Readiness, type ReadinessCheck } from "./health";
 export {

@@ -22,10 +22,49 @@ export const REDACTED_KEYS = [
   "set-cookie",
 ] as const;
 
+const SENSITIVE = new Set(REDACTED_KEYS.map((key) => key.toLowerCase()));
+const CENSOR = "[redacted]";
+const MAX_DEPTH = 8;
+
+function isPlainObject(value: object): value is Record<string, unknown> {
+  const proto = Object.getPrototypeOf(value) as unknown;
+  return proto === Object.prototype || proto === null;
+}
+
 /**
- * pino's redaction is path based (fast-redact compiles the paths), so each key is listed at
- * the depths a service realistically logs: the line itself, an object on it, and headers or
- * bodies nested one level further (req.headers.authorization, err.body.password).
+ * Replaces the value of every credential key (any case, any depth up to 8) with "[redacted]".
+ * Copies only the objects on the way to a secret; anything without one is returned as is.
+ * Errors are left to the err serializer, whose output is redacted the same way.
+ */
+export function redactSecrets(value: unknown, depth = 0): unknown {
+  if (value === null || typeof value !== "object" || depth > MAX_DEPTH) return value;
+  if (Array.isArray(value)) {
+    let copy: unknown[] | undefined;
+    value.forEach((item, index) => {
+      const redacted = redactSecrets(item, depth + 1);
+      if (redacted !== item) {
+        copy ??= [...value];
+        copy[index] = redacted;
+      }
+    });
+    return copy ?? value;
+  }
+  if (!isPlainObject(value)) return value;
+  let copy: Record<string, unknown> | undefined;
+  for (const key of Object.keys(value)) {
+    const item = value[key];
+    const redacted = SENSITIVE.has(key.toLowerCase()) && item !== undefined && item !== null ? CENSOR : redactSecrets(item, depth + 1);
+    if (redacted !== item) {
+      copy ??= { ...value };
+      copy[key] = redacted;
+    }
+  }
+  return copy ?? value;
+}
+
+/**
+ * The same keys as pino `redact` paths, for a logger built elsewhere. createLogger does not use
+ * them: path redaction also runs on every child logger's bindings, i.e. on every request.
  */
 export function redactionPaths(keys: readonly string[] = REDACTED_KEYS): string[] {
   const paths: string[] = [];
@@ -49,8 +88,10 @@ export function createLogger(config: LoggerConfig): Logger {
     level: config.level ?? "info",
     base: { service: config.service },
     timestamp: pino.stdTimeFunctions.isoTime,
-    redact: { paths: redactionPaths(), censor: "[redacted]" },
-    formatters: { level: (label) => ({ level: label }) },
+    // Redaction runs on lines actually written, not on every per-request child logger.
+    formatters: { level: (label) => ({ level: label }), log: (object) => redactSecrets(object) as Record<string, unknown> },
+    // The std serializer's result has its own prototype; spread into a plain object to walk it.
+    serializers: { err: (error: Error) => redactSecrets({ ...pino.stdSerializers.err(error) }) },
   };
   return config.destination ? pino(options, config.destination) : pino(options);
 }

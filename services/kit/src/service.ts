@@ -81,10 +81,17 @@ export async function createService(options: ServiceOptions): Promise<ServiceApp
   app.get("/docs/json", { schema: { hide: true } }, async () => app.swagger());
   registerHealthRoutes(app, readiness, options.readinessTimeoutMs);
 
-  for (const close of options.closers ?? []) {
-    app.addHook("onClose", async () => {
-      await close();
-    });
-  }
+  // One hook running the closers in the order given: Fastify runs separate onClose hooks in
+  // reverse, which would end the pool before the work that still needs it has stopped.
+  const closers = options.closers ?? [];
+  app.addHook("onClose", async () => {
+    for (const close of closers) {
+      try {
+        await close();
+      } catch (err) {
+        app.log.warn({ err }, "closing a dependency failed");
+      }
+    }
+  });
   return app;
 }

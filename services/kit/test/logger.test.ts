@@ -15,9 +15,13 @@ describe("log redaction", () => {
     logger.info({ req: { headers: { authorization: "Bearer tok-3", cookie: "sid=cookie-4" } } }, "request");
     logger.warn({ err: { body: { refreshToken: "rt-5", newPassword: "pw-6" } } }, "failed");
     logger.info({ accessToken: "at-7", clientSecret: "cs-8" }, "issued");
-    for (const secret of ["pw-top-1", "pw-nested-2", "tok-3", "cookie-4", "rt-5", "pw-6", "at-7", "cs-8"]) {
+    logger.info({ a: { b: { c: { d: { e: { PASSWORD: "pw-deep-9" } } } } }, list: [{ token: "tok-10" }] }, "deep");
+    const failure = Object.assign(new Error("upstream refused"), { request: { headers: { Authorization: "Bearer tok-11" } } });
+    logger.error({ err: failure }, "call failed");
+    for (const secret of ["pw-top-1", "pw-nested-2", "tok-3", "cookie-4", "rt-5", "pw-6", "at-7", "cs-8", "pw-deep-9", "tok-10", "tok-11"]) {
       expect(text()).not.toContain(secret);
     }
+    expect(text()).toContain("upstream refused");
     expect(JSON.parse(lines[0]!)).toMatchObject({ service: "test", level: "info", password: "[redacted]", user: { password: "[redacted]" }, msg: "login" });
   });
 

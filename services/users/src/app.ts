@@ -26,6 +26,8 @@ export interface UsersSettings {
   argon2MaxConcurrency: number;
   rateLimit: LoginRateLimitSettings;
   outboxPollMs: number;
+  /** How long an authenticated request may reuse an account read by an earlier one. */
+  userCacheTtlMs: number;
 }
 
 /** The broker link: confirmed publish for the outbox, `connected` for readiness. */
@@ -61,6 +63,7 @@ export async function buildApp(deps: UsersDeps): Promise<ServiceApp> {
     rateLimit: new LoginRateLimit(deps.redis, settings.rateLimit),
     outbox,
     log: deps.logger,
+    userCacheTtlMs: settings.userCacheTtlMs,
   });
 
   const app = await createService({

@@ -41,6 +41,7 @@ export const usersEnv = {
   BOOTSTRAP_ADMIN_PASSWORD: env.optional(env.secretFile({ description: "the first administrator's initial password" })),
 
   OUTBOX_POLL_MS: env.integer({ default: 5000, min: 100 }),
+  USER_CACHE_TTL_MS: env.integer({ default: 1000, min: 0, max: 60_000, description: "how long an account read for /me and admin checks is reused; 0 disables" }),
   SHUTDOWN_PROBE_PERIOD_MS: env.integer({ default: 5000, min: 0, description: "readiness probe period: how long readiness is 503 before the listener closes" }),
   SHUTDOWN_GRACE_PERIOD_MS: env.integer({ default: 25_000, min: 1000, description: "must be below the orchestrator's stop grace period" }),
 };

@@ -19,6 +19,7 @@ export function settingsFrom(config: UsersConfig): UsersSettings {
       ipMax: config.LOGIN_RATE_LIMIT_IP_MAX,
     },
     outboxPollMs: config.OUTBOX_POLL_MS,
+    userCacheTtlMs: config.USER_CACHE_TTL_MS,
   };
 }
 
@@ -51,13 +52,14 @@ export async function connectDependencies(config: UsersConfig, logger: Logger = 
     max: config.DATABASE_POOL_MAX,
     statementTimeoutMs: config.DATABASE_STATEMENT_TIMEOUT_MS,
     idleInTransactionTimeoutMs: config.DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS,
-    onIdleError: (err) => logger.warn({ err }, "idle postgres connection failed"),
+    // Only what identifies the failure: pg-pool attaches the whole client object to the error.
+    onIdleError: (err) => logger.warn({ error: err.message, code: (err as { code?: string }).code }, "idle postgres connection failed"),
   });
   const redis = createRedis({
     url: config.REDIS_URL,
     connectionName: "users",
     ...(config.REDIS_PASSWORD !== undefined ? { password: config.REDIS_PASSWORD } : {}),
-    onError: (err) => logger.warn({ err }, "redis connection error"),
+    onError: (err) => logger.warn({ error: err.message }, "redis connection error"),
   });
   const messaging = await Messaging.connect({
     endpoint: amqpEndpoint(config.AMQP_URL, config.AMQP_PASSWORD),

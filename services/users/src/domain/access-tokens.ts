@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { ExpiringCache } from "./expiring-cache";
 import { loadJose, type JWTHeaderParameters } from "./jose-module";
 import { ACCESS_TOKEN_ALG, type TokenKeys } from "./token-keys";
 
@@ -26,6 +27,12 @@ export class TokenRejected extends Error {
 
 export class AccessTokens {
   private readonly byKid: Map<string, TokenKeys["verification"][number]>;
+  /**
+   * Clients send the same token for up to its lifetime: a token whose signature and claims
+   * were checked is remembered (by its exact text, until its exp), so repeat requests skip the
+   * signature check. Any altered byte is another key and gets the full verification.
+   */
+  private readonly verified = new ExpiringCache<AccessClaims>(10_000);
 
   constructor(
     private readonly keys: TokenKeys,
@@ -49,6 +56,8 @@ export class AccessTokens {
 
   /** Only EdDSA, only known kids, issuer, audience and expiry checked; `alg: none` never passes. */
   async verify(token: string): Promise<AccessClaims> {
+    const known = this.verified.get(token);
+    if (known) return known;
     const { errors: joseErrors, jwtVerify } = await loadJose();
     try {
       const { payload } = await jwtVerify(
@@ -64,7 +73,9 @@ export class AccessTokens {
       if (typeof payload.sub !== "string" || !Array.isArray(roles) || !roles.every((r): r is string => typeof r === "string")) {
         throw new TokenRejected("TOKEN_INVALID", "token claims are malformed");
       }
-      return { userId: payload.sub, roles };
+      const claims = { userId: payload.sub, roles };
+      this.verified.set(token, claims, (payload.exp ?? 0) * 1000);
+      return claims;
     } catch (error) {
       if (error instanceof TokenRejected) throw error;
       if (error instanceof joseErrors.JWTExpired) throw new TokenRejected("TOKEN_EXPIRED", "token expired");

@@ -1,5 +1,6 @@
 import { httpErrors, type Logger, type Pool } from "@fundament/kit";
 import type { AccessTokens } from "./access-tokens";
+import { ExpiringCache } from "./expiring-cache";
 import type { LoginRateLimit } from "./login-rate-limit";
 import { enqueueEvent, type OutboxRelay } from "./outbox";
 import type { PasswordHasher } from "./password-hasher";
@@ -17,6 +18,11 @@ export interface AccountsDeps {
   rateLimit: LoginRateLimit;
   outbox: OutboxRelay;
   log: Logger;
+  /**
+   * How long an account read for an authenticated request is reused (0: always read). A disable
+   * or role change on this replica takes effect at once; on another replica within this time.
+   */
+  userCacheTtlMs: number;
 }
 
 export interface TokenPair {
@@ -51,6 +57,8 @@ const INVALID_CREDENTIALS = () => httpErrors.unauthorized("email or password is 
 
 /** The use cases of the users service; routes only translate HTTP to these calls. */
 export class Accounts {
+  private readonly users = new ExpiringCache<UserRecord>(10_000);
+
   constructor(private readonly deps: AccountsDeps) {}
 
   checkPassword(password: string, field = "body.password"): void {
@@ -138,7 +146,11 @@ export class Accounts {
   }
 
   async activeUser(userId: string): Promise<UserRecord> {
-    const user = await userRecords.byId(this.deps.pool, userId);
+    let user = this.users.get(userId);
+    if (!user) {
+      user = await userRecords.byId(this.deps.pool, userId);
+      if (user && this.deps.userCacheTtlMs > 0) this.users.set(userId, user, Date.now() + this.deps.userCacheTtlMs);
+    }
     if (!user) throw httpErrors.unauthorized("the account of this token no longer exists", "TOKEN_INVALID");
     if (user.disabledAt !== null) throw httpErrors.forbidden("this account is disabled", "ACCOUNT_DISABLED");
     return user;
@@ -167,6 +179,7 @@ export class Accounts {
     } finally {
       client.release();
     }
+    this.users.delete(userId);
     if (!result) throw httpErrors.notFound("user");
     if (result.changed) {
       this.deps.outbox.kick();
@@ -181,6 +194,7 @@ export class Accounts {
       throw httpErrors.conflict("body.roles: administrators cannot remove their own admin role", "CANNOT_DEMOTE_SELF");
     }
     const updated = await userRecords.setRoles(this.deps.pool, userId, unique);
+    this.users.delete(userId);
     if (!updated) throw httpErrors.notFound("user");
     this.deps.log.info({ event: "user.roles", userId, roles: unique, by }, "roles assigned");
     return publicUser(updated);
