@@ -44,6 +44,21 @@ export class ConfigEntries {
     return record;
   }
 
+  /**
+   * The current version as JSON text: a cache hit goes out as Redis holds it, unparsed, which is
+   * what makes the hot read cheap. The text is exactly JSON.stringify(VersionRecord).
+   */
+  async requireCurrentJson(namespace: string, environment: string): Promise<{ version: number; json: string }> {
+    try {
+      const cached = await this.cache.getJson(namespace, environment);
+      if (cached) return cached;
+    } catch (err) {
+      this.logger.warn({ err }, "config cache read failed; reading PostgreSQL");
+    }
+    const record = await this.requireCurrent(namespace, environment);
+    return { version: record.version, json: JSON.stringify(record) };
+  }
+
   /** The current version, or a 404 that says whether the namespace or the entry is missing. */
   async requireCurrent(namespace: string, environment: string): Promise<VersionRecord> {
     const record = await this.current(namespace, environment);

@@ -40,10 +40,16 @@ export class CurrentCache {
   }
 
   async get(namespace: string, environment: string): Promise<VersionRecord | undefined> {
+    const cached = await this.getJson(namespace, environment);
+    return cached === undefined ? undefined : (JSON.parse(cached.json) as VersionRecord);
+  }
+
+  /** The cached version as stored: its number and its JSON, for answering without a parse. */
+  async getJson(namespace: string, environment: string): Promise<{ version: number; json: string } | undefined> {
     const raw = await this.redis.get(this.key(namespace, environment));
     if (raw === null) return undefined;
     const separator = raw.indexOf(":");
-    return separator < 0 ? undefined : (JSON.parse(raw.slice(separator + 1)) as VersionRecord);
+    return separator < 0 ? undefined : { version: Number(raw.slice(0, separator)), json: raw.slice(separator + 1) };
   }
 
   /** Stores a version read from PostgreSQL or just written; refused when a newer one is cached. */

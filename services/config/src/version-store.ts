@@ -307,6 +307,11 @@ export class VersionStore {
     const client = await this.pool.connect();
     // A connection that cannot even roll back is broken; the pool must not hand it out again.
     let broken: Error | undefined;
+    // A checked-out client has no pool listener: an 'error' between two queries would be uncaught.
+    const onError = (error: Error) => {
+      broken = error;
+    };
+    client.on("error", onError);
     try {
       await client.query("BEGIN");
       const result = await work(client);
@@ -318,6 +323,7 @@ export class VersionStore {
       });
       throw error;
     } finally {
+      client.off("error", onError);
       client.release(broken);
     }
   }

@@ -1,3 +1,4 @@
+import type { FastifyReply } from "fastify";
 import { ErrorBody } from "@fundament/kit";
 import type { JsonObject } from "../../json-patch";
 import { EntryParams, parseIfMatch, WriteHeaders } from "../path-params";
@@ -20,8 +21,11 @@ export function registerEntryRoutes({ readAccess, app, entries, requireWriter }:
       },
     },
     async (request, reply) => {
-      const record = await entries.requireCurrent(request.params.namespace, request.params.environment);
-      return reply.header("etag", `"${record.version}"`).send(record);
+      const current = await entries.requireCurrentJson(request.params.namespace, request.params.environment);
+      // A JSON string with a JSON content type is sent as is: the cached text skips parse and
+      // serialize. The schema above still documents it; the text is a serialized VersionRecord.
+      const raw: FastifyReply = reply;
+      return raw.header("etag", `"${current.version}"`).type("application/json; charset=utf-8").send(current.json);
     },
   );
 
