@@ -2,6 +2,7 @@ import { asRecord, asRecords, asString, SECRET_PLACEHOLDER, type PropertyRecord 
 import { DOCKER_CONTAINER, dockerContainerView, type ConfigFile, type EnvEntry } from "./docker-container";
 import { containerArgv, K8S_CRON_JOB, K8S_JOB, podView } from "./kubernetes-objects";
 import { knownImageOf, type KnownImage, type WorkloadRole } from "./data-services";
+import { knownRecords, lazyView, readKnown } from "./unknown-values";
 
 /**
  * One process as the secrets and application-default rules see it, whichever target made it:
@@ -60,52 +61,56 @@ function runsServer(type: string, role: WorkloadRole | undefined, argv: readonly
 export function containerProcesses(type: string, props: PropertyRecord): ContainerProcess[] {
   if (type === DOCKER_CONTAINER) {
     const view = dockerContainerView(props);
-    return [
-      {
-        label: "",
-        image: view.image,
-        knownImage: view.knownImage,
-        role: view.role,
-        env: view.env,
-        envMasked: props["envs"] === SECRET_PLACEHOLDER,
-        argv: view.argv,
-        files: view.files,
-        // A list holding one secret is masked whole by the inventory: then every upload counts as secret.
-        mountsSecretFile: props["uploads"] === SECRET_PLACEHOLDER || view.files.some((file) => file.content === SECRET_PLACEHOLDER),
-        runsServer: runsServer(type, view.role, view.argv),
-      },
-    ];
+    const process: ContainerProcess = lazyView<ContainerProcess>({
+      label: () => "",
+      image: () => view.image,
+      knownImage: () => view.knownImage,
+      role: () => view.role,
+      env: () => view.env,
+      envMasked: () => readKnown(() => props["envs"]) === SECRET_PLACEHOLDER,
+      argv: () => view.argv,
+      files: () => view.files,
+      // A list holding one secret is masked whole by the inventory: then every upload counts as secret.
+      mountsSecretFile: () =>
+        readKnown(() => props["uploads"]) === SECRET_PLACEHOLDER || view.files.some((file) => file.content === SECRET_PLACEHOLDER),
+      runsServer: () => runsServer(type, view.role, view.argv),
+    });
+    return [process];
   }
   const pod = podView(type, props);
   if (!pod) return [];
-  const secretVolumes = new Set(
-    asRecords(pod.spec["volumes"]).flatMap((volume) => {
-      const name = asString(volume["name"]);
-      const projectsSecret = asRecords(asRecord(volume["projected"])?.["sources"]).some((source) => asRecord(source["secret"]) !== undefined);
-      return name !== undefined && (asRecord(volume["secret"]) !== undefined || projectsSecret) ? [name] : [];
-    }),
-  );
+  const secretVolumes = (): Set<string> =>
+    new Set(
+      asRecords(pod.spec["volumes"]).flatMap((volume) => {
+        const name = asString(volume["name"]);
+        const projectsSecret = asRecords(asRecord(volume["projected"])?.["sources"]).some((source) => asRecord(source["secret"]) !== undefined);
+        return name !== undefined && (asRecord(volume["secret"]) !== undefined || projectsSecret) ? [name] : [];
+      }),
+    );
   return pod.containers.map(({ container, label }) => {
-    const image = asString(container["image"]);
-    const argv = containerArgv(container);
-    return {
-      label,
-      image,
-      knownImage: knownImageOf(image),
-      role: pod.role,
-      env: asRecords(container["env"]).map((entry) => ({
-        name: asString(entry["name"]) ?? "",
-        // A value from a Secret is not a literal; one from a ConfigMap is not visible here.
-        value:
-          asString(entry["value"]) ??
-          (asRecord(asRecord(entry["valueFrom"])?.["secretKeyRef"]) !== undefined ? SECRET_PLACEHOLDER : ""),
-      })),
-      envMasked: container["env"] === SECRET_PLACEHOLDER,
-      argv,
-      files: [],
-      mountsSecretFile: asRecords(container["volumeMounts"]).some((mount) => secretVolumes.has(asString(mount["name"]) ?? "")),
-      runsServer: runsServer(type, pod.role, argv),
-    };
+    const process: ContainerProcess = lazyView<ContainerProcess>({
+      label: () => label,
+      image: () => asString(container["image"]),
+      knownImage: () => knownImageOf(process.image),
+      role: () => pod.role,
+      env: () =>
+        knownRecords(() => container["env"]).map((entry) => ({
+          name: readKnown(() => asString(entry["name"])) ?? "",
+          // A value from a Secret is not a literal; one from a ConfigMap is not visible here.
+          value:
+            readKnown(() => asString(entry["value"])) ??
+            (readKnown(() => asRecord(asRecord(entry["valueFrom"])?.["secretKeyRef"])) !== undefined ? SECRET_PLACEHOLDER : ""),
+        })),
+      envMasked: () => readKnown(() => container["env"]) === SECRET_PLACEHOLDER,
+      argv: () => containerArgv(container),
+      files: () => [],
+      mountsSecretFile: () => {
+        const secrets = secretVolumes();
+        return asRecords(container["volumeMounts"]).some((mount) => secrets.has(asString(mount["name"]) ?? ""));
+      },
+      runsServer: () => runsServer(type, pod.role, process.argv),
+    });
+    return process;
   });
 }
 

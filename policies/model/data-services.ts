@@ -55,9 +55,10 @@ export const DATA_SERVICE_PORTS: ReadonlySet<number> = new Set([
   5432, 6432, 6379, 26379, 27017, 27018, 5672, 5671, 15672, 25672, 4369, 9000, 9001, 8500, 8600, 9090, 9093, 3000, 16686,
 ]);
 
-export function isDataWorkload(role: WorkloadRole | undefined, image: string | undefined): boolean {
+/** The image is asked for only when the role label is missing (it may not be known yet during preview). */
+export function isDataWorkload(role: WorkloadRole | undefined, knownImage: () => KnownImage | undefined): boolean {
   if (role === "data") return true;
   if (role !== undefined) return false;
-  const known = knownImageOf(image);
+  const known = knownImage();
   return known !== undefined && DATA_IMAGES.has(known);
 }

@@ -1,6 +1,7 @@
 import { asRecord, asRecords, asString, asStrings, asBoolean, asNumber, type PropertyRecord } from "./property-values";
-import { asWorkloadRole, knownImageOf, type KnownImage, type WorkloadRole } from "./data-services";
+import { asWorkloadRole, isDataWorkload, knownImageOf, type KnownImage, type WorkloadRole } from "./data-services";
 import { parseImageReference } from "./image-reference";
+import { knownRecords, knownStrings, lazyView, readKnown } from "./unknown-values";
 
 export const DOCKER_CONTAINER = "docker:index/container:Container";
 export const DOCKER_NETWORK = "docker:index/network:Network";
@@ -34,6 +35,10 @@ export interface DockerContainerView {
   image: string | undefined;
   knownImage: KnownImage | undefined;
   role: WorkloadRole | undefined;
+  /** Labelled role "data", or, unlabelled, an official data-store image. */
+  isData: boolean;
+  /** Labelled role "gateway", or, unlabelled, the Traefik image. */
+  isGateway: boolean;
   workload: string | undefined;
   env: EnvEntry[];
   labels: Map<string, string>;
@@ -57,36 +62,37 @@ export interface DockerContainerView {
 }
 
 export function dockerContainerView(props: PropertyRecord): DockerContainerView {
-  const labels = labelMap(props["labels"]);
-  const image = asString(props["image"]);
-  const capabilities = asRecord(props["capabilities"]);
-  const workload = labels.get("fundament.workload");
-  return {
-    image,
-    knownImage: knownImageOf(imageReferenceOf(image, workload)),
-    role: asWorkloadRole(labels.get("fundament.role")),
-    workload,
-    env: asStrings(props["envs"]).map(parseEnvEntry),
-    labels,
-    networks: asRecords(props["networksAdvanced"]).flatMap((network) => {
-      const name = asString(network["name"]);
-      return name === undefined ? [] : [name];
-    }),
-    ports: asRecords(props["ports"]).map((port) => ({
-      internal: asNumber(port["internal"]),
-      external: asNumber(port["external"]),
-      ip: asString(port["ip"]),
-    })),
-    publishAllPorts: asBoolean(props["publishAllPorts"]) === true,
-    argv: [...asStrings(props["entrypoints"]), ...asStrings(props["command"])],
-    user: asString(props["user"]),
-    privileged: asBoolean(props["privileged"]),
-    readOnly: asBoolean(props["readOnly"]),
-    memoryMiB: asNumber(props["memory"]),
-    capabilityAdds: asStrings(capabilities?.["adds"]).map(normaliseCapability),
-    capabilityDrops: asStrings(capabilities?.["drops"]).map(normaliseCapability),
-    securityOpts: asStrings(props["securityOpts"]),
-    hostVolumes: [
+  const view: DockerContainerView = lazyView<DockerContainerView>({
+    image: () => asString(props["image"]),
+    // An image not known yet during preview leaves the workload label to say what runs.
+    knownImage: () => knownImageOf(imageReferenceOf(readKnown(() => view.image), view.workload)),
+    role: () => asWorkloadRole(view.labels.get("fundament.role")),
+    isData: () => isDataWorkload(view.role, () => view.knownImage),
+    isGateway: () => view.role === "gateway" || (view.role === undefined && view.knownImage === "traefik"),
+    workload: () => view.labels.get("fundament.workload"),
+    env: () => knownStrings(() => props["envs"]).map(parseEnvEntry),
+    labels: () => labelMap(props["labels"]),
+    networks: () =>
+      asRecords(props["networksAdvanced"]).flatMap((network) => {
+        const name = asString(network["name"]);
+        return name === undefined ? [] : [name];
+      }),
+    ports: () =>
+      asRecords(props["ports"]).map((port) => ({
+        internal: asNumber(port["internal"]),
+        external: asNumber(port["external"]),
+        ip: asString(port["ip"]),
+      })),
+    publishAllPorts: () => asBoolean(props["publishAllPorts"]) === true,
+    argv: () => [...asStrings(props["entrypoints"]), ...asStrings(props["command"])],
+    user: () => asString(props["user"]),
+    privileged: () => asBoolean(props["privileged"]),
+    readOnly: () => asBoolean(props["readOnly"]),
+    memoryMiB: () => asNumber(props["memory"]),
+    capabilityAdds: () => asStrings(asRecord(props["capabilities"])?.["adds"]).map(normaliseCapability),
+    capabilityDrops: () => asStrings(asRecord(props["capabilities"])?.["drops"]).map(normaliseCapability),
+    securityOpts: () => asStrings(props["securityOpts"]),
+    hostVolumes: () => [
       ...asRecords(props["volumes"]).flatMap((volume): HostVolume[] => {
         const hostPath = asString(volume["hostPath"]);
         if (hostPath === undefined) return [];
@@ -98,14 +104,17 @@ export function dockerContainerView(props: PropertyRecord): DockerContainerView 
         return [{ hostPath: source, containerPath: asString(mount["target"]), readOnly: asBoolean(mount["readOnly"]) === true }];
       }),
     ],
-    files: asRecords(props["uploads"]).flatMap((upload) => {
-      const path = asString(upload["file"]);
-      return path === undefined ? [] : [{ path, content: asString(upload["content"]) }];
-    }),
-    networkMode: asString(props["networkMode"]),
-    pidMode: asString(props["pidMode"]),
-    ipcMode: asString(props["ipcMode"]),
-  };
+    files: () =>
+      knownRecords(() => props["uploads"]).flatMap((upload) => {
+        const path = readKnown(() => asString(upload["file"]));
+        // Content computed from other resources is not known during preview, and is no literal.
+        return path === undefined ? [] : [{ path, content: readKnown(() => asString(upload["content"])) }];
+      }),
+    networkMode: () => asString(props["networkMode"]),
+    pidMode: () => asString(props["pidMode"]),
+    ipcMode: () => asString(props["ipcMode"]),
+  });
+  return view;
 }
 
 /**
@@ -114,7 +123,7 @@ export function dockerContainerView(props: PropertyRecord): DockerContainerView 
  * label (redis, mongo, postgres, ...) then stands in for the repository.
  */
 export function imageReferenceOf(image: string | undefined, workload: string | undefined): string | undefined {
-  if (image !== undefined && parseImageReference(image).isImageId && workload !== undefined) return workload;
+  if ((image === undefined || parseImageReference(image).isImageId) && workload !== undefined) return workload;
   return image;
 }
 

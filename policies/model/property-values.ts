@@ -67,11 +67,18 @@ export function isLiteralValue(value: string | undefined): value is string {
   return value !== undefined && value !== "" && value !== SECRET_PLACEHOLDER;
 }
 
-/** Every string inside a value, with the dotted path it was found at. */
-export function stringLeaves(value: unknown, path = ""): { path: string; value: string }[] {
+/**
+ * Every string inside a value, with the dotted path it was found at. `read` guards each step
+ * (the engine's preview proxy throws on values not known yet; those hold no literal).
+ */
+export function stringLeaves(value: unknown, read: <T>(step: () => T) => T | undefined, path = ""): { path: string; value: string }[] {
   if (typeof value === "string") return [{ path, value }];
-  if (Array.isArray(value)) return value.flatMap((item, index) => stringLeaves(item, `${path}[${index}]`));
+  if (Array.isArray(value)) {
+    const leaves: { path: string; value: string }[] = [];
+    for (let index = 0; index < value.length; index += 1) leaves.push(...stringLeaves(read((): unknown => value[index]), read, `${path}[${index}]`));
+    return leaves;
+  }
   const record = asRecord(value);
   if (!record) return [];
-  return Object.entries(record).flatMap(([key, item]) => stringLeaves(item, path === "" ? key : `${path}.${key}`));
+  return Object.keys(record).flatMap((key) => stringLeaves(read(() => record[key]), read, path === "" ? key : `${path}.${key}`));
 }

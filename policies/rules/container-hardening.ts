@@ -155,22 +155,26 @@ export const hardeningPolicies: FundamentPolicy[] = [
       byTarget(
         resource,
         (view) => {
+          const missing = view.user === undefined || view.user === "";
+          if (!missing && !isRootUser(view.user ?? "")) return;
+          // Only a root container needs its image, which may not be known yet during preview.
           if (findImageExemption(config.imageExemptions, imageReferenceOf(view.image, view.workload))) return;
-          if (view.user === undefined || view.user === "") report("user is missing, so the container runs as the image's default user (root for most official images)");
-          else if (isRootUser(view.user)) report(`user is "${view.user}" (root)`);
+          report(missing ? "user is missing, so the container runs as the image's default user (root for most official images)" : `user is "${view.user ?? ""}" (root)`);
         },
         (pod) => {
           const podContext = asRecord(pod.spec["securityContext"]) ?? {};
           for (const container of pod.containers) {
-            if (findImageExemption(config.imageExemptions, asString(container.container["image"]))) continue;
             const context = securityContext(container);
             const runAsUser = asNumber(context["runAsUser"]) ?? asNumber(podContext["runAsUser"]);
             const runAsNonRoot = asBoolean(context["runAsNonRoot"]) ?? asBoolean(podContext["runAsNonRoot"]);
-            if (runAsUser === 0) report(`${container.label}: runAsUser is 0 (root)`);
-            else if (runAsNonRoot === false && runAsUser === undefined) report(`${container.label}: runAsNonRoot is false and no runAsUser is set`);
+            let problem: string | undefined;
+            if (runAsUser === 0) problem = "runAsUser is 0 (root)";
+            else if (runAsNonRoot === false && runAsUser === undefined) problem = "runAsNonRoot is false and no runAsUser is set";
             else if (runAsUser === undefined && runAsNonRoot === undefined) {
-              report(`${container.label}: neither runAsNonRoot nor runAsUser is set (pod or container), so the image's default user (often root) applies`);
+              problem = "neither runAsNonRoot nor runAsUser is set (pod or container), so the image's default user (often root) applies";
             }
+            if (problem === undefined || findImageExemption(config.imageExemptions, asString(container.container["image"]))) continue;
+            report(`${container.label}: ${problem}`);
           }
         },
       ),
@@ -211,10 +215,9 @@ export const hardeningPolicies: FundamentPolicy[] = [
       byTarget(
         resource,
         (view) => {
-          const gateway = view.role === "gateway" || (view.role === undefined && view.knownImage === "traefik");
           for (const volume of view.hostVolumes) {
             if (!DOCKER_SOCKETS.has(volume.hostPath)) continue;
-            if (!gateway) report(`mounts the Docker socket ${volume.hostPath}, which gives root on the host; only the gateway may`);
+            if (!view.isGateway) report(`mounts the Docker socket ${volume.hostPath}, which gives root on the host; only the gateway may`);
             else if (!volume.readOnly) report(`mounts the Docker socket ${volume.hostPath} read-write`);
           }
         },

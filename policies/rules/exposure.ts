@@ -1,6 +1,6 @@
 import { defineResourcePolicy, type FundamentPolicy } from "../policy-definition";
 import { asBoolean, asNumber, asRecord, asRecords, asString, asStrings, at } from "../model/property-values";
-import { DATA_SERVICE_PORTS, asWorkloadRole, isDataWorkload } from "../model/data-services";
+import { DATA_SERVICE_PORTS, asWorkloadRole } from "../model/data-services";
 import { DOCKER_CONTAINER, dockerContainerView } from "../model/docker-container";
 import { K8S_SERVICE, POD_CONTROLLER_TYPES, podView, stringMap } from "../model/kubernetes-objects";
 
@@ -31,7 +31,7 @@ export const exposurePolicies: FundamentPolicy[] = [
     types: [DOCKER_CONTAINER],
     validate: (resource, report) => {
       const container = dockerContainerView(resource.props);
-      const data = isDataWorkload(container.role, container.image);
+      const data = container.isData;
       if (container.publishAllPorts && container.role !== "gateway") {
         report("publishAllPorts is true: every exposed port is published on all host interfaces");
       }

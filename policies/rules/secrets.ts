@@ -4,6 +4,7 @@ import { containsPrivateKey, hasPasswordInUrl, isCredentialName } from "../model
 import { DOCKER_CONTAINER } from "../model/docker-container";
 import { K8S_CONFIG_MAP, K8S_SECRET, POD_CONTROLLER_TYPES } from "../model/kubernetes-objects";
 import { containerProcesses, where, type ContainerProcess } from "../model/container-processes";
+import { readKnown } from "../model/unknown-values";
 
 /** A value that points at a secret rather than being one: a variable reference or a file path. */
 function isReference(value: string): boolean {
@@ -131,7 +132,7 @@ export const secretPolicies: FundamentPolicy[] = [
       // Kubernetes Secrets and tls:* resources hold keys by design; Docker uploads are the
       // sanctioned file route (their content is a Pulumi secret, which the engine hands over in plain).
       if (resource.type === K8S_SECRET || resource.type.startsWith("tls:")) return;
-      for (const leaf of stringLeaves(resource.props)) {
+      for (const leaf of stringLeaves(resource.props, readKnown)) {
         if (resource.type === DOCKER_CONTAINER && leaf.path.startsWith("uploads")) continue;
         if (containsPrivateKey(leaf.value)) report(`${leaf.path} contains a PEM private key in plain text`);
       }

@@ -1,6 +1,5 @@
 import { defineResourcePolicy, defineStackPolicy, type FundamentPolicy, type JudgedResource } from "../policy-definition";
 import { asBoolean, asRecord, asString, at } from "../model/property-values";
-import { isDataWorkload } from "../model/data-services";
 import { DOCKER_CONTAINER, DOCKER_NETWORK, dockerContainerView } from "../model/docker-container";
 import { K8S_NETWORK_POLICY, POD_CONTROLLER_TYPES, podView, selectorMatches } from "../model/kubernetes-objects";
 
@@ -29,9 +28,9 @@ export const segmentationPolicies: FundamentPolicy[] = [
       const containers = resources
         .filter((resource) => resource.type === DOCKER_CONTAINER)
         .map((resource) => ({ resource, view: dockerContainerView(resource.props) }));
-      const gateways = containers.filter(({ view }) => view.role === "gateway" || (view.role === undefined && view.knownImage === "traefik"));
+      const gateways = containers.filter(({ view }) => view.isGateway);
       for (const { resource, view } of containers) {
-        if (!isDataWorkload(view.role, view.image)) continue;
+        if (!view.isData) continue;
         for (const network of view.networks) {
           const gateway = gateways.find((candidate) => candidate.view.networks.includes(network));
           if (!gateway) continue;

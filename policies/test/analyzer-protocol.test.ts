@@ -13,6 +13,10 @@ import { stackPolicyConfig } from "../stack-config";
 import type { StackName } from "../policy-definition";
 import type { FailCase, PassCase } from "../../tests/fixtures/policies/fixture-case";
 import { loadFailFixtures, loadPassFixtures } from "./fixture-loader";
+import { dockerStack } from "../../tests/fixtures/policies/hardened-baselines";
+
+/** How the engine marks a string input that depends on an output not known during preview. */
+const UNKNOWN_STRING = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
 
 /*
  * The pack as the Pulumi CLI runs it: index.ts started as a process, serving the analyzer gRPC
@@ -92,17 +96,20 @@ function seen(diagnostics: analyzerProto.AnalyzeDiagnostic[], nameOf: (urn: stri
 async function analyzeOverProtocol(stack: StackName, resources: InventoryResource[]): Promise<Seen[]> {
   await configure(stackPolicyConfig(stack, policies));
   const byUrn = new Map(resources.map((resource) => [urnOf(stack, resource), resource.name]));
-  const results: Seen[] = [];
-  for (const resource of resources) {
-    const request = new analyzerProto.AnalyzeRequest();
-    request.setType(resource.type);
-    request.setName(resource.name);
-    request.setUrn(urnOf(stack, resource));
-    request.setProperties(Struct.fromJavaScript(resource.props as Record<string, never>));
-    request.setOptions(options());
-    const response = await rpc.analyze(request);
-    results.push(...seen(response.getDiagnosticsList(), () => resource.name));
-  }
+  // Sent together, as the engine does while it steps through a deployment.
+  const perResource = await Promise.all(
+    resources.map(async (resource) => {
+      const request = new analyzerProto.AnalyzeRequest();
+      request.setType(resource.type);
+      request.setName(resource.name);
+      request.setUrn(urnOf(stack, resource));
+      request.setProperties(Struct.fromJavaScript(resource.props as Record<string, never>));
+      request.setOptions(options());
+      const response = await rpc.analyze(request);
+      return seen(response.getDiagnosticsList(), () => resource.name);
+    }),
+  );
+  const results: Seen[] = perResource.flat();
   const stackRequest = new analyzerProto.AnalyzeStackRequest();
   stackRequest.setResourcesList(
     resources.map((resource) => {
@@ -172,5 +179,30 @@ describe("the pack served over the analyzer protocol", () => {
       if (JSON.stringify(offline) !== JSON.stringify(served)) mismatches.push(`${fixture.case}: offline ${JSON.stringify(offline)} served ${JSON.stringify(served)}`);
     }
     expect(mismatches).toEqual([]);
+  }, 240_000);
+
+  it("during preview judges a container on what is known, and only the image rule waits for its unknown image", async () => {
+    const postgres = dockerStack().find((resource) => resource.name === "postgres");
+    if (!postgres) throw new Error("baseline has postgres");
+    const props = structuredClone(postgres.props) as Record<string, unknown> & { uploads: { content: string }[]; envs: string[] };
+    props["image"] = UNKNOWN_STRING;
+    props.uploads[0] = { ...props.uploads[0], content: UNKNOWN_STRING };
+    props.envs[0] = "POSTGRES_PASSWORD=literal-in-code";
+    delete props["memory"];
+    await configure(stackPolicyConfig("dev", policies));
+    const request = new analyzerProto.AnalyzeRequest();
+    request.setType(postgres.type);
+    request.setName(postgres.name);
+    request.setUrn(urnOf("dev", postgres));
+    request.setProperties(Struct.fromJavaScript(props as unknown as Record<string, never>));
+    request.setOptions(options());
+    const diagnostics = seen((await rpc.analyze(request)).getDiagnosticsList(), () => postgres.name);
+    const waiting = diagnostics.filter((diagnostic) => diagnostic.message.includes("during preview"));
+    const judged = diagnostics.filter((diagnostic) => !diagnostic.message.includes("during preview"));
+    expect(judged.map((diagnostic) => [diagnostic.policy, diagnostic.enforcement]).sort()).toEqual([
+      ["docker-memory-limit", "mandatory"],
+      ["no-plaintext-secret-in-container-env", "mandatory"],
+    ]);
+    expect(waiting.map((diagnostic) => [diagnostic.policy, diagnostic.enforcement])).toEqual([["pinned-image-tags", "advisory"]]);
   });
 });
