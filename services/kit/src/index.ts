@@ -17,3 +17,4 @@ export { startServer, exitOnSignals, exitOnStartupError, type ServeOptions, type
 export { createPgPool, checkPostgres, type PgPoolOptions, type Pool, type PoolClient } from "./postgres";
 export { createRedis, checkRedis, closeRedis, Redis, type RedisClientOptions } from "./redis";
 export { runMigrations, readMigrations, advisoryLockKey, type Migration, type MigrationResult, type RunMigrationsOptions } from "./migrations";
+export { registerWithConsul, consulServiceDefinition, type ConsulRegistration, type ConsulRegistrationOptions } from "./consul";

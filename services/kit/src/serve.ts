@@ -1,5 +1,6 @@
 import type { AddressInfo } from "node:net";
 import type { FastifyInstance } from "fastify";
+import { registerWithConsul, type ConsulRegistration, type ConsulRegistrationOptions } from "./consul";
 import { EnvError } from "./env";
 import { startMetricsServer, type MetricsServer } from "./metrics";
 
@@ -13,8 +14,13 @@ export interface ServeOptions {
    * so the orchestrator and the gateway stop routing here first.
    */
   probePeriodMs: number;
-  /** Called right after readiness turns 503 (Consul deregistration). */
+  /** Called right after readiness turns 503. */
   onDrain?: () => Promise<unknown>;
+  /**
+   * Registers with the local Consul agent once listening (port filled in) and deregisters as
+   * soon as shutdown starts, so discovery stops handing out this instance first.
+   */
+  consul?: Omit<ConsulRegistrationOptions, "port"> & { port?: number };
 }
 
 export interface RunningServer {
@@ -33,6 +39,17 @@ export async function startServer(app: FastifyInstance, options: ServeOptions): 
   let metrics: MetricsServer | undefined;
   if (options.metricsPort !== undefined) metrics = await startMetricsServer(app.kit.metrics, options.metricsPort, host);
   const shown = host === "0.0.0.0" ? "127.0.0.1" : host;
+  let consul: ConsulRegistration | undefined;
+  if (options.consul) {
+    try {
+      consul = await registerWithConsul({ ...options.consul, port: options.consul.port ?? port });
+    } catch (error) {
+      await metrics?.close();
+      await app.close();
+      throw error;
+    }
+    app.log.info({ consulId: consul.id }, "registered with consul");
+  }
   let stopping: Promise<void> | undefined;
   const running: RunningServer = {
     url: `http://${shown}:${port}`,
@@ -41,6 +58,7 @@ export async function startServer(app: FastifyInstance, options: ServeOptions): 
       stopping ??= (async () => {
         app.log.info({ reason, probePeriodMs: options.probePeriodMs }, "shutdown: readiness now 503");
         app.kit.readiness.drain();
+        if (consul) await consul.deregister().catch((err: unknown) => app.log.warn({ err }, "shutdown: consul deregistration failed"));
         if (options.onDrain) {
           await options.onDrain().catch((err: unknown) => app.log.warn({ err }, "shutdown: drain hook failed"));
         }

@@ -40,6 +40,10 @@ export const usersEnv = {
   BOOTSTRAP_ADMIN_EMAIL: env.optional(env.string({ pattern: /^[^@\s]+@[^@\s]+$/ })),
   BOOTSTRAP_ADMIN_PASSWORD: env.optional(env.secretFile({ description: "the first administrator's initial password" })),
 
+  CONSUL_HTTP_ADDR: env.optional(env.url({ protocols: ["http", "https"], description: "the local Consul agent; registration is off when unset" })),
+  CONSUL_HTTP_TOKEN: env.optional(env.secretFile({ description: "Consul ACL token with service:write" })),
+  CONSUL_SERVICE_ADDRESS: env.optional(env.string({ description: "address other services dial (default: the host name)" })),
+
   OUTBOX_POLL_MS: env.integer({ default: 5000, min: 100 }),
   USER_CACHE_TTL_MS: env.integer({ default: 1000, min: 0, max: 60_000, description: "how long an account read for /me and admin checks is reused; 0 disables" }),
   SHUTDOWN_PROBE_PERIOD_MS: env.integer({ default: 5000, min: 0, description: "readiness probe period: how long readiness is 503 before the listener closes" }),

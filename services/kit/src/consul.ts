@@ -1,0 +1,84 @@
+import { hostname } from "node:os";
+
+/** Where and how this instance registers itself with the local Consul agent. */
+export interface ConsulRegistrationOptions {
+  /** The local agent's HTTP API, e.g. http://consul:8500 (CONSUL_HTTP_ADDR). */
+  agentUrl: string;
+  service: string;
+  /** Unique per instance; defaults to `<service>-<hostname>-<port>`. */
+  id?: string;
+  /** The address other services dial; defaults to this host's name. */
+  address?: string;
+  port: number;
+  tags?: string[];
+  meta?: Record<string, string>;
+  /** Path of the readiness route the agent polls. */
+  checkPath?: string;
+  checkIntervalSeconds?: number;
+  checkTimeoutSeconds?: number;
+  /** The agent drops an instance whose check stays critical this long (a crashed process). */
+  deregisterCriticalAfterSeconds?: number;
+  /** ACL token with service:write (from CONSUL_HTTP_TOKEN_FILE). */
+  token?: string;
+  /** Per request to the agent. */
+  timeoutMs?: number;
+}
+
+export interface ConsulRegistration {
+  readonly id: string;
+  /** Removes the instance from the catalogue; safe to call twice. */
+  deregister(): Promise<void>;
+}
+
+async function agentCall(options: ConsulRegistrationOptions, path: string, body?: unknown): Promise<void> {
+  const headers: Record<string, string> = { "content-type": "application/json" };
+  if (options.token !== undefined) headers["x-consul-token"] = options.token;
+  const response = await fetch(new URL(path, options.agentUrl), {
+    method: "PUT",
+    headers,
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    signal: AbortSignal.timeout(options.timeoutMs ?? 5000),
+  });
+  if (!response.ok) {
+    const text = (await response.text()).slice(0, 300);
+    throw new Error(`consul ${path}: ${response.status} ${text}`);
+  }
+}
+
+/** The agent API's JSON for one service with an HTTP check on its readiness route. */
+export function consulServiceDefinition(options: ConsulRegistrationOptions): Record<string, unknown> {
+  const address = options.address ?? hostname();
+  const id = options.id ?? `${options.service}-${hostname()}-${options.port}`;
+  return {
+    ID: id,
+    Name: options.service,
+    Address: address,
+    Port: options.port,
+    Tags: options.tags ?? [],
+    Meta: options.meta ?? {},
+    Check: {
+      CheckID: `${id}-ready`,
+      Name: `${options.service} readiness`,
+      HTTP: `http://${address}:${options.port}${options.checkPath ?? "/health/ready"}`,
+      Method: "GET",
+      Interval: `${options.checkIntervalSeconds ?? 10}s`,
+      Timeout: `${options.checkTimeoutSeconds ?? 3}s`,
+      DeregisterCriticalServiceAfter: `${options.deregisterCriticalAfterSeconds ?? 60}s`,
+    },
+  };
+}
+
+/** Registers through PUT /v1/agent/service/register; the agent runs the check from then on. */
+export async function registerWithConsul(options: ConsulRegistrationOptions): Promise<ConsulRegistration> {
+  const definition = consulServiceDefinition(options);
+  const id = definition.ID as string;
+  await agentCall(options, "/v1/agent/service/register", definition);
+  let deregistered: Promise<void> | undefined;
+  return {
+    id,
+    deregister() {
+      deregistered ??= agentCall(options, `/v1/agent/service/deregister/${encodeURIComponent(id)}`);
+      return deregistered;
+    },
+  };
+}

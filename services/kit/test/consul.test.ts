@@ -1,0 +1,82 @@
+import { createServer, type IncomingMessage, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createLogger } from "../src/logger";
+import { startServer } from "../src/serve";
+import { createService } from "../src/service";
+
+// No Consul binary on this machine: a recording HTTP server stands in for the agent's API, so
+// this checks the requests the kit sends (paths, body, token) and when it sends them.
+interface Recorded {
+  method: string;
+  url: string;
+  token: string | undefined;
+  body: Record<string, unknown> | undefined;
+  at: number;
+}
+
+let agent: Server;
+let agentUrl: string;
+const recorded: Recorded[] = [];
+let failWith: number | undefined;
+
+beforeAll(async () => {
+  agent = createServer((request: IncomingMessage, response) => {
+    let text = "";
+    request.on("data", (chunk: Buffer) => (text += chunk.toString()));
+    request.on("end", () => {
+      recorded.push({ method: request.method!, url: request.url!, token: request.headers["x-consul-token"] as string | undefined, body: text ? JSON.parse(text) : undefined, at: Date.now() });
+      response.writeHead(failWith ?? 200).end(failWith ? "Permission denied" : "");
+    });
+  });
+  await new Promise<void>((resolve) => agent.listen(0, "127.0.0.1", resolve));
+  agentUrl = `http://127.0.0.1:${(agent.address() as AddressInfo).port}`;
+});
+afterAll(() => new Promise<void>((resolve) => agent.close(() => resolve())));
+
+async function demoApp() {
+  const app = await createService({ name: "demo", logger: createLogger({ service: "demo", level: "silent" }) });
+  app.get("/hello", async () => ({ ok: true }));
+  return app;
+}
+
+describe("consul self-registration", () => {
+  it("registers with an HTTP check on /health/ready and deregisters before the listener closes", async () => {
+    recorded.length = 0;
+    const app = await demoApp();
+    const running = await startServer(app, { port: 0, host: "127.0.0.1", probePeriodMs: 300, consul: { agentUrl, service: "demo", address: "127.0.0.1", token: "acl-token", tags: ["v1"] } });
+    const port = Number(new URL(running.url).port);
+
+    expect(recorded).toHaveLength(1);
+    const register = recorded[0]!;
+    expect(register.method).toBe("PUT");
+    expect(register.url).toBe("/v1/agent/service/register");
+    expect(register.token).toBe("acl-token");
+    expect(register.body).toMatchObject({
+      Name: "demo",
+      Address: "127.0.0.1",
+      Port: port,
+      Tags: ["v1"],
+      Check: { HTTP: `http://127.0.0.1:${port}/health/ready`, Interval: "10s", Timeout: "3s", DeregisterCriticalServiceAfter: "60s" },
+    });
+    // The check the agent will run passes against the live instance.
+    expect((await fetch((register.body!.Check as { HTTP: string }).HTTP)).status).toBe(200);
+
+    const stopping = running.shutdown("test");
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    // Deregistered while the instance still answers (it is in its probe period).
+    expect(recorded[1]).toMatchObject({ method: "PUT", url: `/v1/agent/service/deregister/${encodeURIComponent(register.body!.ID as string)}`, token: "acl-token" });
+    expect((await fetch(`${running.url}/hello`)).status).toBe(200);
+    await stopping;
+    expect(recorded).toHaveLength(2);
+  });
+
+  it("fails start-up with the agent's answer when registration is refused", async () => {
+    failWith = 403;
+    const app = await demoApp();
+    await expect(startServer(app, { port: 0, host: "127.0.0.1", probePeriodMs: 0, consul: { agentUrl, service: "demo", address: "127.0.0.1" } })).rejects.toThrow(
+      "consul /v1/agent/service/register: 403 Permission denied",
+    );
+    failWith = undefined;
+  });
+});
