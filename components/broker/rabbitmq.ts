@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
+import { imageReferenceProblem } from "../config/image-reference";
 import type { DeployedWorkload, Runtime, Workload, WorkloadResources } from "../runtime/workload";
 import { BROKER_VHOST, BrokerModel, validateBrokerModel } from "./broker-model";
 import { AMQP_PORT, DEFINITIONS_PATH, MANAGEMENT_PORT, MIN_MEMORY_MIB, PROMETHEUS_PORT, renderRabbitConf } from "./rabbitmq-conf";
@@ -42,7 +43,8 @@ export interface AmqpConnection {
  */
 export function rabbitArgsProblems(args: RabbitMQArgs, keyPrefix = "fundament:rabbitmq"): string[] {
   const problems = validateBrokerModel(args.model, keyPrefix);
-  if (typeof args.image !== "string" || args.image.length === 0) problems.push(`${keyPrefix}.image: must be a pinned image reference (got ${JSON.stringify(args.image)})`);
+  const imageProblem = typeof args.image === "string" ? imageReferenceProblem(args.image) : "must be a string";
+  if (imageProblem) problems.push(`${keyPrefix}.image: ${imageProblem} (got ${JSON.stringify(args.image)})`);
   const memory = args.resources?.memoryMiB;
   if (typeof memory !== "number" || !Number.isInteger(memory) || memory < MIN_MEMORY_MIB) {
     problems.push(`${keyPrefix}.memoryMiB: must be an integer of at least ${MIN_MEMORY_MIB} (got ${JSON.stringify(memory)})`);

@@ -159,12 +159,13 @@ describe("RabbitMQ component", () => {
 
   it("refuses bad arguments before registering anything, naming every problem", () => {
     const before = registered.length;
-    const bad = { ...args(new RecordingRuntime()), storageGiB: 0, resources: { cpu: 1, memoryMiB: 128 }, model: { services: [], queues: [{ name: "Q", routingKeys: ["a"], consumers: ["x"] }] } };
+    const bad = { ...args(new RecordingRuntime()), image: "rabbitmq:latest", storageGiB: 0, resources: { cpu: 1, memoryMiB: 128 }, model: { services: [], queues: [{ name: "Q", routingKeys: ["a"], consumers: ["x"] }] } };
     expect(() => new RabbitMQ("bad", bad)).toThrow(
       [
         "bad: invalid RabbitMQ arguments:",
         'fundament:rabbitmq.queues[0].name: must match ^[a-z][a-z0-9.-]*$ (got "Q")',
         'fundament:rabbitmq.queues[0].consumers[0]: unknown service "x" (services: none declared)',
+        'fundament:rabbitmq.image: must not use the moving tag latest (got "rabbitmq:latest")',
         "fundament:rabbitmq.memoryMiB: must be an integer of at least 256 (got 128)",
         "fundament:rabbitmq.storageGiB: must be an integer of at least 1 (got 0)",
       ].join("\n"),
