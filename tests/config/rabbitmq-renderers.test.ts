@@ -1,5 +1,6 @@
 // The broker layer's pure parts: model validation, rabbitmq.conf and definitions.json renderers,
 // least-privilege permissions. Table tests for the interesting lines, properties over the input range.
+import { randomBytes } from "node:crypto";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { BrokerModel, deadLetterQueueName, DEAD_LETTER_EXCHANGE, PUBLISH_EXCHANGES, validateBrokerModel } from "../../components/broker/broker-model";
@@ -18,9 +19,10 @@ function confValues(conf: string): Record<string, string> {
   );
 }
 
-function credentials(model: BrokerModel, seed = "x"): { services: Record<string, UserCredential>; admin: UserCredential } {
-  const credential = (name: string): UserCredential => ({ password: `pw-${seed}-${name}-0123456789`, saltBase64: Buffer.from(name.padEnd(4, "_").slice(0, 4)).toString("base64") });
-  return { services: Object.fromEntries(model.services.map((service) => [service.name, credential(service.name)])), admin: credential("admin") };
+/** Generated per call, like the stack's RandomPassword and RandomBytes; `seed` lets a property vary them too. */
+function credentials(model: BrokerModel, seed = ""): { services: Record<string, UserCredential>; admin: UserCredential } {
+  const credential = (): UserCredential => ({ password: `${seed}${randomBytes(18).toString("base64url")}`, saltBase64: randomBytes(4).toString("base64") });
+  return { services: Object.fromEntries(model.services.map((service) => [service.name, credential()])), admin: credential() };
 }
 
 const MODEL: BrokerModel = {
