@@ -18,3 +18,4 @@ export { createPgPool, checkPostgres, type PgPoolOptions, type Pool, type PoolCl
 export { createRedis, checkRedis, closeRedis, Redis, type RedisClientOptions } from "./redis";
 export { runMigrations, readMigrations, advisoryLockKey, type Migration, type MigrationResult, type RunMigrationsOptions } from "./migrations";
 export { registerWithConsul, consulServiceDefinition, type ConsulRegistration, type ConsulRegistrationOptions } from "./consul";
+export { startTracing, instrumentTracing, type Tracing, type TracingOptions } from "./tracing";

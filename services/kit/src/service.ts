@@ -7,6 +7,7 @@ import { installErrorFormat } from "./errors";
 import { createReadiness, registerHealthRoutes, type Readiness, type ReadinessCheck } from "./health";
 import type { Logger } from "./logger";
 import { createMetricsRegistry, instrumentRequests } from "./metrics";
+import { instrumentTracing, type Tracing } from "./tracing";
 import { installValidation } from "./validation";
 
 /** What the kit attaches to every service app (read by startServer and tests). */
@@ -43,6 +44,8 @@ export interface ServiceOptions {
   bodyLimit?: number;
   /** Behind the gateway, so request.ip is the client's and not Traefik's. */
   trustProxy?: boolean | string | string[];
+  /** From startTracing when OTEL_EXPORTER_OTLP_ENDPOINT is set: a span per request, flushed at close. */
+  tracing?: Tracing;
 }
 
 /**
@@ -71,6 +74,7 @@ export async function createService(options: ServiceOptions): Promise<ServiceApp
   installErrorFormat(app);
   installValidation(app);
   instrumentRequests(app, metrics);
+  if (options.tracing) instrumentTracing(app, options.tracing.tracer);
   await app.register(swagger, {
     openapi: {
       openapi: "3.0.3",
@@ -83,7 +87,7 @@ export async function createService(options: ServiceOptions): Promise<ServiceApp
 
   // One hook running the closers in the order given: Fastify runs separate onClose hooks in
   // reverse, which would end the pool before the work that still needs it has stopped.
-  const closers = options.closers ?? [];
+  const closers = [...(options.closers ?? []), ...(options.tracing ? [() => options.tracing!.shutdown()] : [])];
   app.addHook("onClose", async () => {
     for (const close of closers) {
       try {

@@ -1,4 +1,4 @@
-import { checkPostgres, checkRedis, closeRedis, createService, registerPoolMetrics, type Logger, type Pool, type Redis, type ServiceApp } from "@fundament/kit";
+import { checkPostgres, checkRedis, closeRedis, createService, registerPoolMetrics, type Logger, type Pool, type Redis, type ServiceApp, type Tracing } from "@fundament/kit";
 import { AccessTokens } from "./domain/access-tokens";
 import { Accounts } from "./domain/accounts";
 import { ensureBootstrapAdmin } from "./domain/bootstrap-admin";
@@ -48,6 +48,8 @@ export interface UsersDeps {
   commonPasswords?: ReadonlySet<string>;
   requestLogging?: boolean;
   trustProxy?: boolean | string | string[];
+  /** Request spans over OTLP; flushed when the app closes. */
+  tracing?: Tracing;
 }
 
 export async function buildApp(deps: UsersDeps): Promise<ServiceApp> {
@@ -72,6 +74,7 @@ export async function buildApp(deps: UsersDeps): Promise<ServiceApp> {
     logger: deps.logger,
     requestLogging: deps.requestLogging ?? true,
     ...(deps.trustProxy !== undefined ? { trustProxy: deps.trustProxy } : {}),
+    ...(deps.tracing !== undefined ? { tracing: deps.tracing } : {}),
     readiness: [
       { name: "postgres", check: () => checkPostgres(deps.pool), timeoutMs: 2000 },
       { name: "redis", check: () => checkRedis(deps.redis), timeoutMs: 1000 },

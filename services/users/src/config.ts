@@ -44,6 +44,8 @@ export const usersEnv = {
   CONSUL_HTTP_TOKEN: env.optional(env.secretFile({ description: "Consul ACL token with service:write" })),
   CONSUL_SERVICE_ADDRESS: env.optional(env.string({ description: "address other services dial (default: the host name)" })),
 
+  OTEL_EXPORTER_OTLP_ENDPOINT: env.optional(env.url({ protocols: ["http", "https"], description: "OTLP/HTTP endpoint (Jaeger :4318); tracing is off when unset" })),
+
   OUTBOX_POLL_MS: env.integer({ default: 5000, min: 100 }),
   USER_CACHE_TTL_MS: env.integer({ default: 1000, min: 0, max: 60_000, description: "how long an account read for /me and admin checks is reused; 0 disables" }),
   SHUTDOWN_PROBE_PERIOD_MS: env.integer({ default: 5000, min: 0, description: "readiness probe period: how long readiness is 503 before the listener closes" }),

@@ -1,4 +1,4 @@
-import { createLogger, createPgPool, createRedis, type Logger } from "@fundament/kit";
+import { createLogger, createPgPool, createRedis, startTracing, type Logger } from "@fundament/kit";
 import { Messaging } from "@fundament/kit/messaging";
 import type { UsersDeps, UsersSettings } from "./app";
 import type { UsersConfig } from "./config";
@@ -75,6 +75,7 @@ export async function connectDependencies(config: UsersConfig, logger: Logger = 
   if (config.BOOTSTRAP_ADMIN_EMAIL !== undefined && config.BOOTSTRAP_ADMIN_PASSWORD !== undefined) {
     deps.bootstrapAdmin = { email: config.BOOTSTRAP_ADMIN_EMAIL, password: config.BOOTSTRAP_ADMIN_PASSWORD };
   }
+  if (config.OTEL_EXPORTER_OTLP_ENDPOINT !== undefined) deps.tracing = startTracing({ service: "users", endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT });
   const proxy = trustProxy(config.TRUST_PROXY);
   if (proxy !== undefined) deps.trustProxy = proxy;
   return deps;

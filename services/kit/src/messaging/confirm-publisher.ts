@@ -30,6 +30,7 @@ interface PendingPublish {
 /** A channel closed by the broker for a reason (403, 404, 406) is retried once, then the reason is reported. */
 const MAX_CHANNEL_ERRORS = 2;
 const DEADLINE_SWEEP_MS = 250;
+const MAX_REOPEN_ATTEMPTS = 5;
 
 /**
  * Publishes over a confirm channel and settles each publish on its broker confirm. Publishes made
@@ -85,15 +86,25 @@ export class ConfirmPublisher {
     channel.on("close", () => {
       if (this.channel === channel) this.channel = undefined;
       // The connection survives a channel-level error: open a new channel on it for the retries.
-      if (closeReasons.has(channel) && !this.closed && this.channel === undefined) {
-        setTimeout(() => {
-          if (!this.closed && this.channel === undefined) this.attach(model).catch(() => undefined);
-        }, 50).unref();
-      }
+      if (closeReasons.has(channel) && !this.closed && this.channel === undefined) this.reopenLater(model, 1);
     });
     this.channel = channel;
     this.writable = true;
     this.flush();
+  }
+
+  /**
+   * A new channel on a connection that is still up, retried a few times; if the connection went
+   * down meanwhile, the reconnect opens one instead.
+   */
+  private reopenLater(model: ChannelModel, attempt: number): void {
+    setTimeout(() => {
+      if (this.closed || this.channel !== undefined) return;
+      this.attach(model).catch((error: Error) => {
+        this.logger?.warn({ err: error, attempt }, "could not reopen the publish channel");
+        if (attempt < MAX_REOPEN_ATTEMPTS) this.reopenLater(model, attempt + 1);
+      });
+    }, 50 * attempt).unref();
   }
 
   publish(exchange: string, routingKey: string, content: Buffer, options: Options.Publish & { messageId: string }, timeoutMs: number): Promise<void> {

@@ -231,6 +231,24 @@ describe("messaging module", () => {
     );
   });
 
+  it("runs at most `prefetch` handlers at once", async () => {
+    const publisher = await messaging("users");
+    const consumer = await messaging("mailer", { prefetch: 3 });
+    let running = 0;
+    let most = 0;
+    let done = 0;
+    await consumer.consume("mailer.user-created", userCreated, async () => {
+      running += 1;
+      most = Math.max(most, running);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      running -= 1;
+      done += 1;
+    });
+    await Promise.all(Array.from({ length: 12 }, (_, n) => publisher.publish(userCreated, { id: `p-${n}`, email: "p@example.org" })));
+    await until("all twelve handled", () => done === 12);
+    expect(most).toBe(3);
+  });
+
   it("finishes in-flight handlers on close and acks their messages", async () => {
     const publisher = await messaging("users");
     const consumer = await messaging("mailer");

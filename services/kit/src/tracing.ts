@@ -1,0 +1,77 @@
+import type { FastifyInstance, FastifyRequest } from "fastify";
+import { defaultTextMapGetter, ROOT_CONTEXT, SpanKind, SpanStatusCode, type Span, type Tracer } from "@opentelemetry/api";
+import { W3CTraceContextPropagator } from "@opentelemetry/core";
+import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
+import { Resource } from "@opentelemetry/resources";
+import { BasicTracerProvider, BatchSpanProcessor } from "@opentelemetry/sdk-trace-base";
+
+export interface TracingOptions {
+  service: string;
+  version?: string;
+  /** OTLP/HTTP endpoint (OTEL_EXPORTER_OTLP_ENDPOINT), e.g. http://jaeger:4318; /v1/traces is appended. */
+  endpoint: string;
+  /** How long spans wait to be sent in one batch. */
+  scheduledDelayMs?: number;
+  exportTimeoutMs?: number;
+}
+
+export interface Tracing {
+  readonly tracer: Tracer;
+  /** Sends what is buffered and stops; run last at shutdown. */
+  shutdown(): Promise<void>;
+}
+
+function tracesUrl(endpoint: string): string {
+  const trimmed = endpoint.replace(/\/+$/, "");
+  return trimmed.endsWith("/v1/traces") ? trimmed : `${trimmed}/v1/traces`;
+}
+
+/** A tracer provider of this service exporting batches over OTLP/HTTP (Jaeger accepts it natively). */
+export function startTracing(options: TracingOptions): Tracing {
+  const exporter = new OTLPTraceExporter({ url: tracesUrl(options.endpoint), timeoutMillis: options.exportTimeoutMs ?? 5000 });
+  const provider = new BasicTracerProvider({
+    resource: new Resource({ "service.name": options.service, "service.version": options.version ?? "0.1.0" }),
+    spanProcessors: [new BatchSpanProcessor(exporter, { scheduledDelayMillis: options.scheduledDelayMs ?? 2000 })],
+  });
+  return {
+    tracer: provider.getTracer("@fundament/kit"),
+    shutdown: () => provider.shutdown(),
+  };
+}
+
+/**
+ * One SERVER span per request, named by method and route template, continuing the caller's
+ * trace when a W3C `traceparent` header came with it (the gateway or another service).
+ */
+export function instrumentTracing(app: FastifyInstance, tracer: Tracer): void {
+  const propagator = new W3CTraceContextPropagator();
+  const spans = new WeakMap<FastifyRequest, Span>();
+  app.addHook("onRequest", (request, _reply, done) => {
+    const parent = propagator.extract(ROOT_CONTEXT, request.headers, defaultTextMapGetter);
+    const route = request.routeOptions.url ?? "unmatched";
+    const span = tracer.startSpan(
+      `${request.method} ${route}`,
+      {
+        kind: SpanKind.SERVER,
+        attributes: { "http.request.method": request.method, "http.route": route, "url.path": request.url.split("?")[0] ?? "" },
+      },
+      parent,
+    );
+    spans.set(request, span);
+    done();
+  });
+  app.addHook("onError", (request, _reply, error, done) => {
+    spans.get(request)?.recordException(error);
+    done();
+  });
+  app.addHook("onResponse", (request, reply, done) => {
+    const span = spans.get(request);
+    if (span) {
+      span.setAttribute("http.response.status_code", reply.statusCode);
+      if (reply.statusCode >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
+      span.end();
+      spans.delete(request);
+    }
+    done();
+  });
+}

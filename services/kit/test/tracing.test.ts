@@ -1,0 +1,76 @@
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Type } from "@fastify/type-provider-typebox";
+import { createLogger } from "../src/logger";
+import { createService } from "../src/service";
+import { startTracing } from "../src/tracing";
+
+// No collector binary here: a small HTTP server stands in for Jaeger's OTLP/HTTP receiver and
+// keeps what the real OTLP exporter posts to /v1/traces (JSON encoding).
+interface OtlpSpan {
+  name: string;
+  traceId: string;
+  parentSpanId?: string;
+  kind: number;
+  status?: { code?: number };
+  attributes: Array<{ key: string; value: { stringValue?: string; intValue?: number | string } }>;
+}
+
+let receiver: Server;
+let endpoint: string;
+const posts: Array<{ url: string; body: { resourceSpans: Array<{ resource: { attributes: OtlpSpan["attributes"] }; scopeSpans: Array<{ spans: OtlpSpan[] }> }> } }> = [];
+
+beforeAll(async () => {
+  receiver = createServer((request, response) => {
+    let text = "";
+    request.on("data", (chunk: Buffer) => (text += chunk.toString()));
+    request.on("end", () => {
+      posts.push({ url: request.url!, body: JSON.parse(text) });
+      response.writeHead(200, { "content-type": "application/json" }).end("{}");
+    });
+  });
+  await new Promise<void>((resolve) => receiver.listen(0, "127.0.0.1", resolve));
+  endpoint = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
+});
+afterAll(() => new Promise<void>((resolve) => receiver.close(() => resolve())));
+
+const attribute = (span: OtlpSpan, key: string) => {
+  const value = span.attributes.find((a) => a.key === key)?.value;
+  return value?.stringValue ?? (value?.intValue === undefined ? undefined : Number(value.intValue));
+};
+
+describe("OpenTelemetry traces over OTLP", () => {
+  it("exports a server span per request named by route template, continuing the caller's trace", async () => {
+    const tracing = startTracing({ service: "traced", endpoint, scheduledDelayMs: 50 });
+    const app = await createService({ name: "traced", logger: createLogger({ service: "traced", level: "silent" }), tracing });
+    app.get("/users/:id", { schema: { params: Type.Object({ id: Type.String() }) } }, async (request) => ({ id: request.params.id }));
+    app.get("/broken", async () => {
+      throw new Error("database unreachable");
+    });
+
+    const traceId = "4bf92f3577b34da6a3ce929d0e0e4736";
+    const callerSpan = "00f067aa0ba902b7";
+    expect((await app.inject({ method: "GET", url: "/users/alice", headers: { traceparent: `00-${traceId}-${callerSpan}-01` } })).statusCode).toBe(200);
+    expect((await app.inject({ method: "GET", url: "/broken" })).statusCode).toBe(500);
+    await app.close(); // flushes the exporter
+
+    expect(posts.every((post) => post.url === "/v1/traces")).toBe(true);
+    const resourceSpans = posts.flatMap((post) => post.body.resourceSpans);
+    expect(resourceSpans[0]!.resource.attributes).toContainEqual({ key: "service.name", value: { stringValue: "traced" } });
+    const spans = resourceSpans.flatMap((r) => r.scopeSpans.flatMap((s) => s.spans));
+
+    const user = spans.find((span) => span.name === "GET /users/:id")!;
+    expect(user.traceId).toBe(traceId);
+    expect(user.parentSpanId).toBe(callerSpan);
+    expect(user.kind).toBe(2); // SERVER
+    expect(attribute(user, "http.route")).toBe("/users/:id");
+    expect(attribute(user, "url.path")).toBe("/users/alice");
+    expect(attribute(user, "http.response.status_code")).toBe(200);
+
+    const broken = spans.find((span) => span.name === "GET /broken")!;
+    expect(broken.traceId).not.toBe(traceId);
+    expect(broken.status?.code).toBe(2); // ERROR
+    expect(attribute(broken, "http.response.status_code")).toBe(500);
+  });
+});
