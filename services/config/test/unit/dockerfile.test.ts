@@ -94,9 +94,16 @@ describe("services/config/Dockerfile", () => {
     const installs = stages.flatMap((stage) => stage.instructions.filter((i) => i.keyword === "RUN" && /npm (ci|install)/.test(i.args)).map((i) => ({ stage, args: i.args })));
     // The runtime stage installs nothing itself; it copies node_modules from a stage that omitted dev dependencies.
     expect(installs.some((install) => install.stage === final)).toBe(false);
-    const modulesFrom = final.instructions.find((i) => i.keyword === "COPY" && /node_modules/.test(i.args))?.args.match(/--from=(\S+)/)?.[1];
-    const source = stages.find((stage) => stage.name === modulesFrom);
-    expect(source?.instructions.some((i) => i.keyword === "RUN" && /npm ci\b.*--omit=dev/.test(i.args) && /--workspace services\/config/.test(i.args))).toBe(true);
+    const prodOnly = stages.find((stage) => stage.instructions.some((i) => i.keyword === "RUN" && /npm ci\b.*--omit=dev/.test(i.args) && /--workspace services\/config/.test(i.args)));
+    expect(prodOnly?.name).toBeDefined();
+    // The whole /app of that stage: workspace-nested node_modules (services/config/node_modules) come along.
+    expect(final.instructions.some((i) => i.keyword === "COPY" && new RegExp(`--from=${prodOnly?.name} /app \\./?$`).test(i.args))).toBe(true);
+    const otherStages = stages.filter((stage) => stage !== prodOnly && stage !== final).map((stage) => stage.name);
+    for (const copy of final.instructions.filter((i) => i.keyword === "COPY" && i.args.startsWith("--from="))) {
+      const from = copy.args.match(/--from=(\S+)/)?.[1];
+      // From the build stage only the bundle: its node_modules hold dev dependencies.
+      if (otherStages.includes(from)) expect(copy.args).toMatch(/\/dist /);
+    }
     expect(final.instructions.some((i) => i.keyword === "COPY" && /services\/config\/src|services\/kit\/src/.test(i.args))).toBe(false);
   });
 
