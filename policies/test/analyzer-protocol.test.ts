@@ -19,13 +19,15 @@ import { dockerStack } from "../../tests/fixtures/policies/hardened-baselines";
 const UNKNOWN_STRING = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
 
 /*
- * The pack as the Pulumi CLI runs it: index.ts started as a process, serving the analyzer gRPC
- * protocol on the port it prints. The test plays the engine's part (Configure, Analyze per
- * resource, AnalyzeStack) and checks the pack answers what the offline evaluator answers.
+ * The pack as the Pulumi CLI runs it: @pulumi/pulumi's run-policy-pack entry (the one the
+ * CLI's Node.js analyzer host starts) loads index.ts through ts-node with type checking, and the
+ * pack serves the analyzer gRPC protocol on the port it prints. The test plays the engine's part
+ * (GetAnalyzerInfo, Configure, Analyze per resource, AnalyzeStack) and checks the pack answers
+ * what the offline evaluator answers.
  */
 
 const POLICY_DIR = join(__dirname, "..");
-const TSX = join(POLICY_DIR, "..", "node_modules", ".bin", "tsx");
+const RUN_POLICY_PACK = require.resolve("@pulumi/pulumi/cmd/run-policy-pack");
 
 let pack: ChildProcess | undefined;
 let client: analyzerRpc.AnalyzerClient;
@@ -130,7 +132,8 @@ async function analyzeOverProtocol(stack: StackName, resources: InventoryResourc
 const key = (finding: Seen): string => `${finding.policy} | ${finding.enforcement} | ${finding.name} | ${finding.message}`;
 
 beforeAll(async () => {
-  const child = spawn(TSX, ["index.ts"], { cwd: POLICY_DIR, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+  // The first argument is the engine's address, which a policy pack does not dial.
+  const child = spawn(process.execPath, [RUN_POLICY_PACK, "127.0.0.1:0", "."], { cwd: POLICY_DIR, detached: true, stdio: ["ignore", "pipe", "pipe"] });
   pack = child;
   const port = await new Promise<number>((resolve, reject) => {
     let output = "";
@@ -148,7 +151,7 @@ beforeAll(async () => {
 
 afterAll(() => {
   client?.close();
-  // The pack runs under tsx in its own process group; end that group only.
+  // The pack runs in its own process group; end that group only.
   if (pack?.pid !== undefined) process.kill(-pack.pid, "SIGTERM");
 });
 
