@@ -192,7 +192,7 @@ export const STACK_SCHEMA: Record<string, Field> = {
     kind: "object",
     doc: "RabbitMQ",
     fields: {
-      image: image("RabbitMQ image (with the management plugin)", "rabbitmq:4.1.4-management"),
+      image: image("RabbitMQ image (with the management plugin)", "rabbitmq:4.1.6-management"),
       cpu: cpu(1),
       memoryMiB: memoryMiB(1024, 256),
       storageGiB: storageGiB(10),

@@ -136,6 +136,9 @@ export async function startRabbit(options: RabbitNodeOptions = {}): Promise<Rabb
       runAs(undefined, "sh", ["-c", `kill -9 $(cat ${env.RABBITMQ_PID_FILE}) 2>/dev/null; true`]);
       running.kill("SIGKILL");
       await waitForExit(running);
+      // The VM may hold its listener a moment after the kill; a start() before it lets go would
+      // mistake the dying node for a started one.
+      await waitFor(`rabbitmq node ${nodeName} to release port ${amqpPort}`, async () => !(await portOpen(amqpPort)), 30_000);
     },
     async destroy() {
       await node.stop();
