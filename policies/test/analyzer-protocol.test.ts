@@ -147,7 +147,8 @@ beforeAll(async () => {
     child.on("exit", (code) => reject(new Error(`policy pack exited with ${code}: ${errors}`)));
   });
   client = new analyzerRpc.AnalyzerClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
-});
+  // ts-node type-checks the whole pack before it serves.
+}, 300_000);
 
 afterAll(() => {
   client?.close();
@@ -182,7 +183,7 @@ describe("the pack served over the analyzer protocol", () => {
       if (JSON.stringify(offline) !== JSON.stringify(served)) mismatches.push(`${fixture.case}: offline ${JSON.stringify(offline)} served ${JSON.stringify(served)}`);
     }
     expect(mismatches).toEqual([]);
-  }, 240_000);
+  }, 600_000);
 
   it("during preview judges a container on what is known, and only the image rule waits for its unknown image", async () => {
     const postgres = dockerStack().find((resource) => resource.name === "postgres");

@@ -26,7 +26,8 @@ beforeAll(async () => {
   for (const { cases } of failFixtures) {
     for (const fixture of cases) failFindings.set(fixture, await run(fixture));
   }
-});
+  // Some 200 whole-pack runs; generous because CI machines are shared.
+}, 600_000);
 
 const pairs = (findings: readonly { policy: string; name: string }[]): string[] =>
   [...new Set(findings.map((finding) => `${finding.policy} on ${finding.name}`))].sort();
@@ -45,7 +46,7 @@ describe("policy fixtures", () => {
       }
     }
     expect(failures).toEqual([]);
-  });
+  }, 300_000);
 
   it("every one-field change draws exactly the findings its fixture names", async () => {
     const failures: string[] = [];
@@ -102,6 +103,34 @@ describe("policy fixtures", () => {
       }
     }
     expect(failures).toEqual([]);
+  });
+
+  it("no finding repeats the secret it found (findings end up in CI logs and PR comments)", () => {
+    // Every literal credential the secrets fixtures plant.
+    const planted = [
+      "correct-horse-battery",
+      "mongo-root-pw",
+      "s3cret-broker",
+      "minio-long-password",
+      "grafana-pw-123",
+      "sk_live_51abc",
+      "pa55word",
+      "redis-pw-literal",
+      "tok_abc123",
+      "migrate-pw",
+      "pg-literal",
+      "backup-pw",
+      "redis-literal",
+      "bucket-pw",
+      "replica-pw",
+      "scrape-pw",
+      "grafana-db-pw",
+      "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7",
+    ];
+    const sources = failFixtures.flatMap(({ cases }) => cases).map((fixture) => JSON.stringify(fixture.resources));
+    for (const secret of planted) expect(sources.some((source) => source.includes(secret)), `${secret} is planted by a fixture`).toBe(true);
+    const leaks = [...failFindings.values()].flat().filter((finding) => planted.some((secret) => finding.message.includes(secret)));
+    expect(leaks).toEqual([]);
   });
 
   it("messages match the golden file (UPDATE_GOLDEN=1 rewrites it)", async () => {
