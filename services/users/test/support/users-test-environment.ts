@@ -32,6 +32,8 @@ export interface UsersTestEnvironment {
   /** The environment server.ts reads; overrides win. */
   env(overrides?: Record<string, string>): Record<string, string>;
   waitForEvent(type: string, matches: (payload: Record<string, unknown>) => boolean): Promise<CapturedEvent>;
+  /** After a broker restart: a new observer connection and capture queue. */
+  observeEvents(): Promise<void>;
   /** Runs SQL as the superuser in the test database. */
   sql(statement: string): string;
   destroy(): Promise<void>;
@@ -61,26 +63,32 @@ export async function startUsersTestEnvironment(name: string): Promise<UsersTest
   rabbit.ctl(["add_vhost", vhost]);
   rabbit.ctl(["add_user", "users", amqpPassword]);
   rabbit.ctl(["set_permissions", "-p", vhost, "users", ".*", ".*", ".*"]);
-  // The broker layer declares the events exchange in production; here the test does it.
-  const observer: ChannelModel = await connect({ hostname: "127.0.0.1", port: rabbit.amqpPort, username: "users", password: amqpPassword, vhost });
-  const channel = await observer.createChannel();
-  await channel.assertExchange("events", "topic", { durable: true });
-  const queue = await channel.assertQueue("test.user-events", { durable: false, exclusive: true });
-  await channel.bindQueue(queue.queue, "events", "user.#");
   const events: CapturedEvent[] = [];
-  await channel.consume(
-    queue.queue,
-    (message: ConsumeMessage | null) => {
-      if (!message) return;
-      events.push({
-        type: String(message.properties.type),
-        routingKey: message.fields.routingKey,
-        messageId: String(message.properties.messageId),
-        payload: JSON.parse(message.content.toString("utf8")) as Record<string, unknown>,
-      });
-    },
-    { noAck: true },
-  );
+  let observer: ChannelModel | undefined;
+  const observeEvents = async () => {
+    await observer?.close().catch(() => undefined);
+    observer = await connect({ hostname: "127.0.0.1", port: rabbit.amqpPort, username: "users", password: amqpPassword, vhost });
+    observer.on("error", () => undefined);
+    const channel = await observer.createChannel();
+    // The broker layer declares the events exchange in production; here the test does it.
+    await channel.assertExchange("events", "topic", { durable: true });
+    const queue = await channel.assertQueue("test.user-events", { durable: false, exclusive: true });
+    await channel.bindQueue(queue.queue, "events", "user.#");
+    await channel.consume(
+      queue.queue,
+      (message: ConsumeMessage | null) => {
+        if (!message) return;
+        events.push({
+          type: String(message.properties.type),
+          routingKey: message.fields.routingKey,
+          messageId: String(message.properties.messageId),
+          payload: JSON.parse(message.content.toString("utf8")) as Record<string, unknown>,
+        });
+      },
+      { noAck: true },
+    );
+  };
+  await observeEvents();
 
   const { privateKey } = generateKeyPairSync("ed25519");
   const signingKeyPem = privateKey.export({ format: "pem", type: "pkcs8" }).toString();
@@ -99,6 +107,7 @@ export async function startUsersTestEnvironment(name: string): Promise<UsersTest
     signingKeyPem,
     secretsDir,
     events,
+    observeEvents,
     env(overrides = {}) {
       return {
         PORT: "0",
@@ -125,7 +134,7 @@ export async function startUsersTestEnvironment(name: string): Promise<UsersTest
       return pg.psql(statement, database);
     },
     async destroy() {
-      await observer.close().catch(() => undefined);
+      await observer?.close().catch(() => undefined);
       await Promise.all([pg.destroy(), redis.destroy(), rabbit.destroy()]);
       rmSync(secretsDir, { recursive: true, force: true });
     },
