@@ -19,8 +19,8 @@ import { startPgBouncer } from "../scripts/local-servers/pgbouncer-server";
 import { startPostgres } from "../scripts/local-servers/postgres-server";
 import { chownTo, ownedTempDir, serviceUser } from "../scripts/local-servers/server-process";
 
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 4);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 15);
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 8);
 
 async function main(): Promise<void> {
@@ -59,19 +59,25 @@ async function main(): Promise<void> {
       { label: "direct", port: postgres.port },
       { label: "pgbouncer", port: bouncer.port },
     ] as const;
-    const totals = { direct: 0, pgbouncer: 0 };
+    // The machine is shared: each round gives one ratio from a back-to-back pair, and the
+    // result is their geometric mean, so load that drifts between rounds cancels out.
+    const ratios: number[] = [];
     for (let round = 0; round < ROUNDS; round += 1) {
+      const pair: Record<string, number> = {};
       for (const target of round % 2 === 0 ? targets : [...targets].reverse()) {
         const out = pgbench(target.port, ["-n", "-S", "-C", "-c", String(CLIENTS), "-j", "2", "-T", String(SECONDS)]);
         // With -C pgbench reports one tps, counting each transaction's connection time.
-        const match = /tps = ([\d.]+) \(including reconnection times\)/.exec(out);
-        if (!match) throw new Error(`pgbench printed no tps: ${out}`);
-        totals[target.label] += Number(match[1]);
-        console.log(`round ${round + 1} ${target.label}: ${Number(match[1]).toFixed(1)} tps (new connection per transaction)`);
+        const tps = /tps = ([\d.]+) \(including reconnection times\)/.exec(out);
+        const connect = /average connection time = ([\d.]+) ms/.exec(out);
+        if (!tps || !connect) throw new Error(`pgbench printed no tps or connection time: ${out}`);
+        pair[target.label] = Number(tps[1]);
+        console.log(`round ${round + 1} ${target.label}: ${Number(tps[1]).toFixed(1)} tps, ${connect[1]} ms per connection`);
       }
+      ratios.push(pair.pgbouncer / pair.direct);
     }
-    console.log(`direct: ${(totals.direct / ROUNDS).toFixed(1)} tps, pgbouncer: ${(totals.pgbouncer / ROUNDS).toFixed(1)} tps (means of ${ROUNDS} rounds)`);
-    console.log(`pgbouncer: ratio ${(totals.pgbouncer / totals.direct).toFixed(2)}`);
+    const geomean = Math.exp(ratios.reduce((a, r) => a + Math.log(r), 0) / ratios.length);
+    console.log(`pairs: ${ratios.map((r) => r.toFixed(2)).join(" ")}`);
+    console.log(`pgbouncer: ratio ${geomean.toFixed(2)}`);
   } finally {
     await bouncer.destroy();
     await postgres.destroy();
