@@ -126,6 +126,19 @@ describe("PostgreSQL 15 initialised with the rendered init SQL", () => {
     await expect(query(server, monitor, "users", "SELECT 1")).rejects.toThrow(/permission denied for database "users"/);
   });
 
+  it("property: scramSha256Verifier computes exactly the verifier PostgreSQL stores for a password and salt", () => {
+    server.psql("CREATE ROLE scram_probe");
+    fc.assert(
+      fc.property(fc.string({ minLength: 1, maxLength: 64, unit: fc.constantFrom(..."abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") }), (secret) => {
+        server.psql(`ALTER ROLE scram_probe PASSWORD '${secret}'`);
+        const stored = server.psql("SELECT rolpassword FROM pg_authid WHERE rolname = 'scram_probe'");
+        const saltBase64 = /^SCRAM-SHA-256\$4096:([^$]+)\$/.exec(stored)?.[1] ?? "";
+        expect(scramSha256Verifier(secret, saltBase64)).toBe(stored);
+      }),
+      { numRuns: 20 },
+    );
+  });
+
   it("never sees a plain-text password: pg_authid holds the rendered verifiers", () => {
     expect(server.psql(`SELECT rolpassword LIKE 'SCRAM-SHA-256$4096:%' FROM pg_authid WHERE rolname = 'users'`)).toBe("t");
   });
