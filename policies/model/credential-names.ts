@@ -20,7 +20,8 @@ export const KNOWN_SECRET_VARIABLES: ReadonlySet<string> = new Set([
 const CREDENTIAL_WORDS = /(PASSWORD|PASSWD|PASSPHRASE|_PASS$|^PASS$|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|ACCESS_?KEY|CREDENTIALS?|AUTH_?KEY|COOKIE)/;
 const FILE_REFERENCE = /(_FILE|__FILE|_PATH|_FILENAME|_DIR)$/;
 // Settings about a credential rather than the credential itself (JWT_SECRET_TTL, PASSWORD_ENCRYPTION).
-const CREDENTIAL_SETTING = /(_TTL|_SECONDS|_EXPIRY|_EXPIRES_IN|_LENGTH|_HEADER|_ALGORITHM|_ENCRYPTION|_ISSUER|_AUDIENCE|_ENDPOINT|_URL|_URI|_HOST|_PORT|_USER|_USERNAME|_ENABLED|_METHOD|_TYPE|_NAME)$/;
+const CREDENTIAL_SETTING =
+  /(_TTL|_SECONDS|_EXPIRY|_EXPIRES_IN|_LENGTH|_HEADER|_ALGORITHM|_ENCRYPTION|_ISSUER|_AUDIENCE|_ENDPOINT|_URL|_URI|_HOST|_PORT|_USER|_USERNAME|_ENABLED|_ENABLE|_DISABLED|_REQUIRED|_POLICY|_ROTATION|_PROVIDER|_MODE|_METHOD|_TYPE|_NAME)$/;
 
 /** A name that, holding a literal value, would hold a credential in plain text. */
 export function isCredentialName(name: string): boolean {
@@ -33,7 +34,8 @@ export function isCredentialName(name: string): boolean {
 
 /** Connection strings carry a password in their userinfo part: scheme://user:password@host. */
 export function hasPasswordInUrl(value: string): boolean {
-  return /^[a-z][a-z0-9+.-]*:\/\/[^/\s:@]+:[^@\s]+@/i.test(value);
+  // The user part may be empty (redis://:password@host).
+  return /^[a-z][a-z0-9+.-]*:\/\/[^/\s:@]*:[^@\s/]+@/i.test(value);
 }
 
 const PRIVATE_KEY_BLOCK = /-----BEGIN ((RSA|EC|DSA|OPENSSH|ENCRYPTED) )?PRIVATE KEY-----/;

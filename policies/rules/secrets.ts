@@ -11,10 +11,15 @@ function isReference(value: string): boolean {
   return /^\$[({]?[A-Za-z_]/.test(value) || value.startsWith("/") || value.startsWith("file:");
 }
 
+/** A switch, not a credential: PASSWORD_RESET=false says nothing secret. */
+function isSwitch(value: string): boolean {
+  return /^(true|false|yes|no|on|off|enabled|disabled)$/i.test(value.trim());
+}
+
 function envFindings(process: ContainerProcess, field: string): string[] {
   return process.env.flatMap((entry) => {
     if (!isLiteralValue(entry.value) || isReference(entry.value)) return [];
-    if (isCredentialName(entry.name)) {
+    if (isCredentialName(entry.name) && !isSwitch(entry.value)) {
       // Grafana maps GF_<SECTION>_<KEY>__FILE (two underscores); the other official images use _FILE.
       const fileVariable = entry.name.startsWith("GF_") ? `${entry.name}__FILE` : `${entry.name}_FILE`;
       return [`${where(process)}${field} ${entry.name} holds a literal credential; mount it as a file from a secret and point ${fileVariable} at it`];

@@ -115,6 +115,7 @@ describe("policy fixtures", () => {
       "grafana-pw-123",
       "sk_live_51abc",
       "pa55word",
+      "redis-url-pw",
       "redis-pw-literal",
       "tok_abc123",
       "migrate-pw",

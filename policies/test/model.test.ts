@@ -64,6 +64,7 @@ describe("credential names and values", () => {
     ["MINIO_ROOT_USER", false],
     ["PGDATA", false],
     ["TOKEN_HEADER", false],
+    ["REDIS_PASSWORD_REQUIRED", false],
   ])("%s is a credential name: %s", (name, expected) => {
     expect(isCredentialName(name)).toBe(expected);
   });
@@ -73,6 +74,8 @@ describe("credential names and values", () => {
     expect(hasPasswordInUrl("amqp://guest:guest@rabbitmq")).toBe(true);
     expect(hasPasswordInUrl("postgres://app@db:5432/app")).toBe(false);
     expect(hasPasswordInUrl("http://host:8080/path")).toBe(false);
+    expect(hasPasswordInUrl("redis://:s3cret@redis:6379/0")).toBe(true);
+    expect(hasPasswordInUrl("http://jaeger:14268/api?user=a@b")).toBe(false);
   });
 
   it("recognises PEM private keys of every common kind and nothing else", () => {
