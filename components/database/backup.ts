@@ -18,9 +18,9 @@ export interface PostgresBackupArgs {
   retention: number;
   volumeSizeGiB: number;
   /**
-   * Not supported: the PostgreSQL image carries no S3 client (no aws, mc, curl or openssl), and
-   * signing S3 requests in sh without one would be a home-made crypto path nobody can test here.
-   * Backups go to the backup volume; passing this fails the deployment rather than silently
+   * Not handled here: the PostgreSQL image carries no S3 client (no aws, mc or curl), so this
+   * job cannot upload. PostgresBackupUpload (backup-upload.ts) mirrors this job's volume to a
+   * bucket with the MinIO client image. Passing this fails the deployment rather than silently
    * keeping backups on the volume only.
    */
   objectStorage?: { endpoint: pulumi.Input<string>; bucket: string; accessKey: pulumi.Input<string>; secretKey: pulumi.Input<string> };
@@ -56,7 +56,7 @@ export class PostgresBackup extends pulumi.ComponentResource {
     }
     if (args.objectStorage !== undefined) {
       problems.push(
-        "objectStorage: uploading backups to object storage is not implemented (the PostgreSQL image has no S3 client); omit it and backups go to the backup volume",
+        "objectStorage: this job cannot upload (the PostgreSQL image has no S3 client); omit it and add a PostgresBackupUpload (backup-upload.ts) that mirrors the backup volume to the bucket",
       );
     }
     if (problems.length > 0) throw new Error(problems.map((p) => `${name}.${p}`).join("\n"));
