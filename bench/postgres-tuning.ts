@@ -13,8 +13,9 @@
 //   index   CREATE INDEX on three columns of pgbench_accounts, then DROP INDEX
 // The machine is shared: load from other work swings throughput by 20% or more within a
 // minute. So every slice pair gives one ratio (rendered / stock, > 1 means faster rendered),
-// a workload's ratio is the geometric mean of its pairs, and the last line is the geometric
-// mean over workloads. The TPC-B slices are spread over the whole run (about 7 minutes): the
+// a workload's ratio is the median of its pairs (a load spike during one slice makes a single
+// pair ratio of 5 or 0.6; the median ignores it), and the last line is the geometric mean over
+// workloads. The TPC-B slices are spread over the whole run (about 7 minutes): the
 // stock server's 5-minute timed checkpoint falls among them, while the rendered 15-minute
 // spacing avoids one; the checkpoint counts are printed at the end.
 //
@@ -129,10 +130,15 @@ async function main(): Promise<void> {
       console.log(`${label}: checkpoints timed/requested ${server.psql("SELECT checkpoints_timed || '/' || checkpoints_req FROM pg_stat_bgwriter")}`);
     }
     const geomean = (xs: number[]) => Math.exp(xs.reduce((a, x) => a + Math.log(x), 0) / xs.length);
+    const median = (xs: number[]) => {
+      const sorted = [...xs].sort((a, b) => a - b);
+      const middle = Math.floor(sorted.length / 2);
+      return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+    };
     const ratios: number[] = [];
     for (const workload of workloads) {
       const pairs = results.get(workload.name) ?? [];
-      const ratio = geomean(pairs);
+      const ratio = median(pairs);
       ratios.push(ratio);
       console.log(`${workload.name}: ratio ${ratio.toFixed(2)} (pairs ${Math.min(...pairs).toFixed(2)} to ${Math.max(...pairs).toFixed(2)})`);
     }
