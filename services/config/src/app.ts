@@ -1,4 +1,4 @@
-import { checkPostgres, checkRedis, closeRedis, createService, type Logger, type Pool, type Redis, type ServiceApp } from "@fundament/kit";
+import { checkPostgres, checkRedis, closeRedis, createService, type Logger, type Pool, type Redis, type ServiceApp, type Tracing } from "@fundament/kit";
 import type { Registry } from "prom-client";
 import type { ChangeFeed } from "./change-feed";
 import { ConfigEntries, type OutboxSignal } from "./config-entries";
@@ -44,6 +44,8 @@ export interface ConfigAppDeps {
   cacheTtlSeconds?: number;
   metrics?: Registry;
   readiness?: Array<{ name: string; check: () => Promise<unknown>; timeoutMs?: number }>;
+  /** The kit's startTracing result: one span per request, continuing a W3C traceparent. */
+  tracing?: Tracing;
   /** Extra closers run after the service's own (a messaging connection the outbox used). */
   closers?: Array<() => Promise<unknown>>;
 }
@@ -54,6 +56,7 @@ export async function buildApp(deps: ConfigAppDeps): Promise<ServiceApp> {
     description: "Versioned, schema-checked configuration per namespace and environment",
     logger: deps.logger,
     ...(deps.metrics ? { metrics: deps.metrics } : {}),
+    ...(deps.tracing ? { tracing: deps.tracing } : {}),
     readiness: [
       { name: "postgres", check: () => checkPostgres(deps.pool), timeoutMs: 1000 },
       { name: "redis", check: () => checkRedis(deps.redis), timeoutMs: 1000 },

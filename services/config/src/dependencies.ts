@@ -1,4 +1,4 @@
-import { createPgPool, createRedis, type Logger } from "@fundament/kit";
+import { createPgPool, createRedis, startTracing, type Logger } from "@fundament/kit";
 import { Messaging } from "@fundament/kit/messaging";
 import type { ConfigAppDeps } from "./app";
 import { brokerChangePublisher } from "./broker-change-publisher";
@@ -62,6 +62,7 @@ export async function connectDependencies(config: ConfigServiceEnv, logger: Logg
       { name: "rabbitmq", check: async () => assertConnected(messaging) },
     ],
     closers: [() => messaging.close()],
+    ...(config.OTEL_EXPORTER_OTLP_ENDPOINT === undefined ? {} : { tracing: startTracing({ service: "config", endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT }) }),
   };
 }
 

@@ -27,6 +27,11 @@ export const configServiceEnv = {
   WATCH_MAX_WAIT_SECONDS: env.integer({ default: 60, min: 1, max: 300 }),
   CACHE_TTL_SECONDS: env.integer({ default: 300, min: 1, max: 86_400 }),
   OUTBOX_SWEEP_MS: env.integer({ default: 5000, min: 100 }),
+  HOST: env.string({ default: "0.0.0.0", description: "address the listeners bind" }),
+  CONSUL_HTTP_ADDR: env.optional(env.url({ protocols: ["http", "https"], description: "the local Consul agent; registration is off when unset" })),
+  CONSUL_HTTP_TOKEN: env.optional(env.secretFile({ description: "Consul ACL token with service:write" })),
+  CONSUL_SERVICE_ADDRESS: env.optional(env.string({ description: "address other services dial (default: the host name)" })),
+  OTEL_EXPORTER_OTLP_ENDPOINT: env.optional(env.url({ protocols: ["http", "https"], description: "OTLP/HTTP endpoint (Jaeger :4318); tracing is off when unset" })),
   SHUTDOWN_PROBE_PERIOD_MS: env.integer({ default: 5000, min: 0, description: "how long readiness is 503 before the listener closes" }),
   SHUTDOWN_GRACE_PERIOD_MS: env.integer({ default: 25_000, min: 1000 }),
 };

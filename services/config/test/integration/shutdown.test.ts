@@ -1,4 +1,6 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import { mkdtempSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -18,6 +20,30 @@ function startService(env: Record<string, string>): { child: ChildProcess; outpu
   child.stderr?.on("data", (chunk: Buffer) => (output += chunk.toString()));
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
   return { child, output: () => output, exited };
+}
+
+/** Stands in for the local Consul agent and the OTLP collector: records what the service sends. */
+interface Recorded {
+  method: string;
+  path: string;
+  body: string;
+}
+async function startAgent(): Promise<{ url: string; calls: Recorded[]; close: () => Promise<void> }> {
+  const calls: Recorded[] = [];
+  const server: Server = createServer((request, response) => {
+    let body = "";
+    request.on("data", (chunk: Buffer) => (body += chunk.toString()));
+    request.on("end", () => {
+      calls.push({ method: request.method ?? "", path: request.url ?? "", body });
+      response.writeHead(200, { "content-type": "application/json" }).end("{}");
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    calls,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
 }
 
 beforeAll(async () => {
@@ -57,7 +83,17 @@ describe("the bundled service process", () => {
 
   it("on SIGTERM ends a watch long poll and an event stream that are in flight, and exits 0", async () => {
     const [port, metricsPort] = [await freePort(), await freePort()];
-    const service = startService({ ...(servers.env() as Record<string, string>), PORT: String(port), METRICS_PORT: String(metricsPort), SHUTDOWN_PROBE_PERIOD_MS: "300", LOG_LEVEL: "info" });
+    const agent = await startAgent();
+    const service = startService({
+      ...(servers.env() as Record<string, string>),
+      PORT: String(port),
+      METRICS_PORT: String(metricsPort),
+      SHUTDOWN_PROBE_PERIOD_MS: "300",
+      LOG_LEVEL: "info",
+      CONSUL_HTTP_ADDR: agent.url,
+      CONSUL_SERVICE_ADDRESS: "127.0.0.1",
+      OTEL_EXPORTER_OTLP_ENDPOINT: agent.url,
+    });
     const base = `http://127.0.0.1:${port}`;
     await waitFor("config service ready", async () => {
       if (service.child.exitCode !== null) throw new Error(`exited ${service.child.exitCode}: ${service.output()}`);
@@ -82,5 +118,15 @@ describe("the bundled service process", () => {
     expect(stream.events).toEqual([{ id: undefined, event: "closing", data: '{"lastVersion":1}' }]);
     expect(await service.exited).toBe(0);
     expect(service.output()).toContain("shutdown: complete");
+
+    // Registered in Consul with its readiness as the check, deregistered when the shutdown began.
+    const registered = agent.calls.find((call) => call.path === "/v1/agent/service/register");
+    expect(JSON.parse(registered?.body ?? "{}")).toMatchObject({ Name: "config", Port: port, Address: "127.0.0.1", Check: { HTTP: `http://127.0.0.1:${port}/health/ready` } });
+    expect(agent.calls.some((call) => call.method === "PUT" && call.path.startsWith("/v1/agent/service/deregister/"))).toBe(true);
+    // Request spans were flushed to the collector on the way out, named by route template.
+    const traces = agent.calls.filter((call) => call.path === "/v1/traces").map((call) => call.body).join("\n");
+    expect(traces).toContain('"config"');
+    expect(traces).toContain("PUT /namespaces/:namespace/environments/:environment");
+    await agent.close();
   });
 });
