@@ -31,6 +31,20 @@ export class PreconditionFailedError extends ConfigError {
   }
 }
 
+/**
+ * A watcher claims a version the entry never reached (the database was restored from a backup,
+ * or the cursor belongs to another entry): waiting would silently skip the versions up to it.
+ */
+export class CursorAheadError extends ConfigError {
+  constructor(field: string, claimed: number, current: number) {
+    super(409, "CURSOR_AHEAD", field, `version ${claimed} is ahead of the current version ${current}; resume from ${current}`, {
+      field,
+      claimedVersion: claimed,
+      currentVersion: current,
+    });
+  }
+}
+
 export class InvalidSchemaError extends ConfigError {
   constructor(reason: string) {
     super(400, "INVALID_SCHEMA", "body.schema", `is not a usable JSON Schema: ${reason}`);

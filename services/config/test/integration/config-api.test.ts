@@ -351,6 +351,15 @@ describe("watch", () => {
     expect(seen).toEqual([8, 9, 10, 11, 12, 13, 14, 15, 16, 17]);
   });
 
+  it("refuses a cursor ahead of the entry's history instead of waiting past the versions up to it", async () => {
+    const ahead = await call(replicaA, "GET", `${entryUrl("watch-demo", "prod")}/watch?sinceVersion=40&wait=10s`);
+    expect(ahead.status).toBe(409);
+    expect(ahead.body.error).toMatchObject({ code: "CURSOR_AHEAD", message: "querystring.sinceVersion: version 40 is ahead of the current version 17; resume from 17" });
+    const stream = await call(replicaA, "GET", `${entryUrl("watch-demo", "prod")}/stream`, { headers: { "last-event-id": "40" } });
+    expect(stream.status).toBe(409);
+    expect((stream.body.error as Json).message).toMatch(/^headers\.last-event-id: version 40 is ahead/);
+  });
+
   it("answers an empty result when nothing changes within the wait", async () => {
     const quiet = await call(replicaA, "GET", `${entryUrl("watch-demo", "prod")}/watch?sinceVersion=17&wait=300ms`);
     expect(quiet.body).toEqual({ versions: [], nextSinceVersion: 17, outcome: "timeout" });

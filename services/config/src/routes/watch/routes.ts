@@ -1,4 +1,5 @@
 import { ErrorBody, httpErrors } from "@fundament/kit";
+import { CursorAheadError } from "../../config-errors";
 import { parseWait, watchEntry } from "../../watch";
 import { EntryParams } from "../path-params";
 import type { RouteContext } from "../route-context";
@@ -14,7 +15,7 @@ export function registerWatchRoutes({ readAccess, app, store, entries, feed, wat
         summary: "Long poll: versions newer than sinceVersion, waiting up to `wait` for one to be written (on any replica)",
         params: EntryParams,
         querystring: WatchQuery,
-        response: { 200: WatchBody, 400: ErrorBody, 404: ErrorBody },
+        response: { 200: WatchBody, 400: ErrorBody, 404: ErrorBody, 409: ErrorBody },
       },
     },
     async (request, reply) => {
@@ -23,6 +24,8 @@ export function registerWatchRoutes({ readAccess, app, store, entries, feed, wat
       if (waitMs === undefined) throw httpErrors.badInput("querystring.wait", "must look like 30s, 500ms or a number of seconds");
       if (waitMs > watch.maxWaitMs) throw httpErrors.badInput("querystring.wait", `must be at most ${watch.maxWaitMs / 1000}s (got ${request.query.wait})`);
       await entries.requireNamespace(namespace);
+      const current = await store.currentVersion(namespace, environment);
+      if (request.query.sinceVersion > current) throw new CursorAheadError("querystring.sinceVersion", request.query.sinceVersion, current);
       const aborted = new AbortController();
       // The response's close before it ended means the client hung up: stop waiting for it.
       reply.raw.once("close", () => {

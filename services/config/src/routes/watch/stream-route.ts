@@ -1,5 +1,6 @@
 import type { ServerResponse } from "node:http";
 import { ErrorBody, Type } from "@fundament/kit";
+import { CursorAheadError } from "../../config-errors";
 import type { VersionRecord } from "../../version-store";
 import { EntryParams } from "../path-params";
 import type { RouteContext } from "../route-context";
@@ -36,15 +37,16 @@ export function registerStreamRoute({ readAccess, app, store, entries, feed }: R
         querystring: StreamQuery,
         headers: StreamHeaders,
         produces: ["text/event-stream"],
-        response: { 400: ErrorBody, 404: ErrorBody },
+        response: { 400: ErrorBody, 404: ErrorBody, 409: ErrorBody },
       },
     },
     async (request, reply) => {
       const { namespace, environment } = request.params;
       await entries.requireNamespace(namespace);
       const lastEventId = request.headers["last-event-id"];
-      let since = lastEventId !== undefined ? Number(lastEventId) : (request.query.sinceVersion ?? (await store.currentVersion(namespace, environment)));
-      if (since > 2147483647) since = 2147483647;
+      const current = await store.currentVersion(namespace, environment);
+      let since = lastEventId !== undefined ? Number(lastEventId) : (request.query.sinceVersion ?? current);
+      if (since > current) throw new CursorAheadError(lastEventId !== undefined ? "headers.last-event-id" : "querystring.sinceVersion", since, current);
 
       reply.hijack();
       const raw = reply.raw;
