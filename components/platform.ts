@@ -80,7 +80,8 @@ export class Platform extends pulumi.ComponentResource {
           resources: size(config.postgres),
           storageGiB: config.postgres.storageGiB,
           maxConnections: config.postgres.maxConnections,
-          databases: postgresConsumers.map((service) => ({ service, database: service })),
+          // Database names are SQL identifiers: gpu-jobs gets gpu_jobs.
+          databases: postgresConsumers.map((service) => ({ service, database: service.replace(/-/g, "_") })),
         },
         parent,
       );

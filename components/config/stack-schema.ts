@@ -1,3 +1,4 @@
+import { PGBOUNCER_EXPORTER_IMAGE, PGBOUNCER_IMAGE, POSTGRES_EXPORTER_IMAGE, POSTGRES_IMAGE } from "../database/postgres-images";
 import { Field, NumberField, ObjectField } from "./schema-fields";
 
 /**
@@ -111,8 +112,8 @@ export const STACK_SCHEMA: Record<string, Field> = {
     kind: "object",
     doc: "PostgreSQL",
     fields: {
-      image: image("PostgreSQL image", "postgres:17.6-bookworm"),
-      exporterImage: image("postgres_exporter image", "quay.io/prometheuscommunity/postgres-exporter:v0.17.1"),
+      image: image("PostgreSQL image (the tested major: see components/database/postgres-images.ts)", POSTGRES_IMAGE),
+      exporterImage: image("postgres_exporter image", POSTGRES_EXPORTER_IMAGE),
       cpu: cpu(2),
       memoryMiB: memoryMiB(4096, 256),
       storageGiB: storageGiB(20),
@@ -123,8 +124,8 @@ export const STACK_SCHEMA: Record<string, Field> = {
     kind: "object",
     doc: "PgBouncer in front of PostgreSQL",
     fields: {
-      image: image("PgBouncer image", "edoburu/pgbouncer:v1.24.1-p1"),
-      exporterImage: image("pgbouncer_exporter image", "quay.io/prometheuscommunity/pgbouncer-exporter:v0.10.2"),
+      image: image("PgBouncer image", PGBOUNCER_IMAGE),
+      exporterImage: image("pgbouncer_exporter image", PGBOUNCER_EXPORTER_IMAGE),
       cpu: cpu(0.5),
       memoryMiB: memoryMiB(128, 32),
       defaultPoolSize: { kind: "integer", doc: "server connections per database/user pair", default: 20, min: 1, max: 1000 },
