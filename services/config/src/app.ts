@@ -12,6 +12,7 @@ import type { RouteContext } from "./routes/route-context";
 import { registerVersionRoutes } from "./routes/versions/routes";
 import { registerWatchRoutes } from "./routes/watch/routes";
 import { registerStreamRoute } from "./routes/watch/stream-route";
+import { registerEffectiveWatchRoute } from "./routes/watch/effective-route";
 import type { TokenVerifier } from "./token-verifier";
 import { VersionStore } from "./version-store";
 
@@ -95,5 +96,6 @@ export async function buildApp(deps: ConfigAppDeps): Promise<ServiceApp> {
   registerVersionRoutes(context);
   registerWatchRoutes(context);
   registerStreamRoute(context);
+  registerEffectiveWatchRoute(context);
   return app;
 }

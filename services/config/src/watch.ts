@@ -1,4 +1,7 @@
 import type { ChangeFeed, WakeReason } from "./change-feed";
+import type { ConfigEntries, EffectiveConfig } from "./config-entries";
+import { CursorAheadError } from "./config-errors";
+import { BASE_ENVIRONMENT } from "./overlay";
 import type { VersionRecord, VersionStore } from "./version-store";
 
 export interface WatchRequest {
@@ -68,4 +71,54 @@ export function parseWait(text: string): number | undefined {
   if (!match) return undefined;
   const amount = Number(match[1]);
   return match[2] === "ms" ? amount : amount * 1000;
+}
+
+export interface EffectiveWatchRequest {
+  namespace: string;
+  environment: string;
+  /** The base and environment versions the watcher's effective document was built from. */
+  baseVersion: number;
+  version: number;
+  waitMs: number;
+  signal?: AbortSignal;
+}
+
+export type EffectiveWatchResult =
+  | { outcome: "changed"; effective: EffectiveConfig }
+  | { outcome: "timeout" | "closing" | "aborted"; baseVersion: number; version: number };
+
+/**
+ * Long poll on what an environment's consumers read: wakes when either the base or the
+ * environment's own entry moves past the watcher's pair of versions, and answers with the
+ * effective document as it is now (intermediate versions do not matter to a consumer of it).
+ */
+export async function watchEffective(
+  store: VersionStore,
+  entries: ConfigEntries,
+  feed: ChangeFeed,
+  request: EffectiveWatchRequest,
+): Promise<EffectiveWatchResult> {
+  const { namespace, environment } = request;
+  const ownEntry = environment !== BASE_ENVIRONMENT;
+  const deadline = Date.now() + request.waitMs;
+  for (;;) {
+    const subscriptions = [feed.subscribe(namespace, BASE_ENVIRONMENT), ...(ownEntry ? [feed.subscribe(namespace, environment)] : [])];
+    const timer = pause(Math.max(0, deadline - Date.now()), request.signal);
+    try {
+      const base = await store.currentVersion(namespace, BASE_ENVIRONMENT);
+      const own = ownEntry ? await store.currentVersion(namespace, environment) : base;
+      if (request.baseVersion > base) throw new CursorAheadError("querystring.baseVersion", request.baseVersion, base);
+      if (request.version > own) throw new CursorAheadError("querystring.version", request.version, own);
+      if (base > request.baseVersion || own > request.version) return { outcome: "changed", effective: await entries.effective(namespace, environment) };
+      const unchanged = { baseVersion: base, version: own };
+      if (feed.closing) return { outcome: "closing", ...unchanged };
+      if (request.signal?.aborted) return { outcome: "aborted", ...unchanged };
+      if (Date.now() >= deadline) return { outcome: "timeout", ...unchanged };
+      const woke = await Promise.race([...subscriptions.map((s) => s.next), timer.done]);
+      if (woke === "timeout" || woke === "aborted" || woke === "closing") return { outcome: woke, ...unchanged };
+    } finally {
+      for (const subscription of subscriptions) subscription.cancel();
+      timer.cancel();
+    }
+  }
 }

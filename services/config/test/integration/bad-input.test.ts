@@ -157,6 +157,14 @@ describe("bad input gets a 4xx naming the field", () => {
     await expectRefused(extraKey.map((key) => [{ method: "GET", url: `${watch({ sinceVersion: "0" })}&${key}=1` }, `querystring.${key}`]));
   });
 
+  it("effective watch: query strings", async () => {
+    const watch = (query: Record<string, string>) => `${entry()}/effective/watch?${new URLSearchParams(query)}`;
+    await expectRefused(fc.constant<[Probe, string]>([{ method: "GET", url: watch({ version: "0" }) }, "querystring.baseVersion"]), 1);
+    await expectRefused(badNumber(0).map((v) => [{ method: "GET", url: watch({ baseVersion: v, version: "0" }) }, "querystring.baseVersion"]));
+    await expectRefused(badNumber(0).map((v) => [{ method: "GET", url: watch({ baseVersion: "0", version: v }) }, "querystring.version"]));
+    await expectRefused(fc.integer({ min: 3, max: 999_999 }).map((seconds) => [{ method: "GET", url: watch({ baseVersion: "0", version: "0", wait: `${seconds}s` }) }, "querystring.wait"]));
+  });
+
   it("event stream: params, query string and Last-Event-ID", async () => {
     const stream = `${entry()}/stream`;
     await expectRefused(badEnvironment.map((env) => [{ method: "GET", url: `${entry("app", env)}/stream` }, "params.environment"]), 30);

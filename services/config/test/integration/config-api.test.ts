@@ -360,6 +360,33 @@ describe("watch", () => {
     expect((stream.body.error as Json).message).toMatch(/^headers\.last-event-id: version 40 is ahead/);
   });
 
+  it("wakes an effective-document watch when either the base or the environment's entry changes", async () => {
+    await createNamespace("effective-demo", { type: "object" });
+    await write(replicaA, "effective-demo", "base", { a: 1, b: 1 });
+    await write(replicaA, "effective-demo", "prod", { b: 2 });
+    const url = (base: number, version: number, wait = "50s") => `${entryUrl("effective-demo", "prod")}/effective/watch?baseVersion=${base}&version=${version}&wait=${wait}`;
+
+    const first = replicaA.inject({ method: "GET", url: url(1, 1) });
+    await expect.poll(() => watchesWaiting(replicaA)).toBe(2);
+    await write(replicaB, "effective-demo", "base", { a: 5, b: 1 });
+    expect((await first).json()).toEqual({
+      outcome: "changed",
+      baseVersion: 2,
+      version: 1,
+      effective: { namespace: "effective-demo", environment: "prod", document: { a: 5, b: 2 }, baseVersion: 2, version: 1 },
+    });
+
+    const second = replicaA.inject({ method: "GET", url: url(2, 1) });
+    await expect.poll(() => watchesWaiting(replicaA)).toBe(2);
+    await write(replicaB, "effective-demo", "prod", { b: 3 });
+    expect((await second).json()).toMatchObject({ outcome: "changed", baseVersion: 2, version: 2, effective: { document: { a: 5, b: 3 } } });
+
+    expect((await call(replicaA, "GET", url(2, 2, "200ms"))).body).toEqual({ outcome: "timeout", baseVersion: 2, version: 2 });
+    const ahead = await call(replicaA, "GET", url(9, 2));
+    expect(ahead.status).toBe(409);
+    expect((ahead.body.error as Json).message).toMatch(/^querystring\.baseVersion: version 9 is ahead of the current version 2/);
+  });
+
   it("answers an empty result when nothing changes within the wait", async () => {
     const quiet = await call(replicaA, "GET", `${entryUrl("watch-demo", "prod")}/watch?sinceVersion=17&wait=300ms`);
     expect(quiet.body).toEqual({ versions: [], nextSinceVersion: 17, outcome: "timeout" });
