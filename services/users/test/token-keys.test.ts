@@ -1,0 +1,35 @@
+import { generateKeyPairSync } from "node:crypto";
+import { describe, expect, it } from "vitest";
+import { AccessTokens } from "../src/domain/access-tokens";
+import { loadJose } from "../src/domain/jose-module";
+import { jwks, loadTokenKeys } from "../src/domain/token-keys";
+
+const pem = (type: "pkcs8" | "spki", key: ReturnType<typeof generateKeyPairSync>["privateKey"]) => key.export({ format: "pem", type }).toString();
+const settings = { issuer: "fundament-users", audience: "fundament", ttlSeconds: 900 };
+
+describe("signing key rotation", () => {
+  it("keeps accepting and publishing a retired key while signing with the new one", async () => {
+    const retired = generateKeyPairSync("ed25519");
+    const current = generateKeyPairSync("ed25519");
+    const before = new AccessTokens(await loadTokenKeys(pem("pkcs8", retired.privateKey)), settings);
+    const issuedBefore = await before.issue({ userId: "u-1", roles: ["user"] });
+
+    const keys = await loadTokenKeys(pem("pkcs8", current.privateKey), pem("spki", retired.publicKey));
+    const after = new AccessTokens(keys, settings);
+    expect(await after.verify(issuedBefore)).toEqual({ userId: "u-1", roles: ["user"] });
+
+    const issuedAfter = await after.issue({ userId: "u-2", roles: ["admin"] });
+    const { decodeProtectedHeader } = await loadJose();
+    expect(decodeProtectedHeader(issuedAfter).kid).toBe(keys.signing.kid);
+    expect(decodeProtectedHeader(issuedBefore).kid).not.toBe(keys.signing.kid);
+    expect(jwks(keys).keys.map((key) => key.kid)).toEqual([keys.signing.kid, decodeProtectedHeader(issuedBefore).kid]);
+    // The published document holds public halves only.
+    expect(JSON.stringify(jwks(keys))).not.toMatch(/"d":/);
+  });
+
+  it("refuses a key that is not Ed25519, and text that is not a key", async () => {
+    const ec = generateKeyPairSync("ec", { namedCurve: "P-256" });
+    await expect(loadTokenKeys(pem("pkcs8", ec.privateKey))).rejects.toThrow("signing keys must be Ed25519 (got EC P-256)");
+    await expect(loadTokenKeys("not a key")).rejects.toThrow(/^JWT_SIGNING_KEY_FILE: not a PEM private key/);
+  });
+});
