@@ -198,6 +198,21 @@ describe("user journey", () => {
   });
 });
 
+describe("OpenAPI", () => {
+  it("documents every route from its schemas at /docs/json", async () => {
+    const document = (await app.inject("/docs/json")).json();
+    expect(document.openapi).toMatch(/^3\./);
+    expect(Object.keys(document.paths).sort()).toEqual(
+      ["/.well-known/jwks.json", "/auth/login", "/auth/logout", "/auth/refresh", "/auth/register", "/health/live", "/health/ready", "/me", "/users", "/users/{id}/disable", "/users/{id}/roles"].sort(),
+    );
+    const register = document.paths["/auth/register"].post;
+    expect(register.requestBody.content["application/json"].schema.required).toEqual(["email", "password"]);
+    expect(Object.keys(register.responses)).toEqual(expect.arrayContaining(["201", "400", "409"]));
+    expect(document.paths["/users"].get.security).toEqual([{ bearer: [] }]);
+    expect(document.paths["/users"].get.parameters.map((p: { name: string }) => p.name).sort()).toEqual(["email", "limit", "offset"]);
+  });
+});
+
 describe("access tokens", () => {
   let token: string;
   beforeAll(async () => {
