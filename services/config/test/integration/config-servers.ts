@@ -30,19 +30,53 @@ export interface ConfigServers {
   stop(): Promise<void>;
 }
 
-const secret = () => randomBytes(18).toString("base64url");
+/** Hex: a base64url secret may start with "-", which rabbitmqctl then reads as an option. */
+const secret = () => randomBytes(18).toString("hex");
 
 export async function startConfigServers(options: { rabbit: boolean }): Promise<ConfigServers> {
   const secretsDir = mkdtempSync(join(tmpdir(), "config-secrets-"));
-  const [postgres, redis, rabbit] = await Promise.all([startPostgres(), startRedis("appendonly no\nsave \"\"\n"), options.rabbit ? startRabbit() : Promise.resolve(undefined)]);
+  const started = await Promise.allSettled([startPostgres(), startRedis("appendonly no\nsave \"\"\n"), options.rabbit ? startRabbit() : Promise.resolve(undefined)]);
+  const [postgres, redis, rabbit] = started.map((result) => (result.status === "fulfilled" ? result.value : undefined)) as [
+    PostgresServer | undefined,
+    RedisServer | undefined,
+    RabbitNode | undefined,
+  ];
+  let jwks: JwksServer | undefined;
+  // A half-started fixture must not leave servers running: nothing else would stop them.
+  const teardown = async () => {
+    await jwks?.close();
+    await Promise.allSettled([postgres?.destroy(), redis?.destroy(), rabbit?.destroy()]);
+    rmSync(secretsDir, { recursive: true, force: true });
+  };
+  try {
+    const failed = started.find((result): result is PromiseRejectedResult => result.status === "rejected");
+    if (failed || !postgres || !redis) throw failed?.reason ?? new Error("a server did not start");
+    return await prepare(postgres, redis, rabbit, secretsDir, (server) => (jwks = server), teardown);
+  } catch (error) {
+    await teardown();
+    throw error;
+  }
+}
+
+async function prepare(
+  postgres: PostgresServer,
+  redis: RedisServer,
+  rabbit: RabbitNode | undefined,
+  secretsDir: string,
+  onJwks: (server: JwksServer) => void,
+  teardown: () => Promise<void>,
+): Promise<ConfigServers> {
   const databasePassword = secret();
   const database = `config_${process.pid}`;
   postgres.psql(`CREATE ROLE config LOGIN PASSWORD '${databasePassword}'`);
   postgres.psql(`CREATE DATABASE ${database} OWNER config`);
   const databaseUrl = `postgres://config@127.0.0.1:${postgres.port}/${database}`;
   const pool = createPgPool({ url: databaseUrl, password: databasePassword, applicationName: "config-test-migrate", max: 1 });
-  await runMigrations({ pool, directory: MIGRATIONS_DIR, lockName: "config" });
-  await pool.end();
+  try {
+    await runMigrations({ pool, directory: MIGRATIONS_DIR, lockName: "config" });
+  } finally {
+    await pool.end();
+  }
 
   let amqp: ConfigServers["amqp"];
   if (rabbit) {
@@ -52,6 +86,7 @@ export async function startConfigServers(options: { rabbit: boolean }): Promise<
     rabbit.ctl(["set_permissions", "-p", amqp.vhost, amqp.user, ".*", ".*", ".*"]);
   }
   const jwks = await startJwksServer({ issuer: ISSUER, audience: AUDIENCE });
+  onJwks(jwks);
   const dbPasswordFile = join(secretsDir, "db-password");
   writeFileSync(dbPasswordFile, `${databasePassword}\n`, { mode: 0o600 });
   const amqpPasswordFile = join(secretsDir, "amqp-password");
@@ -83,11 +118,7 @@ export async function startConfigServers(options: { rabbit: boolean }): Promise<
       LOG_LEVEL: "warn",
       ...overrides,
     }),
-    async stop() {
-      await jwks.close();
-      await Promise.all([postgres.destroy(), redis.destroy(), rabbit?.destroy()]);
-      rmSync(secretsDir, { recursive: true, force: true });
-    },
+    stop: teardown,
   };
 }
 
