@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildApp } from "../src/app";
 import { loadUsersConfig } from "../src/config";
 import { connectDependencies } from "../src/dependencies";
-import { startUsersTestEnvironment, type UsersTestEnvironment } from "./support/users-test-environment";
+import { BOOT_TIMEOUT_MS, startUsersTestEnvironment, type UsersTestEnvironment } from "./support/users-test-environment";
 
 let env: UsersTestEnvironment;
 let app: ServiceApp;
@@ -20,7 +20,7 @@ beforeAll(async () => {
   userId = registered.json().id;
   env.sql(`update users set roles = '{admin,user}' where id = '${userId}'`);
   adminToken = (await app.inject({ method: "POST", url: "/auth/login", payload: { email: "fuzz@example.com", password: "a sturdy passphrase 42" } })).json().accessToken;
-});
+}, BOOT_TIMEOUT_MS);
 afterAll(async () => {
   await app?.close();
   await env?.destroy();

@@ -4,7 +4,7 @@ import { waitFor } from "../../../scripts/local-servers/free-port";
 import { buildApp } from "../src/app";
 import { loadUsersConfig } from "../src/config";
 import { connectDependencies } from "../src/dependencies";
-import { startUsersTestEnvironment, type UsersTestEnvironment } from "./support/users-test-environment";
+import { BOOT_TIMEOUT_MS, startUsersTestEnvironment, type UsersTestEnvironment } from "./support/users-test-environment";
 
 let env: UsersTestEnvironment;
 let app: ServiceApp;
@@ -13,7 +13,7 @@ beforeAll(async () => {
   env = await startUsersTestEnvironment("outage");
   const config = loadUsersConfig(env.env({ OUTBOX_POLL_MS: "300", DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS: "4000" }));
   app = await buildApp(await connectDependencies(config, createLogger({ service: "users", level: "silent" })));
-});
+}, BOOT_TIMEOUT_MS);
 afterAll(async () => {
   await app?.close();
   await env?.destroy();
@@ -38,5 +38,5 @@ describe("broker outage", () => {
     expect(event.payload.email).toBe("during-outage@example.com");
     await waitFor("outbox emptied", async () => env.sql("select count(*) from outbox") === "0");
     await waitFor("ready again", async () => (await app.inject("/health/ready")).statusCode === 200);
-  });
+  }, 180_000);
 });

@@ -3,7 +3,7 @@ import { request } from "node:http";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { waitFor } from "../../../scripts/local-servers/free-port";
-import { startUsersTestEnvironment, type UsersTestEnvironment } from "./support/users-test-environment";
+import { BOOT_TIMEOUT_MS, startUsersTestEnvironment, type UsersTestEnvironment } from "./support/users-test-environment";
 
 let env: UsersTestEnvironment;
 let child: ChildProcess;
@@ -55,7 +55,7 @@ beforeAll(async () => {
     if (line) baseUrl = JSON.parse(line).url;
     return baseUrl !== "";
   }, 60_000);
-});
+}, BOOT_TIMEOUT_MS);
 afterAll(async () => {
   if (child && child.exitCode === null) child.kill("SIGKILL");
   await env?.destroy();
@@ -102,5 +102,5 @@ describe("graceful shutdown on SIGTERM", () => {
     expect(refusedLogin.status).toBe("refused");
     expect(exitCode, output.slice(-2000)).toBe(0);
     expect(output).toContain("shutdown: complete");
-  });
+  }, 120_000);
 });

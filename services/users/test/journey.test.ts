@@ -9,7 +9,7 @@ import { loadUsersConfig } from "../src/config";
 import { connectDependencies } from "../src/dependencies";
 import { loadJose } from "../src/domain/jose-module";
 import { waitFor } from "../../../scripts/local-servers/free-port";
-import { startUsersTestEnvironment, type UsersTestEnvironment } from "./support/users-test-environment";
+import { BOOT_TIMEOUT_MS, startUsersTestEnvironment, type UsersTestEnvironment } from "./support/users-test-environment";
 
 let env: UsersTestEnvironment;
 let app: ServiceApp;
@@ -31,7 +31,7 @@ beforeAll(async () => {
   );
   const logger = createLogger({ service: "users", level: "info", destination: { write: (line: string) => void logLines.push(line) } });
   app = await buildApp(await connectDependencies(config, logger));
-});
+}, BOOT_TIMEOUT_MS);
 afterAll(async () => {
   await app?.close();
   await env?.destroy();
