@@ -12,10 +12,12 @@ declare module "fastify" {
 }
 
 export type PreHandler = (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
+/** Callback style, so a request whose token was verified before costs no promise at all. */
+export type CallbackPreHandler = (request: FastifyRequest, reply: FastifyReply, done: (error?: Error) => void) => void;
 
 export interface Guards {
   /** A valid access token is required. */
-  authenticate: PreHandler;
+  authenticate: CallbackPreHandler;
   /** A valid token of a user who is an administrator now (not only when the token was issued). */
   requireAdmin: PreHandler;
   currentUser(request: FastifyRequest): Promise<UserRecord>;
@@ -26,26 +28,55 @@ const BEARER = /^Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*)$/;
 export function installAuthentication(app: ServiceApp, tokens: AccessTokens, accounts: Accounts): Guards {
   app.decorateRequest("principal", null);
 
-  const authenticate: PreHandler = async (request) => {
+  const bearerToken = (request: FastifyRequest): string => {
     const header = request.headers.authorization;
     if (header === undefined) throw httpErrors.unauthorized("headers.authorization: a Bearer access token is required", "TOKEN_MISSING");
     const match = BEARER.exec(header);
     if (!match) throw httpErrors.unauthorized("headers.authorization: must be 'Bearer <jwt>'", "TOKEN_INVALID");
+    return match[1]!;
+  };
+  const rejected = (error: unknown): Error =>
+    error instanceof TokenRejected ? httpErrors.unauthorized(`headers.authorization: ${error.message}`, error.code) : (error as Error);
+
+  const authenticate: CallbackPreHandler = (request, _reply, done) => {
+    let token: string;
     try {
-      request.principal = await tokens.verify(match[1]!);
+      token = bearerToken(request);
     } catch (error) {
-      if (error instanceof TokenRejected) throw httpErrors.unauthorized(`headers.authorization: ${error.message}`, error.code);
-      throw error;
+      done(error as Error);
+      return;
+    }
+    const known = tokens.cached(token);
+    if (known) {
+      request.principal = known;
+      done();
+      return;
+    }
+    tokens.verify(token).then(
+      (claims) => {
+        request.principal = claims;
+        done();
+      },
+      (error: unknown) => done(rejected(error)),
+    );
+  };
+
+  const authenticateAsync = async (request: FastifyRequest): Promise<void> => {
+    const token = bearerToken(request);
+    try {
+      request.principal = await tokens.verify(token);
+    } catch (error) {
+      throw rejected(error);
     }
   };
 
   const currentUser = async (request: FastifyRequest): Promise<UserRecord> => {
     if (!request.principal) throw httpErrors.unauthorized();
-    return accounts.activeUser(request.principal.userId);
+    return accounts.cachedActiveUser(request.principal.userId) ?? accounts.activeUser(request.principal.userId);
   };
 
-  const requireAdmin: PreHandler = async (request, reply) => {
-    await authenticate(request, reply);
+  const requireAdmin: PreHandler = async (request) => {
+    await authenticateAsync(request);
     const user = await currentUser(request);
     if (!user.roles.includes("admin")) throw httpErrors.forbidden("administrators only", "ADMIN_REQUIRED");
   };
