@@ -26,7 +26,7 @@ export const ConfigChanged = defineMessage<ChangeEvent>({
  * retry them forever. The kit gives no structured flag for "returned", hence the message test.
  */
 function unroutable(error: unknown): boolean {
-  return error instanceof PublishError && !error.maybeDelivered && /no queue is bound/.test(error.message);
+  return error instanceof PublishError && error.unroutable;
 }
 
 export function brokerChangePublisher(messaging: Messaging): ChangePublisher {

@@ -1,11 +1,15 @@
 import type { ChannelModel, ConfirmChannel, Message, Options } from "amqplib";
 import type { Logger } from "pino";
 
-/** Why a publish failed; `maybeDelivered` is true when the broker may hold the message anyway. */
+/**
+ * Why a publish failed; `maybeDelivered` is true when the broker may hold the message anyway,
+ * `unroutable` when no queue is bound for it (an event nobody subscribes to).
+ */
 export class PublishError extends Error {
   constructor(
     message: string,
     readonly maybeDelivered: boolean,
+    readonly unroutable = false,
   ) {
     super(message);
     this.name = "PublishError";
@@ -168,7 +172,7 @@ export class ConfirmPublisher {
     this.inFlight.delete(pending.key);
     if (!error) {
       if (pending.returned) {
-        pending.reject(new PublishError(`no queue is bound to ${pending.exchange} for routing key ${pending.routingKey}: message returned by the broker`, false));
+        pending.reject(new PublishError(`no queue is bound to ${pending.exchange} for routing key ${pending.routingKey}: message returned by the broker`, false, true));
       } else {
         pending.resolve();
       }

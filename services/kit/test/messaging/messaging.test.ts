@@ -149,6 +149,7 @@ describe("messaging module", () => {
   it("fails a publish nobody can receive instead of resolving it", async () => {
     const publisher = await messaging("users");
     await expect(publisher.publish(nobodyListens, { n: 1 })).rejects.toThrow(/no queue is bound to events for routing key nobody\.listens/);
+    await expect(publisher.publish(nobodyListens, { n: 2 })).rejects.toMatchObject({ unroutable: true, maybeDelivered: false });
   });
 
   it("fails a publish outside the service's permissions with the broker's reason", async () => {

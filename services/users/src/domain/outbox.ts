@@ -1,5 +1,5 @@
 import type { Logger, Pool, PoolClient } from "@fundament/kit";
-import type { MessageType, PublishOptions } from "@fundament/kit/messaging";
+import { type MessageType, PublishError, type PublishOptions } from "@fundament/kit/messaging";
 
 /** What the relay needs from the broker: a publish that resolves on the broker's confirm. */
 export interface EventPublisher {
@@ -79,7 +79,14 @@ export class OutboxRelay {
         for (const row of rows.rows) {
           const type = this.types.get(row.type);
           if (!type) throw new Error(`outbox row ${row.id}: unknown event type ${row.type}`);
-          await this.publisher.publish(type, row.payload, { messageId: row.message_id });
+          try {
+            await this.publisher.publish(type, row.payload, { messageId: row.message_id });
+          } catch (error) {
+            // No queue is bound for this event: nobody subscribes to it, so it is delivered to
+            // nobody, as pub/sub means. Keeping it would retry it forever and block the rows after it.
+            if (!(error instanceof PublishError && error.unroutable)) throw error;
+            this.log.info({ event: row.type, messageId: row.message_id }, "event has no subscriber; dropped");
+          }
           sent.push(row.id);
         }
       } finally {
