@@ -11,7 +11,8 @@ import { parse } from "yaml";
 import { beforeAll, describe, expect, it } from "vitest";
 import { Mongo, MongoArgs, MongoConnection } from "../../components/database/mongo";
 import { MONGOD_CONF_PATH, MONGO_EXPORTER_CA_PATH, MONGO_EXPORTER_PEM_PATH, MONGO_INIT_SCRIPT_PATH, MONGO_KEYFILE_COPY_PATH, MONGO_KEYFILE_PATH } from "../../components/database/mongo-workloads";
-import { DeployedWorkload, Endpoint, Job, Runtime, ScheduledJob, Workload, WorkloadFile } from "../../components/runtime/workload";
+import { Runtime, WorkloadFile } from "../../components/runtime/workload";
+import { RecordingRuntime, settled } from "./recording-runtime";
 
 const registered: { type: string; name: string }[] = [];
 const generatedSecrets = new Set<string>();
@@ -57,39 +58,7 @@ beforeAll(async () => {
   );
 });
 
-function settled<T>(output: pulumi.Input<T>): Promise<T> {
-  return new Promise((resolve) => pulumi.output(output).apply((value) => resolve(value as T)));
-}
 
-class RecordingRuntime implements Runtime {
-  readonly target = "kubernetes" as const;
-  readonly deployed: Workload[] = [];
-  readonly jobs: Job[] = [];
-  deploy(workload: Workload): DeployedWorkload {
-    this.deployed.push(workload);
-    return this.handle(workload.name, workload.ports.map((p) => [p.name, p.port]));
-  }
-  run(job: Job): DeployedWorkload {
-    this.jobs.push(job);
-    return this.handle(job.name, []);
-  }
-  schedule(job: ScheduledJob): DeployedWorkload {
-    throw new Error(`unexpected scheduled job ${job.name}`);
-  }
-  private handle(name: string, ports: [string, number][]): DeployedWorkload {
-    const host = pulumi.output(name);
-    return {
-      name,
-      host,
-      endpoint: (portName: string) => {
-        const port = ports.find(([n]) => n === portName);
-        if (!port) throw new Error(`${name} has no port ${portName}`);
-        return host.apply((h): Endpoint => ({ host: h, port: port[1] }));
-      },
-      resources: [],
-    };
-  }
-}
 
 const args = (runtime: Runtime): MongoArgs => ({
   runtime,
@@ -110,7 +79,7 @@ function file(owner: { name: string; files?: WorkloadFile[] }, path: string): Wo
 }
 
 describe("Mongo component", () => {
-  const runtime = new RecordingRuntime();
+  const runtime = new RecordingRuntime("kubernetes");
   let component: Mongo;
 
   beforeAll(() => {
@@ -201,7 +170,7 @@ describe("Mongo component", () => {
 describe("Mongo component argument checks", () => {
   it("names every bad field in one error and registers nothing", () => {
     const before = registered.length;
-    const runtime = new RecordingRuntime();
+    const runtime = new RecordingRuntime("kubernetes");
     let message = "";
     try {
       new Mongo("bad-mongo", {

@@ -16,10 +16,11 @@ import { PostgresBackup } from "../../components/database/backup";
 import { PgBouncer } from "../../components/database/pgbouncer";
 import { DatabaseConnection, Postgres, PostgresArgs } from "../../components/database/postgres";
 import { POSTGRES_EXPORTER_IMAGE, POSTGRES_IMAGE, PGBOUNCER_EXPORTER_IMAGE, PGBOUNCER_IMAGE } from "../../components/database/postgres-images";
-import { DeployedWorkload, Endpoint, Job, Runtime, ScheduledJob, Workload, WorkloadFile } from "../../components/runtime/workload";
+import { Runtime, WorkloadFile } from "../../components/runtime/workload";
 import { PgBouncerServer, startPgBouncer } from "../../scripts/local-servers/pgbouncer-server";
 import { POSTGRES_BIN, PostgresServer, startPostgres } from "../../scripts/local-servers/postgres-server";
 import { chownTo, ownedTempDir, runAs, serviceUser } from "../../scripts/local-servers/server-process";
+import { RecordingRuntime, settled } from "./recording-runtime";
 
 const generatedSecrets = new Set<string>();
 
@@ -46,44 +47,7 @@ beforeAll(async () => {
   );
 });
 
-function settled<T>(output: pulumi.Input<T>): Promise<T> {
-  return new Promise((resolve) => pulumi.output(output).apply((value) => resolve(value as T)));
-}
 
-class RecordingRuntime implements Runtime {
-  readonly target = "docker" as const;
-  readonly deployed: Workload[] = [];
-  readonly scheduled: ScheduledJob[] = [];
-  deploy(workload: Workload): DeployedWorkload {
-    this.deployed.push(workload);
-    return this.handle(workload.name, workload.ports.map((p) => [p.name, p.port]));
-  }
-  run(job: Job): DeployedWorkload {
-    throw new Error(`unexpected job ${job.name}`);
-  }
-  schedule(job: ScheduledJob): DeployedWorkload {
-    this.scheduled.push(job);
-    return this.handle(job.name, []);
-  }
-  workload(name: string): Workload {
-    const found = this.deployed.find((w) => w.name === name);
-    if (!found) throw new Error(`no workload ${name}`);
-    return found;
-  }
-  private handle(name: string, ports: [string, number][]): DeployedWorkload {
-    const host = pulumi.output(name);
-    return {
-      name,
-      host,
-      endpoint: (portName: string) => {
-        const port = ports.find(([n]) => n === portName);
-        if (!port) throw new Error(`${name} has no port ${portName}`);
-        return host.apply((h): Endpoint => ({ host: h, port: port[1] }));
-      },
-      resources: [],
-    };
-  }
-}
 
 const file = (files: WorkloadFile[] | undefined, path: string): WorkloadFile => {
   const found = files?.find((f) => f.path === path);
@@ -105,7 +69,7 @@ const postgresArgs = (runtime: Runtime): PostgresArgs => ({
 });
 
 describe("Postgres, PgBouncer and PostgresBackup components", () => {
-  const runtime = new RecordingRuntime();
+  const runtime = new RecordingRuntime("docker");
   let postgres: Postgres;
   let pgbouncer: PgBouncer;
   let connections: Record<string, DatabaseConnection>;

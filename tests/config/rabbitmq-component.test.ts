@@ -12,9 +12,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AmqpConnection, RABBITMQ_CONF_PATH, RabbitMQ, RabbitMQArgs } from "../../components/broker/rabbitmq";
 import { ERLANG_COOKIE_SECRET_PATH } from "../../components/broker/rabbitmq-start";
 import { DEFINITIONS_PATH } from "../../components/broker/rabbitmq-conf";
-import { DeployedWorkload, Endpoint, Job, Runtime, ScheduledJob, Workload } from "../../components/runtime/workload";
+import { Runtime, Workload } from "../../components/runtime/workload";
 import { RabbitNode, startRabbit } from "../../scripts/local-servers/rabbitmq-node";
 import { TEST_MODEL } from "../../services/kit/test/messaging/broker-node";
+import { RecordingRuntime, settled } from "./recording-runtime";
 
 const registered: { type: string; name: string }[] = [];
 const generatedSecrets = new Set<string>();
@@ -45,34 +46,7 @@ beforeAll(async () => {
   );
 });
 
-function settled<T>(output: pulumi.Input<T>): Promise<T> {
-  return new Promise((resolve) => pulumi.output(output).apply((value) => resolve(value as T)));
-}
 
-class RecordingRuntime implements Runtime {
-  readonly target = "kubernetes" as const;
-  readonly deployed: Workload[] = [];
-  deploy(workload: Workload): DeployedWorkload {
-    this.deployed.push(workload);
-    const host = pulumi.output(`${workload.name}.fundament.svc`);
-    return {
-      name: workload.name,
-      host,
-      endpoint: (portName: string) => {
-        const port = workload.ports.find((candidate) => candidate.name === portName);
-        if (!port) throw new Error(`${workload.name} has no port ${portName}`);
-        return host.apply((h): Endpoint => ({ host: h, port: port.port }));
-      },
-      resources: [],
-    };
-  }
-  run(job: Job): DeployedWorkload {
-    throw new Error(`unexpected job ${job.name}`);
-  }
-  schedule(job: ScheduledJob): DeployedWorkload {
-    throw new Error(`unexpected scheduled job ${job.name}`);
-  }
-}
 
 const args = (runtime: Runtime): RabbitMQArgs => ({
   runtime,
@@ -90,7 +64,7 @@ function file(workload: Workload, path: string): NonNullable<Workload["files"]>[
 }
 
 describe("RabbitMQ component", () => {
-  const runtime = new RecordingRuntime();
+  const runtime = new RecordingRuntime("kubernetes", (name) => `${name}.fundament.svc`);
   let component: RabbitMQ;
   let workload: Workload;
 
@@ -159,7 +133,7 @@ describe("RabbitMQ component", () => {
 
   it("refuses bad arguments before registering anything, naming every problem", () => {
     const before = registered.length;
-    const bad = { ...args(new RecordingRuntime()), image: "rabbitmq:latest", storageGiB: 0, resources: { cpu: 1, memoryMiB: 128 }, model: { services: [], queues: [{ name: "Q", routingKeys: ["a"], consumers: ["x"] }] } };
+    const bad = { ...args(new RecordingRuntime("kubernetes", (name) => `${name}.fundament.svc`)), image: "rabbitmq:latest", storageGiB: 0, resources: { cpu: 1, memoryMiB: 128 }, model: { services: [], queues: [{ name: "Q", routingKeys: ["a"], consumers: ["x"] }] } };
     expect(() => new RabbitMQ("bad", bad)).toThrow(
       [
         "bad: invalid RabbitMQ arguments:",

@@ -15,8 +15,9 @@ import Redis from "ioredis";
 import { beforeAll, describe, expect, it } from "vitest";
 import { Redis as RedisComponent, RedisArgs, RedisConnection } from "../../components/database/redis";
 import { REDIS_ACL_PATH, REDIS_CONF_PATH, REDIS_HEALTH_PASSWORD_PATH, redisHealthCommand } from "../../components/database/redis-workloads";
-import { DeployedWorkload, Endpoint, Job, Runtime, ScheduledJob, Workload } from "../../components/runtime/workload";
+import { Runtime, Workload } from "../../components/runtime/workload";
 import { startRedis } from "../../scripts/local-servers/redis-server";
+import { RecordingRuntime, settled } from "./recording-runtime";
 
 const registered: { type: string; name: string }[] = [];
 const generatedSecrets = new Set<string>();
@@ -43,39 +44,7 @@ beforeAll(async () => {
   );
 });
 
-function settled<T>(output: pulumi.Input<T>): Promise<T> {
-  return new Promise((resolve) => pulumi.output(output).apply((value) => resolve(value as T)));
-}
 
-class RecordingRuntime implements Runtime {
-  readonly target = "docker" as const;
-  readonly deployed: Workload[] = [];
-  readonly jobs: Job[] = [];
-  deploy(workload: Workload): DeployedWorkload {
-    this.deployed.push(workload);
-    return this.handle(workload.name, workload.ports.map((p) => [p.name, p.port]));
-  }
-  run(job: Job): DeployedWorkload {
-    this.jobs.push(job);
-    return this.handle(job.name, []);
-  }
-  schedule(job: ScheduledJob): DeployedWorkload {
-    throw new Error(`unexpected scheduled job ${job.name}`);
-  }
-  private handle(name: string, ports: [string, number][]): DeployedWorkload {
-    const host = pulumi.output(`${name}.backend.internal`);
-    return {
-      name,
-      host,
-      endpoint: (portName: string) => {
-        const port = ports.find(([n]) => n === portName);
-        if (!port) throw new Error(`${name} has no port ${portName}`);
-        return host.apply((h): Endpoint => ({ host: h, port: port[1] }));
-      },
-      resources: [],
-    };
-  }
-}
 
 const args = (runtime: Runtime): RedisArgs => ({
   runtime,
@@ -94,7 +63,7 @@ async function fileContent(workload: Workload, path: string): Promise<string> {
 }
 
 describe("Redis component", () => {
-  const runtime = new RecordingRuntime();
+  const runtime = new RecordingRuntime("docker", (name) => `${name}.backend.internal`);
   let component: RedisComponent;
 
   beforeAll(() => {
@@ -187,7 +156,7 @@ describe("Redis component", () => {
 describe("Redis component argument checks", () => {
   it("names every bad field in one error and registers nothing", () => {
     const before = registered.length;
-    const runtime = new RecordingRuntime();
+    const runtime = new RecordingRuntime("docker", (name) => `${name}.backend.internal`);
     expect(
       () =>
         new RedisComponent("bad-redis", {
