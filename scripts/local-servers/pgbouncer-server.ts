@@ -1,8 +1,7 @@
 import { ChildProcess } from "node:child_process";
 import { writeFileSync } from "node:fs";
-import { connect } from "node:net";
 import { join } from "node:path";
-import { freePort, waitFor } from "./free-port";
+import { freePort, portOpen, waitFor } from "./free-port";
 import { captureOutput, chownTo, ownedTempDir, serviceUser, spawnAs, waitForExit } from "./server-process";
 
 export const PGBOUNCER_BIN = process.env.PGBOUNCER_BIN ?? "/usr/sbin/pgbouncer";
@@ -22,17 +21,6 @@ export interface PgBouncerServer {
   output(): string;
   stop(): Promise<void>;
   destroy(): Promise<void>;
-}
-
-function portOpen(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(port, "127.0.0.1");
-    socket.once("connect", () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once("error", () => resolve(false));
-  });
 }
 
 /**

@@ -1,8 +1,7 @@
 import { ChildProcess } from "node:child_process";
 import { writeFileSync } from "node:fs";
-import { connect } from "node:net";
 import { join } from "node:path";
-import { freePort, waitFor } from "./free-port";
+import { freePort, portOpen, waitFor } from "./free-port";
 import { captureOutput, chownTo, ownedTempDir, runAs, serviceUser, spawnAs, waitForExit } from "./server-process";
 
 const RABBIT_BIN = process.env.RABBITMQ_BIN ?? "/usr/lib/rabbitmq/bin";
@@ -27,17 +26,6 @@ export interface RabbitNode {
   stop(): Promise<void>;
   kill(): Promise<void>;
   destroy(): Promise<void>;
-}
-
-function portOpen(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(port, "127.0.0.1");
-    socket.once("connect", () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once("error", () => resolve(false));
-  });
 }
 
 /** Replaces (or adds) `key = value` lines of a rabbitmq.conf so the harness's ports win. */

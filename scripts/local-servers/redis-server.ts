@@ -1,8 +1,7 @@
 import { ChildProcess } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { connect } from "node:net";
-import { freePort, waitFor } from "./free-port";
+import { freePort, portOpen, waitFor } from "./free-port";
 import { captureOutput, ownedTempDir, serviceUser, spawnAs, waitForExit } from "./server-process";
 
 export interface RedisServer {
@@ -14,17 +13,6 @@ export interface RedisServer {
   /** SIGKILL: no shutdown save, no AOF rewrite; what survives is what the config made durable. */
   kill(): Promise<void>;
   destroy(): Promise<void>;
-}
-
-function portOpen(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(port, "127.0.0.1");
-    socket.once("connect", () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once("error", () => resolve(false));
-  });
 }
 
 /** Starts redis-server with a rendered redis.conf; only port, bind and dir are overridden. */
