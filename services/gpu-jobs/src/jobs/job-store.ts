@@ -218,14 +218,15 @@ export class JobStore {
   }
 
   /**
-   * Takes the job for `ttlMs` when no other replica holds it, moving queued to placing. Resolves
-   * undefined when another replica's lease is live or the job is in none of `states`.
+   * Takes the job for `ttlMs` when nobody holds it, moving queued to placing. Resolves undefined
+   * while any lease is live, this replica's own included (its loop and a command may race), or
+   * when the job is in none of `states`.
    */
   async claim(jobId: string, owner: string, ttlMs: number, states: JobState[]): Promise<JobRecord | undefined> {
     const result = await this.pool.query<JobRow>(
       `update gpu_jobs set lease_owner = $2, lease_until = now() + ($3 || ' milliseconds')::interval,
          state = case when state = 'queued' then 'placing' else state end, updated_at = now()
-       where id = $1 and state = any($4) and (lease_until is null or lease_until < now() or lease_owner = $2)
+       where id = $1 and state = any($4) and (lease_until is null or lease_until < now())
        returning *`,
       [jobId, owner, String(ttlMs), states],
     );

@@ -28,17 +28,19 @@ export class WorkLoop {
   private again = false;
   private lastReap = 0;
   private stopped = false;
+  private started = false;
 
   constructor(private readonly options: WorkLoopOptions) {}
 
   start(): void {
+    this.started = true;
     this.timer = setInterval(() => this.kick(), this.options.intervalMs);
     this.timer.unref();
     this.kick();
   }
 
   kick(): void {
-    if (this.stopped) return;
+    if (this.stopped || !this.started) return;
     if (this.running) {
       this.again = true;
       return;

@@ -65,7 +65,8 @@ export class VastaiAdapter implements ProviderAdapter {
       provider: "vastai",
       offerId: String(offer.id),
       gpuModel: offer.gpu_name,
-      gpuMemoryGiB: Math.floor(offer.gpu_ram / 1024),
+      // gpu_ram is in MB and a little under the marketing size (a 24 GB RTX 4090 reports 24564).
+      gpuMemoryGiB: Math.round(offer.gpu_ram / 1024),
       gpuCount: offer.num_gpus,
       region: offer.geolocation ?? "unknown",
       spot: false,

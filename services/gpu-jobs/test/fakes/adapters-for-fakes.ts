@@ -11,7 +11,7 @@ import { type FakeProvider, startFakeGenesis, startFakeKubernetes, startFakeLamb
 
 export const GPU_NAMESPACE = "gpu-jobs";
 /** Shorter than the fakes' SLOW_MS, so a slow success is a timeout to the adapter. */
-export const TIMEOUT_MS = 500;
+export const TIMEOUT_MS = 1200;
 
 export type HttpProvider = Exclude<Provider, "local">;
 export const HTTP_PROVIDERS: HttpProvider[] = ["runpod", "vastai", "lambda", "genesis", "paperspace", "aws"];

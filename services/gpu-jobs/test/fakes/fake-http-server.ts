@@ -85,7 +85,7 @@ export class ScenarioQueue {
   }
 }
 
-export const SLOW_MS = 1500;
+export const SLOW_MS = 3000;
 export const VALID_KEY = "test-provider-key";
 
 export function bearerOk(request: FakeRequest): boolean {
