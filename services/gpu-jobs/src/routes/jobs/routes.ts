@@ -3,7 +3,7 @@ import { BudgetExceededError } from "../../jobs/job-store";
 import type { JobRecord } from "../../jobs/job-types";
 import { mayUseProject, projectsOf } from "../project-access";
 import type { RouteContext } from "../route-context";
-import { JobBody, JobParams, ListQuery, SubmitBody } from "./schemas";
+import { ENV_NAME, JobBody, JobParams, ListQuery, SubmitBody } from "./schemas";
 
 function present(job: JobRecord, attempts?: Awaited<ReturnType<RouteContext["store"]["attempts"]>>) {
   const { request, offerId: _offer, updatedAt: _updated, ...rest } = job;
@@ -35,6 +35,8 @@ export function registerJobRoutes(context: RouteContext): void {
       if (body.deadline !== undefined && Date.parse(body.deadline) <= Date.now()) throw httpErrors.badInput("body.deadline", "must be in the future");
       if (body.gpu.gpuModels && new Set(body.gpu.gpuModels).size !== body.gpu.gpuModels.length) throw httpErrors.badInput("body.gpu.gpuModels", "must not repeat a model");
       for (const [name, value] of Object.entries(body.environment ?? {})) {
+        // The schema's key pattern documents the rule; a record's keys are checked here so the message names the key.
+        if (!ENV_NAME.test(name)) throw httpErrors.badInput(`body.environment.${name}`, "must be a variable name (letters, digits, _; not starting with a digit)");
         if ("secretRef" in value && !(await context.secrets.exists(value.secretRef))) throw httpErrors.badInput(`body.environment.${name}.secretRef`, `no secret named ${value.secretRef}`);
       }
       let job: JobRecord;

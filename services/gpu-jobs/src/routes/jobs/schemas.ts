@@ -3,6 +3,7 @@ import { Type } from "@fundament/kit";
 const ProviderName = Type.Union([Type.Literal("aws"), Type.Literal("runpod"), Type.Literal("vastai"), Type.Literal("lambda"), Type.Literal("paperspace"), Type.Literal("genesis"), Type.Literal("local")]);
 const ProjectName = Type.String({ pattern: "^[a-z0-9][a-z0-9-]{0,62}$", description: "project the job is billed to" });
 const EnvName = "^[A-Za-z_][A-Za-z0-9_]{0,127}$";
+export const ENV_NAME = new RegExp(EnvName);
 
 export const EnvironmentValue = Type.Union([
   Type.Object({ value: Type.String({ maxLength: 32768 }) }, { additionalProperties: false }),
