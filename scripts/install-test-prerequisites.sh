@@ -54,12 +54,13 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 # Several test runs on one machine may start at once: one installs, the others wait and re-check.
-exec 9>/run/fundament-test-prerequisites.lock
+exec 9>"${TMPDIR:-/tmp}/fundament-test-prerequisites.lock"
 flock 9
 mapfile -t missing < <(missing_packages)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
-policy_rc=/usr/sbin/policy-rc.d
+# (The path is overridable only so that the script's own test need not touch /usr/sbin.)
+policy_rc="${FUNDAMENT_POLICY_RC_D:-/usr/sbin/policy-rc.d}"
 if [ ! -e "$policy_rc" ]; then
   printf '#!/bin/sh\n# fundament: no service starts during the test prerequisites install\nexit 101\n' >"$policy_rc"
   chmod 0755 "$policy_rc"
