@@ -21,6 +21,7 @@ prometheus-alertmanager    # amtool, for the monitoring layer's rendered alertma
 rabbitmq-server            # a real RabbitMQ node: tests/config and the services' messaging tests
 redis-server               # a real redis-server: tests/config and the services' integration tests
 shellcheck                 # lints the shell scripts the stack uploads (POSIX sh)
+strace                     # counts redis-server's AOF fsyncs (tests/config/redis-server.test.ts)
 EOF
 
 wanted=()
