@@ -44,7 +44,9 @@ mv "$work" "$target"
 trap - EXIT
 log "${summary}, $bytes bytes, to $target"
 
-# Names start with the UTC timestamp, so a reverse sort puts the newest first.
+# Names start with the UTC timestamp, so a reverse sort puts the newest first. This job names
+# every entry here itself, so ls output is safe to read.
+# shellcheck disable=SC2010
 ls -1 "$backup_dir" | grep -E '^[0-9]{8}T[0-9]{6}Z' | sort -r | tail -n +$((retention + 1)) | while IFS= read -r old; do
   rm -rf "\${backup_dir:?}/$old"
   log "removed $old (retention $retention)"

@@ -172,6 +172,12 @@ describe("Redis backup job and restore", () => {
     }
   });
 
+  it.skipIf(spawnSync("shellcheck", ["--version"]).status !== 0)("shellcheck finds nothing in the rendered backup script and the restore scripts (POSIX sh)", () => {
+    const result = spawnSync("shellcheck", ["-s", "sh", scriptPath, RESTORE_SCRIPT, resolve(__dirname, "../../scripts/postgres-restore.sh")], { encoding: "utf8" });
+    expect(result.stdout).toBe("");
+    expect(result.status).toBe(0);
+  });
+
   it("the restore refuses a file that is not an RDB and changes nothing", () => {
     const junk = join(work.path, "junk.rdb");
     writeFileSync(junk, "not an rdb");
