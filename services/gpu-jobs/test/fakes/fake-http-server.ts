@@ -18,8 +18,8 @@ export interface FakeAnswer {
   /** Sent as is (Vast.ai's plain-text 429). */
   text?: string;
   headers?: Record<string, string>;
-  /** Hold the answer this long (the launch has happened; the client gives up first). */
-  delayMs?: number;
+  /** Never answer: the launch has happened, and the client gives up waiting (its timeout, not ours, decides). */
+  hold?: boolean;
 }
 
 export interface FakeServer {
@@ -30,7 +30,6 @@ export interface FakeServer {
 
 export async function startFakeServer(handle: (request: FakeRequest) => FakeAnswer | Promise<FakeAnswer>): Promise<FakeServer> {
   const requests: FakeRequest[] = [];
-  const timers = new Set<NodeJS.Timeout>();
   const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = [];
     req.on("data", (chunk: Buffer) => chunks.push(chunk));
@@ -51,13 +50,7 @@ export async function startFakeServer(handle: (request: FakeRequest) => FakeAnsw
           const headers = { "content-type": answer.text !== undefined ? "text/plain" : "application/json", ...(answer.headers ?? {}) };
           res.writeHead(answer.status, headers).end(answer.text ?? (answer.body === undefined ? "" : JSON.stringify(answer.body)));
         };
-        if (answer.delayMs) {
-          const timer = setTimeout(() => {
-            timers.delete(timer);
-            send();
-          }, answer.delayMs);
-          timers.add(timer);
-        } else send();
+        if (!answer.hold) send();
       });
     });
   });
@@ -67,7 +60,6 @@ export async function startFakeServer(handle: (request: FakeRequest) => FakeAnsw
     requests,
     close: () =>
       new Promise<void>((resolve) => {
-        for (const timer of timers) clearTimeout(timer);
         server.close(() => resolve());
         server.closeAllConnections();
       }),
@@ -85,7 +77,6 @@ export class ScenarioQueue {
   }
 }
 
-export const SLOW_MS = 3000;
 export const VALID_KEY = "test-provider-key";
 
 export function bearerOk(request: FakeRequest): boolean {

@@ -1,4 +1,4 @@
-import { type FakeAnswer, type FakeRequest, type FakeServer, ScenarioQueue, SLOW_MS, startFakeServer, bearerOk } from "./fake-http-server";
+import { type FakeAnswer, type FakeRequest, type FakeServer, ScenarioQueue, startFakeServer, bearerOk } from "./fake-http-server";
 
 /** An instance a fake provider holds; `name` is where the adapter's idempotency key lands. */
 export interface FakeInstance {
@@ -48,7 +48,7 @@ export async function startFakeRunpod(): Promise<FakeProvider> {
       const instance: FakeInstance = { id: `pod${nextId()}`, name: String(variables.input?.name), state: "running" };
       instances.push(instance);
       const field = query.includes("podRentInterruptable") ? "podRentInterruptable" : "podFindAndDeployOnDemand";
-      return { status: 200, body: { data: { [field]: pod(instance) } }, ...(scenario === "slow_success" ? { delayMs: SLOW_MS } : {}) };
+      return { status: 200, body: { data: { [field]: pod(instance) } }, ...(scenario === "slow_success" ? { hold: true } : {}) };
     }
     if (query.includes("podTerminate")) {
       const instance = instances.find((i) => i.id === variables.input?.podId);
@@ -85,7 +85,7 @@ export async function startFakeVastai(): Promise<FakeProvider> {
       if (scenario === "server_error") return { status: 500, text: "Internal Server Error" };
       const instance: FakeInstance = { id: nextId(), name: String((request.body as { label?: string }).label), state: "running" };
       instances.push(instance);
-      return { status: 200, body: { success: true, new_contract: Number(instance.id) }, ...(scenario === "slow_success" ? { delayMs: SLOW_MS } : {}) };
+      return { status: 200, body: { success: true, new_contract: Number(instance.id) }, ...(scenario === "slow_success" ? { hold: true } : {}) };
     }
     if (request.method === "GET" && request.path === "/instances/") return { status: 200, body: { instances: live(instances).map(view) } };
     const one = /^\/instances\/(\d+)\/$/.exec(request.path);
@@ -130,7 +130,7 @@ export async function startFakeLambda(): Promise<FakeProvider> {
       if (scenario === "server_error") return error(500, "global/unknown", "Unknown error");
       const instance: FakeInstance = { id: `lam-${nextId()}`, name: String((request.body as { name?: string }).name), state: "running" };
       instances.push(instance);
-      return { status: 200, body: { data: { instance_ids: [instance.id] } }, ...(scenario === "slow_success" ? { delayMs: SLOW_MS } : {}) };
+      return { status: 200, body: { data: { instance_ids: [instance.id] } }, ...(scenario === "slow_success" ? { hold: true } : {}) };
     }
     if (request.method === "POST" && request.path === "/instance-operations/terminate") {
       const ids = (request.body as { instance_ids: string[] }).instance_ids;
@@ -168,7 +168,7 @@ export async function startFakeGenesis(): Promise<FakeProvider> {
       if (scenario === "server_error") return { status: 503, body: { code: "unavailable", message: "maintenance" } };
       const instance: FakeInstance = { id: `gen-${nextId()}`, name: String((request.body as { name?: string }).name), state: "running" };
       instances.push(instance);
-      return { status: 201, body: { instance: view(instance) }, ...(scenario === "slow_success" ? { delayMs: SLOW_MS } : {}) };
+      return { status: 201, body: { instance: view(instance) }, ...(scenario === "slow_success" ? { hold: true } : {}) };
     }
     if (request.method === "GET" && request.path === "/instances") {
       const page = Number(request.query.get("page") ?? 1);
@@ -207,7 +207,7 @@ export async function startFakePaperspace(): Promise<FakeProvider> {
       if (scenario === "server_error") return { status: 500, body: { message: "internal", status: 500 } };
       const instance: FakeInstance = { id: `ps${nextId()}`, name: String((request.body as { name?: string }).name), state: "running" };
       instances.push(instance);
-      return { status: 200, body: { data: view(instance) }, ...(scenario === "slow_success" ? { delayMs: SLOW_MS } : {}) };
+      return { status: 200, body: { data: view(instance) }, ...(scenario === "slow_success" ? { hold: true } : {}) };
     }
     if (request.method === "GET" && request.path === "/machines") return { status: 200, body: { items: live(instances).map(view), hasMore: false } };
     const one = /^\/machines\/(.+)$/.exec(request.path);
@@ -246,7 +246,7 @@ export async function startFakeKubernetes(namespace: string): Promise<FakeProvid
       const instance: FakeInstance = { id: name, name, state: "running" };
       instances.push(instance);
       manifests.set(name, request.body);
-      return { status: 201, body: { ...(request.body as object), ...view(instance) }, ...(scenario === "slow_success" ? { delayMs: SLOW_MS } : {}) };
+      return { status: 201, body: { ...(request.body as object), ...view(instance) }, ...(scenario === "slow_success" ? { hold: true } : {}) };
     }
     if (request.method === "GET" && request.path === base) {
       const selector = request.query.get("labelSelector") ?? "";

@@ -28,7 +28,7 @@ export interface GpuJobsEnvironment {
 }
 
 export const TEST_PLACEMENT: PlacementSettings = {
-  attemptTimeoutMs: 1200,
+  attemptTimeoutMs: 3000,
   maxAttempts: 6,
   providerBackoffMs: 60_000,
   offerTtlMs: 0,
