@@ -271,10 +271,11 @@ export class Platform extends pulumi.ComponentResource {
             name: this.cluster.clusterName,
             endpoint: this.cluster.endpoint,
             oidcIssuer: this.cluster.oidcIssuer,
-            kubeconfig: this.cluster.kubeconfig,
             gatewaySecurityGroupId: this.cluster.gatewaySecurityGroupId,
           }
         : undefined,
+      // Apart from the cluster's plain facts: one secret inside an object makes the whole object secret.
+      kubeconfig: this.cluster?.kubeconfig,
       gpuPools: this.gpuPools?.pools,
       gpuNamespace: this.scheduling?.gpuNamespace,
       usersBootstrapAdmin: this.bootstrapAdminPassword ? { email: `admin@${this.config.domain}`, password: this.bootstrapAdminPassword } : undefined,
