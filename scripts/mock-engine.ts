@@ -210,7 +210,6 @@ class RecordingMonitor extends MockMonitor {
           parent: req.getParent() || undefined,
           provider: req.getProvider() || undefined,
           inputs: rpc.deserializeProperties(req.getObject()) as Record<string, unknown>,
-          provider: req.getProvider() || undefined,
           options: {
             ignoreChanges: req.getIgnorechangesList(),
             replaceOnChanges: req.getReplaceonchangesList(),
