@@ -207,6 +207,7 @@ class RecordingMonitor extends MockMonitor {
           urn,
           parent: req.getParent() || undefined,
           inputs: rpc.deserializeProperties(req.getObject()) as Record<string, unknown>,
+          provider: req.getProvider() || undefined,
           options: {
             ignoreChanges: req.getIgnorechangesList(),
             replaceOnChanges: req.getReplaceonchangesList(),
