@@ -15,7 +15,7 @@ import { EksCluster } from "./cloud";
 import { ClusterCharts, GpuNodePools, PriorityClasses, Scheduling } from "./gpu";
 import { Zones } from "./network";
 import { DeployedWorkload, Runtime } from "./runtime/workload";
-import { configSettings, FastifyService, ServiceConnections, ServiceSettings, usersSettings } from "./services";
+import { configSettings, effectiveGpuProviders, FastifyService, GPU_JOBS_SERVICE_ACCOUNT, GpuJobsAccess, gpuJobsSettings, ServiceConnections, ServiceSettings, usersSettings } from "./services";
 import { defaultBuckets, ObjectStorage } from "./storage";
 
 export interface PlatformArgs {
@@ -233,6 +233,9 @@ export class Platform extends pulumi.ComponentResource {
         },
         { parent: this, dependsOn: [this.zones] },
       );
+      if (this.services["gpu-jobs"] && effectiveGpuProviders(config.gpuJobs, "kubernetes").includes("aws")) {
+        new GpuJobsAccess("gpu-jobs-access", { namespace: config.kubernetes.namespace, gpuNamespace: this.scheduling.gpuNamespace, provider: this.cluster?.provider, dependsOn: [this.zones] }, parent);
+      }
     }
     this.registerOutputs({});
   }
@@ -273,6 +276,8 @@ export class Platform extends pulumi.ComponentResource {
         return usersSettings(connections, pulumi.secret(signingKey.privateKeyPemPkcs8), { email: `admin@${config.domain}`, password: this.bootstrapAdminPassword! });
       },
       config: () => configSettings(connections, "users"),
+      "gpu-jobs": () =>
+        gpuJobsSettings(connections, "users", config.gpuJobs, config.target === "kubernetes" ? { gpuNamespace: config.gpu.namespace, serviceAccount: GPU_JOBS_SERVICE_ACCOUNT } : undefined),
     };
     const dataServices: DeployedWorkload[] = [this.pgbouncer!.workload, this.redis!.workload, this.rabbitmq!.workload];
     const serviceConfig = config.services[service];

@@ -98,6 +98,14 @@ function crossFieldProblems(config: StackConfig): string[] {
       problems.push(`${NAMESPACE}:services.${name}.databases: the ${name} service needs ${SERVICE_DEPENDENCIES.join(", ")} (missing ${missing.join(", ")})`);
     }
   }
+  // A provider the service may use must come with its key, or the service refuses to start.
+  for (const provider of config.gpuJobs.providers) {
+    if (provider !== "aws" && provider !== "local" && !config.gpuJobs.apiKeys[provider]) {
+      problems.push(`${NAMESPACE}:gpuJobs.apiKeys.${provider}: required because ${NAMESPACE}:gpuJobs.providers includes ${provider} (set it with pulumi config set --secret --path)`);
+    }
+  }
+  if (config.gpuJobs.providers.includes("aws") && config.target !== "kubernetes") problems.push(`${NAMESPACE}:gpuJobs.providers: aws runs Jobs on the EKS GPU pools and needs target kubernetes`);
+  if (config.gpuJobs.providers.includes("local") && config.target !== "docker") problems.push(`${NAMESPACE}:gpuJobs.providers: local runs commands on the dev machine and is for target docker only`);
   // A MongoDB database is named after its consumer; MongoDB keeps these names for itself.
   const reserved = ["admin", "local", "config"];
   for (const name of Object.keys(config.services) as ServiceName[]) {

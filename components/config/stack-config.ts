@@ -1,6 +1,6 @@
 import type { QueueSpec } from "../broker/broker-model";
 import type { AutoscalingConfig, ClusterConfig, GpuConfig, QuotaConfig } from "./cluster-schema";
-import { DATABASE_KINDS, SERVICE_NAMES } from "./stack-schema";
+import { DATABASE_KINDS, GPU_PROVIDERS, SERVICE_NAMES } from "./stack-schema";
 
 /** The validated, defaulted stack config: the one object the whole program reads. */
 
@@ -47,6 +47,28 @@ export interface StackConfig {
   services: Record<ServiceName, ServiceConfig>;
   cluster: ClusterConfig;
   gpu: GpuConfig;
+  gpuJobs: GpuJobsConfig;
   autoscaling: AutoscalingConfig;
   quotas: QuotaConfig;
+}
+
+export type GpuProviderName = (typeof GPU_PROVIDERS)[number];
+
+export interface GpuOfferConfig {
+  provider: "aws" | "genesis" | "paperspace";
+  type: string;
+  gpuModel: string;
+  gpuMemoryGiB: number;
+  gpuCount: number;
+  region: string;
+  spot: boolean;
+  pricePerHour: number;
+}
+
+export interface GpuJobsConfig {
+  providers: GpuProviderName[];
+  /** Secret values (Pulumi config secrets): wrap in pulumi.secret before they reach a resource. */
+  apiKeys: Partial<Record<"runpod" | "vastai" | "lambda" | "paperspace" | "genesis", string>>;
+  offers: GpuOfferConfig[];
+  maxAttempts: number;
 }

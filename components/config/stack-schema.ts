@@ -39,7 +39,8 @@ const MONGO_INDEX: ObjectField = {
   },
 };
 
-export const SERVICE_NAMES = ["users", "config"] as const;
+export const SERVICE_NAMES = ["users", "config", "gpu-jobs"] as const;
+export const GPU_PROVIDERS = ["aws", "runpod", "vastai", "lambda", "paperspace", "genesis", "local"] as const;
 export const DATABASE_KINDS = ["postgres", "redis", "mongo", "rabbitmq"] as const;
 
 const serviceField = (name: string): ObjectField => ({
@@ -232,5 +233,41 @@ export const STACK_SCHEMA: Record<string, Field> = {
     doc: "the Fastify services",
     fields: Object.fromEntries(SERVICE_NAMES.map((name) => [name, serviceField(name)])),
   },
+  gpuJobs: {
+    kind: "object",
+    doc: "where the gpu-jobs service places work",
+    fields: {
+      providers: { kind: "array", doc: "GPU providers to use (aws = Jobs on the EKS GPU pools; local = the dev machine, no GPU); empty: local on docker, aws on kubernetes", items: { kind: "string", doc: "provider", oneOf: GPU_PROVIDERS }, default: [] },
+      apiKeys: {
+        kind: "record",
+        doc: "API keys per provider; set each with `pulumi config set --secret --path fundament:gpuJobs.apiKeys.<provider>`",
+        keys: ["runpod", "vastai", "lambda", "paperspace", "genesis"],
+        values: { kind: "string", doc: "API key" },
+        default: {},
+      },
+      offers: {
+        kind: "custom",
+        typeDoc: "list of {provider, type, gpuModel, gpuMemoryGiB, gpuCount, region, spot, pricePerHour}",
+        doc: "price tables of providers whose API has none (aws: type is the GPU pool name; genesis, paperspace: the instance or machine type)",
+        default: [],
+        validate: gpuOfferProblems,
+      },
+      maxAttempts: { kind: "integer", doc: "launch attempts per job before it fails", default: 6, min: 1, max: 50 },
+    },
+  },
   ...CLUSTER_SCHEMA,
 };
+
+/** The offers table: every entry a priced GPU type of a provider that has no price API. */
+function gpuOfferProblems(value: unknown, key: string): string[] {
+  if (!Array.isArray(value)) return [`${key}: must be a list (got ${JSON.stringify(value)})`];
+  const problems: string[] = [];
+  value.forEach((entry: Record<string, unknown>, index) => {
+    const at = `${key}[${index}]`;
+    if (!["aws", "genesis", "paperspace"].includes(String(entry?.provider))) problems.push(`${at}.provider: must be aws, genesis or paperspace (got ${JSON.stringify(entry?.provider)})`);
+    for (const field of ["type", "gpuModel", "region"]) if (typeof entry?.[field] !== "string" || entry[field] === "") problems.push(`${at}.${field}: must be a non-empty string (got ${JSON.stringify(entry?.[field])})`);
+    for (const field of ["gpuMemoryGiB", "gpuCount", "pricePerHour"]) if (typeof entry?.[field] !== "number" || !((entry[field] as number) > 0)) problems.push(`${at}.${field}: must be a positive number (got ${JSON.stringify(entry?.[field])})`);
+    if (typeof entry?.spot !== "boolean") problems.push(`${at}.spot: must be true or false (got ${JSON.stringify(entry?.spot)})`);
+  });
+  return problems;
+}

@@ -148,7 +148,8 @@ export function podSpec(source: PodSource, names: PodNames, restartPolicy: "Alwa
     volumes,
     restartPolicy,
     terminationGracePeriodSeconds: source.stopGracePeriodSeconds,
-    automountServiceAccountToken: false,
+    serviceAccountName: source.serviceAccount,
+    automountServiceAccountToken: source.serviceAccount !== undefined,
     enableServiceLinks: false,
     securityContext: {
       seccompProfile: { type: "RuntimeDefault" },

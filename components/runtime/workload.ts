@@ -118,6 +118,8 @@ export interface Workload {
   gpu?: WorkloadGpu;
   /** Runs as this user; omitted only where the image must start as root and drops privileges itself. */
   user?: { uid: number; gid: number };
+  /** Kubernetes: run as this ServiceAccount with its token mounted (a workload that calls the API); Docker ignores it. */
+  serviceAccount?: string;
   /** Docker: the entrypoint starts as root to chown its data dir, then drops to `user`. Kubernetes starts as `user` (fsGroup owns volumes). */
   startsAsRoot?: boolean;
   /** The process writes only to its storage, its files and /tmp. */

@@ -1,6 +1,6 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { DeployedWorkload, Probe, Runtime, WorkloadFile, WorkloadResources } from "../runtime/workload";
+import { DeployedWorkload, Probe, Runtime, WorkloadFile, WorkloadResources, WorkloadStorage } from "../runtime/workload";
 import { ImageRegistry, ServiceImage } from "./service-image";
 
 /** Where a service's secret files live inside its container. */
@@ -29,6 +29,10 @@ export interface FastifyServiceArgs {
   /** The migration job's settings (database only). */
   migrationEnv: Record<string, pulumi.Input<string>>;
   migrationSecrets: string[];
+  /** A volume the service keeps state in (gpu-jobs' local provider in dev). */
+  storage?: WorkloadStorage[];
+  /** Kubernetes ServiceAccount the service runs as (gpu-jobs creates Jobs through it). */
+  serviceAccount?: string;
 }
 
 function secretFiles(secrets: FastifyServiceArgs["secrets"], names: string[]): { files: WorkloadFile[]; env: Record<string, string> } {
@@ -98,6 +102,8 @@ export class FastifyService extends pulumi.ComponentResource {
         files: all.files,
         health: { startup: { ...live, periodSeconds: 2, failureThreshold: 30 }, readiness: ready, liveness: live },
         replicas: args.replicas,
+        ...(args.storage ? { storage: args.storage } : {}),
+        ...(args.serviceAccount ? { serviceAccount: args.serviceAccount } : {}),
         stopGracePeriodSeconds: 30,
         metrics: { port: METRICS_PORT, path: "/metrics" },
         dependsOn: [...args.dependsOn, this.migrations],

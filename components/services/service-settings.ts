@@ -2,6 +2,8 @@ import * as pulumi from "@pulumi/pulumi";
 import type { AmqpConnection } from "../broker";
 import type { DatabaseConnection } from "../database/postgres";
 import type { RedisConnection } from "../database/redis";
+import type { GpuJobsConfig } from "../config";
+import type { WorkloadStorage } from "../runtime/workload";
 import { HTTP_PORT } from "./fastify-service";
 import { amqpUrl, passwordOf, plainPart, postgresUrl, redisUrl } from "./service-connections";
 
@@ -16,6 +18,8 @@ export interface ServiceSettings {
   secrets: Record<string, { variable: string; value: pulumi.Input<string> }>;
   migrationEnv: Record<string, pulumi.Input<string>>;
   migrationSecrets: string[];
+  storage?: WorkloadStorage[];
+  serviceAccount?: string;
 }
 
 export const JWT_ISSUER = "fundament-users";
@@ -68,5 +72,59 @@ export function configSettings(connections: ServiceConnections, usersHost: pulum
     },
     migrationEnv: database,
     migrationSecrets: ["database-password"],
+  };
+}
+
+/** The configured providers, or the target's own when none are: the dev machine on docker, the GPU pools on kubernetes. */
+export function effectiveGpuProviders(gpuJobs: GpuJobsConfig, target: "docker" | "kubernetes"): GpuJobsConfig["providers"] {
+  if (gpuJobs.providers.length > 0) return gpuJobs.providers;
+  return target === "docker" ? ["local"] : ["aws"];
+}
+
+/** Where the local provider (dev) keeps its workers' records, on a volume so they survive a restart. */
+export const GPU_JOBS_LOCAL_STATE = "/var/lib/gpu-jobs";
+
+/**
+ * The gpu-jobs service's settings: see services/gpu-jobs/src/service-env.ts. Provider API keys
+ * are secret files; the aws provider authenticates with the ServiceAccount's own token.
+ */
+export function gpuJobsSettings(
+  connections: ServiceConnections,
+  usersHost: pulumi.Input<string>,
+  gpuJobs: GpuJobsConfig,
+  kubernetes: { gpuNamespace: string; serviceAccount: string } | undefined,
+): ServiceSettings {
+  const database = { DATABASE_URL: postgresUrl(connections.postgres) };
+  const tables = (provider: string) => JSON.stringify(gpuJobs.offers.filter((offer) => offer.provider === provider).map(({ provider: _provider, ...offer }) => offer));
+  const providers = effectiveGpuProviders(gpuJobs, kubernetes === undefined ? "docker" : "kubernetes");
+  const keyed = (["runpod", "vastai", "lambda", "paperspace", "genesis"] as const).filter((provider) => providers.includes(provider) && gpuJobs.apiKeys[provider]);
+  return {
+    env: {
+      ...database,
+      JWKS_URL: pulumi.interpolate`http://${usersHost}:${HTTP_PORT}/.well-known/jwks.json`,
+      JWT_ISSUER,
+      JWT_AUDIENCE,
+      GPU_PROVIDERS: providers.join(","),
+      GPU_MAX_ATTEMPTS: String(gpuJobs.maxAttempts),
+      AWS_GPU_OFFERS: tables("aws"),
+      GENESIS_OFFERS: tables("genesis"),
+      PAPERSPACE_OFFERS: tables("paperspace"),
+      ...(providers.includes("local") ? { LOCAL_STATE_DIR: GPU_JOBS_LOCAL_STATE } : {}),
+      ...(kubernetes
+        ? {
+            AWS_GPU_NAMESPACE: kubernetes.gpuNamespace,
+            // The API server's certificate is signed by the cluster CA, mounted beside the token.
+            NODE_EXTRA_CA_CERTS: "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt",
+          }
+        : {}),
+    },
+    secrets: {
+      "database-password": { variable: "DATABASE_PASSWORD", value: passwordOf(connections.postgres) },
+      ...Object.fromEntries(keyed.map((provider) => [`${provider}-api-key`, { variable: `${provider.toUpperCase()}_API_KEY`, value: pulumi.secret(gpuJobs.apiKeys[provider]!) }])),
+    },
+    migrationEnv: database,
+    migrationSecrets: ["database-password"],
+    ...(providers.includes("local") ? { storage: [{ name: "local-workers", path: GPU_JOBS_LOCAL_STATE, sizeGiB: 1 }] } : {}),
+    ...(kubernetes && providers.includes("aws") ? { serviceAccount: kubernetes.serviceAccount } : {}),
   };
 }

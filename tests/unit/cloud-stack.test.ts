@@ -197,7 +197,7 @@ describe("GPU node pools, charts, quotas and autoscaling", () => {
     expect(quotas["fundament-gpu"]["requests.nvidia.com/gpu"]).toBe("12");
     expect(named("kubernetes:core/v1:LimitRange")).toEqual(["scheduling-gpu-limits", "scheduling-platform-limits"]);
     const hpas = prod.all("kubernetes:autoscaling/v2:HorizontalPodAutoscaler").map(props);
-    expect(hpas.map((h) => (h.spec as { scaleTargetRef: { name: string } }).scaleTargetRef.name).sort()).toEqual(["config", "users"]);
+    expect(hpas.map((h) => (h.spec as { scaleTargetRef: { name: string } }).scaleTargetRef.name).sort()).toEqual(["config", "gpu-jobs", "users"]);
     for (const hpa of hpas) expect(hpa.spec).toMatchObject({ minReplicas: 3, maxReplicas: 12, metrics: [{ resource: { name: "cpu" } }, { resource: { name: "memory" } }] });
     const vpas = prod.all("kubernetes:autoscaling.k8s.io/v1:VerticalPodAutoscaler").map(props);
     expect(vpas.map((v) => (v.spec as { targetRef: { name: string } }).targetRef.name).sort()).toEqual(["minio", "mongo", "postgres", "rabbitmq", "redis"]);

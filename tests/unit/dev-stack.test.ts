@@ -88,7 +88,7 @@ describe("dev stack on Docker", () => {
     // The whole map is secret because each connection carries a password.
     const databases = dev.outputs.databases as { value: Record<string, { host: string; port: number; password: string }> };
     expect(isSecretMarker(databases)).toBe(true);
-    expect(Object.keys(databases.value).sort()).toEqual(["config", "users"]);
+    expect(Object.keys(databases.value).sort()).toEqual(["config", "gpu-jobs", "users"]);
     for (const connection of Object.values(databases.value)) {
       expect(connection).toMatchObject({ host: "pgbouncer", port: 6432 });
       expect(dev.generatedSecrets.has(connection.password)).toBe(true);

@@ -19,6 +19,7 @@ type PodSpec = {
   }[];
   securityContext: { seccompProfile: { type: string } };
   automountServiceAccountToken: boolean;
+  serviceAccountName?: string;
 };
 
 const CONTROLLERS = ["kubernetes:apps/v1:Deployment", "kubernetes:apps/v1:StatefulSet"];
@@ -50,7 +51,9 @@ describe("prod stack on Kubernetes", () => {
     for (const controller of controllers()) {
       const spec = podSpec(controller);
       expect(spec.securityContext.seccompProfile.type, controller.name).toBe("RuntimeDefault");
-      expect(spec.automountServiceAccountToken, controller.name).toBe(false);
+      // Only a workload that calls the Kubernetes API gets a token, and then its own ServiceAccount's.
+      expect(spec.automountServiceAccountToken, controller.name).toBe(controller.name === "gpu-jobs");
+      expect(spec.serviceAccountName, controller.name).toBe(controller.name === "gpu-jobs" ? "gpu-jobs" : undefined);
       for (const container of spec.containers) {
         expect(container.readinessProbe, controller.name).toBeDefined();
         expect(container.livenessProbe, controller.name).toBeDefined();

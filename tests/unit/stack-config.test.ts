@@ -49,7 +49,7 @@ describe("stack config", () => {
     [{ "fundament:target": "docker", "fundament:services": { config: { databases: ["postgres", "redis", "rabbitmq", "mongo"] } } }, "fundament:services.config.databases: the config service cannot have a MongoDB database"],
     [{ "fundament:target": "docker", "fundament:mongo": { databases: [{ service: "admin" }] } }, "fundament:mongo.databases[0].service: \"admin\" is a database MongoDB reserves"],
     [{ "fundament:target": "kubernetes" }, "fundament:imageRegistry: local images exist only on a Docker engine"],
-    [{ "fundament:target": "docker", "fundament:pgbouncer": { defaultPoolSize: 60 } }, "fundament:pgbouncer.defaultPoolSize: 60 per database x 2 databases exceeds fundament:postgres.maxConnections (100)"],
+    [{ "fundament:target": "docker", "fundament:pgbouncer": { defaultPoolSize: 60 } }, "fundament:pgbouncer.defaultPoolSize: 60 per database x 3 databases exceeds fundament:postgres.maxConnections (100)"],
     [{ "fundament:target": "docker", "fundament:storage": { provider: "s3" } }, "fundament:storage.provider: s3 needs the kubernetes target"],
     [{ "fundament:target": "docker", "fundament:rabbitmq": { queues: [{ name: "Bad Name", routingKeys: ["x"], consumers: ["users"] }] } }, "fundament:rabbitmq.queues[0].name"],
     [{ "fundament:target": "docker", "fundament:rabbitmq": { queues: [{ name: "jobs", routingKeys: ["job.*"], consumers: ["nobody"] }] } }, "fundament:rabbitmq.queues[0].consumers[0]"],

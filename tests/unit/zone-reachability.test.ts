@@ -115,6 +115,7 @@ describe("zone reachability on Kubernetes, ports included", () => {
     expect(reached).toEqual(
       [
         "config:9464",
+        "gpu-jobs:9464",
         "mongo-exporter:9216",
         "pgbouncer-exporter:9127",
         "postgres-exporter:9187",

@@ -47,7 +47,7 @@ export const gpuJobsEnv = {
   GENESIS_SSH_KEY_IDS: env.list({ default: [] }),
   GENESIS_OFFERS: env.string({ default: "[]", description: "JSON list of {type, gpuModel, gpuMemoryGiB, gpuCount, region, spot, pricePerHour}" }),
   KUBERNETES_API_URL: env.url({ protocols: ["http", "https"], default: "https://kubernetes.default.svc" }),
-  KUBERNETES_TOKEN: env.optional(env.secretFile({ description: "ServiceAccount token (the projected token file)" })),
+  KUBERNETES_TOKEN_PATH: env.string({ default: "/var/run/secrets/kubernetes.io/serviceaccount/token", description: "the ServiceAccount's projected token file, read on every call (the kubelet rotates it)" }),
   AWS_GPU_NAMESPACE: env.string({ default: "gpu-jobs", description: "namespace the Jobs run in" }),
   AWS_GPU_POOL_LABEL: env.string({ default: "fundament.io/gpu-pool", description: "node label naming a node's GPU pool" }),
   AWS_GPU_OFFERS: env.string({ default: "[]", description: "JSON list of pools {type: pool name, gpuModel, gpuMemoryGiB, gpuCount, region, spot, pricePerHour}" }),

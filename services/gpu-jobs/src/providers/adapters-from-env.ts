@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { EnvError } from "@fundament/kit";
 import type { Provider } from "../placement/rank-offers";
 import type { GpuJobsEnv } from "../service-env";
@@ -66,7 +67,7 @@ export function adaptersFromEnv(config: GpuJobsEnv): Map<Provider, ProviderAdapt
         adapters.set(provider, new GenesisAdapter({ apiKey: need("GENESIS_API_KEY", config.GENESIS_API_KEY), baseUrl: config.GENESIS_API_URL, timeoutMs, image: config.GENESIS_IMAGE, sshKeyIds: config.GENESIS_SSH_KEY_IDS, offers: offerTable("GENESIS_OFFERS", config.GENESIS_OFFERS, problems), reliabilityPrior }));
         break;
       case "aws":
-        adapters.set(provider, new AwsKubernetesAdapter({ apiUrl: config.KUBERNETES_API_URL, token: need("KUBERNETES_TOKEN", config.KUBERNETES_TOKEN), namespace: config.AWS_GPU_NAMESPACE, timeoutMs, offers: offerTable("AWS_GPU_OFFERS", config.AWS_GPU_OFFERS, problems), poolLabel: config.AWS_GPU_POOL_LABEL, reliabilityPrior }));
+        adapters.set(provider, new AwsKubernetesAdapter({ apiUrl: config.KUBERNETES_API_URL, token: () => readFileSync(config.KUBERNETES_TOKEN_PATH, "utf8").trim(), namespace: config.AWS_GPU_NAMESPACE, timeoutMs, offers: offerTable("AWS_GPU_OFFERS", config.AWS_GPU_OFFERS, problems), poolLabel: config.AWS_GPU_POOL_LABEL, reliabilityPrior }));
         break;
       case "local":
         adapters.set(provider, new LocalAdapter({ stateDir: config.LOCAL_STATE_DIR, offer: { gpuModel: "local", gpuMemoryGiB: 1, gpuCount: 1, pricePerHour: 0.01 }, path: "/usr/local/bin:/usr/bin:/bin" }));

@@ -6,8 +6,8 @@ import { providerRequest, type ProviderHttpOptions } from "./provider-http";
 export interface AwsKubernetesOptions {
   /** https://kubernetes.default.svc in the cluster. */
   apiUrl: string;
-  /** The ServiceAccount token (read from its projected file). */
-  token: string;
+  /** The ServiceAccount token, read for every call: the kubelet rotates the projected token file. */
+  token: () => string;
   namespace: string;
   timeoutMs: number;
   /** One entry per EKS GPU node pool (type = pool name), on-demand and spot prices from configuration. */
@@ -54,7 +54,11 @@ export class AwsKubernetesAdapter implements ProviderAdapter {
   private readonly http: ProviderHttpOptions;
 
   constructor(private readonly options: AwsKubernetesOptions) {
-    this.http = { provider: "aws", baseUrl: options.apiUrl, headers: { authorization: `Bearer ${options.token}` }, timeoutMs: options.timeoutMs, classify: classifyKubernetes };
+    this.http = { provider: "aws", baseUrl: options.apiUrl, headers: {}, timeoutMs: options.timeoutMs, classify: classifyKubernetes };
+  }
+
+  private request(method: string, path: string, body?: unknown, signal?: AbortSignal) {
+    return providerRequest({ ...this.http, headers: { authorization: `Bearer ${this.options.token()}` } }, method, path, body, signal);
   }
 
   private get jobsPath(): string {
@@ -114,7 +118,7 @@ export class AwsKubernetesAdapter implements ProviderAdapter {
 
   async launch(spec: LaunchSpec, signal: AbortSignal): Promise<{ instanceId: string }> {
     try {
-      await providerRequest(this.http, "POST", this.jobsPath, this.jobManifest(spec), signal);
+      await this.request("POST", this.jobsPath, this.jobManifest(spec), signal);
     } catch (error) {
       // The Job exists already: an earlier create with this key went through.
       if (error instanceof ProviderError && error.status === 409) return { instanceId: spec.key };
@@ -125,7 +129,7 @@ export class AwsKubernetesAdapter implements ProviderAdapter {
 
   async status(instanceId: string): Promise<ProviderInstance | undefined> {
     try {
-      const { body } = await providerRequest(this.http, "GET", `${this.jobsPath}/${encodeURIComponent(instanceId)}`);
+      const { body } = await this.request("GET", `${this.jobsPath}/${encodeURIComponent(instanceId)}`);
       const job = body as KubernetesJob;
       return { instanceId: job.metadata.name, key: job.metadata.name, state: jobState(job) };
     } catch (error) {
@@ -137,7 +141,7 @@ export class AwsKubernetesAdapter implements ProviderAdapter {
   async terminate(instanceId: string): Promise<void> {
     try {
       // Background propagation deletes the pod too; without it an orphaned pod would keep its GPU.
-      await providerRequest(this.http, "DELETE", `${this.jobsPath}/${encodeURIComponent(instanceId)}?propagationPolicy=Background`);
+      await this.request("DELETE", `${this.jobsPath}/${encodeURIComponent(instanceId)}?propagationPolicy=Background`);
     } catch (error) {
       if (isNotFound(error)) return;
       throw error;
@@ -145,7 +149,7 @@ export class AwsKubernetesAdapter implements ProviderAdapter {
   }
 
   async listOwned(): Promise<ProviderInstance[]> {
-    const { body } = await providerRequest(this.http, "GET", `${this.jobsPath}?labelSelector=${encodeURIComponent(`${MANAGED_BY}=${MANAGER}`)}`);
+    const { body } = await this.request("GET", `${this.jobsPath}?labelSelector=${encodeURIComponent(`${MANAGED_BY}=${MANAGER}`)}`);
     const items = ((body ?? {}) as { items?: KubernetesJob[] }).items ?? [];
     return items.map((job) => ({ instanceId: job.metadata.name, key: job.metadata.name, state: jobState(job) }));
   }

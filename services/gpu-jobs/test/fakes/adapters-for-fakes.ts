@@ -60,7 +60,7 @@ export function adapterFor(provider: HttpProvider, baseUrl: string, options: { a
     case "aws":
       return new AwsKubernetesAdapter({
         apiUrl: baseUrl,
-        token: apiKey,
+        token: () => apiKey,
         namespace: GPU_NAMESPACE,
         timeoutMs: TIMEOUT_MS,
         poolLabel: "fundament.io/gpu-pool",
