@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { existsSync, readdirSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, readdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { spawnSync } from "node:child_process";
 import fc from "fast-check";
@@ -13,6 +13,7 @@ import { renderPostgresHba } from "../../components/database/postgres-hba";
 import { renderPostgresInitSql } from "../../components/database/postgres-init-sql";
 import { PGPASS_MODE, renderPgpass } from "../../components/database/postgres-pgpass";
 import { scramSha256Verifier } from "../../components/database/postgres-scram";
+import { POSTGRES_MAJOR } from "../../components/config/server-versions";
 import { POSTGRES_BIN, PostgresServer, startPostgres } from "../../scripts/local-servers/postgres-server";
 import { chownTo, ownedTempDir, runAs, serviceUser } from "../../scripts/local-servers/server-process";
 
@@ -48,7 +49,7 @@ describe("renderPostgresBackupScript", () => {
   });
 });
 
-describe("backup, drop, restore on PostgreSQL 15 with the real scripts", () => {
+describe(`backup, drop, restore on PostgreSQL ${POSTGRES_MAJOR} with the real scripts`, () => {
   const user = serviceUser("postgres");
   const logins = {
     users: { user: "users", password: password() },
@@ -86,8 +87,9 @@ describe("backup, drop, restore on PostgreSQL 15 with the real scripts", () => {
     });
   };
 
+  // The server's user runs a copy: it cannot enter a checkout in a private directory, and its root does not contain the checkout.
   const runRestore = (args: string[]) =>
-    runAs(user, "sh", [RESTORE_SCRIPT, ...args], { env: { PATH: `${POSTGRES_BIN}:${process.env.PATH}`, PGHOST: server.socketDir, PGPORT: String(server.port), PGUSER: "postgres" } });
+    runAs(user, "sh", [join(work.path, "postgres-restore.sh"), ...args], { env: { PATH: `${POSTGRES_BIN}:${process.env.PATH}`, PGHOST: server.socketDir, PGPORT: String(server.port), PGUSER: "postgres" } });
 
   const completeBackups = () => readdirSync(backupDir).filter((name) => /^\d{8}T\d{6}Z/.test(name)).sort();
 
@@ -105,6 +107,7 @@ describe("backup, drop, restore on PostgreSQL 15 with the real scripts", () => {
     backupDir = join(work.path, "backups");
     scriptPath = join(work.path, "postgres-backup.sh");
     writeFileSync(scriptPath, renderPostgresBackupScript({ backupDir, retention: 2 }));
+    copyFileSync(RESTORE_SCRIPT, join(work.path, "postgres-restore.sh"));
 
     await asService(logins.users, "users", `
       CREATE TABLE accounts (id bigserial PRIMARY KEY, email text UNIQUE NOT NULL, profile jsonb, created timestamptz NOT NULL DEFAULT now());
