@@ -23,6 +23,10 @@ export interface RecordedResource {
   parent?: string;
   /** Inputs as the engine received them; secrets are `{ [sigKey]: secretSig, value }` objects. */
   inputs: Record<string, unknown>;
+  /** The explicit provider reference (`<provider urn>::<id>`); absent: the default provider. */
+  provider?: string;
+  /** The resource options the engine acts on when it diffs and replaces. */
+  options: { ignoreChanges: string[]; replaceOnChanges: string[]; deleteBeforeReplace: boolean; protect: boolean; retainOnDelete: boolean };
 }
 
 export interface StackRun {
@@ -121,8 +125,12 @@ function mockState(args: MockResourceArgs, secrets: Set<string>): Record<string,
     }
     case "docker:index/remoteImage:RemoteImage":
       return { ...inputs, imageId: `sha256:${createHash("sha256").update(String(inputs.name)).digest("hex")}`, repoDigest: `${String(inputs.name)}@sha256:${createHash("sha256").update(`digest:${String(inputs.name)}`).digest("hex")}` };
-    case "docker:index/image:Image":
-      return { ...inputs, imageName: inputs.imageName, repoDigest: `${String(inputs.imageName)}@sha256:${createHash("sha256").update(String(inputs.imageName)).digest("hex")}` };
+    case "docker:index/image:Image": {
+      const hash = createHash("sha256").update(String(inputs.imageName)).digest("hex");
+      // The provider's repoDigest: repository@sha256:... once pushed (the tag trimmed); for a skipPush image, the local image ID.
+      const repository = String(inputs.imageName).replace(/:[^/:]+$/, "");
+      return { ...inputs, imageName: inputs.imageName, repoDigest: inputs.skipPush === true ? `sha256:${hash}` : `${repository}@sha256:${hash}` };
+    }
     case "docker:index/container:Container":
       return { ...inputs, exitCode: 0 };
     default: {
@@ -162,6 +170,14 @@ class RecordingMonitor extends MockMonitor {
           urn,
           parent: req.getParent() || undefined,
           inputs: rpc.deserializeProperties(req.getObject()) as Record<string, unknown>,
+          provider: req.getProvider() || undefined,
+          options: {
+            ignoreChanges: req.getIgnorechangesList(),
+            replaceOnChanges: req.getReplaceonchangesList(),
+            deleteBeforeReplace: req.getDeletebeforereplace(),
+            protect: req.getProtect() === true,
+            retainOnDelete: req.getRetainondelete() === true,
+          },
         });
       }
       callback(err, response);
@@ -182,6 +198,12 @@ interface RegisterRequest {
   getName(): string;
   getParent(): string;
   getObject(): Parameters<typeof rpc.deserializeProperties>[0];
+  getProvider(): string;
+  getIgnorechangesList(): string[];
+  getReplaceonchangesList(): string[];
+  getDeletebeforereplace(): boolean;
+  getProtect(): boolean | undefined;
+  getRetainondelete(): boolean | undefined;
 }
 
 interface OutputsRequest {

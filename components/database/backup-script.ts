@@ -1,3 +1,4 @@
+import { backupRunClose, backupRunOpen, backupRunWorkDir } from "./backup-run-shell";
 import { BACKUP_STATUS_TABLE } from "./postgres-databases";
 
 export interface BackupScriptInput {
@@ -27,7 +28,11 @@ export function backupScriptProblems(input: BackupScriptInput, prefix = ""): str
  * script holds no credential. One run:
  *   1. dumps every connectable, non-template database except `postgres` (which holds only the
  *      platform's own status table) with pg_dump's custom format into a hidden work directory,
- *      and checks each archive is readable with `pg_restore --list`;
+ *      and checks each archive is readable with `pg_restore --list`; then what a restore onto an
+ *      empty cluster needs beyond the databases: roles, their attributes and memberships
+ *      (`pg_dumpall --globals-only --no-role-passwords` into globals.sql). Password hashes stay
+ *      out: the platform's init SQL sets them on a new cluster, and a non-superuser cannot read
+ *      them anyway;
  *   2. renames the work directory to <UTC timestamp>: a directory with a timestamp name is a
  *      complete backup, so a crash never leaves a half backup that looks whole;
  *   3. deletes all but the newest `retention` complete backups;
@@ -41,25 +46,11 @@ export function renderPostgresBackupScript(input: BackupScriptInput): string {
   if (problems.length > 0) throw new Error(problems.join("\n"));
   return `#!/bin/sh
 # Rendered by fundament (components/database/backup-script.ts); see that file for the design.
-set -eu
-
-backup_dir='${input.backupDir}'
-retention=${input.retention}
-
-log() { printf '%s postgres-backup: %s\\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*" >&2; }
-fail() { log "FAILED: $*"; exit 1; }
-
+${backupRunOpen({ job: "postgres-backup", ...input })}
 : "\${PGHOST:?PGHOST must name the PostgreSQL host}"
 : "\${PGUSER:?PGUSER must name the backup role}"
 
-mkdir -p "$backup_dir"
-# Work directories of runs that died are never a backup; only this job writes here.
-rm -rf "$backup_dir"/.partial-*
-stamp=$(date -u +%Y%m%dT%H%M%SZ)
-work="$backup_dir/.partial-$stamp-$$"
-trap 'rm -rf "$work"' EXIT
-mkdir "$work"
-
+${backupRunWorkDir()}
 psql -X -At -v ON_ERROR_STOP=1 -d postgres \\
   -c "SELECT datname FROM pg_database WHERE datallowconn AND NOT datistemplate AND datname <> 'postgres' ORDER BY datname" \\
   > "$work/databases.txt" || fail "cannot list databases on $PGHOST"
@@ -73,20 +64,9 @@ while IFS= read -r db; do
   pg_restore --list "$work/$db.dump" > /dev/null || fail "archive of $db is unreadable"
   count=$((count + 1))
 done < "$work/databases.txt"
+pg_dumpall --globals-only --no-role-passwords --database=postgres --file="$work/globals.sql" || fail "pg_dumpall of roles and grants"
 
-bytes=$(( $(du -sk "$work" | cut -f1) * 1024 ))
-target="$backup_dir/$stamp"
-[ -e "$target" ] && target="$target-$$"
-mv "$work" "$target"
-trap - EXIT
-log "backed up $count database(s), $bytes bytes, to $target"
-
-# Names start with the UTC timestamp, so a reverse sort puts the newest first.
-ls -1 "$backup_dir" | grep -E '^[0-9]{8}T[0-9]{6}Z' | sort -r | tail -n +$((retention + 1)) | while IFS= read -r old; do
-  rm -rf "\${backup_dir:?}/$old"
-  log "removed $old (retention $retention)"
-done
-
+${backupRunClose("backed up $count database(s)")}
 psql -X -q -v ON_ERROR_STOP=1 -d postgres -c "INSERT INTO ${BACKUP_STATUS_TABLE} (last_success, databases, bytes) VALUES (now(), $count, $bytes) ON CONFLICT (only_row) DO UPDATE SET last_success = excluded.last_success, databases = excluded.databases, bytes = excluded.bytes" \\
   || fail "backup is complete but its success could not be recorded"
 log "recorded success"
