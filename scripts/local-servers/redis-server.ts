@@ -2,13 +2,15 @@ import { ChildProcess } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { listensOn, startOnFreePorts, waitFor } from "./free-port";
-import { captureOutput, chownTo, ownedTempDir, spawnAs, waitForExit } from "./server-process";
+import { captureOutput, chownTo, ownedTempDir, spawnAs, waitForExit, type ServiceUser } from "./server-process";
 import { testServer } from "./test-roots";
 
 export interface RedisServer {
   readonly host: string;
   readonly port: number;
   readonly dir: string;
+  /** The redis user of the test root: runAs with it runs the root's redis-cli, redis-check-rdb, ... */
+  readonly user: ServiceUser;
   start(): Promise<void>;
   stop(): Promise<void>;
   /** SIGKILL: no shutdown save, no AOF rewrite; what survives is what the config made durable. */
@@ -38,6 +40,7 @@ async function startRedisOn(conf: string, port: number): Promise<RedisServer> {
     host: "127.0.0.1",
     port,
     dir: temp.path,
+    user,
     async start() {
       child = spawnAs(user, redis.binary, [confPath]);
       output = captureOutput(child);

@@ -1,6 +1,6 @@
 import { ChildProcess, spawn, spawnSync, SpawnSyncReturns } from "node:child_process";
-import { chownSync, mkdtempSync, rmSync } from "node:fs";
-import { join } from "node:path";
+import { chownSync, copyFileSync, mkdtempSync, rmSync } from "node:fs";
+import { basename, join } from "node:path";
 import { SERVER_VERSIONS, type ServerVersion } from "../../components/config/server-versions";
 import { inRoot, rootUser, sharedTempDir } from "./test-roots";
 
@@ -32,6 +32,18 @@ export function ownedTempDir(prefix: string, user: ServiceUser | undefined): { p
 
 export function chownTo(path: string, user: ServiceUser | undefined): void {
   if (user) chownSync(path, user.uid, user.gid);
+}
+
+/**
+ * A copy of a checkout file (a script the server's user runs) in `dir`, owned by `user`; returns
+ * its path. Servers run inside their test root, where the checkout is not visible, and a
+ * checkout in a private directory (mode 0700) would not be readable by them anyway.
+ */
+export function copyForServer(file: string, dir: string, user: ServiceUser | undefined): string {
+  const copy = join(dir, basename(file));
+  copyFileSync(file, copy);
+  chownTo(copy, user);
+  return copy;
 }
 
 /** How to start `command args` as `user`: inside its root (as root, which then switches), or on the host. */

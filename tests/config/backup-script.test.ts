@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { copyFileSync, existsSync, readdirSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { spawnSync } from "node:child_process";
 import fc from "fast-check";
@@ -15,7 +15,7 @@ import { PGPASS_MODE, renderPgpass } from "../../components/database/postgres-pg
 import { scramSha256Verifier } from "../../components/database/postgres-scram";
 import { POSTGRES_MAJOR } from "../../components/config/server-versions";
 import { POSTGRES_BIN, PostgresServer, startPostgres } from "../../scripts/local-servers/postgres-server";
-import { chownTo, ownedTempDir, runAs, serviceUser } from "../../scripts/local-servers/server-process";
+import { chownTo, copyForServer, ownedTempDir, runAs, serviceUser } from "../../scripts/local-servers/server-process";
 
 const RESTORE_SCRIPT = resolve(__dirname, "../../scripts/postgres-restore.sh");
 const password = (): string => randomBytes(30).toString("base64url").replace(/[-_]/g, "x");
@@ -87,9 +87,8 @@ describe(`backup, drop, restore on PostgreSQL ${POSTGRES_MAJOR} with the real sc
     });
   };
 
-  // The server's user runs a copy: it cannot enter a checkout in a private directory, and its root does not contain the checkout.
   const runRestore = (args: string[]) =>
-    runAs(user, "sh", [join(work.path, "postgres-restore.sh"), ...args], { env: { PATH: `${POSTGRES_BIN}:${process.env.PATH}`, PGHOST: server.socketDir, PGPORT: String(server.port), PGUSER: "postgres" } });
+    runAs(user, "sh", [copyForServer(RESTORE_SCRIPT, work.path, user), ...args], { env: { PATH: `${POSTGRES_BIN}:${process.env.PATH}`, PGHOST: server.socketDir, PGPORT: String(server.port), PGUSER: "postgres" } });
 
   const completeBackups = () => readdirSync(backupDir).filter((name) => /^\d{8}T\d{6}Z/.test(name)).sort();
 
@@ -107,7 +106,6 @@ describe(`backup, drop, restore on PostgreSQL ${POSTGRES_MAJOR} with the real sc
     backupDir = join(work.path, "backups");
     scriptPath = join(work.path, "postgres-backup.sh");
     writeFileSync(scriptPath, renderPostgresBackupScript({ backupDir, retention: 2 }));
-    copyFileSync(RESTORE_SCRIPT, join(work.path, "postgres-restore.sh"));
 
     await asService(logins.users, "users", `
       CREATE TABLE accounts (id bigserial PRIMARY KEY, email text UNIQUE NOT NULL, profile jsonb, created timestamptz NOT NULL DEFAULT now());

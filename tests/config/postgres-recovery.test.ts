@@ -13,7 +13,7 @@ import { renderPostgresInitSql } from "../../components/database/postgres-init-s
 import { PGPASS_MODE, renderPgpass } from "../../components/database/postgres-pgpass";
 import { scramSha256Verifier } from "../../components/database/postgres-scram";
 import { POSTGRES_BIN, PostgresServer, startPostgres } from "../../scripts/local-servers/postgres-server";
-import { chownTo, ownedTempDir, runAs, serviceUser } from "../../scripts/local-servers/server-process";
+import { chownTo, copyForServer, ownedTempDir, runAs, serviceUser } from "../../scripts/local-servers/server-process";
 
 const RESTORE_SCRIPT = resolve(__dirname, "../../scripts/postgres-restore.sh");
 const password = (): string => randomBytes(30).toString("base64url").replace(/[-_]/g, "x");
@@ -91,7 +91,7 @@ describe("restore onto an empty cluster initialised by the platform's init SQL",
   const driftedPassword = password();
 
   const restore = (server: PostgresServer, args: string[]) =>
-    runAs(user, "sh", [RESTORE_SCRIPT, ...args], { env: { PATH: `${POSTGRES_BIN}:${process.env.PATH}`, PGHOST: server.socketDir, PGPORT: String(server.port), PGUSER: "postgres" } });
+    runAs(user, "sh", [copyForServer(RESTORE_SCRIPT, work.path, user), ...args], { env: { PATH: `${POSTGRES_BIN}:${process.env.PATH}`, PGHOST: server.socketDir, PGPORT: String(server.port), PGUSER: "postgres" } });
 
   beforeAll(async () => {
     old = await startPostgres({ initSql: [initSql()], hba: renderPostgresHba() });

@@ -10,7 +10,7 @@ import { REDIS_BACKUP_USER, REDIS_HEALTH_USER, redisPasswordHash, renderRedisAcl
 import { renderRedisBackupScript } from "../../components/database/redis-backup-script";
 import { renderRedisConf } from "../../components/database/redis-conf";
 import { RedisServer, startRedis } from "../../scripts/local-servers/redis-server";
-import { chownTo, runAs, serviceUser } from "../../scripts/local-servers/server-process";
+import { chownTo, copyForServer, runAs, serviceUser } from "../../scripts/local-servers/server-process";
 
 const RESTORE_SCRIPT = resolve(__dirname, "../../scripts/redis-restore.sh");
 const APP_PASSWORD = "AppPassword0123456789abcdefghijklmnopqrst";
@@ -150,7 +150,7 @@ describe("Redis backup job and restore", () => {
     const fresh = await startRedis(conf);
     try {
       await fresh.stop();
-      const restore = (args: string[]) => runAs(user, "sh", [RESTORE_SCRIPT, ...args], { env: { PATH: process.env.PATH } });
+      const restore = (args: string[]) => runAs(user, "sh", [copyForServer(RESTORE_SCRIPT, fresh.dir, user), ...args], { env: { PATH: process.env.PATH } });
       const dryRun = restore([join(backupDir, stamp, "dump.rdb"), fresh.dir]);
       expect(dryRun.status).toBe(2);
       const restored = restore(["--yes", join(backupDir, stamp, "dump.rdb"), fresh.dir]);
