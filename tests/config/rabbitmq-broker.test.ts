@@ -76,6 +76,11 @@ describe("rabbitmq.conf as the node runs it", () => {
     expect(status.disk_free_limit).toBe(rabbitDiskFreeLimitBytes(MEMORY_MIB, STORAGE_GIB));
   });
 
+  it("uses no deprecated feature: RabbitMQ 4.x removes them release by release (classic mirroring, transient non-exclusive queues, global QoS, ...)", () => {
+    const used = broker.node.ctl(["list_deprecated_features", "--used", "--formatter", "json"]);
+    expect(JSON.parse(used)).toEqual([]);
+  });
+
   it("has no guest user and refuses guest credentials", async () => {
     expect(broker.node.ctl(["list_users", "--silent"]).split("\n").map((line) => line.split("\t")[0])).not.toContain("guest");
     await expect(connect(`amqp://guest:guest@${broker.node.host}:${broker.node.amqpPort}/`)).rejects.toThrow(/ACCESS_REFUSED|403/);
