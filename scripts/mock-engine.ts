@@ -23,6 +23,16 @@ export interface RecordedResource {
   parent?: string;
   /** Inputs as the engine received them; secrets are `{ [sigKey]: secretSig, value }` objects. */
   inputs: Record<string, unknown>;
+  /** Resource options that change how the engine replaces the resource or stores its outputs. */
+  options: RecordedOptions;
+}
+
+export interface RecordedOptions {
+  deleteBeforeReplace: boolean;
+  /** Outputs the engine stores encrypted although the provider does not mark them secret. */
+  additionalSecretOutputs: string[];
+  replaceOnChanges: string[];
+  ignoreChanges: string[];
 }
 
 export interface StackRun {
@@ -96,7 +106,7 @@ function mockCall(args: MockCallArgs, secrets: Set<string>): Record<string, unkn
 }
 
 /** Outputs a provider would compute, where the program reads them. */
-function mockState(args: MockResourceArgs, secrets: Set<string>): Record<string, unknown> {
+function mockState(args: MockResourceArgs, secrets: Set<string>, exitCodes: Record<string, number>): Record<string, unknown> {
   const inputs = args.inputs as Record<string, unknown>;
   switch (args.type) {
     case "random:index/randomPassword:RandomPassword": {
@@ -124,7 +134,7 @@ function mockState(args: MockResourceArgs, secrets: Set<string>): Record<string,
     case "docker:index/image:Image":
       return { ...inputs, imageName: inputs.imageName, repoDigest: `${String(inputs.imageName)}@sha256:${createHash("sha256").update(String(inputs.imageName)).digest("hex")}` };
     case "docker:index/container:Container":
-      return { ...inputs, exitCode: 0 };
+      return { ...inputs, exitCode: exitCodes[String(inputs.name)] ?? 0 };
     default: {
       if (args.type.startsWith("kubernetes:")) {
         const metadata = (inputs.metadata ?? {}) as Record<string, unknown>;
@@ -162,6 +172,12 @@ class RecordingMonitor extends MockMonitor {
           urn,
           parent: req.getParent() || undefined,
           inputs: rpc.deserializeProperties(req.getObject()) as Record<string, unknown>,
+          options: {
+            deleteBeforeReplace: req.getDeletebeforereplace(),
+            additionalSecretOutputs: req.getAdditionalsecretoutputsList(),
+            replaceOnChanges: req.getReplaceonchangesList(),
+            ignoreChanges: req.getIgnorechangesList(),
+          },
         });
       }
       callback(err, response);
@@ -182,6 +198,10 @@ interface RegisterRequest {
   getName(): string;
   getParent(): string;
   getObject(): Parameters<typeof rpc.deserializeProperties>[0];
+  getDeletebeforereplace(): boolean;
+  getAdditionalsecretoutputsList(): string[];
+  getReplaceonchangesList(): string[];
+  getIgnorechangesList(): string[];
 }
 
 interface OutputsRequest {
@@ -202,11 +222,11 @@ export async function runProgram(
   stack: string,
   config: Record<string, string>,
   program: () => Promise<Record<string, unknown>>,
-  options: { preview?: boolean } = {},
+  options: { preview?: boolean; /** Exit code a container (by its Docker name) reports; 0 unless named. */ containerExitCodes?: Record<string, number> } = {},
 ): Promise<StackRun> {
   const generatedSecrets = new Set<string>();
   const mocks: Mocks = {
-    newResource: (args: MockResourceArgs): MockResourceResult => ({ id: `${args.name}-id`, state: mockState(args, generatedSecrets) }),
+    newResource: (args: MockResourceArgs): MockResourceResult => ({ id: `${args.name}-id`, state: mockState(args, generatedSecrets, options.containerExitCodes ?? {}) }),
     call: (args: MockCallArgs) => mockCall(args, generatedSecrets),
   };
   await pulumi.runtime.setMocks(mocks, PROJECT, stack, options.preview ?? false);

@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import { NODE_SERVICE_IMAGE_FACTS } from "../runtime/image-facts";
 import { DeployedWorkload, Probe, Runtime, WorkloadFile, WorkloadResources } from "../runtime/workload";
 import { ImageRegistry, ServiceImage } from "./service-image";
 
@@ -48,6 +49,7 @@ export class FastifyService extends pulumi.ComponentResource {
     const common = {
       image: image.reference,
       localImage: image.local,
+      imageFacts: NODE_SERVICE_IMAGE_FACTS,
       user: SERVICE_USER,
       readOnlyRootFilesystem: true,
       resources: args.resources,

@@ -48,7 +48,8 @@ describe("zone reachability", () => {
     const zonesOf: Record<string, string[]> = {};
     const networksOf: Record<string, string[]> = {};
     for (const container of dev.all("docker:index/container:Container")) {
-      const attached = (dev.revealed(container).networksAdvanced as { name: string }[]).map((n) => n.name);
+      // A files carrier (never started, networkMode none) joins no network.
+      const attached = ((dev.revealed(container).networksAdvanced as { name: string }[] | undefined) ?? []).map((n) => n.name);
       for (const name of attached) expect(networks[name], `${container.name} joins an unknown network ${name}`).toBeDefined();
       networksOf[container.name] = attached;
       zonesOf[container.name] = ((dev.revealed(container).labels as { label: string }[]) ?? []).filter((l) => l.label.startsWith("fundament.zone.")).map((l) => l.label.slice("fundament.zone.".length));
