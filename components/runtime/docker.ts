@@ -6,7 +6,7 @@ import { dockerCapabilities, dockerCpus, goDuration } from "./docker-read-back";
 import { fileVolumeDirectories } from "./docker-file-volumes";
 import { factsForImage } from "./image-facts";
 import { dockerHealthTest, probeTiming, startupBudgetSeconds } from "./probe-command";
-import { DeployedWorkload, Endpoint, Job, Runtime, ScheduledJob, Workload, WorkloadRole, Zone, roleOf } from "./workload";
+import { DeployedWorkload, Endpoint, Job, Runtime, ScheduledJob, Workload, WorkloadRole, Zone, offeredZones, portsByZone, roleOf } from "./workload";
 
 export interface DockerRuntimeArgs {
   /** Prefix of container, volume and network names: several environments can share one engine. */
@@ -33,6 +33,7 @@ export class DockerRuntime implements Runtime {
   constructor(private readonly args: DockerRuntimeArgs) {}
 
   deploy(workload: Workload, opts: RuntimeOptions): DeployedWorkload {
+    portsByZone(workload); // rejects a port offered in a zone the workload is not in
     const probed = workload.dockerHealthcheck !== "none";
     const container = this.container(probed ? workload : { ...workload, health: undefined }, roleOf(workload), opts, {
       restart: "unless-stopped",
@@ -161,6 +162,11 @@ export class DockerRuntime implements Runtime {
       { label: "fundament.role", value: role },
       { label: "fundament.environment", value: this.args.environment },
       ...spec.zones.map((zone) => ({ label: `fundament.zone.${zone}`, value: "true" })),
+      // Docker networks cannot limit ports; the labels record which zones each port is for (README: Zones).
+      ...(spec.ports ?? []).flatMap((port) => [
+        { label: `fundament.port.${port.name}`, value: String(port.port) },
+        { label: `fundament.port.${port.name}.zones`, value: offeredZones(spec, port).join(",") },
+      ]),
     ];
     // Containers carry fixed names, so a replacement must remove the old one before creating its successor.
     const containerOpts: pulumi.CustomResourceOptions = { ...childOpts, deleteBeforeReplace: true, additionalSecretOutputs: ["containerLogs"] };
@@ -204,8 +210,11 @@ export class DockerRuntime implements Runtime {
           readOnly: false,
           uploads,
           volumes: fileVolumes.map(({ directory, volume }) => ({ volumeName: volume.name, containerPath: directory.path, readOnly: false })),
-          // No zone labels: it joins no network.
-          labels: [...labels.filter((l) => !l.label.startsWith("fundament.zone.")), { label: "fundament.files-for", value: this.containerName(spec.name) }],
+          // No zone or port labels: it joins no network and serves nothing.
+          labels: [
+            ...labels.filter((l) => !l.label.startsWith("fundament.zone.") && !l.label.startsWith("fundament.port.")),
+            { label: "fundament.files-for", value: this.containerName(spec.name) },
+          ],
         },
         // It never runs, so it waits for nothing but what its caller named (the image build).
         { ...containerOpts, dependsOn: toArray(opts.dependsOn) },

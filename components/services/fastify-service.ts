@@ -79,10 +79,11 @@ export class FastifyService extends pulumi.ComponentResource {
         name: args.service,
         role: "service",
         command: ["node", `services/${args.service}/dist/server.js`],
-        zones: ["frontend", "backend"],
+        // Monitoring for the scrape, which reaches only the metrics port (the API stays frontend and backend).
+        zones: ["frontend", "backend", "monitoring"],
         ports: [
           { name: "http", port: HTTP_PORT, publish: "gateway" },
-          { name: "metrics", port: METRICS_PORT },
+          { name: "metrics", port: METRICS_PORT, zones: ["monitoring"] },
         ],
         env: {
           PORT: String(HTTP_PORT),
