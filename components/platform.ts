@@ -237,6 +237,7 @@ export class Platform extends pulumi.ComponentResource {
         service,
         image: serviceConfig.image,
         registry: config.imageRegistry,
+        dockerProvider: this.zones.dockerProvider,
         resources: { cpu: serviceConfig.cpu, memoryMiB: serviceConfig.memoryMiB },
         replicas: config.target === "docker" ? 1 : serviceConfig.replicas,
         dependsOn: dataServices,

@@ -23,16 +23,18 @@ export interface RecordedResource {
   parent?: string;
   /** Inputs as the engine received them; secrets are `{ [sigKey]: secretSig, value }` objects. */
   inputs: Record<string, unknown>;
-  /** Resource options that change how the engine replaces the resource or stores its outputs. */
-  options: RecordedOptions;
-}
-
-export interface RecordedOptions {
-  deleteBeforeReplace: boolean;
-  /** Outputs the engine stores encrypted although the provider does not mark them secret. */
-  additionalSecretOutputs: string[];
-  replaceOnChanges: string[];
-  ignoreChanges: string[];
+  /** The explicit provider reference (`<provider urn>::<id>`); absent: the default provider. */
+  provider?: string;
+  /** The resource options the engine acts on when it diffs and replaces. */
+  options: {
+    ignoreChanges: string[];
+    replaceOnChanges: string[];
+    deleteBeforeReplace: boolean;
+    protect: boolean;
+    retainOnDelete: boolean;
+    /** Outputs the engine stores encrypted although the provider does not mark them secret. */
+    additionalSecretOutputs: string[];
+  };
 }
 
 export interface StackRun {
@@ -131,8 +133,12 @@ function mockState(args: MockResourceArgs, secrets: Set<string>, exitCodes: Reco
     }
     case "docker:index/remoteImage:RemoteImage":
       return { ...inputs, imageId: `sha256:${createHash("sha256").update(String(inputs.name)).digest("hex")}`, repoDigest: `${String(inputs.name)}@sha256:${createHash("sha256").update(`digest:${String(inputs.name)}`).digest("hex")}` };
-    case "docker:index/image:Image":
-      return { ...inputs, imageName: inputs.imageName, repoDigest: `${String(inputs.imageName)}@sha256:${createHash("sha256").update(String(inputs.imageName)).digest("hex")}` };
+    case "docker:index/image:Image": {
+      const hash = createHash("sha256").update(String(inputs.imageName)).digest("hex");
+      // The provider's repoDigest: repository@sha256:... once pushed (the tag trimmed); for a skipPush image, the local image ID.
+      const repository = String(inputs.imageName).replace(/:[^/:]+$/, "");
+      return { ...inputs, imageName: inputs.imageName, repoDigest: inputs.skipPush === true ? `sha256:${hash}` : `${repository}@sha256:${hash}` };
+    }
     case "docker:index/container:Container":
       return { ...inputs, exitCode: exitCodes[String(inputs.name)] ?? 0 };
     default: {
@@ -172,11 +178,14 @@ class RecordingMonitor extends MockMonitor {
           urn,
           parent: req.getParent() || undefined,
           inputs: rpc.deserializeProperties(req.getObject()) as Record<string, unknown>,
+          provider: req.getProvider() || undefined,
           options: {
-            deleteBeforeReplace: req.getDeletebeforereplace(),
-            additionalSecretOutputs: req.getAdditionalsecretoutputsList(),
-            replaceOnChanges: req.getReplaceonchangesList(),
             ignoreChanges: req.getIgnorechangesList(),
+            replaceOnChanges: req.getReplaceonchangesList(),
+            deleteBeforeReplace: req.getDeletebeforereplace(),
+            protect: req.getProtect() === true,
+            retainOnDelete: req.getRetainondelete() === true,
+            additionalSecretOutputs: req.getAdditionalsecretoutputsList(),
           },
         });
       }
@@ -198,10 +207,13 @@ interface RegisterRequest {
   getName(): string;
   getParent(): string;
   getObject(): Parameters<typeof rpc.deserializeProperties>[0];
-  getDeletebeforereplace(): boolean;
-  getAdditionalsecretoutputsList(): string[];
-  getReplaceonchangesList(): string[];
+  getProvider(): string;
   getIgnorechangesList(): string[];
+  getReplaceonchangesList(): string[];
+  getDeletebeforereplace(): boolean;
+  getProtect(): boolean | undefined;
+  getRetainondelete(): boolean | undefined;
+  getAdditionalsecretoutputsList(): string[];
 }
 
 interface OutputsRequest {

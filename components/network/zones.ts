@@ -19,11 +19,14 @@ export class Zones extends pulumi.ComponentResource {
   readonly runtime: Runtime;
   /** Docker network names or the Kubernetes namespace, for outputs and inventory. */
   readonly names: pulumi.Output<Record<Zone, string>>;
+  /** The Docker provider of fundament:docker.host, for every other Docker resource of the stack. */
+  readonly dockerProvider?: docker.Provider;
 
   constructor(name: string, args: ZonesArgs, opts?: pulumi.ComponentResourceOptions) {
     super("fundament:network:Zones", name, {}, opts);
     if (args.target === "docker") {
       const provider = args.dockerHost ? new docker.Provider(`${name}-docker`, { host: args.dockerHost }, { parent: this }) : undefined;
+      this.dockerProvider = provider;
       const networks = Object.fromEntries(
         ZONES.map((zone) => [
           zone,
