@@ -26,7 +26,15 @@ export interface RecordedResource {
   /** The explicit provider reference (`<provider urn>::<id>`); absent: the default provider. */
   provider?: string;
   /** The resource options the engine acts on when it diffs and replaces. */
-  options: { ignoreChanges: string[]; replaceOnChanges: string[]; deleteBeforeReplace: boolean; protect: boolean; retainOnDelete: boolean };
+  options: {
+    ignoreChanges: string[];
+    replaceOnChanges: string[];
+    deleteBeforeReplace: boolean;
+    protect: boolean;
+    retainOnDelete: boolean;
+    /** Outputs the engine stores encrypted although the provider does not mark them secret. */
+    additionalSecretOutputs: string[];
+  };
 }
 
 export interface StackRun {
@@ -86,6 +94,39 @@ function digest(text: string, length: number, alphabet = "abcdefghijkmnopqrstuvw
   return out;
 }
 
+const MOCK_ACCOUNT = "123456789012";
+
+/** What AWS computes for the EKS resources the program reads back (endpoint, CA, node group ASGs). */
+function mockEksState(args: MockResourceArgs): Record<string, unknown> | undefined {
+  const inputs = args.inputs as Record<string, unknown>;
+  switch (args.type) {
+    case "aws:eks/cluster:Cluster": {
+      const name = String(inputs.name ?? args.name);
+      const id = createHash("sha256").update(name).digest("hex").slice(0, 32).toUpperCase();
+      return {
+        ...inputs,
+        arn: `arn:aws:eks:eu-central-1:${MOCK_ACCOUNT}:cluster/${name}`,
+        endpoint: `https://${id}.gr7.eu-central-1.eks.amazonaws.com`,
+        certificateAuthority: { data: Buffer.from(`mock CA of ${name}`).toString("base64") },
+        identities: [{ oidcs: [{ issuer: `https://oidc.eks.eu-central-1.amazonaws.com/id/${id}` }] }],
+        vpcConfig: { ...(inputs.vpcConfig as Record<string, unknown>), clusterSecurityGroupId: `sg-${id.slice(0, 17).toLowerCase()}` },
+      };
+    }
+    case "aws:eks/nodeGroup:NodeGroup":
+      return { ...inputs, arn: `arn:aws:eks:eu-central-1:${MOCK_ACCOUNT}:nodegroup/${String(inputs.nodeGroupName)}`, resources: [{ autoscalingGroups: [{ name: `eks-${String(inputs.nodeGroupName)}-asg` }] }] };
+    case "aws:ec2/launchTemplate:LaunchTemplate":
+      return { ...inputs, arn: `arn:aws:ec2:eu-central-1:${MOCK_ACCOUNT}:launch-template/lt-${args.name}`, latestVersion: 1 };
+    case "aws:kms/key:Key":
+      return { ...inputs, arn: `arn:aws:kms:eu-central-1:${MOCK_ACCOUNT}:key/${args.name}`, keyId: args.name };
+    case "aws:iam/role:Role":
+      return { ...inputs, arn: `arn:aws:iam::${MOCK_ACCOUNT}:role/${args.name}`, name: inputs.name ?? args.name };
+    case "aws:cloudwatch/logGroup:LogGroup":
+      return { ...inputs, arn: `arn:aws:logs:eu-central-1:${MOCK_ACCOUNT}:log-group:${String(inputs.name ?? args.name)}` };
+    default:
+      return undefined;
+  }
+}
+
 /** Data-source answers the program may ask for; anything else fails loudly. */
 function mockCall(args: MockCallArgs, secrets: Set<string>): Record<string, unknown> {
   switch (args.token) {
@@ -94,13 +135,15 @@ function mockCall(args: MockCallArgs, secrets: Set<string>): Record<string, unkn
       secrets.add(password);
       return { id: "ecr-token", userName: "AWS", password, authorizationToken: Buffer.from(`AWS:${password}`).toString("base64"), proxyEndpoint: `https://${String(args.inputs.registryId)}.dkr.ecr.eu-central-1.amazonaws.com`, expiresAt: "2099-01-01T00:00:00Z" };
     }
+    case "aws:index/getCallerIdentity:getCallerIdentity":
+      return { id: MOCK_ACCOUNT, accountId: MOCK_ACCOUNT, arn: `arn:aws:iam::${MOCK_ACCOUNT}:user/deployer`, userId: "AIDAMOCKDEPLOYER" };
     default:
       throw new Error(`Mock not implemented: ${args.token}`);
   }
 }
 
 /** Outputs a provider would compute, where the program reads them. */
-function mockState(args: MockResourceArgs, secrets: Set<string>): Record<string, unknown> {
+function mockState(args: MockResourceArgs, secrets: Set<string>, exitCodes: Record<string, number>): Record<string, unknown> {
   const inputs = args.inputs as Record<string, unknown>;
   switch (args.type) {
     case "random:index/randomPassword:RandomPassword": {
@@ -132,7 +175,7 @@ function mockState(args: MockResourceArgs, secrets: Set<string>): Record<string,
       return { ...inputs, imageName: inputs.imageName, repoDigest: inputs.skipPush === true ? `sha256:${hash}` : `${repository}@sha256:${hash}` };
     }
     case "docker:index/container:Container":
-      return { ...inputs, exitCode: 0 };
+      return { ...inputs, exitCode: exitCodes[String(inputs.name)] ?? 0 };
     default: {
       if (args.type.startsWith("kubernetes:")) {
         const metadata = (inputs.metadata ?? {}) as Record<string, unknown>;
@@ -143,6 +186,8 @@ function mockState(args: MockResourceArgs, secrets: Set<string>): Record<string,
         const registryId = "123456789012";
         return { ...inputs, registryId, arn: `arn:aws:ecr:eu-central-1:${registryId}:repository/${String(inputs.name)}`, repositoryUrl: `${registryId}.dkr.ecr.eu-central-1.amazonaws.com/${String(inputs.name)}` };
       }
+      const eks = mockEksState(args);
+      if (eks) return eks;
       if (args.type.startsWith("aws:")) {
         const physical = String(inputs.bucket ?? inputs.name ?? `${args.name}-${digest(args.name, 7, "abcdefghijklmnopqrstuvwxyz0123456789")}`);
         return { ...inputs, arn: `arn:aws:mock:::${physical}`, bucket: inputs.bucket ?? physical, name: inputs.name ?? physical };
@@ -177,6 +222,7 @@ class RecordingMonitor extends MockMonitor {
             deleteBeforeReplace: req.getDeletebeforereplace(),
             protect: req.getProtect() === true,
             retainOnDelete: req.getRetainondelete() === true,
+            additionalSecretOutputs: req.getAdditionalsecretoutputsList(),
           },
         });
       }
@@ -204,6 +250,7 @@ interface RegisterRequest {
   getDeletebeforereplace(): boolean;
   getProtect(): boolean | undefined;
   getRetainondelete(): boolean | undefined;
+  getAdditionalsecretoutputsList(): string[];
 }
 
 interface OutputsRequest {
@@ -224,11 +271,11 @@ export async function runProgram(
   stack: string,
   config: Record<string, string>,
   program: () => Promise<Record<string, unknown>>,
-  options: { preview?: boolean } = {},
+  options: { preview?: boolean; /** Exit code a container (by its Docker name) reports; 0 unless named. */ containerExitCodes?: Record<string, number> } = {},
 ): Promise<StackRun> {
   const generatedSecrets = new Set<string>();
   const mocks: Mocks = {
-    newResource: (args: MockResourceArgs): MockResourceResult => ({ id: `${args.name}-id`, state: mockState(args, generatedSecrets) }),
+    newResource: (args: MockResourceArgs): MockResourceResult => ({ id: `${args.name}-id`, state: mockState(args, generatedSecrets, options.containerExitCodes ?? {}) }),
     call: (args: MockCallArgs) => mockCall(args, generatedSecrets),
   };
   await pulumi.runtime.setMocks(mocks, PROJECT, stack, options.preview ?? false);

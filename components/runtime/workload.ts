@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import type { ImageFacts } from "./image-facts";
 
 /**
  * A workload reaches another iff they share a zone, and only on the ports the other offers in
@@ -67,6 +68,12 @@ export interface WorkloadStorage {
   from?: string;
 }
 
+export interface WorkloadGpu {
+  count: number;
+  pool?: string;
+  model?: string;
+}
+
 export interface WorkloadResources {
   cpu: number;
   memoryMiB: number;
@@ -87,6 +94,8 @@ export interface Workload {
   role?: WorkloadRole;
   /** Pinned reference; an Output only for images the stack builds itself. */
   image: pulumi.Input<string>;
+  /** What the image ships (image-facts.ts); required for images the stack builds, looked up by reference otherwise. */
+  imageFacts?: ImageFacts;
   command?: string[];
   args?: string[];
   zones: Zone[];
@@ -108,7 +117,8 @@ export interface Workload {
   replicas?: number;
   metrics?: { port: number; path: string };
   route?: WorkloadRoute;
-  gpu?: { count: number; pool: string };
+  /** GPUs the workload needs: only it may land on GPU nodes, of this pool or model when given. */
+  gpu?: WorkloadGpu;
   /** Runs as this user; omitted only where the image must start as root and drops privileges itself. */
   user?: { uid: number; gid: number };
   /** Docker: the entrypoint starts as root to chown its data dir, then drops to `user`. Kubernetes starts as `user` (fsGroup owns volumes). */
