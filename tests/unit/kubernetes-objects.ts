@@ -4,7 +4,9 @@ import { RecordedResource } from "../../scripts/mock-engine";
 export function modelFor(type: string): (new (data: Record<string, unknown>) => { validate(): void }) | undefined {
   const match = /^kubernetes:([^/]+)\/([^:]+):(\w+)$/.exec(type);
   if (!match) return undefined;
-  const [, group, version, kind] = match;
+  const [, group, version, token] = match;
+  // A <Kind>Patch resource applies a partial <Kind>: it is checked against that kind's schema.
+  const kind = token.endsWith("Patch") ? token.slice(0, -"Patch".length) : token;
   const path = group === "core" ? `kubernetes-models/${version}/${kind}` : `kubernetes-models/${group}/${version}/${kind}`;
   const module = require(path) as Record<string, new (data: Record<string, unknown>) => { validate(): void }>;
   return module[kind];
