@@ -8,7 +8,7 @@ import { zonePolicies } from "./zone-policies";
 
 export type ZonesArgs =
   | { target: "docker"; environment: string; publishAddress: string; publishDataPorts?: boolean; dockerHost?: string }
-  | { target: "kubernetes"; environment: string; namespace: string; context?: string; storageClass?: string };
+  | { target: "kubernetes"; environment: string; namespace: string; context?: string; storageClass?: string; provider?: k8s.Provider; after?: pulumi.Resource[] };
 
 /**
  * The network layer: the zones every other layer places its workloads in, and the runtime that
@@ -49,7 +49,8 @@ export class Zones extends pulumi.ComponentResource {
       this.runtime = new DockerRuntime({ environment: args.environment, networks, publishAddress: args.publishAddress, publishDataPorts: args.publishDataPorts, provider });
       this.names = pulumi.output(Object.fromEntries(ZONES.map((zone) => [zone, networks[zone].name])) as Record<Zone, pulumi.Output<string>>);
     } else {
-      const provider = args.context ? new k8s.Provider(`${name}-kubernetes`, { context: args.context }, { parent: this }) : undefined;
+      // A cluster the stack built brings its own provider; otherwise the kubeconfig's (or the named context's).
+      const provider = args.provider ?? (args.context ? new k8s.Provider(`${name}-kubernetes`, { context: args.context }, { parent: this }) : undefined);
       const namespace = new k8s.core.v1.Namespace(
         `${name}-namespace`,
         {
@@ -64,7 +65,7 @@ export class Zones extends pulumi.ComponentResource {
             },
           },
         },
-        { parent: this, provider },
+        { parent: this, provider, dependsOn: args.after },
       );
       for (const policy of zonePolicies()) {
         new k8s.networking.v1.NetworkPolicy(
