@@ -25,8 +25,6 @@ export interface RecordedResource {
   provider?: string;
   /** Inputs as the engine received them; secrets are `{ [sigKey]: secretSig, value }` objects. */
   inputs: Record<string, unknown>;
-  /** The explicit provider reference (`<provider urn>::<id>`); absent: the default provider. */
-  provider?: string;
   /** The resource options the engine acts on when it diffs and replaces. */
   options: { ignoreChanges: string[]; replaceOnChanges: string[]; deleteBeforeReplace: boolean; protect: boolean; retainOnDelete: boolean };
 }
@@ -210,7 +208,6 @@ class RecordingMonitor extends MockMonitor {
           parent: req.getParent() || undefined,
           provider: req.getProvider() || undefined,
           inputs: rpc.deserializeProperties(req.getObject()) as Record<string, unknown>,
-          provider: req.getProvider() || undefined,
           options: {
             ignoreChanges: req.getIgnorechangesList(),
             replaceOnChanges: req.getReplaceonchangesList(),
@@ -239,7 +236,6 @@ interface RegisterRequest {
   getParent(): string;
   getProvider(): string;
   getObject(): Parameters<typeof rpc.deserializeProperties>[0];
-  getProvider(): string;
   getIgnorechangesList(): string[];
   getReplaceonchangesList(): string[];
   getDeletebeforereplace(): boolean;
