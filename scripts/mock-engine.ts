@@ -21,10 +21,10 @@ export interface RecordedResource {
   urn: string;
   /** URN of the parent; the stack itself has none. */
   parent?: string;
-  /** Reference (`urn::id`) of the explicit provider the resource goes through; absent for the default provider. */
-  provider?: string;
   /** Inputs as the engine received them; secrets are `{ [sigKey]: secretSig, value }` objects. */
   inputs: Record<string, unknown>;
+  /** The explicit provider reference (`<provider urn>::<id>`); absent: the default provider. */
+  provider?: string;
   /** The resource options the engine acts on when it diffs and replaces. */
   options: { ignoreChanges: string[]; replaceOnChanges: string[]; deleteBeforeReplace: boolean; protect: boolean; retainOnDelete: boolean };
 }
@@ -206,8 +206,8 @@ class RecordingMonitor extends MockMonitor {
           name: req.getName(),
           urn,
           parent: req.getParent() || undefined,
-          provider: req.getProvider() || undefined,
           inputs: rpc.deserializeProperties(req.getObject()) as Record<string, unknown>,
+          provider: req.getProvider() || undefined,
           options: {
             ignoreChanges: req.getIgnorechangesList(),
             replaceOnChanges: req.getReplaceonchangesList(),
@@ -234,8 +234,8 @@ interface RegisterRequest {
   getType(): string;
   getName(): string;
   getParent(): string;
-  getProvider(): string;
   getObject(): Parameters<typeof rpc.deserializeProperties>[0];
+  getProvider(): string;
   getIgnorechangesList(): string[];
   getReplaceonchangesList(): string[];
   getDeletebeforereplace(): boolean;
