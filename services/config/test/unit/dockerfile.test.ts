@@ -7,7 +7,6 @@ import { describe, expect, it } from "vitest";
  * properties a reviewer would look for, and that every file it copies reaches the build context.
  */
 const repoRoot = join(__dirname, "..", "..", "..", "..");
-const serviceDir = join(repoRoot, "services", "config");
 
 interface Instruction {
   keyword: string;
@@ -59,19 +58,21 @@ function filesUnder(path: string): string[] {
   return readdirSync(path).flatMap((entry) => (entry === "node_modules" ? [] : filesUnder(join(path, entry))));
 }
 
-const stages = parseDockerfile(readFileSync(join(serviceDir, "Dockerfile"), "utf8"));
-const final = stages[stages.length - 1] as Stage;
-const ignore = readFileSync(join(serviceDir, "Dockerfile.dockerignore"), "utf8")
-  .split(/\r?\n/)
-  .map((line) => line.trim())
-  .filter((line) => line !== "" && !line.startsWith("#"));
-const contextCopies = stages.flatMap((stage) =>
-  stage.instructions
-    .filter((i) => (i.keyword === "COPY" || i.keyword === "ADD") && !i.args.startsWith("--from"))
-    .flatMap((i) => i.args.replace(/--\S+/g, "").trim().split(/\s+/).slice(0, -1)),
-);
+// The gpu-jobs image is built the same way; one set of checks holds both to it.
+describe.each(["config", "gpu-jobs"])("services/%s/Dockerfile", (service) => {
+  const serviceDir = join(repoRoot, "services", service);
+  const stages = parseDockerfile(readFileSync(join(serviceDir, "Dockerfile"), "utf8"));
+  const final = stages[stages.length - 1] as Stage;
+  const ignore = readFileSync(join(serviceDir, "Dockerfile.dockerignore"), "utf8")
+    .split(/\r?\n/)
+    .map((line) => line.trim())
+    .filter((line) => line !== "" && !line.startsWith("#"));
+  const contextCopies = stages.flatMap((stage) =>
+    stage.instructions
+      .filter((i) => (i.keyword === "COPY" || i.keyword === "ADD") && !i.args.startsWith("--from"))
+      .flatMap((i) => i.args.replace(/--\S+/g, "").trim().split(/\s+/).slice(0, -1)),
+  );
 
-describe("services/config/Dockerfile", () => {
   it("is multi-stage, with pinned base images", () => {
     expect(stages.length).toBeGreaterThanOrEqual(2);
     for (const stage of stages) expect(stage.from).toMatch(/^[^:]+:(?!latest$)\S+$/);
@@ -94,9 +95,9 @@ describe("services/config/Dockerfile", () => {
     const installs = stages.flatMap((stage) => stage.instructions.filter((i) => i.keyword === "RUN" && /npm (ci|install)/.test(i.args)).map((i) => ({ stage, args: i.args })));
     // The runtime stage installs nothing itself; it copies node_modules from a stage that omitted dev dependencies.
     expect(installs.some((install) => install.stage === final)).toBe(false);
-    const prodOnly = stages.find((stage) => stage.instructions.some((i) => i.keyword === "RUN" && /npm ci\b.*--omit=dev/.test(i.args) && /--workspace services\/config/.test(i.args)));
+    const prodOnly = stages.find((stage) => stage.instructions.some((i) => i.keyword === "RUN" && /npm ci\b.*--omit=dev/.test(i.args) && new RegExp(`--workspace services/${service}`).test(i.args)));
     expect(prodOnly?.name).toBeDefined();
-    // The whole /app of that stage: workspace-nested node_modules (services/config/node_modules) come along.
+    // The whole /app of that stage: workspace-nested node_modules (services/<service>/node_modules) come along.
     expect(final.instructions.some((i) => i.keyword === "COPY" && new RegExp(`--from=${prodOnly?.name} /app \\./?$`).test(i.args))).toBe(true);
     const otherStages = stages.filter((stage) => stage !== prodOnly && stage !== final).map((stage) => stage.name);
     for (const copy of final.instructions.filter((i) => i.keyword === "COPY" && i.args.startsWith("--from="))) {
@@ -104,7 +105,7 @@ describe("services/config/Dockerfile", () => {
       // From the build stage only the bundle: its node_modules hold dev dependencies.
       if (otherStages.includes(from)) expect(copy.args).toMatch(/\/dist /);
     }
-    expect(final.instructions.some((i) => i.keyword === "COPY" && /services\/config\/src|services\/kit\/src/.test(i.args))).toBe(false);
+    expect(final.instructions.some((i) => i.keyword === "COPY" && new RegExp(`services/${service}/src|services/kit/src`).test(i.args))).toBe(false);
   });
 
   it("copies every workspace manifest, so npm ci finds the tree its lockfile describes", () => {
@@ -128,9 +129,14 @@ describe("services/config/Dockerfile", () => {
       }
     }
     expect(dockerignoreIncludes(ignore, "node_modules/fastify/package.json")).toBe(false);
-    expect(dockerignoreIncludes(ignore, "services/config/node_modules/ajv/package.json")).toBe(false);
-    expect(dockerignoreIncludes(ignore, "services/config/test/unit/dockerfile.test.ts")).toBe(false);
+    expect(dockerignoreIncludes(ignore, `services/${service}/node_modules/ajv/package.json`)).toBe(false);
+    expect(dockerignoreIncludes(ignore, `services/${service}/test/unit/dockerfile.test.ts`)).toBe(false);
     expect(dockerignoreIncludes(ignore, ".git/config")).toBe(false);
     expect(dockerignoreIncludes(ignore, "components/config/index.ts")).toBe(false);
+  });
+
+  it("gives the image no container engine: no Docker socket, CLI or daemon", () => {
+    const text = readFileSync(join(serviceDir, "Dockerfile"), "utf8").split(/\r?\n/).filter((line) => !line.trim().startsWith("#")).join("\n");
+    expect(text).not.toMatch(/docker\.sock|docker\.io|docker-ce|containerd|podman/);
   });
 });
