@@ -9,6 +9,7 @@ import { Mongo, MongoServiceDatabase } from "./database/mongo";
 import { PgBouncer } from "./database/pgbouncer";
 import { Postgres } from "./database/postgres";
 import { Redis } from "./database/redis";
+import { Monitoring, ScrapeTargetRegistry } from "./monitoring";
 import { Zones } from "./network";
 import { DeployedWorkload, Runtime } from "./runtime/workload";
 import { configSettings, FastifyService, ServiceConnections, ServiceSettings, usersSettings } from "./services";
@@ -41,6 +42,7 @@ export class Platform extends pulumi.ComponentResource {
   readonly mongo?: Mongo;
   readonly rabbitmq?: RabbitMQ;
   readonly services: Partial<Record<ServiceName, FastifyService>> = {};
+  readonly monitoring: Monitoring;
   readonly bootstrapAdminPassword?: pulumi.Output<string>;
   private readonly config: StackConfig;
 
@@ -57,7 +59,8 @@ export class Platform extends pulumi.ComponentResource {
         : { target: "kubernetes", environment: config.environment, namespace: config.kubernetes.namespace, context: config.kubernetes.context, storageClass: config.kubernetes.storageClass },
       parent,
     );
-    const runtime = this.zones.runtime;
+    // Every layer deploys through the registry, so Prometheus scrapes whatever declares metrics.
+    const runtime = new ScrapeTargetRegistry(this.zones.runtime);
     const size = (s: { cpu: number; memoryMiB: number }) => ({ cpu: s.cpu, memoryMiB: s.memoryMiB });
 
     const buckets = defaultBuckets(config.storage.backupRetentionDays);
@@ -180,6 +183,11 @@ export class Platform extends pulumi.ComponentResource {
     for (const service of Object.keys(config.services) as ServiceName[]) {
       if (config.services[service].enabled) this.services[service] = this.service(service, runtime);
     }
+    this.monitoring = new Monitoring(
+      "monitoring",
+      { runtime, environment: config.environment, domain: config.domain, namespace: config.target === "kubernetes" ? config.kubernetes.namespace : undefined, targets: runtime.targets, settings: config.monitoring },
+      parent,
+    );
     this.registerOutputs({});
   }
 
@@ -228,6 +236,7 @@ export class Platform extends pulumi.ComponentResource {
       rabbitmq: this.rabbitmq?.connections,
       objectStorage: { endpoint: this.storage.endpoint, buckets: this.storage.buckets },
       services: Object.fromEntries(Object.entries(this.services).map(([name, service]) => [name, service.workload.endpoint("http")])),
+      monitoring: this.monitoring.outputs(),
       usersBootstrapAdmin: this.bootstrapAdminPassword ? { email: `admin@${this.config.domain}`, password: this.bootstrapAdminPassword } : undefined,
     };
   }

@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import { OTLP_HTTP_ENDPOINT } from "../monitoring/monitoring-workloads";
 import { DeployedWorkload, Probe, Runtime, WorkloadFile, WorkloadResources } from "../runtime/workload";
 import { ImageRegistry, ServiceImage } from "./service-image";
 
@@ -77,7 +78,8 @@ export class FastifyService extends pulumi.ComponentResource {
         name: args.service,
         role: "service",
         command: ["node", `services/${args.service}/dist/server.js`],
-        zones: ["frontend", "backend"],
+        // monitoring: Prometheus scrapes the metrics port and spans go to Jaeger's OTLP port.
+        zones: ["frontend", "backend", "monitoring"],
         ports: [
           { name: "http", port: HTTP_PORT, publish: "gateway" },
           { name: "metrics", port: METRICS_PORT },
@@ -88,6 +90,7 @@ export class FastifyService extends pulumi.ComponentResource {
           // Readiness turns 503 for one probe period before the listener closes (ready.periodSeconds).
           SHUTDOWN_PROBE_PERIOD_MS: "5000",
           SHUTDOWN_GRACE_PERIOD_MS: "20000",
+          OTEL_EXPORTER_OTLP_ENDPOINT: OTLP_HTTP_ENDPOINT,
           ...args.env,
           ...all.env,
         },

@@ -114,10 +114,10 @@ describe("dev stack on Docker", () => {
 });
 
 describe("services on the dev stack", () => {
-  it.each(["users", "config"])("runs %s from its locally built image, in frontend and backend, hardened", (service) => {
+  it.each(["users", "config"])("runs %s from its locally built image, in frontend, backend and monitoring (scraped, sends spans), hardened", (service) => {
     const container = dev.one(CONTAINER, service);
     const inputs = dev.revealed(container);
-    expect(zonesOf(container)).toEqual(["backend", "frontend"]);
+    expect(zonesOf(container)).toEqual(["backend", "frontend", "monitoring"]);
     expect(inputs.readOnly).toBe(true);
     expect(inputs.user).toBe("1000:1000");
     expect(inputs.entrypoints).toEqual(["node", `services/${service}/dist/server.js`]);
