@@ -7,17 +7,24 @@
 #
 #   <backup-directory>  one timestamped directory under backups/ on the backup volume, e.g.
 #                       /backups/backups/20261126T020000Z with the volume mounted on /backups;
-#                       it holds <database>.dump (pg_dump custom format) per database.
+#                       it holds <database>.dump (pg_dump custom format) per database and
+#                       globals.sql (roles and memberships, no password hashes).
 #   database ...        the databases to restore; default: every database in the backup.
-#   --yes               required to act: each named database is DROPPED (its connections are
-#                       terminated) and recreated from the dump, with its owner and grants.
+#   --yes               required to act: roles the backup has and the server lacks are created,
+#                       then each named database is DROPPED (its connections are terminated)
+#                       and recreated from the dump, with its owner and grants.
 #                       Without --yes the script lists what it would restore and exits 2.
+#
+# Onto an empty cluster: deploy the platform first (its init SQL creates the service roles with
+# the platform's passwords, and empty databases), then run this. Roles from globals.sql keep the
+# server's passwords: the backup holds none, so a role only the backup knew has no password
+# until an operator sets one.
 #
 # Connection: the libpq environment. PGUSER must be a superuser (it drops and creates databases);
 # give the password through PGPASSFILE (a file of mode 0600), never on the command line.
 #   PGHOST PGPORT PGUSER PGPASSFILE
-# The client tools (psql, pg_restore) must be of the server's major version (15); the
-# PostgreSQL image has them.
+# The client tools (psql, pg_restore) must be of the server's major version; the PostgreSQL
+# image the stack runs has them.
 #
 # Dev stack (Docker), from the repository root; <backups> is the backup job's volume and
 # <network> the backend zone network:
@@ -32,7 +39,7 @@
 set -eu
 
 usage() {
-  sed -n '5,14p' "$0" | sed 's/^# \{0,1\}//' >&2
+  sed -n '5,22p' "$0" | sed 's/^# \{0,1\}//' >&2
   exit "${1:-2}"
 }
 
@@ -65,10 +72,28 @@ for db in "$@"; do
   pg_restore --list "$backup/$db.dump" > /dev/null || { echo "postgres-restore: $backup/$db.dump is unreadable" >&2; exit 1; }
 done
 
+globals="$backup/globals.sql"
+if [ -f "$globals" ]; then
+  grep -q '^CREATE ROLE ' "$globals" || { echo "postgres-restore: $globals holds no roles" >&2; exit 1; }
+else
+  echo "postgres-restore: $backup has no globals.sql (a backup from before roles were kept): roles must already exist" >&2
+  globals=
+fi
+
 if [ "$confirmed" != yes ]; then
+  [ -n "$globals" ] && echo "postgres-restore: would create the roles in $globals that ${PGHOST:-the local server} lacks" >&2
   echo "postgres-restore: would drop and restore on ${PGHOST:-local socket}: $*" >&2
   echo "postgres-restore: run again with --yes to do it" >&2
   exit 2
+fi
+
+if [ -n "$globals" ]; then
+  # A role the server already has (the platform's own, from its init SQL) is kept with its
+  # password; its attributes and memberships are set as the backup had them.
+  sed 's/^CREATE ROLE \(.*\);$/DO $restore$ BEGIN CREATE ROLE \1; EXCEPTION WHEN duplicate_object THEN NULL; END $restore$;/' "$globals" \
+    | psql -X -q -v ON_ERROR_STOP=1 -d template1 > /dev/null \
+    || { echo "postgres-restore: roles from $globals could not be applied; no database was touched" >&2; exit 1; }
+  echo "postgres-restore: roles and memberships applied from $globals" >&2
 fi
 
 for db in "$@"; do

@@ -27,7 +27,11 @@ export function backupScriptProblems(input: BackupScriptInput, prefix = ""): str
  * script holds no credential. One run:
  *   1. dumps every connectable, non-template database except `postgres` (which holds only the
  *      platform's own status table) with pg_dump's custom format into a hidden work directory,
- *      and checks each archive is readable with `pg_restore --list`;
+ *      and checks each archive is readable with `pg_restore --list`; then what a restore onto an
+ *      empty cluster needs beyond the databases: roles, their attributes and memberships
+ *      (`pg_dumpall --globals-only --no-role-passwords` into globals.sql). Password hashes stay
+ *      out: the platform's init SQL sets them on a new cluster, and a non-superuser cannot read
+ *      them anyway;
  *   2. renames the work directory to <UTC timestamp>: a directory with a timestamp name is a
  *      complete backup, so a crash never leaves a half backup that looks whole;
  *   3. deletes all but the newest `retention` complete backups;
@@ -73,6 +77,7 @@ while IFS= read -r db; do
   pg_restore --list "$work/$db.dump" > /dev/null || fail "archive of $db is unreadable"
   count=$((count + 1))
 done < "$work/databases.txt"
+pg_dumpall --globals-only --no-role-passwords --database=postgres --file="$work/globals.sql" || fail "pg_dumpall of roles and grants"
 
 bytes=$(( $(du -sk "$work" | cut -f1) * 1024 ))
 target="$backup_dir/$stamp"

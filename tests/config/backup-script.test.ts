@@ -130,7 +130,7 @@ describe("backup, drop, restore on PostgreSQL 15 with the real scripts", () => {
     expect(backup.stderr).toContain("recorded success");
     expect(backup.status).toBe(0);
     const [stamp] = completeBackups();
-    expect(readdirSync(join(backupDir, stamp)).sort()).toEqual(["databases.txt", "media.dump", "users.dump"]);
+    expect(readdirSync(join(backupDir, stamp)).sort()).toEqual(["databases.txt", "globals.sql", "media.dump", "users.dump"]);
 
     // The exporter's custom query, run as the exporter's role, turns the record into the metric.
     const queries = parse(renderPostgresExporterQueries()) as Record<string, { query: string; metrics: Record<string, unknown>[] }>;

@@ -1,6 +1,6 @@
 // The rendered redis.conf and ACL file, loaded by a real redis-server 7.0 (scripts/local-servers).
-import { spawnSync } from "node:child_process";
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Redis from "ioredis";
@@ -214,6 +214,66 @@ describe("durability: appendfsync everysec survives kill -9", () => {
     } finally {
       reader.disconnect();
     }
+  });
+});
+
+/**
+ * How many times redis-server fsyncs its append-only file while a client writes for `seconds`:
+ * strace follows every thread (the fsync runs on a background thread) and -y names each call's
+ * file, so a snapshot's fsync is not mistaken for the AOF's. The process id comes from INFO.
+ */
+async function aofFsyncsWhileWriting(server: RedisServer, seconds: number): Promise<number> {
+  const client = appClient(server);
+  const dir = readableDir();
+  try {
+    const pid = /process_id:(\d+)/.exec(await client.info("server"))?.[1];
+    expect(pid, "INFO server names the process").toBeDefined();
+    const log = join(dir.path, "strace.log");
+    const strace = spawn("strace", ["-f", "-y", "-e", "trace=fdatasync,fsync", "-o", log, "-p", String(pid)], { stdio: ["ignore", "ignore", "pipe"] });
+    let stderr = "";
+    await new Promise<void>((resolve, reject) => {
+      strace.stderr.on("data", (chunk: Buffer) => {
+        stderr += chunk.toString();
+        if (/attached/.test(stderr)) resolve();
+      });
+      strace.once("exit", (code) => reject(new Error(`strace exited ${code} before attaching: ${stderr}`)));
+    });
+    const until = Date.now() + seconds * 1000;
+    for (let i = 0; Date.now() < until; i++) await client.set(`fsync-probe:${i}`, "x".repeat(100));
+    const exited = new Promise((resolve) => strace.once("exit", resolve));
+    strace.kill("SIGINT");
+    await exited;
+    return readFileSync(log, "utf8")
+      .split("\n")
+      .filter((line) => /\b(fdatasync|fsync)\(\d+<[^>]*appendonly/.test(line)).length;
+  } finally {
+    client.disconnect();
+    dir.remove();
+  }
+}
+
+describe("durability: the append-only file is fsynced about once a second while writes arrive", () => {
+  /** At least two fsyncs of the AOF in 4 s of writes: what everysec promises, with room for a slow machine. */
+  const fsyncsLikeEverysec = (count: number): boolean => count >= 2;
+  const check = async (extraConf: string): Promise<number> => {
+    const { server, cleanup } = await startRendered(256, "noeviction", extraConf);
+    try {
+      return await aofFsyncsWhileWriting(server, 4);
+    } finally {
+      await cleanup();
+    }
+  };
+
+  it("the rendered file (appendfsync everysec) fsyncs the AOF at least twice in 4 s of writes", async () => {
+    expect(renderRedisConf({ memoryLimitMiB: 256, evictionPolicy: "noeviction", aclFilePath: "/a", dataDir: "/d" })).toMatch(/^appendfsync everysec$/m);
+    const count = await check("");
+    expect(fsyncsLikeEverysec(count), `${count} fsyncs of the AOF`).toBe(true);
+  });
+
+  it("the same check fails for a file that says appendfsync no: it tells the two apart", async () => {
+    // Appended after the rendered line, so it wins: the one setting this test is about.
+    const count = await check("\nappendfsync no\n");
+    expect(fsyncsLikeEverysec(count), `${count} fsyncs of the AOF`).toBe(false);
   });
 });
 

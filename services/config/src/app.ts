@@ -3,6 +3,7 @@ import type { Registry } from "prom-client";
 import type { ChangeFeed } from "./change-feed";
 import { ConfigEntries, type OutboxSignal } from "./config-entries";
 import { CurrentCache } from "./current-cache";
+import { DatabaseIdentity } from "./database-identity";
 import { requireRole } from "./plugins/authorization";
 import { registerConfigMetrics } from "./plugins/config-metrics";
 import { requireDecimalIntegers } from "./plugins/strict-integers";
@@ -22,7 +23,8 @@ import { VersionStore } from "./version-store";
  *
  * - logger: the kit's createLogger({ service: "config" }).
  * - pool: the kit's createPgPool, on a database migrated by src/migrate.ts.
- * - redis: the kit's createRedis; current versions are cached under `config:current:<ns>:<env>`.
+ * - redis: the kit's createRedis; current versions are cached under
+ *   `config:current:<database identity>:<ns>:<env>` (database-identity.ts).
  * - changeFeed: PostgresChangeFeed.start({ connection, logger }), the LISTEN connection that wakes
  *   watchers on every replica (ChangeWaiters alone serves a single process, e.g. a benchmark).
  * - verifier: createJwksVerifier({ jwksUrl, ... }) against the users service's JWKS.
@@ -43,6 +45,8 @@ export interface ConfigAppDeps {
   readRole?: string;
   watch?: { defaultWaitMs?: number; maxWaitMs?: number };
   cacheTtlSeconds?: number;
+  /** How often the database identity is read again (default 1000): the longest a restore goes unnoticed by the cache. */
+  databaseIdentityCheckMs?: number;
   metrics?: Registry;
   readiness?: Array<{ name: string; check: () => Promise<unknown>; timeoutMs?: number }>;
   /** The kit's startTracing result: one span per request, continuing a W3C traceparent. */
@@ -52,6 +56,9 @@ export interface ConfigAppDeps {
 }
 
 export async function buildApp(deps: ConfigAppDeps): Promise<ServiceApp> {
+  const identity = new DatabaseIdentity(deps.pool, { checkIntervalMs: deps.databaseIdentityCheckMs ?? 1000, logger: deps.logger });
+  await identity.refresh();
+  identity.start();
   const app = await createService({
     name: "config",
     description: "Versioned, schema-checked configuration per namespace and environment",
@@ -64,6 +71,7 @@ export async function buildApp(deps: ConfigAppDeps): Promise<ServiceApp> {
       ...(deps.readiness ?? []),
     ],
     closers: [
+      async () => identity.stop(),
       async () => deps.outbox?.stop(),
       () => closeRedis(deps.redis),
       () => deps.pool.end(),
@@ -76,7 +84,7 @@ export async function buildApp(deps: ConfigAppDeps): Promise<ServiceApp> {
   });
 
   const store = new VersionStore(deps.pool);
-  const cache = new CurrentCache(deps.redis, deps.cacheTtlSeconds === undefined ? {} : { ttlSeconds: deps.cacheTtlSeconds });
+  const cache = new CurrentCache(deps.redis, identity, deps.cacheTtlSeconds === undefined ? {} : { ttlSeconds: deps.cacheTtlSeconds });
   const outbox: OutboxSignal = deps.outbox ?? { kick: () => undefined };
   const entries = new ConfigEntries(store, cache, outbox, deps.logger);
   const writeRole = deps.writeRole ?? "config:write";

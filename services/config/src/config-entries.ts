@@ -39,8 +39,9 @@ export class ConfigEntries {
     } catch (err) {
       this.logger.warn({ err }, "config cache read failed; reading PostgreSQL");
     }
+    const identity = this.cache.identityNow;
     const record = await this.store.current(namespace, environment);
-    if (record) await this.remember(record);
+    if (record) await this.remember(record, identity);
     return record;
   }
 
@@ -92,23 +93,25 @@ export class ConfigEntries {
   }
 
   async write(request: WriteRequest): Promise<VersionRecord> {
-    return this.changed(await this.store.write(request));
+    const identity = this.cache.identityNow;
+    return this.changed(await this.store.write(request), identity);
   }
 
   async rollback(request: RollbackRequest): Promise<VersionRecord> {
-    return this.changed(await this.store.rollback(request));
+    const identity = this.cache.identityNow;
+    return this.changed(await this.store.rollback(request), identity);
   }
 
   /** The new version replaces the cached one at once, so no replica serves the old one after a write returns. */
-  private async changed(record: VersionRecord): Promise<VersionRecord> {
-    await this.remember(record);
+  private async changed(record: VersionRecord, identity: string | undefined): Promise<VersionRecord> {
+    await this.remember(record, identity);
     this.outbox.kick();
     return record;
   }
 
-  private async remember(record: VersionRecord): Promise<void> {
+  private async remember(record: VersionRecord, identity: string | undefined): Promise<void> {
     try {
-      await this.cache.offer(record);
+      await this.cache.offer(record, identity);
     } catch (err) {
       this.logger.warn({ err, namespace: record.namespace, environment: record.environment }, "config cache update failed");
     }

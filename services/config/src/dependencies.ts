@@ -57,6 +57,7 @@ export async function connectDependencies(config: ConfigServiceEnv, logger: Logg
     ...(config.CONFIG_READ_ROLE === undefined ? {} : { readRole: config.CONFIG_READ_ROLE }),
     watch: { defaultWaitMs: config.WATCH_DEFAULT_WAIT_SECONDS * 1000, maxWaitMs: config.WATCH_MAX_WAIT_SECONDS * 1000 },
     cacheTtlSeconds: config.CACHE_TTL_SECONDS,
+    databaseIdentityCheckMs: config.CACHE_IDENTITY_CHECK_MS,
     readiness: [
       { name: "change-feed", check: async () => assertListening(changeFeed) },
       { name: "rabbitmq", check: async () => assertConnected(messaging) },

@@ -26,6 +26,7 @@ export const configServiceEnv = {
   WATCH_DEFAULT_WAIT_SECONDS: env.integer({ default: 30, min: 0, max: 300 }),
   WATCH_MAX_WAIT_SECONDS: env.integer({ default: 60, min: 1, max: 300 }),
   CACHE_TTL_SECONDS: env.integer({ default: 300, min: 1, max: 86_400 }),
+  CACHE_IDENTITY_CHECK_MS: env.integer({ default: 1000, min: 100, max: 60_000, description: "how often the database identity the cache is keyed by is read again" }),
   OUTBOX_SWEEP_MS: env.integer({ default: 5000, min: 100 }),
   HOST: env.string({ default: "0.0.0.0", description: "address the listeners bind" }),
   CONSUL_HTTP_ADDR: env.optional(env.url({ protocols: ["http", "https"], description: "the local Consul agent; registration is off when unset" })),

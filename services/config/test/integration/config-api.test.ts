@@ -4,6 +4,7 @@ import { loadEnv, type ServiceApp } from "@fundament/kit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildApp } from "../../src/app";
 import { CurrentCache } from "../../src/current-cache";
+import { DATABASE_IDENTITY_QUERY } from "../../src/database-identity";
 import { connectDependencies } from "../../src/dependencies";
 import { configServiceEnv } from "../../src/service-env";
 import type { VersionRecord } from "../../src/version-store";
@@ -269,10 +270,13 @@ describe("authorization", () => {
 });
 
 describe("cache", () => {
+  /** The cache as the replicas see it: keyed by the identity of the database they read. */
+  const observedCache = () => new CurrentCache(observer, { current: servers.postgres.psql(DATABASE_IDENTITY_QUERY, `config_${process.pid}`) });
+
   it("holds the current version in Redis and replaces it when a write lands", async () => {
     await createNamespace("cache-demo", { type: "object" });
-    const cache = new CurrentCache(observer);
-    const key = cache.key("cache-demo", "base");
+    const cache = observedCache();
+    const key = cache.key("cache-demo", "base") as string;
     await write(replicaA, "cache-demo", "base", { n: 1 });
     await observer.del(key);
     await call(replicaB, "GET", entryUrl("cache-demo", "base"));
@@ -290,10 +294,10 @@ describe("cache", () => {
   });
 
   it("never lets a slow reader put an older version back", async () => {
-    const cache = new CurrentCache(observer);
+    const cache = observedCache();
     const v1 = (await call(replicaA, "GET", `${entryUrl("cache-demo", "base")}/versions/1`)).body as unknown as VersionRecord;
-    expect(await cache.offer(v1)).toBe(false);
-    expect(await observer.get(cache.key("cache-demo", "base"))).toMatch(/^2:/);
+    expect(await cache.offer(v1, cache.identityNow)).toBe(false);
+    expect(await observer.get(cache.key("cache-demo", "base") as string)).toMatch(/^2:/);
   });
 });
 

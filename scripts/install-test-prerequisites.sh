@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the tests need (the server binaries they start, and the tools
+# they run), so that `npm test` alone passes on a fresh machine. `npm test` runs this first.
+#
+# Idempotent: it asks dpkg which of the packages below are missing and does nothing when none
+# are. As root it runs `apt-get update` once and installs only the missing ones; as anyone else
+# it prints what is missing and the command that installs it, and exits non-zero.
+#
+# Debian starts a packaged server on install (pgbouncer on 6432, prometheus on 9090, ...). The
+# tests start their own servers on free ports as their own users, so a running packaged server
+# is at best a port squatter: the install runs with a policy-rc.d that forbids starting any
+# service (the one Debian's container images ship, or a temporary one of ours).
+set -euo pipefail
+
+# One package per line, sorted, each with the tests that need it.
+read -r -d '' PACKAGES <<'EOF' || true
+pgbouncer                  # PgBouncer loads the rendered pgbouncer.ini (tests/config)
+postgresql-15              # initdb, postgres, pg_dump: tests/config and the services' integration tests
+prometheus                 # promtool, for the monitoring layer's rendered prometheus.yml and rules
+prometheus-alertmanager    # amtool, for the monitoring layer's rendered alertmanager.yml
+rabbitmq-server            # a real RabbitMQ node: tests/config and the services' messaging tests
+redis-server               # a real redis-server: tests/config and the services' integration tests
+shellcheck                 # lints the shell scripts the stack uploads (POSIX sh)
+strace                     # counts redis-server's AOF fsyncs (tests/config/redis-server.test.ts)
+EOF
+
+wanted=()
+while IFS= read -r line; do
+  name="${line%%#*}"
+  name="${name//[[:space:]]/}"
+  [ -n "$name" ] && wanted+=("$name")
+done <<<"$PACKAGES"
+
+missing_packages() {
+  local pkg status
+  for pkg in "${wanted[@]}"; do
+    status="$(dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null || true)"
+    [ "$status" = "installed" ] || echo "$pkg"
+  done
+}
+
+if ! command -v dpkg-query >/dev/null 2>&1; then
+  echo "install-test-prerequisites: this is not a Debian system (no dpkg-query); the tests need: ${wanted[*]}" >&2
+  exit 1
+fi
+
+mapfile -t missing < <(missing_packages)
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install-test-prerequisites: missing Debian packages: ${missing[*]}" >&2
+  echo "install them with:" >&2
+  echo "  sudo apt-get update && sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ${missing[*]}" >&2
+  exit 1
+fi
+
+# Several test runs on one machine may start at once: one installs, the others wait and re-check.
+exec 9>"${TMPDIR:-/tmp}/fundament-test-prerequisites.lock"
+flock 9
+mapfile -t missing < <(missing_packages)
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+# (The path is overridable only so that the script's own test need not touch /usr/sbin.)
+policy_rc="${FUNDAMENT_POLICY_RC_D:-/usr/sbin/policy-rc.d}"
+if [ ! -e "$policy_rc" ]; then
+  printf '#!/bin/sh\n# fundament: no service starts during the test prerequisites install\nexit 101\n' >"$policy_rc"
+  chmod 0755 "$policy_rc"
+  trap 'rm -f "$policy_rc"' EXIT
+fi
+
+echo "install-test-prerequisites: installing Debian packages: ${missing[*]}"
+apt-get update -qq -o DPkg::Lock::Timeout=300
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends -o DPkg::Lock::Timeout=300 "${missing[@]}" >/dev/null
+
+mapfile -t still < <(missing_packages)
+if [ ${#still[@]} -gt 0 ]; then
+  echo "install-test-prerequisites: still missing after apt-get install: ${still[*]}" >&2
+  exit 1
+fi
