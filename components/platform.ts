@@ -4,11 +4,12 @@ import * as tls from "@pulumi/tls";
 import { BrokerModel, RabbitMQ } from "./broker";
 import { DatabaseKind, ServiceName, StackConfig } from "./config";
 import { PostgresBackup } from "./database/backup";
-import { PostgresBackupUpload } from "./database/backup-upload";
+import { BackupUpload, PostgresBackupUpload } from "./database/backup-upload";
 import { Mongo, MongoServiceDatabase } from "./database/mongo";
 import { PgBouncer } from "./database/pgbouncer";
 import { Postgres } from "./database/postgres";
 import { Redis } from "./database/redis";
+import { RedisBackup } from "./database/redis-backup";
 import { Monitoring, ScrapeTargetRegistry } from "./monitoring";
 import { Zones } from "./network";
 import { DeployedWorkload, Runtime } from "./runtime/workload";
@@ -39,6 +40,7 @@ export class Platform extends pulumi.ComponentResource {
   readonly backup?: PostgresBackup;
   readonly backupUpload?: PostgresBackupUpload;
   readonly redis?: Redis;
+  readonly redisBackup?: RedisBackup;
   readonly mongo?: Mongo;
   readonly rabbitmq?: RabbitMQ;
   readonly services: Partial<Record<ServiceName, FastifyService>> = {};
@@ -146,6 +148,12 @@ export class Platform extends pulumi.ComponentResource {
         },
         parent,
       );
+      this.redisBackup = new RedisBackup(
+        "redis-backup",
+        { runtime, image: config.redis.image, redis: this.redis, schedule: config.backup.schedule, retention: config.backup.retention, volumeSizeGiB: config.redis.storageGiB },
+        parent,
+      );
+      this.uploadBackups("redis-backup-upload", "redis-backup", "redis", runtime);
     }
 
     const mongoDatabases: MongoServiceDatabase[] = [
@@ -189,6 +197,28 @@ export class Platform extends pulumi.ComponentResource {
       parent,
     );
     this.registerOutputs({});
+  }
+
+  /** Mirrors a backup job's volume to the backups bucket under `prefix`, like the PostgreSQL upload. */
+  private uploadBackups(name: string, backupJob: string, prefix: string, runtime: Runtime): BackupUpload {
+    const config = this.config;
+    return new BackupUpload(
+      name,
+      {
+        runtime,
+        image: config.storage.clientImage,
+        backupJob,
+        prefix,
+        endpoint: this.storage.endpoint,
+        bucket: this.storage.buckets.backups,
+        accessKey: this.storage.backupWriter.accessKey,
+        secretKey: this.storage.backupWriter.secretKey,
+        schedule: config.backup.uploadSchedule,
+        zone: config.storage.provider === "minio" ? "backend" : "frontend",
+        ready: this.storage.ready,
+      },
+      { parent: this },
+    );
   }
 
   private service(service: ServiceName, runtime: Runtime): FastifyService {

@@ -69,7 +69,7 @@ export function rabbitWorkload(name: string, args: RabbitMQArgs, definitions: pu
     zones: ["backend", "monitoring"],
     ports: [
       { name: "amqp", port: AMQP_PORT },
-      { name: "prometheus", port: PROMETHEUS_PORT },
+      { name: "prometheus", port: PROMETHEUS_PORT, zones: ["monitoring"] },
       // Reached through the gateway (basic auth in front of its own login), never published.
       { name: "management", port: MANAGEMENT_PORT, ...(args.managementHost ? { publish: "gateway" as const } : {}) },
     ],

@@ -158,7 +158,7 @@ export function mongoExporterWorkload(input: MongoExporterWorkloadInput): Worklo
     args: ["--collect-all", "--compatible-mode", `--web.listen-address=:${MONGO_EXPORTER_PORT}`, "--web.telemetry-path=/metrics"],
     // Backend to reach mongod, monitoring so Prometheus reaches the exporter without reaching mongod.
     zones: ["backend", "monitoring"],
-    ports: [{ name: "metrics", port: MONGO_EXPORTER_PORT }],
+    ports: [{ name: "metrics", port: MONGO_EXPORTER_PORT, zones: ["monitoring"] }],
     env: { MONGODB_URI: input.mongo.host.apply((host) => mongoExporterUri(host)) },
     files: [
       { path: MONGO_EXPORTER_PEM_PATH, content: input.exporterPem, secret: true, mode: 0o400 },

@@ -108,7 +108,7 @@ export class PgBouncer extends pulumi.ComponentResource {
         // is the PgBouncer workload's name, which both runtimes make resolvable.
         args: [`--pgBouncer.connectionString=postgres://${PGBOUNCER_STATS_USER}@${this.workload.name}:${PGBOUNCER_PORT}/pgbouncer?sslmode=disable`],
         zones: ["backend", "monitoring"],
-        ports: [{ name: "metrics", port: PGBOUNCER_EXPORTER_PORT }],
+        ports: [{ name: "metrics", port: PGBOUNCER_EXPORTER_PORT, zones: ["monitoring"] }],
         env: { PGPASSFILE: statsPassFile },
         files: [
           {

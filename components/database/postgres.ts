@@ -155,7 +155,7 @@ export class Postgres extends pulumi.ComponentResource {
         name: `${name}-exporter`,
         image: args.exporterImage,
         zones: ["backend", "monitoring"],
-        ports: [{ name: "metrics", port: POSTGRES_EXPORTER_PORT }],
+        ports: [{ name: "metrics", port: POSTGRES_EXPORTER_PORT, zones: ["monitoring"] }],
         env: {
           DATA_SOURCE_URI: pulumi.interpolate`${this.workload.host}:${POSTGRES_PORT}/postgres?sslmode=disable`,
           DATA_SOURCE_USER: MONITOR_ROLE,

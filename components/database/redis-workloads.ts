@@ -96,7 +96,7 @@ export function redisExporterWorkload(input: RedisExporterWorkloadInput): Worklo
     image: input.image,
     // Backend to reach Redis, monitoring so Prometheus reaches the exporter without reaching Redis.
     zones: ["backend", "monitoring"],
-    ports: [{ name: "metrics", port: REDIS_EXPORTER_PORT }],
+    ports: [{ name: "metrics", port: REDIS_EXPORTER_PORT, zones: ["monitoring"] }],
     env: {
       REDIS_ADDR: pulumi.interpolate`redis://${input.redis.host}:${REDIS_PORT}`,
       REDIS_USER: REDIS_EXPORTER_USER,

@@ -59,7 +59,7 @@ export function prometheusWorkload(input: PrometheusWorkloadInput): Workload {
       "--web.route-prefix=/",
     ],
     zones: ["monitoring"],
-    ports: [{ name: "http", port: PROMETHEUS_PORT, publish: "gateway" }],
+    ports: [{ name: "http", port: PROMETHEUS_PORT, publish: "gateway", zones: ["monitoring"] }],
     files: [
       { path: PROMETHEUS_CONFIG_PATH, content: input.config },
       { path: PROMETHEUS_RULES_PATH, content: input.rules },
@@ -100,7 +100,7 @@ export function alertmanagerWorkload(input: AlertmanagerWorkloadInput): Workload
       "--cluster.listen-address=",
     ],
     zones: ["monitoring"],
-    ports: [{ name: "http", port: ALERTMANAGER_PORT, publish: "gateway" }],
+    ports: [{ name: "http", port: ALERTMANAGER_PORT, publish: "gateway", zones: ["monitoring"] }],
     files: [{ path: ALERTMANAGER_CONFIG_PATH, content: input.config }, ...input.secretFiles],
     health: { readiness: http(ALERTMANAGER_PORT, "/-/ready"), liveness: http(ALERTMANAGER_PORT, "/-/healthy") },
     resources: { cpu: 0.25, memoryMiB: 128 },
@@ -132,7 +132,7 @@ export function grafanaWorkload(input: GrafanaWorkloadInput): Workload {
     role: "monitoring",
     image: input.image,
     zones: ["monitoring"],
-    ports: [{ name: "http", port: GRAFANA_PORT, publish: "gateway" }],
+    ports: [{ name: "http", port: GRAFANA_PORT, publish: "gateway", zones: ["monitoring"] }],
     env: {
       GF_SECURITY_ADMIN_USER: "admin",
       GF_SECURITY_ADMIN_PASSWORD__FILE: GRAFANA_ADMIN_PASSWORD_PATH,
@@ -185,12 +185,13 @@ export function jaegerWorkload(input: JaegerWorkloadInput): Workload {
     image: input.image,
     args: [`--config=${JAEGER_CONFIG_PATH}`],
     zones: ["monitoring"],
+    // Every port in the monitoring zone, the only one these workloads join: Grafana reads the
+    // UIs' APIs, Prometheus scrapes, the services (members for their metrics) send spans.
     ports: [
-      { name: "http", port: JAEGER_PORTS.ui, publish: "gateway" },
-      { name: "otlp-grpc", port: JAEGER_PORTS.otlpGrpc },
-      { name: "otlp-http", port: JAEGER_PORTS.otlpHttp },
-      { name: "health", port: JAEGER_PORTS.health },
-      { name: "metrics", port: JAEGER_PORTS.metrics },
+      { name: "http", port: JAEGER_PORTS.ui, publish: "gateway", zones: ["monitoring"] },
+      { name: "otlp-grpc", port: JAEGER_PORTS.otlpGrpc, zones: ["monitoring"] },
+      { name: "otlp-http", port: JAEGER_PORTS.otlpHttp, zones: ["monitoring"] },
+      { name: "metrics", port: JAEGER_PORTS.metrics, zones: ["monitoring"] },
     ],
     files: [{ path: JAEGER_CONFIG_PATH, content: input.config }],
     health: { readiness: http(JAEGER_PORTS.health, "/status"), liveness: { ...http(JAEGER_PORTS.health, "/status"), failureThreshold: 6 } },

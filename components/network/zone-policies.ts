@@ -1,6 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
-import { zoneLabel } from "../runtime/kubernetes-pod";
-import { INTERNAL_ZONES, Zone, ZONES } from "../runtime/workload";
+import { selectorLabels, zoneLabel } from "../runtime/kubernetes-pod";
+import { INTERNAL_ZONES, portsByZone, WorkloadPort, Zone, ZONES } from "../runtime/workload";
 
 type NetworkPolicySpec = k8s.types.input.networking.v1.NetworkPolicySpec;
 
@@ -10,10 +10,11 @@ export interface NamedPolicy {
 }
 
 /**
- * The zone rule on Kubernetes: deny everything in the namespace, then, per zone, admit traffic
- * between pods that carry that zone's label. Policies add up, so a pod in two zones reaches both.
- * Only `frontend` may leave the cluster, mirroring Docker, where backend and monitoring
- * networks are internal.
+ * The zone rule on Kubernetes: deny everything in the namespace, then, per zone, let members
+ * send to each other (egress); what a member accepts, and on which ports, is its own ingress
+ * policy (workloadIngressPolicy). Policies add up, so a pod in two zones reaches both. Only
+ * `frontend` may leave the cluster, mirroring Docker, where backend and monitoring networks
+ * are internal.
  */
 export function zonePolicies(): NamedPolicy[] {
   const policies: NamedPolicy[] = [
@@ -41,10 +42,25 @@ export function zonePolicies(): NamedPolicy[] {
     }
     policies.push({
       name: `zone-${zone}`,
-      spec: { podSelector: members, policyTypes: ["Ingress", "Egress"], ingress: [{ from: [{ podSelector: members }] }], egress },
+      spec: { podSelector: members, policyTypes: ["Egress"], egress },
     });
   }
   return policies;
+}
+
+/**
+ * What one workload accepts: per zone it is in, connections from that zone's members on the
+ * ports it offers there (WorkloadPort.zones), nothing else. A workload with no ports (jobs)
+ * gets none, and the namespace's default-deny keeps everything out of it.
+ */
+export function workloadIngressPolicy(workload: { name: string; zones: Zone[]; ports?: WorkloadPort[] }): NamedPolicy | undefined {
+  const offered = portsByZone(workload);
+  const ingress = ZONES.filter((zone) => offered[zone].length > 0).map((zone) => ({
+    from: [{ podSelector: { matchLabels: { [zoneLabel(zone)]: "true" } } }],
+    ports: offered[zone].map((port) => ({ protocol: "TCP", port: port.port })),
+  }));
+  if (ingress.length === 0) return undefined;
+  return { name: `${workload.name}-ingress`, spec: { podSelector: { matchLabels: selectorLabels(workload.name) }, policyTypes: ["Ingress"], ingress } };
 }
 
 export function zoneOfPolicy(name: string): Zone | undefined {

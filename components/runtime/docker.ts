@@ -2,7 +2,7 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { renderCronLoop } from "./cron-loop";
 import { dockerHealthTest, probeTiming, startupBudgetSeconds } from "./probe-command";
-import { DeployedWorkload, Endpoint, Job, Runtime, ScheduledJob, Workload, WorkloadRole, Zone, roleOf } from "./workload";
+import { DeployedWorkload, Endpoint, Job, Runtime, ScheduledJob, Workload, WorkloadRole, Zone, offeredZones, portsByZone, roleOf } from "./workload";
 
 export interface DockerRuntimeArgs {
   /** Prefix of container, volume and network names: several environments can share one engine. */
@@ -29,6 +29,7 @@ export class DockerRuntime implements Runtime {
   constructor(private readonly args: DockerRuntimeArgs) {}
 
   deploy(workload: Workload, opts: RuntimeOptions): DeployedWorkload {
+    portsByZone(workload); // rejects a port offered in a zone the workload is not in
     const probed = workload.dockerHealthcheck !== "none";
     const container = this.container(probed ? workload : { ...workload, health: undefined }, roleOf(workload), opts, {
       restart: "unless-stopped",
@@ -168,6 +169,11 @@ export class DockerRuntime implements Runtime {
           { label: "fundament.role", value: role },
           { label: "fundament.environment", value: this.args.environment },
           ...spec.zones.map((zone) => ({ label: `fundament.zone.${zone}`, value: "true" })),
+          // Docker networks cannot limit ports; the labels record which zones each port is for (README: Zones).
+          ...(spec.ports ?? []).flatMap((port) => [
+            { label: `fundament.port.${port.name}`, value: String(port.port) },
+            { label: `fundament.port.${port.name}.zones`, value: offeredZones(spec, port).join(",") },
+          ]),
         ],
         ...lifecycle,
       },

@@ -1,5 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { workloadIngressPolicy } from "../network/zone-policies";
 import { claimTemplate, filesData, podSpec, PodSource, selectorLabels, workloadLabels } from "./kubernetes-pod";
 import { DeployedWorkload, Endpoint, Job, Runtime, ScheduledJob, Workload, roleOf } from "./workload";
 
@@ -82,6 +83,11 @@ export class KubernetesRuntime implements Runtime {
       { metadata, spec: { maxUnavailable: 1, selector: { matchLabels: selectorLabels(workload.name) } } },
       childOpts,
     );
+    // The ports it accepts, per zone; the zone policies of the network layer only let members send.
+    const ingress = workloadIngressPolicy(workload);
+    if (ingress) {
+      new k8s.networking.v1.NetworkPolicy(ingress.name, { metadata: { name: ingress.name, namespace: this.args.namespace, labels }, spec: ingress.spec }, childOpts);
+    }
     return this.deployed(workload, [controller, service, pdb]);
   }
 

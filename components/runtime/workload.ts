@@ -1,6 +1,9 @@
 import * as pulumi from "@pulumi/pulumi";
 
-/** A workload can reach another iff they share a zone (DESIGN.md, idea 3). */
+/**
+ * A workload reaches another iff they share a zone, and only on the ports the other offers in
+ * that zone (DESIGN.md, idea 3).
+ */
 export type Zone = "frontend" | "backend" | "monitoring";
 export const ZONES: readonly Zone[] = ["frontend", "backend", "monitoring"];
 
@@ -24,6 +27,12 @@ export interface WorkloadPort {
   port: number;
   /** "host": published by the runtime (loopback on Docker unless configured); "gateway": routed by Traefik. */
   publish?: "host" | "gateway";
+  /**
+   * Zones whose members may connect to this port; each must be one of the workload's zones.
+   * Default: every zone of the workload except monitoring, so a data port never opens to the
+   * monitoring zone by accident; a metrics port says `["monitoring"]`.
+   */
+  zones?: Zone[];
 }
 
 export interface WorkloadFile {
@@ -152,4 +161,28 @@ export function roleOf(workload: { role?: WorkloadRole; image: pulumi.Input<stri
   if (workload.role) return workload.role;
   if (isJob) return "job";
   return typeof workload.image === "string" && /exporter/.test(workload.image) ? "exporter" : "data";
+}
+
+/** The zones a port is offered in (its own list, or the workload's zones other than monitoring). */
+export function offeredZones(workload: { zones: Zone[] }, port: WorkloadPort): Zone[] {
+  return port.zones ?? workload.zones.filter((zone) => zone !== "monitoring");
+}
+
+/**
+ * Per zone of the workload, the ports offered there. Throws, naming every offending port, when a
+ * port is offered in a zone the workload is not in: nobody there could reach it, so it is a mistake.
+ */
+export function portsByZone(workload: { name: string; zones: Zone[]; ports?: WorkloadPort[] }): Record<Zone, WorkloadPort[]> {
+  const problems: string[] = [];
+  (workload.ports ?? []).forEach((port, index) => {
+    for (const zone of port.zones ?? []) {
+      if (!workload.zones.includes(zone)) {
+        problems.push(`workload ${workload.name}: ports[${index}] (${port.name}).zones: "${zone}" is not one of the workload's zones (${workload.zones.join(", ")})`);
+      }
+    }
+  });
+  if (problems.length > 0) throw new Error(problems.join("\n"));
+  return Object.fromEntries(
+    ZONES.map((zone) => [zone, workload.zones.includes(zone) ? (workload.ports ?? []).filter((port) => offeredZones(workload, port).includes(zone)) : []]),
+  ) as Record<Zone, WorkloadPort[]>;
 }

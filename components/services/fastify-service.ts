@@ -78,11 +78,12 @@ export class FastifyService extends pulumi.ComponentResource {
         name: args.service,
         role: "service",
         command: ["node", `services/${args.service}/dist/server.js`],
-        // monitoring: Prometheus scrapes the metrics port and spans go to Jaeger's OTLP port.
+        // Monitoring for the scrape, which reaches only the metrics port (the API stays frontend
+        // and backend), and for the spans the service sends to Jaeger's OTLP port.
         zones: ["frontend", "backend", "monitoring"],
         ports: [
           { name: "http", port: HTTP_PORT, publish: "gateway" },
-          { name: "metrics", port: METRICS_PORT },
+          { name: "metrics", port: METRICS_PORT, zones: ["monitoring"] },
         ],
         env: {
           PORT: String(HTTP_PORT),

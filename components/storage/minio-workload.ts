@@ -50,7 +50,9 @@ export function minioWorkload(name: string, input: MinioServerInput): Workload {
     // Neither port is published: clients are in-cluster, and the console is reached through a
     // port-forward when someone needs it.
     ports: [
-      { name: "api", port: MINIO_API_PORT },
+      // MinIO serves its metrics only on the API port, so monitoring reaches the API (which still
+      // demands credentials for everything but the metrics path): the one data port in monitoring.
+      { name: "api", port: MINIO_API_PORT, zones: ["backend", "monitoring"] },
       { name: "console", port: MINIO_CONSOLE_PORT },
     ],
     env: {

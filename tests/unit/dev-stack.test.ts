@@ -114,7 +114,7 @@ describe("dev stack on Docker", () => {
 });
 
 describe("services on the dev stack", () => {
-  it.each(["users", "config"])("runs %s from its locally built image, in frontend, backend and monitoring (scraped, sends spans), hardened", (service) => {
+  it.each(["users", "config"])("runs %s from its locally built image, in frontend, backend and monitoring, hardened", (service) => {
     const container = dev.one(CONTAINER, service);
     const inputs = dev.revealed(container);
     expect(zonesOf(container)).toEqual(["backend", "frontend", "monitoring"]);

@@ -79,9 +79,10 @@ describe("prod stack on Kubernetes", () => {
     for (const controller of controllers()) expect(budgets, controller.name).toContain(labels(controller)["app.kubernetes.io/name"]);
   });
 
-  it("denies all traffic by default and admits it per zone", () => {
+  it("denies all traffic by default, lets zone members send to each other and each workload admit its own ports", () => {
     const policies = prod.all("kubernetes:networking.k8s.io/v1:NetworkPolicy").map((p) => (prod.revealed(p).metadata as { name: string }).name).sort();
-    expect(policies).toEqual(["allow-dns", "default-deny", "zone-backend", "zone-frontend", "zone-monitoring"]);
+    const withPorts = [...prod.all("kubernetes:apps/v1:Deployment"), ...prod.all("kubernetes:apps/v1:StatefulSet")].map((c) => `${c.name}-ingress`);
+    expect(policies).toEqual(["allow-dns", "default-deny", "zone-backend", "zone-frontend", "zone-monitoring", ...withPorts].sort());
   });
 
   it("schedules backups and their upload as CronJobs sharing one claim", () => {

@@ -238,7 +238,8 @@ describe("provider minio", () => {
     expect(runtime.deployed).toHaveLength(1);
     expect(server.zones).toEqual(["backend", "monitoring"]);
     expect(server.ports).toEqual([
-      { name: "api", port: 9000 },
+      // Metrics live on the API port, so monitoring is offered the API; the console stays backend.
+      { name: "api", port: 9000, zones: ["backend", "monitoring"] },
       { name: "console", port: 9001 },
     ]);
     expect(server.route).toBeUndefined();
