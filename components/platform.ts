@@ -11,6 +11,8 @@ import { Postgres } from "./database/postgres";
 import { Redis } from "./database/redis";
 import { RedisBackup } from "./database/redis-backup";
 import { Monitoring, ScrapeTargetRegistry } from "./monitoring";
+import { EksCluster } from "./cloud";
+import { ClusterCharts, GpuNodePools, PriorityClasses, Scheduling } from "./gpu";
 import { Zones } from "./network";
 import { DeployedWorkload, Runtime } from "./runtime/workload";
 import { configSettings, FastifyService, ServiceConnections, ServiceSettings, usersSettings } from "./services";
@@ -33,6 +35,9 @@ export function consumersOf(config: StackConfig, kind: DatabaseKind): ServiceNam
  * and network names with the environment.
  */
 export class Platform extends pulumi.ComponentResource {
+  readonly cluster?: EksCluster;
+  readonly gpuPools?: GpuNodePools;
+  readonly scheduling?: Scheduling;
   readonly zones: Zones;
   readonly storage: ObjectStorage;
   readonly postgres?: Postgres;
@@ -54,11 +59,27 @@ export class Platform extends pulumi.ComponentResource {
     this.config = config;
     const parent = { parent: this };
 
+    // prod from an empty account: the cluster first, then everything Kubernetes through its provider.
+    if (config.target === "kubernetes" && config.cluster.mode === "eks") {
+      this.cluster = new EksCluster("cluster", { cluster: config.cluster, environment: config.environment, tags: { project: "fundament", environment: config.environment } }, parent);
+      if (config.gpu.pools.length > 0) this.gpuPools = new GpuNodePools("gpu-pools", { cluster: this.cluster, pools: config.gpu.pools }, parent);
+    }
+    const charts = this.cluster ? new ClusterCharts("cluster-charts", { cluster: this.cluster }, parent) : undefined;
+    const priorities =
+      config.target === "kubernetes" ? new PriorityClasses("priority-classes", { provider: this.cluster?.provider ?? undefined, dependsOn: this.cluster?.ready }, parent) : undefined;
     this.zones = new Zones(
       "network",
       config.target === "docker"
         ? { target: "docker", environment: config.environment, publishAddress: config.docker.publishAddress, publishDataPorts: config.docker.publishDataPorts, dockerHost: config.docker.host }
-        : { target: "kubernetes", environment: config.environment, namespace: config.kubernetes.namespace, context: config.kubernetes.context, storageClass: config.kubernetes.storageClass },
+        : {
+            target: "kubernetes",
+            environment: config.environment,
+            namespace: config.kubernetes.namespace,
+            context: config.kubernetes.context,
+            storageClass: config.kubernetes.storageClass ?? this.cluster?.storageClassName,
+            provider: this.cluster?.provider,
+            after: [...(this.cluster?.ready ?? []), ...(priorities?.resources ?? [])],
+          },
       parent,
     );
     // Every layer deploys through the registry, so Prometheus scrapes whatever declares metrics.
@@ -196,6 +217,23 @@ export class Platform extends pulumi.ComponentResource {
       { runtime, environment: config.environment, domain: config.domain, namespace: config.target === "kubernetes" ? config.kubernetes.namespace : undefined, targets: runtime.targets, settings: config.monitoring },
       parent,
     );
+    if (config.target === "kubernetes") {
+      this.scheduling = new Scheduling(
+        "scheduling",
+        {
+          namespace: config.kubernetes.namespace,
+          gpuNamespace: config.gpu.namespace,
+          pools: config.gpu.pools,
+          quotas: config.quotas,
+          autoscaling: config.autoscaling,
+          services: (Object.keys(this.services) as ServiceName[]).map((name) => ({ name, replicas: config.services[name].replicas })),
+          stateful: [this.postgres, this.redis, this.mongo, this.rabbitmq].filter((layer) => layer !== undefined).map((layer) => layer.workload.name).concat(config.storage.provider === "minio" ? ["minio"] : []),
+          provider: this.cluster?.provider,
+          vpaRelease: charts?.releases.verticalPodAutoscaler,
+        },
+        { parent: this, dependsOn: [this.zones] },
+      );
+    }
     this.registerOutputs({});
   }
 
@@ -245,6 +283,7 @@ export class Platform extends pulumi.ComponentResource {
         service,
         image: serviceConfig.image,
         registry: config.imageRegistry,
+        dockerProvider: this.zones.dockerProvider,
         resources: { cpu: serviceConfig.cpu, memoryMiB: serviceConfig.memoryMiB },
         replicas: config.target === "docker" ? 1 : serviceConfig.replicas,
         dependsOn: dataServices,
@@ -267,6 +306,18 @@ export class Platform extends pulumi.ComponentResource {
       objectStorage: { endpoint: this.storage.endpoint, buckets: this.storage.buckets },
       services: Object.fromEntries(Object.entries(this.services).map(([name, service]) => [name, service.workload.endpoint("http")])),
       monitoring: this.monitoring.outputs(),
+      cluster: this.cluster
+        ? {
+            name: this.cluster.clusterName,
+            endpoint: this.cluster.endpoint,
+            oidcIssuer: this.cluster.oidcIssuer,
+            gatewaySecurityGroupId: this.cluster.gatewaySecurityGroupId,
+          }
+        : undefined,
+      // Apart from the cluster's plain facts: one secret inside an object makes the whole object secret.
+      kubeconfig: this.cluster?.kubeconfig,
+      gpuPools: this.gpuPools?.pools,
+      gpuNamespace: this.scheduling?.gpuNamespace,
       usersBootstrapAdmin: this.bootstrapAdminPassword ? { email: `admin@${this.config.domain}`, password: this.bootstrapAdminPassword } : undefined,
     };
   }

@@ -4,6 +4,7 @@ import { postgresMinimumMemoryMiB } from "../database/postgres-conf";
 import { receiverProblems } from "../monitoring/alert-receivers";
 import { ServiceName, StackConfig } from "./stack-config";
 import { checkField, closest } from "./validate-field";
+import { clusterConfigProblems } from "./cluster-schema";
 
 export const NAMESPACE = "fundament";
 
@@ -118,6 +119,7 @@ function crossFieldProblems(config: StackConfig): string[] {
   if (config.target === "kubernetes" && config.imageRegistry === "local") {
     problems.push(`${NAMESPACE}:imageRegistry: local images exist only on a Docker engine; the kubernetes target needs ecr (got local)`);
   }
+  problems.push(...clusterConfigProblems(config, NAMESPACE));
   if (config.target === "docker" && config.storage?.provider === "s3") {
     problems.push(`${NAMESPACE}:storage.provider: s3 needs the kubernetes target on AWS (got s3 with target docker); use minio`);
   }

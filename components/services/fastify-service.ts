@@ -1,3 +1,4 @@
+import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { OTLP_HTTP_ENDPOINT } from "../monitoring/monitoring-workloads";
 import { DeployedWorkload, Probe, Runtime, WorkloadFile, WorkloadResources } from "../runtime/workload";
@@ -16,6 +17,8 @@ export interface FastifyServiceArgs {
   service: string;
   image: string;
   registry: ImageRegistry;
+  /** The stack's Docker provider, which builds the image (absent: DOCKER_HOST or the local socket). */
+  dockerProvider?: docker.Provider;
   resources: WorkloadResources;
   replicas: number;
   /** Plain settings; never a secret. */
@@ -45,7 +48,7 @@ export class FastifyService extends pulumi.ComponentResource {
 
   constructor(name: string, args: FastifyServiceArgs, opts?: pulumi.ComponentResourceOptions) {
     super("fundament:services:FastifyService", name, {}, opts);
-    const image = new ServiceImage(`${name}-image`, { service: args.service, image: args.image, registry: args.registry }, { parent: this });
+    const image = new ServiceImage(`${name}-image`, { service: args.service, image: args.image, registry: args.registry, dockerProvider: args.dockerProvider }, { parent: this });
     const common = {
       image: image.reference,
       localImage: image.local,
