@@ -21,8 +21,6 @@ export interface RecordedResource {
   urn: string;
   /** URN of the parent; the stack itself has none. */
   parent?: string;
-  /** Reference (`urn::id`) of the explicit provider the resource goes through; absent for the default provider. */
-  provider?: string;
   /** Inputs as the engine received them; secrets are `{ [sigKey]: secretSig, value }` objects. */
   inputs: Record<string, unknown>;
   /** The resource options the engine acts on when it diffs and replaces. */
@@ -206,7 +204,6 @@ class RecordingMonitor extends MockMonitor {
           name: req.getName(),
           urn,
           parent: req.getParent() || undefined,
-          provider: req.getProvider() || undefined,
           inputs: rpc.deserializeProperties(req.getObject()) as Record<string, unknown>,
           options: {
             ignoreChanges: req.getIgnorechangesList(),
@@ -234,7 +231,6 @@ interface RegisterRequest {
   getType(): string;
   getName(): string;
   getParent(): string;
-  getProvider(): string;
   getObject(): Parameters<typeof rpc.deserializeProperties>[0];
   getProvider(): string;
   getIgnorechangesList(): string[];
