@@ -23,6 +23,8 @@ export interface RecordedResource {
   parent?: string;
   /** Inputs as the engine received them; secrets are `{ [sigKey]: secretSig, value }` objects. */
   inputs: Record<string, unknown>;
+  /** The explicit provider reference (`<provider urn>::<id>`); absent: the default provider. */
+  provider?: string;
   /** The resource options the engine acts on when it diffs and replaces. */
   options: { ignoreChanges: string[]; replaceOnChanges: string[]; deleteBeforeReplace: boolean; protect: boolean; retainOnDelete: boolean };
 }
@@ -205,6 +207,7 @@ class RecordingMonitor extends MockMonitor {
           urn,
           parent: req.getParent() || undefined,
           inputs: rpc.deserializeProperties(req.getObject()) as Record<string, unknown>,
+          provider: req.getProvider() || undefined,
           options: {
             ignoreChanges: req.getIgnorechangesList(),
             replaceOnChanges: req.getReplaceonchangesList(),
