@@ -29,8 +29,19 @@ function label(view: StackView, container: RecordedResource, key: string): strin
   return (view.revealed(container).labels as { label: string; value: string }[]).find((l) => l.label === key)?.value;
 }
 
+interface Upload {
+  file: string;
+  content: string;
+  permissions: string;
+}
+
+/** A read-only container gets its files through a carrier container (<name>-files) the runtime creates. */
+function uploadsOf(view: StackView, name: string): Upload[] {
+  return view.all(CONTAINER).filter((c) => c.name === name || c.name === `${name}-files`).flatMap((c) => (view.revealed(c).uploads as Upload[] | undefined) ?? []);
+}
+
 function upload(view: StackView, container: RecordedResource, path: string): string {
-  const found = (view.revealed(container).uploads as { file: string; content: string }[]).find((u) => u.file === path);
+  const found = uploadsOf(view, container.name).find((u) => u.file === path);
   if (!found) throw new Error(`${container.name} has no upload ${path}`);
   return found.content;
 }
@@ -48,7 +59,7 @@ function prodScrapeJobs(): ScrapeJob[] {
 
 describe("Prometheus scrape targets", () => {
   it("on Docker: every exporter, service and monitoring container and the self-exporting data servers, each on its own", () => {
-    const containers = dev.all(CONTAINER).filter((c) => label(dev, c, "fundament.role") !== "job");
+    const containers = dev.all(CONTAINER).filter((c) => label(dev, c, "fundament.role") !== "job" && label(dev, c, "fundament.files-for") === undefined);
     const expected = containers
       .filter((c) => ["exporter", "service", "monitoring"].includes(label(dev, c, "fundament.role")!) || SELF_EXPORTING_DATA.includes(c.name))
       .map((c) => c.name)
@@ -113,8 +124,8 @@ describe("monitoring workloads", () => {
     expect(env.GF_USERS_ALLOW_SIGN_UP).toBe("false");
     expect(env.GF_SECURITY_ADMIN_PASSWORD).toBeUndefined();
     expect(env.GF_SECURITY_ADMIN_PASSWORD__FILE).toBe("/run/secrets/grafana-admin-password");
-    expect(isSecretMarker(dev.one(CONTAINER, "grafana").inputs.uploads)).toBe(true);
-    const uploads = inputs.uploads as { file: string; permissions: string; content: string }[];
+    expect(isSecretMarker(dev.one(CONTAINER, "grafana-files").inputs.uploads)).toBe(true);
+    const uploads = uploadsOf(dev, "grafana");
     const password = uploads.find((u) => u.file === "/run/secrets/grafana-admin-password")!;
     expect(password.permissions).toBe("0400");
     expect(password.content).toMatch(/^\S{8,}$/);
@@ -130,7 +141,7 @@ describe("monitoring workloads", () => {
       ["alertmanager", "http://alertmanager:9093"],
       ["jaeger", "http://jaeger:16686"],
     ]);
-    const files = (dev.revealed(grafana).uploads as { file: string }[]).map((u) => u.file).filter((f) => f.startsWith("/etc/grafana/dashboards/"));
+    const files = uploadsOf(dev, "grafana").map((u) => u.file).filter((f) => f.startsWith("/etc/grafana/dashboards/"));
     expect(files.sort()).toEqual(["broker", "databases", "overview", "resources", "services"].map((d) => `/etc/grafana/dashboards/fundament-${d}.json`));
   });
 
@@ -174,7 +185,7 @@ describe("monitoring outputs", () => {
     expect(monitoring.alerting).toEqual({ receivers: ["pager", "slack", "email"] });
     const plain = [...configured.resources.flatMap((r) => plainStrings(r.inputs)), ...plainStrings(configured.outputs)].map((l) => l.value).join("\n");
     for (const credential of [slackUrl, "pager-key-0123456789", "smtp-pass-0123456789"]) expect(plain).not.toContain(credential);
-    const uploads = configured.revealed(configured.one(CONTAINER, "alertmanager")).uploads as { file: string; permissions: string; content: string }[];
+    const uploads = uploadsOf(configured, "alertmanager");
     const secretFiles = uploads.filter((u) => u.file.startsWith("/etc/alertmanager/secrets/"));
     expect(secretFiles.map((u) => [u.file, u.permissions, u.content])).toEqual([
       ["/etc/alertmanager/secrets/pager-key", "0400", "pager-key-0123456789"],
