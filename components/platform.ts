@@ -277,6 +277,7 @@ export class Platform extends pulumi.ComponentResource {
         image: serviceConfig.image,
         registry: config.imageRegistry,
         dockerProvider: this.zones.dockerProvider,
+        environment: config.environment,
         resources: { cpu: serviceConfig.cpu, memoryMiB: serviceConfig.memoryMiB },
         replicas: config.target === "docker" ? 1 : serviceConfig.replicas,
         dependsOn: dataServices,

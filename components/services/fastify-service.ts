@@ -18,6 +18,8 @@ export interface FastifyServiceArgs {
   service: string;
   image: string;
   registry: ImageRegistry;
+  /** Stack environment, which names the image repository. */
+  environment: string;
   /** The stack's Docker provider, which builds the image (absent: DOCKER_HOST or the local socket). */
   dockerProvider?: docker.Provider;
   resources: WorkloadResources;
@@ -49,7 +51,7 @@ export class FastifyService extends pulumi.ComponentResource {
 
   constructor(name: string, args: FastifyServiceArgs, opts?: pulumi.ComponentResourceOptions) {
     super("fundament:services:FastifyService", name, {}, opts);
-    const image = new ServiceImage(`${name}-image`, { service: args.service, image: args.image, registry: args.registry, dockerProvider: args.dockerProvider }, { parent: this });
+    const image = new ServiceImage(`${name}-image`, { service: args.service, environment: args.environment, image: args.image, registry: args.registry, dockerProvider: args.dockerProvider }, { parent: this });
     const common = {
       image: image.reference,
       localImage: image.local,
