@@ -113,8 +113,8 @@ export const STACK_SCHEMA: Record<string, Field> = {
     kind: "object",
     doc: "PostgreSQL",
     fields: {
-      image: image("PostgreSQL image (the tested major: see components/database/postgres-images.ts)", POSTGRES_IMAGE),
-      exporterImage: image("postgres_exporter image", POSTGRES_EXPORTER_IMAGE),
+      image: image("PostgreSQL image (the tested major: see components/database/postgres-images.ts)", POSTGRES_IMAGE), // probes may use: sh, bash, pg_isready, psql (runtime/image-facts.ts)
+      exporterImage: image("postgres_exporter image", POSTGRES_EXPORTER_IMAGE), // probes may use: busybox sh, wget
       cpu: cpu(2),
       memoryMiB: memoryMiB(4096, 256),
       storageGiB: storageGiB(20),
@@ -125,8 +125,8 @@ export const STACK_SCHEMA: Record<string, Field> = {
     kind: "object",
     doc: "PgBouncer in front of PostgreSQL",
     fields: {
-      image: image("PgBouncer image", PGBOUNCER_IMAGE),
-      exporterImage: image("pgbouncer_exporter image", PGBOUNCER_EXPORTER_IMAGE),
+      image: image("PgBouncer image", PGBOUNCER_IMAGE), // probes may use: busybox sh, wget, pg_isready, psql; no bash
+      exporterImage: image("pgbouncer_exporter image", PGBOUNCER_EXPORTER_IMAGE), // probes may use: busybox sh, wget
       cpu: cpu(0.5),
       memoryMiB: memoryMiB(128, 32),
       defaultPoolSize: { kind: "integer", doc: "server connections per database/user pair", default: 20, min: 1, max: 1000 },
@@ -147,8 +147,8 @@ export const STACK_SCHEMA: Record<string, Field> = {
     kind: "object",
     doc: "Redis",
     fields: {
-      image: image("Redis image", "redis:7.4.5-bookworm"),
-      exporterImage: image("redis_exporter image", "oliver006/redis_exporter:v1.74.0-alpine"),
+      image: image("Redis image", "redis:7.4.5-bookworm"), // probes may use: sh, bash, redis-cli; no curl/wget
+      exporterImage: image("redis_exporter image", "oliver006/redis_exporter:v1.74.0-alpine"), // probes may use: busybox sh, wget
       cpu: cpu(1),
       // Below 128 MiB, half kept free for fork copy-on-write leaves Redis too little to be useful.
       memoryMiB: memoryMiB(1024, 128),
@@ -165,8 +165,8 @@ export const STACK_SCHEMA: Record<string, Field> = {
     kind: "object",
     doc: "MongoDB (single-node replica set rs0)",
     fields: {
-      image: image("MongoDB image", "mongo:8.0.12-noble"),
-      exporterImage: image("mongodb_exporter image", "percona/mongodb_exporter:0.44.0"),
+      image: image("MongoDB image", "mongo:8.0.12-noble"), // probes may use: sh, bash, mongosh
+      exporterImage: image("mongodb_exporter image", "percona/mongodb_exporter:0.44.0"), // no shell: unprobed on Docker
       cpu: cpu(1),
       memoryMiB: memoryMiB(2048, 512),
       storageGiB: storageGiB(20),
@@ -194,7 +194,7 @@ export const STACK_SCHEMA: Record<string, Field> = {
     kind: "object",
     doc: "RabbitMQ",
     fields: {
-      image: image("RabbitMQ image (with the management plugin)", "rabbitmq:4.1.6-management"),
+      image: image("RabbitMQ image (with the management plugin)", "rabbitmq:4.1.6-management"), // probes may use: sh, bash, rabbitmq-diagnostics
       cpu: cpu(1),
       memoryMiB: memoryMiB(1024, 256),
       storageGiB: storageGiB(10),
@@ -213,8 +213,8 @@ export const STACK_SCHEMA: Record<string, Field> = {
     doc: "object storage",
     fields: {
       provider: { kind: "string", doc: "minio (a MinIO workload) or s3 (AWS S3 buckets)", default: "minio", oneOf: ["minio", "s3"] },
-      image: image("MinIO server image", "quay.io/minio/minio:RELEASE.2025-09-07T16-13-09Z"),
-      clientImage: image("MinIO client image for bucket setup", "quay.io/minio/mc:RELEASE.2025-08-13T08-35-41Z"),
+      image: image("MinIO server image", "quay.io/minio/minio:RELEASE.2025-09-07T16-13-09Z"), // probes may use: sh, bash, curl; no wget
+      clientImage: image("MinIO client image for bucket setup", "quay.io/minio/mc:RELEASE.2025-08-13T08-35-41Z"), // ships: sh, bash, mc
       cpu: cpu(1),
       memoryMiB: memoryMiB(1024, 256),
       storageGiB: storageGiB(50),
