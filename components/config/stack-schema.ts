@@ -1,6 +1,7 @@
 import { PGBOUNCER_EXPORTER_IMAGE, PGBOUNCER_IMAGE, POSTGRES_EXPORTER_IMAGE, POSTGRES_IMAGE } from "../database/postgres-images";
 import { CLUSTER_SCHEMA } from "./cluster-schema";
 import { Field, NumberField, ObjectField } from "./schema-fields";
+import { SERVER_VERSIONS } from "./server-versions";
 
 /**
  * Every `fundament:*` key. The README's configuration reference is generated from this object
@@ -17,6 +18,9 @@ const memoryMiB = (dflt: number, min: number): NumberField => ({
 });
 const storageGiB = (dflt: number): NumberField => ({ kind: "integer", doc: "persistent volume size in GiB", default: dflt, min: 1, max: 16_384 });
 const image = (doc: string, dflt: string): Field => ({ kind: "image", doc, default: dflt });
+const URL_PATTERN = /^https?:\/\/\S+$/;
+const URL_DOC = "an http:// or https:// URL";
+const EMAIL_PATTERN = /^[^@\s]+@[^@\s]+$/;
 
 const MONGO_INDEX: ObjectField = {
   kind: "object",
@@ -106,15 +110,15 @@ export const STACK_SCHEMA: Record<string, Field> = {
         patternDoc: "a DNS label (lower-case letters, digits, dashes)",
       },
       context: { kind: "string", doc: "kubeconfig context (default: the current context)" },
-      storageClass: { kind: "string", doc: "StorageClass of persistent volumes (default: the cluster default)" },
+      storageClass: { kind: "string", doc: "StorageClass of persistent volumes (default: the cluster default); it must allow volume expansion (allowVolumeExpansion: true) for a larger storageGiB to grow a volume in place" },
     },
   },
   postgres: {
     kind: "object",
     doc: "PostgreSQL",
     fields: {
-      image: image("PostgreSQL image (the tested major: see components/database/postgres-images.ts)", POSTGRES_IMAGE), // probes may use: sh, bash, pg_isready, psql (runtime/image-facts.ts)
-      exporterImage: image("postgres_exporter image", POSTGRES_EXPORTER_IMAGE), // probes may use: busybox sh, wget
+      image: image("PostgreSQL image (the tested major: see components/database/postgres-images.ts)", POSTGRES_IMAGE),
+      exporterImage: image("postgres_exporter image", POSTGRES_EXPORTER_IMAGE),
       cpu: cpu(2),
       memoryMiB: memoryMiB(4096, 256),
       storageGiB: storageGiB(20),
@@ -125,8 +129,8 @@ export const STACK_SCHEMA: Record<string, Field> = {
     kind: "object",
     doc: "PgBouncer in front of PostgreSQL",
     fields: {
-      image: image("PgBouncer image", PGBOUNCER_IMAGE), // probes may use: busybox sh, wget, pg_isready, psql; no bash
-      exporterImage: image("pgbouncer_exporter image", PGBOUNCER_EXPORTER_IMAGE), // probes may use: busybox sh, wget
+      image: image("PgBouncer image", PGBOUNCER_IMAGE),
+      exporterImage: image("pgbouncer_exporter image", PGBOUNCER_EXPORTER_IMAGE),
       cpu: cpu(0.5),
       memoryMiB: memoryMiB(128, 32),
       defaultPoolSize: { kind: "integer", doc: "server connections per database/user pair", default: 20, min: 1, max: 1000 },
@@ -147,8 +151,8 @@ export const STACK_SCHEMA: Record<string, Field> = {
     kind: "object",
     doc: "Redis",
     fields: {
-      image: image("Redis image", "redis:7.4.5-bookworm"), // probes may use: sh, bash, redis-cli; no curl/wget
-      exporterImage: image("redis_exporter image", "oliver006/redis_exporter:v1.74.0-alpine"), // probes may use: busybox sh, wget
+      image: image("Redis image", SERVER_VERSIONS.redis.image),
+      exporterImage: image("redis_exporter image", SERVER_VERSIONS.redisExporter.image),
       cpu: cpu(1),
       // Below 128 MiB, half kept free for fork copy-on-write leaves Redis too little to be useful.
       memoryMiB: memoryMiB(1024, 128),
@@ -165,8 +169,8 @@ export const STACK_SCHEMA: Record<string, Field> = {
     kind: "object",
     doc: "MongoDB (single-node replica set rs0)",
     fields: {
-      image: image("MongoDB image", "mongo:8.0.12-noble"), // probes may use: sh, bash, mongosh
-      exporterImage: image("mongodb_exporter image", "percona/mongodb_exporter:0.44.0"), // no shell: unprobed on Docker
+      image: image("MongoDB image", "mongo:8.0.12-noble"),
+      exporterImage: image("mongodb_exporter image", "percona/mongodb_exporter:0.44.0"),
       cpu: cpu(1),
       memoryMiB: memoryMiB(2048, 512),
       storageGiB: storageGiB(20),
@@ -194,7 +198,7 @@ export const STACK_SCHEMA: Record<string, Field> = {
     kind: "object",
     doc: "RabbitMQ",
     fields: {
-      image: image("RabbitMQ image (with the management plugin)", "rabbitmq:4.1.6-management"), // probes may use: sh, bash, rabbitmq-diagnostics
+      image: image("RabbitMQ image (with the management plugin)", SERVER_VERSIONS.rabbitmq.image),
       cpu: cpu(1),
       memoryMiB: memoryMiB(1024, 256),
       storageGiB: storageGiB(10),
@@ -213,12 +217,72 @@ export const STACK_SCHEMA: Record<string, Field> = {
     doc: "object storage",
     fields: {
       provider: { kind: "string", doc: "minio (a MinIO workload) or s3 (AWS S3 buckets)", default: "minio", oneOf: ["minio", "s3"] },
-      image: image("MinIO server image", "quay.io/minio/minio:RELEASE.2025-09-07T16-13-09Z"), // probes may use: sh, bash, curl; no wget
-      clientImage: image("MinIO client image for bucket setup", "quay.io/minio/mc:RELEASE.2025-08-13T08-35-41Z"), // ships: sh, bash, mc
+      image: image("MinIO server image", "quay.io/minio/minio:RELEASE.2025-09-07T16-13-09Z"),
+      clientImage: image("MinIO client image for bucket setup", "quay.io/minio/mc:RELEASE.2025-08-13T08-35-41Z"),
       cpu: cpu(1),
       memoryMiB: memoryMiB(1024, 256),
       storageGiB: storageGiB(50),
       backupRetentionDays: { kind: "integer", doc: "days backup objects are kept in the backups bucket", default: 30, min: 1, max: 3650 },
+    },
+  },
+  monitoring: {
+    kind: "object",
+    doc: "Prometheus, Alertmanager, Grafana and Jaeger",
+    fields: {
+      prometheusImage: image("Prometheus image", "prom/prometheus:v3.5.0"),
+      alertmanagerImage: image("Alertmanager image", "prom/alertmanager:v0.28.1"),
+      grafanaImage: image("Grafana image", "grafana/grafana:12.1.1"),
+      jaegerImage: image("Jaeger v2 image", "jaegertracing/jaeger:2.10.0"),
+      cpu: cpu(1),
+      memoryMiB: memoryMiB(2048, 512),
+      storageGiB: { kind: "integer", doc: "Prometheus volume in GiB; the TSDB is also capped at 90% of it (retention by size)", default: 20, min: 1, max: 16_384 },
+      retentionDays: { kind: "integer", doc: "days Prometheus keeps samples (retention by time)", default: 15, min: 1, max: 3650 },
+      scrapeIntervalSeconds: { kind: "integer", doc: "how often every target is scraped and every rule evaluated", default: 15, min: 5, max: 300 },
+      escalationAfterMinutes: { kind: "integer", doc: "a critical alert still firing after this long also notifies receivers.escalation", default: 30, min: 5, max: 1440 },
+      dashboardFolder: { kind: "string", doc: "Grafana folder the provisioned dashboards appear in", default: "fundament", pattern: /^[A-Za-z0-9][A-Za-z0-9 _-]{0,39}$/, patternDoc: "letters, digits, spaces, _ and -" },
+      traceRetentionHours: { kind: "integer", doc: "hours Jaeger keeps spans", default: 72, min: 1, max: 8760 },
+      traceStorageGiB: { kind: "integer", doc: "Jaeger volume in GiB", default: 10, min: 1, max: 16_384 },
+      receivers: {
+        kind: "object",
+        doc: "where alerts go; with none configured they are only visible in the Alertmanager UI. Set credentials with `pulumi config set --secret --path`",
+        fields: {
+          pager: {
+            kind: "object",
+            doc: "critical alerts",
+            fields: { url: { kind: "string", doc: "pager webhook URL (critical alerts)", pattern: URL_PATTERN, patternDoc: URL_DOC }, key: { kind: "string", doc: "bearer key the pager webhook requires (secret)" } },
+          },
+          slack: {
+            kind: "object",
+            doc: "critical and warning alerts",
+            fields: {
+              webhookUrl: { kind: "string", doc: "Slack incoming-webhook URL (secret: the URL is the credential)", pattern: URL_PATTERN, patternDoc: URL_DOC },
+              channel: { kind: "string", doc: "Slack channel", default: "#alerts", pattern: /^[#@][A-Za-z0-9._-]{1,80}$/, patternDoc: "#channel or @user" },
+            },
+          },
+          email: {
+            kind: "object",
+            doc: "warning alerts",
+            fields: {
+              to: { kind: "string", doc: "recipient address (warning alerts)", pattern: EMAIL_PATTERN, patternDoc: "an e-mail address" },
+              from: { kind: "string", doc: "sender address", pattern: EMAIL_PATTERN, patternDoc: "an e-mail address" },
+              smarthost: { kind: "string", doc: "SMTP server host:port", pattern: /^[A-Za-z0-9.-]+:\d{1,5}$/, patternDoc: "host:port" },
+              username: { kind: "string", doc: "SMTP user" },
+              password: { kind: "string", doc: "SMTP password (secret)" },
+              requireTls: { kind: "boolean", doc: "refuse to send without STARTTLS", default: true },
+            },
+          },
+          escalation: {
+            kind: "object",
+            doc: "critical alerts unresolved after escalationAfterMinutes",
+            fields: { url: { kind: "string", doc: "escalation webhook URL", pattern: URL_PATTERN, patternDoc: URL_DOC }, key: { kind: "string", doc: "bearer key it requires (secret)" } },
+          },
+          deadMansSwitch: {
+            kind: "object",
+            doc: "receives Watchdog every minute and alarms when it stops",
+            fields: { url: { kind: "string", doc: "dead-man's-switch webhook URL", pattern: URL_PATTERN, patternDoc: URL_DOC }, key: { kind: "string", doc: "bearer key it requires (secret)" } },
+          },
+        },
+      },
     },
   },
   imageRegistry: {
