@@ -154,7 +154,10 @@ export class KubernetesRuntime implements Runtime {
         const claim = new k8s.core.v1.PersistentVolumeClaim(
           `${job.name}-${storage.name}`,
           { metadata: { name: `${job.name}-${storage.name}`, namespace: this.args.namespace, labels }, spec: claimTemplate(storage, this.args.storageClass).spec! },
-          childOpts,
+          // A fixed-name object whose storageClassName or accessModes change is deleted before it is
+          // recreated (pulumi-kubernetes Diff): retained, the claim and its backups outlive that and
+          // a destroy, as the StatefulSets' claims do; the update then fails instead of emptying it.
+          { ...childOpts, retainOnDelete: true },
         );
         resources.push(claim);
         return [storage.name, `${job.name}-${storage.name}`];

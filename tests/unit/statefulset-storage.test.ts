@@ -77,4 +77,10 @@ describe("prod StatefulSets and their volumes", () => {
       }
     }
   });
+
+  it("keeps the scheduled jobs' own claims (backup volumes) when the provider would delete them", () => {
+    const claims = prod.all("kubernetes:core/v1:PersistentVolumeClaim");
+    expect(claims.length).toBeGreaterThan(0);
+    for (const claim of claims) expect(claim.options.retainOnDelete, claim.name).toBe(true);
+  });
 });
