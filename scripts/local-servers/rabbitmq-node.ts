@@ -122,6 +122,8 @@ async function startRabbitOn(options: RabbitNodeOptions, [amqpPort, distPort, ma
         `rabbitmq node ${nodeName}`,
         async () => {
           if (started.exitCode !== null) throw new Error(`rabbitmq-server exited ${started.exitCode}: ${output()}`);
+          // A listener whose port was taken stops the boot without ending the VM: give up now, and let the caller retry on new ports.
+          if (/eaddrinuse/i.test(output())) throw new Error(`rabbitmq node ${nodeName} could not bind a port: ${output()}`);
           // The listener must be this node's Erlang VM (it writes the pid file), not whoever took the port.
           return existsSync(pidFile) && listensOn(Number(readFileSync(pidFile, "utf8").trim()), amqpPort);
         },

@@ -4,7 +4,7 @@ import type { AddressInfo } from "node:net";
 import { mkdtempSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { freePort, waitFor } from "../../../../scripts/local-servers/free-port";
+import { listensOn, startOnFreePorts, waitFor } from "../../../../scripts/local-servers/free-port";
 import { startConfigServers, type ConfigServers } from "./config-servers";
 import { readEventStream } from "./sse-reader";
 
@@ -82,23 +82,34 @@ describe("the bundled service process", () => {
   });
 
   it("on SIGTERM ends a watch long poll and an event stream that are in flight, and exits 0", async () => {
-    const [port, metricsPort] = [await freePort(), await freePort()];
     const agent = await startAgent();
-    const service = startService({
-      ...(servers.env() as Record<string, string>),
-      PORT: String(port),
-      METRICS_PORT: String(metricsPort),
-      SHUTDOWN_PROBE_PERIOD_MS: "300",
-      LOG_LEVEL: "info",
-      CONSUL_HTTP_ADDR: agent.url,
-      CONSUL_SERVICE_ADDRESS: "127.0.0.1",
-      OTEL_EXPORTER_OTLP_ENDPOINT: agent.url,
+    // On free ports, and on new ones if another test took them first (the harness retries on EADDRINUSE).
+    const { service, port, metricsPort } = await startOnFreePorts(2, async ([port, metricsPort]) => {
+      const service = startService({
+        ...(servers.env() as Record<string, string>),
+        PORT: String(port),
+        METRICS_PORT: String(metricsPort),
+        SHUTDOWN_PROBE_PERIOD_MS: "300",
+        LOG_LEVEL: "info",
+        CONSUL_HTTP_ADDR: agent.url,
+        CONSUL_SERVICE_ADDRESS: "127.0.0.1",
+        OTEL_EXPORTER_OTLP_ENDPOINT: agent.url,
+      });
+      try {
+        await waitFor("config service ready", async () => {
+          if (service.child.exitCode !== null) throw new Error(`exited ${service.child.exitCode}: ${service.output()}`);
+          // Its own listener, not whoever holds the port, must answer.
+          const pid = service.child.pid;
+          return pid !== undefined && listensOn(pid, port) && (await fetch(`http://127.0.0.1:${port}/health/ready`)).status === 200;
+        }, 60_000);
+      } catch (error) {
+        service.child.kill("SIGKILL");
+        await service.exited;
+        throw error;
+      }
+      return { service, port, metricsPort };
     });
     const base = `http://127.0.0.1:${port}`;
-    await waitFor("config service ready", async () => {
-      if (service.child.exitCode !== null) throw new Error(`exited ${service.child.exitCode}: ${service.output()}`);
-      return (await fetch(`${base}/health/ready`)).status === 200;
-    }, 60_000);
 
     const token = await servers.jwks.sign({ sub: "ops", roles: ["config:write"] });
     const headers = { authorization: `Bearer ${token}`, "content-type": "application/json" };

@@ -45,27 +45,17 @@ function secret(dir: string, name: string, content: string): string {
   return path;
 }
 
-/** Room for a RabbitMQ boot that fails (the harness waits 90 s for it) and the retry. */
-export const BOOT_TIMEOUT_MS = 240_000;
-
 /**
- * The harness picks four free ports per node and RabbitMQ binds them seconds later; with several
- * nodes booting on this machine at once, one of them is sometimes taken by then and the node
- * stops in boot (management listener: eaddrinuse). A second attempt gets fresh ports.
+ * Room for a RabbitMQ boot that fails and the retry: a port the harness picked may be taken by
+ * the time the node binds it (several nodes boot on this machine at once), and the harness then
+ * starts it again on new ports (scripts/local-servers/free-port.ts, startOnFreePorts).
  */
-async function startRabbitRetryingOnce(): Promise<RabbitNode> {
-  try {
-    return await startRabbit();
-  } catch (error) {
-    process.stderr.write(`rabbitmq node failed to boot, retrying once with new ports: ${String(error).slice(0, 300)}\n`);
-    return startRabbit();
-  }
-}
+export const BOOT_TIMEOUT_MS = 240_000;
 
 export async function startUsersTestEnvironment(name: string): Promise<UsersTestEnvironment> {
   const secretsDir = mkdtempSync(join(tmpdir(), `users-${name}-`));
   const redisPassword = randomBytes(18).toString("base64url");
-  const [pg, redis, rabbit] = await Promise.all([startPostgres(), startRedis(`requirepass ${redisPassword}\n`), startRabbitRetryingOnce()]);
+  const [pg, redis, rabbit] = await Promise.all([startPostgres(), startRedis(`requirepass ${redisPassword}\n`), startRabbit()]);
 
   const database = `users_${name.replace(/[^a-z0-9]/g, "_")}`;
   const dbPassword = randomBytes(18).toString("base64url");
