@@ -5,6 +5,9 @@ import { EKS_ADDON_VERSIONS } from "../../components/cloud/aws/addon-versions";
 import { MANAGED_POLICIES, PolicyDocument, RESOURCE_WILDCARD_ACTIONS, Statement } from "../../components/cloud/aws/iam-documents";
 import { KubernetesRuntime } from "../../components/runtime/kubernetes";
 import { loadStackConfig, StackConfigError } from "../../components/config";
+import { readFileSync } from "node:fs";
+import { BASELINE_FILE, renderBaseline } from "../../scripts/prod-policy-baseline";
+import { findingsFor } from "../../scripts/stack-findings";
 import { isSecretMarker, readStackConfig, RecordedResource, runProgram } from "../../scripts/mock-engine";
 import { isApiObject, prepareSchemas, schemaProblem } from "./kubernetes-objects";
 import { runStack, StackView, view } from "./stack-run";
@@ -361,6 +364,16 @@ describe("Kubernetes objects against the OpenAPI schema, unknown fields rejected
     container.readinesProbe = container.readinessProbe;
     delete container.readinessProbe;
     expect(schemaProblem(users, inputs as unknown as Props)).toContain("spec.template.spec.containers[0].readinesProbe: unknown field");
+  });
+});
+
+describe("the policy pack on the cloud resources", () => {
+  it("judges the fixtures' baseline as the prod stack registers it (regenerate: npx tsx scripts/prod-policy-baseline.ts)", () => {
+    expect(readFileSync(BASELINE_FILE, "utf8")).toBe(renderBaseline(prod));
+  });
+
+  it("has no mandatory finding on prod in existing-cluster mode either", async () => {
+    expect((await findingsFor(existing)).filter((f) => f.enforcement === "mandatory")).toEqual([]);
   });
 });
 
