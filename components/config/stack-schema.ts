@@ -106,7 +106,7 @@ export const STACK_SCHEMA: Record<string, Field> = {
         patternDoc: "a DNS label (lower-case letters, digits, dashes)",
       },
       context: { kind: "string", doc: "kubeconfig context (default: the current context)" },
-      storageClass: { kind: "string", doc: "StorageClass of persistent volumes (default: the cluster default)" },
+      storageClass: { kind: "string", doc: "StorageClass of persistent volumes (default: the cluster default); it must allow volume expansion (allowVolumeExpansion: true) for a larger storageGiB to grow a volume in place" },
     },
   },
   postgres: {
