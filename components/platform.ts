@@ -4,13 +4,14 @@ import * as tls from "@pulumi/tls";
 import { BrokerModel, RabbitMQ } from "./broker";
 import { DatabaseKind, ServiceName, StackConfig } from "./config";
 import { PostgresBackup } from "./database/backup";
-import { BackupUpload, PostgresBackupUpload } from "./database/backup-upload";
+import { BackupUpload, PostgresBackupUpload, PostgresBackupUploadArgs } from "./database/backup-upload";
 import { Mongo, MongoServiceDatabase } from "./database/mongo";
 import { MongoBackup } from "./database/mongo-backup";
 import { PgBouncer } from "./database/pgbouncer";
 import { Postgres } from "./database/postgres";
 import { Redis } from "./database/redis";
 import { RedisBackup } from "./database/redis-backup";
+import { Monitoring, ScrapeTargetRegistry } from "./monitoring";
 import { EksCluster } from "./cloud";
 import { ClusterCharts, GpuNodePools, PriorityClasses, Scheduling } from "./gpu";
 import { Zones } from "./network";
@@ -50,6 +51,7 @@ export class Platform extends pulumi.ComponentResource {
   readonly mongoBackup?: MongoBackup;
   readonly rabbitmq?: RabbitMQ;
   readonly services: Partial<Record<ServiceName, FastifyService>> = {};
+  readonly monitoring: Monitoring;
   readonly bootstrapAdminPassword?: pulumi.Output<string>;
   private readonly config: StackConfig;
 
@@ -82,7 +84,8 @@ export class Platform extends pulumi.ComponentResource {
           },
       parent,
     );
-    const runtime = this.zones.runtime;
+    // Every layer deploys through the registry, so Prometheus scrapes whatever declares metrics.
+    const runtime = new ScrapeTargetRegistry(this.zones.runtime);
     const size = (s: { cpu: number; memoryMiB: number }) => ({ cpu: s.cpu, memoryMiB: s.memoryMiB });
 
     const buckets = defaultBuckets(config.storage.backupRetentionDays);
@@ -135,22 +138,7 @@ export class Platform extends pulumi.ComponentResource {
         },
         parent,
       );
-      this.backupUpload = new PostgresBackupUpload(
-        "postgres-backup-upload",
-        {
-          runtime,
-          image: config.storage.clientImage,
-          backupJob: "postgres-backup",
-          endpoint: this.storage.endpoint,
-          bucket: this.storage.buckets.backups,
-          accessKey: this.storage.backupWriter.accessKey,
-          secretKey: this.storage.backupWriter.secretKey,
-          schedule: config.backup.uploadSchedule,
-          zone: config.storage.provider === "minio" ? "backend" : "frontend",
-          ready: this.storage.ready,
-        },
-        parent,
-      );
+      this.backupUpload = new PostgresBackupUpload("postgres-backup-upload", this.uploadArgs("postgres-backup", runtime), parent);
     }
 
     const redisConsumers = consumersOf(config, "redis");
@@ -217,6 +205,11 @@ export class Platform extends pulumi.ComponentResource {
     for (const service of Object.keys(config.services) as ServiceName[]) {
       if (config.services[service].enabled) this.services[service] = this.service(service, runtime);
     }
+    this.monitoring = new Monitoring(
+      "monitoring",
+      { runtime, environment: config.environment, domain: config.domain, namespace: config.target === "kubernetes" ? config.kubernetes.namespace : undefined, targets: runtime.targets, settings: config.monitoring },
+      parent,
+    );
     if (config.target === "kubernetes") {
       this.scheduling = new Scheduling(
         "scheduling",
@@ -239,24 +232,24 @@ export class Platform extends pulumi.ComponentResource {
 
   /** Mirrors a backup job's volume to the backups bucket under `prefix`, like the PostgreSQL upload. */
   private uploadBackups(name: string, backupJob: string, prefix: string, runtime: Runtime): BackupUpload {
+    return new BackupUpload(name, { ...this.uploadArgs(backupJob, runtime), prefix }, { parent: this });
+  }
+
+  /** How every backup upload reaches the backups bucket: MinIO in the backend zone, S3 from the frontend zone. */
+  private uploadArgs(backupJob: string, runtime: Runtime): PostgresBackupUploadArgs {
     const config = this.config;
-    return new BackupUpload(
-      name,
-      {
-        runtime,
-        image: config.storage.clientImage,
-        backupJob,
-        prefix,
-        endpoint: this.storage.endpoint,
-        bucket: this.storage.buckets.backups,
-        accessKey: this.storage.backupWriter.accessKey,
-        secretKey: this.storage.backupWriter.secretKey,
-        schedule: config.backup.uploadSchedule,
-        zone: config.storage.provider === "minio" ? "backend" : "frontend",
-        ready: this.storage.ready,
-      },
-      { parent: this },
-    );
+    return {
+      runtime,
+      image: config.storage.clientImage,
+      backupJob,
+      endpoint: this.storage.endpoint,
+      bucket: this.storage.buckets.backups,
+      accessKey: this.storage.backupWriter.accessKey,
+      secretKey: this.storage.backupWriter.secretKey,
+      schedule: config.backup.uploadSchedule,
+      zone: config.storage.provider === "minio" ? "backend" : "frontend",
+      ready: this.storage.ready,
+    };
   }
 
   private service(service: ServiceName, runtime: Runtime): FastifyService {
@@ -284,6 +277,7 @@ export class Platform extends pulumi.ComponentResource {
         image: serviceConfig.image,
         registry: config.imageRegistry,
         dockerProvider: this.zones.dockerProvider,
+        environment: config.environment,
         resources: { cpu: serviceConfig.cpu, memoryMiB: serviceConfig.memoryMiB },
         replicas: config.target === "docker" ? 1 : serviceConfig.replicas,
         dependsOn: dataServices,
@@ -305,6 +299,7 @@ export class Platform extends pulumi.ComponentResource {
       rabbitmq: this.rabbitmq?.connections,
       objectStorage: { endpoint: this.storage.endpoint, buckets: this.storage.buckets },
       services: Object.fromEntries(Object.entries(this.services).map(([name, service]) => [name, service.workload.endpoint("http")])),
+      monitoring: this.monitoring.outputs(),
       cluster: this.cluster
         ? {
             name: this.cluster.clusterName,
