@@ -52,7 +52,7 @@ export class GpuNodePools extends pulumi.ComponentResource {
     this.pools = [];
     for (const pool of args.pools) {
       const child = `${name}-${pool.name}`;
-      const template = cluster.launchTemplate(child, pool.diskGiB, { parent: this });
+      const template = cluster.launchTemplate(`${child}-template`, pool.diskGiB, { parent: this });
       const group = new aws.eks.NodeGroup(
         child,
         {

@@ -2,8 +2,12 @@ import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
 import { CHARTS } from "../../components/gpu/chart-versions";
 import { EKS_ADDON_VERSIONS } from "../../components/cloud/aws/addon-versions";
+import { MANAGED_POLICIES, PolicyDocument, RESOURCE_WILDCARD_ACTIONS, Statement } from "../../components/cloud/aws/iam-documents";
 import { KubernetesRuntime } from "../../components/runtime/kubernetes";
 import { loadStackConfig, StackConfigError } from "../../components/config";
+import { readFileSync } from "node:fs";
+import { BASELINE_FILE, renderBaseline } from "../../scripts/prod-policy-baseline";
+import { findingsFor } from "../../scripts/stack-findings";
 import { isSecretMarker, readStackConfig, RecordedResource, runProgram } from "../../scripts/mock-engine";
 import { isApiObject, prepareSchemas, schemaProblem } from "./kubernetes-objects";
 import { runStack, StackView, view } from "./stack-run";
@@ -205,6 +209,77 @@ describe("GPU node pools, charts, quotas and autoscaling", () => {
   });
 });
 
+const list = (value: string | string[] | undefined): string[] => (value === undefined ? [] : Array.isArray(value) ? value : [value]);
+const parse = (text: unknown): PolicyDocument => JSON.parse(String(text)) as PolicyDocument;
+
+describe("IAM: least privilege, and every trust policy names its principal and conditions", () => {
+  it("parses every policy document; no wildcard action, and Resource * only for the documented actions", () => {
+    const policies = [...prod.all("aws:iam/rolePolicy:RolePolicy"), ...prod.all("aws:iam/policy:Policy"), ...prod.all("aws:iam/userPolicy:UserPolicy")];
+    expect(policies.length).toBeGreaterThanOrEqual(4);
+    const problems: string[] = [];
+    for (const policy of policies) {
+      const document = parse(props(policy).policy);
+      expect(document.Version, policy.name).toBe("2012-10-17");
+      for (const statement of document.Statement) {
+        for (const action of list(statement.Action)) if (action.includes("*")) problems.push(`${policy.name}: action ${action}`);
+        if (list(statement.Resource).includes("*")) {
+          for (const action of list(statement.Action)) if (!RESOURCE_WILDCARD_ACTIONS[action]) problems.push(`${policy.name}: ${action} on Resource *`);
+        }
+        expect(statement.Principal, policy.name).toBeUndefined();
+      }
+    }
+    expect(problems).toEqual([]);
+  });
+
+  it("attaches only the documented AWS managed policies", () => {
+    const attached = prod.all("aws:iam/rolePolicyAttachment:RolePolicyAttachment").map((a) => String(props(a).policyArn));
+    // Cluster role 1, node role 3, vpc-cni and EBS CSI pod roles 1 each.
+    expect(attached).toHaveLength(6);
+    expect(attached.filter((arn) => !MANAGED_POLICIES[arn])).toEqual([]);
+  });
+
+  it("keeps kms:* in the key policy to the account root, the key's administrative anchor", () => {
+    const document = parse(props(prod.one("aws:kms/key:Key", "cluster-key")).policy);
+    for (const statement of document.Statement) {
+      if (list(statement.Action).some((a) => a.includes("*"))) expect(statement.Principal).toEqual({ AWS: "arn:aws:iam::123456789012:root" });
+      expect(statement.Principal?.AWS ?? statement.Principal?.Service, statement.Sid).not.toBe("*");
+    }
+  });
+
+  it("restricts every role's trust to one named principal, and pod roles to their cluster, namespace and service account", () => {
+    const roles = prod.all("aws:iam/role:Role");
+    const podRoles: Statement[] = [];
+    for (const role of roles) {
+      const statements = parse(props(role).assumeRolePolicy).Statement;
+      expect(statements, role.name).toHaveLength(1);
+      const [trust] = statements;
+      expect(Object.keys(trust.Principal ?? {}), role.name).toEqual(["Service"]);
+      const service = String(trust.Principal!.Service);
+      expect(["eks.amazonaws.com", "ec2.amazonaws.com", "vpc-flow-logs.amazonaws.com", "pods.eks.amazonaws.com"], role.name).toContain(service);
+      if (service === "vpc-flow-logs.amazonaws.com") expect(trust.Condition).toEqual({ StringEquals: { "aws:SourceAccount": "123456789012" } });
+      if (service === "pods.eks.amazonaws.com") podRoles.push(trust);
+    }
+    const bound = podRoles.map((trust) => {
+      expect(trust.Condition?.ArnEquals).toEqual({ "aws:SourceArn": "arn:aws:eks:eu-central-1:123456789012:cluster/fundament-prod" });
+      const equals = trust.Condition!.StringEquals;
+      return `${String(equals["aws:RequestTag/kubernetes-namespace"])}/${String(equals["aws:RequestTag/kubernetes-service-account"])}`;
+    });
+    // Every add-on that calls AWS: the CNI assigns addresses, the CSI driver makes volumes, the autoscaler resizes groups.
+    expect(bound.sort()).toEqual(["kube-system/aws-node", "kube-system/cluster-autoscaler", "kube-system/ebs-csi-controller-sa"]);
+  });
+
+  it("binds each pod role to the service account its trust policy names", () => {
+    const addons: Record<string, { serviceAccount: string }[] | undefined> = Object.fromEntries(
+      prod.all("aws:eks/addon:Addon").map(props).map((a) => [String(a.addonName), a.podIdentityAssociations as { serviceAccount: string }[] | undefined]),
+    );
+    expect(addons["vpc-cni"]?.map((a) => a.serviceAccount)).toEqual(["aws-node"]);
+    expect(addons["aws-ebs-csi-driver"]?.map((a) => a.serviceAccount)).toEqual(["ebs-csi-controller-sa"]);
+    expect(prod.all("aws:eks/podIdentityAssociation:PodIdentityAssociation").map(props)).toEqual([
+      expect.objectContaining({ clusterName: "fundament-prod", namespace: "kube-system", serviceAccount: "cluster-autoscaler" }),
+    ]);
+  });
+});
+
 interface PodSpecView {
   tolerations?: { key?: string; operator?: string; effect?: string }[];
   nodeSelector?: Record<string, string>;
@@ -289,6 +364,16 @@ describe("Kubernetes objects against the OpenAPI schema, unknown fields rejected
     container.readinesProbe = container.readinessProbe;
     delete container.readinessProbe;
     expect(schemaProblem(users, inputs as unknown as Props)).toContain("spec.template.spec.containers[0].readinesProbe: unknown field");
+  });
+});
+
+describe("the policy pack on the cloud resources", () => {
+  it("judges the fixtures' baseline as the prod stack registers it (regenerate: npx tsx scripts/prod-policy-baseline.ts)", () => {
+    expect(readFileSync(BASELINE_FILE, "utf8")).toBe(renderBaseline(prod));
+  });
+
+  it("has no mandatory finding on prod in existing-cluster mode either", async () => {
+    expect((await findingsFor(existing)).filter((f) => f.enforcement === "mandatory")).toEqual([]);
   });
 });
 

@@ -189,7 +189,7 @@ export class EksCluster extends pulumi.ComponentResource {
     const cni = addon("vpc-cni", [podIdentityAgent], { namespace: "kube-system", serviceAccount: "aws-node", managedPolicies: ["arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy"] });
     const kubeProxy = addon("kube-proxy", [cluster]);
 
-    const systemTemplate = nodeLaunchTemplate(`${name}-system`, { diskGiB: config.systemNodes.diskGiB, kmsKeyArn: key.arn, securityGroupIds: this.nodeSecurityGroupIds, tags }, parent);
+    const systemTemplate = nodeLaunchTemplate(`${name}-system-template`, { diskGiB: config.systemNodes.diskGiB, kmsKeyArn: key.arn, securityGroupIds: this.nodeSecurityGroupIds, tags }, parent);
     const system = new aws.eks.NodeGroup(
       `${name}-system`,
       {
