@@ -14,6 +14,10 @@ set -euo pipefail
 
 # One package per line, sorted, each with the tests that need it.
 read -r -d '' PACKAGES <<'EOF' || true
+busybox-static             # the placeholder image of the Docker rehearsal (tests/engine): sh, nc, ip, stat
+docker.io                  # a private dockerd for the Docker rehearsal (tests/engine); Debian's 20.10
+iproute2                   # ip netns: the rehearsal's daemon runs in a network namespace of its own
+iptables                   # dockerd's isolation and NAT rules, inside that namespace
 pgbouncer                  # PgBouncer loads the rendered pgbouncer.ini (tests/config)
 postgresql-15              # initdb, postgres, pg_dump: tests/config and the services' integration tests
 prometheus                 # promtool, for the monitoring layer's rendered prometheus.yml and rules
