@@ -4,11 +4,14 @@ import * as tls from "@pulumi/tls";
 import { BrokerModel, RabbitMQ } from "./broker";
 import { DatabaseKind, ServiceName, StackConfig } from "./config";
 import { PostgresBackup } from "./database/backup";
-import { PostgresBackupUpload } from "./database/backup-upload";
+import { BackupUpload, PostgresBackupUpload } from "./database/backup-upload";
 import { Mongo, MongoServiceDatabase } from "./database/mongo";
 import { PgBouncer } from "./database/pgbouncer";
 import { Postgres } from "./database/postgres";
 import { Redis } from "./database/redis";
+import { RedisBackup } from "./database/redis-backup";
+import { EksCluster } from "./cloud";
+import { ClusterCharts, GpuNodePools, PriorityClasses, Scheduling } from "./gpu";
 import { Zones } from "./network";
 import { DeployedWorkload, Runtime } from "./runtime/workload";
 import { configSettings, FastifyService, ServiceConnections, ServiceSettings, usersSettings } from "./services";
@@ -31,6 +34,9 @@ export function consumersOf(config: StackConfig, kind: DatabaseKind): ServiceNam
  * and network names with the environment.
  */
 export class Platform extends pulumi.ComponentResource {
+  readonly cluster?: EksCluster;
+  readonly gpuPools?: GpuNodePools;
+  readonly scheduling?: Scheduling;
   readonly zones: Zones;
   readonly storage: ObjectStorage;
   readonly postgres?: Postgres;
@@ -38,6 +44,7 @@ export class Platform extends pulumi.ComponentResource {
   readonly backup?: PostgresBackup;
   readonly backupUpload?: PostgresBackupUpload;
   readonly redis?: Redis;
+  readonly redisBackup?: RedisBackup;
   readonly mongo?: Mongo;
   readonly rabbitmq?: RabbitMQ;
   readonly services: Partial<Record<ServiceName, FastifyService>> = {};
@@ -50,11 +57,27 @@ export class Platform extends pulumi.ComponentResource {
     this.config = config;
     const parent = { parent: this };
 
+    // prod from an empty account: the cluster first, then everything Kubernetes through its provider.
+    if (config.target === "kubernetes" && config.cluster.mode === "eks") {
+      this.cluster = new EksCluster("cluster", { cluster: config.cluster, environment: config.environment, tags: { project: "fundament", environment: config.environment } }, parent);
+      if (config.gpu.pools.length > 0) this.gpuPools = new GpuNodePools("gpu-pools", { cluster: this.cluster, pools: config.gpu.pools }, parent);
+    }
+    const charts = this.cluster ? new ClusterCharts("cluster-charts", { cluster: this.cluster }, parent) : undefined;
+    const priorities =
+      config.target === "kubernetes" ? new PriorityClasses("priority-classes", { provider: this.cluster?.provider ?? undefined, dependsOn: this.cluster?.ready }, parent) : undefined;
     this.zones = new Zones(
       "network",
       config.target === "docker"
         ? { target: "docker", environment: config.environment, publishAddress: config.docker.publishAddress, publishDataPorts: config.docker.publishDataPorts, dockerHost: config.docker.host }
-        : { target: "kubernetes", environment: config.environment, namespace: config.kubernetes.namespace, context: config.kubernetes.context, storageClass: config.kubernetes.storageClass },
+        : {
+            target: "kubernetes",
+            environment: config.environment,
+            namespace: config.kubernetes.namespace,
+            context: config.kubernetes.context,
+            storageClass: config.kubernetes.storageClass ?? this.cluster?.storageClassName,
+            provider: this.cluster?.provider,
+            after: [...(this.cluster?.ready ?? []), ...(priorities?.resources ?? [])],
+          },
       parent,
     );
     const runtime = this.zones.runtime;
@@ -143,6 +166,12 @@ export class Platform extends pulumi.ComponentResource {
         },
         parent,
       );
+      this.redisBackup = new RedisBackup(
+        "redis-backup",
+        { runtime, image: config.redis.image, redis: this.redis, schedule: config.backup.schedule, retention: config.backup.retention, volumeSizeGiB: config.redis.storageGiB },
+        parent,
+      );
+      this.uploadBackups("redis-backup-upload", "redis-backup", "redis", runtime);
     }
 
     const mongoDatabases: MongoServiceDatabase[] = [
@@ -180,7 +209,46 @@ export class Platform extends pulumi.ComponentResource {
     for (const service of Object.keys(config.services) as ServiceName[]) {
       if (config.services[service].enabled) this.services[service] = this.service(service, runtime);
     }
+    if (config.target === "kubernetes") {
+      this.scheduling = new Scheduling(
+        "scheduling",
+        {
+          namespace: config.kubernetes.namespace,
+          gpuNamespace: config.gpu.namespace,
+          pools: config.gpu.pools,
+          quotas: config.quotas,
+          autoscaling: config.autoscaling,
+          services: (Object.keys(this.services) as ServiceName[]).map((name) => ({ name, replicas: config.services[name].replicas })),
+          stateful: [this.postgres, this.redis, this.mongo, this.rabbitmq].filter((layer) => layer !== undefined).map((layer) => layer.workload.name).concat(config.storage.provider === "minio" ? ["minio"] : []),
+          provider: this.cluster?.provider,
+          vpaRelease: charts?.releases.verticalPodAutoscaler,
+        },
+        { parent: this, dependsOn: [this.zones] },
+      );
+    }
     this.registerOutputs({});
+  }
+
+  /** Mirrors a backup job's volume to the backups bucket under `prefix`, like the PostgreSQL upload. */
+  private uploadBackups(name: string, backupJob: string, prefix: string, runtime: Runtime): BackupUpload {
+    const config = this.config;
+    return new BackupUpload(
+      name,
+      {
+        runtime,
+        image: config.storage.clientImage,
+        backupJob,
+        prefix,
+        endpoint: this.storage.endpoint,
+        bucket: this.storage.buckets.backups,
+        accessKey: this.storage.backupWriter.accessKey,
+        secretKey: this.storage.backupWriter.secretKey,
+        schedule: config.backup.uploadSchedule,
+        zone: config.storage.provider === "minio" ? "backend" : "frontend",
+        ready: this.storage.ready,
+      },
+      { parent: this },
+    );
   }
 
   private service(service: ServiceName, runtime: Runtime): FastifyService {
@@ -207,6 +275,7 @@ export class Platform extends pulumi.ComponentResource {
         service,
         image: serviceConfig.image,
         registry: config.imageRegistry,
+        dockerProvider: this.zones.dockerProvider,
         resources: { cpu: serviceConfig.cpu, memoryMiB: serviceConfig.memoryMiB },
         replicas: config.target === "docker" ? 1 : serviceConfig.replicas,
         dependsOn: dataServices,
@@ -228,6 +297,18 @@ export class Platform extends pulumi.ComponentResource {
       rabbitmq: this.rabbitmq?.connections,
       objectStorage: { endpoint: this.storage.endpoint, buckets: this.storage.buckets },
       services: Object.fromEntries(Object.entries(this.services).map(([name, service]) => [name, service.workload.endpoint("http")])),
+      cluster: this.cluster
+        ? {
+            name: this.cluster.clusterName,
+            endpoint: this.cluster.endpoint,
+            oidcIssuer: this.cluster.oidcIssuer,
+            gatewaySecurityGroupId: this.cluster.gatewaySecurityGroupId,
+          }
+        : undefined,
+      // Apart from the cluster's plain facts: one secret inside an object makes the whole object secret.
+      kubeconfig: this.cluster?.kubeconfig,
+      gpuPools: this.gpuPools?.pools,
+      gpuNamespace: this.scheduling?.gpuNamespace,
       usersBootstrapAdmin: this.bootstrapAdminPassword ? { email: `admin@${this.config.domain}`, password: this.bootstrapAdminPassword } : undefined,
     };
   }

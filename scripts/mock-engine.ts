@@ -21,8 +21,14 @@ export interface RecordedResource {
   urn: string;
   /** URN of the parent; the stack itself has none. */
   parent?: string;
+  /** Reference (`urn::id`) of the explicit provider the resource goes through; absent for the default provider. */
+  provider?: string;
   /** Inputs as the engine received them; secrets are `{ [sigKey]: secretSig, value }` objects. */
   inputs: Record<string, unknown>;
+  /** The explicit provider reference (`<provider urn>::<id>`); absent: the default provider. */
+  provider?: string;
+  /** The resource options the engine acts on when it diffs and replaces. */
+  options: { ignoreChanges: string[]; replaceOnChanges: string[]; deleteBeforeReplace: boolean; protect: boolean; retainOnDelete: boolean };
 }
 
 export interface StackRun {
@@ -82,6 +88,39 @@ function digest(text: string, length: number, alphabet = "abcdefghijkmnopqrstuvw
   return out;
 }
 
+const MOCK_ACCOUNT = "123456789012";
+
+/** What AWS computes for the EKS resources the program reads back (endpoint, CA, node group ASGs). */
+function mockEksState(args: MockResourceArgs): Record<string, unknown> | undefined {
+  const inputs = args.inputs as Record<string, unknown>;
+  switch (args.type) {
+    case "aws:eks/cluster:Cluster": {
+      const name = String(inputs.name ?? args.name);
+      const id = createHash("sha256").update(name).digest("hex").slice(0, 32).toUpperCase();
+      return {
+        ...inputs,
+        arn: `arn:aws:eks:eu-central-1:${MOCK_ACCOUNT}:cluster/${name}`,
+        endpoint: `https://${id}.gr7.eu-central-1.eks.amazonaws.com`,
+        certificateAuthority: { data: Buffer.from(`mock CA of ${name}`).toString("base64") },
+        identities: [{ oidcs: [{ issuer: `https://oidc.eks.eu-central-1.amazonaws.com/id/${id}` }] }],
+        vpcConfig: { ...(inputs.vpcConfig as Record<string, unknown>), clusterSecurityGroupId: `sg-${id.slice(0, 17).toLowerCase()}` },
+      };
+    }
+    case "aws:eks/nodeGroup:NodeGroup":
+      return { ...inputs, arn: `arn:aws:eks:eu-central-1:${MOCK_ACCOUNT}:nodegroup/${String(inputs.nodeGroupName)}`, resources: [{ autoscalingGroups: [{ name: `eks-${String(inputs.nodeGroupName)}-asg` }] }] };
+    case "aws:ec2/launchTemplate:LaunchTemplate":
+      return { ...inputs, arn: `arn:aws:ec2:eu-central-1:${MOCK_ACCOUNT}:launch-template/lt-${args.name}`, latestVersion: 1 };
+    case "aws:kms/key:Key":
+      return { ...inputs, arn: `arn:aws:kms:eu-central-1:${MOCK_ACCOUNT}:key/${args.name}`, keyId: args.name };
+    case "aws:iam/role:Role":
+      return { ...inputs, arn: `arn:aws:iam::${MOCK_ACCOUNT}:role/${args.name}`, name: inputs.name ?? args.name };
+    case "aws:cloudwatch/logGroup:LogGroup":
+      return { ...inputs, arn: `arn:aws:logs:eu-central-1:${MOCK_ACCOUNT}:log-group:${String(inputs.name ?? args.name)}` };
+    default:
+      return undefined;
+  }
+}
+
 /** Data-source answers the program may ask for; anything else fails loudly. */
 function mockCall(args: MockCallArgs, secrets: Set<string>): Record<string, unknown> {
   switch (args.token) {
@@ -90,6 +129,8 @@ function mockCall(args: MockCallArgs, secrets: Set<string>): Record<string, unkn
       secrets.add(password);
       return { id: "ecr-token", userName: "AWS", password, authorizationToken: Buffer.from(`AWS:${password}`).toString("base64"), proxyEndpoint: `https://${String(args.inputs.registryId)}.dkr.ecr.eu-central-1.amazonaws.com`, expiresAt: "2099-01-01T00:00:00Z" };
     }
+    case "aws:index/getCallerIdentity:getCallerIdentity":
+      return { id: MOCK_ACCOUNT, accountId: MOCK_ACCOUNT, arn: `arn:aws:iam::${MOCK_ACCOUNT}:user/deployer`, userId: "AIDAMOCKDEPLOYER" };
     default:
       throw new Error(`Mock not implemented: ${args.token}`);
   }
@@ -121,8 +162,12 @@ function mockState(args: MockResourceArgs, secrets: Set<string>): Record<string,
     }
     case "docker:index/remoteImage:RemoteImage":
       return { ...inputs, imageId: `sha256:${createHash("sha256").update(String(inputs.name)).digest("hex")}`, repoDigest: `${String(inputs.name)}@sha256:${createHash("sha256").update(`digest:${String(inputs.name)}`).digest("hex")}` };
-    case "docker:index/image:Image":
-      return { ...inputs, imageName: inputs.imageName, repoDigest: `${String(inputs.imageName)}@sha256:${createHash("sha256").update(String(inputs.imageName)).digest("hex")}` };
+    case "docker:index/image:Image": {
+      const hash = createHash("sha256").update(String(inputs.imageName)).digest("hex");
+      // The provider's repoDigest: repository@sha256:... once pushed (the tag trimmed); for a skipPush image, the local image ID.
+      const repository = String(inputs.imageName).replace(/:[^/:]+$/, "");
+      return { ...inputs, imageName: inputs.imageName, repoDigest: inputs.skipPush === true ? `sha256:${hash}` : `${repository}@sha256:${hash}` };
+    }
     case "docker:index/container:Container":
       return { ...inputs, exitCode: 0 };
     default: {
@@ -135,6 +180,8 @@ function mockState(args: MockResourceArgs, secrets: Set<string>): Record<string,
         const registryId = "123456789012";
         return { ...inputs, registryId, arn: `arn:aws:ecr:eu-central-1:${registryId}:repository/${String(inputs.name)}`, repositoryUrl: `${registryId}.dkr.ecr.eu-central-1.amazonaws.com/${String(inputs.name)}` };
       }
+      const eks = mockEksState(args);
+      if (eks) return eks;
       if (args.type.startsWith("aws:")) {
         const physical = String(inputs.bucket ?? inputs.name ?? `${args.name}-${digest(args.name, 7, "abcdefghijklmnopqrstuvwxyz0123456789")}`);
         return { ...inputs, arn: `arn:aws:mock:::${physical}`, bucket: inputs.bucket ?? physical, name: inputs.name ?? physical };
@@ -161,7 +208,16 @@ class RecordingMonitor extends MockMonitor {
           name: req.getName(),
           urn,
           parent: req.getParent() || undefined,
+          provider: req.getProvider() || undefined,
           inputs: rpc.deserializeProperties(req.getObject()) as Record<string, unknown>,
+          provider: req.getProvider() || undefined,
+          options: {
+            ignoreChanges: req.getIgnorechangesList(),
+            replaceOnChanges: req.getReplaceonchangesList(),
+            deleteBeforeReplace: req.getDeletebeforereplace(),
+            protect: req.getProtect() === true,
+            retainOnDelete: req.getRetainondelete() === true,
+          },
         });
       }
       callback(err, response);
@@ -181,7 +237,14 @@ interface RegisterRequest {
   getType(): string;
   getName(): string;
   getParent(): string;
+  getProvider(): string;
   getObject(): Parameters<typeof rpc.deserializeProperties>[0];
+  getProvider(): string;
+  getIgnorechangesList(): string[];
+  getReplaceonchangesList(): string[];
+  getDeletebeforereplace(): boolean;
+  getProtect(): boolean | undefined;
+  getRetainondelete(): boolean | undefined;
 }
 
 interface OutputsRequest {

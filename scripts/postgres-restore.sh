@@ -89,7 +89,9 @@ fi
 
 if [ -n "$globals" ]; then
   # A role the server already has (the platform's own, from its init SQL) is kept with its
-  # password; its attributes and memberships are set as the backup had them.
+  # password; its attributes and memberships are set as the backup had them. ($restore$ is SQL
+  # dollar quoting, not a shell expansion.)
+  # shellcheck disable=SC2016
   sed 's/^CREATE ROLE \(.*\);$/DO $restore$ BEGIN CREATE ROLE \1; EXCEPTION WHEN duplicate_object THEN NULL; END $restore$;/' "$globals" \
     | psql -X -q -v ON_ERROR_STOP=1 -d template1 > /dev/null \
     || { echo "postgres-restore: roles from $globals could not be applied; no database was touched" >&2; exit 1; }

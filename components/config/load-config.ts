@@ -3,6 +3,7 @@ import { validateBrokerModel } from "../broker/broker-model";
 import { postgresMinimumMemoryMiB } from "../database/postgres-conf";
 import { ServiceName, StackConfig } from "./stack-config";
 import { checkField, closest } from "./validate-field";
+import { clusterConfigProblems } from "./cluster-schema";
 
 export const NAMESPACE = "fundament";
 
@@ -116,6 +117,7 @@ function crossFieldProblems(config: StackConfig): string[] {
   if (config.target === "kubernetes" && config.imageRegistry === "local") {
     problems.push(`${NAMESPACE}:imageRegistry: local images exist only on a Docker engine; the kubernetes target needs ecr (got local)`);
   }
+  problems.push(...clusterConfigProblems(config, NAMESPACE));
   if (config.target === "docker" && config.storage?.provider === "s3") {
     problems.push(`${NAMESPACE}:storage.provider: s3 needs the kubernetes target on AWS (got s3 with target docker); use minio`);
   }

@@ -1,4 +1,5 @@
 import type { QueueSpec } from "../broker/broker-model";
+import type { AutoscalingConfig, ClusterConfig, GpuConfig, QuotaConfig } from "./cluster-schema";
 import { DATABASE_KINDS, SERVICE_NAMES } from "./stack-schema";
 
 /** The validated, defaulted stack config: the one object the whole program reads. */
@@ -44,4 +45,8 @@ export interface StackConfig {
   storage: Size & { provider: "minio" | "s3"; image: string; clientImage: string; storageGiB: number; backupRetentionDays: number };
   imageRegistry: "local" | "ecr";
   services: Record<ServiceName, ServiceConfig>;
+  cluster: ClusterConfig;
+  gpu: GpuConfig;
+  autoscaling: AutoscalingConfig;
+  quotas: QuotaConfig;
 }

@@ -1,4 +1,5 @@
 import { PGBOUNCER_EXPORTER_IMAGE, PGBOUNCER_IMAGE, POSTGRES_EXPORTER_IMAGE, POSTGRES_IMAGE } from "../database/postgres-images";
+import { CLUSTER_SCHEMA } from "./cluster-schema";
 import { Field, NumberField, ObjectField } from "./schema-fields";
 
 /**
@@ -231,4 +232,5 @@ export const STACK_SCHEMA: Record<string, Field> = {
     doc: "the Fastify services",
     fields: Object.fromEntries(SERVICE_NAMES.map((name) => [name, serviceField(name)])),
   },
+  ...CLUSTER_SCHEMA,
 };

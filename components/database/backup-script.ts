@@ -1,3 +1,4 @@
+import { backupRunClose, backupRunOpen, backupRunWorkDir } from "./backup-run-shell";
 import { BACKUP_STATUS_TABLE } from "./postgres-databases";
 
 export interface BackupScriptInput {
@@ -45,25 +46,11 @@ export function renderPostgresBackupScript(input: BackupScriptInput): string {
   if (problems.length > 0) throw new Error(problems.join("\n"));
   return `#!/bin/sh
 # Rendered by fundament (components/database/backup-script.ts); see that file for the design.
-set -eu
-
-backup_dir='${input.backupDir}'
-retention=${input.retention}
-
-log() { printf '%s postgres-backup: %s\\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*" >&2; }
-fail() { log "FAILED: $*"; exit 1; }
-
+${backupRunOpen({ job: "postgres-backup", ...input })}
 : "\${PGHOST:?PGHOST must name the PostgreSQL host}"
 : "\${PGUSER:?PGUSER must name the backup role}"
 
-mkdir -p "$backup_dir"
-# Work directories of runs that died are never a backup; only this job writes here.
-rm -rf "$backup_dir"/.partial-*
-stamp=$(date -u +%Y%m%dT%H%M%SZ)
-work="$backup_dir/.partial-$stamp-$$"
-trap 'rm -rf "$work"' EXIT
-mkdir "$work"
-
+${backupRunWorkDir()}
 psql -X -At -v ON_ERROR_STOP=1 -d postgres \\
   -c "SELECT datname FROM pg_database WHERE datallowconn AND NOT datistemplate AND datname <> 'postgres' ORDER BY datname" \\
   > "$work/databases.txt" || fail "cannot list databases on $PGHOST"
@@ -79,19 +66,7 @@ while IFS= read -r db; do
 done < "$work/databases.txt"
 pg_dumpall --globals-only --no-role-passwords --database=postgres --file="$work/globals.sql" || fail "pg_dumpall of roles and grants"
 
-bytes=$(( $(du -sk "$work" | cut -f1) * 1024 ))
-target="$backup_dir/$stamp"
-[ -e "$target" ] && target="$target-$$"
-mv "$work" "$target"
-trap - EXIT
-log "backed up $count database(s), $bytes bytes, to $target"
-
-# Names start with the UTC timestamp, so a reverse sort puts the newest first.
-ls -1 "$backup_dir" | grep -E '^[0-9]{8}T[0-9]{6}Z' | sort -r | tail -n +$((retention + 1)) | while IFS= read -r old; do
-  rm -rf "\${backup_dir:?}/$old"
-  log "removed $old (retention $retention)"
-done
-
+${backupRunClose("backed up $count database(s)")}
 psql -X -q -v ON_ERROR_STOP=1 -d postgres -c "INSERT INTO ${BACKUP_STATUS_TABLE} (last_success, databases, bytes) VALUES (now(), $count, $bytes) ON CONFLICT (only_row) DO UPDATE SET last_success = excluded.last_success, databases = excluded.databases, bytes = excluded.bytes" \\
   || fail "backup is complete but its success could not be recorded"
 log "recorded success"

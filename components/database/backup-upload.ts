@@ -6,7 +6,7 @@ export interface PostgresBackupUploadArgs {
   runtime: Runtime;
   /** The MinIO client image. */
   image: string;
-  /** The PostgresBackup job whose volume holds the backups. */
+  /** The backup job whose volume `backups` holds the backups (PostgresBackup, RedisBackup, MongoBackup). */
   backupJob: string;
   /** Object storage URL (http://minio:9000 or https://s3.<region>.amazonaws.com). */
   endpoint: pulumi.Input<string>;
@@ -24,17 +24,26 @@ export interface PostgresBackupUploadArgs {
 const MOUNT = "/backup-volume";
 const SECRETS = "/run/secrets/backup-upload";
 
-/** Copies finished backups to the `backups` bucket on a schedule (see backup-upload-script.ts). */
-export class PostgresBackupUpload extends pulumi.ComponentResource {
+export interface BackupUploadArgs extends PostgresBackupUploadArgs {
+  /** Object prefix in the bucket: the server the backups are of ("redis", "mongo"). */
+  prefix: string;
+}
+
+/**
+ * Copies finished backups of any backup job to the `backups` bucket under `prefix` on a schedule
+ * (see backup-upload-script.ts). Every backup job's files belong to uid 999, the data user of
+ * the PostgreSQL, Redis and MongoDB images alike; reading them needs no more.
+ */
+export class BackupUpload extends pulumi.ComponentResource {
   readonly job: DeployedWorkload;
 
-  constructor(name: string, args: PostgresBackupUploadArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("fundament:database:PostgresBackupUpload", name, {}, opts);
+  constructor(name: string, args: BackupUploadArgs, opts?: pulumi.ComponentResourceOptions, type = "fundament:database:BackupUpload") {
+    super(type, name, {}, opts);
     const script = renderBackupUploadScript({
       sourceDir: `${MOUNT}/backups`,
       accessKeyFile: `${SECRETS}/access-key`,
       secretKeyFile: `${SECRETS}/secret-key`,
-      prefix: "postgres",
+      prefix: args.prefix,
     });
     this.job = args.runtime.schedule(
       {
@@ -53,12 +62,18 @@ export class PostgresBackupUpload extends pulumi.ComponentResource {
         storage: [{ name: "backups", path: MOUNT, sizeGiB: 1, from: args.backupJob }],
         resources: { cpu: 0.25, memoryMiB: 128 },
         stopGracePeriodSeconds: 30,
-        // The backup job's files belong to the postgres user (999); reading them needs no more.
         user: { uid: 999, gid: 999 },
         readOnlyRootFilesystem: true,
       },
       { parent: this, dependsOn: args.ready },
     );
     this.registerOutputs({});
+  }
+}
+
+/** The PostgreSQL backups' upload, under postgres/ (its own type token, as deployed stacks know it). */
+export class PostgresBackupUpload extends BackupUpload {
+  constructor(name: string, args: PostgresBackupUploadArgs, opts?: pulumi.ComponentResourceOptions) {
+    super(name, { ...args, prefix: "postgres" }, opts, "fundament:database:PostgresBackupUpload");
   }
 }

@@ -2,7 +2,7 @@
 // so it can travel as an ordinary (non-secret) file.
 import { createHash } from "node:crypto";
 
-export type RedisAclRole = "application" | "healthcheck" | "exporter";
+export type RedisAclRole = "application" | "healthcheck" | "exporter" | "backup";
 
 export interface RedisAclUser {
   name: string;
@@ -14,7 +14,8 @@ export interface RedisAclUser {
 /** Users the platform itself needs; a consuming service may not take these names. */
 export const REDIS_HEALTH_USER = "fundament-health";
 export const REDIS_EXPORTER_USER = "fundament-exporter";
-export const REDIS_RESERVED_USERS: readonly string[] = ["default", REDIS_HEALTH_USER, REDIS_EXPORTER_USER];
+export const REDIS_BACKUP_USER = "fundament-backup";
+export const REDIS_RESERVED_USERS: readonly string[] = ["default", REDIS_HEALTH_USER, REDIS_EXPORTER_USER, REDIS_BACKUP_USER];
 
 /** Redis ACL user names are free-form; this keeps them to names that read well in ACL LOG and CLIENT LIST. */
 export const REDIS_USER_NAME = /^[a-z][a-z0-9-]{0,62}$/;
@@ -35,10 +36,17 @@ export const REDIS_HEALTHCHECK_RULES = "resetkeys resetchannels -@all +ping";
 export const REDIS_EXPORTER_RULES =
   "resetchannels -@all +client +ping +info +config|get +cluster|info +slowlog +latency +memory +select +get +scan +xinfo +type +pfcount +strlen +llen +scard +zcard +hlen +xlen +eval allkeys";
 
+/**
+ * What `redis-cli --rdb` sends (REPLCONF capabilities, then SYNC) and nothing else: the user can
+ * copy the whole dataset, which is the point, but neither read single keys nor write.
+ */
+export const REDIS_BACKUP_RULES = "resetkeys resetchannels -@all +replconf +sync";
+
 const RULES: Record<RedisAclRole, string> = {
   application: REDIS_APPLICATION_RULES,
   healthcheck: REDIS_HEALTHCHECK_RULES,
   exporter: REDIS_EXPORTER_RULES,
+  backup: REDIS_BACKUP_RULES,
 };
 
 export function redisPasswordHash(password: string): string {

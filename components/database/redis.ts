@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { DeployedWorkload, Runtime, WorkloadResources } from "../runtime/workload";
-import { REDIS_EXPORTER_USER, REDIS_HEALTH_USER, RedisAclRole, redisPasswordHash, renderRedisAcl } from "./redis-acl";
+import { REDIS_BACKUP_USER, REDIS_EXPORTER_USER, REDIS_HEALTH_USER, RedisAclRole, redisPasswordHash, renderRedisAcl } from "./redis-acl";
 import { redisArgsProblems } from "./redis-args-check";
 import { EvictionPolicy, renderRedisConf } from "./redis-conf";
 import {
@@ -48,6 +48,8 @@ export class Redis extends pulumi.ComponentResource {
   readonly exporter: DeployedWorkload;
   /** One per consuming service, keyed by service name; whole values are Pulumi secrets. */
   readonly connections: Record<string, pulumi.Output<RedisConnection>>;
+  /** Password of the backup user (REDIS_BACKUP_USER), for RedisBackup; a Pulumi secret. */
+  readonly backupPassword: pulumi.Output<string>;
 
   constructor(name: string, args: RedisArgs, opts?: pulumi.ComponentResourceOptions) {
     const problems = redisArgsProblems(args);
@@ -61,8 +63,9 @@ export class Redis extends pulumi.ComponentResource {
     });
     const health = userPassword(REDIS_HEALTH_USER, "healthcheck");
     const exporter = userPassword(REDIS_EXPORTER_USER, "exporter");
+    const backup = userPassword(REDIS_BACKUP_USER, "backup");
     const applications = args.services.map((service) => userPassword(service, "application"));
-    const users = [...applications, health, exporter];
+    const users = [...applications, health, exporter, backup];
 
     // Hashes of 40-character random passwords cannot be reversed, which is what lets the ACL file
     // be an ordinary file; unsecret says so explicitly instead of letting secrecy leak onto it.
@@ -116,6 +119,7 @@ export class Redis extends pulumi.ComponentResource {
       ]),
     );
 
+    this.backupPassword = pulumi.secret(backup.password.result);
     this.registerOutputs({ host: this.workload.host, connections: this.connections });
   }
 }

@@ -8,7 +8,7 @@ import { zonePolicies } from "./zone-policies";
 
 export type ZonesArgs =
   | { target: "docker"; environment: string; publishAddress: string; publishDataPorts?: boolean; dockerHost?: string }
-  | { target: "kubernetes"; environment: string; namespace: string; context?: string; storageClass?: string };
+  | { target: "kubernetes"; environment: string; namespace: string; context?: string; storageClass?: string; provider?: k8s.Provider; after?: pulumi.Resource[] };
 
 /**
  * The network layer: the zones every other layer places its workloads in, and the runtime that
@@ -19,11 +19,14 @@ export class Zones extends pulumi.ComponentResource {
   readonly runtime: Runtime;
   /** Docker network names or the Kubernetes namespace, for outputs and inventory. */
   readonly names: pulumi.Output<Record<Zone, string>>;
+  /** The Docker provider of fundament:docker.host, for every other Docker resource of the stack. */
+  readonly dockerProvider?: docker.Provider;
 
   constructor(name: string, args: ZonesArgs, opts?: pulumi.ComponentResourceOptions) {
     super("fundament:network:Zones", name, {}, opts);
     if (args.target === "docker") {
       const provider = args.dockerHost ? new docker.Provider(`${name}-docker`, { host: args.dockerHost }, { parent: this }) : undefined;
+      this.dockerProvider = provider;
       const networks = Object.fromEntries(
         ZONES.map((zone) => [
           zone,
@@ -46,7 +49,8 @@ export class Zones extends pulumi.ComponentResource {
       this.runtime = new DockerRuntime({ environment: args.environment, networks, publishAddress: args.publishAddress, publishDataPorts: args.publishDataPorts, provider });
       this.names = pulumi.output(Object.fromEntries(ZONES.map((zone) => [zone, networks[zone].name])) as Record<Zone, pulumi.Output<string>>);
     } else {
-      const provider = args.context ? new k8s.Provider(`${name}-kubernetes`, { context: args.context }, { parent: this }) : undefined;
+      // A cluster the stack built brings its own provider; otherwise the kubeconfig's (or the named context's).
+      const provider = args.provider ?? (args.context ? new k8s.Provider(`${name}-kubernetes`, { context: args.context }, { parent: this }) : undefined);
       const namespace = new k8s.core.v1.Namespace(
         `${name}-namespace`,
         {
@@ -61,7 +65,7 @@ export class Zones extends pulumi.ComponentResource {
             },
           },
         },
-        { parent: this, provider },
+        { parent: this, provider, dependsOn: args.after },
       );
       for (const policy of zonePolicies()) {
         new k8s.networking.v1.NetworkPolicy(

@@ -1,7 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { probeTiming } from "./probe-command";
-import { Probe, Workload, WorkloadFile, WorkloadRole, WorkloadStorage, Zone } from "./workload";
+import { Probe, Workload, WorkloadFile, WorkloadGpu, WorkloadRole, WorkloadStorage, Zone } from "./workload";
 
 type PodSpec = k8s.types.input.core.v1.PodSpec;
 type ProbeSpec = k8s.types.input.core.v1.Probe;
@@ -14,6 +14,27 @@ export type PodSource = Omit<Workload, "health" | "ports"> & Partial<Pick<Worklo
 
 export const GPU_RESOURCE = "nvidia.com/gpu";
 export const GPU_POOL_LABEL = "fundament.io/gpu-pool";
+export const GPU_MODEL_LABEL = "fundament.io/gpu-model";
+/** Set on GPU pools by the stack (and by NVIDIA's GPU feature discovery where it runs). */
+export const GPU_PRESENT_LABEL = "nvidia.com/gpu.present";
+
+/** PriorityClasses of the platform (components/gpu/scheduling.ts creates them; "services" is the global default). */
+export const PRIORITY_CLASSES = { critical: "fundament-platform-critical", services: "fundament-services", gpuBatch: "fundament-gpu-batch" } as const;
+
+/** Data and the gateway are what everything else stands on; GPU work yields to them. */
+export function priorityClassOf(source: { role?: WorkloadRole; gpu?: WorkloadGpu }): string | undefined {
+  if (source.gpu) return PRIORITY_CLASSES.gpuBatch;
+  if (source.role === undefined || source.role === "data" || source.role === "gateway") return PRIORITY_CLASSES.critical;
+  return undefined;
+}
+
+/** Required node affinity of a GPU pod: GPU nodes only, of its pool or model when it names one. */
+function gpuAffinity(gpu: WorkloadGpu): k8s.types.input.core.v1.Affinity {
+  const expressions = [{ key: GPU_PRESENT_LABEL, operator: "In", values: ["true"] }];
+  if (gpu.pool) expressions.push({ key: GPU_POOL_LABEL, operator: "In", values: [gpu.pool] });
+  if (gpu.model) expressions.push({ key: GPU_MODEL_LABEL, operator: "In", values: [gpu.model] });
+  return { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: expressions }] } } };
+}
 
 export function zoneLabel(zone: Zone): string {
   return `fundament.io/zone-${zone}`;
@@ -134,7 +155,8 @@ export function podSpec(source: PodSource, names: PodNames, restartPolicy: "Alwa
       fsGroup: source.user?.gid,
       fsGroupChangePolicy: source.user ? "OnRootMismatch" : undefined,
     },
-    nodeSelector: source.gpu ? { [GPU_POOL_LABEL]: source.gpu.pool } : undefined,
+    priorityClassName: priorityClassOf(source),
+    affinity: source.gpu ? gpuAffinity(source.gpu) : undefined,
     tolerations: source.gpu ? [{ key: GPU_RESOURCE, operator: "Exists", effect: "NoSchedule" }] : undefined,
   };
 }

@@ -67,6 +67,12 @@ export interface WorkloadStorage {
   from?: string;
 }
 
+export interface WorkloadGpu {
+  count: number;
+  pool?: string;
+  model?: string;
+}
+
 export interface WorkloadResources {
   cpu: number;
   memoryMiB: number;
@@ -108,7 +114,8 @@ export interface Workload {
   replicas?: number;
   metrics?: { port: number; path: string };
   route?: WorkloadRoute;
-  gpu?: { count: number; pool: string };
+  /** GPUs the workload needs: only it may land on GPU nodes, of this pool or model when given. */
+  gpu?: WorkloadGpu;
   /** Runs as this user; omitted only where the image must start as root and drops privileges itself. */
   user?: { uid: number; gid: number };
   /** Docker: the entrypoint starts as root to chown its data dir, then drops to `user`. Kubernetes starts as `user` (fsGroup owns volumes). */

@@ -1,3 +1,4 @@
+import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { DeployedWorkload, Probe, Runtime, WorkloadFile, WorkloadResources } from "../runtime/workload";
 import { ImageRegistry, ServiceImage } from "./service-image";
@@ -15,6 +16,8 @@ export interface FastifyServiceArgs {
   service: string;
   image: string;
   registry: ImageRegistry;
+  /** The stack's Docker provider, which builds the image (absent: DOCKER_HOST or the local socket). */
+  dockerProvider?: docker.Provider;
   resources: WorkloadResources;
   replicas: number;
   /** Plain settings; never a secret. */
@@ -44,7 +47,7 @@ export class FastifyService extends pulumi.ComponentResource {
 
   constructor(name: string, args: FastifyServiceArgs, opts?: pulumi.ComponentResourceOptions) {
     super("fundament:services:FastifyService", name, {}, opts);
-    const image = new ServiceImage(`${name}-image`, { service: args.service, image: args.image, registry: args.registry }, { parent: this });
+    const image = new ServiceImage(`${name}-image`, { service: args.service, image: args.image, registry: args.registry, dockerProvider: args.dockerProvider }, { parent: this });
     const common = {
       image: image.reference,
       localImage: image.local,

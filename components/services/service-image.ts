@@ -2,6 +2,7 @@ import * as aws from "@pulumi/aws";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { join } from "node:path";
+import { buildContextDigest, contentTag } from "./build-context-digest";
 
 export type ImageRegistry = "local" | "ecr";
 
@@ -12,17 +13,20 @@ export interface ServiceImageArgs {
   image: string;
   /** local: built on the Docker engine and run from there (dev); ecr: pushed to a private ECR repository. */
   registry: ImageRegistry;
+  /** The stack's Docker provider (fundament:docker.host): the image is built on the same engine that runs it. */
+  dockerProvider?: docker.Provider;
 }
 
 const REPOSITORY_ROOT = join(__dirname, "..", "..");
 
 /**
  * A service image built from services/<name>/Dockerfile (the build context is the repository
- * root, because the service depends on the kit workspace). In dev it stays on the engine; in
- * prod it is pushed to ECR and referenced by digest, so a tag can never move under a Deployment.
+ * root, because the service depends on the kit workspace). In dev it stays on the engine and is
+ * referenced by its image ID; in prod it is pushed to ECR under a tag derived from its build
+ * context and referenced by digest, so a tag can never move under a Deployment.
  */
 export class ServiceImage extends pulumi.ComponentResource {
-  /** What a Workload runs: the local name:tag, or repository@sha256 digest. */
+  /** What a Workload runs: the local image ID (sha256:...), or repository@sha256 digest. */
   readonly reference: pulumi.Output<string>;
   readonly local: boolean;
 
@@ -30,9 +34,13 @@ export class ServiceImage extends pulumi.ComponentResource {
     super("fundament:services:ServiceImage", name, {}, opts);
     const build = { context: REPOSITORY_ROOT, dockerfile: join(REPOSITORY_ROOT, "services", args.service, "Dockerfile"), platform: "linux/amd64" };
     this.local = args.registry === "local";
+    const imageOpts = { parent: this, provider: args.dockerProvider };
     if (args.registry === "local") {
-      const image = new docker.Image(`${name}-build`, { imageName: args.image, build, skipPush: true }, { parent: this });
-      this.reference = image.imageName;
+      const image = new docker.Image(`${name}-build`, { imageName: args.image, build, skipPush: true }, imageOpts);
+      // imageName (name:tag) stays the same across rebuilds, so containers given it would keep
+      // running the old code; for a local image repoDigest is the built image's ID (sha256:...),
+      // new with every rebuild, and the Docker provider reads a container's image back in that form.
+      this.reference = image.repoDigest;
     } else {
       const repository = new aws.ecr.Repository(
         `${name}-repository`,
@@ -56,7 +64,10 @@ export class ServiceImage extends pulumi.ComponentResource {
         { parent: this },
       );
       const token = aws.ecr.getAuthorizationTokenOutput({ registryId: repository.registryId }, { parent: this });
-      const tag = args.image.split(":").pop() ?? "latest";
+      // The repository is IMMUTABLE: a rebuilt image needs a tag of its own, so the tag carries the
+      // digest of the build context (unchanged sources keep the tag, and the provider skips the build).
+      const version = /:([^/:]+)$/.exec(args.image)?.[1] ?? "latest";
+      const tag = contentTag(version, buildContextDigest(build.context, build.dockerfile));
       const image = new docker.Image(
         `${name}-build`,
         {
@@ -64,7 +75,7 @@ export class ServiceImage extends pulumi.ComponentResource {
           build,
           registry: { server: repository.repositoryUrl, username: token.userName, password: pulumi.secret(token.password) },
         },
-        { parent: this },
+        imageOpts,
       );
       this.reference = image.repoDigest;
     }

@@ -14,6 +14,8 @@ import { MockCallArgs, MockResourceArgs } from "@pulumi/pulumi/runtime/mocks";
 import Redis from "ioredis";
 import { beforeAll, describe, expect, it } from "vitest";
 import { Redis as RedisComponent, RedisArgs, RedisConnection } from "../../components/database/redis";
+import { REDIS_BACKUP_USER } from "../../components/database/redis-acl";
+import { RedisBackup } from "../../components/database/redis-backup";
 import { REDIS_ACL_PATH, REDIS_CONF_PATH, REDIS_HEALTH_PASSWORD_PATH, redisHealthCommand } from "../../components/database/redis-workloads";
 import { Runtime, Workload } from "../../components/runtime/workload";
 import { startRedis } from "../../scripts/local-servers/redis-server";
@@ -110,6 +112,25 @@ describe("Redis component", () => {
     const server = runtime.deployed[0];
     expect(server.files?.find((f) => f.path === REDIS_ACL_PATH)?.secret).toBeFalsy();
     expect(server.files?.find((f) => f.path === REDIS_CONF_PATH)?.secret).toBeFalsy();
+  });
+
+  it("the backup job gets the backup user's password as a secret file whose hash the ACL file holds, and nothing else of it", async () => {
+    new RedisBackup("redis-backup", { runtime, image: "redis:7.2.7", redis: component, schedule: "17 3 * * *", retention: 7, volumeSizeGiB: 2 });
+    const job = runtime.scheduled.find((j) => j.name === "redis-backup");
+    expect(job?.zones).toEqual(["backend"]);
+    expect(job?.storage).toEqual([{ name: "backups", path: "/data", sizeGiB: 2 }]);
+    const passwordFile = job?.files?.find((f) => f.path.startsWith("/run/secrets/"));
+    expect(passwordFile).toMatchObject({ secret: true, mode: 0o400 });
+    expect(await pulumi.isSecret(pulumi.output(passwordFile?.content))).toBe(true);
+    const password = await settled(passwordFile?.content ?? "");
+    expect(generatedSecrets.has(password)).toBe(true);
+    const acl = await fileContent(runtime.deployed[0], REDIS_ACL_PATH);
+    const hash = createHash("sha256").update(password).digest("hex");
+    expect(acl.split("\n").find((line) => line.startsWith(`user ${REDIS_BACKUP_USER} `))).toContain(`#${hash} `);
+    for (const value of Object.values(job?.env ?? {})) expect(await settled(value)).not.toContain(password);
+    expect(() => new RedisBackup("bad-backup", { runtime, image: "redis", redis: component, schedule: "daily", retention: 0, volumeSizeGiB: 0 })).toThrow(
+      /bad-backup\.schedule: .*\nbad-backup\.image: .*\nbad-backup\.volumeSizeGiB: must be an integer of at least 1 \(got 0\)\nbad-backup\.retention: must be an integer from 1 to 1000 \(got 0\)/,
+    );
   });
 
   it("the exporter gets its password as a JSON password file keyed by the Redis address", async () => {

@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { RecordedResource } from "../../scripts/mock-engine";
-import { schemaProblem } from "./kubernetes-objects";
+import { isApiObject, prepareSchemas, schemaProblem } from "./kubernetes-objects";
 import { runStack, secretLeaks, StackView } from "./stack-run";
 
 let prod: StackView;
@@ -108,8 +108,9 @@ describe("prod stack on Kubernetes", () => {
     }
   });
 
-  it("emits only objects valid against the Kubernetes OpenAPI schema", () => {
-    const kubernetes = prod.resources.filter((r) => r.type.startsWith("kubernetes:") && !r.type.startsWith("kubernetes:index"));
+  it("emits only objects valid against the Kubernetes OpenAPI schema, unknown fields rejected", async () => {
+    const kubernetes = prod.resources.filter(isApiObject);
+    await prepareSchemas(kubernetes);
     expect(kubernetes.length).toBeGreaterThan(30);
     const problems = kubernetes.map((r) => [r.name, schemaProblem(r, prod.revealed(r))]).filter(([, p]) => p !== undefined);
     expect(problems).toEqual([]);

@@ -1,0 +1,5 @@
+export * from "./aws/eks-cluster";
+export * from "./aws/vpc";
+export * from "./aws/subnet-plan";
+export * from "./aws/iam-documents";
+export * from "./aws/addon-versions";
