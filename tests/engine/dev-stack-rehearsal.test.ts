@@ -84,8 +84,8 @@ describe("the dev stack on a real Docker engine", () => {
     const api = engine.api;
     const apiVersion = await api.negotiate(CLIENT_API_VERSION);
 
-    // Images: the placeholder under every reference the stack uses; the stack's own image ids
-    // (the mock's for RemoteImage, a sha256 of the name: scripts/mock-engine.ts) map to it.
+    // Images: the placeholder under every reference the stack uses; the image IDs the mock
+    // engine gives (a sha256 of the reference: scripts/mock-engine.ts) map to its real ID.
     const containers = dev.all(CONTAINER).map((c) => ({ resource: c.name, inputs: dev.revealed(c) }));
     const probePrograms = containers.flatMap(({ inputs }) => {
       const tests = (inputs.healthcheck as { tests?: string[] } | undefined)?.tests ?? [];
@@ -105,6 +105,8 @@ describe("the dev stack on a real Docker engine", () => {
       const name = String(dev.revealed(built).imageName);
       await tagPlaceholder(api, placeholder, name);
       imageFor.set(name, name);
+      // A skipPush build's repoDigest is its local image ID (the mock's: a sha256 of the name).
+      imageFor.set(`sha256:${createHash("sha256").update(name).digest("hex")}`, placeholder);
     }
 
     for (const network of dev.all("docker:index/network:Network")) {
@@ -151,6 +153,11 @@ describe("the dev stack on a real Docker engine", () => {
       const state = await api.call<{ State: { Running: boolean }; HostConfig: { ReadonlyRootfs: boolean } }>("GET", `/containers/${container.id}/json`);
       expect(state.State.Running, container.resource).toBe(container.inputs.start !== false);
       expect(state.HostConfig.ReadonlyRootfs, container.resource).toBe(container.inputs.readOnly === true);
+      if (container.started) {
+        // The process runs as the user the stack set (root where it set none).
+        const id = await api.exec(container.id!, ["id", "-u"]);
+        expect(id.stdout.trim(), container.resource).toBe(String(container.inputs.user ?? "0").split(":")[0]);
+      }
     }
   });
 
