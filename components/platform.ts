@@ -6,6 +6,7 @@ import { DatabaseKind, ServiceName, StackConfig } from "./config";
 import { PostgresBackup } from "./database/backup";
 import { BackupUpload, PostgresBackupUpload } from "./database/backup-upload";
 import { Mongo, MongoServiceDatabase } from "./database/mongo";
+import { MongoBackup } from "./database/mongo-backup";
 import { PgBouncer } from "./database/pgbouncer";
 import { Postgres } from "./database/postgres";
 import { Redis } from "./database/redis";
@@ -46,6 +47,7 @@ export class Platform extends pulumi.ComponentResource {
   readonly redis?: Redis;
   readonly redisBackup?: RedisBackup;
   readonly mongo?: Mongo;
+  readonly mongoBackup?: MongoBackup;
   readonly rabbitmq?: RabbitMQ;
   readonly services: Partial<Record<ServiceName, FastifyService>> = {};
   readonly bootstrapAdminPassword?: pulumi.Output<string>;
@@ -191,6 +193,12 @@ export class Platform extends pulumi.ComponentResource {
         },
         parent,
       );
+      this.mongoBackup = new MongoBackup(
+        "mongo-backup",
+        { runtime, image: config.mongo.image, mongo: this.mongo, schedule: config.backup.schedule, retention: config.backup.retention, volumeSizeGiB: config.mongo.storageGiB },
+        parent,
+      );
+      this.uploadBackups("mongo-backup-upload", "mongo-backup", "mongo", runtime);
     }
 
     const brokerConsumers = consumersOf(config, "rabbitmq");

@@ -21,8 +21,6 @@ export interface RecordedResource {
   urn: string;
   /** URN of the parent; the stack itself has none. */
   parent?: string;
-  /** Reference (`urn::id`) of the explicit provider the resource goes through; absent for the default provider. */
-  provider?: string;
   /** Inputs as the engine received them; secrets are `{ [sigKey]: secretSig, value }` objects. */
   inputs: Record<string, unknown>;
   /** The explicit provider reference (`<provider urn>::<id>`); absent: the default provider. */
@@ -208,7 +206,6 @@ class RecordingMonitor extends MockMonitor {
           name: req.getName(),
           urn,
           parent: req.getParent() || undefined,
-          provider: req.getProvider() || undefined,
           inputs: rpc.deserializeProperties(req.getObject()) as Record<string, unknown>,
           provider: req.getProvider() || undefined,
           options: {
@@ -237,7 +234,6 @@ interface RegisterRequest {
   getType(): string;
   getName(): string;
   getParent(): string;
-  getProvider(): string;
   getObject(): Parameters<typeof rpc.deserializeProperties>[0];
   getProvider(): string;
   getIgnorechangesList(): string[];

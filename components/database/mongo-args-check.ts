@@ -2,6 +2,7 @@
 import { MONGO_MIN_MEMORY_MIB } from "./mongod-conf";
 import { mongoIndexName } from "./mongo-init-script";
 import { pinnedImageProblem } from "./redis-mongo-pinned-image";
+import { MONGO_BACKUP_USER } from "./mongo-backup-script";
 
 export interface MongoArgsToCheck {
   image: unknown;
@@ -86,6 +87,8 @@ export function mongoArgsProblems(args: MongoArgsToCheck): string[] {
     }
     if (typeof entry.service !== "string" || !MONGO_SERVICE_NAME.test(entry.service)) {
       problems.push(`${at}.service: must be a lower-case name matching ${MONGO_SERVICE_NAME}, it becomes the MongoDB user (got ${JSON.stringify(entry.service)})`);
+    } else if (entry.service === MONGO_BACKUP_USER) {
+      problems.push(`${at}.service: ${JSON.stringify(entry.service)} is the platform's backup user; give the service another name`);
     } else if (services.has(entry.service)) {
       problems.push(`${at}.service: ${JSON.stringify(entry.service)} is listed twice; one database per service`);
     }

@@ -27,6 +27,8 @@ export interface MongoInitScriptInput {
   services: MongoInitService[];
   /** RFC 2253 subject of the exporter's client certificate: its user name in $external. */
   exporterSubject: string;
+  /** The backup job's user (role `backup` on admin: what mongodump --oplog needs, nothing more). */
+  backup?: { user: string; passwordFile: string };
   /** How many one-second waits for mongod to accept connections and for the node to become primary. */
   waitSeconds?: number;
 }
@@ -44,6 +46,7 @@ interface InitPlan {
   root: { user: string; passwordFile: string };
   services: { service: string; database: string; passwordFile: string; indexes: { collection: string; keys: Record<string, 1 | -1>; options: { name: string; unique: boolean } }[] }[];
   exporterSubject: string;
+  backup: { user: string; passwordFile: string } | null;
 }
 
 export function mongoInitPlan(input: MongoInitScriptInput): InitPlan {
@@ -64,15 +67,19 @@ export function mongoInitPlan(input: MongoInitScriptInput): InitPlan {
       })),
     })),
     exporterSubject: input.exporterSubject,
+    backup: input.backup ?? null,
   };
 }
 
 // Plain mongosh JavaScript (no TypeScript), kept as one literal so the deployed text is exactly
 // what the tests execute. Shell APIs used: connect, db.getSiblingDB, db.auth, db.hello, rs.status,
-// rs.initiate, getUser/createUser/updateUser, getCollection().createIndex, fs.readFileSync, sleep, print.
+// rs.initiate, getUser/createUser/updateUser, getCollection().createIndex, require("fs"), sleep, print.
+// Node's fs is taken with require(), the way mongosh's documentation shows ("Include External Files
+// and Modules in Scripts"); a global `fs` exists in the interactive REPL but is not documented for
+// --file scripts.
 const SCRIPT_BODY = String.raw`
 function readSecret(path) {
-  return fs.readFileSync(path, "utf8").trim();
+  return require("fs").readFileSync(path, "utf8").trim();
 }
 
 function connectWhenUp() {
@@ -157,6 +164,9 @@ ensureUser("$external", plan.exporterSubject, {
     { role: "read", db: "local" },
   ],
 });
+if (plan.backup !== null) {
+  ensureUser("admin", plan.backup.user, { pwd: readSecret(plan.backup.passwordFile), roles: [{ role: "backup", db: "admin" }] });
+}
 print("mongo init complete");
 `;
 

@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { DeployedWorkload, Runtime, WorkloadResources } from "../runtime/workload";
 import { mongoArgsProblems } from "./mongo-args-check";
+import { MONGO_BACKUP_USER } from "./mongo-backup-script";
 import { mongoCertificates } from "./mongo-certificates";
 import { MONGO_PORT, MONGO_REPLICA_SET, renderMongodConf } from "./mongod-conf";
 import { MongoIndexSpec, renderMongoInitScript } from "./mongo-init-script";
@@ -52,6 +53,8 @@ export class Mongo extends pulumi.ComponentResource {
   readonly exporter: DeployedWorkload;
   /** One per consuming service, keyed by service name; whole values are Pulumi secrets. */
   readonly connections: Record<string, pulumi.Output<MongoConnection>>;
+  /** Password of MONGO_BACKUP_USER (role `backup` on admin), for MongoBackup; a Pulumi secret. */
+  readonly backupPassword: pulumi.Output<string>;
 
   constructor(name: string, args: MongoArgs, opts?: pulumi.ComponentResourceOptions) {
     const problems = mongoArgsProblems(args);
@@ -64,6 +67,7 @@ export class Mongo extends pulumi.ComponentResource {
     // 756 base64-alphabet characters: the longest keyFile MongoDB's documentation generates.
     const keyFile = password("keyfile", 756);
     const servicePasswords = args.databases.map((entry) => ({ entry, password: password(`user-${entry.service}`) }));
+    const backupPassword = password("backup-password");
     // The runtime exposes workloads under their name (Docker network alias, Kubernetes Service).
     const certificates = mongoCertificates(name, [name, "localhost"], this);
 
@@ -96,6 +100,7 @@ export class Mongo extends pulumi.ComponentResource {
         rootUser: MONGO_ROOT_USER,
         rootPasswordFile: MONGO_ROOT_PASSWORD_PATH,
         exporterSubject: certificates.exporterSubject,
+        backup: { user: MONGO_BACKUP_USER, passwordFile: mongoServicePasswordPath(MONGO_BACKUP_USER) },
         services: args.databases.map((entry) => ({
           service: entry.service,
           database: entry.database,
@@ -110,7 +115,10 @@ export class Mongo extends pulumi.ComponentResource {
         image: args.image,
         script,
         rootPassword: rootPassword.result,
-        servicePasswords: servicePasswords.map(({ entry, password: pw }) => ({ service: entry.service, password: pw.result })),
+        servicePasswords: [
+          ...servicePasswords.map(({ entry, password: pw }) => ({ service: entry.service, password: pw.result })),
+          { service: MONGO_BACKUP_USER, password: backupPassword.result },
+        ],
         mongo: this.workload,
       }),
       { parent: this },
@@ -148,6 +156,7 @@ export class Mongo extends pulumi.ComponentResource {
       ]),
     );
 
+    this.backupPassword = pulumi.secret(backupPassword.result);
     this.registerOutputs({ host: this.workload.host, connections: this.connections });
   }
 }

@@ -10,6 +10,9 @@ import { MockCallArgs, MockResourceArgs } from "@pulumi/pulumi/runtime/mocks";
 import { parse } from "yaml";
 import { beforeAll, describe, expect, it } from "vitest";
 import { Mongo, MongoArgs, MongoConnection } from "../../components/database/mongo";
+import { MongoBackup } from "../../components/database/mongo-backup";
+import { MONGO_BACKUP_USER, renderMongoBackupScript } from "../../components/database/mongo-backup-script";
+import { mongoInitPlan } from "../../components/database/mongo-init-script";
 import { MONGOD_CONF_PATH, MONGO_EXPORTER_CA_PATH, MONGO_EXPORTER_PEM_PATH, MONGO_INIT_SCRIPT_PATH, MONGO_KEYFILE_COPY_PATH, MONGO_KEYFILE_PATH } from "../../components/database/mongo-workloads";
 import { Runtime, WorkloadFile } from "../../components/runtime/workload";
 import { RecordingRuntime, settled } from "./recording-runtime";
@@ -84,6 +87,7 @@ describe("Mongo component", () => {
 
   beforeAll(() => {
     component = new Mongo("mongo", args(runtime));
+    new MongoBackup("mongo-backup", { runtime, image: "mongo:8.0.12-noble", mongo: component, schedule: "17 3 * * *", retention: 7, volumeSizeGiB: 10 });
   });
 
   it("deploys mongod in backend only, the init Job in backend after mongod, the exporter in backend + monitoring", () => {
@@ -130,7 +134,7 @@ describe("Mongo component", () => {
 
   it("puts generated secrets only in files marked secret, never in plain files, environment or the init script", async () => {
     expect(generatedSecrets.size).toBeGreaterThan(0);
-    for (const owner of [...runtime.deployed, ...runtime.jobs]) {
+    for (const owner of [...runtime.deployed, ...runtime.jobs, ...runtime.scheduled]) {
       for (const f of owner.files ?? []) {
         const content = await settled(f.content);
         if ([...generatedSecrets].some((secret) => content.includes(secret))) expect(f.secret, `${owner.name}:${f.path}`).toBe(true);
@@ -140,6 +144,28 @@ describe("Mongo component", () => {
         for (const secret of generatedSecrets) expect(text, `${owner.name} env ${name}`).not.toContain(secret);
       }
     }
+  });
+
+  it("the backup job's mongodump config carries the password the init job creates the backup user with (role backup on admin)", async () => {
+    const backup = runtime.scheduled.find((j) => j.name === "mongo-backup");
+    expect(backup?.zones).toEqual(["backend"]);
+    expect(backup?.dependsOn).toEqual([component.workload, component.initJob]);
+    const config = backup?.files?.find((f) => f.path.endsWith("mongodump.yaml"));
+    expect(config).toMatchObject({ secret: true, mode: 0o400 });
+    const { uri } = parse(await settled(config?.content ?? "")) as { uri: string };
+    const password = decodeURIComponent(new URL(uri).password);
+    expect(generatedSecrets.has(password)).toBe(true);
+    expect(decodeURIComponent(new URL(uri).username)).toBe(MONGO_BACKUP_USER);
+    const [init] = runtime.jobs;
+    const script = await settled(init.files?.find((f) => f.path === MONGO_INIT_SCRIPT_PATH)?.content ?? "");
+    const planned = JSON.parse(/const plan = (\{[\s\S]*?\n\});/.exec(script)?.[1] ?? "{}") as ReturnType<typeof mongoInitPlan>;
+    expect(planned.backup?.user).toBe(MONGO_BACKUP_USER);
+    const passwordFile = init.files?.find((f) => f.path === planned.backup?.passwordFile);
+    expect(await settled(passwordFile?.content ?? "")).toBe(password);
+    expect(passwordFile?.secret).toBe(true);
+    expect(await settled(backup?.files?.find((f) => f.path.endsWith(".sh"))?.content ?? "")).toBe(
+      renderMongoBackupScript({ backupDir: "/data/db/backups", retention: 7, configFile: config?.path ?? "" }),
+    );
   });
 
   it("the exporter authenticates by certificate: no password in its URI, key and CA mounted as files", async () => {

@@ -143,11 +143,15 @@ function mongoshGlobals(model: MongoModel, files: Record<string, string>): Recor
         return { ok: 1 };
       },
     },
-    fs: {
-      readFileSync: (path: string) => {
-        if (!(path in files)) throw Object.assign(new Error(`ENOENT: no such file or directory, open '${path}'`), { code: "ENOENT" });
-        return files[path];
-      },
+    // Only require("fs"), as mongosh documents for scripts: a script that used a global fs fails here.
+    require: (name: string) => {
+      if (name !== "fs") throw new Error(`Cannot find module '${name}'`);
+      return {
+        readFileSync: (path: string) => {
+          if (!(path in files)) throw Object.assign(new Error(`ENOENT: no such file or directory, open '${path}'`), { code: "ENOENT" });
+          return files[path];
+        },
+      };
     },
     sleep: (ms: number) => {
       model.slept += ms;
@@ -210,6 +214,14 @@ describe("mongo init script (run against a model of mongosh + mongod, not a real
     expect(model.indexes.get("users.accounts.email_1")).toEqual({ keys: { email: 1 }, unique: true });
     expect(model.indexes.get("users.sessions.by_user_recent")).toEqual({ keys: { userId: 1, createdAt: -1 }, unique: false });
     expect(model.log.at(-1)).toBe("mongo init complete");
+  });
+
+  it("creates the backup job's user with only the backup role, its password read from its file", () => {
+    const model = newModel();
+    const withBackup = renderMongoInitScript({ ...input, backup: { user: "fundament-backup", passwordFile: "/run/secrets/mongo/backup-password" } });
+    runJob(withBackup, model, { ...files, "/run/secrets/mongo/backup-password": "BackupPassword0123456789\n" });
+    expect(model.users.get("admin.fundament-backup")).toEqual({ pwd: "BackupPassword0123456789", roles: [{ role: "backup", db: "admin" }] });
+    expect(withBackup).not.toContain("BackupPassword0123456789");
   });
 
   it("is idempotent: a second run initiates nothing and leaves the same state", () => {
