@@ -26,7 +26,15 @@ export interface RecordedResource {
   /** The explicit provider reference (`<provider urn>::<id>`); absent: the default provider. */
   provider?: string;
   /** The resource options the engine acts on when it diffs and replaces. */
-  options: { ignoreChanges: string[]; replaceOnChanges: string[]; deleteBeforeReplace: boolean; protect: boolean; retainOnDelete: boolean };
+  options: {
+    ignoreChanges: string[];
+    replaceOnChanges: string[];
+    deleteBeforeReplace: boolean;
+    protect: boolean;
+    retainOnDelete: boolean;
+    /** Outputs the engine stores encrypted although the provider does not mark them secret. */
+    additionalSecretOutputs: string[];
+  };
 }
 
 export interface StackRun {
@@ -135,7 +143,7 @@ function mockCall(args: MockCallArgs, secrets: Set<string>): Record<string, unkn
 }
 
 /** Outputs a provider would compute, where the program reads them. */
-function mockState(args: MockResourceArgs, secrets: Set<string>): Record<string, unknown> {
+function mockState(args: MockResourceArgs, secrets: Set<string>, exitCodes: Record<string, number>): Record<string, unknown> {
   const inputs = args.inputs as Record<string, unknown>;
   switch (args.type) {
     case "random:index/randomPassword:RandomPassword": {
@@ -167,7 +175,7 @@ function mockState(args: MockResourceArgs, secrets: Set<string>): Record<string,
       return { ...inputs, imageName: inputs.imageName, repoDigest: inputs.skipPush === true ? `sha256:${hash}` : `${repository}@sha256:${hash}` };
     }
     case "docker:index/container:Container":
-      return { ...inputs, exitCode: 0 };
+      return { ...inputs, exitCode: exitCodes[String(inputs.name)] ?? 0 };
     default: {
       if (args.type.startsWith("kubernetes:")) {
         const metadata = (inputs.metadata ?? {}) as Record<string, unknown>;
@@ -214,6 +222,7 @@ class RecordingMonitor extends MockMonitor {
             deleteBeforeReplace: req.getDeletebeforereplace(),
             protect: req.getProtect() === true,
             retainOnDelete: req.getRetainondelete() === true,
+            additionalSecretOutputs: req.getAdditionalsecretoutputsList(),
           },
         });
       }
@@ -241,6 +250,7 @@ interface RegisterRequest {
   getDeletebeforereplace(): boolean;
   getProtect(): boolean | undefined;
   getRetainondelete(): boolean | undefined;
+  getAdditionalsecretoutputsList(): string[];
 }
 
 interface OutputsRequest {
@@ -261,11 +271,11 @@ export async function runProgram(
   stack: string,
   config: Record<string, string>,
   program: () => Promise<Record<string, unknown>>,
-  options: { preview?: boolean } = {},
+  options: { preview?: boolean; /** Exit code a container (by its Docker name) reports; 0 unless named. */ containerExitCodes?: Record<string, number> } = {},
 ): Promise<StackRun> {
   const generatedSecrets = new Set<string>();
   const mocks: Mocks = {
-    newResource: (args: MockResourceArgs): MockResourceResult => ({ id: `${args.name}-id`, state: mockState(args, generatedSecrets) }),
+    newResource: (args: MockResourceArgs): MockResourceResult => ({ id: `${args.name}-id`, state: mockState(args, generatedSecrets, options.containerExitCodes ?? {}) }),
     call: (args: MockCallArgs) => mockCall(args, generatedSecrets),
   };
   await pulumi.runtime.setMocks(mocks, PROJECT, stack, options.preview ?? false);

@@ -27,6 +27,8 @@ export const PGBOUNCER_EXPORTER_PORT = 9127;
  */
 export const POSTGRES_RESERVED_CONNECTIONS = 10;
 const CONFIG_DIR = "/etc/pgbouncer";
+/** Any answer from PgBouncer, even "no such database", means it accepts connections. */
+const PGBOUNCER_IS_READY = ["pg_isready", "-q", "-h", "127.0.0.1", "-p", String(PGBOUNCER_PORT), "-d", "pgbouncer"];
 
 export class PgBouncer extends pulumi.ComponentResource {
   readonly workload: DeployedWorkload;
@@ -83,9 +85,11 @@ export class PgBouncer extends pulumi.ComponentResource {
           { path: `${CONFIG_DIR}/pgbouncer.ini`, content: ini },
           { path: `${CONFIG_DIR}/userlist.txt`, content: pulumi.secret(userlist), secret: true },
         ],
+        // The image is Alpine without bash, so no /dev/tcp check: pg_isready (postgresql-client,
+        // shipped by the image) counts any answer from PgBouncer, even a refusal, as up.
         health: {
-          readiness: { kind: "tcp", port: PGBOUNCER_PORT, periodSeconds: 10 },
-          liveness: { kind: "tcp", port: PGBOUNCER_PORT, periodSeconds: 20, failureThreshold: 3 },
+          readiness: { kind: "exec", command: PGBOUNCER_IS_READY, periodSeconds: 10 },
+          liveness: { kind: "exec", command: PGBOUNCER_IS_READY, periodSeconds: 20, failureThreshold: 3 },
         },
         resources: args.resources,
         // SIGINT: PgBouncer's safe shutdown, finishing in-flight transactions before exiting.

@@ -1,6 +1,10 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
+import { createHash } from "node:crypto";
 import { renderCronLoop } from "./cron-loop";
+import { dockerCapabilities, dockerCpus, goDuration } from "./docker-read-back";
+import { fileVolumeDirectories } from "./docker-file-volumes";
+import { factsForImage } from "./image-facts";
 import { dockerHealthTest, probeTiming, startupBudgetSeconds } from "./probe-command";
 import { DeployedWorkload, Endpoint, Job, Runtime, ScheduledJob, Workload, WorkloadRole, Zone, offeredZones, portsByZone, roleOf } from "./workload";
 
@@ -44,14 +48,16 @@ export class DockerRuntime implements Runtime {
     const container = this.container(job, roleOf(job, true), opts, {
       restart: "no",
       mustRun: false,
+      // Wait for the job to finish, but keep its output out of the state: a job may print what it
+      // was given (mc admin user add prints the access key), and containerLogs is a plain output.
       attach: true,
-      logs: true,
+      logs: false,
     });
-    // A one-shot container that failed must fail the deployment, not pass silently.
-    container.exitCode.apply((code) => {
-      if (code !== undefined && code !== null && code !== 0) {
-        throw new Error(`job ${job.name} exited with code ${code}; see its logs with: docker logs ${this.containerName(job.name)}`);
-      }
+    // A one-shot container that failed must fail the deployment, not pass silently. The provider
+    // has already recorded the container by then, and a later `up` with the same inputs neither
+    // reruns nor forgets it: the message names the command that reruns it.
+    pulumi.all([container.exitCode, container.urn]).apply(([code, urn]) => {
+      if (code !== undefined && code !== null && code !== 0) throw new Error(jobFailure(job.name, this.containerName(job.name), code, urn));
     });
     return this.deployed(job, [container]);
   }
@@ -121,65 +127,156 @@ export class DockerRuntime implements Runtime {
       owner,
       group,
     }));
+    const readOnly = spec.readOnlyRootFilesystem ?? false;
     const readiness = spec.health?.readiness;
     const timing = readiness ? probeTiming(readiness) : undefined;
+    const healthcheck =
+      readiness && timing
+        ? {
+            tests: dockerHealthTest(readiness, this.probeSubject(spec)),
+            // Go's duration form: the provider reads these back with time.Duration.String().
+            interval: goDuration(timing.periodSeconds),
+            timeout: goDuration(timing.timeoutSeconds),
+            retries: timing.failureThreshold,
+            startPeriod: goDuration(startupBudgetSeconds(spec.health?.startup)),
+            // No startInterval: the client refuses it below engine API 1.44 (Debian's 20.10 is 1.41).
+          }
+        : undefined;
+    const process: docker.ContainerArgs = {
+      image: imageId,
+      entrypoints: spec.command,
+      command: spec.args,
+      envs: Object.entries(spec.env ?? {}).map(([key, value]) => pulumi.interpolate`${key}=${value}`),
+      memory: spec.resources.memoryMiB,
+      memorySwap: spec.resources.memoryMiB,
+      cpus: dockerCpus(spec.resources.cpu),
+      user: spec.user && !spec.startsAsRoot ? `${spec.user.uid}:${spec.user.gid}` : undefined,
+      privileged: false,
+      securityOpts: ["no-new-privileges:true"],
+      capabilities: { drops: ["ALL"], adds: dockerCapabilities(spec.capabilities ?? []) },
+      logDriver: "json-file",
+      logOpts: LOG_OPTS,
+    };
+    const labels = [
+      { label: "fundament.workload", value: spec.name },
+      { label: "fundament.role", value: role },
+      { label: "fundament.environment", value: this.args.environment },
+      ...spec.zones.map((zone) => ({ label: `fundament.zone.${zone}`, value: "true" })),
+      // Docker networks cannot limit ports; the labels record which zones each port is for (README: Zones).
+      ...(spec.ports ?? []).flatMap((port) => [
+        { label: `fundament.port.${port.name}`, value: String(port.port) },
+        { label: `fundament.port.${port.name}.zones`, value: offeredZones(spec, port).join(",") },
+      ]),
+    ];
+    // Containers carry fixed names, so a replacement must remove the old one before creating its successor.
+    const containerOpts: pulumi.CustomResourceOptions = { ...childOpts, deleteBeforeReplace: true, additionalSecretOutputs: ["containerLogs"] };
+
+    let fileDelivery: { uploads: typeof uploads; volumes: typeof volumes; labels: { label: string; value: pulumi.Input<string> }[] } = { uploads, volumes: [], labels: [] };
+    if (readOnly && uploads.length > 0) {
+      const filesName = `${spec.name}-files`;
+      const directories = fileVolumeDirectories(
+        spec.name,
+        uploads.map((upload) => upload.file),
+        (spec.storage ?? []).map((storage) => storage.path),
+      );
+      // The image's digest in the volume name: Docker copies the image's content at the path into
+      // an empty volume on first mount, so a new image starts from fresh volumes.
+      const imageKey = pulumi.output(imageId).apply((id) => createHash("sha256").update(id).digest("hex").slice(0, 12));
+      const fileVolumes = directories.map((directory) => ({
+        directory,
+        volume: new docker.Volume(
+          `${filesName}-${directory.slug}`,
+          {
+            name: pulumi.interpolate`${this.containerName(filesName)}-${directory.slug}-${imageKey}`,
+            labels: [
+              { label: "fundament.workload", value: spec.name },
+              { label: "fundament.files", value: directory.path },
+            ],
+          },
+          { parent: opts.parent, provider: this.args.provider },
+        ),
+      }));
+      // Never started: it exists so the provider can extract the uploads into the volumes (its
+      // root is writable), owned by the server's user and with the modes the server needs.
+      const carrier = new docker.Container(
+        filesName,
+        {
+          ...process,
+          name: this.containerName(filesName),
+          start: false,
+          mustRun: false,
+          restart: "no",
+          networkMode: "none",
+          readOnly: false,
+          uploads,
+          volumes: fileVolumes.map(({ directory, volume }) => ({ volumeName: volume.name, containerPath: directory.path, readOnly: false })),
+          // No zone or port labels: it joins no network and serves nothing.
+          labels: [
+            ...labels.filter((l) => !l.label.startsWith("fundament.zone.") && !l.label.startsWith("fundament.port.")),
+            { label: "fundament.files-for", value: this.containerName(spec.name) },
+          ],
+        },
+        // It never runs, so it waits for nothing but what its caller named (the image build).
+        { ...containerOpts, dependsOn: toArray(opts.dependsOn) },
+      );
+      fileDelivery = {
+        uploads: [],
+        volumes: fileVolumes.map(({ directory, volume }) => ({ volumeName: volume.name, containerPath: directory.path, readOnly: true })),
+        // The carrier's id changes whenever a file does (uploads force a new carrier), and labels
+        // force a new container: the server restarts onto the new files.
+        labels: [
+          { label: "fundament.files-from", value: this.containerName(filesName) },
+          { label: "fundament.files-revision", value: carrier.id },
+        ],
+      };
+    }
+
     return new docker.Container(
       spec.name,
       {
+        ...process,
         name: this.containerName(spec.name),
-        image: imageId,
-        entrypoints: spec.command,
-        command: spec.args,
-        envs: Object.entries(spec.env ?? {}).map(([key, value]) => pulumi.interpolate`${key}=${value}`),
-        uploads,
-        volumes,
+        uploads: fileDelivery.uploads,
+        volumes: [...volumes, ...fileDelivery.volumes],
         networksAdvanced: spec.zones.map((zone) => ({ name: this.args.networks[zone].name, aliases: [spec.name] })),
         ports: (spec.ports ?? [])
           .filter((port) => port.publish === "host" || (this.args.publishDataPorts === true && role === "data"))
           .map((port) => ({ internal: port.port, external: port.port, ip: this.args.publishAddress, protocol: "tcp" })),
-        healthcheck:
-          readiness && timing
-            ? {
-                tests: dockerHealthTest(readiness),
-                interval: `${timing.periodSeconds}s`,
-                timeout: `${timing.timeoutSeconds}s`,
-                retries: timing.failureThreshold,
-                startPeriod: `${startupBudgetSeconds(spec.health?.startup)}s`,
-                startInterval: "2s",
-              }
-            : undefined,
-        memory: spec.resources.memoryMiB,
-        memorySwap: spec.resources.memoryMiB,
-        cpus: String(spec.resources.cpu),
+        healthcheck,
         shmSize: spec.shmSizeMiB,
         gpus: spec.gpu ? "all" : undefined,
         stopSignal: spec.stopSignal ?? "SIGTERM",
         stopTimeout: spec.stopGracePeriodSeconds,
         destroyGraceSeconds: spec.stopGracePeriodSeconds,
-        user: spec.user && !spec.startsAsRoot ? `${spec.user.uid}:${spec.user.gid}` : undefined,
-        privileged: false,
-        securityOpts: ["no-new-privileges:true"],
-        capabilities: { drops: ["ALL"], adds: spec.capabilities ?? [] },
-        readOnly: spec.readOnlyRootFilesystem ?? false,
-        tmpfs: spec.readOnlyRootFilesystem ? { "/tmp": "rw,noexec,nosuid,size=64m" } : undefined,
-        logDriver: "json-file",
-        logOpts: LOG_OPTS,
-        labels: [
-          { label: "fundament.workload", value: spec.name },
-          { label: "fundament.role", value: role },
-          { label: "fundament.environment", value: this.args.environment },
-          ...spec.zones.map((zone) => ({ label: `fundament.zone.${zone}`, value: "true" })),
-          // Docker networks cannot limit ports; the labels record which zones each port is for (README: Zones).
-          ...(spec.ports ?? []).flatMap((port) => [
-            { label: `fundament.port.${port.name}`, value: String(port.port) },
-            { label: `fundament.port.${port.name}.zones`, value: offeredZones(spec, port).join(",") },
-          ]),
-        ],
+        readOnly,
+        tmpfs: readOnly ? { "/tmp": "rw,noexec,nosuid,size=64m" } : undefined,
+        labels: [...labels, ...fileDelivery.labels],
         ...lifecycle,
       },
-      childOpts,
+      containerOpts,
     );
   }
+
+  private probeSubject(spec: ContainerSpec): { workload: string; image: string; facts: NonNullable<ContainerSpec["imageFacts"]> } {
+    const image = typeof spec.image === "string" ? spec.image : "(built by the stack)";
+    const facts = spec.imageFacts ?? (typeof spec.image === "string" ? factsForImage(spec.image) : undefined);
+    if (!facts) {
+      throw new Error(
+        `workload ${spec.name}: image ${image} has no entry in components/runtime/image-facts.ts, so no probe can be rendered for it; read its Dockerfile and record the shell and clients it ships`,
+      );
+    }
+    return { workload: spec.name, image, facts };
+  }
+}
+
+/** What a failed one-shot job says: where its output is and the exact command that reruns it. */
+export function jobFailure(job: string, containerName: string, code: number, urn: string): string {
+  const stack = pulumi.getStack();
+  return [
+    `job ${job} exited with code ${code}; its output: docker logs ${containerName}`,
+    `A plain \`up\` does not rerun a job whose inputs did not change: fix the cause, then rerun it with`,
+    `  npm run up -- ${stack} --replace '${urn}'`,
+  ].join("\n");
 }
 
 function toArray(input: pulumi.Input<pulumi.Input<pulumi.Resource>[]> | pulumi.Input<pulumi.Resource> | undefined): pulumi.Input<pulumi.Resource>[] {

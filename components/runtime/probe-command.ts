@@ -1,25 +1,44 @@
+import { ImageFacts } from "./image-facts";
 import { Probe } from "./workload";
 
+/** Which workload and image a probe is rendered for: named in every refusal. */
+export interface ProbeSubject {
+  workload: string;
+  image: string;
+  facts: ImageFacts;
+}
+
 /**
- * Docker runs one healthcheck command inside the container. HTTP and TCP probes become a
- * shell test using whichever client the image ships (wget in busybox/alpine images, curl in
- * Debian ones, node's fetch in the services' slim Node images, bash's /dev/tcp for plain
- * ports); images with none should use exec probes.
+ * Docker runs one healthcheck command inside the container, so every program it calls must be
+ * one the image ships (image-facts.ts). HTTP probes use wget, curl or node, whichever the image
+ * has; TCP probes need bash for /dev/tcp (busybox nc lacks -z in several builds). The exec form
+ * ("CMD") is used throughout so no probe depends on a shell it does not name.
  */
-export function dockerHealthTest(probe: Probe): string[] {
+export function dockerHealthTest(probe: Probe, subject: ProbeSubject): string[] {
+  const has = (program: string): boolean => subject.facts.programs.includes(program);
+  const refuse = (needs: string): never => {
+    const ships = subject.facts.programs.length > 0 ? subject.facts.programs.join(", ") : "no shell or client at all";
+    throw new Error(
+      `workload ${subject.workload}: its ${probe.kind} probe needs ${needs}, which image ${subject.image} does not ship (it has: ${ships}; ${subject.facts.source}). ` +
+        `Use an exec probe with one of its programs, or dockerHealthcheck: "none" if it has none.`,
+    );
+  };
   switch (probe.kind) {
-    case "exec":
+    case "exec": {
+      const program = probe.command[0] ?? "";
+      if (!has(program.split("/").pop() ?? program)) refuse(program === "" ? "a command" : program);
       return ["CMD", ...probe.command];
+    }
     case "http": {
       const url = `http://127.0.0.1:${probe.port}${probe.path}`;
-      const nodeFetch = `node -e "fetch('${url}').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"`;
-      return [
-        "CMD-SHELL",
-        `if command -v wget >/dev/null; then wget -q -O /dev/null ${url}; elif command -v curl >/dev/null; then curl -fsS -o /dev/null ${url}; else ${nodeFetch}; fi`,
-      ];
+      if (has("wget")) return ["CMD", "wget", "-q", "-O", "/dev/null", url];
+      if (has("curl")) return ["CMD", "curl", "-fsS", "-o", "/dev/null", url];
+      if (has("node")) return ["CMD", "node", "-e", `fetch('${url}').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))`];
+      return refuse("wget, curl or node");
     }
     case "tcp":
-      return ["CMD-SHELL", `bash -c 'exec 3<>/dev/tcp/127.0.0.1/${probe.port}' || exit 1`];
+      if (has("bash")) return ["CMD", "bash", "-c", `exec 3<>/dev/tcp/127.0.0.1/${probe.port}`];
+      return refuse("bash (for /dev/tcp)");
   }
 }
 

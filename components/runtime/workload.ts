@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import type { ImageFacts } from "./image-facts";
 
 /**
  * A workload reaches another iff they share a zone, and only on the ports the other offers in
@@ -93,6 +94,8 @@ export interface Workload {
   role?: WorkloadRole;
   /** Pinned reference; an Output only for images the stack builds itself. */
   image: pulumi.Input<string>;
+  /** What the image ships (image-facts.ts); required for images the stack builds, looked up by reference otherwise. */
+  imageFacts?: ImageFacts;
   command?: string[];
   args?: string[];
   zones: Zone[];

@@ -1,5 +1,6 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
+import { NODE_SERVICE_IMAGE_FACTS } from "../runtime/image-facts";
 import { DeployedWorkload, Probe, Runtime, WorkloadFile, WorkloadResources } from "../runtime/workload";
 import { ImageRegistry, ServiceImage } from "./service-image";
 
@@ -51,6 +52,7 @@ export class FastifyService extends pulumi.ComponentResource {
     const common = {
       image: image.reference,
       localImage: image.local,
+      imageFacts: NODE_SERVICE_IMAGE_FACTS,
       user: SERVICE_USER,
       readOnlyRootFilesystem: true,
       resources: args.resources,

@@ -23,6 +23,12 @@ export interface ContainerProcess {
   /** A file whose content is a secret is mounted: where a server reads its credentials from. */
   mountsSecretFile: boolean;
   /**
+   * The Docker container that carries this one's files (label fundament.files-from): a read-only
+   * container gets its files through volumes filled by a never-started twin with the same image,
+   * argv and environment, and that twin is where the configuration rules read them.
+   */
+  filesCarriedBy: string | undefined;
+  /**
    * False for run-once tasks and client tools started from a server's image (mongosh from the
    * mongo image, redis-cli from redis): the server rules do not judge them.
    */
@@ -74,6 +80,7 @@ export function containerProcesses(type: string, props: PropertyRecord): Contain
       mountsSecretFile: () =>
         readKnown(() => props["uploads"]) === SECRET_PLACEHOLDER || view.files.some((file) => file.content === SECRET_PLACEHOLDER),
       runsServer: () => runsServer(type, view.role, view.argv),
+      filesCarriedBy: () => view.labels.get("fundament.files-from"),
     });
     return [process];
   }
@@ -109,6 +116,7 @@ export function containerProcesses(type: string, props: PropertyRecord): Contain
         return asRecords(container["volumeMounts"]).some((mount) => secrets.has(asString(mount["name"]) ?? ""));
       },
       runsServer: () => runsServer(type, pod.role, process.argv),
+      filesCarriedBy: () => undefined,
     });
     return process;
   });

@@ -2,8 +2,8 @@
 // restored by scripts/postgres-restore.sh into a newly initialised server whose roles come from
 // the platform's own init SQL, and the two are compared.
 import { randomBytes } from "node:crypto";
-import { readdirSync, readFileSync, writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { copyFileSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { basename, join, resolve } from "node:path";
 import { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { renderPostgresBackupScript } from "../../components/database/backup-script";
@@ -90,8 +90,9 @@ describe("restore onto an empty cluster initialised by the platform's init SQL",
   let before: Record<string, unknown>;
   const driftedPassword = password();
 
+  // The postgres user runs a copy it owns, beside the backup.
   const restore = (server: PostgresServer, args: string[]) =>
-    runAs(user, "sh", [RESTORE_SCRIPT, ...args], { env: { PATH: `${POSTGRES_BIN}:${process.env.PATH}`, PGHOST: server.socketDir, PGPORT: String(server.port), PGUSER: "postgres" } });
+    runAs(user, "sh", [join(work.path, basename(RESTORE_SCRIPT)), ...args], { env: { PATH: `${POSTGRES_BIN}:${process.env.PATH}`, PGHOST: server.socketDir, PGPORT: String(server.port), PGUSER: "postgres" } });
 
   beforeAll(async () => {
     old = await startPostgres({ initSql: [initSql()], hba: renderPostgresHba() });
@@ -113,6 +114,8 @@ describe("restore onto an empty cluster initialised by the platform's init SQL",
     old.psql(`ALTER ROLE users PASSWORD '${driftedPassword}'`);
 
     work = ownedTempDir("pg-recovery", user);
+    copyFileSync(RESTORE_SCRIPT, join(work.path, basename(RESTORE_SCRIPT)));
+    chownTo(join(work.path, basename(RESTORE_SCRIPT)), user);
     const scriptPath = join(work.path, "postgres-backup.sh");
     const pgpass = join(work.path, "pgpass");
     writeFileSync(scriptPath, renderPostgresBackupScript({ backupDir: join(work.path, "backups"), retention: 1 }));

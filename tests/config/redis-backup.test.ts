@@ -1,16 +1,15 @@
 // The Redis backup job's rendered script against a real redis-server with the rendered redis.conf
 // and ACL file, and the documented restore (scripts/redis-restore.sh) into a fresh server.
 import { spawnSync } from "node:child_process";
-import { chmodSync, copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { chmodSync, copyFileSync, existsSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { basename, join, resolve } from "node:path";
 import Redis from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { REDIS_BACKUP_USER, REDIS_HEALTH_USER, redisPasswordHash, renderRedisAcl } from "../../components/database/redis-acl";
 import { renderRedisBackupScript } from "../../components/database/redis-backup-script";
 import { renderRedisConf } from "../../components/database/redis-conf";
 import { RedisServer, startRedis } from "../../scripts/local-servers/redis-server";
-import { chownTo, runAs, serviceUser } from "../../scripts/local-servers/server-process";
+import { chownTo, ownedTempDir, runAs, serviceUser } from "../../scripts/local-servers/server-process";
 
 const RESTORE_SCRIPT = resolve(__dirname, "../../scripts/redis-restore.sh");
 const APP_PASSWORD = "AppPassword0123456789abcdefghijklmnopqrst";
@@ -19,13 +18,17 @@ const user = serviceUser("redis");
 
 /** A directory the redis service user owns (it reads the ACL file and writes backups there). */
 function redisDir(): { path: string; remove: () => void } {
-  const path = mkdtempSync(join(tmpdir(), "fundament-redis-backup-"));
-  chmodSync(path, 0o755);
-  chownTo(path, user);
-  return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
+  const dir = ownedTempDir("redis-backup", user);
+  chmodSync(dir.path, 0o755);
+  return dir;
 }
 
 const work = redisDir();
+/** The restore script as the redis user runs it: a copy it owns, beside its files. */
+const restoreScript = join(work.path, basename(RESTORE_SCRIPT));
+copyFileSync(RESTORE_SCRIPT, restoreScript);
+chownTo(restoreScript, user);
+const restore = (args: string[]) => runAs(user, "sh", [restoreScript, ...args]);
 const aclPath = join(work.path, "users.acl");
 writeFileSync(
   aclPath,
@@ -150,7 +153,6 @@ describe("Redis backup job and restore", () => {
     const fresh = await startRedis(conf);
     try {
       await fresh.stop();
-      const restore = (args: string[]) => runAs(user, "sh", [RESTORE_SCRIPT, ...args], { env: { PATH: process.env.PATH } });
       const dryRun = restore([join(backupDir, stamp, "dump.rdb"), fresh.dir]);
       expect(dryRun.status).toBe(2);
       const restored = restore(["--yes", join(backupDir, stamp, "dump.rdb"), fresh.dir]);
@@ -184,7 +186,7 @@ describe("Redis backup job and restore", () => {
     const target = redisDir();
     try {
       writeFileSync(join(target.path, "keep"), "x");
-      const result = spawnSync("sh", [RESTORE_SCRIPT, "--yes", junk, target.path], { encoding: "utf8" });
+      const result = restore(["--yes", junk, target.path]);
       expect(result.status).toBe(1);
       expect(result.stderr).toContain("does not check");
       expect(readdirSync(target.path)).toEqual(["keep"]);

@@ -29,7 +29,8 @@ describe("dev stack on Docker", () => {
       const inputs = dev.revealed(container);
       const healthcheck = inputs.healthcheck as { tests: string[]; startPeriod: string; retries: number };
       expect(healthcheck.tests.length, name).toBeGreaterThan(1);
-      expect(healthcheck.startPeriod, name).toMatch(/^\d+s$/);
+      // Go's duration form, as the provider reads it back ("5m0s", not "300s").
+      expect(healthcheck.startPeriod, name).toMatch(/^(\d+h)?(\d+m)?\d+s$/);
       expect(inputs.memory, name).toBeGreaterThan(0);
       expect(inputs.memorySwap, name).toBe(inputs.memory);
       expect(Number(inputs.cpus), name).toBeGreaterThan(0);
@@ -43,6 +44,11 @@ describe("dev stack on Docker", () => {
     const selfMonitored = ["rabbitmq", "minio"];
     for (const container of dev.all(CONTAINER)) {
       const role = label(container, "fundament.role");
+      // A files carrier is never started and joins no network.
+      if (dev.revealed(container).start === false) {
+        expect(dev.revealed(container).networkMode, container.name).toBe("none");
+        continue;
+      }
       if (role === "data") expect(zonesOf(container), container.name).toEqual(selfMonitored.includes(container.name) ? ["backend", "monitoring"] : ["backend"]);
       if (role === "exporter") expect(zonesOf(container), container.name).toEqual(["backend", "monitoring"]);
     }
@@ -101,7 +107,9 @@ describe("dev stack on Docker", () => {
     const upload = dev.revealed(dev.one(CONTAINER, "postgres-backup-upload"));
     const backup = dev.revealed(dev.one(CONTAINER, "postgres-backup"));
     const backupVolume = (backup.volumes as { volumeName: string }[])[0].volumeName;
-    expect(upload.volumes).toEqual([{ volumeName: backupVolume, containerPath: "/backup-volume", readOnly: true }]);
+    expect(upload.volumes).toContainEqual({ volumeName: backupVolume, containerPath: "/backup-volume", readOnly: true });
+    // Everything else it mounts carries its files, read-only too.
+    for (const volume of upload.volumes as { readOnly: boolean }[]) expect(volume.readOnly).toBe(true);
     expect(upload.envs).toEqual(expect.arrayContaining(["S3_ENDPOINT=http://minio:9000"]));
     expect(zonesOf(dev.one(CONTAINER, "postgres-backup-upload"))).toEqual(["backend"]);
   });
@@ -131,8 +139,10 @@ describe("services on the dev stack", () => {
     const envs = dev.revealed(container).envs as string[];
     const fileVariables = envs.filter((e) => /_FILE=/.test(e)).map((e) => e.split("=")[1]);
     expect(fileVariables).toEqual(expect.arrayContaining(["/run/secrets/database-password", "/run/secrets/redis-password", "/run/secrets/amqp-password"]));
-    expect(isSecretMarker(container.inputs.uploads)).toBe(true);
-    const uploads = dev.revealed(container).uploads as { file: string; permissions: string }[];
+    // Its root is read-only, so the files reach it through volumes its never-started carrier fills.
+    const carrier = dev.one(CONTAINER, `${service}-files`);
+    expect(isSecretMarker(carrier.inputs.uploads)).toBe(true);
+    const uploads = dev.revealed(carrier).uploads as { file: string; permissions: string }[];
     for (const path of fileVariables) expect(uploads.find((u) => u.file === path)?.permissions).toBe("0400");
     expect(envs.some((e) => e.startsWith("DATABASE_URL=postgres://") && !e.includes(":@") && e.includes("@pgbouncer:6432/"))).toBe(true);
   });

@@ -1,10 +1,9 @@
-import { checkPostgres, checkRedis, closeRedis, createService, type Logger, type Pool, type Redis, type ServiceApp, type Tracing } from "@fundament/kit";
+import { checkPostgres, checkRedis, closeRedis, createService, requireRole, type Logger, type Pool, type Redis, type ServiceApp, type TokenVerifier, type Tracing } from "@fundament/kit";
 import type { Registry } from "prom-client";
 import type { ChangeFeed } from "./change-feed";
 import { ConfigEntries, type OutboxSignal } from "./config-entries";
 import { CurrentCache } from "./current-cache";
 import { DatabaseIdentity } from "./database-identity";
-import { requireRole } from "./plugins/authorization";
 import { registerConfigMetrics } from "./plugins/config-metrics";
 import { requireDecimalIntegers } from "./plugins/strict-integers";
 import { registerEntryRoutes } from "./routes/entries/routes";
@@ -14,7 +13,6 @@ import { registerVersionRoutes } from "./routes/versions/routes";
 import { registerWatchRoutes } from "./routes/watch/routes";
 import { registerStreamRoute } from "./routes/watch/stream-route";
 import { registerEffectiveWatchRoute } from "./routes/watch/effective-route";
-import type { TokenVerifier } from "./token-verifier";
 import { VersionStore } from "./version-store";
 
 /**

@@ -1,11 +1,10 @@
-import { createPgPool, createRedis, startTracing, type Logger } from "@fundament/kit";
+import { createJwksVerifier, createPgPool, createRedis, startTracing, type Logger } from "@fundament/kit";
 import { Messaging } from "@fundament/kit/messaging";
 import type { ConfigAppDeps } from "./app";
 import { brokerChangePublisher } from "./broker-change-publisher";
 import { listenConnection, PostgresChangeFeed } from "./change-feed";
 import { OutboxRelay } from "./outbox-relay";
 import type { ConfigServiceEnv } from "./service-env";
-import { createJwksVerifier } from "./token-verifier";
 
 /** Connects everything buildApp needs from a validated environment; server.ts and tests use it. */
 export async function connectDependencies(config: ConfigServiceEnv, logger: Logger): Promise<ConfigAppDeps> {

@@ -19,3 +19,5 @@ export { createRedis, checkRedis, closeRedis, Redis, type RedisClientOptions } f
 export { runMigrations, readMigrations, advisoryLockKey, type Migration, type MigrationResult, type RunMigrationsOptions } from "./migrations";
 export { registerWithConsul, consulServiceDefinition, type ConsulRegistration, type ConsulRegistrationOptions } from "./consul";
 export { startTracing, instrumentTracing, type Tracing, type TracingOptions } from "./tracing";
+export { createJwksVerifier, rolesOf, TokenRejectedError, type JwksVerifierOptions, type Principal, type TokenVerifier } from "./token-verifier";
+export { actorOf, principalOf, requireRole } from "./require-role";

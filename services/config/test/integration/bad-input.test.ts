@@ -1,9 +1,8 @@
 import fc from "fast-check";
-import { createPgPool, createRedis, type ServiceApp } from "@fundament/kit";
+import { createJwksVerifier, createPgPool, createRedis, type ServiceApp } from "@fundament/kit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildApp } from "../../src/app";
 import { listenConnection, PostgresChangeFeed } from "../../src/change-feed";
-import { createJwksVerifier } from "../../src/token-verifier";
 import { AUDIENCE, ISSUER, quietLogger, startConfigServers, type ConfigServers } from "./config-servers";
 
 let servers: ConfigServers;

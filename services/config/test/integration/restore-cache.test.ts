@@ -1,12 +1,11 @@
 // A restored database under a warm Redis cache: the service must serve what the restored database
 // holds, never a version that only the lost history had (the restored history reuses its numbers).
 import { join } from "node:path";
-import { createPgPool, createRedis, type ServiceApp } from "@fundament/kit";
+import { createJwksVerifier, createPgPool, createRedis, type ServiceApp } from "@fundament/kit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startPostgres, type PostgresServer } from "../../../../scripts/local-servers/postgres-server";
 import { buildApp } from "../../src/app";
 import { listenConnection, PostgresChangeFeed } from "../../src/change-feed";
-import { createJwksVerifier } from "../../src/token-verifier";
 import { AUDIENCE, ISSUER, quietLogger, startConfigServers, type ConfigServers } from "./config-servers";
 
 let servers: ConfigServers;

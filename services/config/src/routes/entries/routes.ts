@@ -1,8 +1,7 @@
 import type { FastifyReply } from "fastify";
-import { ErrorBody } from "@fundament/kit";
+import { ErrorBody, actorOf } from "@fundament/kit";
 import type { JsonObject } from "../../json-patch";
 import { EntryParams, parseIfMatch, WriteHeaders } from "../path-params";
-import { actorOf } from "../../plugins/authorization";
 import type { RouteContext } from "../route-context";
 import { EffectiveBody, VersionBody, WriteBody } from "./schemas";
 

@@ -1,8 +1,7 @@
-import { ErrorBody, Type } from "@fundament/kit";
+import { ErrorBody, Type, actorOf } from "@fundament/kit";
 import type { JsonObject } from "../../json-patch";
 import { NotFoundError } from "../../config-errors";
 import { NamespaceParams } from "../path-params";
-import { actorOf } from "../../plugins/authorization";
 import type { RouteContext } from "../route-context";
 import { NamespaceBody, PutNamespaceBody } from "./schemas";
 

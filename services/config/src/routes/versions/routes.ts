@@ -1,6 +1,5 @@
-import { ErrorBody } from "@fundament/kit";
+import { ErrorBody, actorOf } from "@fundament/kit";
 import { EntryParams, parseIfMatch, WriteHeaders } from "../path-params";
-import { actorOf } from "../../plugins/authorization";
 import type { RouteContext } from "../route-context";
 import { VersionBody } from "../entries/schemas";
 import { RollbackBody, VersionList, VersionListQuery, VersionParams } from "./schemas";

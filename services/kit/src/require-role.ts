@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest } from "fastify";
-import { HttpError, httpErrors } from "@fundament/kit";
-import { type Principal, TokenRejectedError, type TokenVerifier } from "../token-verifier";
+import { HttpError, httpErrors } from "./errors";
+import { type Principal, TokenRejectedError, type TokenVerifier } from "./token-verifier";
 
 /** Kept beside the request rather than declared on it: other services in the tree augment FastifyRequest too. */
 const principals = new WeakMap<FastifyRequest, Principal>();
@@ -10,6 +10,13 @@ export function actorOf(request: FastifyRequest): string {
   const principal = principals.get(request);
   if (!principal) throw new Error("actorOf called on a route without requireRole");
   return principal.subject;
+}
+
+/** The verified caller (subject and roles); set by requireRole. */
+export function principalOf(request: FastifyRequest): Principal {
+  const principal = principals.get(request);
+  if (!principal) throw new Error("principalOf called on a route without requireRole");
+  return principal;
 }
 
 const BEARER = /^Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)$/;
