@@ -17,7 +17,7 @@ import { PGPASS_MODE, renderPgpass } from "../components/database/postgres-pgpas
 import { scramSha256Verifier } from "../components/database/postgres-scram";
 import { startPgBouncer } from "../scripts/local-servers/pgbouncer-server";
 import { startPostgres } from "../scripts/local-servers/postgres-server";
-import { chownTo, ownedTempDir, serviceUser } from "../scripts/local-servers/server-process";
+import { chownTo, ownedTempDir } from "../scripts/local-servers/server-process";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 4);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 15);
@@ -43,7 +43,7 @@ async function main(): Promise<void> {
     }),
     userlist: renderPgBouncerUserlist([{ user: "bench", scramVerifier: verifier }]),
   });
-  const user = serviceUser("postgres");
+  const user = postgres.user;
   const secrets = ownedTempDir("pgbouncer-bench", user);
   const pgpass = join(secrets.path, "pgpass");
   writeFileSync(pgpass, renderPgpass([{ user: "bench", password }]), { mode: PGPASS_MODE });

@@ -22,12 +22,11 @@
 // For settling a value by measurement: BENCH_EXTRA_CONF="commit_delay = 100" appends lines to the
 // rendered file, BENCH_BASELINE=rendered makes the baseline the unmodified rendered file instead
 // of stock, and BENCH_WORKLOADS=tpcb,select runs a subset.
-import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { renderPostgresConf } from "../components/database/postgres-conf";
 import { POSTGRES_BIN, startPostgres, PostgresServer } from "../scripts/local-servers/postgres-server";
-import { serviceUser } from "../scripts/local-servers/server-process";
+import { spawnAs } from "../scripts/local-servers/server-process";
 
 const RESOURCES = { cpu: 2, memoryMiB: 4096 };
 const SCALE = Number(process.env.BENCH_SCALE ?? 20);
@@ -43,8 +42,6 @@ const INDEX_SQL = "CREATE INDEX bench_accounts_bid_balance ON pgbench_accounts (
 type Target = { label: "stock" | "rendered"; server: PostgresServer };
 type Workload = { name: string; measure: (server: PostgresServer) => Promise<number> };
 
-const postgresUser = serviceUser("postgres");
-
 /**
  * Runs a client binary without blocking the event loop. The harness reads each server's log
  * pipe on this process's event loop; a synchronous pgbench would leave the pipe undrained, and
@@ -54,15 +51,12 @@ const postgresUser = serviceUser("postgres");
  */
 function runClient(server: PostgresServer, binary: string, args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn(join(POSTGRES_BIN, binary), args, {
-      env: { ...process.env, PGHOST: server.socketDir, PGPORT: String(server.port) },
-      stdio: ["ignore", "pipe", "pipe"],
-      ...(postgresUser ? { uid: postgresUser.uid, gid: postgresUser.gid } : {}),
-    });
+    // pgbench of the server's own root and major, as the server's user.
+    const child = spawnAs(server.user, join(POSTGRES_BIN, binary), args, { PGHOST: server.socketDir, PGPORT: String(server.port) });
     let stdout = "";
     let stderr = "";
-    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+    child.stdout?.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr?.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
     child.on("error", reject);
     child.on("close", (code) => (code === 0 ? resolve(stdout) : reject(new Error(`${binary} ${args.join(" ")} exited ${code}: ${stderr}`))));
   });

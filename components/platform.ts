@@ -4,7 +4,7 @@ import * as tls from "@pulumi/tls";
 import { BrokerModel, RabbitMQ } from "./broker";
 import { DatabaseKind, ServiceName, StackConfig } from "./config";
 import { PostgresBackup } from "./database/backup";
-import { BackupUpload, PostgresBackupUpload } from "./database/backup-upload";
+import { BackupUpload, PostgresBackupUpload, PostgresBackupUploadArgs } from "./database/backup-upload";
 import { Mongo, MongoServiceDatabase } from "./database/mongo";
 import { MongoBackup } from "./database/mongo-backup";
 import { PgBouncer } from "./database/pgbouncer";
@@ -135,22 +135,7 @@ export class Platform extends pulumi.ComponentResource {
         },
         parent,
       );
-      this.backupUpload = new PostgresBackupUpload(
-        "postgres-backup-upload",
-        {
-          runtime,
-          image: config.storage.clientImage,
-          backupJob: "postgres-backup",
-          endpoint: this.storage.endpoint,
-          bucket: this.storage.buckets.backups,
-          accessKey: this.storage.backupWriter.accessKey,
-          secretKey: this.storage.backupWriter.secretKey,
-          schedule: config.backup.uploadSchedule,
-          zone: config.storage.provider === "minio" ? "backend" : "frontend",
-          ready: this.storage.ready,
-        },
-        parent,
-      );
+      this.backupUpload = new PostgresBackupUpload("postgres-backup-upload", this.uploadArgs("postgres-backup", runtime), parent);
     }
 
     const redisConsumers = consumersOf(config, "redis");
@@ -239,24 +224,24 @@ export class Platform extends pulumi.ComponentResource {
 
   /** Mirrors a backup job's volume to the backups bucket under `prefix`, like the PostgreSQL upload. */
   private uploadBackups(name: string, backupJob: string, prefix: string, runtime: Runtime): BackupUpload {
+    return new BackupUpload(name, { ...this.uploadArgs(backupJob, runtime), prefix }, { parent: this });
+  }
+
+  /** How every backup upload reaches the backups bucket: MinIO in the backend zone, S3 from the frontend zone. */
+  private uploadArgs(backupJob: string, runtime: Runtime): PostgresBackupUploadArgs {
     const config = this.config;
-    return new BackupUpload(
-      name,
-      {
-        runtime,
-        image: config.storage.clientImage,
-        backupJob,
-        prefix,
-        endpoint: this.storage.endpoint,
-        bucket: this.storage.buckets.backups,
-        accessKey: this.storage.backupWriter.accessKey,
-        secretKey: this.storage.backupWriter.secretKey,
-        schedule: config.backup.uploadSchedule,
-        zone: config.storage.provider === "minio" ? "backend" : "frontend",
-        ready: this.storage.ready,
-      },
-      { parent: this },
-    );
+    return {
+      runtime,
+      image: config.storage.clientImage,
+      backupJob,
+      endpoint: this.storage.endpoint,
+      bucket: this.storage.buckets.backups,
+      accessKey: this.storage.backupWriter.accessKey,
+      secretKey: this.storage.backupWriter.secretKey,
+      schedule: config.backup.uploadSchedule,
+      zone: config.storage.provider === "minio" ? "backend" : "frontend",
+      ready: this.storage.ready,
+    };
   }
 
   private service(service: ServiceName, runtime: Runtime): FastifyService {

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the tests need (the server binaries they start, and the tools
-# they run), so that `npm test` alone passes on a fresh machine. `npm test` runs this first.
+# Installs the Debian packages the tests need (the tools they run, and debootstrap), then builds
+# the test-server roots the servers run from at their pinned versions (once per machine:
+# scripts/local-servers/build-test-roots.ts), so that `npm test` alone passes on a fresh machine.
+# `npm test` runs this first.
 #
 # Idempotent: it asks dpkg which of the packages below are missing and does nothing when none
 # are. As root it runs `apt-get update` once and installs only the missing ones; as anyone else
@@ -15,15 +17,12 @@ set -euo pipefail
 # One package per line, sorted, each with the tests that need it.
 read -r -d '' PACKAGES <<'EOF' || true
 busybox-static             # the placeholder image of the Docker rehearsal (tests/engine): sh, nc, ip, stat
+debootstrap                # builds the test-server roots (PostgreSQL, PgBouncer, Redis, RabbitMQ at the pinned versions)
 docker.io                  # a private dockerd for the Docker rehearsal (tests/engine); Debian's 20.10
 iproute2                   # ip netns: the rehearsal's daemon runs in a network namespace of its own
 iptables                   # dockerd's isolation and NAT rules, inside that namespace
-pgbouncer                  # PgBouncer loads the rendered pgbouncer.ini (tests/config)
-postgresql-15              # initdb, postgres, pg_dump: tests/config and the services' integration tests
 prometheus                 # promtool, for the monitoring layer's rendered prometheus.yml and rules
 prometheus-alertmanager    # amtool, for the monitoring layer's rendered alertmanager.yml
-rabbitmq-server            # a real RabbitMQ node: tests/config and the services' messaging tests
-redis-server               # a real redis-server: tests/config and the services' integration tests
 shellcheck                 # lints the shell scripts the stack uploads (POSIX sh)
 strace                     # counts redis-server's AOF fsyncs (tests/config/redis-server.test.ts)
 EOF
@@ -48,8 +47,16 @@ if ! command -v dpkg-query >/dev/null 2>&1; then
   exit 1
 fi
 
+# The servers' roots come after the host packages (debootstrap among them). Skippable only for
+# this script's own test, which runs it against a fake dpkg and apt-get.
+build_test_roots() {
+  [ "${FUNDAMENT_TEST_ROOTS_BUILD:-yes}" = skip ] && exit 0
+  npx --no-install tsx "$(dirname "$0")/local-servers/build-test-roots.ts"
+  exit $?
+}
+
 mapfile -t missing < <(missing_packages)
-[ ${#missing[@]} -eq 0 ] && exit 0
+[ ${#missing[@]} -eq 0 ] && build_test_roots
 
 if [ "$(id -u)" -ne 0 ]; then
   echo "install-test-prerequisites: missing Debian packages: ${missing[*]}" >&2
@@ -62,7 +69,7 @@ fi
 exec 9>"${TMPDIR:-/tmp}/fundament-test-prerequisites.lock"
 flock 9
 mapfile -t missing < <(missing_packages)
-[ ${#missing[@]} -eq 0 ] && exit 0
+[ ${#missing[@]} -eq 0 ] && build_test_roots
 
 # (The path is overridable only so that the script's own test need not touch /usr/sbin.)
 policy_rc="${FUNDAMENT_POLICY_RC_D:-/usr/sbin/policy-rc.d}"
@@ -81,3 +88,4 @@ if [ ${#still[@]} -gt 0 ]; then
   echo "install-test-prerequisites: still missing after apt-get install: ${still[*]}" >&2
   exit 1
 fi
+build_test_roots

@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { imageReferenceProblem } from "../config/image-reference";
+import { SERVER_VERSIONS } from "../config/server-versions";
 import type { DeployedWorkload, Runtime, Workload, WorkloadResources } from "../runtime/workload";
 import { BROKER_VHOST, BrokerModel, validateBrokerModel } from "./broker-model";
 import { AMQP_PORT, DEFINITIONS_PATH, MANAGEMENT_PORT, MIN_MEMORY_MIB, PROMETHEUS_PORT, renderRabbitConf } from "./rabbitmq-conf";
@@ -8,11 +9,11 @@ import { renderDefinitions, UserCredential } from "./rabbitmq-definitions";
 import { ERLANG_COOKIE_SECRET_PATH, rabbitStartCommand } from "./rabbitmq-start";
 
 /**
- * The official image, 4.1 line: quorum queues with at-least-once dead-lettering, policies for
+ * The official image, 4.3 line: quorum queues with at-least-once dead-lettering, policies for
  * delivery-limit, per-object Prometheus metrics. The config tests load the same rendered files
- * into Debian's RabbitMQ 3.10.8, so they use nothing 3.10 lacks or 4.x removed.
+ * into the same minor (components/config/server-versions.ts).
  */
-export const RABBITMQ_IMAGE = "rabbitmq:4.1.6-management";
+export const RABBITMQ_IMAGE = SERVER_VERSIONS.rabbitmq.image;
 /** uid/gid of the rabbitmq user in the official image. */
 export const RABBITMQ_IMAGE_USER = { uid: 999, gid: 999 };
 /** Mounted after the image's conf.d/10-defaults.conf, whose `loopback_users.guest = false` it overrides. */

@@ -1,6 +1,7 @@
 import { PGBOUNCER_EXPORTER_IMAGE, PGBOUNCER_IMAGE, POSTGRES_EXPORTER_IMAGE, POSTGRES_IMAGE } from "../database/postgres-images";
 import { CLUSTER_SCHEMA } from "./cluster-schema";
 import { Field, NumberField, ObjectField } from "./schema-fields";
+import { SERVER_VERSIONS } from "./server-versions";
 
 /**
  * Every `fundament:*` key. The README's configuration reference is generated from this object
@@ -106,7 +107,7 @@ export const STACK_SCHEMA: Record<string, Field> = {
         patternDoc: "a DNS label (lower-case letters, digits, dashes)",
       },
       context: { kind: "string", doc: "kubeconfig context (default: the current context)" },
-      storageClass: { kind: "string", doc: "StorageClass of persistent volumes (default: the cluster default)" },
+      storageClass: { kind: "string", doc: "StorageClass of persistent volumes (default: the cluster default); it must allow volume expansion (allowVolumeExpansion: true) for a larger storageGiB to grow a volume in place" },
     },
   },
   postgres: {
@@ -147,8 +148,8 @@ export const STACK_SCHEMA: Record<string, Field> = {
     kind: "object",
     doc: "Redis",
     fields: {
-      image: image("Redis image", "redis:7.4.5-bookworm"),
-      exporterImage: image("redis_exporter image", "oliver006/redis_exporter:v1.74.0-alpine"),
+      image: image("Redis image", SERVER_VERSIONS.redis.image),
+      exporterImage: image("redis_exporter image", SERVER_VERSIONS.redisExporter.image),
       cpu: cpu(1),
       // Below 128 MiB, half kept free for fork copy-on-write leaves Redis too little to be useful.
       memoryMiB: memoryMiB(1024, 128),
@@ -194,7 +195,7 @@ export const STACK_SCHEMA: Record<string, Field> = {
     kind: "object",
     doc: "RabbitMQ",
     fields: {
-      image: image("RabbitMQ image (with the management plugin)", "rabbitmq:4.1.6-management"),
+      image: image("RabbitMQ image (with the management plugin)", SERVER_VERSIONS.rabbitmq.image),
       cpu: cpu(1),
       memoryMiB: memoryMiB(1024, 256),
       storageGiB: storageGiB(10),

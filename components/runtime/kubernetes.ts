@@ -63,7 +63,10 @@ export class KubernetesRuntime implements Runtime {
               persistentVolumeClaimRetentionPolicy: { whenDeleted: "Retain", whenScaled: "Retain" },
             },
           },
-          { ...childOpts, dependsOn: [...resources, service, ...dependencies(childOpts)] },
+          // The Kubernetes provider replaces a StatefulSet whose volumeClaimTemplates change (and
+          // the API server refuses to update them): the templates keep the size the set was created
+          // with, and the claims' size is managed below, in place.
+          { ...childOpts, dependsOn: [...resources, service, ...dependencies(childOpts)], ignoreChanges: ["spec.volumeClaimTemplates"] },
         )
       : new k8s.apps.v1.Deployment(
           workload.name,
@@ -88,7 +91,35 @@ export class KubernetesRuntime implements Runtime {
     if (ingress) {
       new k8s.networking.v1.NetworkPolicy(ingress.name, { metadata: { name: ingress.name, namespace: this.args.namespace, labels }, spec: ingress.spec }, childOpts);
     }
-    return this.deployed(workload, [controller, service, pdb]);
+    const claimSizes = stateful ? this.claimSizes(workload, replicas, controller, childOpts) : [];
+    return this.deployed(workload, [controller, service, pdb, ...claimSizes]);
+  }
+
+  /**
+   * The size of each claim the StatefulSet made from its templates (`<template>-<set>-<ordinal>`),
+   * as a server-side-apply patch of spec.resources.requests.storage only: a larger size grows the
+   * volume in place (the StorageClass must allow expansion; Kubernetes refuses to shrink one).
+   * A patch resource never deletes its object; it needs the claim to exist, so it follows the set.
+   */
+  private claimSizes(workload: Workload, replicas: number, controller: pulumi.Resource, childOpts: pulumi.CustomResourceOptions): pulumi.Resource[] {
+    return (workload.storage ?? []).flatMap((storage) =>
+      Array.from({ length: replicas }, (_, ordinal) => {
+        const name = `${storage.name}-${workload.name}-${ordinal}`;
+        return new k8s.core.v1.PersistentVolumeClaimPatch(
+          name,
+          {
+            metadata: {
+              name,
+              namespace: this.args.namespace,
+              // The controller that created the claim owns the field; take it over for this one value.
+              annotations: { "pulumi.com/patchForce": "true" },
+            },
+            spec: { resources: { requests: { storage: `${storage.sizeGiB}Gi` } } },
+          },
+          { parent: childOpts.parent, provider: childOpts.provider, dependsOn: [controller] },
+        );
+      }),
+    );
   }
 
   run(job: Job, opts: RuntimeOptions): DeployedWorkload {

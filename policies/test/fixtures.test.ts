@@ -1,9 +1,9 @@
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { evaluate, runPolicies, type Finding } from "../evaluate";
 import { policies } from "../pack";
 import type { FailCase, PassCase } from "../../tests/fixtures/policies/fixture-case";
+import { readGolden } from "../../tests/fixtures/golden-file";
 import { loadFailFixtures, loadPassFixtures, type LoadedFixtures } from "./fixture-loader";
 
 const GOLDEN = join(__dirname, "golden-findings.json");
@@ -147,10 +147,6 @@ describe("policy fixtures", () => {
         });
       }
     }
-    if (process.env["UPDATE_GOLDEN"] === "1" || !existsSync(GOLDEN)) {
-      writeFileSync(GOLDEN, `${JSON.stringify(entries, null, 2)}\n`);
-    }
-    const golden = JSON.parse(readFileSync(GOLDEN, "utf8")) as GoldenEntry[];
-    expect(entries).toEqual(golden);
+    expect(entries).toEqual(readGolden(GOLDEN, entries));
   });
 });

@@ -1,10 +1,9 @@
 import { ChildProcess } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { freePort, portOpen, waitFor } from "./free-port";
-import { captureOutput, chownTo, ownedTempDir, serviceUser, spawnAs, waitForExit } from "./server-process";
-
-export const PGBOUNCER_BIN = process.env.PGBOUNCER_BIN ?? "/usr/sbin/pgbouncer";
+import { listensOn, startOnFreePorts, waitFor } from "./free-port";
+import { captureOutput, chownTo, ownedTempDir, spawnAs, waitForExit, type ServiceUser } from "./server-process";
+import { testServer } from "./test-roots";
 
 export interface PgBouncerOptions {
   /** Rendered pgbouncer.ini; the harness replaces listen address, port, auth_file, unix_socket_dir and pidfile. */
@@ -17,6 +16,8 @@ export interface PgBouncerServer {
   readonly host: string;
   readonly port: number;
   readonly dir: string;
+  /** The user PgBouncer runs as, in its test root (runAs with it runs the root's programs). */
+  readonly user: ServiceUser;
   /** What PgBouncer printed so far (for failure messages). */
   output(): string;
   stop(): Promise<void>;
@@ -35,11 +36,18 @@ export function overridePgBouncerIni(ini: string, overrides: Record<string, stri
   return [...kept, ...(lastIsPgBouncer ? [] : ["[pgbouncer]"]), "; test harness", ...Object.entries(overrides).map(([k, v]) => `${k} = ${v}`), ""].join("\n");
 }
 
-/** Starts pgbouncer with a rendered pgbouncer.ini as the postgres user (it refuses root), on a free loopback port. */
-export async function startPgBouncer(options: PgBouncerOptions): Promise<PgBouncerServer> {
-  const user = serviceUser("postgres");
+/**
+ * Starts pgbouncer (the pinned version, from its test root) with a rendered pgbouncer.ini as the
+ * postgres user (it refuses root), on a free loopback port.
+ */
+export function startPgBouncer(options: PgBouncerOptions): Promise<PgBouncerServer> {
+  return startOnFreePorts(1, ([port]) => startPgBouncerOn(options, port));
+}
+
+async function startPgBouncerOn(options: PgBouncerOptions, port: number): Promise<PgBouncerServer> {
+  const pgbouncer = testServer("pgbouncer");
+  const user = pgbouncer.user;
   const temp = ownedTempDir("pgbouncer", user);
-  const port = await freePort();
   const userlistPath = join(temp.path, "userlist.txt");
   const iniPath = join(temp.path, "pgbouncer.ini");
   writeFileSync(userlistPath, options.userlist, { mode: 0o600 });
@@ -55,17 +63,25 @@ export async function startPgBouncer(options: PgBouncerOptions): Promise<PgBounc
   );
   chownTo(userlistPath, user);
   chownTo(iniPath, user);
-  let child: ChildProcess | undefined = spawnAs(user, PGBOUNCER_BIN, [iniPath]);
+  let child: ChildProcess | undefined = spawnAs(user, pgbouncer.binary, [iniPath]);
   const output = captureOutput(child);
   const started = child;
-  await waitFor(`pgbouncer on port ${port}`, async () => {
-    if (started.exitCode !== null) throw new Error(`pgbouncer exited ${started.exitCode}: ${output()}`);
-    return portOpen(port);
-  });
+  try {
+    await waitFor(`pgbouncer on port ${port}`, async () => {
+      if (started.exitCode !== null) throw new Error(`pgbouncer exited ${started.exitCode}: ${output()}`);
+      return started.pid !== undefined && listensOn(started.pid, port);
+    });
+  } catch (error) {
+    started.kill("SIGKILL");
+    await waitForExit(started);
+    temp.remove();
+    throw error;
+  }
   const server: PgBouncerServer = {
     host: "127.0.0.1",
     port,
     dir: temp.path,
+    user,
     output,
     async stop() {
       if (!child) return;

@@ -1,10 +1,13 @@
 import { ChildProcess } from "node:child_process";
 import { appendFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { freePort, waitFor } from "./free-port";
-import { captureOutput, chownTo, ownedTempDir, runAs, runAsOrThrow, serviceUser, spawnAs, waitForExit } from "./server-process";
+import { POSTGRES_MAJOR } from "../../components/config/server-versions";
+import { startOnFreePorts, waitFor } from "./free-port";
+import { captureOutput, chownTo, ownedTempDir, runAs, runAsOrThrow, spawnAs, waitForExit, type ServiceUser } from "./server-process";
+import { testServer } from "./test-roots";
 
-export const POSTGRES_BIN = process.env.POSTGRES_BIN ?? "/usr/lib/postgresql/15/bin";
+/** The PostgreSQL binaries' directory inside the test root (the pinned major's). */
+export const POSTGRES_BIN = `/usr/lib/postgresql/${POSTGRES_MAJOR}/bin`;
 
 export interface PostgresServerOptions {
   /** Rendered postgresql.conf; the harness appends only port, listen address and socket dir. */
@@ -23,6 +26,8 @@ export interface PostgresServer {
   readonly dataDir: string;
   readonly socketDir: string;
   readonly superuserPassword: string;
+  /** The postgres user of the test root: runAs with it runs the root's programs (PATH from POSTGRES_BIN). */
+  readonly user: ServiceUser;
   /** Runs SQL as the superuser over the socket; returns psql's unaligned, tuples-only output. */
   psql(sql: string, database?: string): string;
   /** Runs a binary of the server's (pg_dump, pgbench, ...) as the postgres user. */
@@ -42,12 +47,16 @@ const DEFAULT_HBA = [
   "host all all ::1/128 scram-sha-256",
 ].join("\n");
 
-export async function startPostgres(options: PostgresServerOptions = {}): Promise<PostgresServer> {
-  const user = serviceUser("postgres");
+/** initdb and start the pinned PostgreSQL major (from its test root) as the postgres user, on a free loopback port. */
+export function startPostgres(options: PostgresServerOptions = {}): Promise<PostgresServer> {
+  return startOnFreePorts(1, ([port]) => startPostgresOn(options, port));
+}
+
+async function startPostgresOn(options: PostgresServerOptions, port: number): Promise<PostgresServer> {
+  const user = testServer("postgres").user;
   const temp = ownedTempDir("pg", user);
   const dataDir = join(temp.path, "data");
   const socketDir = temp.path;
-  const port = await freePort();
   const superuserPassword = options.superuserPassword ?? `su-${Math.random().toString(36).slice(2)}`;
   const pwFile = join(temp.path, "pwfile");
   writeFileSync(pwFile, superuserPassword, { mode: 0o600 });
@@ -80,6 +89,7 @@ export async function startPostgres(options: PostgresServerOptions = {}): Promis
     dataDir,
     socketDir,
     superuserPassword,
+    user,
     psql,
     run,
     async start() {
@@ -107,13 +117,18 @@ export async function startPostgres(options: PostgresServerOptions = {}): Promis
       temp.remove();
     },
   };
-  await server.start();
-  for (const sql of options.initSql ?? []) {
-    const applied = runAs(user, join(POSTGRES_BIN, "psql"), ["-X", "-v", "ON_ERROR_STOP=1", "-q", "-d", "postgres"], {
-      env: { PGHOST: socketDir, PGPORT: String(port) },
-      input: sql,
-    });
-    if (applied.status !== 0) throw new Error(`init SQL failed: ${applied.stderr}`);
+  try {
+    await server.start();
+    for (const sql of options.initSql ?? []) {
+      const applied = runAs(user, join(POSTGRES_BIN, "psql"), ["-X", "-v", "ON_ERROR_STOP=1", "-q", "-d", "postgres"], {
+        env: { PGHOST: socketDir, PGPORT: String(port) },
+        input: sql,
+      });
+      if (applied.status !== 0) throw new Error(`init SQL failed: ${applied.stderr}`);
+    }
+  } catch (error) {
+    await server.destroy();
+    throw error;
   }
   return server;
 }

@@ -1,10 +1,9 @@
 import { ChildProcess } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { freePort, portOpen, waitFor } from "./free-port";
-import { captureOutput, chownTo, ownedTempDir, runAs, serviceUser, spawnAs, waitForExit } from "./server-process";
-
-const RABBIT_BIN = process.env.RABBITMQ_BIN ?? "/usr/lib/rabbitmq/bin";
+import { listensOn, startOnFreePorts, waitFor } from "./free-port";
+import { captureOutput, chownTo, ownedTempDir, runAs, spawnAs, waitForExit, type ServiceUser } from "./server-process";
+import { testServer } from "./test-roots";
 
 export interface RabbitNodeOptions {
   /** Rendered rabbitmq.conf; listener ports and load_definitions are replaced by the harness. */
@@ -20,12 +19,25 @@ export interface RabbitNode {
   readonly managementPort: number;
   readonly prometheusPort: number;
   readonly nodeName: string;
+  /** The rabbitmq user of the test root: runAs with it runs the root's programs. */
+  readonly user: ServiceUser;
+  /** The node's own directory (config, definitions, cookie, data, logs). */
+  readonly dir: string;
   /** rabbitmqctl against this node; throws on a non-zero exit. */
   ctl(args: string[]): string;
   start(): Promise<void>;
   stop(): Promise<void>;
   kill(): Promise<void>;
   destroy(): Promise<void>;
+}
+
+/** Whether pid runs (a zombie waiting for its reaper holds no listener any more). */
+function processAlive(pid: number): boolean {
+  try {
+    return !/\) Z /.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
+  } catch {
+    return false;
+  }
 }
 
 /** Replaces (or adds) `key = value` lines of a rabbitmq.conf so the harness's ports win. */
@@ -39,14 +51,19 @@ export function overrideRabbitConf(conf: string, overrides: Record<string, strin
  * Starts a separate RabbitMQ node (about 20 s) as the rabbitmq user, with its own node name,
  * cookie, mnesia and log dirs, and distribution port, beside any node already running.
  */
-export async function startRabbit(options: RabbitNodeOptions = {}): Promise<RabbitNode> {
-  const user = serviceUser("rabbitmq");
+export function startRabbit(options: RabbitNodeOptions = {}): Promise<RabbitNode> {
+  return startOnFreePorts(4, (ports) => startRabbitOn(options, ports));
+}
+
+async function startRabbitOn(options: RabbitNodeOptions, [amqpPort, distPort, managementPort, prometheusPort]: number[]): Promise<RabbitNode> {
+  const rabbit = testServer("rabbitmq");
+  const user = rabbit.user;
+  const ctlPath = rabbit.bin("rabbitmqctl");
   const temp = ownedTempDir("rabbit", user);
-  const [amqpPort, distPort, managementPort, prometheusPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
   const nodeName = `fundament-${process.pid}-${amqpPort}@localhost`;
   const plugins = options.plugins ?? ["rabbitmq_management", "rabbitmq_prometheus"];
   const overrides: Record<string, string> = {
-    "listeners.tcp.default": String(amqpPort),
+    "listeners.tcp.default": `127.0.0.1:${amqpPort}`,
     "management.tcp.port": String(managementPort),
     "management.tcp.ip": "127.0.0.1",
     "prometheus.tcp.port": String(prometheusPort),
@@ -81,7 +98,7 @@ export async function startRabbit(options: RabbitNodeOptions = {}): Promise<Rabb
     RABBITMQ_CONF_ENV_FILE: join(temp.path, "rabbitmq-env.conf"),
   };
   const ctl = (args: string[]): string => {
-    const result = runAs(user, join(RABBIT_BIN, "rabbitmqctl"), ["-n", nodeName, ...args], { env, timeoutMs: 60_000 });
+    const result = runAs(user, ctlPath, ["-n", nodeName, ...args], { env, timeoutMs: 60_000 });
     if (result.status !== 0) throw new Error(`rabbitmqctl ${args.join(" ")} failed: ${result.stderr || result.stdout}`);
     return result.stdout;
   };
@@ -93,27 +110,33 @@ export async function startRabbit(options: RabbitNodeOptions = {}): Promise<Rabb
     managementPort,
     prometheusPort,
     nodeName,
+    user,
+    dir: temp.path,
     ctl,
     async start() {
-      child = spawnAs(user, join(RABBIT_BIN, "rabbitmq-server"), [], env);
+      child = spawnAs(user, rabbit.binary, [], env);
       output = captureOutput(child);
       const started = child;
+      const pidFile = env.RABBITMQ_PID_FILE as string;
       await waitFor(
         `rabbitmq node ${nodeName}`,
         async () => {
           if (started.exitCode !== null) throw new Error(`rabbitmq-server exited ${started.exitCode}: ${output()}`);
-          return portOpen(amqpPort);
+          // The listener must be this node's Erlang VM (it writes the pid file), not whoever took the port.
+          return existsSync(pidFile) && listensOn(Number(readFileSync(pidFile, "utf8").trim()), amqpPort);
         },
         90_000,
         250,
-      );
+      ).catch((error: unknown) => {
+        throw new Error(`${String(error)}; rabbitmq-server said: ${output()}`);
+      });
       ctl(["await_startup", "--timeout", "60"]);
     },
     async stop() {
       if (!child) return;
       const running = child;
       child = undefined;
-      runAs(user, join(RABBIT_BIN, "rabbitmqctl"), ["-n", nodeName, "shutdown"], { env, timeoutMs: 60_000 });
+      runAs(user, ctlPath, ["-n", nodeName, "shutdown"], { env, timeoutMs: 60_000 });
       await waitForExit(running, 60_000);
     },
     async kill() {
@@ -121,18 +144,26 @@ export async function startRabbit(options: RabbitNodeOptions = {}): Promise<Rabb
       const running = child;
       child = undefined;
       // The Erlang VM is a grandchild of the shell wrapper: kill it by its pid file.
-      runAs(undefined, "sh", ["-c", `kill -9 $(cat ${env.RABBITMQ_PID_FILE}) 2>/dev/null; true`]);
+      const pidFile = env.RABBITMQ_PID_FILE as string;
+      const vmPid = existsSync(pidFile) ? Number(readFileSync(pidFile, "utf8").trim()) : undefined;
+      if (vmPid) runAs(undefined, "kill", ["-9", String(vmPid)]);
       running.kill("SIGKILL");
       await waitForExit(running);
-      // The VM may hold its listener a moment after the kill; a start() before it lets go would
+      // The VM may hold its listener a moment after the kill; a start() before it is gone would
       // mistake the dying node for a started one.
-      await waitFor(`rabbitmq node ${nodeName} to release port ${amqpPort}`, async () => !(await portOpen(amqpPort)), 30_000);
+      if (vmPid) await waitFor(`rabbitmq node ${nodeName} (pid ${vmPid}) to exit`, async () => !processAlive(vmPid), 30_000);
     },
     async destroy() {
       await node.stop();
       temp.remove();
     },
   };
-  await node.start();
+  try {
+    await node.start();
+  } catch (error) {
+    await node.kill();
+    temp.remove();
+    throw error;
+  }
   return node;
 }

@@ -1,28 +1,31 @@
 import { ChildProcess, spawn, spawnSync, SpawnSyncReturns } from "node:child_process";
-import { chownSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-
-/** postgres, pgbouncer and rabbitmq refuse to run as root: tests run them as their service user. */
-const isRoot = process.getuid?.() === 0;
+import { chownSync, copyFileSync, mkdtempSync, rmSync } from "node:fs";
+import { basename, join } from "node:path";
+import { SERVER_VERSIONS, type ServerVersion } from "../../components/config/server-versions";
+import { inRoot, rootUser, sharedTempDir } from "./test-roots";
 
 export interface ServiceUser {
   name: string;
   uid: number;
   gid: number;
+  /** The test-server root the user belongs to: what runs as this user runs inside it (test-roots.ts). */
+  root?: string;
 }
 
-export function serviceUser(name: string): ServiceUser | undefined {
-  if (!isRoot) return undefined;
-  const uid = Number(spawnSync("id", ["-u", name]).stdout.toString().trim());
-  const gid = Number(spawnSync("id", ["-g", name]).stdout.toString().trim());
-  if (!Number.isInteger(uid) || uid <= 0) throw new Error(`user ${name} does not exist on this machine`);
-  return { name, uid, gid };
+/**
+ * The service user `name` of the test-server root that runs its servers (postgres → the
+ * PostgreSQL root, redis → the Redis root, ...): uids are the root's, not the host's. Programs
+ * started with spawnAs/runAs as this user run inside that root, at the pinned versions.
+ */
+export function serviceUser(name: string): ServiceUser {
+  const server = Object.values(SERVER_VERSIONS as Record<string, ServerVersion>).find((s) => s.user === name);
+  if (!server) throw new Error(`no server of components/config/server-versions.ts runs as ${name}`);
+  return rootUser(server.suite, name);
 }
 
-/** A temporary directory the service user owns; removed by the returned function. */
+/** A temporary directory the service user owns (visible at the same path inside its root); removed by the returned function. */
 export function ownedTempDir(prefix: string, user: ServiceUser | undefined): { path: string; remove: () => void } {
-  const path = mkdtempSync(join(tmpdir(), `fundament-${prefix}-`));
+  const path = mkdtempSync(join(sharedTempDir(), `fundament-${prefix}-`));
   if (user) chownSync(path, user.uid, user.gid);
   return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
 }
@@ -31,11 +34,30 @@ export function chownTo(path: string, user: ServiceUser | undefined): void {
   if (user) chownSync(path, user.uid, user.gid);
 }
 
+/**
+ * A copy of a checkout file (a script the server's user runs) in `dir`, owned by `user`; returns
+ * its path. Servers run inside their test root, where the checkout is not visible, and a
+ * checkout in a private directory (mode 0700) would not be readable by them anyway.
+ */
+export function copyForServer(file: string, dir: string, user: ServiceUser | undefined): string {
+  const copy = join(dir, basename(file));
+  copyFileSync(file, copy);
+  chownTo(copy, user);
+  return copy;
+}
+
+/** How to start `command args` as `user`: inside its root (as root, which then switches), or on the host. */
+function asUser(user: ServiceUser | undefined, command: string, args: string[]): { command: string; args: string[]; ids: { uid?: number; gid?: number } } {
+  if (user?.root !== undefined) return { ...inRoot({ ...user, root: user.root }, command, args), ids: {} };
+  return { command, args, ids: user ? { uid: user.uid, gid: user.gid } : {} };
+}
+
 export function spawnAs(user: ServiceUser | undefined, command: string, args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
-  return spawn(command, args, {
+  const run = asUser(user, command, args);
+  return spawn(run.command, run.args, {
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "pipe"],
-    ...(user ? { uid: user.uid, gid: user.gid } : {}),
+    ...run.ids,
   });
 }
 
@@ -45,12 +67,13 @@ export function runAs(
   args: string[],
   options: { env?: NodeJS.ProcessEnv; input?: string; timeoutMs?: number } = {},
 ): SpawnSyncReturns<string> {
-  const result = spawnSync(command, args, {
+  const run = asUser(user, command, args);
+  const result = spawnSync(run.command, run.args, {
     env: { ...process.env, ...options.env },
     input: options.input,
     encoding: "utf8",
     timeout: options.timeoutMs ?? 120_000,
-    ...(user ? { uid: user.uid, gid: user.gid } : {}),
+    ...run.ids,
   });
   return result;
 }

@@ -13,8 +13,9 @@ import { renderPostgresHba } from "../../components/database/postgres-hba";
 import { renderPostgresInitSql } from "../../components/database/postgres-init-sql";
 import { PGPASS_MODE, renderPgpass } from "../../components/database/postgres-pgpass";
 import { scramSha256Verifier } from "../../components/database/postgres-scram";
+import { POSTGRES_MAJOR } from "../../components/config/server-versions";
 import { POSTGRES_BIN, PostgresServer, startPostgres } from "../../scripts/local-servers/postgres-server";
-import { chownTo, ownedTempDir, runAs, serviceUser } from "../../scripts/local-servers/server-process";
+import { chownTo, copyForServer, ownedTempDir, runAs, serviceUser } from "../../scripts/local-servers/server-process";
 
 const RESTORE_SCRIPT = resolve(__dirname, "../../scripts/postgres-restore.sh");
 const password = (): string => randomBytes(30).toString("base64url").replace(/[-_]/g, "x");
@@ -48,7 +49,7 @@ describe("renderPostgresBackupScript", () => {
   });
 });
 
-describe("backup, drop, restore on PostgreSQL 15 with the real scripts", () => {
+describe(`backup, drop, restore on PostgreSQL ${POSTGRES_MAJOR} with the real scripts`, () => {
   const user = serviceUser("postgres");
   const logins = {
     users: { user: "users", password: password() },
@@ -87,7 +88,7 @@ describe("backup, drop, restore on PostgreSQL 15 with the real scripts", () => {
   };
 
   const runRestore = (args: string[]) =>
-    runAs(user, "sh", [RESTORE_SCRIPT, ...args], { env: { PATH: `${POSTGRES_BIN}:${process.env.PATH}`, PGHOST: server.socketDir, PGPORT: String(server.port), PGUSER: "postgres" } });
+    runAs(user, "sh", [copyForServer(RESTORE_SCRIPT, work.path, user), ...args], { env: { PATH: `${POSTGRES_BIN}:${process.env.PATH}`, PGHOST: server.socketDir, PGPORT: String(server.port), PGUSER: "postgres" } });
 
   const completeBackups = () => readdirSync(backupDir).filter((name) => /^\d{8}T\d{6}Z/.test(name)).sort();
 

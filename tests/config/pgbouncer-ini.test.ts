@@ -6,6 +6,7 @@ import { PGBOUNCER_STATS_USER, PgBouncerIniInput, renderPgBouncerIni, renderPgBo
 import { renderPostgresHba } from "../../components/database/postgres-hba";
 import { renderPostgresInitSql } from "../../components/database/postgres-init-sql";
 import { scramSha256Verifier } from "../../components/database/postgres-scram";
+import { POSTGRES_MAJOR, SERVER_VERSIONS } from "../../components/config/server-versions";
 import { PgBouncerServer, startPgBouncer } from "../../scripts/local-servers/pgbouncer-server";
 import { PostgresServer, startPostgres } from "../../scripts/local-servers/postgres-server";
 
@@ -77,7 +78,7 @@ describe("renderPgBouncerIni", () => {
   });
 });
 
-describe("PgBouncer 1.18 with the rendered pgbouncer.ini in front of PostgreSQL 15", () => {
+describe(`PgBouncer ${SERVER_VERSIONS.pgbouncer.debianVersion} with the rendered pgbouncer.ini in front of PostgreSQL ${POSTGRES_MAJOR}`, () => {
   let postgres: PostgresServer;
   let bouncer: PgBouncerServer;
   const usersPassword = password();

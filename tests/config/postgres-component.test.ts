@@ -1,7 +1,7 @@
 /*
  * Postgres, PgBouncer and PostgresBackup through Pulumi's mock engine, against a runtime that
  * records the Workloads it is handed (the components never talk to Docker or Kubernetes). The
- * files they hand over are then loaded by a real PostgreSQL 15 and PgBouncer 1.18, the backup
+ * files they hand over are then loaded by a real PostgreSQL and PgBouncer at the pinned versions, the backup
  * job's own script runs with the job's own environment and password file, and the connection
  * the PgBouncer component outputs is used to log in: what would be deployed is what is tested.
  */

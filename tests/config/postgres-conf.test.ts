@@ -11,6 +11,7 @@ import {
   renderPostgresConf,
 } from "../../components/database/postgres-conf";
 import { waitFor } from "../../scripts/local-servers/free-port";
+import { POSTGRES_MAJOR } from "../../components/config/server-versions";
 import { PostgresServer, startPostgres } from "../../scripts/local-servers/postgres-server";
 
 const settings = (conf: string): Map<string, string> =>
@@ -100,7 +101,7 @@ describe("renderPostgresConf", () => {
   });
 });
 
-describe("PostgreSQL 15 with the rendered postgresql.conf", () => {
+describe(`PostgreSQL ${POSTGRES_MAJOR} with the rendered postgresql.conf`, () => {
   let server: PostgresServer;
   beforeAll(async () => {
     server = await startPostgres({ conf: renderPostgresConf({ resources: { cpu: 2, memoryMiB: 1024 }, maxConnections: 50, storageGiB: 10 }) });

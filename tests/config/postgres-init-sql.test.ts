@@ -6,6 +6,7 @@ import { BACKUP_ROLE, MONITOR_ROLE, serviceDatabaseProblems, serviceRoleName } f
 import { renderPostgresHba } from "../../components/database/postgres-hba";
 import { renderPostgresInitSql, ServiceRole } from "../../components/database/postgres-init-sql";
 import { scramSha256Verifier } from "../../components/database/postgres-scram";
+import { POSTGRES_MAJOR } from "../../components/config/server-versions";
 import { PostgresServer, startPostgres } from "../../scripts/local-servers/postgres-server";
 
 const password = (): string => randomBytes(30).toString("base64url").replace(/[-_]/g, "x");
@@ -74,7 +75,7 @@ describe("renderPostgresInitSql", () => {
   });
 });
 
-describe("PostgreSQL 15 initialised with the rendered init SQL", () => {
+describe(`PostgreSQL ${POSTGRES_MAJOR} initialised with the rendered init SQL`, () => {
   let server: PostgresServer;
   const users: Login = { user: "users", password: password() };
   const gpuJobs: Login = { user: "gpu_jobs", password: password() };

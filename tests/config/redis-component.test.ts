@@ -4,7 +4,6 @@
  * then loaded by a real redis-server, and the connection it outputs is used to log in: what the
  * component would deploy is what is tested.
  */
-import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -19,6 +18,7 @@ import { RedisBackup } from "../../components/database/redis-backup";
 import { REDIS_ACL_PATH, REDIS_CONF_PATH, REDIS_HEALTH_PASSWORD_PATH, redisHealthCommand } from "../../components/database/redis-workloads";
 import { Runtime, Workload } from "../../components/runtime/workload";
 import { startRedis } from "../../scripts/local-servers/redis-server";
+import { runAs } from "../../scripts/local-servers/server-process";
 import { RecordingRuntime, settled } from "./recording-runtime";
 
 const registered: { type: string; name: string }[] = [];
@@ -166,7 +166,7 @@ describe("Redis component", () => {
         }
       }
       const [cmd, ...rest] = redisHealthCommand(healthPasswordPath, redis.port);
-      expect(spawnSync(cmd, rest, { encoding: "utf8", timeout: 30_000 }).status).toBe(0);
+      expect(runAs(redis.user, cmd, rest, { timeoutMs: 30_000 }).status).toBe(0);
     } finally {
       await redis.destroy();
       rmSync(dir, { recursive: true, force: true });

@@ -1,5 +1,5 @@
 // The rendered redis.conf and ACL file, loaded by a real redis-server 7.0 (scripts/local-servers).
-import { spawn, spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -9,6 +9,7 @@ import { REDIS_EXPORTER_USER, REDIS_HEALTH_USER, redisPasswordHash, renderRedisA
 import { EvictionPolicy, renderRedisConf } from "../../components/database/redis-conf";
 import { redisHealthCommand } from "../../components/database/redis-workloads";
 import { RedisServer, startRedis } from "../../scripts/local-servers/redis-server";
+import { runAs } from "../../scripts/local-servers/server-process";
 
 const APP_PASSWORD = "AppPassword0123456789abcdefghijklmnopqrst";
 const HEALTH_PASSWORD = "HealthPassword0123456789abcdefghijklmnopq";
@@ -111,8 +112,9 @@ describe("redis-server with the rendered redis.conf and ACL file", () => {
       writeFileSync(good, HEALTH_PASSWORD);
       writeFileSync(bad, "not-the-password");
       const probe = (file: string) => {
+        // Run where the image runs it: beside the server, with the same version's redis-cli.
         const [cmd, ...rest] = redisHealthCommand(file, server.port);
-        return spawnSync(cmd, rest, { encoding: "utf8", timeout: 30_000 });
+        return runAs(server.user, cmd, rest, { timeoutMs: 30_000 });
       };
       const ok = probe(good);
       expect(ok.status, ok.stderr).toBe(0);

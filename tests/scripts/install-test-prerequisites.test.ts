@@ -51,7 +51,7 @@ function fakeSystem(installed: string[]): FakeSystem {
       tool("id", `echo ${uid}`);
       const result = spawnSync("bash", [SCRIPT], {
         encoding: "utf8",
-        env: { PATH: `${dir}:/usr/bin:/bin`, TMPDIR: dir, FUNDAMENT_POLICY_RC_D: policyRc },
+        env: { PATH: `${dir}:/usr/bin:/bin`, TMPDIR: dir, FUNDAMENT_POLICY_RC_D: policyRc, FUNDAMENT_TEST_ROOTS_BUILD: "skip" },
       });
       return { status: result.status, stdout: result.stdout, stderr: result.stderr };
     },
@@ -60,13 +60,13 @@ function fakeSystem(installed: string[]): FakeSystem {
 }
 
 describe("install-test-prerequisites.sh", () => {
-  it("lists the server binaries the tests start", () => {
-    expect(listedPackages()).toEqual(expect.arrayContaining(["pgbouncer", "postgresql-15", "redis-server", "rabbitmq-server"]));
+  it("lists debootstrap, which builds the roots the servers run from", () => {
+    expect(listedPackages()).toEqual(expect.arrayContaining(["debootstrap"]));
   });
 
   it("as root, updates once and installs only the missing packages; a second run does nothing", () => {
     const all = listedPackages();
-    const system = fakeSystem(all.filter((name) => name !== "pgbouncer" && name !== "shellcheck"));
+    const system = fakeSystem(all.filter((name) => name !== "debootstrap" && name !== "shellcheck"));
     const first = system.run(0);
     expect(first.status, first.stderr).toBe(0);
     const calls = system.aptCalls();
@@ -77,7 +77,7 @@ describe("install-test-prerequisites.sh", () => {
     const installs = calls.filter((call) => / install /.test(` ${call} `) && !call.startsWith("policy-rc.d"));
     expect(installs).toHaveLength(1);
     const installed = (installs[0] ?? "").split(" ").filter((word) => !word.startsWith("-") && word !== "install" && !word.includes("="));
-    expect(installed.sort()).toEqual(["pgbouncer", "shellcheck"]);
+    expect(installed.sort()).toEqual(["debootstrap", "shellcheck"]);
 
     const second = system.run(0);
     expect(second.status).toBe(0);
@@ -85,11 +85,11 @@ describe("install-test-prerequisites.sh", () => {
   });
 
   it("not root: names what is missing and the command that installs it, exits non-zero, installs nothing", () => {
-    const system = fakeSystem(listedPackages().filter((name) => name !== "pgbouncer"));
+    const system = fakeSystem(listedPackages().filter((name) => name !== "debootstrap"));
     const result = system.run(1000);
     expect(result.status).not.toBe(0);
-    expect(result.stderr).toContain("missing Debian packages: pgbouncer");
-    expect(result.stderr).toMatch(/apt-get install -y --no-install-recommends pgbouncer$/m);
+    expect(result.stderr).toContain("missing Debian packages: debootstrap");
+    expect(result.stderr).toMatch(/apt-get install -y --no-install-recommends debootstrap$/m);
     expect(system.aptCalls()).toEqual([]);
   });
 });

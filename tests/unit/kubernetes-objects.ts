@@ -13,7 +13,9 @@ const NODE_MODULES = join(__dirname, "..", "..", "node_modules");
 function modelPath(type: string): { path: string; typings: string; kind: string } | undefined {
   const match = /^kubernetes:([^/]+)\/([^:]+):(\w+)$/.exec(type);
   if (!match) return undefined;
-  const [, group, version, kind] = match;
+  const [, group, version, token] = match;
+  // A <Kind>Patch resource applies a partial <Kind>: it is checked against that kind's schema.
+  const kind = token.endsWith("Patch") ? token.slice(0, -"Patch".length) : token;
   const path = CRD_PACKAGES[group] ? `${CRD_PACKAGES[group]}/${group}/${version}/${kind}` : group === "core" ? `kubernetes-models/${version}/${kind}` : `kubernetes-models/${group}/${version}/${kind}`;
   return { path, typings: join(NODE_MODULES, path), kind };
 }
