@@ -11,7 +11,7 @@ describe("Grafana dashboards", () => {
   it("every panel query parses (promtool, as recording rules)", () => {
     const dir = mkdtempSync(join(tmpdir(), "fundament-dashboards-"));
     try {
-      const rules = DASHBOARDS.flatMap((board) => panelExpressions(board).map((expr, i) => ({ record: `dashboard:${board.uid.replace(/-/g, "_")}:${i}`, expr })));
+      const rules = DASHBOARDS.flatMap((board) => panelExpressions(board).map((expr, i) => ({ record: `dashboard:${String(board.uid).replace(/-/g, "_")}:${i}`, expr })));
       expect(rules.length).toBeGreaterThan(30);
       writeFileSync(join(dir, "panels.yml"), stringify({ groups: [{ name: "panels", rules }] }));
       const result = spawnSync("promtool", ["check", "rules", "panels.yml"], { cwd: dir, encoding: "utf8" });
