@@ -8,6 +8,7 @@ import { kubernetesPolicies } from "./rules/kubernetes-hygiene";
 import { applicationDefaultPolicies } from "./rules/application-defaults";
 import { awsPolicies } from "./rules/aws";
 import { gpuPolicies } from "./rules/gpu";
+import { deployabilityPolicies } from "./rules/deployability";
 
 export const PACK_NAME = "fundament-security";
 
@@ -21,10 +22,11 @@ export const policies: readonly FundamentPolicy[] = [
   ...applicationDefaultPolicies,
   ...awsPolicies,
   ...gpuPolicies,
+  ...deployabilityPolicies,
 ];
 
 export const packArgs: PolicyPackArgs = {
-  description: "Security policies for both fundament stacks: secrets, exposure, segmentation, hardening, Kubernetes hygiene, application defaults, AWS and GPU scheduling.",
+  description: "Security policies for both fundament stacks: secrets, exposure, segmentation, hardening, Kubernetes hygiene, application defaults, AWS, GPU scheduling and what real Docker engines and providers refuse or replace.",
   // Each policy sets its own level; this only covers a policy that forgot to.
   enforcementLevel: "mandatory",
   policies: [...policies],

@@ -21,7 +21,8 @@ export type Concern =
   | "kubernetes-hygiene"
   | "application-defaults"
   | "aws"
-  | "gpu";
+  | "gpu"
+  | "deployability";
 
 export const CONCERNS: readonly Concern[] = [
   "secrets",
@@ -32,6 +33,7 @@ export const CONCERNS: readonly Concern[] = [
   "application-defaults",
   "aws",
   "gpu",
+  "deployability",
 ];
 
 /** The stacks whose enforcement the pack knows; other stack names get each policy's own level. */

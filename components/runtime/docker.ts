@@ -157,8 +157,10 @@ export class DockerRuntime implements Runtime {
       logDriver: "json-file",
       logOpts: LOG_OPTS,
     };
-    const labels = [
+    const labels: { label: string; value: pulumi.Input<string> }[] = [
       { label: "fundament.workload", value: spec.name },
+      // The container's image is a RemoteImage's id; the pinned reference says what runs (policies read it).
+      { label: "fundament.image", value: spec.image },
       { label: "fundament.role", value: role },
       { label: "fundament.environment", value: this.args.environment },
       ...spec.zones.map((zone) => ({ label: `fundament.zone.${zone}`, value: "true" })),
@@ -171,7 +173,7 @@ export class DockerRuntime implements Runtime {
     // Containers carry fixed names, so a replacement must remove the old one before creating its successor.
     const containerOpts: pulumi.CustomResourceOptions = { ...childOpts, deleteBeforeReplace: true, additionalSecretOutputs: ["containerLogs"] };
 
-    let fileDelivery: { uploads: typeof uploads; volumes: typeof volumes; labels: { label: string; value: pulumi.Input<string> }[] } = { uploads, volumes: [], labels: [] };
+    let fileDelivery: { uploads: typeof uploads; volumes: typeof volumes; labels: typeof labels } = { uploads, volumes: [], labels: [] };
     if (readOnly && uploads.length > 0) {
       const filesName = `${spec.name}-files`;
       const directories = fileVolumeDirectories(

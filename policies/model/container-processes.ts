@@ -25,7 +25,7 @@ export interface ContainerProcess {
   /**
    * The Docker container that carries this one's files (label fundament.files-from): a read-only
    * container gets its files through volumes filled by a never-started twin with the same image,
-   * argv and environment, and that twin is where the configuration rules read them.
+   * argv and environment, and the configuration rules read the files' text on that twin.
    */
   filesCarriedBy: string | undefined;
   /**
@@ -77,8 +77,11 @@ export function containerProcesses(type: string, props: PropertyRecord): Contain
       argv: () => view.argv,
       files: () => view.files,
       // A list holding one secret is masked whole by the inventory: then every upload counts as secret.
+      // A container whose files a carrier delivers reads them from volumes: the carrier is judged on their text.
       mountsSecretFile: () =>
-        readKnown(() => props["uploads"]) === SECRET_PLACEHOLDER || view.files.some((file) => file.content === SECRET_PLACEHOLDER),
+        readKnown(() => props["uploads"]) === SECRET_PLACEHOLDER ||
+        view.files.some((file) => file.content === SECRET_PLACEHOLDER) ||
+        process.filesCarriedBy !== undefined,
       runsServer: () => runsServer(type, view.role, view.argv),
       filesCarriedBy: () => view.labels.get("fundament.files-from"),
     });

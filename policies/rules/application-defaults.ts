@@ -36,8 +36,7 @@ function judge(
     return;
   }
   for (const process of containerProcesses(resource.type, resource.props)) {
-    // A container whose files another carries is judged on that carrier, which has its argv and env too.
-    if (process.knownImage !== image || !process.runsServer || process.filesCarriedBy !== undefined) continue;
+    if (process.knownImage !== image || !process.runsServer) continue;
     const texts = configTexts(resource, process);
     onProcess(process, texts);
     for (const text of texts) onText(text, where(process));

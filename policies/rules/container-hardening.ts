@@ -31,11 +31,11 @@ const DOCKER_SOCKETS = new Set(["/var/run/docker.sock", "/run/docker.sock"]);
 /** Runs `docker` for a Docker container and `pod` for a Kubernetes pod controller. */
 function byTarget(
   resource: JudgedResource,
-  docker: (view: DockerContainerView) => void,
+  docker: (view: DockerContainerView, props: PropertyRecord) => void,
   pod: (view: PodView) => void,
 ): void {
   if (resource.type === DOCKER_CONTAINER) {
-    docker(dockerContainerView(resource.props));
+    docker(dockerContainerView(resource.props), resource.props);
     return;
   }
   const view = podView(resource.type, resource.props);
@@ -190,8 +190,10 @@ export const hardeningPolicies: FundamentPolicy[] = [
     validate: (resource, report) =>
       byTarget(
         resource,
-        (view) => {
+        (view, props) => {
           if (view.role !== "service") return;
+          // A files carrier is created and never started: no process runs in its root.
+          if (asBoolean(props["start"]) === false && asBoolean(props["mustRun"]) === false) return;
           if (view.readOnly !== true) report(`readOnly is ${view.readOnly === false ? "false" : "not set"}: the service can rewrite its own code`);
         },
         (pod) => {

@@ -1,0 +1,178 @@
+import { defineResourcePolicy, defineStackPolicy, type FundamentPolicy } from "../policy-definition";
+import { asBoolean, asRecord, asRecords, asString, asStrings, SECRET_PLACEHOLDER } from "../model/property-values";
+import { DOCKER_CONTAINER, dockerContainerView } from "../model/docker-container";
+import { POD_CONTROLLER_TYPES, podView } from "../model/kubernetes-objects";
+import { factsForImage } from "../model/image-programs";
+import { readKnown } from "../model/unknown-values";
+
+const DOCKER_IMAGE = "docker:index/image:Image";
+
+/**
+ * What a real engine and the real providers do that the mock engine does not: rules a user's
+ * change could break and only the first real `pulumi up` would show.
+ */
+
+/** The program a healthcheck test runs first: argv[0] for CMD; the shell and the command's first word for CMD-SHELL. */
+function healthcheckPrograms(tests: string[]): string[] {
+  const [form, ...rest] = tests;
+  const base = (path: string): string => path.split("/").pop() ?? path;
+  if (form === "CMD" && rest[0] !== undefined) return [base(rest[0])];
+  if (form === "CMD-SHELL" && rest[0] !== undefined) {
+    const first = rest[0].trim().split(/\s+/)[0] ?? "";
+    return ["sh", ...(first === "" || /^(if|for|while|exec|test|\[|!|\()$/.test(first) || first.includes("=") ? [] : [base(first)])];
+  }
+  return [];
+}
+
+/** time.Duration.String() of a duration in Go's syntax, or undefined when it is not one. */
+function goDurationAsRead(text: string): string | undefined {
+  const units: Record<string, number> = { h: 3_600_000, m: 60_000, s: 1000, ms: 1 };
+  const parts = [...text.matchAll(/(\d+(?:\.\d+)?)(ms|h|m|s)/g)];
+  if (parts.length === 0 || parts.map((part) => part[0]).join("") !== text) return undefined;
+  const millis = Math.round(parts.reduce((sum, [, value, unit]) => sum + Number(value) * units[unit], 0));
+  if (millis === 0) return "0s";
+  if (millis < 1000) return `${millis}ms`;
+  const hours = Math.floor(millis / 3_600_000);
+  const minutes = Math.floor((millis % 3_600_000) / 60_000);
+  const rest = (millis % 60_000) / 1000;
+  const seconds = `${Number.isInteger(rest) ? rest : rest.toFixed(3).replace(/0+$/, "")}s`;
+  if (hours > 0) return `${hours}h${minutes}m${seconds}`;
+  return minutes > 0 ? `${minutes}m${seconds}` : seconds;
+}
+
+/** The provider's read of cpus: ParseCPUs to nano-CPUs, then nanoInt64ToDecimalString. */
+function cpusAsRead(text: string): string | undefined {
+  const match = /^(\d*)(?:\.(\d{0,9}))?$/.exec(text.trim());
+  if (!match || (match[1] === "" && (match[2] ?? "") === "")) return undefined;
+  const nano = BigInt(match[1] || "0") * 1_000_000_000n + BigInt(((match[2] ?? "") + "000000000").slice(0, 9));
+  const nine = `${nano / 1_000_000_000n}.${(nano % 1_000_000_000n).toString().padStart(9, "0")}`;
+  if ((nine.match(/0/g) ?? []).length === 9) {
+    const tenths = (nano + 50_000_000n) / 100_000_000n;
+    return `${tenths / 10n}.${tenths % 10n}`;
+  }
+  return nine.replace(/0+$/, "");
+}
+
+export const deployabilityPolicies: FundamentPolicy[] = [
+  defineResourcePolicy({
+    name: "docker-read-only-without-uploads",
+    description: "A Docker container with a read-only root must take no uploads: the engine refuses the provider's copy into it.",
+    concern: "deployability",
+    severity: "high",
+    enforcement: "mandatory",
+    remediation:
+      "Deliver the files through volumes: a never-started carrier container with the same image takes the uploads into volumes mounted at the files' directories, and the read-only container mounts them read-only (the Docker runtime does this for readOnlyRootFilesystem workloads).",
+    types: [DOCKER_CONTAINER],
+    validate: (resource, report) => {
+      const view = dockerContainerView(resource.props);
+      if (view.readOnly !== true) return;
+      const uploads = readKnown(() => resource.props["uploads"]);
+      const count = uploads === SECRET_PLACEHOLDER ? 1 : asRecords(uploads).length;
+      if (count > 0) {
+        report(
+          "readOnly is true and uploads is not empty: the provider copies uploads with PUT /containers/{id}/archive at /, which the engine refuses into a read-only root (\"container rootfs is marked read-only\"), so the container is never created",
+        );
+      }
+    },
+  }),
+  defineResourcePolicy({
+    name: "docker-probe-program-in-image",
+    description: "A Docker healthcheck must run only programs its image ships.",
+    concern: "deployability",
+    severity: "high",
+    enforcement: "mandatory",
+    remediation:
+      "Probe with a program the image has (policies/model/image-programs.ts lists each pinned image's), e.g. pg_isready or wget instead of bash's /dev/tcp, or record the image's programs there after reading its Dockerfile.",
+    types: [DOCKER_CONTAINER],
+    validate: (resource, report) => {
+      const view = dockerContainerView(resource.props);
+      const tests = asStrings(asRecord(resource.props["healthcheck"])?.["tests"]);
+      const image = view.labels.get("fundament.image") ?? view.image;
+      if (tests.length === 0 || image === undefined) return;
+      const facts = factsForImage(image);
+      if (!facts) return;
+      const missing = healthcheckPrograms(tests).filter((program) => !facts.programs.includes(program));
+      if (missing.length > 0) {
+        report(`healthcheck runs ${missing.join(" and ")}, which ${image} does not ship (it has: ${facts.programs.join(", ") || "no shell or client"}): the container never turns healthy`);
+      }
+    },
+  }),
+  defineResourcePolicy({
+    name: "docker-values-in-read-back-form",
+    description: "Docker container values must be sent in the form the provider reads back, or every update replaces the container.",
+    concern: "deployability",
+    severity: "medium",
+    enforcement: "mandatory",
+    remediation:
+      'Send cpus as the provider prints it ("2.0", "0.5", "1.25"), healthcheck durations as Go prints them ("5m0s", "10s"), capabilities as CAP_NAME, and no healthcheck startInterval unless every engine speaks API 1.44 (components/runtime/docker-read-back.ts).',
+    types: [DOCKER_CONTAINER],
+    validate: (resource, report) => {
+      const cpus = asString(readKnown(() => resource.props["cpus"]));
+      if (cpus !== undefined) {
+        const read = cpusAsRead(cpus);
+        if (read !== cpus) report(`cpus "${cpus}" reads back as "${read ?? "an error"}": the provider would replace the container on every update`);
+      }
+      const healthcheck = asRecord(resource.props["healthcheck"]);
+      for (const field of ["interval", "timeout", "startPeriod"]) {
+        const value = asString(readKnown(() => healthcheck?.[field]));
+        if (value === undefined) continue;
+        const read = goDurationAsRead(value);
+        if (read !== value) report(`healthcheck.${field} "${value}" reads back as "${read ?? "an error"}": the provider would replace the container on every update`);
+      }
+      const startInterval = asString(readKnown(() => healthcheck?.["startInterval"]));
+      if (startInterval !== undefined && goDurationAsRead(startInterval) !== "0s") {
+        report(`healthcheck.startInterval "${startInterval}" is refused by the Docker client below engine API 1.44 (Debian's docker.io 20.10 speaks 1.41) and read back as "0s" there`);
+      }
+      const capabilities = asRecord(resource.props["capabilities"]);
+      for (const field of ["adds", "drops"]) {
+        const sent = asStrings(capabilities?.[field]);
+        const stored = sent.map((name) => (name.toUpperCase() === "ALL" || name.toUpperCase().startsWith("CAP_") ? name.toUpperCase() : `CAP_${name.toUpperCase()}`));
+        const differs = sent.filter((name, index) => name !== stored[index]);
+        if (differs.length > 0) report(`capabilities.${field} ${differs.join(", ")} read back as ${differs.map((name) => stored[sent.indexOf(name)]).join(", ")}: the provider would replace the container on every update`);
+      }
+    },
+  }),
+  defineResourcePolicy({
+    name: "docker-job-logs-not-in-state",
+    description: "A Docker job must not record its output (containerLogs) in the state.",
+    concern: "deployability",
+    severity: "high",
+    enforcement: "mandatory",
+    remediation: "Set logs: false (attach: true still waits for the job) and read the output with docker logs; containerLogs is a plain output.",
+    types: [DOCKER_CONTAINER],
+    validate: (resource, report) => {
+      if (asBoolean(resource.props["attach"]) === true && asBoolean(resource.props["logs"]) === true) {
+        report("logs is true: the provider stores the job's whole output in the state as the plain output containerLogs, with any credential the job prints");
+      }
+    },
+  }),
+  defineStackPolicy({
+    name: "stack-built-image-by-digest",
+    description: "A container must name an image the stack builds by its digest or id, not by its name.",
+    concern: "deployability",
+    severity: "high",
+    enforcement: "mandatory",
+    remediation: "Use the docker.Image's repoDigest (pushed) or image id (local) as the container's image, so a rebuild replaces the container.",
+    validate: (resources, report) => {
+      const built = new Map<string, string>();
+      for (const resource of resources) {
+        if (resource.type !== DOCKER_IMAGE) continue;
+        const name = asString(readKnown(() => resource.props["imageName"]));
+        if (name !== undefined) built.set(name, resource.name);
+      }
+      if (built.size === 0) return;
+      const judge = (resource: (typeof resources)[number], image: string | undefined, where: string): void => {
+        const builder = image === undefined ? undefined : built.get(image);
+        if (builder !== undefined) {
+          report(resource, `${where}image "${image}" is the name of the image docker.Image ${builder} builds: a rebuild keeps the name, so the provider never replaces what runs it`);
+        }
+      };
+      for (const resource of resources) {
+        if (resource.type === DOCKER_CONTAINER) judge(resource, asString(readKnown(() => resource.props["image"])), "");
+        else if (POD_CONTROLLER_TYPES.includes(resource.type)) {
+          for (const { container, label } of podView(resource.type, resource.props)?.containers ?? []) judge(resource, asString(container["image"]), `${label}: `);
+        }
+      }
+    },
+  }),
+];
