@@ -16,7 +16,11 @@ set -euo pipefail
 
 # One package per line, sorted, each with the tests that need it.
 read -r -d '' PACKAGES <<'EOF' || true
+busybox-static             # the placeholder image of the Docker rehearsal (tests/engine): sh, nc, ip, stat
 debootstrap                # builds the test-server roots (PostgreSQL, PgBouncer, Redis, RabbitMQ at the pinned versions)
+docker.io                  # a private dockerd for the Docker rehearsal (tests/engine); Debian's 20.10
+iproute2                   # ip netns: the rehearsal's daemon runs in a network namespace of its own
+iptables                   # dockerd's isolation and NAT rules, inside that namespace
 prometheus                 # promtool, for the monitoring layer's rendered prometheus.yml and rules
 prometheus-alertmanager    # amtool, for the monitoring layer's rendered alertmanager.yml
 prometheus-node-exporter   # host metrics in the monitoring end-to-end test (tests/e2e)

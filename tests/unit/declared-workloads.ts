@@ -2,6 +2,7 @@ import { vi } from "vitest";
 import { DockerRuntime } from "../../components/runtime/docker";
 import { KubernetesRuntime } from "../../components/runtime/kubernetes";
 import { WorkloadPort, Zone } from "../../components/runtime/workload";
+import { readStackConfig } from "../../scripts/mock-engine";
 import { runStack, StackView } from "./stack-run";
 
 /** What a layer asked the runtime for: the zone rule is stated here, before any rendering. */
@@ -16,7 +17,7 @@ export interface Declared {
  * Runs a stack through the mock engine and records every Workload, Job and ScheduledJob the
  * layers hand to the runtime, so a test can compare what was declared with what was rendered.
  */
-export async function runStackDeclaring(stack: string): Promise<{ view: StackView; declared: Declared[] }> {
+export async function runStackDeclaring(stack: string, config: Record<string, string> = readStackConfig(stack)): Promise<{ view: StackView; declared: Declared[] }> {
   const declared: Declared[] = [];
   const spies = [DockerRuntime.prototype, KubernetesRuntime.prototype].flatMap((prototype) =>
     (["deploy", "run", "schedule"] as const).map((kind) => {
@@ -29,7 +30,7 @@ export async function runStackDeclaring(stack: string): Promise<{ view: StackVie
     }),
   );
   try {
-    return { view: await runStack(stack), declared };
+    return { view: await runStack(stack, config), declared };
   } finally {
     for (const spy of spies) spy.mockRestore();
   }
