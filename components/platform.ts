@@ -11,6 +11,7 @@ import { PgBouncer } from "./database/pgbouncer";
 import { Postgres } from "./database/postgres";
 import { Redis } from "./database/redis";
 import { RedisBackup } from "./database/redis-backup";
+import { Monitoring, ScrapeTargetRegistry } from "./monitoring";
 import { EksCluster } from "./cloud";
 import { ClusterCharts, GpuNodePools, PriorityClasses, Scheduling } from "./gpu";
 import { Zones } from "./network";
@@ -50,6 +51,7 @@ export class Platform extends pulumi.ComponentResource {
   readonly mongoBackup?: MongoBackup;
   readonly rabbitmq?: RabbitMQ;
   readonly services: Partial<Record<ServiceName, FastifyService>> = {};
+  readonly monitoring: Monitoring;
   readonly bootstrapAdminPassword?: pulumi.Output<string>;
   private readonly config: StackConfig;
 
@@ -82,7 +84,8 @@ export class Platform extends pulumi.ComponentResource {
           },
       parent,
     );
-    const runtime = this.zones.runtime;
+    // Every layer deploys through the registry, so Prometheus scrapes whatever declares metrics.
+    const runtime = new ScrapeTargetRegistry(this.zones.runtime);
     const size = (s: { cpu: number; memoryMiB: number }) => ({ cpu: s.cpu, memoryMiB: s.memoryMiB });
 
     const buckets = defaultBuckets(config.storage.backupRetentionDays);
@@ -202,6 +205,11 @@ export class Platform extends pulumi.ComponentResource {
     for (const service of Object.keys(config.services) as ServiceName[]) {
       if (config.services[service].enabled) this.services[service] = this.service(service, runtime);
     }
+    this.monitoring = new Monitoring(
+      "monitoring",
+      { runtime, environment: config.environment, domain: config.domain, namespace: config.target === "kubernetes" ? config.kubernetes.namespace : undefined, targets: runtime.targets, settings: config.monitoring },
+      parent,
+    );
     if (config.target === "kubernetes") {
       this.scheduling = new Scheduling(
         "scheduling",
@@ -269,6 +277,7 @@ export class Platform extends pulumi.ComponentResource {
         image: serviceConfig.image,
         registry: config.imageRegistry,
         dockerProvider: this.zones.dockerProvider,
+        environment: config.environment,
         resources: { cpu: serviceConfig.cpu, memoryMiB: serviceConfig.memoryMiB },
         replicas: config.target === "docker" ? 1 : serviceConfig.replicas,
         dependsOn: dataServices,
@@ -290,6 +299,7 @@ export class Platform extends pulumi.ComponentResource {
       rabbitmq: this.rabbitmq?.connections,
       objectStorage: { endpoint: this.storage.endpoint, buckets: this.storage.buckets },
       services: Object.fromEntries(Object.entries(this.services).map(([name, service]) => [name, service.workload.endpoint("http")])),
+      monitoring: this.monitoring.outputs(),
       cluster: this.cluster
         ? {
             name: this.cluster.clusterName,

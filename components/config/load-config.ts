@@ -1,6 +1,7 @@
 import { STACK_SCHEMA } from "./stack-schema";
 import { validateBrokerModel } from "../broker/broker-model";
 import { postgresMinimumMemoryMiB } from "../database/postgres-conf";
+import { receiverProblems } from "../monitoring/alert-receivers";
 import { ServiceName, StackConfig } from "./stack-config";
 import { checkField, closest } from "./validate-field";
 import { clusterConfigProblems } from "./cluster-schema";
@@ -114,6 +115,7 @@ function crossFieldProblems(config: StackConfig): string[] {
       problems.push(`${NAMESPACE}:mongo.databases[${i}].service: ${name} already has a MongoDB database`);
     }
   });
+  problems.push(...receiverProblems(config.monitoring.receivers, `${NAMESPACE}:monitoring.receivers`));
   if (config.target === "kubernetes" && config.imageRegistry === "local") {
     problems.push(`${NAMESPACE}:imageRegistry: local images exist only on a Docker engine; the kubernetes target needs ecr (got local)`);
   }

@@ -29,6 +29,32 @@ export interface MongoIndexConfig {
   name?: string;
 }
 
+export interface WebhookReceiverConfig {
+  url?: string;
+  key?: string;
+}
+
+export interface MonitoringConfig extends Size {
+  prometheusImage: string;
+  alertmanagerImage: string;
+  grafanaImage: string;
+  jaegerImage: string;
+  storageGiB: number;
+  retentionDays: number;
+  scrapeIntervalSeconds: number;
+  escalationAfterMinutes: number;
+  dashboardFolder: string;
+  traceRetentionHours: number;
+  traceStorageGiB: number;
+  receivers: {
+    pager: WebhookReceiverConfig;
+    slack: { webhookUrl?: string; channel: string };
+    email: { to?: string; from?: string; smarthost?: string; username?: string; password?: string; requireTls: boolean };
+    escalation: WebhookReceiverConfig;
+    deadMansSwitch: WebhookReceiverConfig;
+  };
+}
+
 export interface StackConfig {
   stack: string;
   target: Target;
@@ -43,6 +69,7 @@ export interface StackConfig {
   mongo: Size & { image: string; exporterImage: string; storageGiB: number; databases: { service: string; indexes: MongoIndexConfig[] }[] };
   rabbitmq: Size & { image: string; storageGiB: number; queues: QueueSpec[] };
   storage: Size & { provider: "minio" | "s3"; image: string; clientImage: string; storageGiB: number; backupRetentionDays: number };
+  monitoring: MonitoringConfig;
   imageRegistry: "local" | "ecr";
   services: Record<ServiceName, ServiceConfig>;
   cluster: ClusterConfig;

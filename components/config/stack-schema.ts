@@ -18,6 +18,9 @@ const memoryMiB = (dflt: number, min: number): NumberField => ({
 });
 const storageGiB = (dflt: number): NumberField => ({ kind: "integer", doc: "persistent volume size in GiB", default: dflt, min: 1, max: 16_384 });
 const image = (doc: string, dflt: string): Field => ({ kind: "image", doc, default: dflt });
+const URL_PATTERN = /^https?:\/\/\S+$/;
+const URL_DOC = "an http:// or https:// URL";
+const EMAIL_PATTERN = /^[^@\s]+@[^@\s]+$/;
 
 const MONGO_INDEX: ObjectField = {
   kind: "object",
@@ -220,6 +223,66 @@ export const STACK_SCHEMA: Record<string, Field> = {
       memoryMiB: memoryMiB(1024, 256),
       storageGiB: storageGiB(50),
       backupRetentionDays: { kind: "integer", doc: "days backup objects are kept in the backups bucket", default: 30, min: 1, max: 3650 },
+    },
+  },
+  monitoring: {
+    kind: "object",
+    doc: "Prometheus, Alertmanager, Grafana and Jaeger",
+    fields: {
+      prometheusImage: image("Prometheus image", "prom/prometheus:v3.5.0"),
+      alertmanagerImage: image("Alertmanager image", "prom/alertmanager:v0.28.1"),
+      grafanaImage: image("Grafana image", "grafana/grafana:12.1.1"),
+      jaegerImage: image("Jaeger v2 image", "jaegertracing/jaeger:2.10.0"),
+      cpu: cpu(1),
+      memoryMiB: memoryMiB(2048, 512),
+      storageGiB: { kind: "integer", doc: "Prometheus volume in GiB; the TSDB is also capped at 90% of it (retention by size)", default: 20, min: 1, max: 16_384 },
+      retentionDays: { kind: "integer", doc: "days Prometheus keeps samples (retention by time)", default: 15, min: 1, max: 3650 },
+      scrapeIntervalSeconds: { kind: "integer", doc: "how often every target is scraped and every rule evaluated", default: 15, min: 5, max: 300 },
+      escalationAfterMinutes: { kind: "integer", doc: "a critical alert still firing after this long also notifies receivers.escalation", default: 30, min: 5, max: 1440 },
+      dashboardFolder: { kind: "string", doc: "Grafana folder the provisioned dashboards appear in", default: "fundament", pattern: /^[A-Za-z0-9][A-Za-z0-9 _-]{0,39}$/, patternDoc: "letters, digits, spaces, _ and -" },
+      traceRetentionHours: { kind: "integer", doc: "hours Jaeger keeps spans", default: 72, min: 1, max: 8760 },
+      traceStorageGiB: { kind: "integer", doc: "Jaeger volume in GiB", default: 10, min: 1, max: 16_384 },
+      receivers: {
+        kind: "object",
+        doc: "where alerts go; with none configured they are only visible in the Alertmanager UI. Set credentials with `pulumi config set --secret --path`",
+        fields: {
+          pager: {
+            kind: "object",
+            doc: "critical alerts",
+            fields: { url: { kind: "string", doc: "pager webhook URL (critical alerts)", pattern: URL_PATTERN, patternDoc: URL_DOC }, key: { kind: "string", doc: "bearer key the pager webhook requires (secret)" } },
+          },
+          slack: {
+            kind: "object",
+            doc: "critical and warning alerts",
+            fields: {
+              webhookUrl: { kind: "string", doc: "Slack incoming-webhook URL (secret: the URL is the credential)", pattern: URL_PATTERN, patternDoc: URL_DOC },
+              channel: { kind: "string", doc: "Slack channel", default: "#alerts", pattern: /^[#@][A-Za-z0-9._-]{1,80}$/, patternDoc: "#channel or @user" },
+            },
+          },
+          email: {
+            kind: "object",
+            doc: "warning alerts",
+            fields: {
+              to: { kind: "string", doc: "recipient address (warning alerts)", pattern: EMAIL_PATTERN, patternDoc: "an e-mail address" },
+              from: { kind: "string", doc: "sender address", pattern: EMAIL_PATTERN, patternDoc: "an e-mail address" },
+              smarthost: { kind: "string", doc: "SMTP server host:port", pattern: /^[A-Za-z0-9.-]+:\d{1,5}$/, patternDoc: "host:port" },
+              username: { kind: "string", doc: "SMTP user" },
+              password: { kind: "string", doc: "SMTP password (secret)" },
+              requireTls: { kind: "boolean", doc: "refuse to send without STARTTLS", default: true },
+            },
+          },
+          escalation: {
+            kind: "object",
+            doc: "critical alerts unresolved after escalationAfterMinutes",
+            fields: { url: { kind: "string", doc: "escalation webhook URL", pattern: URL_PATTERN, patternDoc: URL_DOC }, key: { kind: "string", doc: "bearer key it requires (secret)" } },
+          },
+          deadMansSwitch: {
+            kind: "object",
+            doc: "receives Watchdog every minute and alarms when it stops",
+            fields: { url: { kind: "string", doc: "dead-man's-switch webhook URL", pattern: URL_PATTERN, patternDoc: URL_DOC }, key: { kind: "string", doc: "bearer key it requires (secret)" } },
+          },
+        },
+      },
     },
   },
   imageRegistry: {

@@ -74,6 +74,26 @@ const FACTS: Record<string, ImageFacts> = {
     source: "minio/mc Dockerfile.release at that tag (ubi9/ubi-micro + mc)",
     programs: ["sh", "bash", "mc"],
   },
+  "prom/prometheus": {
+    verifiedAt: "prom/prometheus:v3.5.0",
+    source: "prometheus/prometheus Dockerfile (quay.io/prometheus/busybox base; USER nobody; ENTRYPOINT /bin/prometheus)",
+    programs: ["sh", "wget", "promtool"],
+  },
+  "prom/alertmanager": {
+    verifiedAt: "prom/alertmanager:v0.28.1",
+    source: "prometheus/alertmanager Dockerfile (quay.io/prometheus/busybox base; USER nobody; ENTRYPOINT /bin/alertmanager)",
+    programs: ["sh", "wget", "amtool"],
+  },
+  "grafana/grafana": {
+    verifiedAt: "grafana/grafana:12.1.1",
+    source: "grafana/grafana Dockerfile (alpine base with busybox; USER 472; documentation only: not read at the tag here)",
+    programs: ["sh", "wget"],
+  },
+  "jaegertracing/jaeger": {
+    verifiedAt: "jaegertracing/jaeger:2.10.0",
+    source: "jaegertracing/jaeger v2.10.0 cmd/jaeger/Dockerfile (base_image baseimg_alpine: alpine + busybox; USER 10001; VOLUME /tmp)",
+    programs: ["sh", "wget"],
+  },
 };
 
 /** The services' own images: services/<name>/Dockerfile, runtime stage node:20.20.2-bookworm-slim. */

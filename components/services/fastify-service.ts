@@ -1,5 +1,6 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
+import { OTLP_HTTP_ENDPOINT } from "../monitoring/monitoring-workloads";
 import { NODE_SERVICE_IMAGE_FACTS } from "../runtime/image-facts";
 import { DeployedWorkload, Probe, Runtime, WorkloadFile, WorkloadResources } from "../runtime/workload";
 import { ImageRegistry, ServiceImage } from "./service-image";
@@ -17,6 +18,8 @@ export interface FastifyServiceArgs {
   service: string;
   image: string;
   registry: ImageRegistry;
+  /** Stack environment, which names the image repository. */
+  environment: string;
   /** The stack's Docker provider, which builds the image (absent: DOCKER_HOST or the local socket). */
   dockerProvider?: docker.Provider;
   resources: WorkloadResources;
@@ -48,7 +51,7 @@ export class FastifyService extends pulumi.ComponentResource {
 
   constructor(name: string, args: FastifyServiceArgs, opts?: pulumi.ComponentResourceOptions) {
     super("fundament:services:FastifyService", name, {}, opts);
-    const image = new ServiceImage(`${name}-image`, { service: args.service, image: args.image, registry: args.registry, dockerProvider: args.dockerProvider }, { parent: this });
+    const image = new ServiceImage(`${name}-image`, { service: args.service, environment: args.environment, image: args.image, registry: args.registry, dockerProvider: args.dockerProvider }, { parent: this });
     const common = {
       image: image.reference,
       localImage: image.local,
@@ -82,7 +85,8 @@ export class FastifyService extends pulumi.ComponentResource {
         name: args.service,
         role: "service",
         command: ["node", `services/${args.service}/dist/server.js`],
-        // Monitoring for the scrape, which reaches only the metrics port (the API stays frontend and backend).
+        // Monitoring for the scrape, which reaches only the metrics port (the API stays frontend
+        // and backend), and for the spans the service sends to Jaeger's OTLP port.
         zones: ["frontend", "backend", "monitoring"],
         ports: [
           { name: "http", port: HTTP_PORT, publish: "gateway" },
@@ -94,6 +98,7 @@ export class FastifyService extends pulumi.ComponentResource {
           // Readiness turns 503 for one probe period before the listener closes (ready.periodSeconds).
           SHUTDOWN_PROBE_PERIOD_MS: "5000",
           SHUTDOWN_GRACE_PERIOD_MS: "20000",
+          OTEL_EXPORTER_OTLP_ENDPOINT: OTLP_HTTP_ENDPOINT,
           ...args.env,
           ...all.env,
         },

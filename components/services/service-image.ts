@@ -13,6 +13,8 @@ export interface ServiceImageArgs {
   image: string;
   /** local: built on the Docker engine and run from there (dev); ecr: pushed to a private ECR repository. */
   registry: ImageRegistry;
+  /** Stack environment: ECR repository names are per account and region, so each environment has its own. */
+  environment: string;
   /** The stack's Docker provider (fundament:docker.host): the image is built on the same engine that runs it. */
   dockerProvider?: docker.Provider;
 }
@@ -45,7 +47,9 @@ export class ServiceImage extends pulumi.ComponentResource {
       const repository = new aws.ecr.Repository(
         `${name}-repository`,
         {
-          name: `fundament/${args.service}`,
+          // The name forces a replacement and is unique per account and region: two stacks in one
+          // account would otherwise fight over one repository (the second create fails).
+          name: `fundament/${args.environment}/${args.service}`,
           imageTagMutability: "IMMUTABLE",
           imageScanningConfiguration: { scanOnPush: true },
           encryptionConfigurations: [{ encryptionType: "KMS" }],

@@ -123,7 +123,7 @@ describe("services on the prod stack", () => {
     const spec = deployment.spec as { replicas: number; template: { spec: { containers: { image: string; env: { name: string; value: string }[]; volumeMounts: { mountPath: string; readOnly: boolean }[]; securityContext: { readOnlyRootFilesystem: boolean; runAsUser: number } }[]; volumes: { secret?: { secretName: string } }[] } } };
     expect(spec.replicas).toBe(3);
     const [container] = spec.template.spec.containers;
-    expect(container.image).toMatch(new RegExp(`dkr\\.ecr\\..*/fundament/${service}(:|@)`));
+    expect(container.image).toMatch(new RegExp(`dkr\\.ecr\\..*/fundament/prod/${service}(:|@)`));
     expect(container.securityContext).toMatchObject({ readOnlyRootFilesystem: true, runAsUser: 1000 });
     const fileVariables = container.env.filter((e) => e.name.endsWith("_FILE")).map((e) => e.value);
     expect(fileVariables.length).toBeGreaterThanOrEqual(3);

@@ -44,9 +44,16 @@ describe("prod: image tags follow the build context", () => {
   it.each(["users", "config"])("%s is pushed under <version>-<context digest> and deployed by digest", (service) => {
     const image = prod.revealed(prod.one(IMAGE, `${service}-image-build`));
     const digest = buildContextDigest(ROOT, join(ROOT, "services", service, "Dockerfile"));
-    expect(image.imageName).toMatch(new RegExp(`/fundament/${service}:${contentTag("0.1.0", digest)}$`));
+    expect(image.imageName).toMatch(new RegExp(`/fundament/prod/${service}:${contentTag("0.1.0", digest)}$`));
     const deployment = prod.revealed(prod.one("kubernetes:apps/v1:Deployment", service)) as { spec: { template: { spec: { containers: { image: string }[] } } } };
-    expect(deployment.spec.template.spec.containers[0]?.image).toMatch(new RegExp(`/fundament/${service}@sha256:[0-9a-f]{64}$`));
+    expect(deployment.spec.template.spec.containers[0]?.image).toMatch(new RegExp(`/fundament/prod/${service}@sha256:[0-9a-f]{64}$`));
+  });
+});
+
+describe("prod: image repositories", () => {
+  it("are named per environment, so two stacks in one AWS account do not claim the same repository", () => {
+    const names = prod.all("aws:ecr/repository:Repository").map((repository) => prod.revealed(repository).name);
+    expect(names.sort()).toEqual(["fundament/prod/config", "fundament/prod/users"]);
   });
 });
 

@@ -123,6 +123,15 @@ describe("zone reachability on Kubernetes, ports included", () => {
         "users:9464",
         // MinIO serves metrics only on its API port (README, Zones).
         "minio:9000",
+        // The monitoring workloads themselves: the APIs Grafana reads, Prometheus's scrape of
+        // them, and Jaeger's OTLP receivers the services (members for their metrics) send to.
+        "alertmanager:9093",
+        "grafana:3000",
+        "jaeger:16686",
+        "jaeger:4317",
+        "jaeger:4318",
+        "jaeger:8888",
+        "prometheus:9090",
       ].sort(),
     );
     const rabbitmq = pods.find((p) => p.name === "rabbitmq")!;

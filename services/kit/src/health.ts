@@ -1,5 +1,6 @@
 import type { FastifyInstance } from "fastify";
 import { Type } from "@fastify/type-provider-typebox";
+import { Gauge, type Registry } from "prom-client";
 import { ErrorBody } from "./errors";
 
 /** One dependency the service cannot serve without; `check` rejects when it is unusable. */
@@ -80,4 +81,21 @@ export function registerHealthRoutes(app: FastifyInstance, readiness: Readiness,
       return { status: "ready" as const, checks };
     },
   );
+}
+
+/**
+ * fundament_service_ready: 1 when /health/ready would answer 200, evaluated at scrape time, so
+ * an instance that is up but cannot reach a dependency is visible (and alerted on) as such.
+ */
+export function registerReadinessGauge(registry: Registry, readiness: Readiness, defaultTimeoutMs = 2000): void {
+  new Gauge({
+    name: "fundament_service_ready",
+    help: "1 when every readiness check passes and the instance is not shutting down, else 0",
+    registers: [registry],
+    async collect() {
+      if (!readiness.accepting) return this.set(0);
+      const results = await Promise.all(readiness.checks.map((c) => withTimeout(c, defaultTimeoutMs, () => undefined)));
+      this.set(results.every((r) => r === "ok") ? 1 : 0);
+    },
+  });
 }

@@ -4,7 +4,7 @@ import swagger from "@fastify/swagger";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import type { Registry } from "prom-client";
 import { installErrorFormat } from "./errors";
-import { createReadiness, registerHealthRoutes, type Readiness, type ReadinessCheck } from "./health";
+import { createReadiness, registerHealthRoutes, registerReadinessGauge, type Readiness, type ReadinessCheck } from "./health";
 import type { Logger } from "./logger";
 import { createMetricsRegistry, instrumentRequests } from "./metrics";
 import { instrumentTracing, type Tracing } from "./tracing";
@@ -84,6 +84,7 @@ export async function createService(options: ServiceOptions): Promise<ServiceApp
   });
   app.get("/docs/json", { schema: { hide: true } }, async () => app.swagger());
   registerHealthRoutes(app, readiness, options.readinessTimeoutMs);
+  registerReadinessGauge(metrics, readiness, options.readinessTimeoutMs);
 
   // One hook running the closers in the order given: Fastify runs separate onClose hooks in
   // reverse, which would end the pool before the work that still needs it has stopped.

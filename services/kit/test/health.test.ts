@@ -49,10 +49,20 @@ describe("health", () => {
     await redis.start();
   });
 
+  it("exports readiness as fundament_service_ready, evaluated at scrape time", async () => {
+    const ready = async () => (await app.kit.metrics.getSingleMetric("fundament_service_ready")!.get()).values[0].value;
+    expect(await ready()).toBe(1);
+    await redis.stop();
+    expect(await ready()).toBe(0);
+    await redis.start();
+    expect(await ready()).toBe(1);
+  });
+
   it("answers 503 once draining, whatever the dependencies say", async () => {
     app.kit.readiness.drain();
     const response = await app.inject("/health/ready");
     expect(response.statusCode).toBe(503);
     expect(response.json().error.code).toBe("SHUTTING_DOWN");
+    expect((await app.kit.metrics.getSingleMetric("fundament_service_ready")!.get()).values[0].value).toBe(0);
   });
 });

@@ -1,0 +1,72 @@
+import { stringify } from "yaml";
+import { ScrapeTarget } from "./scrape-targets";
+
+export interface PrometheusConfigInput {
+  environment: string;
+  /** Docker: one static target per container. Kubernetes: every pod of the workload, found by label. */
+  discovery: { kind: "static" } | { kind: "kubernetes-pods"; namespace: string };
+  scrapeIntervalSeconds: number;
+  /** host:port of each Alertmanager. */
+  alertmanagers: string[];
+  ruleFiles: string[];
+  targets: readonly ScrapeTarget[];
+}
+
+/** The zone Prometheus reaches every target in. */
+const SCRAPE_ZONE = "monitoring";
+
+type Relabel = Record<string, string | string[]>;
+
+function targetLabels(environment: string, target: ScrapeTarget): Record<string, string> {
+  return { service: target.service, zone: SCRAPE_ZONE, environment, role: target.role };
+}
+
+function staticJob(environment: string, target: ScrapeTarget): Record<string, unknown> {
+  return {
+    job_name: target.name,
+    metrics_path: target.path,
+    static_configs: [{ targets: [`${target.name}:${target.port}`], labels: targetLabels(environment, target) }],
+  };
+}
+
+/**
+ * Each pod is its own target (never the Service address, which would hand every scrape to a
+ * different replica). instance is the pod name, so a restarted pod is a new series and a
+ * replica's failure is visible on its own.
+ */
+function podJob(environment: string, namespace: string, target: ScrapeTarget): Record<string, unknown> {
+  const relabel: Relabel[] = [
+    { source_labels: ["__meta_kubernetes_pod_phase"], regex: "Running", action: "keep" },
+    { source_labels: ["__meta_kubernetes_pod_container_port_number"], regex: String(target.port), action: "keep" },
+    { source_labels: ["__meta_kubernetes_pod_name"], target_label: "instance" },
+    ...Object.entries(targetLabels(environment, target)).map(([label, value]) => ({ target_label: label, replacement: value })),
+  ];
+  return {
+    job_name: target.name,
+    metrics_path: target.path,
+    kubernetes_sd_configs: [{ role: "pod", namespaces: { names: [namespace] }, selectors: [{ role: "pod", label: `app.kubernetes.io/name=${target.name}` }] }],
+    relabel_configs: relabel,
+  };
+}
+
+/** prometheus.yml: one scrape job per workload that declares a metrics endpoint. */
+export function renderPrometheusConfig(input: PrometheusConfigInput): string {
+  const interval = `${input.scrapeIntervalSeconds}s`;
+  const names = input.targets.map((t) => t.name);
+  const duplicate = names.find((name, i) => names.indexOf(name) !== i);
+  if (duplicate) throw new Error(`prometheus scrape targets: ${duplicate} is declared twice`);
+  const config = {
+    global: {
+      scrape_interval: interval,
+      evaluation_interval: interval,
+      // A scrape may take most of the interval, never longer than Prometheus's 10s default.
+      scrape_timeout: `${Math.min(10, input.scrapeIntervalSeconds)}s`,
+    },
+    rule_files: input.ruleFiles,
+    alerting: { alertmanagers: [{ static_configs: [{ targets: input.alertmanagers }] }] },
+    scrape_configs: [...input.targets]
+      .sort((a, b) => a.name.localeCompare(b.name))
+      .map((target) => (input.discovery.kind === "static" ? staticJob(input.environment, target) : podJob(input.environment, input.discovery.namespace, target))),
+  };
+  return `# Rendered by fundament (components/monitoring/prometheus-config.ts).\n${stringify(config, { lineWidth: 0 })}`;
+}
