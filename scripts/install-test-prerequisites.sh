@@ -19,6 +19,9 @@ read -r -d '' PACKAGES <<'EOF' || true
 debootstrap                # builds the test-server roots (PostgreSQL, PgBouncer, Redis, RabbitMQ at the pinned versions)
 prometheus                 # promtool, for the monitoring layer's rendered prometheus.yml and rules
 prometheus-alertmanager    # amtool, for the monitoring layer's rendered alertmanager.yml
+prometheus-node-exporter   # host metrics in the monitoring end-to-end test (tests/e2e)
+prometheus-postgres-exporter # PostgreSQL's exporter in the monitoring end-to-end test
+prometheus-redis-exporter  # Redis's exporter in the monitoring end-to-end test
 shellcheck                 # lints the shell scripts the stack uploads (POSIX sh)
 strace                     # counts redis-server's AOF fsyncs (tests/config/redis-server.test.ts)
 EOF
