@@ -180,7 +180,7 @@ describe("Postgres, PgBouncer and PostgresBackup components", () => {
       expect(result.stderr).toContain("recorded success");
       expect(result.status).toBe(0);
       const [stamp] = readdirSync(backups);
-      expect(readdirSync(join(backups, stamp)).sort()).toEqual(["databases.txt", "gpu_jobs.dump", "users.dump"]);
+      expect(readdirSync(join(backups, stamp)).sort()).toEqual(["databases.txt", "globals.sql", "gpu_jobs.dump", "users.dump"]);
     } finally {
       work.remove();
     }
