@@ -31,7 +31,7 @@
 #   docker run --rm -it --network <network> \
 #     -v <backups>:/backups:ro -v "$PWD/scripts:/scripts:ro" -v "$HOME/.pgpass-fundament:/pgpass:ro" \
 #     -e PGHOST=postgres -e PGUSER=postgres -e PGPASSFILE=/pgpass \
-#     postgres:15.17-bookworm sh /scripts/postgres-restore.sh --yes /backups/backups/20261126T020000Z users
+#     <the stack's postgres image, fundament:postgres.image> sh /scripts/postgres-restore.sh --yes /backups/backups/20261126T020000Z users
 # Prod (Kubernetes): run the same command in a pod that mounts the backup claim.
 #
 # Services reconnect through PgBouncer on their own; pause them first if they must not see the
