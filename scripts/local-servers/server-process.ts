@@ -52,13 +52,26 @@ function asUser(user: ServiceUser | undefined, command: string, args: string[]):
   return { command, args, ids: user ? { uid: user.uid, gid: user.gid } : {} };
 }
 
+/**
+ * Servers still running when the test process exits. A hook that times out leaves its start-up
+ * running with nobody holding the handle to stop it; without this, those servers outlive the run
+ * and take the machine's memory and ports from every later test.
+ */
+const liveServers = new Set<ChildProcess>();
+process.once("exit", () => {
+  for (const child of liveServers) child.kill("SIGTERM");
+});
+
 export function spawnAs(user: ServiceUser | undefined, command: string, args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
   const run = asUser(user, command, args);
-  return spawn(run.command, run.args, {
+  const child = spawn(run.command, run.args, {
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "pipe"],
     ...run.ids,
   });
+  liveServers.add(child);
+  child.once("exit", () => liveServers.delete(child));
+  return child;
 }
 
 export function runAs(
