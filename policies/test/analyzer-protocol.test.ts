@@ -185,7 +185,7 @@ describe("the pack served over the analyzer protocol", () => {
     expect(mismatches).toEqual([]);
   }, 600_000);
 
-  it("during preview judges a container on what is known, and only the image rule waits for its unknown image", async () => {
+  it("during preview judges a container on what is known, and only the rules that read the image (its tag, its programs) wait for it", async () => {
     const postgres = dockerStack().find((resource) => resource.name === "postgres");
     if (!postgres) throw new Error("baseline has postgres");
     const props = structuredClone(postgres.props) as Record<string, unknown> & { uploads: { content: string }[]; envs: string[] };
@@ -207,6 +207,9 @@ describe("the pack served over the analyzer protocol", () => {
       ["docker-memory-limit", "mandatory"],
       ["no-plaintext-secret-in-container-env", "mandatory"],
     ]);
-    expect(waiting.map((diagnostic) => [diagnostic.policy, diagnostic.enforcement])).toEqual([["pinned-image-tags", "advisory"]]);
+    expect(waiting.map((diagnostic) => [diagnostic.policy, diagnostic.enforcement]).sort()).toEqual([
+      ["docker-probe-program-in-image", "advisory"],
+      ["pinned-image-tags", "advisory"],
+    ]);
   });
 });

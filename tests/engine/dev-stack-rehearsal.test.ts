@@ -36,8 +36,8 @@ const PUBLISH_ADDRESS = "127.0.0.1";
  * (Prometheus and its neighbours). A new entry is a new gap and fails the test.
  */
 const DOCKER_PORT_GAPS = [
-  ...["config:9464", "mongo-exporter:9216", "pgbouncer-exporter:9127", "postgres-exporter:9187", "rabbitmq:15692", "redis-exporter:9121", "users:9464"].map((port) => `${port} over backend`),
-  ...["config:8080", "minio:9001", "rabbitmq:15672", "rabbitmq:5672", "users:8080"].map((port) => `${port} over monitoring`),
+  ...["config:9464", "gpu-jobs:9464", "mongo-exporter:9216", "pgbouncer-exporter:9127", "postgres-exporter:9187", "rabbitmq:15692", "redis-exporter:9121", "users:9464"].map((port) => `${port} over backend`),
+  ...["config:8080", "gpu-jobs:8080", "minio:9001", "rabbitmq:15672", "rabbitmq:5672", "users:8080"].map((port) => `${port} over monitoring`),
 ];
 
 const PROBE_TIMEOUT_S = 2;

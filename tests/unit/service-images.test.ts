@@ -53,7 +53,7 @@ describe("prod: image tags follow the build context", () => {
 describe("prod: image repositories", () => {
   it("are named per environment, so two stacks in one AWS account do not claim the same repository", () => {
     const names = prod.all("aws:ecr/repository:Repository").map((repository) => prod.revealed(repository).name);
-    expect(names.sort()).toEqual(["fundament/prod/config", "fundament/prod/users"]);
+    expect(names.sort()).toEqual(["fundament/prod/config", "fundament/prod/gpu-jobs", "fundament/prod/users"]);
   });
 });
 

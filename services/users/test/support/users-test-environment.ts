@@ -134,7 +134,7 @@ export async function startUsersTestEnvironment(name: string): Promise<UsersTest
       await waitFor(`event ${type}`, async () => {
         found = events.find((event) => event.type === type && matches(event.payload));
         return found !== undefined;
-      }, 20_000);
+      }, 60_000); // a restarted RabbitMQ 4.3 node takes a while to take connections again: a wait, not a speed limit
       return found!;
     },
     sql(statement) {
