@@ -15,7 +15,7 @@ export interface JaegerConfigInput {
  * Prometheus. Every listener is explicit: the image's defaults bind some to localhost.
  */
 export function renderJaegerConfig(input: JaegerConfigInput): string {
-  const any = (port: number) => `0.0.0.0:${port}`;
+  const allInterfaces = (port: number) => `0.0.0.0:${port}`;
   const config = {
     service: {
       extensions: ["jaeger_storage", "jaeger_query", "healthcheckv2"],
@@ -27,8 +27,8 @@ export function renderJaegerConfig(input: JaegerConfigInput): string {
       },
     },
     extensions: {
-      healthcheckv2: { use_v2: true, http: { endpoint: any(JAEGER_PORTS.health) } },
-      jaeger_query: { storage: { traces: "traces" }, http: { endpoint: any(JAEGER_PORTS.ui) } },
+      healthcheckv2: { use_v2: true, http: { endpoint: allInterfaces(JAEGER_PORTS.health) } },
+      jaeger_query: { storage: { traces: "traces" }, http: { endpoint: allInterfaces(JAEGER_PORTS.ui) } },
       jaeger_storage: {
         backends: {
           traces: {
@@ -41,7 +41,7 @@ export function renderJaegerConfig(input: JaegerConfigInput): string {
         },
       },
     },
-    receivers: { otlp: { protocols: { grpc: { endpoint: any(JAEGER_PORTS.otlpGrpc) }, http: { endpoint: any(JAEGER_PORTS.otlpHttp) } } } },
+    receivers: { otlp: { protocols: { grpc: { endpoint: allInterfaces(JAEGER_PORTS.otlpGrpc) }, http: { endpoint: allInterfaces(JAEGER_PORTS.otlpHttp) } } } },
     processors: { batch: {} },
     exporters: { jaeger_storage_exporter: { trace_storage: "traces" } },
   };
