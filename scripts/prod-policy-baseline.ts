@@ -22,9 +22,21 @@ function kept(resource: { type: string; name: string; inputs: Record<string, unk
   return ["kubernetes:apps/v1:Deployment", "kubernetes:policy/v1:PodDisruptionBudget"].includes(resource.type) && resource.name === SERVICE;
 }
 
+/**
+ * A service image's digest follows its build context (every source file of the service and the
+ * kit), so the baseline would go stale with any code change; the pack judges that an image is
+ * pinned by digest, not which one, so the baseline holds a fixed digest of the same form.
+ */
+const SERVICE_IMAGE_DIGEST = /(\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com\/[^@"]+)@sha256:[0-9a-f]{64}/g;
+const FIXED_DIGEST = `@sha256:${"0".repeat(64)}`;
+
+function withFixedImageDigests<T>(value: T): T {
+  return JSON.parse(JSON.stringify(value).replace(SERVICE_IMAGE_DIGEST, (_match, repository: string) => `${repository}${FIXED_DIGEST}`)) as T;
+}
+
 /** Names are unique per type only (a role and its cluster share one), so the baseline prefixes the kind: "Cluster/cluster-cluster". */
 export function baselineOf(run: StackRun): InventoryResource[] {
-  return run.resources.filter(kept).map((r) => ({ type: r.type, name: `${r.type.split(":").pop()}/${r.name}`, props: redactSecrets(r.inputs) as Record<string, unknown> }));
+  return run.resources.filter(kept).map((r) => ({ type: r.type, name: `${r.type.split(":").pop()}/${r.name}`, props: withFixedImageDigests(redactSecrets(r.inputs)) as Record<string, unknown> }));
 }
 
 export function renderBaseline(run: StackRun): string {
