@@ -115,6 +115,12 @@ export interface Workload {
   /** Signal that starts a graceful stop (PostgreSQL wants SIGINT for a fast shutdown). */
   stopSignal?: string;
   replicas?: number;
+  /**
+   * An autoscaler owns the replica count (Kubernetes: a HorizontalPodAutoscaler on the
+   * Deployment). The controller then leaves spec.replicas out, so an update never resets what the
+   * autoscaler chose; the autoscaler's minimum brings a new Deployment up to `replicas`.
+   */
+  autoscaled?: boolean;
   metrics?: { port: number; path: string };
   route?: WorkloadRoute;
   /** GPUs the workload needs: only it may land on GPU nodes, of this pool or model when given. */
