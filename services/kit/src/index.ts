@@ -23,3 +23,4 @@ export { createDiscovery, instancesOf, nextIndex, type Discovery, type Discovery
 export { startTracing, instrumentTracing, type Tracing, type TracingOptions } from "./tracing";
 export { createJwksVerifier, rolesOf, TokenRejectedError, type JwksVerifierOptions, type Principal, type TokenVerifier } from "./token-verifier";
 export { actorOf, principalOf, requireRole } from "./require-role";
+export { ensureContextManager, extractTraceContext, injectTraceHeaders, type TraceHeaders } from "./trace-context";
