@@ -260,6 +260,7 @@ export class Platform extends pulumi.ComponentResource {
     // Stack config validation guarantees every service's databases exist (load-config.ts).
     const connections: ServiceConnections = {
       postgres: this.pgbouncer!.connections[service],
+      postgresSession: this.postgres!.sessionConnections[service],
       redis: this.redis!.connections[service],
       rabbitmq: this.rabbitmq!.connections[service],
     };
