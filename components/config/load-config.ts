@@ -1,5 +1,5 @@
 import { validateBrokerModel } from "../broker/broker-model";
-import { postgresMinimumMemoryMiB } from "../database/postgres-conf";
+import { postgresMinimumMemoryMiB } from "../database/postgres/postgres-conf";
 import { receiverProblems } from "../monitoring/alert-receivers";
 import { clusterConfigProblems } from "./cluster-schema";
 import { schemaChecker } from "./schema-validator";

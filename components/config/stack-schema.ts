@@ -1,6 +1,6 @@
 import { Type } from "@sinclair/typebox";
 import type { QueueSpec } from "../broker/broker-model";
-import { PGBOUNCER_EXPORTER_IMAGE, PGBOUNCER_IMAGE, POSTGRES_EXPORTER_IMAGE, POSTGRES_IMAGE } from "../database/postgres-images";
+import { PGBOUNCER_EXPORTER_IMAGE, PGBOUNCER_IMAGE, POSTGRES_EXPORTER_IMAGE, POSTGRES_IMAGE } from "../database/postgres/postgres-images";
 import { CLUSTER_KEYS } from "./cluster-schema";
 import { cpu, cron, image, memoryMiB, patterned, secretString, section, storageGiB, stringEnum } from "./schema-builders";
 import { SERVER_VERSIONS } from "./server-versions";
@@ -125,7 +125,7 @@ export const STACK_KEYS = {
     ),
   }),
   postgres: section("PostgreSQL", {
-    image: image("PostgreSQL image (the tested major: see components/database/postgres-images.ts)", POSTGRES_IMAGE),
+    image: image("PostgreSQL image (the tested major: see components/database/postgres/postgres-images.ts)", POSTGRES_IMAGE),
     exporterImage: image("postgres_exporter image", POSTGRES_EXPORTER_IMAGE),
     cpu: cpu(2),
     memoryMiB: memoryMiB(4096, 256),
