@@ -1,4 +1,5 @@
 import { validateBrokerModel } from "../broker/broker-model";
+import { brokerModelFor } from "../services/service-broker";
 import { postgresMinimumMemoryMiB } from "../database/postgres/postgres-conf";
 import { receiverProblems } from "../monitoring/alert-receivers";
 import { clusterConfigProblems } from "./cluster-schema";
@@ -74,10 +75,16 @@ function crossFieldProblems(config: StackConfig): string[] {
   if (bouncer.maxClientConnections < bouncer.defaultPoolSize) {
     problems.push(`${NAMESPACE}:pgbouncer.maxClientConnections: must be at least ${NAMESPACE}:pgbouncer.defaultPoolSize (${bouncer.defaultPoolSize}) or the pool never fills (got ${bouncer.maxClientConnections})`);
   }
-  const brokerServices = (Object.keys(config.services) as ServiceName[])
-    .filter((name) => config.services[name].enabled && config.services[name].databases.includes("rabbitmq"))
-    .map((name) => ({ name, publishes: ["events" as const] }));
-  problems.push(...validateBrokerModel({ queues: config.rabbitmq.queues, services: brokerServices }, `${NAMESPACE}:rabbitmq`).filter((p) => !p.startsWith(`${NAMESPACE}:rabbitmq.services`)));
+  const brokerServices = (Object.keys(config.services) as ServiceName[]).filter((name) => config.services[name].enabled && config.services[name].databases.includes("rabbitmq"));
+  // The services' own queues come first in the model: shift the indices back to the config's list,
+  // so a configured queue that takes a service's queue name is reported under its own key.
+  const model = brokerModelFor(brokerServices, config.rabbitmq.queues);
+  const ownQueues = model.queues.length - config.rabbitmq.queues.length;
+  problems.push(
+    ...validateBrokerModel(model, `${NAMESPACE}:rabbitmq`)
+      .filter((p) => !p.startsWith(`${NAMESPACE}:rabbitmq.services`))
+      .map((p) => p.replace(/^([^:]+:rabbitmq\.queues)\[(\d+)\]/, (_match, key: string, index: string) => `${key}[${Number(index) - ownQueues}]`)),
+  );
   // The services' code needs all three: refuse a config that would start them without one.
   for (const name of Object.keys(config.services) as ServiceName[]) {
     const service = config.services[name];
