@@ -128,6 +128,8 @@ export interface PodView {
   labels: Record<string, string>;
   /** The object's own metadata labels (a Deployment's, not its pods'); the same as labels for a Pod. */
   objectLabels: Record<string, string>;
+  /** The pods' annotations (where the older AppArmor profiles are set). */
+  annotations: Record<string, string>;
   role: WorkloadRole | undefined;
   namespace: string | undefined;
   containers: PodContainer[];
@@ -143,6 +145,7 @@ export function podView(type: string, props: PropertyRecord): PodView | undefine
     spec,
     labels,
     objectLabels,
+    annotations: stringMap(at(props, ...place.labels.slice(0, -1), "annotations")),
     // The role may be stated on the object or on its pods.
     role: asWorkloadRole(labels["fundament.io/role"] ?? objectLabels["fundament.io/role"]),
     namespace: asString(at(props, "metadata", "namespace")),

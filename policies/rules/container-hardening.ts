@@ -28,6 +28,20 @@ const DANGEROUS_CAPABILITIES: ReadonlySet<string> = new Set([
 
 const DOCKER_SOCKETS = new Set(["/var/run/docker.sock", "/run/docker.sock"]);
 
+/** Kubernetes' safe sysctls: namespaced per pod and isolated from other pods (the baseline Pod Security Standard's list). */
+const SAFE_SYSCTLS: ReadonlySet<string> = new Set([
+  "kernel.shm_rmid_forced",
+  "net.ipv4.ip_local_port_range",
+  "net.ipv4.ip_unprivileged_port_start",
+  "net.ipv4.tcp_syncookies",
+  "net.ipv4.ping_group_range",
+  "net.ipv4.ip_local_reserved_ports",
+  "net.ipv4.tcp_keepalive_time",
+  "net.ipv4.tcp_fin_timeout",
+  "net.ipv4.tcp_keepalive_intvl",
+  "net.ipv4.tcp_keepalive_probes",
+]);
+
 /** Runs `docker` for a Docker container and `pod` for a Kubernetes pod controller. */
 function byTarget(
   resource: JudgedResource,
@@ -309,6 +323,116 @@ export const hardeningPolicies: FundamentPolicy[] = [
           if (asBoolean(pod.spec["hostIPC"]) === true) report("hostIPC is true");
         },
       ),
+  }),
+  defineResourcePolicy({
+    name: "no-host-path-volume",
+    description: "Pods must not mount directories of the node (hostPath volumes).",
+    concern: "container-hardening",
+    // High: a hostPath reaches the node's files (kubelet credentials, other pods' volumes, /etc)
+    // and outlives the pod; the platform's data lives on PersistentVolumeClaims instead.
+    severity: "high",
+    enforcement: "mandatory",
+    remediation: "Use a PersistentVolumeClaim for data, an emptyDir for scratch space, and a ConfigMap or Secret volume for files; per-node agents that must read the node run from an exempted, reviewed workload.",
+    types: POD_CONTROLLER_TYPES,
+    alsoJudges: POD_SPEC_SHAPE,
+    validate: (resource, report) => {
+      const pod = podView(resource.type, resource.props);
+      asRecords(pod?.spec["volumes"]).forEach((volume, index) => {
+        const path = asString(at(volume, "hostPath", "path"));
+        // The Docker socket has its own rule (only the gateway, read-only).
+        if (path === undefined || DOCKER_SOCKETS.has(path)) return;
+        report(`volumes[${index}] "${asString(volume["name"]) ?? "?"}" is a hostPath volume of the node's ${path}`);
+      });
+    },
+  }),
+  defineResourcePolicy({
+    name: "no-unmasked-proc-mount",
+    description: "Containers must keep the default masked /proc (procMount Default).",
+    concern: "container-hardening",
+    // High: an Unmasked /proc exposes the kernel's knobs (/proc/sys, /proc/sysrq-trigger) that
+    // the runtime masks to keep a container from reconfiguring the node.
+    severity: "high",
+    enforcement: "mandatory",
+    remediation: "Remove securityContext.procMount (or set it to Default).",
+    types: POD_CONTROLLER_TYPES,
+    alsoJudges: POD_SPEC_SHAPE,
+    validate: (resource, report) => {
+      for (const container of podView(resource.type, resource.props)?.containers ?? []) {
+        const procMount = asString(securityContext(container)["procMount"]);
+        if (procMount !== undefined && procMount !== "Default") report(`${container.label}: securityContext.procMount is ${procMount}, so /proc is not masked`);
+      }
+    },
+  }),
+  defineResourcePolicy({
+    name: "no-unsafe-sysctls",
+    description: "Pods may set only the sysctls Kubernetes counts as safe (namespaced, isolated from other pods).",
+    concern: "container-hardening",
+    // Medium: the kubelet refuses an unsafe sysctl unless the node allows it, and where it does,
+    // the setting reaches beyond the pod (kernel.*, vm.*, most of net.*).
+    severity: "medium",
+    enforcement: "mandatory",
+    remediation: "Drop the sysctl, or tune it on the node group (launch template user data) where it applies to every pod knowingly.",
+    types: POD_CONTROLLER_TYPES,
+    alsoJudges: POD_SPEC_SHAPE,
+    validate: (resource, report) => {
+      const pod = podView(resource.type, resource.props);
+      asRecords(at(pod?.spec, "securityContext", "sysctls")).forEach((sysctl, index) => {
+        const name = asString(sysctl["name"]);
+        if (name !== undefined && !SAFE_SYSCTLS.has(name.replace(/\//g, "."))) report(`securityContext.sysctls[${index}] sets ${name}, which is not one of Kubernetes' safe sysctls`);
+      });
+    },
+  }),
+  defineResourcePolicy({
+    name: "no-apparmor-unconfined",
+    description: "Containers must run under an AppArmor profile (the runtime's default or a named one), never unconfined.",
+    concern: "container-hardening",
+    // High, as no-seccomp-unconfined: it removes a kernel confinement layer the runtime gives by default.
+    severity: "high",
+    enforcement: "mandatory",
+    remediation: 'Docker: remove "apparmor=unconfined" from securityOpts. Kubernetes: remove appArmorProfile type Unconfined (or the container.apparmor.security.beta.kubernetes.io annotation "unconfined"), or use RuntimeDefault.',
+    types: CONTAINER_TYPES,
+    alsoJudges: POD_SPEC_SHAPE,
+    validate: (resource, report) =>
+      byTarget(
+        resource,
+        (view) => {
+          for (const option of view.securityOpts) {
+            if (/^apparmor[:=]unconfined$/i.test(option)) report(`securityOpts has "${option}"`);
+          }
+        },
+        (pod) => {
+          const podProfile = asString(at(pod.spec, "securityContext", "appArmorProfile", "type"));
+          for (const container of pod.containers) {
+            const name = asString(container.container["name"]) ?? "";
+            const annotation = pod.annotations[`container.apparmor.security.beta.kubernetes.io/${name}`];
+            const profile = asString(at(securityContext(container), "appArmorProfile", "type"));
+            if (profile === "Unconfined") report(`${container.label}: securityContext.appArmorProfile.type is Unconfined`);
+            else if (profile === undefined && annotation === "unconfined") report(`${container.label}: the pod annotation container.apparmor.security.beta.kubernetes.io/${name} is unconfined`);
+            else if (profile === undefined && annotation === undefined && podProfile === "Unconfined") report(`${container.label}: the pod's securityContext.appArmorProfile.type is Unconfined and the container does not override it`);
+          }
+        },
+      ),
+  }),
+  defineResourcePolicy({
+    name: "no-default-service-account-token",
+    description: "Pods that call no Kubernetes API must not get a service account token mounted.",
+    concern: "container-hardening",
+    // Medium: the token of the namespace's default account is what an attacker in the pod
+    // presents to the API server; it grants little by itself, unless someone binds a role to it.
+    severity: "medium",
+    enforcement: { dev: "advisory", prod: "mandatory" },
+    remediation: "Set automountServiceAccountToken: false on the pod; a workload that calls the API gets its own ServiceAccount (serviceAccountName) with a Role for what it calls.",
+    types: POD_CONTROLLER_TYPES,
+    alsoJudges: POD_SPEC_SHAPE,
+    validate: (resource, report) => {
+      const pod = podView(resource.type, resource.props);
+      if (!pod) return;
+      const account = asString(pod.spec["serviceAccountName"]) ?? asString(pod.spec["serviceAccount"]);
+      // A named account is there to call the API; its token is the point.
+      if (account !== undefined && account !== "" && account !== "default") return;
+      if (asBoolean(pod.spec["automountServiceAccountToken"]) === false) return;
+      report(`automountServiceAccountToken is ${pod.spec["automountServiceAccountToken"] === undefined ? "not set" : "true"} and the pod runs as the namespace's default ServiceAccount, so every container gets an API token it does not need`);
+    },
   }),
   defineResourcePolicy({
     name: "docker-memory-limit",
