@@ -34,6 +34,8 @@ export interface PrometheusWorkloadInput {
   resources: { cpu: number; memoryMiB: number };
   /** Certificates and tokens the scrape of some targets needs (ScrapeTarget.access). */
   scrapeFiles?: WorkloadFile[];
+  /** Kubernetes: the ServiceAccount pod discovery lists pods as. */
+  serviceAccount?: string;
 }
 
 export const PROMETHEUS_CONFIG_PATH = "/etc/prometheus/prometheus.yml";
@@ -73,6 +75,7 @@ export function prometheusWorkload(input: PrometheusWorkloadInput): Workload {
     stopGracePeriodSeconds: 60,
     metrics: { port: PROMETHEUS_PORT, path: "/metrics" },
     route: adminRoute("prometheus", input.domain),
+    ...(input.serviceAccount === undefined ? {} : { serviceAccount: input.serviceAccount }),
     user: NOBODY,
     readOnlyRootFilesystem: true,
   };

@@ -4,11 +4,11 @@ import * as pulumi from "@pulumi/pulumi";
 import { DockerRuntime } from "../runtime/docker";
 import { KubernetesRuntime } from "../runtime/kubernetes";
 import { INTERNAL_ZONES, Runtime, Zone, ZONES } from "../runtime/workload";
-import { zonePolicies } from "./zone-policies";
+import { ApiServerReach, zonePolicies } from "./zone-policies";
 
 export type ZonesArgs =
   | { target: "docker"; environment: string; publishAddress: string; publishDataPorts?: boolean; dockerHost?: string }
-  | { target: "kubernetes"; environment: string; namespace: string; context?: string; storageClass?: string; provider?: k8s.Provider; after?: pulumi.Resource[] };
+  | { target: "kubernetes"; environment: string; namespace: string; context?: string; storageClass?: string; provider?: k8s.Provider; after?: pulumi.Resource[]; apiServer?: ApiServerReach };
 
 /**
  * Consul and the zone rule. Consul is an ordinary member of every zone, not an exception to the
@@ -79,7 +79,7 @@ export class Zones extends pulumi.ComponentResource {
         },
         { parent: this, provider, dependsOn: args.after },
       );
-      for (const policy of zonePolicies()) {
+      for (const policy of zonePolicies(args.apiServer)) {
         new k8s.networking.v1.NetworkPolicy(
           `${name}-${policy.name}`,
           { metadata: { name: policy.name, namespace: namespace.metadata.name, labels: { "app.kubernetes.io/part-of": "fundament" } }, spec: policy.spec },
