@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLogger } from "../src/logger";
-import { startServer } from "../src/serve";
+import { serveOptionsFrom, startServer, type ServeEnv } from "../src/serve";
 import { createService } from "../src/service";
 
 // No Consul binary on this machine: a recording HTTP server stands in for the agent's API, so
@@ -78,5 +78,27 @@ describe("consul self-registration", () => {
       "consul /v1/agent/service/register: 403 Permission denied",
     );
     failWith = undefined;
+  });
+});
+
+describe("a service's environment decides its registration (serveOptionsFrom)", () => {
+  const base: ServeEnv = { PORT: 0, HOST: "127.0.0.1", METRICS_PORT: 9464, SHUTDOWN_PROBE_PERIOD_MS: 0, SHUTDOWN_GRACE_PERIOD_MS: 25_000 };
+
+  it("sends nothing to Consul when CONSUL_HTTP_ADDR is unset", async () => {
+    recorded.length = 0;
+    const options = serveOptionsFrom("demo", base);
+    expect(options).toEqual({ port: 0, host: "127.0.0.1", metricsPort: 9464, probePeriodMs: 0 });
+    const running = await startServer(await demoApp(), { ...options, metricsPort: undefined });
+    await running.shutdown("test");
+    expect(recorded).toEqual([]);
+  });
+
+  it("registers under the service's name with its token, address and metrics port when CONSUL_HTTP_ADDR is set", async () => {
+    recorded.length = 0;
+    const options = serveOptionsFrom("demo", { ...base, CONSUL_HTTP_ADDR: agentUrl, CONSUL_HTTP_TOKEN: "acl-token", CONSUL_SERVICE_ADDRESS: "demo.internal" });
+    // The metrics listener itself is not under test: the port only travels as metadata.
+    const running = await startServer(await demoApp(), { ...options, metricsPort: undefined });
+    await running.shutdown("test");
+    expect(recorded[0]).toMatchObject({ url: "/v1/agent/service/register", token: "acl-token", body: { Name: "demo", Address: "demo.internal", Meta: { metrics_port: "9464" } } });
   });
 });
