@@ -67,6 +67,8 @@ function wireService(scope: LayerScope, below: ServicesInputs, service: ServiceN
       environment: config.environment,
       resources: { cpu: serviceConfig.cpu, memoryMiB: serviceConfig.memoryMiB },
       replicas: config.target === "docker" ? 1 : serviceConfig.replicas,
+      // The scheduling layer gives every service an HPA on Kubernetes, which then owns the count.
+      autoscaled: config.target === "kubernetes",
       dependsOn: dataServices,
       ...settings[service](),
     },
