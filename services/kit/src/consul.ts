@@ -1,4 +1,4 @@
-import { hostname } from "node:os";
+import { hostname, networkInterfaces } from "node:os";
 import { consulRequest, pinnedConnection, type ConsulConnection } from "./consul-http";
 
 /** Where and how this instance registers itself with the local Consul agent. */
@@ -8,7 +8,7 @@ export interface ConsulRegistrationOptions {
   service: string;
   /** Unique per instance; defaults to `<service>-<hostname>-<port>`. */
   id?: string;
-  /** The address other services dial; defaults to this host's name. */
+  /** The address other services dial; defaults to this host's first non-loopback IPv4 address. */
   address?: string;
   port: number;
   tags?: string[];
@@ -42,9 +42,21 @@ async function agentCall(connection: ConsulConnection, path: string, body?: unkn
   }
 }
 
+/**
+ * The address Consul's check and other services dial when none is configured: the first IPv4
+ * address that is not loopback (a Kubernetes pod's own address: its host name resolves nowhere).
+ */
+export function defaultServiceAddress(): string {
+  for (const addresses of Object.values(networkInterfaces())) {
+    const found = (addresses ?? []).find((a) => a.family === "IPv4" && !a.internal);
+    if (found) return found.address;
+  }
+  return hostname();
+}
+
 /** The agent API's JSON for one service with an HTTP check on its readiness route. */
 export function consulServiceDefinition(options: ConsulRegistrationOptions): Record<string, unknown> {
-  const address = options.address ?? hostname();
+  const address = options.address ?? defaultServiceAddress();
   const id = options.id ?? `${options.service}-${hostname()}-${options.port}`;
   return {
     ID: id,

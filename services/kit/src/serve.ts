@@ -1,6 +1,7 @@
 import type { AddressInfo } from "node:net";
 import type { FastifyInstance } from "fastify";
 import { registerWithConsul, type ConsulRegistration, type ConsulRegistrationOptions } from "./consul";
+import { consulConnectionFromEnv, type ConsulEnvValues } from "./consul-env";
 import { EnvError } from "./env";
 import { startMetricsServer, type MetricsServer } from "./metrics";
 
@@ -106,31 +107,35 @@ export function exitOnSignals(running: RunningServer, options: { gracePeriodMs: 
 
 /**
  * The variables a service's start-up reads. Each service declares them in its own env spec (with
- * its own defaults); these are the names and types the kit relies on.
+ * its own defaults, the Consul ones from the kit's consulEnv); these are the names and types the
+ * kit relies on.
  */
-export interface ServeEnv {
+export interface ServeEnv extends ConsulEnvValues {
   PORT: number;
   HOST: string;
   METRICS_PORT: number;
   SHUTDOWN_PROBE_PERIOD_MS: number;
   SHUTDOWN_GRACE_PERIOD_MS: number;
-  /** The local Consul agent; registration is off when unset. */
-  CONSUL_HTTP_ADDR?: string | undefined;
-  CONSUL_HTTP_TOKEN?: string | undefined;
   CONSUL_SERVICE_ADDRESS?: string | undefined;
 }
 
-/** How `service` listens, drains and registers, from its validated environment. */
+/**
+ * How `service` listens, drains and registers, from its validated environment. Registration is
+ * off when CONSUL_HTTP_ADDR is unset; over HTTPS, Consul's CA and client certificate files are
+ * read here, once.
+ */
 export function serveOptionsFrom(service: string, config: ServeEnv): ServeOptions {
   const options: ServeOptions = { port: config.PORT, host: config.HOST, metricsPort: config.METRICS_PORT, probePeriodMs: config.SHUTDOWN_PROBE_PERIOD_MS };
-  if (config.CONSUL_HTTP_ADDR === undefined) return options;
+  const connection = consulConnectionFromEnv(config);
+  if (connection === undefined) return options;
   return {
     ...options,
     consul: {
-      agentUrl: config.CONSUL_HTTP_ADDR,
+      agentUrl: connection.url,
       service,
       ...(config.CONSUL_SERVICE_ADDRESS === undefined ? {} : { address: config.CONSUL_SERVICE_ADDRESS }),
-      ...(config.CONSUL_HTTP_TOKEN === undefined ? {} : { token: config.CONSUL_HTTP_TOKEN }),
+      ...(connection.token === undefined ? {} : { token: connection.token }),
+      ...(connection.tls === undefined ? {} : { tls: connection.tls }),
       // Prometheus' Consul discovery finds the separate metrics listener through this.
       meta: { metrics_port: String(config.METRICS_PORT) },
     },

@@ -1,4 +1,4 @@
-import { env, EnvError, loadEnv, type EnvSource, type EnvValues } from "@fundament/kit";
+import { consulEnv, env, EnvError, loadEnv, type EnvSource, type EnvValues } from "@fundament/kit";
 
 /** Every variable the users service reads; secrets only through *_FILE paths. */
 export const usersEnv = {
@@ -40,9 +40,7 @@ export const usersEnv = {
   BOOTSTRAP_ADMIN_EMAIL: env.optional(env.string({ pattern: /^[^@\s]+@[^@\s]+$/ })),
   BOOTSTRAP_ADMIN_PASSWORD: env.optional(env.secretFile({ description: "the first administrator's initial password" })),
 
-  CONSUL_HTTP_ADDR: env.optional(env.url({ protocols: ["http", "https"], description: "the local Consul agent; registration is off when unset" })),
-  CONSUL_HTTP_TOKEN: env.optional(env.secretFile({ description: "Consul ACL token with service:write" })),
-  CONSUL_SERVICE_ADDRESS: env.optional(env.string({ description: "address other services dial (default: the host name)" })),
+  ...consulEnv,
 
   OTEL_EXPORTER_OTLP_ENDPOINT: env.optional(env.url({ protocols: ["http", "https"], description: "OTLP/HTTP endpoint (Jaeger :4318); tracing is off when unset" })),
 
