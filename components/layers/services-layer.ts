@@ -42,6 +42,7 @@ function wireService(scope: LayerScope, below: ServicesInputs, service: ServiceN
   // Stack config validation guarantees every service's databases exist (load-config.ts).
   const connections: ServiceConnections = {
     postgres: databases.pgbouncer!.connections[service],
+    postgresSession: databases.postgres!.sessionConnections[service],
     redis: databases.redis!.connections[service],
     rabbitmq: below.broker!.connections[service],
   };

@@ -8,7 +8,10 @@ import { HTTP_PORT } from "./fastify-service";
 import { amqpUrl, passwordOf, plainPart, postgresUrl, redisUrl } from "./service-connections";
 
 export interface ServiceConnections {
+  /** Through PgBouncer (transaction pooling). */
   postgres: pulumi.Output<DatabaseConnection>;
+  /** PostgreSQL itself, for a session that must outlive a transaction (the config service's LISTEN). */
+  postgresSession: pulumi.Output<DatabaseConnection>;
   redis: pulumi.Output<RedisConnection>;
   rabbitmq: pulumi.Output<AmqpConnection>;
 }
@@ -55,6 +58,8 @@ export function configSettings(connections: ServiceConnections, usersHost: pulum
   return {
     env: {
       ...database,
+      // The change feed LISTENs: PgBouncer's transaction pooling would never deliver a notification.
+      DATABASE_LISTEN_URL: postgresUrl(connections.postgresSession),
       REDIS_URL: redisUrl(connections.redis, false),
       REDIS_USERNAME: plainPart(connections.redis, "user"),
       AMQP_HOST: plainPart(connections.rabbitmq, "host"),
@@ -104,6 +109,11 @@ export function gpuJobsSettings(
       JWKS_URL: pulumi.interpolate`http://${usersHost}:${HTTP_PORT}/.well-known/jwks.json`,
       JWT_ISSUER,
       JWT_AUDIENCE,
+      // Commands (launch, monitor, cancel) through its own queues, state changes as events.
+      AMQP_HOST: plainPart(connections.rabbitmq, "host"),
+      AMQP_PORT: plainPart(connections.rabbitmq, "port"),
+      AMQP_VHOST: plainPart(connections.rabbitmq, "vhost"),
+      AMQP_USER: plainPart(connections.rabbitmq, "user"),
       GPU_PROVIDERS: providers.join(","),
       GPU_MAX_ATTEMPTS: String(gpuJobs.maxAttempts),
       AWS_GPU_OFFERS: tables("aws"),
@@ -120,6 +130,7 @@ export function gpuJobsSettings(
     },
     secrets: {
       "database-password": { variable: "DATABASE_PASSWORD", value: passwordOf(connections.postgres) },
+      "amqp-password": { variable: "AMQP_PASSWORD", value: passwordOf(connections.rabbitmq) },
       ...Object.fromEntries(keyed.map((provider) => [`${provider}-api-key`, { variable: `${provider.toUpperCase()}_API_KEY`, value: pulumi.secret(gpuJobs.apiKeys[provider]!) }])),
     },
     migrationEnv: database,

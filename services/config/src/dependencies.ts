@@ -23,7 +23,8 @@ export async function connectDependencies(config: ConfigServiceEnv, logger: Logg
     ...(config.REDIS_USERNAME === undefined ? {} : { username: config.REDIS_USERNAME }),
   });
   const changeFeed = await PostgresChangeFeed.start({
-    connection: listenConnection(config.DATABASE_URL, config.DATABASE_PASSWORD),
+    // PgBouncer's transaction pooling would hand the LISTEN session's server connection to others.
+    connection: listenConnection(config.DATABASE_LISTEN_URL ?? config.DATABASE_URL, config.DATABASE_PASSWORD),
     logger,
   });
   const messaging = await Messaging.connect({

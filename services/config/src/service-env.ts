@@ -6,6 +6,12 @@ export const configServiceEnv = {
   METRICS_PORT: env.port({ default: 9464, description: "port of the separate /metrics listener" }),
   LOG_LEVEL: env.oneOf(["fatal", "error", "warn", "info", "debug", "trace"], { default: "info" }),
   DATABASE_URL: env.url({ protocols: ["postgres", "postgresql"], description: "postgres://user@host:port/database, without the password" }),
+  DATABASE_LISTEN_URL: env.optional(
+    env.url({
+      protocols: ["postgres", "postgresql"],
+      description: "PostgreSQL itself for the change feed's LISTEN session (same user and database, no password); default DATABASE_URL, which must then not be PgBouncer in transaction mode",
+    }),
+  ),
   DATABASE_PASSWORD: env.secretFile({ description: "the database user's password" }),
   DATABASE_POOL_MAX: env.integer({ default: 10, min: 1, max: 200 }),
   REDIS_URL: env.url({ protocols: ["redis", "rediss"], description: "redis://host:port/db, without the password" }),

@@ -22,6 +22,12 @@ export const usersEnv = {
 
   JWT_SIGNING_KEY: env.secretFile({ description: "PEM (PKCS#8) Ed25519 private key that signs access tokens" }),
   JWT_PREVIOUS_PUBLIC_KEYS: env.optional(env.secretFile({ description: "PEM public keys of retired signing keys, still accepted and published" })),
+  JWT_KEYS_RELOAD_SECONDS: env.integer({
+    default: 60,
+    min: 0,
+    max: 3600,
+    description: "how often the two key files are read again (0: never): a rotation or retirement written to them takes effect without a restart",
+  }),
   JWT_ISSUER: env.string({ default: "fundament-users" }),
   JWT_AUDIENCE: env.string({ default: "fundament" }),
   ACCESS_TOKEN_TTL_SECONDS: env.integer({ default: 900, min: 60, max: 3600 }),
