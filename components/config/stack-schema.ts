@@ -10,6 +10,13 @@ import { SERVER_VERSIONS } from "./server-versions";
  * typed StackConfig (stack-config.ts), the editor schema (schema/stack-config.schema.json),
  * Pulumi.yaml's declarations and the README table all follow from it; regenerate the files with
  * `npx tsx scripts/config-reference.ts --write` and the tests check they match.
+ *
+ * Adding a key: a new top-level key is a `section(description, { field: ... })` below (every
+ * field with a default, so the key may be left out); a field is `Type.Integer({ description,
+ * default, minimum, maximum })`, `Type.Boolean`, `stringEnum`, `patterned` (a pattern and what it
+ * accepts in words), `image`, `cron` or `secretString`; a field without a default is
+ * `Type.Optional(...)`. Its type is then `StackConfig["key"]`. A rule across keys goes in
+ * load-config.ts, which runs once every key is valid on its own.
  */
 
 const URL_PATTERN = /^https?:\/\/\S+$/;
