@@ -15,6 +15,7 @@ import { Monitoring, ScrapeTargetRegistry } from "./monitoring";
 import { EksCluster } from "./cloud";
 import { ClusterCharts, GpuNodePools, PriorityClasses, Scheduling } from "./gpu";
 import { Zones } from "./network";
+import { PlatformPki } from "./pki";
 import { DeployedWorkload, Runtime } from "./runtime/workload";
 import { configSettings, effectiveGpuProviders, FastifyService, GPU_JOBS_SERVICE_ACCOUNT, GpuJobsAccess, gpuJobsSettings, ServiceConnections, ServiceSettings, usersSettings } from "./services";
 import { defaultBuckets, ObjectStorage } from "./storage";
@@ -40,6 +41,8 @@ export class Platform extends pulumi.ComponentResource {
   readonly gpuPools?: GpuNodePools;
   readonly scheduling?: Scheduling;
   readonly zones: Zones;
+  /** The platform CA and every server's leaf certificate (other layers ask it for theirs). */
+  readonly pki: PlatformPki;
   readonly storage: ObjectStorage;
   readonly postgres?: Postgres;
   readonly pgbouncer?: PgBouncer;
@@ -82,6 +85,14 @@ export class Platform extends pulumi.ComponentResource {
             provider: this.cluster?.provider,
             after: [...(this.cluster?.ready ?? []), ...(priorities?.resources ?? [])],
           },
+      parent,
+    );
+    this.pki = new PlatformPki(
+      "pki",
+      {
+        naming: config.target === "docker" ? { target: "docker" } : { target: "kubernetes", namespace: config.kubernetes.namespace },
+        settings: config.tls,
+      },
       parent,
     );
     // Every layer deploys through the registry, so Prometheus scrapes whatever declares metrics.
@@ -178,6 +189,7 @@ export class Platform extends pulumi.ComponentResource {
           resources: size(config.mongo),
           storageGiB: config.mongo.storageGiB,
           databases: mongoDatabases,
+          pki: this.pki,
         },
         parent,
       );
@@ -302,6 +314,11 @@ export class Platform extends pulumi.ComponentResource {
       redis: this.redis?.connections,
       mongo: this.mongo?.connections,
       rabbitmq: this.rabbitmq?.connections,
+      // Plain on purpose: users and tools trust the platform CA with it (README, TLS).
+      tls: {
+        caCertificate: this.pki.caCertPem,
+        certificates: Object.fromEntries(this.pki.leaves().map((leaf) => [leaf.name, { dnsNames: leaf.dnsNames, validUntil: leaf.validUntil, renewsFrom: leaf.renewsFrom }])),
+      },
       objectStorage: { endpoint: this.storage.endpoint, buckets: this.storage.buckets },
       services: Object.fromEntries(Object.entries(this.services).map(([name, service]) => [name, service.workload.endpoint("http")])),
       monitoring: this.monitoring.outputs(),

@@ -55,6 +55,13 @@ export interface MonitoringConfig extends Size {
   };
 }
 
+/** Validity and renewal of the internal PKI's certificates, in hours. */
+export interface TlsConfig {
+  caValidityHours: number;
+  validityHours: number;
+  earlyRenewalHours: number;
+}
+
 export interface StackConfig {
   stack: string;
   target: Target;
@@ -65,6 +72,7 @@ export interface StackConfig {
   postgres: Size & { image: string; exporterImage: string; storageGiB: number; maxConnections: number };
   pgbouncer: Size & { image: string; exporterImage: string; defaultPoolSize: number; maxClientConnections: number };
   backup: { schedule: string; uploadSchedule: string; retention: number; volumeSizeGiB: number };
+  tls: TlsConfig;
   redis: Size & { image: string; exporterImage: string; storageGiB: number; evictionPolicy: EvictionPolicy };
   mongo: Size & { image: string; exporterImage: string; storageGiB: number; databases: { service: string; indexes: MongoIndexConfig[] }[] };
   rabbitmq: Size & { image: string; storageGiB: number; queues: QueueSpec[] };
