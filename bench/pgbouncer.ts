@@ -9,12 +9,12 @@
 import { randomBytes } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { renderPgBouncerIni, renderPgBouncerUserlist } from "../components/database/pgbouncer-ini";
-import { renderPostgresConf } from "../components/database/postgres-conf";
-import { renderPostgresHba } from "../components/database/postgres-hba";
-import { renderPostgresInitSql } from "../components/database/postgres-init-sql";
-import { PGPASS_MODE, renderPgpass } from "../components/database/postgres-pgpass";
-import { scramSha256Verifier } from "../components/database/postgres-scram";
+import { renderPgBouncerIni, renderPgBouncerUserlist } from "../components/database/postgres/pgbouncer-ini";
+import { renderPostgresConf } from "../components/database/postgres/postgres-conf";
+import { renderPostgresHba } from "../components/database/postgres/postgres-hba";
+import { renderPostgresInitSql } from "../components/database/postgres/postgres-init-sql";
+import { PGPASS_MODE, renderPgpass } from "../components/database/postgres/postgres-pgpass";
+import { scramSha256Verifier } from "../components/database/postgres/postgres-scram";
 import { startPgBouncer } from "../scripts/local-servers/pgbouncer-server";
 import { startPostgres } from "../scripts/local-servers/postgres-server";
 import { chownTo, ownedTempDir } from "../scripts/local-servers/server-process";

@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { imageReferenceProblem } from "../config/image-reference";
-import type { DeployedWorkload, Endpoint, Probe, Runtime, Workload, WorkloadResources } from "../runtime/workload";
+import { imageReferenceProblem } from "../../config/image-reference";
+import type { DeployedWorkload, Endpoint, Probe, Runtime, Workload, WorkloadResources } from "../../runtime/workload";
 import { postgresShmSizeMiB, postgresSizingProblems, postgresTuning, renderPostgresConf } from "./postgres-conf";
 import { BACKUP_ROLE, MONITOR_ROLE, ServiceDatabase, serviceDatabaseProblems, serviceRoleName } from "./postgres-databases";
 import { renderPostgresExporterQueries } from "./postgres-exporter-queries";

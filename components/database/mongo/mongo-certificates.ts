@@ -2,7 +2,7 @@
 // percona/mongodb_exporter reads no password file and its image has no shell to read one, so it
 // authenticates by certificate (MONGODB-X509): the only credential is a key in a file.
 import * as pulumi from "@pulumi/pulumi";
-import { PKI_ORGANIZATION, PlatformPki } from "../pki/platform-pki";
+import { PKI_ORGANIZATION, PlatformPki } from "../../pki/platform-pki";
 
 export const MONGO_CERT_ORGANIZATION = PKI_ORGANIZATION;
 export const MONGO_SERVER_UNIT = "fundament-mongo-servers";
