@@ -24,6 +24,8 @@ export interface FastifyServiceArgs {
   dockerProvider?: docker.Provider;
   resources: WorkloadResources;
   replicas: number;
+  /** A HorizontalPodAutoscaler owns the replica count from `replicas` up (Kubernetes). */
+  autoscaled?: boolean;
   /** Plain settings; never a secret. */
   env: Record<string, pulumi.Input<string>>;
   /** Secret values, each delivered as /run/secrets/<name> and announced as <VARIABLE>_FILE. */
@@ -109,6 +111,7 @@ export class FastifyService extends pulumi.ComponentResource {
         files: all.files,
         health: { startup: { ...live, periodSeconds: 2, failureThreshold: 30 }, readiness: ready, liveness: live },
         replicas: args.replicas,
+        ...(args.autoscaled === true ? { autoscaled: true } : {}),
         ...(args.storage ? { storage: args.storage } : {}),
         ...(args.serviceAccount ? { serviceAccount: args.serviceAccount } : {}),
         stopGracePeriodSeconds: 30,

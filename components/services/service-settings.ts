@@ -8,7 +8,10 @@ import { HTTP_PORT } from "./fastify-service";
 import { amqpUrl, passwordOf, plainPart, postgresUrl, redisUrl } from "./service-connections";
 
 export interface ServiceConnections {
+  /** Through PgBouncer (transaction pooling). */
   postgres: pulumi.Output<DatabaseConnection>;
+  /** PostgreSQL itself, for a session that must outlive a transaction (the config service's LISTEN). */
+  postgresSession: pulumi.Output<DatabaseConnection>;
   redis: pulumi.Output<RedisConnection>;
   rabbitmq: pulumi.Output<AmqpConnection>;
 }
@@ -55,6 +58,8 @@ export function configSettings(connections: ServiceConnections, usersHost: pulum
   return {
     env: {
       ...database,
+      // The change feed LISTENs: PgBouncer's transaction pooling would never deliver a notification.
+      DATABASE_LISTEN_URL: postgresUrl(connections.postgresSession),
       REDIS_URL: redisUrl(connections.redis, false),
       REDIS_USERNAME: plainPart(connections.redis, "user"),
       AMQP_HOST: plainPart(connections.rabbitmq, "host"),
