@@ -63,7 +63,7 @@ export class Platform extends pulumi.ComponentResource {
     this.databases = wireDatabases(scope, { runtime, storage: this.storage, pki: this.pki });
     this.rabbitmq = wireBroker(scope, { runtime });
     this.services = wireServices(scope, { runtime, zones, databases: this.databases, broker: this.rabbitmq });
-    this.monitoring = wireMonitoring(scope, { runtime });
+    this.monitoring = wireMonitoring(scope, { runtime, cluster: this.cluster });
     this.scheduling = wireScheduling(scope, { cluster: this.cluster, zones, databases: this.databases, broker: this.rabbitmq, services: this.services });
     this.registerOutputs({});
   }

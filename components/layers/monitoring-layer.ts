@@ -1,11 +1,12 @@
 import { Monitoring, ScrapeTargetRegistry } from "../monitoring";
+import { ClusterLayer } from "./cluster-layer";
 import { childOf, LayerScope } from "./layer-scope";
 
 /**
  * Prometheus, Alertmanager, Grafana and Jaeger. Wired after every layer that deploys workloads:
  * Prometheus scrapes what the registry recorded until now.
  */
-export function wireMonitoring(scope: LayerScope, below: { runtime: ScrapeTargetRegistry }): Monitoring {
+export function wireMonitoring(scope: LayerScope, below: { runtime: ScrapeTargetRegistry; cluster: ClusterLayer }): Monitoring {
   const { config } = scope;
   return new Monitoring(
     "monitoring",
@@ -14,6 +15,7 @@ export function wireMonitoring(scope: LayerScope, below: { runtime: ScrapeTarget
       environment: config.environment,
       domain: config.domain,
       namespace: config.target === "kubernetes" ? config.kubernetes.namespace : undefined,
+      kubernetesProvider: below.cluster.cluster?.provider,
       targets: below.runtime.targets,
       settings: config.monitoring,
     },

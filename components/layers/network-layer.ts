@@ -25,6 +25,7 @@ export function wireNetwork(scope: LayerScope, below: { cluster: ClusterLayer })
           storageClass: config.kubernetes.storageClass ?? cluster?.storageClassName,
           provider: cluster?.provider,
           after: [...(cluster?.ready ?? []), ...(priorities?.resources ?? [])],
+          ...(cluster ? { apiServer: { cidrs: cluster.apiServerCidrs, ports: [443] } } : {}),
         },
     childOf(scope),
   );
