@@ -1,3 +1,4 @@
+import { CatalogRegistry } from "../discovery";
 import { ScrapeTargetRegistry } from "../monitoring";
 import { Zones } from "../network";
 import { ClusterLayer } from "./cluster-layer";
@@ -7,6 +8,8 @@ export interface NetworkLayer {
   zones: Zones;
   /** The runtime every layer above deploys through: it records what declares metrics, for Prometheus. */
   runtime: ScrapeTargetRegistry;
+  /** Under the same runtime: notes each workload's Consul catalogue entry (with its check). */
+  catalog: CatalogRegistry;
 }
 
 /** The zones (one network or namespace policy per zone), on the cluster when there is one. */
@@ -29,5 +32,6 @@ export function wireNetwork(scope: LayerScope, below: { cluster: ClusterLayer })
         },
     childOf(scope),
   );
-  return { zones, runtime: new ScrapeTargetRegistry(zones.runtime) };
+  const catalog = new CatalogRegistry(zones.runtime);
+  return { zones, runtime: new ScrapeTargetRegistry(catalog), catalog };
 }

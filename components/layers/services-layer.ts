@@ -6,7 +6,9 @@ import { ServiceName } from "../config";
 import { Zones } from "../network";
 import { DeployedWorkload, Runtime } from "../runtime/workload";
 import { configSettings, FastifyService, GPU_JOBS_SERVICE_ACCOUNT, gpuJobsSettings, ServiceConnections, ServiceSettings, usersSettings } from "../services";
+import { consulServiceSettings } from "../discovery";
 import { DatabaseLayer } from "./database-layer";
+import { DiscoveryLayer } from "./discovery-layer";
 import { childOf, LayerScope } from "./layer-scope";
 
 export interface ServicesLayer {
@@ -20,6 +22,8 @@ interface ServicesInputs {
   zones: Zones;
   databases: DatabaseLayer;
   broker?: RabbitMQ;
+  /** Consul: each service registers itself and discovers through it. */
+  discovery?: DiscoveryLayer;
 }
 
 /** The enabled Fastify services, each connected to its databases and the broker through its own credentials. */
@@ -55,8 +59,13 @@ function wireService(scope: LayerScope, below: ServicesInputs, service: ServiceN
     "gpu-jobs": () =>
       gpuJobsSettings(connections, "users", config.gpuJobs, config.target === "kubernetes" ? { gpuNamespace: config.gpu.namespace, serviceAccount: GPU_JOBS_SERVICE_ACCOUNT } : undefined),
   };
-  const dataServices: DeployedWorkload[] = [databases.pgbouncer!.workload, databases.redis!.workload, below.broker!.workload];
+  const consulClient = below.discovery?.services[service];
+  const consul = consulClient ? consulServiceSettings(consulClient) : { env: {}, secrets: {} };
+  // Registration needs the token the ACL job puts into Consul.
+  const discoveryWorkloads = below.discovery ? [below.discovery.consul.workload, below.discovery.consul.aclJob] : [];
+  const dataServices: DeployedWorkload[] = [databases.pgbouncer!.workload, databases.redis!.workload, below.broker!.workload, ...discoveryWorkloads];
   const serviceConfig = config.services[service];
+  const own = settings[service]();
   return new FastifyService(
     service,
     {
@@ -71,7 +80,9 @@ function wireService(scope: LayerScope, below: ServicesInputs, service: ServiceN
       // The scheduling layer gives every service an HPA on Kubernetes, which then owns the count.
       autoscaled: config.target === "kubernetes",
       dependsOn: dataServices,
-      ...settings[service](),
+      ...own,
+      env: { ...own.env, ...consul.env },
+      secrets: { ...own.secrets, ...consul.secrets },
     },
     parent,
   );
