@@ -22,6 +22,8 @@ export interface Size {
 export type ServiceConfig = Static<(typeof STACK_KEYS)["services"]["properties"]["users"]>;
 export type MongoIndexConfig = Keys["mongo"]["databases"][number]["indexes"][number];
 export type MonitoringConfig = Keys["monitoring"];
+/** Validity and renewal of the internal PKI's certificates, in hours. */
+export type TlsConfig = Keys["tls"];
 export type WebhookReceiverConfig = MonitoringConfig["receivers"]["pager"];
 export type GpuJobsConfig = Keys["gpuJobs"];
 export type GpuOfferConfig = GpuJobsConfig["offers"][number];

@@ -153,6 +153,16 @@ export const STACK_KEYS = {
     retention: Type.Integer({ description: "backups kept per database", default: 7, minimum: 1, maximum: 365 }),
     volumeSizeGiB: storageGiB(20, "size of the backup volume when no object storage is configured"),
   }),
+  tls: section("the internal PKI: the platform CA and the leaf certificate of every server", {
+    caValidityHours: Type.Integer({ description: "validity of the platform CA in hours (renewing it re-issues every leaf)", default: 87_600, minimum: 720, maximum: 175_200 }),
+    validityHours: Type.Integer({ description: "validity of each server's leaf certificate in hours", default: 8_760, minimum: 24, maximum: 43_800 }),
+    earlyRenewalHours: Type.Integer({
+      description: "a `pulumi up` this many hours or fewer before a certificate expires re-issues it (CA and leaves)",
+      default: 720,
+      minimum: 1,
+      maximum: 43_799,
+    }),
+  }),
   redis: section("Redis", {
     image: image("Redis image", SERVER_VERSIONS.redis.image),
     exporterImage: image("redis_exporter image", SERVER_VERSIONS.redisExporter.image),

@@ -8,3 +8,4 @@ export * from "./discovery-layer";
 export * from "./services-layer";
 export * from "./monitoring-layer";
 export * from "./scheduling-layer";
+export * from "./pki-layer";
