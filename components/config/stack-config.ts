@@ -55,6 +55,18 @@ export interface MonitoringConfig extends Size {
   };
 }
 
+export type GatewayCertificates = "platform-ca" | "acme" | "provided";
+
+export interface GatewayConfig extends Size {
+  image: string;
+  replicas: number;
+  certificates: GatewayCertificates;
+  /** dnsCredentials values are config secrets: wrap in pulumi.secret before they reach a resource. */
+  acme: { email?: string; challenge: "tls" | "dns"; dnsProvider?: string; dnsCredentials: Record<string, string>; caServer: string };
+  /** The key is a config secret. */
+  certificate: { cert?: string; key?: string };
+}
+
 export interface StackConfig {
   stack: string;
   target: Target;
@@ -70,6 +82,7 @@ export interface StackConfig {
   rabbitmq: Size & { image: string; storageGiB: number; queues: QueueSpec[] };
   storage: Size & { provider: "minio" | "s3"; image: string; clientImage: string; storageGiB: number; backupRetentionDays: number };
   monitoring: MonitoringConfig;
+  gateway: GatewayConfig;
   imageRegistry: "local" | "ecr";
   services: Record<ServiceName, ServiceConfig>;
   cluster: ClusterConfig;

@@ -1,7 +1,7 @@
 import { PGBOUNCER_EXPORTER_IMAGE, PGBOUNCER_IMAGE, POSTGRES_EXPORTER_IMAGE, POSTGRES_IMAGE } from "../database/postgres-images";
 import { CLUSTER_SCHEMA } from "./cluster-schema";
 import { Field, NumberField, ObjectField } from "./schema-fields";
-import { SERVER_VERSIONS } from "./server-versions";
+import { IMAGE_ONLY_PINS, SERVER_VERSIONS } from "./server-versions";
 
 /**
  * Every `fundament:*` key. The README's configuration reference is generated from this object
@@ -282,6 +282,50 @@ export const STACK_SCHEMA: Record<string, Field> = {
             doc: "receives Watchdog every minute and alarms when it stops",
             fields: { url: { kind: "string", doc: "dead-man's-switch webhook URL", pattern: URL_PATTERN, patternDoc: URL_DOC }, key: { kind: "string", doc: "bearer key it requires (secret)" } },
           },
+        },
+      },
+    },
+  },
+  gateway: {
+    kind: "object",
+    doc: "the Traefik gateway: the one workload that publishes ports",
+    fields: {
+      image: image("Traefik v3 image (no Debian package: see components/config/server-versions.ts)", IMAGE_ONLY_PINS.traefik.image),
+      cpu: cpu(0.5),
+      memoryMiB: memoryMiB(256, 64),
+      replicas: { kind: "integer", doc: "replicas (Kubernetes; Docker runs one; must be 1 with acme, whose state is one instance's file)", default: 2, min: 1, max: 20 },
+      certificates: {
+        kind: "string",
+        doc: "where the public certificate comes from: platform-ca (signed by the platform CA: dev), acme (Let's Encrypt), provided (gateway.certificate)",
+        default: "platform-ca",
+        oneOf: ["platform-ca", "acme", "provided"],
+      },
+      acme: {
+        kind: "object",
+        doc: "ACME certificates (gateway.certificates: acme)",
+        fields: {
+          email: { kind: "string", doc: "account e-mail the CA sends expiry notices to", pattern: EMAIL_PATTERN, patternDoc: "an e-mail address" },
+          challenge: { kind: "string", doc: "tls (TLS-ALPN-01 on port 443) or dns (DNS-01 through dnsProvider)", default: "tls", oneOf: ["tls", "dns"] },
+          dnsProvider: { kind: "string", doc: "lego DNS provider code for the dns challenge (route53, cloudflare, ...)", pattern: /^[a-z0-9]{2,30}$/, patternDoc: "a lego provider code (lower-case letters and digits)" },
+          dnsCredentials: {
+            kind: "custom",
+            doc: "the DNS provider's variables (e.g. CLOUDFLARE_DNS_API_TOKEN), each delivered as a file through <NAME>_FILE; set with `pulumi config set --secret --path`",
+            typeDoc: "map of VARIABLE to value",
+            default: {},
+            validate: (value, key) =>
+              typeof value === "object" && value !== null && !Array.isArray(value) && Object.entries(value).every(([name, v]) => /^[A-Z][A-Z0-9_]{1,63}$/.test(name) && typeof v === "string" && v !== "")
+                ? []
+                : [`${key}: must map upper-case variable names to non-empty strings (got ${JSON.stringify(Object.keys((value as object) ?? {}))})`],
+          },
+          caServer: { kind: "string", doc: "ACME directory URL (the staging one while testing)", default: "https://acme-v02.api.letsencrypt.org/directory", pattern: URL_PATTERN, patternDoc: URL_DOC },
+        },
+      },
+      certificate: {
+        kind: "object",
+        doc: "a certificate given in config (gateway.certificates: provided)",
+        fields: {
+          cert: { kind: "string", doc: "PEM certificate chain covering every route host (*.domain)", pattern: /-----BEGIN CERTIFICATE-----/, patternDoc: "a PEM certificate" },
+          key: { kind: "string", doc: "its PEM private key (secret: set with `pulumi config set --secret --path`)", pattern: /-----BEGIN [A-Z ]*PRIVATE KEY-----/, patternDoc: "a PEM private key" },
         },
       },
     },

@@ -8,7 +8,17 @@ import { zonePolicies } from "./zone-policies";
 
 export type ZonesArgs =
   | { target: "docker"; environment: string; publishAddress: string; publishDataPorts?: boolean; dockerHost?: string }
-  | { target: "kubernetes"; environment: string; namespace: string; context?: string; storageClass?: string; provider?: k8s.Provider; after?: pulumi.Resource[] };
+  | {
+      target: "kubernetes";
+      environment: string;
+      namespace: string;
+      context?: string;
+      storageClass?: string;
+      provider?: k8s.Provider;
+      after?: pulumi.Resource[];
+      /** On the load balancer Service of published ports (the gateway's): the cloud controller's settings. */
+      loadBalancerAnnotations?: Record<string, pulumi.Input<string>>;
+    };
 
 /**
  * The network layer: the zones every other layer places its workloads in, and the runtime that
@@ -79,6 +89,7 @@ export class Zones extends pulumi.ComponentResource {
         namespace: namespace.metadata.name,
         storageClass: args.storageClass,
         provider,
+        loadBalancerAnnotations: args.loadBalancerAnnotations,
       });
       this.names = namespace.metadata.name.apply((ns) => Object.fromEntries(ZONES.map((zone) => [zone, `${ns}/zone-${zone}`])) as Record<Zone, string>);
     }

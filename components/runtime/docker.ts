@@ -243,7 +243,7 @@ export class DockerRuntime implements Runtime {
         networksAdvanced: spec.zones.map((zone) => ({ name: this.args.networks[zone].name, aliases: [spec.name] })),
         ports: (spec.ports ?? [])
           .filter((port) => port.publish === "host" || (this.args.publishDataPorts === true && role === "data"))
-          .map((port) => ({ internal: port.port, external: port.port, ip: this.args.publishAddress, protocol: "tcp" })),
+          .map((port) => ({ internal: port.port, external: port.hostPort ?? port.port, ip: this.args.publishAddress, protocol: "tcp" })),
         healthcheck,
         shmSize: spec.shmSizeMiB,
         gpus: spec.gpu ? "all" : undefined,

@@ -1,0 +1,6 @@
+export * from "./gateway";
+export * from "./gateway-workload";
+export * from "./route-registry";
+export * from "./traefik-config-types";
+export * from "./traefik-dynamic";
+export * from "./traefik-static";
