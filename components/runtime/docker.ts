@@ -41,7 +41,9 @@ export class DockerRuntime implements Runtime {
       wait: probed,
       waitTimeout: probed ? startupBudgetSeconds(workload.health.startup) + 60 : undefined,
     });
-    return this.deployed(workload, [container]);
+    const deployed = this.deployed(workload, [container]);
+    // Read back after creation; the mock engine and a preview leave it empty.
+    return { ...deployed, addresses: container.networkDatas.apply((networks) => (networks ?? []).map((n) => n.ipAddress).filter((a) => a !== undefined && a !== "")) };
   }
 
   run(job: Job, opts: RuntimeOptions): DeployedWorkload {

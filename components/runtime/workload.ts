@@ -184,6 +184,8 @@ export interface DeployedWorkload {
   readonly resources: pulumi.Resource[];
   /** Where its published ports answer from outside: the load balancer's hostname (Kubernetes); absent when nothing is published. */
   readonly publicHostname?: pulumi.Output<string | undefined>;
+  /** Docker: the container's address on each of its networks, known once it exists (Kubernetes pods have no stable address). */
+  readonly addresses?: pulumi.Output<string[]>;
 }
 
 export interface Runtime {
