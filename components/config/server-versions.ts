@@ -141,6 +141,14 @@ export const SERVER_VERSIONS = {
 
 export type ServerName = keyof typeof SERVER_VERSIONS;
 
+/**
+ * Consul has no Debian package (its licence moved to the BSL), so no test root runs it: the pin
+ * stands alone, and what the tests know of its behaviour comes from its documentation (the
+ * config and ACL models in tests/unit/consul-*.test.ts). The newest 1.x patch on record as of
+ * 2026-12-01; the image is hashicorp/consul (the Docker Hub library image ended with 1.15).
+ */
+export const CONSUL_IMAGE = "hashicorp/consul:1.22.3";
+
 /** Extra packages a root needs beside the servers' own (clients the tests run inside it). */
 export const SUITE_EXTRA_PACKAGES: Readonly<Record<TestSuite, readonly string[]>> = {
   trixie: [`postgresql-client-${POSTGRES_MAJOR}`],

@@ -36,6 +36,11 @@ function gpuAffinity(gpu: WorkloadGpu): k8s.types.input.core.v1.Affinity {
   return { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: expressions }] } } };
 }
 
+/** Required anti-affinity: no two replicas of the workload on one node. */
+function spreadAffinity(name: string): k8s.types.input.core.v1.Affinity {
+  return { podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [{ labelSelector: { matchLabels: selectorLabels(name) }, topologyKey: "kubernetes.io/hostname" }] } };
+}
+
 export function zoneLabel(zone: Zone): string {
   return `fundament.io/zone-${zone}`;
 }
@@ -157,7 +162,7 @@ export function podSpec(source: PodSource, names: PodNames, restartPolicy: "Alwa
       fsGroupChangePolicy: source.user ? "OnRootMismatch" : undefined,
     },
     priorityClassName: priorityClassOf(source),
-    affinity: source.gpu ? gpuAffinity(source.gpu) : undefined,
+    affinity: source.gpu ? gpuAffinity(source.gpu) : source.spreadReplicas ? spreadAffinity(source.name) : undefined,
     tolerations: source.gpu ? [{ key: GPU_RESOURCE, operator: "Exists", effect: "NoSchedule" }] : undefined,
   };
 }

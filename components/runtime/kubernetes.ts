@@ -44,6 +44,7 @@ export class KubernetesRuntime implements Runtime {
         metadata,
         spec: {
           type: "ClusterIP",
+          ...(workload.peerDiscovery ? { clusterIP: "None", publishNotReadyAddresses: true } : {}),
           selector: selectorLabels(workload.name),
           ports: workload.ports.map((port) => ({ name: port.name.slice(0, 15), port: port.port, targetPort: port.port, protocol: "TCP" })),
         },

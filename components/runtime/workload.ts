@@ -137,6 +137,14 @@ export interface Workload {
   /** Signal that starts a graceful stop (PostgreSQL wants SIGINT for a fast shutdown). */
   stopSignal?: string;
   replicas?: number;
+  /** Kubernetes: replicas only on different nodes (required pod anti-affinity), so one node's loss takes one. */
+  spreadReplicas?: boolean;
+  /**
+   * Kubernetes: the Service gets no virtual IP, and its name resolves to every replica's address,
+   * ready or not (servers that join each other; clients that must come back to the replica they
+   * registered with). Docker runs one replica under its container name anyway.
+   */
+  peerDiscovery?: boolean;
   metrics?: { port: number; path: string };
   route?: WorkloadRoute;
   /** GPUs the workload needs: only it may land on GPU nodes, of this pool or model when given. */
@@ -158,7 +166,7 @@ export interface Workload {
 }
 
 /** A one-shot task: runs to completion once per change (bucket creation, replica-set initiation). */
-export interface Job extends Omit<Workload, "ports" | "health" | "replicas" | "route" | "metrics" | "storage"> {
+export interface Job extends Omit<Workload, "ports" | "health" | "replicas" | "route" | "metrics" | "storage" | "spreadReplicas" | "peerDiscovery"> {
   /** Retries before the deployment fails. */
   backoffLimit?: number;
 }

@@ -74,6 +74,13 @@ const FACTS: Record<string, ImageFacts> = {
     source: "minio/mc Dockerfile.release at that tag (ubi9/ubi-micro + mc)",
     programs: ["sh", "bash", "mc"],
   },
+  "hashicorp/consul": {
+    verifiedAt: "hashicorp/consul:1.22.3",
+    source:
+      "hashicorp/consul Dockerfile, official/default targets (alpine + busybox, curl, jq, dumb-init, su-exec; user consul uid 100, group consul gid 1000; " +
+      "ENTRYPOINT docker-entrypoint.sh: `agent` adds -data-dir=/consul/data -config-dir=/consul/config, chowns and su-execs unless CONSUL_DISABLE_PERM_MGMT is set)",
+    programs: ["sh", "curl", "jq", "consul"],
+  },
   "prom/prometheus": {
     verifiedAt: "prom/prometheus:v3.5.0",
     source: "prometheus/prometheus Dockerfile (quay.io/prometheus/busybox base; USER nobody; ENTRYPOINT /bin/prometheus)",

@@ -21,3 +21,4 @@ export { registerWithConsul, consulServiceDefinition, type ConsulRegistration, t
 export { startTracing, instrumentTracing, type Tracing, type TracingOptions } from "./tracing";
 export { createJwksVerifier, rolesOf, TokenRejectedError, type JwksVerifierOptions, type Principal, type TokenVerifier } from "./token-verifier";
 export { actorOf, principalOf, requireRole } from "./require-role";
+export { ensureContextManager, extractTraceContext, injectTraceHeaders, type TraceHeaders } from "./trace-context";

@@ -1,9 +1,9 @@
 import type { FastifyInstance, FastifyRequest } from "fastify";
-import { defaultTextMapGetter, ROOT_CONTEXT, SpanKind, SpanStatusCode, type Span, type Tracer } from "@opentelemetry/api";
-import { W3CTraceContextPropagator } from "@opentelemetry/core";
+import { context, SpanKind, SpanStatusCode, trace, type Context, type Span, type Tracer } from "@opentelemetry/api";
 import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
 import { Resource } from "@opentelemetry/resources";
 import { BasicTracerProvider, BatchSpanProcessor } from "@opentelemetry/sdk-trace-base";
+import { ensureContextManager, extractTraceContext } from "./trace-context";
 
 export interface TracingOptions {
   service: string;
@@ -41,13 +41,15 @@ export function startTracing(options: TracingOptions): Tracing {
 
 /**
  * One SERVER span per request, named by method and route template, continuing the caller's
- * trace when a W3C `traceparent` header came with it (the gateway or another service).
+ * trace when a W3C `traceparent` header came with it (the gateway or another service). The span
+ * is the active context while the request's hooks and handler run, so what they publish (directly
+ * or through an outbox) carries it on as the parent of the consumer's span.
  */
 export function instrumentTracing(app: FastifyInstance, tracer: Tracer): void {
-  const propagator = new W3CTraceContextPropagator();
-  const spans = new WeakMap<FastifyRequest, Span>();
+  ensureContextManager();
+  const spans = new WeakMap<FastifyRequest, { span: Span; active: Context }>();
   app.addHook("onRequest", (request, _reply, done) => {
-    const parent = propagator.extract(ROOT_CONTEXT, request.headers, defaultTextMapGetter);
+    const parent = extractTraceContext(request.headers);
     const route = request.routeOptions.url ?? "unmatched";
     const span = tracer.startSpan(
       `${request.method} ${route}`,
@@ -57,15 +59,23 @@ export function instrumentTracing(app: FastifyInstance, tracer: Tracer): void {
       },
       parent,
     );
-    spans.set(request, span);
-    done();
+    const active = trace.setSpan(parent, span);
+    spans.set(request, { span, active });
+    context.with(active, done);
+  });
+  // The body is read on socket events, outside the context entered above: enter it again for
+  // the validation, pre-handlers and handler that follow.
+  app.addHook("preValidation", (request, _reply, done) => {
+    const traced = spans.get(request);
+    if (traced) context.with(traced.active, done);
+    else done();
   });
   app.addHook("onError", (request, _reply, error, done) => {
-    spans.get(request)?.recordException(error);
+    spans.get(request)?.span.recordException(error);
     done();
   });
   app.addHook("onResponse", (request, reply, done) => {
-    const span = spans.get(request);
+    const span = spans.get(request)?.span;
     if (span) {
       span.setAttribute("http.response.status_code", reply.statusCode);
       if (reply.statusCode >= 500) span.setStatus({ code: SpanStatusCode.ERROR });

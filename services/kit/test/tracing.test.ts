@@ -5,12 +5,14 @@ import { Type } from "@fastify/type-provider-typebox";
 import { createLogger } from "../src/logger";
 import { createService } from "../src/service";
 import { startTracing } from "../src/tracing";
+import { injectTraceHeaders } from "../src/trace-context";
 
 // No collector binary here: a small HTTP server stands in for Jaeger's OTLP/HTTP receiver and
 // keeps what the real OTLP exporter posts to /v1/traces (JSON encoding).
 interface OtlpSpan {
   name: string;
   traceId: string;
+  spanId: string;
   parentSpanId?: string;
   kind: number;
   status?: { code?: number };
@@ -72,5 +74,21 @@ describe("OpenTelemetry traces over OTLP", () => {
     expect(broken.traceId).not.toBe(traceId);
     expect(broken.status?.code).toBe(2); // ERROR
     expect(attribute(broken, "http.response.status_code")).toBe(500);
+  });
+
+  it("keeps the request's span active in a handler that reads a body, so what it publishes continues the trace", async () => {
+    const tracing = startTracing({ service: "traced-body", endpoint, scheduledDelayMs: 50 });
+    const app = await createService({ name: "traced-body", logger: createLogger({ service: "traced-body", level: "silent" }), tracing });
+    app.addHook("preHandler", async () => {
+      // An async pre-handler (like requireRole) between the hooks and the handler must not lose it.
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    });
+    app.post("/jobs", { schema: { body: Type.Object({ name: Type.String() }) } }, async () => injectTraceHeaders());
+    const traceId = "0af7651916cd43dd8448eb211c80319c";
+    const response = await app.inject({ method: "POST", url: "/jobs", payload: { name: "train" }, headers: { traceparent: `00-${traceId}-b7ad6b7169203331-01` } });
+    await app.close();
+    const spans = posts.flatMap((post) => post.body.resourceSpans).flatMap((r) => r.scopeSpans.flatMap((s) => s.spans));
+    const server = spans.find((span) => span.name === "POST /jobs" && span.traceId === traceId)!;
+    expect(response.json()).toEqual({ traceparent: `00-${traceId}-${server.spanId}-01` });
   });
 });

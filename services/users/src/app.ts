@@ -1,9 +1,10 @@
+import { OutboxRelay, type OutboxPublisher } from "@fundament/kit/messaging";
 import { checkPostgres, checkRedis, closeRedis, createService, registerPoolMetrics, type Logger, type Pool, type Redis, type ServiceApp, type Tracing } from "@fundament/kit";
 import { AccessTokens } from "./domain/access-tokens";
 import { Accounts } from "./domain/accounts";
 import { ensureBootstrapAdmin } from "./domain/bootstrap-admin";
 import { LoginRateLimit, type LoginRateLimitSettings } from "./domain/login-rate-limit";
-import { OutboxRelay, type EventPublisher } from "./domain/outbox";
+import { USERS_OUTBOX } from "./domain/users-outbox";
 import { PasswordHasher, type Argon2Params } from "./domain/password-hasher";
 import { loadCommonPasswords } from "./domain/password-policy";
 import { RefreshTokens } from "./domain/refresh-tokens";
@@ -31,7 +32,7 @@ export interface UsersSettings {
 }
 
 /** The broker link: confirmed publish for the outbox, `connected` for readiness. */
-export interface UsersMessaging extends EventPublisher {
+export interface UsersMessaging extends OutboxPublisher {
   readonly connected: boolean;
   close(): Promise<void>;
 }
@@ -54,7 +55,7 @@ export interface UsersDeps {
 
 export async function buildApp(deps: UsersDeps): Promise<ServiceApp> {
   const { settings } = deps;
-  const outbox = new OutboxRelay(deps.pool, deps.messaging, USER_EVENT_TYPES, deps.logger, settings.outboxPollMs);
+  const outbox = new OutboxRelay({ pool: deps.pool, publisher: deps.messaging, table: USERS_OUTBOX, types: USER_EVENT_TYPES, logger: deps.logger, pollMs: settings.outboxPollMs });
   const accessTokens = new AccessTokens(deps.keys, { issuer: settings.issuer, audience: settings.audience, ttlSeconds: settings.accessTokenTtlSeconds });
   const accounts = new Accounts({
     pool: deps.pool,

@@ -61,6 +61,7 @@ export async function connectDependencies(config: UsersConfig, logger: Logger = 
     ...(config.REDIS_PASSWORD !== undefined ? { password: config.REDIS_PASSWORD } : {}),
     onError: (err) => logger.warn({ error: err.message }, "redis connection error"),
   });
+  const tracing = config.OTEL_EXPORTER_OTLP_ENDPOINT === undefined ? undefined : startTracing({ service: "users", endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT });
   const messaging = await Messaging.connect({
     endpoint: amqpEndpoint(config.AMQP_URL, config.AMQP_PASSWORD),
     prefetch: 10,
@@ -69,13 +70,14 @@ export async function connectDependencies(config: UsersConfig, logger: Logger = 
     publishTimeoutMs: Math.max(1000, Math.floor(config.DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS / 2)),
     closeTimeoutMs: 5000,
     logger,
+    ...(tracing ? { tracer: tracing.tracer } : {}),
   });
   const keys = await loadTokenKeys(config.JWT_SIGNING_KEY, config.JWT_PREVIOUS_PUBLIC_KEYS ?? "");
   const deps: UsersDeps = { logger, pool, redis, messaging, keys, settings: settingsFrom(config) };
   if (config.BOOTSTRAP_ADMIN_EMAIL !== undefined && config.BOOTSTRAP_ADMIN_PASSWORD !== undefined) {
     deps.bootstrapAdmin = { email: config.BOOTSTRAP_ADMIN_EMAIL, password: config.BOOTSTRAP_ADMIN_PASSWORD };
   }
-  if (config.OTEL_EXPORTER_OTLP_ENDPOINT !== undefined) deps.tracing = startTracing({ service: "users", endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT });
+  if (tracing) deps.tracing = tracing;
   const proxy = trustProxy(config.TRUST_PROXY);
   if (proxy !== undefined) deps.trustProxy = proxy;
   return deps;

@@ -1,9 +1,9 @@
 import { Writable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLogger, createPgPool, runMigrations, type Pool } from "@fundament/kit";
-import { PublishError, type MessageType } from "@fundament/kit/messaging";
+import { OutboxRelay, PublishError, type MessageType } from "@fundament/kit/messaging";
 import { startPostgres, type PostgresServer } from "../../../scripts/local-servers/postgres-server";
-import { OutboxRelay } from "../src/domain/outbox";
+import { USERS_OUTBOX } from "../src/domain/users-outbox";
 import { USER_EVENT_TYPES, userDisabled, userRegistered } from "../src/domain/user-events";
 import { join } from "node:path";
 
@@ -46,13 +46,13 @@ describe("outbox relay", () => {
     };
     await enqueue(userRegistered.name, { userId: "00000000-0000-4000-8000-000000000001", email: "a@example.com", roles: [], registeredAt: "2026-11-26T10:00:00.000Z" });
     await enqueue(userDisabled.name, { userId: "00000000-0000-4000-8000-000000000001", disabledBy: "00000000-0000-4000-8000-000000000002", disabledAt: "2026-11-26T10:00:00.000Z" });
-    const relay = new OutboxRelay(pool, publisher, USER_EVENT_TYPES, log, 60_000);
+    const relay = new OutboxRelay({ pool, publisher, table: USERS_OUTBOX, types: USER_EVENT_TYPES, logger: log, pollMs: 60_000 });
     relay.kick();
     await relay.stop();
     // The unsubscribed event is gone; the one the broker failed to take waits for the next run.
     expect(await remaining()).toEqual([userDisabled.name]);
     expect(logLines.join("")).toContain("event has no subscriber; dropped");
-    const again = new OutboxRelay(pool, publisher, USER_EVENT_TYPES, log, 60_000);
+    const again = new OutboxRelay({ pool, publisher, table: USERS_OUTBOX, types: USER_EVENT_TYPES, logger: log, pollMs: 60_000 });
     again.kick();
     await again.stop();
     expect(await remaining()).toEqual([]);

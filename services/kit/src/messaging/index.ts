@@ -5,3 +5,4 @@ export type { AmqpEndpoint, MessagingOptions, ReconnectOptions } from "./messagi
 export { route, type DeliveryContext, type MessageHandler, type MessageRoute } from "./message-route";
 export type { ConsumeOptions } from "./queue-consumer";
 export { DEAD_LETTER_EXCHANGE, DEAD_LETTER_HEADERS } from "./dead-letter-headers";
+export { enqueueMessage, OutboxRelay, type OutboxColumns, type OutboxPublisher, type OutboxRelayOptions, type OutboxTable } from "./outbox-relay";

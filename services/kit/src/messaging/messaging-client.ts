@@ -7,6 +7,7 @@ import { resolveMessagingOptions, type MessagingOptions, type ResolvedMessagingO
 import { route, type MessageHandler, type MessageRoute } from "./message-route";
 import { QueueConsumer, type ConsumeOptions } from "./queue-consumer";
 import { ReconnectingConnection } from "./reconnecting-connection";
+import { ensureContextManager, injectTraceHeaders, type TraceHeaders } from "../trace-context";
 
 /** How long shutdown waits for the broker to answer a close before it moves on. */
 const BROKER_REPLY_MS = 5_000;
@@ -16,6 +17,11 @@ export interface PublishOptions {
   messageId?: string;
   correlationId?: string;
   headers?: Record<string, string | number | boolean>;
+  /**
+   * The trace this message continues (`traceparent`, `tracestate`); defaults to the active
+   * OpenTelemetry context. An outbox relay passes the context captured when its row was written.
+   */
+  traceHeaders?: TraceHeaders;
 }
 
 export interface Consumer {
@@ -38,6 +44,8 @@ export class Messaging {
     private readonly connection: ReconnectingConnection,
     private readonly publisher: ConfirmPublisher,
   ) {
+    // Publishes read the active context for their traceparent: it must follow async work.
+    ensureContextManager();
     connection.onConnect((model) => this.restore(model));
   }
 
@@ -75,6 +83,7 @@ export class Messaging {
       return Promise.reject(error);
     }
     if (this.closing) return Promise.reject(new PublishError("messaging is closed: message not sent", false));
+    const headers = { ...(options.headers ?? {}), ...(options.traceHeaders ?? injectTraceHeaders()) };
     return this.publisher.publish(
       type.exchange,
       type.routingKey,
@@ -86,7 +95,7 @@ export class Messaging {
         type: type.name,
         timestamp: Math.floor(Date.now() / 1000),
         ...(options.correlationId !== undefined ? { correlationId: options.correlationId } : {}),
-        ...(options.headers !== undefined ? { headers: options.headers } : {}),
+        ...(Object.keys(headers).length > 0 ? { headers } : {}),
       },
       this.options.publishTimeoutMs,
     );
@@ -115,6 +124,7 @@ export class Messaging {
     const consumer = new QueueConsumer(queue, routes, options, {
       prefetch: this.options.prefetch,
       logger: this.options.logger,
+      tracer: this.options.tracer,
       publish: (exchange, routingKey, content, publishOptions) => this.publisher.publish(exchange, routingKey, content, publishOptions, this.options.publishTimeoutMs),
       reattachLater: (lost) => this.reattachLater(lost),
     });

@@ -1,3 +1,4 @@
+import type { Tracer } from "@opentelemetry/api";
 import type { Logger } from "pino";
 
 /** Where the broker is and who this service is; the password usually comes from a `*_FILE`. */
@@ -32,6 +33,8 @@ export interface MessagingOptions {
   /** AMQP heartbeat in seconds: how quickly a silent broker is noticed. Default 10. */
   heartbeatSeconds?: number;
   logger?: Logger;
+  /** Each delivery gets a CONSUMER span, child of the publisher's context carried in `traceparent`. */
+  tracer?: Tracer;
 }
 
 export interface ResolvedMessagingOptions {
@@ -45,6 +48,7 @@ export interface ResolvedMessagingOptions {
   connectionName: string;
   heartbeatSeconds: number;
   logger: Logger | undefined;
+  tracer: Tracer | undefined;
 }
 
 function positiveInteger(value: unknown, field: string, problems: string[], max = 2_147_483_647): void {
@@ -78,6 +82,7 @@ export function resolveMessagingOptions(options: MessagingOptions): ResolvedMess
     connectionName: options.connectionName ?? `${options.endpoint?.user ?? "service"}@${process.pid}`,
     heartbeatSeconds: options.heartbeatSeconds ?? 10,
     logger: options.logger,
+    tracer: options.tracer,
   };
   positiveInteger(resolved.publishTimeoutMs, "publishTimeoutMs", problems);
   positiveInteger(resolved.connectTimeoutMs, "connectTimeoutMs", problems);

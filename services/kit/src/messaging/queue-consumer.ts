@@ -1,6 +1,8 @@
 import { randomUUID } from "node:crypto";
+import { context as otelContext, SpanKind, SpanStatusCode, trace, type Tracer } from "@opentelemetry/api";
 import type { Channel, ChannelModel, ConsumeMessage } from "amqplib";
 import type { Logger } from "pino";
+import { ensureContextManager, extractTraceContext } from "../trace-context";
 import { settleWithin } from "./bounded-wait";
 import { DEAD_LETTER_EXCHANGE, deadLetterHeaders, deadLetterRoutingKey } from "./dead-letter-headers";
 import { selectRoute, type DeliveryContext, type MessageRoute } from "./message-route";
@@ -19,6 +21,8 @@ export interface ConsumeOptions {
 export interface ConsumerDependencies {
   prefetch: number;
   logger: Logger | undefined;
+  /** Starts a CONSUMER span per delivery when set. */
+  tracer: Tracer | undefined;
   /** Publishes with confirm; used to send unreadable messages to the dead-letter path. */
   publish: (exchange: string, routingKey: string, content: Buffer, options: { messageId: string; persistent: boolean; contentType?: string; type?: string; headers: Record<string, unknown> }) => Promise<void>;
   /** Called when the channel closed but the connection did not: the consumer wants a new channel. */
@@ -43,7 +47,9 @@ export class QueueConsumer {
     private readonly routes: readonly MessageRoute[],
     private readonly options: ConsumeOptions,
     private readonly deps: ConsumerDependencies,
-  ) {}
+  ) {
+    ensureContextManager();
+  }
 
   get active(): boolean {
     return this.channel !== undefined && !this.stopped;
@@ -120,13 +126,36 @@ export class QueueConsumer {
       deliveryCount: Number(headers["x-delivery-count"] ?? 0),
       headers,
     };
+    // The handler runs in the publisher's trace: its own span (when tracing is on) is a child of
+    // the context the message carried, and whatever it publishes continues that trace.
+    const parent = extractTraceContext(headers);
+    const span = this.deps.tracer?.startSpan(
+      `${this.queue} process`,
+      {
+        kind: SpanKind.CONSUMER,
+        attributes: {
+          "messaging.system": "rabbitmq",
+          "messaging.operation.type": "process",
+          "messaging.destination.name": message.fields.exchange,
+          "messaging.rabbitmq.destination.routing_key": message.fields.routingKey,
+          "messaging.consumer.group.name": this.queue,
+          ...(context.messageId !== undefined ? { "messaging.message.id": context.messageId } : {}),
+        },
+      },
+      parent,
+    );
+    const active = span ? trace.setSpan(parent, span) : parent;
     try {
-      await decoded.run(context);
+      await otelContext.with(active, () => decoded.run(context));
     } catch (error) {
+      span?.recordException(error as Error);
+      span?.setStatus({ code: SpanStatusCode.ERROR, message: "handler failed; message dead-lettered" });
+      span?.end();
       this.deps.logger?.error({ err: error, queue: this.queue, messageId: context.messageId }, "message handler failed; dead-lettering the message");
       settle(() => channel.nack(message, false, false));
       return;
     }
+    span?.end();
     settle(() => channel.ack(message));
   }
 

@@ -1,0 +1,12 @@
+import { BrokerModel, RabbitMQ } from "../broker";
+import { Runtime } from "../runtime/workload";
+import { childOf, consumersOf, LayerScope, sizeOf } from "./layer-scope";
+
+/** RabbitMQ, when a service publishes or consumes events. */
+export function wireBroker(scope: LayerScope, below: { runtime: Runtime }): RabbitMQ | undefined {
+  const { config } = scope;
+  const consumers = consumersOf(config, "rabbitmq");
+  if (consumers.length === 0) return undefined;
+  const model: BrokerModel = { queues: config.rabbitmq.queues, services: consumers.map((service) => ({ name: service, publishes: ["events"] })) };
+  return new RabbitMQ("rabbitmq", { runtime: below.runtime, image: config.rabbitmq.image, resources: sizeOf(config.rabbitmq), storageGiB: config.rabbitmq.storageGiB, model }, childOf(scope));
+}

@@ -1,0 +1,22 @@
+import { Monitoring, ScrapeTargetRegistry } from "../monitoring";
+import { childOf, LayerScope } from "./layer-scope";
+
+/**
+ * Prometheus, Alertmanager, Grafana and Jaeger. Wired after every layer that deploys workloads:
+ * Prometheus scrapes what the registry recorded until now.
+ */
+export function wireMonitoring(scope: LayerScope, below: { runtime: ScrapeTargetRegistry }): Monitoring {
+  const { config } = scope;
+  return new Monitoring(
+    "monitoring",
+    {
+      runtime: below.runtime,
+      environment: config.environment,
+      domain: config.domain,
+      namespace: config.target === "kubernetes" ? config.kubernetes.namespace : undefined,
+      targets: below.runtime.targets,
+      settings: config.monitoring,
+    },
+    childOf(scope),
+  );
+}

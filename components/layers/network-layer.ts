@@ -1,0 +1,32 @@
+import { ScrapeTargetRegistry } from "../monitoring";
+import { Zones } from "../network";
+import { ClusterLayer } from "./cluster-layer";
+import { childOf, LayerScope } from "./layer-scope";
+
+export interface NetworkLayer {
+  zones: Zones;
+  /** The runtime every layer above deploys through: it records what declares metrics, for Prometheus. */
+  runtime: ScrapeTargetRegistry;
+}
+
+/** The zones (one network or namespace policy per zone), on the cluster when there is one. */
+export function wireNetwork(scope: LayerScope, below: { cluster: ClusterLayer }): NetworkLayer {
+  const { config } = scope;
+  const { cluster, priorities } = below.cluster;
+  const zones = new Zones(
+    "network",
+    config.target === "docker"
+      ? { target: "docker", environment: config.environment, publishAddress: config.docker.publishAddress, publishDataPorts: config.docker.publishDataPorts, dockerHost: config.docker.host }
+      : {
+          target: "kubernetes",
+          environment: config.environment,
+          namespace: config.kubernetes.namespace,
+          context: config.kubernetes.context,
+          storageClass: config.kubernetes.storageClass ?? cluster?.storageClassName,
+          provider: cluster?.provider,
+          after: [...(cluster?.ready ?? []), ...(priorities?.resources ?? [])],
+        },
+    childOf(scope),
+  );
+  return { zones, runtime: new ScrapeTargetRegistry(zones.runtime) };
+}

@@ -1,0 +1,75 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+import * as tls from "@pulumi/tls";
+import { RabbitMQ } from "../broker";
+import { ServiceName } from "../config";
+import { Zones } from "../network";
+import { DeployedWorkload, Runtime } from "../runtime/workload";
+import { configSettings, FastifyService, GPU_JOBS_SERVICE_ACCOUNT, gpuJobsSettings, ServiceConnections, ServiceSettings, usersSettings } from "../services";
+import { DatabaseLayer } from "./database-layer";
+import { childOf, LayerScope } from "./layer-scope";
+
+export interface ServicesLayer {
+  /** The enabled services, by name. */
+  byName: Partial<Record<ServiceName, FastifyService>>;
+  bootstrapAdminPassword?: pulumi.Output<string>;
+}
+
+interface ServicesInputs {
+  runtime: Runtime;
+  zones: Zones;
+  databases: DatabaseLayer;
+  broker?: RabbitMQ;
+}
+
+/** The enabled Fastify services, each connected to its databases and the broker through its own credentials. */
+export function wireServices(scope: LayerScope, below: ServicesInputs): ServicesLayer {
+  const { config } = scope;
+  const bootstrapAdminPassword = config.services.users.enabled
+    ? pulumi.secret(new random.RandomPassword("users-bootstrap-admin", { length: 32, special: false }, childOf(scope)).result)
+    : undefined;
+  const byName: Partial<Record<ServiceName, FastifyService>> = {};
+  for (const service of Object.keys(config.services) as ServiceName[]) {
+    if (config.services[service].enabled) byName[service] = wireService(scope, below, service, bootstrapAdminPassword);
+  }
+  return { byName, bootstrapAdminPassword };
+}
+
+function wireService(scope: LayerScope, below: ServicesInputs, service: ServiceName, bootstrapAdminPassword: pulumi.Output<string> | undefined): FastifyService {
+  const { config } = scope;
+  const { databases } = below;
+  const parent = childOf(scope);
+  // Stack config validation guarantees every service's databases exist (load-config.ts).
+  const connections: ServiceConnections = {
+    postgres: databases.pgbouncer!.connections[service],
+    redis: databases.redis!.connections[service],
+    rabbitmq: below.broker!.connections[service],
+  };
+  const settings: Record<ServiceName, () => ServiceSettings> = {
+    users: () => {
+      const signingKey = new tls.PrivateKey("users-jwt-signing-key", { algorithm: "ED25519" }, parent);
+      return usersSettings(connections, pulumi.secret(signingKey.privateKeyPemPkcs8), { email: `admin@${config.domain}`, password: bootstrapAdminPassword! });
+    },
+    config: () => configSettings(connections, "users"),
+    "gpu-jobs": () =>
+      gpuJobsSettings(connections, "users", config.gpuJobs, config.target === "kubernetes" ? { gpuNamespace: config.gpu.namespace, serviceAccount: GPU_JOBS_SERVICE_ACCOUNT } : undefined),
+  };
+  const dataServices: DeployedWorkload[] = [databases.pgbouncer!.workload, databases.redis!.workload, below.broker!.workload];
+  const serviceConfig = config.services[service];
+  return new FastifyService(
+    service,
+    {
+      runtime: below.runtime,
+      service,
+      image: serviceConfig.image,
+      registry: config.imageRegistry,
+      dockerProvider: below.zones.dockerProvider,
+      environment: config.environment,
+      resources: { cpu: serviceConfig.cpu, memoryMiB: serviceConfig.memoryMiB },
+      replicas: config.target === "docker" ? 1 : serviceConfig.replicas,
+      dependsOn: dataServices,
+      ...settings[service](),
+    },
+    parent,
+  );
+}
