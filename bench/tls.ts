@@ -69,7 +69,7 @@ function issueLeaf(dir: string): { caFile: string; caPem: string; certPem: strin
   run("req", "-x509", "-new", "-key", "ca.key", "-subj", "/CN=bench platform CA", "-days", "1", "-out", "ca.crt", "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign");
   run("genpkey", ...ec, "-out", "leaf.key");
   run("req", "-new", "-key", "leaf.key", "-subj", "/CN=config", "-out", "leaf.csr");
-  writeFileSync(join(dir, "leaf.ext"), "subjectAltName=DNS:localhost,DNS:config\nextendedKeyUsage=serverAuth\n");
+  writeFileSync(join(dir, "leaf.ext"), "subjectAltName=DNS:localhost,DNS:config,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n");
   run("x509", "-req", "-in", "leaf.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-days", "1", "-extfile", "leaf.ext", "-out", "leaf.crt");
   const read = (file: string) => readFileSync(join(dir, file), "utf8");
   return { caFile: join(dir, "ca.crt"), caPem: read("ca.crt"), certPem: read("leaf.crt"), keyPem: read("leaf.key") };
@@ -110,11 +110,21 @@ async function main(): Promise<void> {
 
     env.pg.psql("create database config_tls_bench owner users_app");
     const secret = (file: string) => readFileSync(file, "utf8").trim();
-    const pool = createPgPool({ url: `postgres://users_app@127.0.0.1:${env.pg.port}/config_tls_bench`, password: secret(env.env().DATABASE_PASSWORD_FILE!), applicationName: "config-tls-bench" });
-    await runMigrations({ pool, directory: CONFIG_MIGRATIONS, lockName: "config" });
-    const redis = createRedis({ url: `redis://127.0.0.1:${env.redis.port}/1`, password: secret(env.env().REDIS_PASSWORD_FILE!), connectionName: "config-tls-bench" });
+    const databaseUrl = `postgres://users_app@127.0.0.1:${env.pg.port}/config_tls_bench`;
+    const databasePassword = secret(env.env().DATABASE_PASSWORD_FILE!);
+    const migrationPool = createPgPool({ url: databaseUrl, password: databasePassword, applicationName: "config-tls-bench" });
+    await runMigrations({ pool: migrationPool, directory: CONFIG_MIGRATIONS, lockName: "config" });
+    await migrationPool.end();
     const verifier = await createJwksVerifier({ jwksUrl: `${usersUrl}/.well-known/jwks.json`, issuer: "fundament-users", audience: "fundament" });
-    const build = () => buildConfigApp({ logger: createLogger({ service: "config", level: "warn" }), pool, redis, changeFeed: new ChangeWaiters(), verifier });
+    // Each app owns its pool and Redis client, as each deployed replica does (the app closes them).
+    const build = () =>
+      buildConfigApp({
+        logger: createLogger({ service: "config", level: "warn" }),
+        pool: createPgPool({ url: databaseUrl, password: databasePassword, applicationName: "config-tls-bench" }),
+        redis: createRedis({ url: `redis://127.0.0.1:${env.redis.port}/1`, password: secret(env.env().REDIS_PASSWORD_FILE!), connectionName: "config-tls-bench" }),
+        changeFeed: new ChangeWaiters(),
+        verifier,
+      });
 
     // One app per listener (startServer owns its app's lifecycle); both read the same cache.
     const plain: RunningServer = await startServer(await build(), { port: 0, host: "127.0.0.1", probePeriodMs: 0 });
@@ -131,7 +141,7 @@ async function main(): Promise<void> {
     const path = "/namespaces/bench/environments/prod";
     const targets = [
       { name: "plain", url: `${plain.url}${path}` },
-      { name: "tls", url: `${tls.url.replace("127.0.0.1", "localhost")}${path}` },
+      { name: "tls", url: `${tls.url}${path}` },
     ];
     for (const target of targets) await autocannon(target.url, {}, 1, caFile);
     console.log(`${CONNECTIONS} keep-alive connections, ${SECONDS} s per target, ${ROUNDS} rounds, order alternated each round`);

@@ -99,6 +99,23 @@ export class Gateway extends pulumi.ComponentResource {
   }
 
   /**
+   * What `pulumi stack output` shows, as separate outputs (a secret inside an object makes the
+   * whole object secret): the public URLs in plain text, the UIs' credentials as a secret, the
+   * load balancer's hostname (Kubernetes: point the domain's DNS records at it).
+   */
+  outputs(): {
+    publicUrls: Record<string, string>;
+    adminUiCredentials: pulumi.Output<Record<string, UiCredentials>>;
+    gatewayLoadBalancer?: { service: string; hostname: pulumi.Output<string | undefined> };
+  } {
+    return {
+      publicUrls: this.urls,
+      adminUiCredentials: pulumi.secret(pulumi.output(this.credentials)),
+      ...(this.publicHostname ? { gatewayLoadBalancer: { service: `${GATEWAY_NAME}-public`, hostname: this.publicHostname } } : {}),
+    };
+  }
+
+  /**
    * Renders the routers for every route the layers declared, and Traefik's own dashboard. Call it
    * once, after the last layer has deployed: a route declared later is refused by the registry.
    */

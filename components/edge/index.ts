@@ -4,3 +4,4 @@ export * from "./route-registry";
 export * from "./traefik-config-types";
 export * from "./traefik-dynamic";
 export * from "./traefik-static";
+export * from "./gateway-layer";

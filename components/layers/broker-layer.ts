@@ -8,5 +8,5 @@ export function wireBroker(scope: LayerScope, below: { runtime: Runtime }): Rabb
   const consumers = consumersOf(config, "rabbitmq");
   if (consumers.length === 0) return undefined;
   const model: BrokerModel = { queues: config.rabbitmq.queues, services: consumers.map((service) => ({ name: service, publishes: ["events"] })) };
-  return new RabbitMQ("rabbitmq", { runtime: below.runtime, image: config.rabbitmq.image, resources: sizeOf(config.rabbitmq), storageGiB: config.rabbitmq.storageGiB, model }, childOf(scope));
+  return new RabbitMQ("rabbitmq", { runtime: below.runtime, image: config.rabbitmq.image, resources: sizeOf(config.rabbitmq), storageGiB: config.rabbitmq.storageGiB, model, managementHost: `rabbitmq.${config.domain}` }, childOf(scope));
 }

@@ -6,4 +6,5 @@ export * from "./database-layer";
 export * from "./broker-layer";
 export * from "./services-layer";
 export * from "./monitoring-layer";
+export * from "./edge-layer";
 export * from "./scheduling-layer";

@@ -1,3 +1,4 @@
+import { Runtime } from "../runtime/workload";
 import { Monitoring, ScrapeTargetRegistry } from "../monitoring";
 import { childOf, LayerScope } from "./layer-scope";
 
@@ -5,7 +6,7 @@ import { childOf, LayerScope } from "./layer-scope";
  * Prometheus, Alertmanager, Grafana and Jaeger. Wired after every layer that deploys workloads:
  * Prometheus scrapes what the registry recorded until now.
  */
-export function wireMonitoring(scope: LayerScope, below: { runtime: ScrapeTargetRegistry }): Monitoring {
+export function wireMonitoring(scope: LayerScope, below: { runtime: Runtime; scrapes: ScrapeTargetRegistry }): Monitoring {
   const { config } = scope;
   return new Monitoring(
     "monitoring",
@@ -14,7 +15,7 @@ export function wireMonitoring(scope: LayerScope, below: { runtime: ScrapeTarget
       environment: config.environment,
       domain: config.domain,
       namespace: config.target === "kubernetes" ? config.kubernetes.namespace : undefined,
-      targets: below.runtime.targets,
+      targets: below.scrapes.targets,
       settings: config.monitoring,
     },
     childOf(scope),

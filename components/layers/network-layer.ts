@@ -1,3 +1,4 @@
+import { nlbAnnotations, RouteRegistry } from "../edge";
 import { ScrapeTargetRegistry } from "../monitoring";
 import { Zones } from "../network";
 import { ClusterLayer } from "./cluster-layer";
@@ -5,8 +6,10 @@ import { childOf, LayerScope } from "./layer-scope";
 
 export interface NetworkLayer {
   zones: Zones;
-  /** The runtime every layer above deploys through: it records what declares metrics, for Prometheus. */
-  runtime: ScrapeTargetRegistry;
+  /** The runtime every layer above deploys through: it records each route (for the gateway) and what declares metrics. */
+  runtime: RouteRegistry;
+  /** What declares metrics, for Prometheus. */
+  scrapes: ScrapeTargetRegistry;
 }
 
 /** The zones (one network or namespace policy per zone), on the cluster when there is one. */
@@ -25,8 +28,11 @@ export function wireNetwork(scope: LayerScope, below: { cluster: ClusterLayer })
           storageClass: config.kubernetes.storageClass ?? cluster?.storageClassName,
           provider: cluster?.provider,
           after: [...(cluster?.ready ?? []), ...(priorities?.resources ?? [])],
+          // The gateway's Service becomes an NLB through the AWS Load Balancer Controller.
+          loadBalancerAnnotations: nlbAnnotations({ gatewaySecurityGroupId: cluster?.gatewaySecurityGroupId, proxyProtocol: config.cluster.mode === "eks" }),
         },
     childOf(scope),
   );
-  return { zones, runtime: new ScrapeTargetRegistry(zones.runtime) };
+  const scrapes = new ScrapeTargetRegistry(zones.runtime);
+  return { zones, runtime: new RouteRegistry(scrapes), scrapes };
 }
