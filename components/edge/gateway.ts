@@ -84,7 +84,10 @@ export class Gateway extends pulumi.ComponentResource {
         resources: args.resources,
         replicas: args.replicas,
         staticConfig,
-        staticConfigSecret: consul !== undefined,
+        // A secret file on both targets: it carries the Consul ACL token when consulCatalog is on,
+        // and the names of the credential headers it drops (Authorization, Cookie) read as
+        // credentials to the policy pack's ConfigMap rule.
+        staticConfigSecret: true,
         dynamicConfig: pulumi.secret(dynamicConfig),
         caCertificatePem: args.caCertificatePem,
         certificate: args.certificate.kind === "files" ? args.certificate : undefined,
