@@ -1,20 +1,27 @@
-// `npm run bench -- pgbouncer`: pgbench select-only with a new connection per transaction (-C),
-// through PgBouncer (rendered pgbouncer.ini, transaction pooling) against straight to
-// PostgreSQL (rendered postgresql.conf), alternating, same data, same service role.
+// `npm run bench -- pgbouncer`: two comparisons, PgBouncer (rendered pgbouncer.ini, transaction
+// pooling, pool size 20) against PostgreSQL directly (rendered postgresql.conf), same data, same
+// service role, alternating rounds in one run.
 //
-// Both paths authenticate the same way a service does: TCP, SCRAM-SHA-256 with the role's
-// generated password (from a password file), so each new connection costs the client the same
-// PBKDF2 work on either path. What PgBouncer saves is the server side: no backend fork, no
-// catalog cache warm-up per connection. Ratio = tps through PgBouncer / tps direct.
+// 1. `-C`: pgbench select-only with a new connection per transaction, 8 clients on either path.
+//    Both paths authenticate the way a service does (TCP, SCRAM-SHA-256 with the role's generated
+//    password from a password file), so the client pays the same PBKDF2 work per connection on
+//    either path; what PgBouncer saves is the server side: no backend fork, no catalog cache
+//    warm-up per connection. `pgbouncer: ratio` = tps through PgBouncer / tps direct, target >= 2.0.
+// 2. Fan-in, what a pooler is for: 1,000 concurrent clients running pgbench's short write
+//    transaction (simple-update, -N) through PgBouncer against 20 direct clients (the pool size,
+//    so the same number of server backends) running the same transaction. Both must finish with
+//    0 failed transactions. `pgbouncer-fanin: ratio` = PgBouncer's tps / direct tps (each without
+//    the initial connection time), target >= 0.9. The run also shows what 1,000 direct clients
+//    get from PostgreSQL: refusals at max_connections.
 import { randomBytes } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { renderPgBouncerIni, renderPgBouncerUserlist } from "../components/database/pgbouncer-ini";
-import { renderPostgresConf } from "../components/database/postgres-conf";
-import { renderPostgresHba } from "../components/database/postgres-hba";
-import { renderPostgresInitSql } from "../components/database/postgres-init-sql";
-import { PGPASS_MODE, renderPgpass } from "../components/database/postgres-pgpass";
-import { scramSha256Verifier } from "../components/database/postgres-scram";
+import { renderPgBouncerIni, renderPgBouncerUserlist } from "../components/database/postgres/pgbouncer-ini";
+import { renderPostgresConf } from "../components/database/postgres/postgres-conf";
+import { renderPostgresHba } from "../components/database/postgres/postgres-hba";
+import { renderPostgresInitSql } from "../components/database/postgres/postgres-init-sql";
+import { PGPASS_MODE, renderPgpass } from "../components/database/postgres/postgres-pgpass";
+import { scramSha256Verifier } from "../components/database/postgres/postgres-scram";
 import { startPgBouncer } from "../scripts/local-servers/pgbouncer-server";
 import { startPostgres } from "../scripts/local-servers/postgres-server";
 import { chownTo, ownedTempDir } from "../scripts/local-servers/server-process";
@@ -22,13 +29,21 @@ import { chownTo, ownedTempDir } from "../scripts/local-servers/server-process";
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 4);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 15);
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 8);
+const FANIN_ROUNDS = Number(process.env.BENCH_FANIN_ROUNDS ?? 4);
+const FANIN_SECONDS = Number(process.env.BENCH_FANIN_SECONDS ?? 30);
+const FANIN_CLIENTS = Number(process.env.BENCH_FANIN_CLIENTS ?? 1000);
+/** PgBouncer's default_pool_size here, and so the direct side's client count in the fan-in. */
+const POOL_SIZE = 20;
+const MAX_CONNECTIONS = 100;
+
+const geometricMean = (values: number[]): number => Math.exp(values.reduce((sum, value) => sum + Math.log(value), 0) / values.length);
 
 async function main(): Promise<void> {
   const password = randomBytes(30).toString("base64url").replace(/[-_]/g, "x");
   const verifier = scramSha256Verifier(password, randomBytes(16).toString("base64"));
   const other = scramSha256Verifier(randomBytes(20).toString("hex"), randomBytes(16).toString("base64"));
   const postgres = await startPostgres({
-    conf: renderPostgresConf({ resources: { cpu: 2, memoryMiB: 4096 }, maxConnections: 100, storageGiB: 20 }),
+    conf: renderPostgresConf({ resources: { cpu: 2, memoryMiB: 4096 }, maxConnections: MAX_CONNECTIONS, storageGiB: 20 }),
     hba: renderPostgresHba(),
     initSql: [renderPostgresInitSql({ services: [{ role: "bench", database: "bench", scramVerifier: verifier }], monitorVerifier: other, backupVerifier: other })],
   });
@@ -37,7 +52,7 @@ async function main(): Promise<void> {
       postgresHost: postgres.host,
       postgresPort: postgres.port,
       databases: [{ name: "bench" }],
-      defaultPoolSize: 20,
+      defaultPoolSize: POOL_SIZE,
       maxClientConnections: 2000,
       authFile: "/unused",
     }),
@@ -48,8 +63,10 @@ async function main(): Promise<void> {
   const pgpass = join(secrets.path, "pgpass");
   writeFileSync(pgpass, renderPgpass([{ user: "bench", password }]), { mode: PGPASS_MODE });
   chownTo(pgpass, user);
+  const pgbenchRun = (port: number, args: string[]) =>
+    postgres.run("pgbench", ["-h", "127.0.0.1", "-p", String(port), "-U", "bench", ...args, "bench"], { PGPASSFILE: pgpass });
   const pgbench = (port: number, args: string[]) => {
-    const result = postgres.run("pgbench", ["-h", "127.0.0.1", "-p", String(port), "-U", "bench", ...args, "bench"], { PGPASSFILE: pgpass });
+    const result = pgbenchRun(port, args);
     if (result.status !== 0) throw new Error(`pgbench ${args.join(" ")} on port ${port} failed: ${result.stderr}`);
     return result.stdout;
   };
@@ -75,9 +92,43 @@ async function main(): Promise<void> {
       }
       ratios.push(pair.pgbouncer / pair.direct);
     }
-    const geomean = Math.exp(ratios.reduce((a, r) => a + Math.log(r), 0) / ratios.length);
     console.log(`pairs: ${ratios.map((r) => r.toFixed(2)).join(" ")}`);
-    console.log(`pgbouncer: ratio ${geomean.toFixed(2)}`);
+    const connectRatio = geometricMean(ratios);
+
+    // What 1,000 clients get from PostgreSQL itself: max_connections (less the superuser
+    // reserve) admits the first ones, the rest are refused at login.
+    const refused = pgbenchRun(postgres.port, ["-n", "-N", "-c", String(FANIN_CLIENTS), "-j", "2", "-T", "5"]);
+    const refusals = refused.stderr.split("\n").filter((line) => /too many clients|remaining connection slots/.test(line));
+    console.log(
+      `direct with ${FANIN_CLIENTS} clients: pgbench exit ${refused.status}, ${refusals.length} connection errors against max_connections = ${MAX_CONNECTIONS}` +
+        (refusals.length > 0 ? `, e.g. "${refusals[0]!.replace(/^.*?(FATAL|ERROR)/, "$1").trim()}"` : ""),
+    );
+    if (refused.status === 0 || refusals.length === 0) throw new Error(`${FANIN_CLIENTS} direct clients were expected to be refused: ${refused.stderr.slice(-2000)}`);
+
+    const fanIn = [
+      { label: `direct ${POOL_SIZE} clients`, port: postgres.port, clients: POOL_SIZE, key: "direct" },
+      { label: `pgbouncer ${FANIN_CLIENTS} clients`, port: bouncer.port, clients: FANIN_CLIENTS, key: "pgbouncer" },
+    ] as const;
+    const fanInRatios: number[] = [];
+    for (let round = 0; round < FANIN_ROUNDS; round += 1) {
+      const pair: Record<string, number> = {};
+      for (const target of round % 2 === 0 ? fanIn : [...fanIn].reverse()) {
+        const out = pgbench(target.port, ["-n", "-N", "-c", String(target.clients), "-j", "2", "-T", String(FANIN_SECONDS)]);
+        // Connecting 1,000 SCRAM clients takes seconds of pgbench's own CPU; pgbench leaves it out of this figure.
+        const tps = /tps = ([\d.]+) \(without initial connection time\)/.exec(out);
+        const failed = /number of failed transactions: (\d+)/.exec(out);
+        const processed = /number of transactions actually processed: (\d+)/.exec(out);
+        if (!tps || !processed) throw new Error(`pgbench printed no tps: ${out}`);
+        const failures = failed ? Number(failed[1]) : 0;
+        if (failures > 0) throw new Error(`${target.label}: ${failures} failed transactions: ${out}`);
+        pair[target.key] = Number(tps[1]);
+        console.log(`fan-in round ${round + 1} ${target.label}: ${Number(tps[1]).toFixed(1)} tps, ${processed[1]} transactions, 0 failed`);
+      }
+      fanInRatios.push(pair.pgbouncer! / pair.direct!);
+    }
+    console.log(`fan-in pairs: ${fanInRatios.map((r) => r.toFixed(2)).join(" ")}`);
+    console.log(`pgbouncer-fanin: ratio ${geometricMean(fanInRatios).toFixed(2)}`);
+    console.log(`pgbouncer: ratio ${connectRatio.toFixed(2)}`);
   } finally {
     await bouncer.destroy();
     await postgres.destroy();

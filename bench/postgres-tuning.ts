@@ -24,7 +24,7 @@
 // of stock, and BENCH_WORKLOADS=tpcb,select runs a subset.
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
-import { renderPostgresConf } from "../components/database/postgres-conf";
+import { renderPostgresConf } from "../components/database/postgres/postgres-conf";
 import { POSTGRES_BIN, startPostgres, PostgresServer } from "../scripts/local-servers/postgres-server";
 import { spawnAs } from "../scripts/local-servers/server-process";
 

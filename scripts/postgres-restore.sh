@@ -1,6 +1,6 @@
 #!/bin/sh
 # postgres-restore.sh: restore databases from a backup written by the fundament backup job
-# (components/database/backup-script.ts).
+# (components/database/backups/backup-script.ts).
 #
 # Usage:
 #   postgres-restore.sh [--yes] <backup-directory> [database ...]

@@ -1,6 +1,6 @@
 #!/bin/sh
 # redis-restore.sh: prepare an empty Redis data directory from a backup written by the fundament
-# Redis backup job (components/database/redis-backup-script.ts), so that the platform's
+# Redis backup job (components/database/backups/redis-backup-script.ts), so that the platform's
 # redis-server, started on it with its rendered redis.conf unchanged, loads the backup.
 #
 # Usage:

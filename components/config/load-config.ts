@@ -1,6 +1,6 @@
 import { STACK_SCHEMA } from "./stack-schema";
 import { validateBrokerModel } from "../broker/broker-model";
-import { postgresMinimumMemoryMiB } from "../database/postgres-conf";
+import { postgresMinimumMemoryMiB } from "../database/postgres/postgres-conf";
 import { receiverProblems } from "../monitoring/alert-receivers";
 import { ServiceName, StackConfig } from "./stack-config";
 import { checkField, closest } from "./validate-field";

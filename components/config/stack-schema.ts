@@ -1,4 +1,4 @@
-import { PGBOUNCER_EXPORTER_IMAGE, PGBOUNCER_IMAGE, POSTGRES_EXPORTER_IMAGE, POSTGRES_IMAGE } from "../database/postgres-images";
+import { PGBOUNCER_EXPORTER_IMAGE, PGBOUNCER_IMAGE, POSTGRES_EXPORTER_IMAGE, POSTGRES_IMAGE } from "../database/postgres/postgres-images";
 import { CLUSTER_SCHEMA } from "./cluster-schema";
 import { Field, NumberField, ObjectField } from "./schema-fields";
 import { IMAGE_ONLY_PINS, SERVER_VERSIONS } from "./server-versions";
@@ -118,7 +118,7 @@ export const STACK_SCHEMA: Record<string, Field> = {
     kind: "object",
     doc: "PostgreSQL",
     fields: {
-      image: image("PostgreSQL image (the tested major: see components/database/postgres-images.ts)", POSTGRES_IMAGE),
+      image: image("PostgreSQL image (the tested major: see components/database/postgres/postgres-images.ts)", POSTGRES_IMAGE),
       exporterImage: image("postgres_exporter image", POSTGRES_EXPORTER_IMAGE),
       cpu: cpu(2),
       memoryMiB: memoryMiB(4096, 256),

@@ -54,6 +54,7 @@ function wireService(scope: LayerScope, below: ServicesInputs, service: ServiceN
   // Stack config validation guarantees every service's databases exist (load-config.ts).
   const connections: ServiceConnections = {
     postgres: databases.pgbouncer!.connections[service],
+    postgresSession: databases.postgres!.sessionConnections[service],
     redis: databases.redis!.connections[service],
     rabbitmq: below.broker!.connections[service],
   };
@@ -79,6 +80,8 @@ function wireService(scope: LayerScope, below: ServicesInputs, service: ServiceN
       environment: config.environment,
       resources: { cpu: serviceConfig.cpu, memoryMiB: serviceConfig.memoryMiB },
       replicas: config.target === "docker" ? 1 : serviceConfig.replicas,
+      // The scheduling layer gives every service an HPA on Kubernetes, which then owns the count.
+      autoscaled: config.target === "kubernetes",
       dependsOn: dataServices,
       route: apiRoute(service, config.domain, API_RATE_LIMITS[service]),
       ...settings[service](),

@@ -76,7 +76,7 @@ export class KubernetesRuntime implements Runtime {
           {
             metadata,
             spec: {
-              replicas,
+              ...(workload.autoscaled === true ? {} : { replicas }),
               selector: { matchLabels: selectorLabels(workload.name) },
               strategy: { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
               template,

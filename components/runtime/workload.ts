@@ -137,6 +137,12 @@ export interface Workload {
   /** Signal that starts a graceful stop (PostgreSQL wants SIGINT for a fast shutdown). */
   stopSignal?: string;
   replicas?: number;
+  /**
+   * An autoscaler owns the replica count (Kubernetes: a HorizontalPodAutoscaler on the
+   * Deployment). The controller then leaves spec.replicas out, so an update never resets what the
+   * autoscaler chose; the autoscaler's minimum brings a new Deployment up to `replicas`.
+   */
+  autoscaled?: boolean;
   /** Kubernetes: replicas only on different nodes (required pod anti-affinity), so one node's loss takes one. */
   spreadReplicas?: boolean;
   /**

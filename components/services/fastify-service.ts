@@ -24,6 +24,8 @@ export interface FastifyServiceArgs {
   dockerProvider?: docker.Provider;
   resources: WorkloadResources;
   replicas: number;
+  /** A HorizontalPodAutoscaler owns the replica count from `replicas` up (Kubernetes). */
+  autoscaled?: boolean;
   /** Plain settings; never a secret. */
   env: Record<string, pulumi.Input<string>>;
   /** Secret values, each delivered as /run/secrets/<name> and announced as <VARIABLE>_FILE. */
@@ -111,6 +113,7 @@ export class FastifyService extends pulumi.ComponentResource {
         files: all.files,
         health: { startup: { ...live, periodSeconds: 2, failureThreshold: 30 }, readiness: ready, liveness: live },
         replicas: args.replicas,
+        ...(args.autoscaled === true ? { autoscaled: true } : {}),
         ...(args.storage ? { storage: args.storage } : {}),
         ...(args.serviceAccount ? { serviceAccount: args.serviceAccount } : {}),
         ...(args.route ? { route: args.route } : {}),

@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { AmqpConnection } from "../broker";
-import type { DatabaseConnection } from "../database/postgres";
-import type { RedisConnection } from "../database/redis";
+import type { DatabaseConnection } from "../database/postgres/postgres";
+import type { RedisConnection } from "../database/redis/redis";
 
 /**
  * A connection output is secret as a whole because it carries a password. These split it: the

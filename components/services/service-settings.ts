@@ -1,14 +1,17 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { AmqpConnection } from "../broker";
-import type { DatabaseConnection } from "../database/postgres";
-import type { RedisConnection } from "../database/redis";
+import type { DatabaseConnection } from "../database/postgres/postgres";
+import type { RedisConnection } from "../database/redis/redis";
 import type { GpuJobsConfig } from "../config";
 import type { WorkloadStorage } from "../runtime/workload";
 import { HTTP_PORT } from "./fastify-service";
 import { amqpUrl, passwordOf, plainPart, postgresUrl, redisUrl } from "./service-connections";
 
 export interface ServiceConnections {
+  /** Through PgBouncer (transaction pooling). */
   postgres: pulumi.Output<DatabaseConnection>;
+  /** PostgreSQL itself, for a session that must outlive a transaction (the config service's LISTEN). */
+  postgresSession: pulumi.Output<DatabaseConnection>;
   redis: pulumi.Output<RedisConnection>;
   rabbitmq: pulumi.Output<AmqpConnection>;
 }
@@ -65,6 +68,8 @@ export function configSettings(connections: ServiceConnections, usersHost: pulum
   return {
     env: {
       ...database,
+      // The change feed LISTENs: PgBouncer's transaction pooling would never deliver a notification.
+      DATABASE_LISTEN_URL: postgresUrl(connections.postgresSession),
       REDIS_URL: redisUrl(connections.redis, false),
       REDIS_USERNAME: plainPart(connections.redis, "user"),
       AMQP_HOST: plainPart(connections.rabbitmq, "host"),

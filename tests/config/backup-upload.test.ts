@@ -3,7 +3,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, wr
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { renderBackupUploadScript } from "../../components/database/backup-upload-script";
+import { renderBackupUploadScript } from "../../components/database/backups/backup-upload-script";
 
 const root = mkdtempSync(join(tmpdir(), "fundament-upload-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));

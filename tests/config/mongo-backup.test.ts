@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { MONGO_BACKUP_USER, renderMongoBackupScript, renderMongodumpConfig } from "../../components/database/mongo-backup-script";
+import { MONGO_BACKUP_USER, renderMongoBackupScript, renderMongodumpConfig } from "../../components/database/backups/mongo-backup-script";
 
 const root = mkdtempSync(join(tmpdir(), "fundament-mongo-backup-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));

@@ -9,11 +9,11 @@ import * as pulumi from "@pulumi/pulumi";
 import { MockCallArgs, MockResourceArgs } from "@pulumi/pulumi/runtime/mocks";
 import { parse } from "yaml";
 import { beforeAll, describe, expect, it } from "vitest";
-import { Mongo, MongoArgs, MongoConnection } from "../../components/database/mongo";
-import { MongoBackup } from "../../components/database/mongo-backup";
-import { MONGO_BACKUP_USER, renderMongoBackupScript } from "../../components/database/mongo-backup-script";
-import { mongoInitPlan } from "../../components/database/mongo-init-script";
-import { MONGOD_CONF_PATH, MONGO_EXPORTER_CA_PATH, MONGO_EXPORTER_PEM_PATH, MONGO_INIT_SCRIPT_PATH, MONGO_KEYFILE_COPY_PATH, MONGO_KEYFILE_PATH } from "../../components/database/mongo-workloads";
+import { Mongo, MongoArgs, MongoConnection } from "../../components/database/mongo/mongo";
+import { MongoBackup } from "../../components/database/backups/mongo-backup";
+import { MONGO_BACKUP_USER, renderMongoBackupScript } from "../../components/database/backups/mongo-backup-script";
+import { mongoInitPlan } from "../../components/database/mongo/mongo-init-script";
+import { MONGOD_CONF_PATH, MONGO_EXPORTER_CA_PATH, MONGO_EXPORTER_PEM_PATH, MONGO_INIT_SCRIPT_PATH, MONGO_KEYFILE_COPY_PATH, MONGO_KEYFILE_PATH } from "../../components/database/mongo/mongo-workloads";
 import { Runtime, WorkloadFile } from "../../components/runtime/workload";
 import { RecordingRuntime, settled } from "./recording-runtime";
 

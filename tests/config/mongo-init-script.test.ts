@@ -8,10 +8,10 @@ import * as pulumi from "@pulumi/pulumi";
 import { MockCallArgs, MockResourceArgs } from "@pulumi/pulumi/runtime/mocks";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { Mongo } from "../../components/database/mongo";
-import { mongoExporterSubject } from "../../components/database/mongo-certificates";
-import { MongoInitScriptInput, mongoIndexName, renderMongoInitScript } from "../../components/database/mongo-init-script";
-import { MONGO_INIT_SCRIPT_PATH, MONGO_ROOT_PASSWORD_PATH } from "../../components/database/mongo-workloads";
+import { Mongo } from "../../components/database/mongo/mongo";
+import { mongoExporterSubject } from "../../components/database/mongo/mongo-certificates";
+import { MongoInitScriptInput, mongoIndexName, renderMongoInitScript } from "../../components/database/mongo/mongo-init-script";
+import { MONGO_INIT_SCRIPT_PATH, MONGO_ROOT_PASSWORD_PATH } from "../../components/database/mongo/mongo-workloads";
 import { DeployedWorkload, Job, Runtime, Workload } from "../../components/runtime/workload";
 
 interface ModelUser {

@@ -5,7 +5,7 @@
 import fc from "fast-check";
 import { parse } from "yaml";
 import { describe, expect, it } from "vitest";
-import { MONGO_MIN_MEMORY_MIB, mongoCacheSizeGB, renderMongodConf } from "../../components/database/mongod-conf";
+import { MONGO_MIN_MEMORY_MIB, mongoCacheSizeGB, renderMongodConf } from "../../components/database/mongo/mongod-conf";
 
 type Check = (value: unknown) => boolean;
 const oneOf = (...values: unknown[]): Check => (value) => values.includes(value);

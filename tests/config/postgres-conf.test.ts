@@ -9,7 +9,7 @@ import {
   postgresShmSizeMiB,
   postgresTuning,
   renderPostgresConf,
-} from "../../components/database/postgres-conf";
+} from "../../components/database/postgres/postgres-conf";
 import { waitFor } from "../../scripts/local-servers/free-port";
 import { POSTGRES_MAJOR } from "../../components/config/server-versions";
 import { PostgresServer, startPostgres } from "../../scripts/local-servers/postgres-server";

@@ -4,7 +4,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { PostgresConfInput, postgresMinimumMemoryMiB, renderPostgresConf } from "../../components/database/postgres-conf";
+import { PostgresConfInput, postgresMinimumMemoryMiB, renderPostgresConf } from "../../components/database/postgres/postgres-conf";
 import { PostgresServer, startPostgres } from "../../scripts/local-servers/postgres-server";
 
 const DURABILITY = ["fsync", "full_page_writes", "synchronous_commit"] as const;

@@ -2,10 +2,10 @@ import { randomBytes } from "node:crypto";
 import fc from "fast-check";
 import { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BACKUP_ROLE, MONITOR_ROLE, serviceDatabaseProblems, serviceRoleName } from "../../components/database/postgres-databases";
-import { renderPostgresHba } from "../../components/database/postgres-hba";
-import { renderPostgresInitSql, ServiceRole } from "../../components/database/postgres-init-sql";
-import { scramSha256Verifier } from "../../components/database/postgres-scram";
+import { BACKUP_ROLE, MONITOR_ROLE, serviceDatabaseProblems, serviceRoleName } from "../../components/database/postgres/postgres-databases";
+import { renderPostgresHba } from "../../components/database/postgres/postgres-hba";
+import { renderPostgresInitSql, ServiceRole } from "../../components/database/postgres/postgres-init-sql";
+import { scramSha256Verifier } from "../../components/database/postgres/postgres-scram";
 import { POSTGRES_MAJOR } from "../../components/config/server-versions";
 import { PostgresServer, startPostgres } from "../../scripts/local-servers/postgres-server";
 

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { renderPgpass } from "../../components/database/postgres-pgpass";
+import { renderPgpass } from "../../components/database/postgres/postgres-pgpass";
 
 /** Splits a pgpass line the way libpq reads it: ':' separates fields unless escaped by '\'. */
 function parseLine(line: string): string[] {

@@ -6,12 +6,12 @@ import { copyFileSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
 import { basename, join, resolve } from "node:path";
 import { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { renderPostgresBackupScript } from "../../components/database/backup-script";
-import { BACKUP_ROLE, MONITOR_ROLE } from "../../components/database/postgres-databases";
-import { renderPostgresHba } from "../../components/database/postgres-hba";
-import { renderPostgresInitSql } from "../../components/database/postgres-init-sql";
-import { PGPASS_MODE, renderPgpass } from "../../components/database/postgres-pgpass";
-import { scramSha256Verifier } from "../../components/database/postgres-scram";
+import { renderPostgresBackupScript } from "../../components/database/backups/backup-script";
+import { BACKUP_ROLE, MONITOR_ROLE } from "../../components/database/postgres/postgres-databases";
+import { renderPostgresHba } from "../../components/database/postgres/postgres-hba";
+import { renderPostgresInitSql } from "../../components/database/postgres/postgres-init-sql";
+import { PGPASS_MODE, renderPgpass } from "../../components/database/postgres/postgres-pgpass";
+import { scramSha256Verifier } from "../../components/database/postgres/postgres-scram";
 import { POSTGRES_BIN, PostgresServer, startPostgres } from "../../scripts/local-servers/postgres-server";
 import { chownTo, ownedTempDir, runAs, serviceUser } from "../../scripts/local-servers/server-process";
 

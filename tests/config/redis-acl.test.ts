@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { RedisAclRole, RedisAclUser, redisPasswordHash, renderRedisAcl } from "../../components/database/redis-acl";
+import { RedisAclRole, RedisAclUser, redisPasswordHash, renderRedisAcl } from "../../components/database/redis/redis-acl";
 
 const hash = (password: string) => redisPasswordHash(password);
 

@@ -5,9 +5,9 @@ import { chmodSync, copyFileSync, existsSync, readdirSync, rmSync, writeFileSync
 import { basename, join, resolve } from "node:path";
 import Redis from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { REDIS_BACKUP_USER, REDIS_HEALTH_USER, redisPasswordHash, renderRedisAcl } from "../../components/database/redis-acl";
-import { renderRedisBackupScript } from "../../components/database/redis-backup-script";
-import { renderRedisConf } from "../../components/database/redis-conf";
+import { REDIS_BACKUP_USER, REDIS_HEALTH_USER, redisPasswordHash, renderRedisAcl } from "../../components/database/redis/redis-acl";
+import { renderRedisBackupScript } from "../../components/database/backups/redis-backup-script";
+import { renderRedisConf } from "../../components/database/redis/redis-conf";
 import { RedisServer, startRedis } from "../../scripts/local-servers/redis-server";
 import { chownTo, ownedTempDir, runAs, serviceUser } from "../../scripts/local-servers/server-process";
 

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { EVICTION_POLICIES, REDIS_MIN_MEMORY_MIB, redisMaxMemoryMiB, renderRedisConf } from "../../components/database/redis-conf";
+import { EVICTION_POLICIES, REDIS_MIN_MEMORY_MIB, redisMaxMemoryMiB, renderRedisConf } from "../../components/database/redis/redis-conf";
 
 /** The value of each directive that occurs exactly once (redis.conf: later lines win, so duplicates would hide intent). */
 function directives(conf: string): Map<string, string> {

@@ -5,9 +5,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Redis from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { REDIS_EXPORTER_USER, REDIS_HEALTH_USER, redisPasswordHash, renderRedisAcl } from "../../components/database/redis-acl";
-import { EvictionPolicy, renderRedisConf } from "../../components/database/redis-conf";
-import { redisHealthCommand } from "../../components/database/redis-workloads";
+import { REDIS_EXPORTER_USER, REDIS_HEALTH_USER, redisPasswordHash, renderRedisAcl } from "../../components/database/redis/redis-acl";
+import { EvictionPolicy, renderRedisConf } from "../../components/database/redis/redis-conf";
+import { redisHealthCommand } from "../../components/database/redis/redis-workloads";
 import { RedisServer, startRedis } from "../../scripts/local-servers/redis-server";
 import { runAs } from "../../scripts/local-servers/server-process";
 

@@ -203,6 +203,16 @@ describe("GPU node pools, charts, quotas and autoscaling", () => {
     const hpas = prod.all("kubernetes:autoscaling/v2:HorizontalPodAutoscaler").map(props);
     expect(hpas.map((h) => (h.spec as { scaleTargetRef: { name: string } }).scaleTargetRef.name).sort()).toEqual(["config", "gpu-jobs", "users"]);
     for (const hpa of hpas) expect(hpa.spec).toMatchObject({ minReplicas: 3, maxReplicas: 12, metrics: [{ resource: { name: "cpu" } }, { resource: { name: "memory" } }] });
+    // The HPA owns the count: a Deployment that also sets spec.replicas is scaled back to it by
+    // every `pulumi up`, dropping the pods the autoscaler added under load.
+    const deployments = prod.all("kubernetes:apps/v1:Deployment").map(props);
+    for (const hpa of hpas) {
+      const target = (hpa.spec as { scaleTargetRef: { name: string } }).scaleTargetRef.name;
+      const deployment = deployments.find((d) => (d.metadata as { name: string }).name === target);
+      expect(deployment, target).toBeDefined();
+      expect((deployment?.spec as Record<string, unknown>).replicas, target).toBeUndefined();
+    }
+    for (const set of prod.all("kubernetes:apps/v1:StatefulSet").map(props)) expect((set.spec as { replicas?: number }).replicas).toBeGreaterThanOrEqual(1);
     const vpas = prod.all("kubernetes:autoscaling.k8s.io/v1:VerticalPodAutoscaler").map(props);
     expect(vpas.map((v) => (v.spec as { targetRef: { name: string } }).targetRef.name).sort()).toEqual(["minio", "mongo", "postgres", "rabbitmq", "redis"]);
     for (const vpa of vpas) expect(vpa.spec).toMatchObject({ updatePolicy: { updateMode: "Off" } });

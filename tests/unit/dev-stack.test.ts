@@ -147,6 +147,15 @@ describe("services on the dev stack", () => {
     expect(envs.some((e) => e.startsWith("DATABASE_URL=postgres://") && !e.includes(":@") && e.includes("@pgbouncer:6432/"))).toBe(true);
   });
 
+  it("gives the config service's change feed a session on PostgreSQL itself: LISTEN through transaction pooling hears nothing", () => {
+    const envs = dev.revealed(dev.one(CONTAINER, "config")).envs as string[];
+    const listen = envs.find((e) => e.startsWith("DATABASE_LISTEN_URL="));
+    expect(listen).toMatch(/^DATABASE_LISTEN_URL=postgres:\/\/[a-z_]+@postgres:5432\/config$/);
+    const pooled = envs.find((e) => e.startsWith("DATABASE_URL="))!;
+    // Same role and database, another door.
+    expect(listen!.replace("DATABASE_LISTEN_URL=", "").replace("@postgres:5432/", "@")).toBe(pooled.replace("DATABASE_URL=", "").replace("@pgbouncer:6432/", "@"));
+  });
+
   it.each(["users", "config"])("runs %s's migrations as a one-shot job before the service", (service) => {
     const job = dev.revealed(dev.one(CONTAINER, `${service}-migrate`));
     expect(job.entrypoints).toEqual(["node", `services/${service}/dist/migrate.js`]);

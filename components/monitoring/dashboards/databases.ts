@@ -1,5 +1,5 @@
 import type { Dashboard } from "@grafana/schema";
-import { BACKUP_LAST_SUCCESS_METRIC } from "../../database/postgres-exporter-queries";
+import { BACKUP_LAST_SUCCESS_METRIC } from "../../database/postgres/postgres-exporter-queries";
 import { dashboard, stat, timeseries } from "./panels";
 
 export const databases: Dashboard = dashboard("fundament-databases", "Databases", "PostgreSQL, PgBouncer, Redis and MongoDB", [

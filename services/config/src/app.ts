@@ -4,6 +4,7 @@ import type { ChangeFeed } from "./change-feed";
 import { ConfigEntries, type OutboxSignal } from "./config-entries";
 import { CurrentCache } from "./current-cache";
 import { DatabaseIdentity } from "./database-identity";
+import { ReplicaCache } from "./replica-cache";
 import { registerConfigMetrics } from "./plugins/config-metrics";
 import { requireDecimalIntegers } from "./plugins/strict-integers";
 import { registerEntryRoutes } from "./routes/entries/routes";
@@ -22,9 +23,12 @@ import { VersionStore } from "./version-store";
  * - logger: the kit's createLogger({ service: "config" }).
  * - pool: the kit's createPgPool, on a database migrated by src/migrate.ts.
  * - redis: the kit's createRedis; current versions are cached under
- *   `config:current:<database identity>:<ns>:<env>` (database-identity.ts).
+ *   `config:current:<database identity>:<ns>:<env>` (database-identity.ts), shared by the
+ *   replicas behind each one's own copies (replica-cache.ts).
  * - changeFeed: PostgresChangeFeed.start({ connection, logger }), the LISTEN connection that wakes
- *   watchers on every replica (ChangeWaiters alone serves a single process, e.g. a benchmark).
+ *   watchers and drops stale copies on every replica; it needs a session of its own, so it
+ *   connects to PostgreSQL directly, never through PgBouncer's transaction pooling (ChangeWaiters
+ *   alone serves a single process, e.g. a benchmark).
  * - verifier: createJwksVerifier({ jwksUrl, ... }) against the users service's JWKS.
  * - outbox: an OutboxRelay publishing change events to the broker; omitted, events wait in
  *   config_outbox for a replica that has one.
@@ -84,7 +88,7 @@ export async function buildApp(deps: ConfigAppDeps): Promise<ServiceApp> {
   const store = new VersionStore(deps.pool);
   const cache = new CurrentCache(deps.redis, identity, deps.cacheTtlSeconds === undefined ? {} : { ttlSeconds: deps.cacheTtlSeconds });
   const outbox: OutboxSignal = deps.outbox ?? { kick: () => undefined };
-  const entries = new ConfigEntries(store, cache, outbox, deps.logger);
+  const entries = new ConfigEntries(store, cache, new ReplicaCache(deps.changeFeed, identity), outbox, deps.logger);
   const writeRole = deps.writeRole ?? "config:write";
   const context: RouteContext = {
     app,

@@ -21,6 +21,12 @@ export interface ChangeFeed {
   readonly closing: boolean;
   /** Watches waiting right now (a gauge). */
   readonly waiting: number;
+  /**
+   * Names the current unbroken stretch of listening: it changes whenever changes may have been
+   * missed (the connection dropped and came back), and is undefined while nothing is heard. An
+   * in-process cache may trust what it learnt only under the stretch it learnt it in.
+   */
+  readonly continuity: number | undefined;
 }
 
 type Waiter = (reason: WakeReason) => void;
@@ -36,6 +42,11 @@ export class ChangeWaiters implements ChangeFeed {
 
   get closing(): boolean {
     return this.isClosing;
+  }
+
+  /** One process hears its own changes directly: one stretch, never broken. */
+  get continuity(): number | undefined {
+    return 0;
   }
 
   subscribe(namespace: string, environment: string): Subscription {
@@ -91,8 +102,11 @@ export class ChangeWaiters implements ChangeFeed {
 }
 
 /**
- * The LISTEN connection's settings from the service's DATABASE_URL and password file. pg lets
- * fields parsed from a connection string override explicit ones, so the URL is taken apart.
+ * The LISTEN connection's settings from a postgres:// URL and the password file. pg lets fields
+ * parsed from a connection string override explicit ones, so the URL is taken apart. LISTEN
+ * needs a session of its own: through PgBouncer in transaction mode the server connection is
+ * handed to other clients between transactions and the notifications never arrive, so the URL
+ * is the server's (DATABASE_LISTEN_URL), not PgBouncer's.
  */
 export function listenConnection(url: string, password: string): ClientConfig {
   const parsed = new URL(url);
@@ -105,6 +119,8 @@ export function listenConnection(url: string, password: string): ClientConfig {
     application_name: "config-change-feed",
     // The connection is idle by design; keepalive notices one a firewall dropped silently.
     keepAlive: true,
+    // A connect whose packets vanish would otherwise wait forever, and the feed never retry.
+    connectionTimeoutMillis: 10_000,
   };
 }
 
@@ -113,6 +129,13 @@ export interface PostgresChangeFeedOptions {
   logger: Logger;
   /** First reconnect delay after the LISTEN connection drops; doubles up to 10 s. */
   reconnectDelayMs?: number;
+  /**
+   * How often the idle LISTEN connection is asked a `SELECT 1`; no answer within twice that
+   * counts as a lost connection (a busy server or event loop is not a dead one). Bounds how long
+   * a connection that died silently (no RST from a vanished peer) passes for a live one: at most
+   * three periods. Default 5000.
+   */
+  heartbeatMs?: number;
 }
 
 /**
@@ -126,6 +149,8 @@ export class PostgresChangeFeed implements ChangeFeed {
   private reconnectTimer: NodeJS.Timeout | undefined;
   private stopped = false;
   private connected = false;
+  private stretch = 0;
+  private heartbeat: NodeJS.Timeout | undefined;
 
   private constructor(private readonly options: PostgresChangeFeedOptions) {}
 
@@ -144,6 +169,10 @@ export class PostgresChangeFeed implements ChangeFeed {
     return this.connected;
   }
 
+  get continuity(): number | undefined {
+    return this.connected ? this.stretch : undefined;
+  }
+
   subscribe(namespace: string, environment: string): Subscription {
     return this.waiters.subscribe(namespace, environment);
   }
@@ -160,6 +189,7 @@ export class PostgresChangeFeed implements ChangeFeed {
     this.stopped = true;
     await this.waiters.close();
     clearTimeout(this.reconnectTimer);
+    clearInterval(this.heartbeat);
     const client = this.client;
     this.client = undefined;
     this.connected = false;
@@ -184,6 +214,7 @@ export class PostgresChangeFeed implements ChangeFeed {
       if (this.client !== client) return;
       this.client = undefined;
       this.connected = false;
+      clearInterval(this.heartbeat);
       if (this.stopped) return;
       this.options.logger.warn({ err: error }, "config change feed lost its PostgreSQL connection; reconnecting");
       client.end().catch(() => undefined);
@@ -203,7 +234,32 @@ export class PostgresChangeFeed implements ChangeFeed {
       return;
     }
     this.client = client;
+    this.stretch += 1;
     this.connected = true;
+    this.startHeartbeat(client, lost);
+  }
+
+  private startHeartbeat(client: Client, lost: (error?: Error) => void): void {
+    const periodMs = this.options.heartbeatMs ?? 5000;
+    let inFlight = false;
+    this.heartbeat = setInterval(() => {
+      if (inFlight) return;
+      inFlight = true;
+      let timer: NodeJS.Timeout | undefined;
+      const silent = new Promise<never>((_resolve, reject) => {
+        // setImmediate runs after the poll phase: an answer that arrived while this process was
+        // busy (a blocked event loop is not a dead connection) is read before the verdict.
+        timer = setTimeout(() => setImmediate(() => reject(new Error(`LISTEN connection did not answer within ${2 * periodMs} ms`))), 2 * periodMs);
+      });
+      Promise.race([client.query("SELECT 1"), silent]).then(
+        () => undefined,
+        (error: unknown) => lost(error instanceof Error ? error : new Error(String(error))),
+      ).finally(() => {
+        clearTimeout(timer);
+        inFlight = false;
+      });
+    }, periodMs);
+    this.heartbeat.unref();
   }
 
   private scheduleReconnect(delayMs: number): void {

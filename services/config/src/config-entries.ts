@@ -1,6 +1,7 @@
 import type { Logger } from "@fundament/kit";
 import { NotFoundError } from "./config-errors";
 import type { CurrentCache } from "./current-cache";
+import type { ReplicaCache } from "./replica-cache";
 import type { JsonObject } from "./json-patch";
 import { BASE_ENVIRONMENT, effectiveDocument } from "./overlay";
 import type { RollbackRequest, VersionRecord, VersionStore, WriteRequest } from "./version-store";
@@ -21,43 +22,59 @@ export interface EffectiveConfig {
 }
 
 /**
- * Reads and writes of entries with the Redis cache in front of PostgreSQL. A cache failure
- * costs a database read, never a request: PostgreSQL stays the source of truth.
+ * Reads and writes of entries: this replica's own copies (ReplicaCache, kept coherent by the
+ * change feed) in front of the Redis cache that all replicas share, in front of PostgreSQL. A
+ * cache failure costs a database read, never a request: PostgreSQL stays the source of truth.
  */
 export class ConfigEntries {
   constructor(
     private readonly store: VersionStore,
     private readonly cache: CurrentCache,
+    private readonly replica: ReplicaCache,
     private readonly outbox: OutboxSignal,
     private readonly logger: Logger,
   ) {}
 
   async current(namespace: string, environment: string): Promise<VersionRecord | undefined> {
+    const held = this.replica.get(namespace, environment);
+    if (held) return JSON.parse(held.json) as VersionRecord;
+    const found = await this.fetchCurrent(namespace, environment);
+    return found?.record ?? (found ? (JSON.parse(found.json) as VersionRecord) : undefined);
+  }
+
+  /**
+   * The current version as JSON text: a cache hit goes out as held, unparsed, which is what makes
+   * the hot read cheap. The text is exactly JSON.stringify(VersionRecord).
+   */
+  async requireCurrentJson(namespace: string, environment: string): Promise<{ version: number; json: string }> {
+    const held = this.replica.get(namespace, environment);
+    if (held) return held;
+    const found = await this.fetchCurrent(namespace, environment);
+    if (found) return found;
+    await this.requireNamespace(namespace);
+    throw new NotFoundError("params.environment", `${namespace}/${environment} has no version yet`);
+  }
+
+  /** Redis, then PostgreSQL; whatever is found is held by this replica for the next read. */
+  private async fetchCurrent(namespace: string, environment: string): Promise<{ version: number; json: string; record?: VersionRecord } | undefined> {
+    // Taken before the read: a change notified meanwhile makes the replica refuse what was read.
+    const readUnder = this.replica.readUnder;
     try {
-      const cached = await this.cache.get(namespace, environment);
-      if (cached) return cached;
+      const cached = await this.cache.getJson(namespace, environment);
+      if (cached) {
+        this.replica.offer({ namespace, environment, version: cached.version }, cached.json, readUnder);
+        return cached;
+      }
     } catch (err) {
       this.logger.warn({ err }, "config cache read failed; reading PostgreSQL");
     }
     const identity = this.cache.identityNow;
     const record = await this.store.current(namespace, environment);
-    if (record) await this.remember(record, identity);
-    return record;
-  }
-
-  /**
-   * The current version as JSON text: a cache hit goes out as Redis holds it, unparsed, which is
-   * what makes the hot read cheap. The text is exactly JSON.stringify(VersionRecord).
-   */
-  async requireCurrentJson(namespace: string, environment: string): Promise<{ version: number; json: string }> {
-    try {
-      const cached = await this.cache.getJson(namespace, environment);
-      if (cached) return cached;
-    } catch (err) {
-      this.logger.warn({ err }, "config cache read failed; reading PostgreSQL");
-    }
-    const record = await this.requireCurrent(namespace, environment);
-    return { version: record.version, json: JSON.stringify(record) };
+    if (!record) return undefined;
+    await this.remember(record, identity);
+    const json = JSON.stringify(record);
+    this.replica.offer(record, json, readUnder);
+    return { version: record.version, json, record };
   }
 
   /** The current version, or a 404 that says whether the namespace or the entry is missing. */
@@ -94,16 +111,22 @@ export class ConfigEntries {
 
   async write(request: WriteRequest): Promise<VersionRecord> {
     const identity = this.cache.identityNow;
-    return this.changed(await this.store.write(request), identity);
+    const readUnder = this.replica.readUnder;
+    return this.changed(await this.store.write(request), identity, readUnder);
   }
 
   async rollback(request: RollbackRequest): Promise<VersionRecord> {
     const identity = this.cache.identityNow;
-    return this.changed(await this.store.rollback(request), identity);
+    const readUnder = this.replica.readUnder;
+    return this.changed(await this.store.rollback(request), identity, readUnder);
   }
 
-  /** The new version replaces the cached one at once, so no replica serves the old one after a write returns. */
-  private async changed(record: VersionRecord, identity: string | undefined): Promise<VersionRecord> {
+  /**
+   * The new version replaces the shared cached one at once, and this replica holds it, so the
+   * writer reads its own write; other replicas drop their copies when the NOTIFY reaches them.
+   */
+  private async changed(record: VersionRecord, identity: string | undefined, readUnder: ReplicaCache["readUnder"]): Promise<VersionRecord> {
+    this.replica.offer(record, JSON.stringify(record), readUnder);
     await this.remember(record, identity);
     this.outbox.kick();
     return record;

@@ -1,4 +1,4 @@
-import { createJwksVerifier, createPgPool, createRedis, startTracing, type Logger } from "@fundament/kit";
+import { consulConnectionFromEnv, createDiscovery, createJwksVerifier, createPgPool, createRedis, discoveredUrl, startTracing, type Logger } from "@fundament/kit";
 import { Messaging } from "@fundament/kit/messaging";
 import type { ConfigAppDeps } from "./app";
 import { brokerChangePublisher } from "./broker-change-publisher";
@@ -23,7 +23,8 @@ export async function connectDependencies(config: ConfigServiceEnv, logger: Logg
     ...(config.REDIS_USERNAME === undefined ? {} : { username: config.REDIS_USERNAME }),
   });
   const changeFeed = await PostgresChangeFeed.start({
-    connection: listenConnection(config.DATABASE_URL, config.DATABASE_PASSWORD),
+    // PgBouncer's transaction pooling would hand the LISTEN session's server connection to others.
+    connection: listenConnection(config.DATABASE_LISTEN_URL ?? config.DATABASE_URL, config.DATABASE_PASSWORD),
     logger,
   });
   const messaging = await Messaging.connect({
@@ -38,8 +39,17 @@ export async function connectDependencies(config: ConfigServiceEnv, logger: Logg
   // Every replica hears every commit: whichever one is free publishes it.
   changeFeed.onChange(() => outbox.kick());
   outbox.start();
+  // The users service's JWKS through discovery: its passing instances from Consul, or JWKS_URL's DNS name without Consul.
+  const jwks = new URL(config.JWKS_URL);
+  const discovery = createDiscovery({
+    consul: consulConnectionFromEnv(config),
+    fallback: { [config.JWKS_SERVICE]: { host: jwks.hostname, port: Number(jwks.port || (jwks.protocol === "https:" ? 443 : 80)) } },
+    onError: (service, err) => logger.warn({ err, service }, "discovery: Consul query failed, keeping the last answer"),
+  });
+  let turn = 0;
   const verifier = await createJwksVerifier({
     jwksUrl: config.JWKS_URL,
+    resolveJwksUrl: async () => discoveredUrl(config.JWKS_URL, await discovery.discover(config.JWKS_SERVICE), turn++),
     rolesClaim: config.JWT_ROLES_CLAIM,
     cooldownMs: config.JWKS_COOLDOWN_MS,
     ...(config.JWT_ISSUER === undefined ? {} : { issuer: config.JWT_ISSUER }),
@@ -61,7 +71,7 @@ export async function connectDependencies(config: ConfigServiceEnv, logger: Logg
       { name: "change-feed", check: async () => assertListening(changeFeed) },
       { name: "rabbitmq", check: async () => assertConnected(messaging) },
     ],
-    closers: [() => messaging.close()],
+    closers: [() => messaging.close(), async () => discovery.close()],
     ...(config.OTEL_EXPORTER_OTLP_ENDPOINT === undefined ? {} : { tracing: startTracing({ service: "config", endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT }) }),
   };
 }

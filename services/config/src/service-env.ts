@@ -1,4 +1,4 @@
-import { env, type EnvValues } from "@fundament/kit";
+import { consulEnv, env, type EnvValues } from "@fundament/kit";
 
 /** Every variable the service reads; secrets only through `*_FILE`. */
 export const configServiceEnv = {
@@ -6,6 +6,12 @@ export const configServiceEnv = {
   METRICS_PORT: env.port({ default: 9464, description: "port of the separate /metrics listener" }),
   LOG_LEVEL: env.oneOf(["fatal", "error", "warn", "info", "debug", "trace"], { default: "info" }),
   DATABASE_URL: env.url({ protocols: ["postgres", "postgresql"], description: "postgres://user@host:port/database, without the password" }),
+  DATABASE_LISTEN_URL: env.optional(
+    env.url({
+      protocols: ["postgres", "postgresql"],
+      description: "PostgreSQL itself for the change feed's LISTEN session (same user and database, no password); default DATABASE_URL, which must then not be PgBouncer in transaction mode",
+    }),
+  ),
   DATABASE_PASSWORD: env.secretFile({ description: "the database user's password" }),
   DATABASE_POOL_MAX: env.integer({ default: 10, min: 1, max: 200 }),
   REDIS_URL: env.url({ protocols: ["redis", "rediss"], description: "redis://host:port/db, without the password" }),
@@ -16,7 +22,8 @@ export const configServiceEnv = {
   AMQP_VHOST: env.string({ default: "/", description: "RabbitMQ virtual host" }),
   AMQP_USER: env.string({ description: "RabbitMQ user" }),
   AMQP_PASSWORD: env.secretFile({ description: "the RabbitMQ user's password" }),
-  JWKS_URL: env.url({ protocols: ["http", "https"], description: "the users service's JWKS document" }),
+  JWKS_URL: env.url({ protocols: ["http", "https"], description: "the users service's JWKS document at its DNS name (used as is when Consul is not configured)" }),
+  JWKS_SERVICE: env.string({ default: "users", description: "Consul service whose passing instances serve JWKS_URL's path" }),
   JWT_ISSUER: env.optional(env.string({ description: "required `iss` of tokens" })),
   JWT_AUDIENCE: env.optional(env.string({ description: "required `aud` of tokens" })),
   JWT_ROLES_CLAIM: env.string({ default: "roles", description: "claim carrying the caller's roles" }),
@@ -29,9 +36,7 @@ export const configServiceEnv = {
   CACHE_IDENTITY_CHECK_MS: env.integer({ default: 1000, min: 100, max: 60_000, description: "how often the database identity the cache is keyed by is read again" }),
   OUTBOX_SWEEP_MS: env.integer({ default: 5000, min: 100 }),
   HOST: env.string({ default: "0.0.0.0", description: "address the listeners bind" }),
-  CONSUL_HTTP_ADDR: env.optional(env.url({ protocols: ["http", "https"], description: "the local Consul agent; registration is off when unset" })),
-  CONSUL_HTTP_TOKEN: env.optional(env.secretFile({ description: "Consul ACL token with service:write" })),
-  CONSUL_SERVICE_ADDRESS: env.optional(env.string({ description: "address other services dial (default: the host name)" })),
+  ...consulEnv,
   OTEL_EXPORTER_OTLP_ENDPOINT: env.optional(env.url({ protocols: ["http", "https"], description: "OTLP/HTTP endpoint (Jaeger :4318); tracing is off when unset" })),
   SHUTDOWN_PROBE_PERIOD_MS: env.integer({ default: 5000, min: 0, description: "how long readiness is 503 before the listener closes" }),
   SHUTDOWN_GRACE_PERIOD_MS: env.integer({ default: 25_000, min: 1000 }),

@@ -1,4 +1,4 @@
-import { createLogger, exitOnSignals, exitOnStartupError, loadEnv, registerPoolMetrics, startServer } from "@fundament/kit";
+import { consulConnectionFromEnv, createLogger, exitOnSignals, exitOnStartupError, loadEnv, registerPoolMetrics, startServer } from "@fundament/kit";
 import { buildApp } from "./app";
 import { connectDependencies } from "./dependencies";
 import { gpuJobsEnv } from "./service-env";
@@ -9,6 +9,8 @@ async function main(): Promise<void> {
   const deps = await connectDependencies(config, logger);
   const { app } = await buildApp(deps);
   registerPoolMetrics(app.kit.metrics, deps.pool);
+  // CA, client certificate and key for Consul's HTTPS API, read once.
+  const consulTls = consulConnectionFromEnv(config)?.tls;
   const running = await startServer(app, {
     port: config.PORT,
     host: config.HOST,
@@ -22,6 +24,7 @@ async function main(): Promise<void> {
             service: "gpu-jobs",
             ...(config.CONSUL_SERVICE_ADDRESS === undefined ? {} : { address: config.CONSUL_SERVICE_ADDRESS }),
             ...(config.CONSUL_HTTP_TOKEN === undefined ? {} : { token: config.CONSUL_HTTP_TOKEN }),
+            ...(consulTls === undefined ? {} : { tls: consulTls }),
             meta: { metrics_port: String(config.METRICS_PORT) },
           },
         }),

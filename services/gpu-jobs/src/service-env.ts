@@ -1,4 +1,4 @@
-import { env, type EnvValues } from "@fundament/kit";
+import { consulEnv, env, type EnvValues } from "@fundament/kit";
 
 /** Every variable the service reads; API keys and passwords only through `*_FILE`. */
 export const gpuJobsEnv = {
@@ -52,9 +52,7 @@ export const gpuJobsEnv = {
   AWS_GPU_POOL_LABEL: env.string({ default: "fundament.io/gpu-pool", description: "node label naming a node's GPU pool" }),
   AWS_GPU_OFFERS: env.string({ default: "[]", description: "JSON list of pools {type: pool name, gpuModel, gpuMemoryGiB, gpuCount, region, spot, pricePerHour}" }),
   LOCAL_STATE_DIR: env.string({ default: "/tmp/gpu-jobs-local", description: "where the local provider keeps its workers' records" }),
-  CONSUL_HTTP_ADDR: env.optional(env.url({ protocols: ["http", "https"], description: "the local Consul agent; registration is off when unset" })),
-  CONSUL_HTTP_TOKEN: env.optional(env.secretFile({ description: "Consul ACL token with service:write" })),
-  CONSUL_SERVICE_ADDRESS: env.optional(env.string({ description: "address other services dial (default: the host name)" })),
+  ...consulEnv,
   OTEL_EXPORTER_OTLP_ENDPOINT: env.optional(env.url({ protocols: ["http", "https"], description: "OTLP/HTTP endpoint (Jaeger :4318); tracing is off when unset" })),
   SHUTDOWN_PROBE_PERIOD_MS: env.integer({ default: 5000, min: 0 }),
   SHUTDOWN_GRACE_PERIOD_MS: env.integer({ default: 25_000, min: 1000 }),

@@ -1,4 +1,5 @@
-import { hostname } from "node:os";
+import { hostname, networkInterfaces } from "node:os";
+import { consulRequest, pinnedConnection, type ConsulConnection } from "./consul-http";
 
 /** Where and how this instance registers itself with the local Consul agent. */
 export interface ConsulRegistrationOptions {
@@ -7,7 +8,7 @@ export interface ConsulRegistrationOptions {
   service: string;
   /** Unique per instance; defaults to `<service>-<hostname>-<port>`. */
   id?: string;
-  /** The address other services dial; defaults to this host's name. */
+  /** The address other services dial; defaults to this host's first non-loopback IPv4 address. */
   address?: string;
   port: number;
   tags?: string[];
@@ -20,6 +21,10 @@ export interface ConsulRegistrationOptions {
   deregisterCriticalAfterSeconds?: number;
   /** ACL token with service:write (from CONSUL_HTTP_TOKEN_FILE). */
   token?: string;
+  /** CA, client certificate and key (PEM) for an HTTPS agent that verifies clients. */
+  tls?: ConsulConnection["tls"];
+  /** Scheme of the check URL the agent polls: https once the service serves TLS. */
+  checkScheme?: "http" | "https";
   /** Per request to the agent. */
   timeoutMs?: number;
 }
@@ -30,24 +35,28 @@ export interface ConsulRegistration {
   deregister(): Promise<void>;
 }
 
-async function agentCall(options: ConsulRegistrationOptions, path: string, body?: unknown): Promise<void> {
-  const headers: Record<string, string> = { "content-type": "application/json" };
-  if (options.token !== undefined) headers["x-consul-token"] = options.token;
-  const response = await fetch(new URL(path, options.agentUrl), {
-    method: "PUT",
-    headers,
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    signal: AbortSignal.timeout(options.timeoutMs ?? 5000),
-  });
-  if (!response.ok) {
-    const text = (await response.text()).slice(0, 300);
-    throw new Error(`consul ${path}: ${response.status} ${text}`);
+async function agentCall(connection: ConsulConnection, path: string, body?: unknown): Promise<void> {
+  const response = await consulRequest(connection, "PUT", path, body === undefined ? {} : { body });
+  if (response.status < 200 || response.status >= 300) {
+    throw new Error(`consul ${path}: ${response.status} ${response.body.slice(0, 300)}`);
   }
+}
+
+/**
+ * The address Consul's check and other services dial when none is configured: the first IPv4
+ * address that is not loopback (a Kubernetes pod's own address: its host name resolves nowhere).
+ */
+export function defaultServiceAddress(): string {
+  for (const addresses of Object.values(networkInterfaces())) {
+    const found = (addresses ?? []).find((a) => a.family === "IPv4" && !a.internal);
+    if (found) return found.address;
+  }
+  return hostname();
 }
 
 /** The agent API's JSON for one service with an HTTP check on its readiness route. */
 export function consulServiceDefinition(options: ConsulRegistrationOptions): Record<string, unknown> {
-  const address = options.address ?? hostname();
+  const address = options.address ?? defaultServiceAddress();
   const id = options.id ?? `${options.service}-${hostname()}-${options.port}`;
   return {
     ID: id,
@@ -59,7 +68,7 @@ export function consulServiceDefinition(options: ConsulRegistrationOptions): Rec
     Check: {
       CheckID: `${id}-ready`,
       Name: `${options.service} readiness`,
-      HTTP: `http://${address}:${options.port}${options.checkPath ?? "/health/ready"}`,
+      HTTP: `${options.checkScheme ?? "http"}://${address}:${options.port}${options.checkPath ?? "/health/ready"}`,
       Method: "GET",
       Interval: `${options.checkIntervalSeconds ?? 10}s`,
       Timeout: `${options.checkTimeoutSeconds ?? 3}s`,
@@ -68,16 +77,26 @@ export function consulServiceDefinition(options: ConsulRegistrationOptions): Rec
   };
 }
 
-/** Registers through PUT /v1/agent/service/register; the agent runs the check from then on. */
+/**
+ * Registers through PUT /v1/agent/service/register; the agent runs the check from then on. The
+ * agent's address is resolved once and kept: behind a name that resolves to several servers
+ * (Kubernetes), the deregistration must reach the agent that holds the registration.
+ */
 export async function registerWithConsul(options: ConsulRegistrationOptions): Promise<ConsulRegistration> {
   const definition = consulServiceDefinition(options);
   const id = definition.ID as string;
-  await agentCall(options, "/v1/agent/service/register", definition);
+  const connection = await pinnedConnection({
+    url: options.agentUrl,
+    ...(options.token === undefined ? {} : { token: options.token }),
+    ...(options.tls === undefined ? {} : { tls: options.tls }),
+    timeoutMs: options.timeoutMs ?? 5000,
+  });
+  await agentCall(connection, "/v1/agent/service/register", definition);
   let deregistered: Promise<void> | undefined;
   return {
     id,
     deregister() {
-      deregistered ??= agentCall(options, `/v1/agent/service/deregister/${encodeURIComponent(id)}`);
+      deregistered ??= agentCall(connection, `/v1/agent/service/deregister/${encodeURIComponent(id)}`);
       return deregistered;
     },
   };

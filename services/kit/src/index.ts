@@ -18,6 +18,9 @@ export { createPgPool, checkPostgres, type PgPoolOptions, type Pool, type PoolCl
 export { createRedis, checkRedis, closeRedis, Redis, type RedisClientOptions } from "./redis";
 export { runMigrations, readMigrations, advisoryLockKey, type Migration, type MigrationResult, type RunMigrationsOptions } from "./migrations";
 export { registerWithConsul, consulServiceDefinition, type ConsulRegistration, type ConsulRegistrationOptions } from "./consul";
+export { consulRequest, pinnedConnection, ConsulRequestError, type ConsulConnection, type ConsulResponse } from "./consul-http";
+export { consulEnv, consulConnectionFromEnv, discoveredUrl, type ConsulEnvValues } from "./consul-env";
+export { createDiscovery, instancesOf, nextIndex, type Discovery, type DiscoveryOptions, type ServiceInstance } from "./discovery";
 export { startTracing, instrumentTracing, type Tracing, type TracingOptions } from "./tracing";
 export { createJwksVerifier, rolesOf, TokenRejectedError, type JwksVerifierOptions, type Principal, type TokenVerifier } from "./token-verifier";
 export { actorOf, principalOf, requireRole } from "./require-role";

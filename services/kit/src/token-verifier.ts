@@ -14,6 +14,11 @@ export interface TokenVerifier {
 export interface JwksVerifierOptions {
   /** The users service's JWKS document. */
   jwksUrl: string;
+  /**
+   * Where the document is now (discovery: one of the users service's passing instances); each
+   * URL keeps its own key cache. Defaults to `jwksUrl`.
+   */
+  resolveJwksUrl?: () => Promise<string>;
   issuer?: string;
   audience?: string;
   /** Claim holding the role list (an array of strings, or one space-separated string). */
@@ -52,15 +57,24 @@ export function rolesOf(payload: JWTPayload, claim: string): string[] {
 export async function createJwksVerifier(options: JwksVerifierOptions): Promise<TokenVerifier> {
   // jose is an ES module; a dynamic import keeps this CommonJS package loading it natively.
   const jose = await import("jose");
-  const keys = jose.createRemoteJWKSet(new URL(options.jwksUrl), {
-    cooldownDuration: options.cooldownMs ?? 30_000,
-    cacheMaxAge: options.cacheMaxAgeMs ?? 600_000,
-    timeoutDuration: options.timeoutMs ?? 5000,
-  });
+  const sets = new Map<string, ReturnType<typeof jose.createRemoteJWKSet>>();
+  const keysAt = (url: string) => {
+    let set = sets.get(url);
+    if (!set) {
+      set = jose.createRemoteJWKSet(new URL(url), {
+        cooldownDuration: options.cooldownMs ?? 30_000,
+        cacheMaxAge: options.cacheMaxAgeMs ?? 600_000,
+        timeoutDuration: options.timeoutMs ?? 5000,
+      });
+      sets.set(url, set);
+    }
+    return set;
+  };
   const rolesClaim = options.rolesClaim ?? "roles";
   return {
     async verify(token) {
       try {
+        const keys = keysAt(options.resolveJwksUrl ? await options.resolveJwksUrl() : options.jwksUrl);
         const { payload } = await jose.jwtVerify(token, keys, {
           ...(options.issuer ? { issuer: options.issuer } : {}),
           ...(options.audience ? { audience: options.audience } : {}),

@@ -39,6 +39,11 @@ export interface UsersMessaging extends OutboxPublisher {
 
 export interface UsersDeps {
   logger: Logger;
+  /**
+   * Reads the key files again every `everyMs`; a changed set replaces the one in use (tokens of
+   * a kid it no longer lists are refused from the next request). server.ts sets it.
+   */
+  keyReload?: { everyMs: number; load: () => Promise<TokenKeys> };
   pool: Pool;
   redis: Redis;
   messaging: UsersMessaging;
@@ -95,9 +100,37 @@ export async function buildApp(deps: UsersDeps): Promise<ServiceApp> {
   authRoutes(app, accounts);
   meRoutes(app, guards);
   usersRoutes(app, accounts, guards);
-  jwksRoutes(app, deps.keys);
+  jwksRoutes(app, () => accessTokens.currentKeys);
+  if (deps.keyReload && deps.keyReload.everyMs > 0) watchKeys(app, accessTokens, deps.keyReload, deps.logger);
 
   if (deps.bootstrapAdmin) await ensureBootstrapAdmin(deps.pool, accounts, deps.bootstrapAdmin, deps.logger);
   outbox.start();
   return app;
+}
+
+function keyIds(keys: TokenKeys): string {
+  return [keys.signing.kid, ...keys.verification.map((key) => key.kid)].join(" ");
+}
+
+function watchKeys(app: ServiceApp, tokens: AccessTokens, reload: NonNullable<UsersDeps["keyReload"]>, logger: Logger): void {
+  let busy = false;
+  const timer = setInterval(() => {
+    if (busy) return;
+    busy = true;
+    reload
+      .load()
+      .then((keys) => {
+        const before = keyIds(tokens.currentKeys);
+        if (keyIds(keys) === before) return;
+        tokens.replaceKeys(keys);
+        logger.info({ signing: keys.signing.kid, accepted: keys.verification.map((key) => key.kid) }, "token keys replaced");
+      })
+      // A half-written file is read again next time; the keys in use stay until then.
+      .catch((err: unknown) => logger.warn({ err }, "token key files unreadable; keeping the keys in use"))
+      .finally(() => {
+        busy = false;
+      });
+  }, reload.everyMs);
+  timer.unref();
+  app.addHook("onClose", async () => clearInterval(timer));
 }

@@ -1,4 +1,4 @@
-import { env, EnvError, loadEnv, type EnvSource, type EnvValues } from "@fundament/kit";
+import { consulEnv, env, EnvError, loadEnv, type EnvSource, type EnvValues } from "@fundament/kit";
 
 /** Every variable the users service reads; secrets only through *_FILE paths. */
 export const usersEnv = {
@@ -22,6 +22,12 @@ export const usersEnv = {
 
   JWT_SIGNING_KEY: env.secretFile({ description: "PEM (PKCS#8) Ed25519 private key that signs access tokens" }),
   JWT_PREVIOUS_PUBLIC_KEYS: env.optional(env.secretFile({ description: "PEM public keys of retired signing keys, still accepted and published" })),
+  JWT_KEYS_RELOAD_SECONDS: env.integer({
+    default: 60,
+    min: 0,
+    max: 3600,
+    description: "how often the two key files are read again (0: never): a rotation or retirement written to them takes effect without a restart",
+  }),
   JWT_ISSUER: env.string({ default: "fundament-users" }),
   JWT_AUDIENCE: env.string({ default: "fundament" }),
   ACCESS_TOKEN_TTL_SECONDS: env.integer({ default: 900, min: 60, max: 3600 }),
@@ -40,9 +46,7 @@ export const usersEnv = {
   BOOTSTRAP_ADMIN_EMAIL: env.optional(env.string({ pattern: /^[^@\s]+@[^@\s]+$/ })),
   BOOTSTRAP_ADMIN_PASSWORD: env.optional(env.secretFile({ description: "the first administrator's initial password" })),
 
-  CONSUL_HTTP_ADDR: env.optional(env.url({ protocols: ["http", "https"], description: "the local Consul agent; registration is off when unset" })),
-  CONSUL_HTTP_TOKEN: env.optional(env.secretFile({ description: "Consul ACL token with service:write" })),
-  CONSUL_SERVICE_ADDRESS: env.optional(env.string({ description: "address other services dial (default: the host name)" })),
+  ...consulEnv,
 
   OTEL_EXPORTER_OTLP_ENDPOINT: env.optional(env.url({ protocols: ["http", "https"], description: "OTLP/HTTP endpoint (Jaeger :4318); tracing is off when unset" })),
 

@@ -33,3 +33,26 @@ describe("signing key rotation", () => {
     await expect(loadTokenKeys("not a key")).rejects.toThrow(/^JWT_SIGNING_KEY_FILE: not a PEM private key/);
   });
 });
+
+describe("key retirement", () => {
+  it("refuses, from the next request, a token verified and remembered before its kid was retired", async () => {
+    const retiring = generateKeyPairSync("ed25519");
+    const current = generateKeyPairSync("ed25519");
+    const tokens = new AccessTokens(await loadTokenKeys(pem("pkcs8", retiring.privateKey)), settings);
+    const old = await tokens.issue({ userId: "u-1", roles: ["user"] });
+    // Rotated: the old key still verifies, and the token is remembered as verified.
+    tokens.replaceKeys(await loadTokenKeys(pem("pkcs8", current.privateKey), pem("spki", retiring.publicKey)));
+    expect(await tokens.verify(old)).toEqual({ userId: "u-1", roles: ["user"] });
+    expect(tokens.cached(old)).toEqual({ userId: "u-1", roles: ["user"] });
+    const fresh = await tokens.issue({ userId: "u-2", roles: ["user"] });
+    await tokens.verify(fresh);
+
+    // Retired: dropped from the accepted set.
+    tokens.replaceKeys(await loadTokenKeys(pem("pkcs8", current.privateKey)));
+    expect(tokens.cached(old)).toBeUndefined();
+    await expect(tokens.verify(old)).rejects.toMatchObject({ code: "TOKEN_UNKNOWN_KEY" });
+    // Tokens of the key still in use are untouched, cached or not.
+    expect(tokens.cached(fresh)).toEqual({ userId: "u-2", roles: ["user"] });
+    expect(jwks(tokens.currentKeys).keys).toHaveLength(1);
+  });
+});

@@ -282,15 +282,20 @@ describe("cache", () => {
     await call(replicaB, "GET", entryUrl("cache-demo", "base"));
     expect(await observer.get(key)).toMatch(/^1:/);
     expect(await observer.ttl(key)).toBeGreaterThan(0);
-    // Planted directly: proof that the next read is served from Redis, not PostgreSQL.
+    // Planted directly: proof that a replica holding no copy of its own reads Redis, not PostgreSQL
+    // (A and B hold theirs in process since the write and the read: replica-cache.test.ts).
     const planted = (await cache.get("cache-demo", "base")) as VersionRecord;
     await observer.set(key, `1:${JSON.stringify({ ...planted, document: { n: "from-redis" } })}`, "EX", 60);
-    expect((await call(replicaA, "GET", entryUrl("cache-demo", "base"))).body.document).toEqual({ n: "from-redis" });
+    const replicaC = await replica();
+    try {
+      expect((await call(replicaC, "GET", entryUrl("cache-demo", "base"))).body.document).toEqual({ n: "from-redis" });
+    } finally {
+      await replicaC.close();
+    }
 
     await write(replicaB, "cache-demo", "base", { n: 2 });
     expect(await observer.get(key)).toMatch(/^2:/);
-    const served = await call(replicaA, "GET", entryUrl("cache-demo", "base"));
-    expect(served.body).toMatchObject({ version: 2, document: { n: 2 } });
+    await expect.poll(async () => (await call(replicaA, "GET", entryUrl("cache-demo", "base"))).body).toMatchObject({ version: 2, document: { n: 2 } });
   });
 
   it("never lets a slow reader put an older version back", async () => {

@@ -26,18 +26,36 @@ export class TokenRejected extends Error {
 }
 
 export class AccessTokens {
-  private readonly byKid: Map<string, TokenKeys["verification"][number]>;
+  private keys: TokenKeys;
+  private byKid: Map<string, TokenKeys["verification"][number]>;
   /**
    * Clients send the same token for up to its lifetime: a token whose signature and claims
-   * were checked is remembered (by its exact text, until its exp), so repeat requests skip the
-   * signature check. Any altered byte is another key and gets the full verification.
+   * were checked is remembered (by its exact text, until its exp, with the kid that signed it),
+   * so repeat requests skip the signature check. Any altered byte is another key and gets the
+   * full verification; a remembered token counts only while its kid is still accepted.
    */
-  private readonly verified = new ExpiringCache<AccessClaims>(10_000);
+  private readonly verified = new ExpiringCache<{ claims: AccessClaims; kid: string }>(10_000);
 
   constructor(
-    private readonly keys: TokenKeys,
+    keys: TokenKeys,
     readonly settings: AccessTokenSettings,
   ) {
+    this.keys = keys;
+    this.byKid = new Map(keys.verification.map((key) => [key.kid, key]));
+  }
+
+  /** The keys now: the JWKS route publishes their public halves. */
+  get currentKeys(): TokenKeys {
+    return this.keys;
+  }
+
+  /**
+   * Takes a new key set (a rotation): tokens are signed with its signing key from now on, and a
+   * token signed by a key it no longer lists (a retired kid) is refused from the next request,
+   * even one verified and remembered before.
+   */
+  replaceKeys(keys: TokenKeys): void {
+    this.keys = keys;
     this.byKid = new Map(keys.verification.map((key) => [key.kid, key]));
   }
 
@@ -54,22 +72,30 @@ export class AccessTokens {
       .sign(this.keys.signing.key);
   }
 
-  /** Only EdDSA, only known kids, issuer, audience and expiry checked; `alg: none` never passes. */
-  /** The claims of a token verified earlier and not yet expired, without any asynchronous work. */
+  /** The claims of a token verified earlier, not yet expired and signed by a key still accepted, without any asynchronous work. */
   cached(token: string): AccessClaims | undefined {
-    return this.verified.get(token);
+    const known = this.verified.get(token);
+    if (known === undefined) return undefined;
+    if (!this.byKid.has(known.kid)) {
+      this.verified.delete(token);
+      return undefined;
+    }
+    return known.claims;
   }
 
+  /** Only EdDSA, only known kids, issuer, audience and expiry checked; `alg: none` never passes. */
   async verify(token: string): Promise<AccessClaims> {
-    const known = this.verified.get(token);
+    const known = this.cached(token);
     if (known) return known;
     const { errors: joseErrors, jwtVerify } = await loadJose();
+    let kid = "";
     try {
       const { payload } = await jwtVerify(
         token,
         (header: JWTHeaderParameters) => {
           const key = header.kid === undefined ? undefined : this.byKid.get(header.kid);
           if (!key) throw new TokenRejected("TOKEN_UNKNOWN_KEY", "token signed by an unknown key");
+          kid = key.kid;
           return key.key;
         },
         { algorithms: [ACCESS_TOKEN_ALG], issuer: this.settings.issuer, audience: this.settings.audience, requiredClaims: ["sub", "exp", "iat"], typ: "at+jwt" },
@@ -79,7 +105,7 @@ export class AccessTokens {
         throw new TokenRejected("TOKEN_INVALID", "token claims are malformed");
       }
       const claims = { userId: payload.sub, roles };
-      this.verified.set(token, claims, (payload.exp ?? 0) * 1000);
+      this.verified.set(token, { claims, kid }, (payload.exp ?? 0) * 1000);
       return claims;
     } catch (error) {
       if (error instanceof TokenRejected) throw error;

@@ -1,8 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { DeployedWorkload, Runtime, WorkloadResources } from "../runtime/workload";
+import { DeployedWorkload, Runtime, WorkloadResources } from "../../runtime/workload";
 import { mongoArgsProblems } from "./mongo-args-check";
-import { MONGO_BACKUP_USER } from "./mongo-backup-script";
+import { MONGO_BACKUP_USER } from "../backups/mongo-backup-script";
 import { mongoCertificates } from "./mongo-certificates";
 import { MONGO_PORT, MONGO_REPLICA_SET, renderMongodConf } from "./mongod-conf";
 import { MongoIndexSpec, renderMongoInitScript } from "./mongo-init-script";

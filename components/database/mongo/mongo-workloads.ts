@@ -1,6 +1,6 @@
 // The MongoDB layer's Workloads: mongod, the one-shot init Job, and the exporter.
 import * as pulumi from "@pulumi/pulumi";
-import { DeployedWorkload, Job, Workload, WorkloadResources } from "../runtime/workload";
+import { DeployedWorkload, Job, Workload, WorkloadResources } from "../../runtime/workload";
 import { MONGO_PORT } from "./mongod-conf";
 
 export const MONGOD_CONF_PATH = "/etc/mongo/mongod.conf";

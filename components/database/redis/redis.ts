@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { DeployedWorkload, Runtime, WorkloadResources } from "../runtime/workload";
+import { DeployedWorkload, Runtime, WorkloadResources } from "../../runtime/workload";
 import { REDIS_BACKUP_USER, REDIS_EXPORTER_USER, REDIS_HEALTH_USER, RedisAclRole, redisPasswordHash, renderRedisAcl } from "./redis-acl";
 import { redisArgsProblems } from "./redis-args-check";
 import { EvictionPolicy, renderRedisConf } from "./redis-conf";

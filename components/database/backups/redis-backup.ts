@@ -1,10 +1,10 @@
 import * as pulumi from "@pulumi/pulumi";
-import type { DeployedWorkload } from "../runtime/workload";
+import type { DeployedWorkload } from "../../runtime/workload";
 import { scheduleServerBackup, ServerBackupArgs } from "./backup-job";
-import type { Redis } from "./redis";
+import type { Redis } from "../redis/redis";
 import { renderRedisBackupScript } from "./redis-backup-script";
-import { REDIS_PORT } from "./redis-conf";
-import { REDIS_IMAGE_USER } from "./redis-workloads";
+import { REDIS_PORT } from "../redis/redis-conf";
+import { REDIS_IMAGE_USER } from "../redis/redis-workloads";
 
 export interface RedisBackupArgs extends ServerBackupArgs {
   redis: Redis;

@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { imageReferenceProblem } from "../config/image-reference";
-import type { DeployedWorkload, Endpoint, Probe, Runtime, Workload, WorkloadResources } from "../runtime/workload";
+import { imageReferenceProblem } from "../../config/image-reference";
+import type { DeployedWorkload, Endpoint, Probe, Runtime, Workload, WorkloadResources } from "../../runtime/workload";
 import { postgresShmSizeMiB, postgresSizingProblems, postgresTuning, renderPostgresConf } from "./postgres-conf";
 import { BACKUP_ROLE, MONITOR_ROLE, ServiceDatabase, serviceDatabaseProblems, serviceRoleName } from "./postgres-databases";
 import { renderPostgresExporterQueries } from "./postgres-exporter-queries";
@@ -13,7 +13,7 @@ import { scramSha256Verifier } from "./postgres-scram";
 
 export type { ServiceDatabase } from "./postgres-databases";
 
-/** How a service reaches its database (through PgBouncer); `password` is a Pulumi secret in outputs. */
+/** How a service reaches its database (through PgBouncer, or directly for a session); `password` is a Pulumi secret in outputs. */
 export interface DatabaseConnection {
   host: string;
   port: number;
@@ -62,6 +62,11 @@ export class Postgres extends pulumi.ComponentResource {
   readonly superuserPassword: pulumi.Output<string>;
   /** Keyed by service. */
   readonly logins: Record<string, ServiceLogin>;
+  /**
+   * Keyed by service: the server itself, for what needs a session of its own (LISTEN); every
+   * other query goes through PgBouncer. Secret as a whole because it carries the password.
+   */
+  readonly sessionConnections: Record<string, pulumi.Output<DatabaseConnection>>;
   readonly backupLogin: PostgresLogin;
   readonly maxConnections: number;
   readonly databases: ServiceDatabase[];
@@ -180,7 +185,22 @@ export class Postgres extends pulumi.ComponentResource {
       { parent: this },
     );
 
-    this.registerOutputs({ endpoint: this.endpoint, superuserPassword: this.superuserPassword });
+    this.sessionConnections = Object.fromEntries(
+      Object.values(this.logins).map((l) => [
+        l.service,
+        pulumi.secret(
+          pulumi.all([this.endpoint, l.password]).apply(([endpoint, password]): DatabaseConnection => ({
+            host: endpoint.host,
+            port: endpoint.port,
+            database: l.database,
+            user: l.user,
+            password,
+          })),
+        ),
+      ]),
+    );
+
+    this.registerOutputs({ endpoint: this.endpoint, superuserPassword: this.superuserPassword, sessionConnections: this.sessionConnections });
   }
 }
 

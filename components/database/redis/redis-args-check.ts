@@ -1,7 +1,7 @@
 // Argument checks for the Redis component: every problem, one line each, before any resource exists.
 import { EVICTION_POLICIES, REDIS_MIN_MEMORY_MIB } from "./redis-conf";
 import { REDIS_RESERVED_USERS, REDIS_USER_NAME } from "./redis-acl";
-import { pinnedImageProblem } from "./redis-mongo-pinned-image";
+import { pinnedImageProblem } from "../redis-mongo-pinned-image";
 
 export interface RedisArgsToCheck {
   image: unknown;

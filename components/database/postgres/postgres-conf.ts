@@ -1,4 +1,4 @@
-import type { WorkloadResources } from "../runtime/workload";
+import type { WorkloadResources } from "../../runtime/workload";
 
 /**
  * postgresql.conf from the workload's size.

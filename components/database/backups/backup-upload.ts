@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import type { DeployedWorkload, Runtime, Zone } from "../runtime/workload";
+import type { DeployedWorkload, Runtime, Zone } from "../../runtime/workload";
 import { renderBackupUploadScript } from "./backup-upload-script";
 
 export interface PostgresBackupUploadArgs {

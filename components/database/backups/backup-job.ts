@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
-import { cronProblem } from "../config/cron";
-import type { DeployedWorkload, Runtime, ScheduledJob } from "../runtime/workload";
-import { pinnedImageProblem } from "./redis-mongo-pinned-image";
+import { cronProblem } from "../../config/cron";
+import type { DeployedWorkload, Runtime, ScheduledJob } from "../../runtime/workload";
+import { pinnedImageProblem } from "../redis-mongo-pinned-image";
 
 /** What the Redis and MongoDB backup jobs have in common; each supplies its script and secret file. */
 export interface ServerBackupArgs {

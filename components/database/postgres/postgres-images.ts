@@ -1,4 +1,4 @@
-import { SERVER_VERSIONS } from "../config/server-versions";
+import { SERVER_VERSIONS } from "../../config/server-versions";
 
 /**
  * Pinned images for the PostgreSQL layer, recommended as the stack-config defaults; the versions

@@ -1,11 +1,11 @@
 import * as pulumi from "@pulumi/pulumi";
-import { cronProblem } from "../config/cron";
-import { imageReferenceProblem } from "../config/image-reference";
-import type { DeployedWorkload, Runtime } from "../runtime/workload";
+import { cronProblem } from "../../config/cron";
+import { imageReferenceProblem } from "../../config/image-reference";
+import type { DeployedWorkload, Runtime } from "../../runtime/workload";
 import { backupScriptProblems, renderPostgresBackupScript } from "./backup-script";
-import { Postgres, POSTGRES_PORT, pgpassFor } from "./postgres";
-import { PGPASS_MODE } from "./postgres-pgpass";
-import { POSTGRES_IMAGE_USER } from "./postgres-images";
+import { Postgres, POSTGRES_PORT, pgpassFor } from "../postgres/postgres";
+import { PGPASS_MODE } from "../postgres/postgres-pgpass";
+import { POSTGRES_IMAGE_USER } from "../postgres/postgres-images";
 
 export interface PostgresBackupArgs {
   runtime: Runtime;

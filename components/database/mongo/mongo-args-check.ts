@@ -1,8 +1,8 @@
 // Argument checks for the MongoDB component: every problem, one line each, before any resource exists.
 import { MONGO_MIN_MEMORY_MIB } from "./mongod-conf";
 import { mongoIndexName } from "./mongo-init-script";
-import { pinnedImageProblem } from "./redis-mongo-pinned-image";
-import { MONGO_BACKUP_USER } from "./mongo-backup-script";
+import { pinnedImageProblem } from "../redis-mongo-pinned-image";
+import { MONGO_BACKUP_USER } from "../backups/mongo-backup-script";
 
 export interface MongoArgsToCheck {
   image: unknown;

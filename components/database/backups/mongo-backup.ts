@@ -1,10 +1,10 @@
 import * as pulumi from "@pulumi/pulumi";
-import type { DeployedWorkload } from "../runtime/workload";
+import type { DeployedWorkload } from "../../runtime/workload";
 import { scheduleServerBackup, ServerBackupArgs } from "./backup-job";
-import type { Mongo } from "./mongo";
+import type { Mongo } from "../mongo/mongo";
 import { renderMongoBackupScript, renderMongodumpConfig } from "./mongo-backup-script";
-import { MONGO_IMAGE_USER } from "./mongo-workloads";
-import { MONGO_PORT } from "./mongod-conf";
+import { MONGO_IMAGE_USER } from "../mongo/mongo-workloads";
+import { MONGO_PORT } from "../mongo/mongod-conf";
 
 export interface MongoBackupArgs extends ServerBackupArgs {
   mongo: Mongo;

@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { imageReferenceProblem } from "../config/image-reference";
-import type { DeployedWorkload, Endpoint, Runtime, WorkloadResources } from "../runtime/workload";
+import { imageReferenceProblem } from "../../config/image-reference";
+import type { DeployedWorkload, Endpoint, Runtime, WorkloadResources } from "../../runtime/workload";
 import { PGBOUNCER_PORT, PGBOUNCER_STATS_USER, pgBouncerSizingProblems, renderPgBouncerIni, renderPgBouncerUserlist } from "./pgbouncer-ini";
 import { EXPORTER_IMAGE_USER, PGBOUNCER_IMAGE_USER } from "./postgres-images";
 import { PGPASS_MODE, renderPgpass } from "./postgres-pgpass";

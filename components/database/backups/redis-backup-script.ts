@@ -1,6 +1,6 @@
 import { backupScriptProblems } from "./backup-script";
 import { backupRunClose, backupRunOpen, backupRunWorkDir } from "./backup-run-shell";
-import { REDIS_BACKUP_USER } from "./redis-acl";
+import { REDIS_BACKUP_USER } from "../redis/redis-acl";
 
 export interface RedisBackupScriptInput {
   /** Directory on the backup volume; each run adds one timestamped directory holding dump.rdb. */

@@ -1,6 +1,6 @@
 // The two Workloads of the Redis layer: the server and its Prometheus exporter.
 import * as pulumi from "@pulumi/pulumi";
-import { DeployedWorkload, Workload, WorkloadResources } from "../runtime/workload";
+import { DeployedWorkload, Workload, WorkloadResources } from "../../runtime/workload";
 import { REDIS_EXPORTER_USER, REDIS_HEALTH_USER } from "./redis-acl";
 import { REDIS_PORT } from "./redis-conf";
 

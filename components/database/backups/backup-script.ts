@@ -1,5 +1,5 @@
 import { backupRunClose, backupRunOpen, backupRunWorkDir } from "./backup-run-shell";
-import { BACKUP_STATUS_TABLE } from "./postgres-databases";
+import { BACKUP_STATUS_TABLE } from "../postgres/postgres-databases";
 
 export interface BackupScriptInput {
   /** Directory on the backup volume; each run adds one timestamped directory under it. */

@@ -1,0 +1,48 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { createDiscovery, createJwksVerifier, discoveredUrl, type Discovery } from "@fundament/kit";
+import { startFakeConsul, type FakeConsul } from "../../../kit/test/fake-consul";
+import { startJwksServer, type JwksServer } from "../integration/jwks-server";
+
+/**
+ * The config service finds the users service's JWKS through discovery, wired as
+ * src/dependencies.ts wires it: JWKS_URL names the path, Consul's passing instances of
+ * JWKS_SERVICE the host and port; without Consul, JWKS_URL's own DNS name.
+ */
+let consul: FakeConsul | undefined;
+let jwks: JwksServer | undefined;
+let discovery: Discovery | undefined;
+afterEach(async () => {
+  discovery?.close();
+  await consul?.close();
+  await jwks?.close();
+});
+
+const options = { issuer: "https://users.test", audience: "fundament" };
+const TEMPLATE = "http://users:8080/.well-known/jwks.json";
+
+describe("JWKS through discovery", () => {
+  it("verifies tokens against the keys of the passing users instance Consul names, and stops asking one that turned critical", async () => {
+    jwks = await startJwksServer(options);
+    const served = new URL(jwks.url);
+    consul = await startFakeConsul({ tokens: { "config-token": { write: ["config"], read: ["users"] } } });
+    consul.add({ ID: "users-a", Name: "users", Address: served.hostname, Port: Number(served.port) }, "passing");
+    // An instance that fails its check must never be asked (nothing listens there).
+    consul.add({ ID: "users-b", Name: "users", Address: "127.0.0.1", Port: 1 }, "critical");
+    discovery = createDiscovery({ consul: { url: consul.url, token: "config-token" }, fallback: { users: { host: "users", port: 8080 } } });
+    let turn = 0;
+    const verifier = await createJwksVerifier({ jwksUrl: TEMPLATE, ...options, resolveJwksUrl: async () => discoveredUrl(TEMPLATE, await discovery!.discover("users"), turn++) });
+    for (let i = 0; i < 3; i++) {
+      await expect(verifier.verify(await jwks.sign({ sub: "u1", roles: ["config:read"] }))).resolves.toEqual({ subject: "u1", roles: ["config:read"] });
+    }
+    expect(jwks.fetches).toBe(1);
+  });
+
+  it("uses JWKS_URL's DNS name when Consul is not configured", async () => {
+    discovery = createDiscovery({ fallback: { users: { host: "users", port: 8080 } } });
+    expect(discoveredUrl(TEMPLATE, await discovery.discover("users"), 0)).toBe(TEMPLATE);
+  });
+
+  it("refuses when no instance passes", () => {
+    expect(() => discoveredUrl(TEMPLATE, [], 0)).toThrow(`no passing instance for ${TEMPLATE}`);
+  });
+});
