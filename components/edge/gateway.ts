@@ -138,7 +138,7 @@ export class Gateway extends pulumi.ComponentResource {
     const routes: pulumi.Output<GatewayRoute>[] = [...noted, dashboard].map((entry) => {
       const { route } = entry;
       this.urls[entry.workload] = `https://${route.host}${route.pathPrefix ?? "/"}`;
-      const backend = entry === dashboard ? { internal: DASHBOARD_SERVICE } : { url: `${https.has(entry.workload) ? "https" : "http"}://${entry.workload}:${entry.port}` };
+      const backend = entry === dashboard ? { internal: DASHBOARD_SERVICE } : { url: `${route.tls || https.has(entry.workload) ? "https" : "http"}://${entry.workload}:${entry.port}` };
       const plain: GatewayRoute = { name: entry.workload, host: route.host, pathPrefix: route.pathPrefix, backend, rateLimit: route.rateLimit };
       if (!route.basicAuth) return pulumi.output(plain);
       // bcryptHash is computed once, when the password is created, and kept in the state (Go's

@@ -64,6 +64,8 @@ export interface WorkloadRoute {
   port: string;
   /** Protect the route with basic auth held by the gateway (admin UIs). */
   basicAuth?: boolean;
+  /** The port speaks HTTPS with a platform-CA leaf (Consul): the gateway verifies it against the CA. */
+  tls?: boolean;
 }
 
 /** Admin UIs are for a few people: a low limit that still lets a dashboard load its panels at once. */
