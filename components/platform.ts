@@ -12,11 +12,13 @@ import {
   wireDatabases,
   wireMonitoring,
   wireNetwork,
+  wirePki,
   wireScheduling,
   wireServices,
   wireStorage,
 } from "./layers";
 import { Monitoring } from "./monitoring";
+import { PlatformPki } from "./pki";
 import { Scheduling } from "./gpu";
 import { ObjectStorage } from "./storage";
 
@@ -35,6 +37,8 @@ export interface PlatformArgs {
 export class Platform extends pulumi.ComponentResource {
   readonly cluster: ClusterLayer;
   readonly network: NetworkLayer;
+  /** The platform CA and every server's leaf certificate. */
+  readonly pki: PlatformPki;
   readonly storage: ObjectStorage;
   readonly databases: DatabaseLayer;
   readonly rabbitmq?: RabbitMQ;
@@ -55,7 +59,8 @@ export class Platform extends pulumi.ComponentResource {
     // Every layer deploys through the registry, so Prometheus scrapes whatever declares metrics.
     const { zones, runtime } = this.network;
     this.storage = wireStorage(scope, { runtime });
-    this.databases = wireDatabases(scope, { runtime, storage: this.storage });
+    this.pki = wirePki(scope);
+    this.databases = wireDatabases(scope, { runtime, storage: this.storage, pki: this.pki });
     this.rabbitmq = wireBroker(scope, { runtime });
     this.services = wireServices(scope, { runtime, zones, databases: this.databases, broker: this.rabbitmq });
     this.monitoring = wireMonitoring(scope, { runtime });
@@ -75,6 +80,11 @@ export class Platform extends pulumi.ComponentResource {
       redis: this.databases.redis?.connections,
       mongo: this.databases.mongo?.connections,
       rabbitmq: this.rabbitmq?.connections,
+      // Plain on purpose: users and tools trust the platform CA with it (README, TLS).
+      tls: {
+        caCertificate: this.pki.caCertPem,
+        certificates: Object.fromEntries(this.pki.leaves().map((leaf) => [leaf.name, { dnsNames: leaf.dnsNames, validUntil: leaf.validUntil, renewsFrom: leaf.renewsFrom }])),
+      },
       objectStorage: { endpoint: this.storage.endpoint, buckets: this.storage.buckets },
       services: Object.fromEntries(Object.entries(this.services.byName).map(([name, service]) => [name, service.workload.endpoint("http")])),
       monitoring: this.monitoring.outputs(),

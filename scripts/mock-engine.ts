@@ -4,6 +4,7 @@
  * (secrets still marked), so tests and `npm run inventory` read exactly what `pulumi up` would send.
  */
 import { createHash } from "node:crypto";
+import { MockTlsClock, mockTlsState } from "./mock-tls-provider";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
@@ -44,6 +45,8 @@ export interface StackRun {
   outputs: Record<string, unknown>;
   /** Every value the mocks generated as a secret (passwords, keys): none may appear in plain text. */
   generatedSecrets: Set<string>;
+  /** What the mocked providers answered, by `type::name` (outputs the program could read). */
+  providerState: Map<string, Record<string, unknown>>;
 }
 
 export function isSecretMarker(value: unknown): value is { value: unknown } {
@@ -143,8 +146,13 @@ function mockCall(args: MockCallArgs, secrets: Set<string>): Record<string, unkn
 }
 
 /** Outputs a provider would compute, where the program reads them. */
-function mockState(args: MockResourceArgs, secrets: Set<string>, exitCodes: Record<string, number>): Record<string, unknown> {
+function mockState(args: MockResourceArgs, secrets: Set<string>, exitCodes: Record<string, number>, tlsClock?: MockTlsClock): Record<string, unknown> {
   const inputs = args.inputs as Record<string, unknown>;
+  const real = tlsClock ? mockTlsState(args.type, inputs, tlsClock) : undefined;
+  if (real) {
+    if (typeof real.privateKeyPem === "string") secrets.add(real.privateKeyPem.split("\n")[1]);
+    return real;
+  }
   switch (args.type) {
     case "random:index/randomPassword:RandomPassword": {
       const result = digest(`password:${args.name}`, Number(inputs.length ?? 32));
@@ -271,11 +279,19 @@ export async function runProgram(
   stack: string,
   config: Record<string, string>,
   program: () => Promise<Record<string, unknown>>,
-  options: { preview?: boolean; /** Exit code a container (by its Docker name) reports; 0 unless named. */ containerExitCodes?: Record<string, number> } = {},
+  options: { preview?: boolean; /** Exit code a container (by its Docker name) reports; 0 unless named. */ containerExitCodes?: Record<string, number>;
+    /** Real keys and certificates (openssl) issued and read back at these times, instead of placeholders. */
+    tlsClock?: MockTlsClock;
+  } = {},
 ): Promise<StackRun> {
   const generatedSecrets = new Set<string>();
+  const providerState = new Map<string, Record<string, unknown>>();
   const mocks: Mocks = {
-    newResource: (args: MockResourceArgs): MockResourceResult => ({ id: `${args.name}-id`, state: mockState(args, generatedSecrets, options.containerExitCodes ?? {}) }),
+    newResource: (args: MockResourceArgs): MockResourceResult => {
+      const state = mockState(args, generatedSecrets, options.containerExitCodes ?? {}, options.tlsClock);
+      providerState.set(`${args.type}::${args.name}`, state);
+      return { id: `${args.name}-id`, state };
+    },
     call: (args: MockCallArgs) => mockCall(args, generatedSecrets),
   };
   await pulumi.runtime.setMocks(mocks, PROJECT, stack, options.preview ?? false);
@@ -301,5 +317,5 @@ export async function runProgram(
     Object.defineProperty(error, "registered", { value: monitor.recorded, enumerable: false });
     throw error;
   }
-  return { stack, resources: monitor.recorded, outputs: monitor.stackOutputs, generatedSecrets };
+  return { stack, resources: monitor.recorded, outputs: monitor.stackOutputs, generatedSecrets, providerState };
 }

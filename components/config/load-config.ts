@@ -84,6 +84,12 @@ function crossFieldProblems(config: StackConfig): string[] {
       `${NAMESPACE}:postgres.memoryMiB: ${pg.memoryMiB} MiB cannot give ${pg.maxConnections} connections a usable work_mem; give at least ${minimum} or lower ${NAMESPACE}:postgres.maxConnections`,
     );
   }
+  // A window as long as the validity would re-issue the certificate on every `pulumi up`.
+  for (const [key, validity] of [["validityHours", config.tls.validityHours], ["caValidityHours", config.tls.caValidityHours]] as const) {
+    if (config.tls.earlyRenewalHours >= validity) {
+      problems.push(`${NAMESPACE}:tls.earlyRenewalHours: must be less than ${NAMESPACE}:tls.${key} (${validity}), or every \`pulumi up\` re-issues the certificates (got ${config.tls.earlyRenewalHours})`);
+    }
+  }
   if (bouncer.maxClientConnections < bouncer.defaultPoolSize) {
     problems.push(`${NAMESPACE}:pgbouncer.maxClientConnections: must be at least ${NAMESPACE}:pgbouncer.defaultPoolSize (${bouncer.defaultPoolSize}) or the pool never fills (got ${bouncer.maxClientConnections})`);
   }

@@ -67,6 +67,13 @@ export interface GatewayConfig extends Size {
   certificate: { cert?: string; key?: string };
 }
 
+/** Validity and renewal of the internal PKI's certificates, in hours. */
+export interface TlsConfig {
+  caValidityHours: number;
+  validityHours: number;
+  earlyRenewalHours: number;
+}
+
 export interface StackConfig {
   stack: string;
   target: Target;
@@ -77,6 +84,7 @@ export interface StackConfig {
   postgres: Size & { image: string; exporterImage: string; storageGiB: number; maxConnections: number };
   pgbouncer: Size & { image: string; exporterImage: string; defaultPoolSize: number; maxClientConnections: number };
   backup: { schedule: string; uploadSchedule: string; retention: number; volumeSizeGiB: number };
+  tls: TlsConfig;
   redis: Size & { image: string; exporterImage: string; storageGiB: number; evictionPolicy: EvictionPolicy };
   mongo: Size & { image: string; exporterImage: string; storageGiB: number; databases: { service: string; indexes: MongoIndexConfig[] }[] };
   rabbitmq: Size & { image: string; storageGiB: number; queues: QueueSpec[] };

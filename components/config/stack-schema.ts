@@ -148,6 +148,21 @@ export const STACK_SCHEMA: Record<string, Field> = {
       volumeSizeGiB: { kind: "integer", doc: "size of the backup volume when no object storage is configured", default: 20, min: 1, max: 16_384 },
     },
   },
+  tls: {
+    kind: "object",
+    doc: "the internal PKI: the platform CA and the leaf certificate of every server",
+    fields: {
+      caValidityHours: { kind: "integer", doc: "validity of the platform CA in hours (renewing it re-issues every leaf)", default: 87_600, min: 720, max: 175_200 },
+      validityHours: { kind: "integer", doc: "validity of each server's leaf certificate in hours", default: 8_760, min: 24, max: 43_800 },
+      earlyRenewalHours: {
+        kind: "integer",
+        doc: "a `pulumi up` this many hours or fewer before a certificate expires re-issues it (CA and leaves)",
+        default: 720,
+        min: 1,
+        max: 43_799,
+      },
+    },
+  },
   redis: {
     kind: "object",
     doc: "Redis",

@@ -6,6 +6,7 @@ import { PgBouncer } from "../database/postgres/pgbouncer";
 import { Postgres } from "../database/postgres/postgres";
 import { Redis } from "../database/redis/redis";
 import { RedisBackup } from "../database/backups/redis-backup";
+import type { PlatformPki } from "../pki";
 import { Runtime } from "../runtime/workload";
 import { ObjectStorage } from "../storage";
 import { childOf, consumersOf, LayerScope, sizeOf } from "./layer-scope";
@@ -24,6 +25,7 @@ export interface DatabaseLayer {
 
 interface DatabaseInputs {
   runtime: Runtime;
+  pki: PlatformPki;
   storage: ObjectStorage;
 }
 
@@ -127,6 +129,7 @@ function wireMongo(scope: LayerScope, below: DatabaseInputs): Pick<DatabaseLayer
       resources: sizeOf(config.mongo),
       storageGiB: config.mongo.storageGiB,
       databases,
+      pki: below.pki,
     },
     parent,
   );

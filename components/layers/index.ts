@@ -8,3 +8,4 @@ export * from "./services-layer";
 export * from "./monitoring-layer";
 export * from "./edge-layer";
 export * from "./scheduling-layer";
+export * from "./pki-layer";

@@ -14,6 +14,7 @@ import { MongoBackup } from "../../components/database/backups/mongo-backup";
 import { MONGO_BACKUP_USER, renderMongoBackupScript } from "../../components/database/backups/mongo-backup-script";
 import { mongoInitPlan } from "../../components/database/mongo/mongo-init-script";
 import { MONGOD_CONF_PATH, MONGO_EXPORTER_CA_PATH, MONGO_EXPORTER_PEM_PATH, MONGO_INIT_SCRIPT_PATH, MONGO_KEYFILE_COPY_PATH, MONGO_KEYFILE_PATH } from "../../components/database/mongo/mongo-workloads";
+import { PlatformPki } from "../../components/pki";
 import { Runtime, WorkloadFile } from "../../components/runtime/workload";
 import { RecordingRuntime, settled } from "./recording-runtime";
 
@@ -63,6 +64,8 @@ beforeAll(async () => {
 
 
 
+// One CA for the file: the argument checks below must register nothing of their own.
+let pki: PlatformPki | undefined;
 const args = (runtime: Runtime): MongoArgs => ({
   runtime,
   image: "mongo:7.0.16",
@@ -73,6 +76,7 @@ const args = (runtime: Runtime): MongoArgs => ({
     { service: "users", database: "users", indexes: [{ collection: "accounts", keys: { email: 1 }, unique: true }] },
     { service: "gpu-jobs", database: "gpu_jobs", indexes: [] },
   ],
+  pki: (pki ??= new PlatformPki("pki", { naming: { target: "kubernetes", namespace: "fundament" }, settings: { caValidityHours: 87_600, validityHours: 8_760, earlyRenewalHours: 720 } })),
 });
 
 function file(owner: { name: string; files?: WorkloadFile[] }, path: string): WorkloadFile {

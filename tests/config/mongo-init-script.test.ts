@@ -2,6 +2,7 @@
 // in-memory MODEL of the few shell APIs it calls. The model is strict where mongod is (auth first,
 // writes only on a primary, createUser refuses duplicates, rs.initiate refuses a second time,
 // conflicting index definitions are refused), but it is a model, not mongod.
+import { PlatformPki } from "../../components/pki";
 import { createHash } from "node:crypto";
 import { runInNewContext } from "node:vm";
 import * as pulumi from "@pulumi/pulumi";
@@ -390,6 +391,7 @@ describe("the init Job exactly as the Mongo component deploys it (same model, no
         { service: "users", database: "users", indexes: [{ collection: "accounts", keys: { email: 1 }, unique: true }] },
         { service: "config", database: "config_store", indexes: [{ collection: "entries", keys: { key: 1, version: -1 } }] },
       ],
+      pki: new PlatformPki("pki", { naming: { target: "docker" }, settings: { caValidityHours: 87_600, validityHours: 8_760, earlyRenewalHours: 720 } }),
     });
     const jobFiles = await filesOf(runtime.jobs[0]);
     const serverFiles = await filesOf(runtime.deployed[0]);

@@ -54,6 +54,8 @@ describe("stack config", () => {
     [{ "fundament:target": "docker", "fundament:rabbitmq": { queues: [{ name: "Bad Name", routingKeys: ["x"], consumers: ["users"] }] } }, "fundament:rabbitmq.queues[0].name"],
     [{ "fundament:target": "docker", "fundament:rabbitmq": { queues: [{ name: "jobs", routingKeys: ["job.*"], consumers: ["nobody"] }] } }, "fundament:rabbitmq.queues[0].consumers[0]"],
     [{ "fundament:target": "docker", "fundament:docker": { publishAddress: "everywhere" } }, "fundament:docker.publishAddress: must be an IPv4 address"],
+    [{ "fundament:target": "docker", "fundament:tls": { validityHours: 100, earlyRenewalHours: 100 } }, "fundament:tls.earlyRenewalHours: must be less than fundament:tls.validityHours (100), or every `pulumi up` re-issues the certificates (got 100)"],
+    [{ "fundament:target": "docker", "fundament:tls": { validityHours: 12 } }, "fundament:tls.validityHours: must be at least 24 (got 12)"],
   ])("rejects %j naming the key", (config, expected) => {
     const problems = problemsOf(config);
     expect(problems.find((p) => p.startsWith(expected)), problems.join("\n")).toBeDefined();

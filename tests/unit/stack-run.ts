@@ -31,8 +31,8 @@ export function view(run: StackRun): StackView {
   };
 }
 
-export async function runStack(stack: string, config: Record<string, string> = readStackConfig(stack)): Promise<StackView> {
-  return view(await runProgram(stack, config, main));
+export async function runStack(stack: string, config: Record<string, string> = readStackConfig(stack), options: Parameters<typeof runProgram>[3] = {}): Promise<StackView> {
+  return view(await runProgram(stack, config, main, options));
 }
 
 /** Plain-text places (resource inputs and non-secret outputs) where a generated secret shows up. */

@@ -1,10 +1,10 @@
-// A CA private to one MongoDB instance, its server certificate and the exporter's client
-// certificate. percona/mongodb_exporter reads no password file and its image has no shell to read
-// one, so it authenticates by certificate (MONGODB-X509): the only credential is a key in a file.
+// MongoDB's server certificate and the exporter's client certificate, both from the platform CA.
+// percona/mongodb_exporter reads no password file and its image has no shell to read one, so it
+// authenticates by certificate (MONGODB-X509): the only credential is a key in a file.
 import * as pulumi from "@pulumi/pulumi";
-import * as tls from "@pulumi/tls";
+import { PKI_ORGANIZATION, PlatformPki } from "../../pki/platform-pki";
 
-export const MONGO_CERT_ORGANIZATION = "fundament";
+export const MONGO_CERT_ORGANIZATION = PKI_ORGANIZATION;
 export const MONGO_SERVER_UNIT = "fundament-mongo-servers";
 /** Differs from the server's OU, so mongod never mistakes the exporter for a replica set member. */
 export const MONGO_CLIENT_UNIT = "fundament-mongo-clients";
@@ -27,58 +27,18 @@ export interface MongoCertificates {
   exporterSubject: string;
 }
 
-const VALID_HOURS = 2 * 365 * 24;
-// `pulumi up` inside the last 30 days re-issues the certificate instead of letting it lapse.
-const EARLY_RENEWAL_HOURS = 30 * 24;
-
-export function mongoCertificates(name: string, dnsNames: string[], parent: pulumi.Resource): MongoCertificates {
-  const opts = { parent };
-  const caKey = new tls.PrivateKey(`${name}-ca-key`, { algorithm: "RSA", rsaBits: 3072 }, opts);
-  const ca = new tls.SelfSignedCert(
-    `${name}-ca`,
-    {
-      privateKeyPem: caKey.privateKeyPem,
-      isCaCertificate: true,
-      validityPeriodHours: 10 * 365 * 24,
-      allowedUses: ["cert_signing", "crl_signing"],
-      subject: { commonName: `${name} MongoDB CA`, organization: MONGO_CERT_ORGANIZATION },
-    },
-    opts,
-  );
-
-  const issue = (suffix: string, subject: tls.types.input.CertRequestSubject, uses: string[], sans: string[]) => {
-    const key = new tls.PrivateKey(`${name}-${suffix}-key`, { algorithm: "RSA", rsaBits: 2048 }, opts);
-    const request = new tls.CertRequest(`${name}-${suffix}-csr`, { privateKeyPem: key.privateKeyPem, subject, dnsNames: sans }, opts);
-    const cert = new tls.LocallySignedCert(
-      `${name}-${suffix}-cert`,
-      {
-        certRequestPem: request.certRequestPem,
-        caPrivateKeyPem: caKey.privateKeyPem,
-        caCertPem: ca.certPem,
-        validityPeriodHours: VALID_HOURS,
-        earlyRenewalHours: EARLY_RENEWAL_HOURS,
-        allowedUses: uses,
-      },
-      opts,
-    );
-    return pulumi.secret(pulumi.interpolate`${cert.certPem}${key.privateKeyPem}`);
-  };
-
+/**
+ * Both from the platform CA. The server's certificate also authenticates it as a client (the
+ * replica set's own connections); "localhost" is for the probes mongosh runs inside its container.
+ */
+export function mongoCertificates(name: string, pki: PlatformPki): MongoCertificates {
+  const server = pki.serverLeaf(name, { extra: ["localhost"], use: "server-and-client", organizationalUnit: MONGO_SERVER_UNIT });
   const exporterCommonName = `${name}-exporter`;
+  const exporter = pki.leaf(exporterCommonName, [], { use: "client", organizationalUnit: MONGO_CLIENT_UNIT });
   return {
-    caCertPem: ca.certPem,
-    serverPem: issue(
-      "server",
-      { commonName: name, organization: MONGO_CERT_ORGANIZATION, organizationalUnit: MONGO_SERVER_UNIT },
-      ["digital_signature", "key_encipherment", "server_auth", "client_auth"],
-      dnsNames,
-    ),
-    exporterPem: issue(
-      "exporter",
-      { commonName: exporterCommonName, organization: MONGO_CERT_ORGANIZATION, organizationalUnit: MONGO_CLIENT_UNIT },
-      ["digital_signature", "key_encipherment", "client_auth"],
-      [],
-    ),
+    caCertPem: pki.caCertPem,
+    serverPem: server.bundlePem,
+    exporterPem: exporter.bundlePem,
     exporterSubject: mongoExporterSubject(exporterCommonName),
   };
 }

@@ -124,9 +124,8 @@ export function mongoInitJob(input: MongoInitJobInput): Job {
 }
 
 /**
- * No password anywhere: X.509 over TLS, the key in a secret file. tlsAllowInvalidHostnames because
- * the server certificate is issued before the runtime names the host; the chain is still verified
- * against a CA that exists only for this instance and signs nothing but its server and exporter.
+ * No password anywhere: X.509 over TLS, the key in a secret file. The server's certificate names
+ * the host the exporter dials, so the host name is verified as well as the chain.
  */
 export function mongoExporterUri(host: string, port: number = MONGO_PORT): string {
   const options = [
@@ -136,7 +135,6 @@ export function mongoExporterUri(host: string, port: number = MONGO_PORT): strin
     "tls=true",
     `tlsCAFile=${MONGO_EXPORTER_CA_PATH}`,
     `tlsCertificateKeyFile=${MONGO_EXPORTER_PEM_PATH}`,
-    "tlsAllowInvalidHostnames=true",
   ];
   return `mongodb://${host}:${port}/?${options.join("&")}`;
 }

@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
+import type { PlatformPki } from "../../pki/platform-pki";
 import { DeployedWorkload, Runtime, WorkloadResources } from "../../runtime/workload";
 import { mongoArgsProblems } from "./mongo-args-check";
 import { MONGO_BACKUP_USER } from "../backups/mongo-backup-script";
@@ -35,6 +36,8 @@ export interface MongoArgs {
   /** One database and one user (readWrite on that database only) per consuming service. */
   databases: MongoServiceDatabase[];
   exporterImage: string;
+  /** Issues the server's and the exporter's certificates. */
+  pki: PlatformPki;
 }
 
 export interface MongoConnection {
@@ -68,8 +71,7 @@ export class Mongo extends pulumi.ComponentResource {
     const keyFile = password("keyfile", 756);
     const servicePasswords = args.databases.map((entry) => ({ entry, password: password(`user-${entry.service}`) }));
     const backupPassword = password("backup-password");
-    // The runtime exposes workloads under their name (Docker network alias, Kubernetes Service).
-    const certificates = mongoCertificates(name, [name, "localhost"], this);
+    const certificates = mongoCertificates(name, args.pki);
 
     this.workload = args.runtime.deploy(
       mongoServerWorkload({

@@ -1,0 +1,3 @@
+export * from "./dns-names";
+export * from "./platform-pki";
+export * from "./tls-files";
