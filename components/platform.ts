@@ -68,7 +68,7 @@ export class Platform extends pulumi.ComponentResource {
     this.databases = wireDatabases(scope, { runtime, storage: this.storage, pki: this.pki });
     this.rabbitmq = wireBroker(scope, { runtime });
     this.services = wireServices(scope, { runtime, zones, databases: this.databases, broker: this.rabbitmq, trustedProxies: this.edge.trustedProxies });
-    this.monitoring = wireMonitoring(scope, { runtime, scrapes });
+    this.monitoring = wireMonitoring(scope, { runtime, scrapes, cluster: this.cluster });
     this.edge.gateway.serveRoutes();
     this.scheduling = wireScheduling(scope, { cluster: this.cluster, zones, databases: this.databases, broker: this.rabbitmq, services: this.services });
     this.registerOutputs({});

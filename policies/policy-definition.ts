@@ -50,6 +50,8 @@ export interface FundamentPolicyFacts {
   stackEnforcement: Record<StackName, RuleEnforcement>;
   /** Type tokens a resource policy judges ("any" for all); "stack" for a stack policy, which sees every resource. */
   targets: readonly string[] | "any" | "stack";
+  /** What a resource policy judges besides `targets`, in words (objects found by their shape). */
+  alsoJudges?: string;
 }
 
 export type FundamentResourcePolicy = ResourceValidationPolicy & FundamentPolicyFacts;
@@ -77,8 +79,13 @@ interface PolicyText {
 }
 
 export interface ResourceRuleSpec extends PolicyText {
-  /** Pulumi type tokens the rule judges, or "any"; every other type is "not applicable". */
+  /** Pulumi type tokens the rule judges, or "any"; every other type is "not applicable" unless alsoJudges takes it. */
   types: readonly string[] | "any";
+  /**
+   * Resources of other types the rule judges too: a pod spec is recognised by its kind under
+   * any API version, or by its shape, not only by the type tokens listed.
+   */
+  alsoJudges?: { description: string; matches(type: string, props: PropertyRecord): boolean };
   validate(resource: JudgedResource, report: (message: string) => void, config: RuleConfig): void;
 }
 
@@ -105,8 +112,8 @@ function facts(spec: PolicyText, targets: FundamentPolicyFacts["targets"]): Fund
 export function defineResourcePolicy(spec: ResourceRuleSpec): FundamentResourcePolicy {
   const types = spec.types === "any" ? undefined : new Set(spec.types);
   const validateResource = (args: ResourceValidationArgs, reportViolation: ReportViolation): void => {
-    if (types && !types.has(args.type)) {
-      args.notApplicable(`Policy only applies to ${[...types].join(", ")}`);
+    if (types && !types.has(args.type) && !spec.alsoJudges?.matches(args.type, args.props)) {
+      args.notApplicable(`Policy only applies to ${[...types].join(", ")}${spec.alsoJudges ? ` and ${spec.alsoJudges.description}` : ""}`);
     }
     const config = args.getConfig<RuleConfig>();
     const exemption = findExemption(config.exemptions, args.name, args.urn);
@@ -117,8 +124,10 @@ export function defineResourcePolicy(spec: ResourceRuleSpec): FundamentResourceP
   };
   // The engine skips a policy for other types without calling it when the validation names its
   // one type the way validateResourceOfType does.
-  if (spec.types !== "any" && spec.types.length === 1) Object.assign(validateResource, { __pulumiType: spec.types[0] });
-  return { name: spec.name, description: spec.description, ...facts(spec, spec.types), validateResource };
+  if (spec.types !== "any" && spec.types.length === 1 && !spec.alsoJudges) Object.assign(validateResource, { __pulumiType: spec.types[0] });
+  const policyFacts = facts(spec, spec.types);
+  if (spec.alsoJudges) policyFacts.alsoJudges = spec.alsoJudges.description;
+  return { name: spec.name, description: spec.description, ...policyFacts, validateResource };
 }
 
 export function defineStackPolicy(spec: StackRuleSpec): FundamentStackPolicy {

@@ -1,10 +1,11 @@
-import { STACK_SCHEMA } from "./stack-schema";
 import { validateBrokerModel } from "../broker/broker-model";
+import { brokerModelFor } from "../services/service-broker";
 import { postgresMinimumMemoryMiB } from "../database/postgres/postgres-conf";
 import { receiverProblems } from "../monitoring/alert-receivers";
-import { ServiceName, StackConfig } from "./stack-config";
-import { checkField, closest } from "./validate-field";
 import { clusterConfigProblems } from "./cluster-schema";
+import { schemaChecker } from "./schema-validator";
+import { ServiceName, StackConfig } from "./stack-config";
+import { STACK_SCHEMA } from "./stack-schema";
 
 export const NAMESPACE = "fundament";
 
@@ -29,38 +30,25 @@ function parseConfigValue(raw: string): unknown {
   return raw;
 }
 
+const checkStackKeys = schemaChecker<Omit<StackConfig, "stack">>(STACK_SCHEMA, `${NAMESPACE}:`);
+
 /**
  * Validates every `fundament:*` key of `allConfig` (as `pulumi.runtime.allConfig()` returns it)
  * against the schema and returns the typed config with defaults, or throws StackConfigError.
  * Keys of other namespaces (aws:region, kubernetes:context, ...) belong to providers.
  */
 export function loadStackConfig(stack: string, allConfig: Record<string, string>): StackConfig {
-  const problems: string[] = [];
   const values: Record<string, unknown> = {};
-  const known = Object.keys(STACK_SCHEMA);
   for (const [fullKey, raw] of Object.entries(allConfig)) {
     const [namespace, ...rest] = fullKey.split(":");
-    if (namespace !== NAMESPACE) continue;
-    const key = rest.join(":");
-    if (!(key in STACK_SCHEMA)) {
-      const suggestion = closest(key, known);
-      problems.push(`${fullKey}: unknown key${suggestion ? ` (did you mean ${NAMESPACE}:${suggestion}?)` : ""}`);
-      continue;
-    }
-    values[key] = parseConfigValue(raw);
+    if (namespace === NAMESPACE) values[rest.join(":")] = parseConfigValue(raw);
   }
   if (values.environment === undefined) values.environment = stack.toLowerCase().replace(/[^a-z0-9-]/g, "-").slice(0, 20);
-  const config: Record<string, unknown> = {};
-  let fieldProblems = 0;
-  for (const [key, field] of Object.entries(STACK_SCHEMA)) {
-    const checked = checkField(values[key], field, `${NAMESPACE}:${key}`);
-    config[key] = checked.value;
-    problems.push(...checked.errors);
-    fieldProblems += checked.errors.length;
-  }
-  if (fieldProblems === 0) problems.push(...crossFieldProblems(config as unknown as StackConfig));
+  const { value, problems } = checkStackKeys(values);
+  // Rules across keys read typed values, so they run once every key is valid on its own.
+  if (problems.length === 0) problems.push(...crossFieldProblems({ ...value, stack }));
   if (problems.length > 0) throw new StackConfigError([...new Set(problems)]);
-  return { ...(config as unknown as Omit<StackConfig, "stack">), stack };
+  return { ...value, stack };
 }
 
 const SERVICE_DEPENDENCIES = ["postgres", "redis", "rabbitmq"] as const;
@@ -93,10 +81,16 @@ function crossFieldProblems(config: StackConfig): string[] {
   if (bouncer.maxClientConnections < bouncer.defaultPoolSize) {
     problems.push(`${NAMESPACE}:pgbouncer.maxClientConnections: must be at least ${NAMESPACE}:pgbouncer.defaultPoolSize (${bouncer.defaultPoolSize}) or the pool never fills (got ${bouncer.maxClientConnections})`);
   }
-  const brokerServices = (Object.keys(config.services) as ServiceName[])
-    .filter((name) => config.services[name].enabled && config.services[name].databases.includes("rabbitmq"))
-    .map((name) => ({ name, publishes: ["events" as const] }));
-  problems.push(...validateBrokerModel({ queues: config.rabbitmq.queues, services: brokerServices }, `${NAMESPACE}:rabbitmq`).filter((p) => !p.startsWith(`${NAMESPACE}:rabbitmq.services`)));
+  const brokerServices = (Object.keys(config.services) as ServiceName[]).filter((name) => config.services[name].enabled && config.services[name].databases.includes("rabbitmq"));
+  // The services' own queues come first in the model: shift the indices back to the config's list,
+  // so a configured queue that takes a service's queue name is reported under its own key.
+  const model = brokerModelFor(brokerServices, config.rabbitmq.queues);
+  const ownQueues = model.queues.length - config.rabbitmq.queues.length;
+  problems.push(
+    ...validateBrokerModel(model, `${NAMESPACE}:rabbitmq`)
+      .filter((p) => !p.startsWith(`${NAMESPACE}:rabbitmq.services`))
+      .map((p) => p.replace(/^([^:]+:rabbitmq\.queues)\[(\d+)\]/, (_match, key: string, index: string) => `${key}[${Number(index) - ownQueues}]`)),
+  );
   // The services' code needs all three: refuse a config that would start them without one.
   for (const name of Object.keys(config.services) as ServiceName[]) {
     const service = config.services[name];

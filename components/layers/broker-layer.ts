@@ -1,4 +1,5 @@
-import { BrokerModel, RabbitMQ } from "../broker";
+import { RabbitMQ } from "../broker";
+import { brokerModelFor } from "../services/service-broker";
 import { Runtime } from "../runtime/workload";
 import { childOf, consumersOf, LayerScope, sizeOf } from "./layer-scope";
 
@@ -7,6 +8,6 @@ export function wireBroker(scope: LayerScope, below: { runtime: Runtime }): Rabb
   const { config } = scope;
   const consumers = consumersOf(config, "rabbitmq");
   if (consumers.length === 0) return undefined;
-  const model: BrokerModel = { queues: config.rabbitmq.queues, services: consumers.map((service) => ({ name: service, publishes: ["events"] })) };
+  const model = brokerModelFor(consumers, config.rabbitmq.queues);
   return new RabbitMQ("rabbitmq", { runtime: below.runtime, image: config.rabbitmq.image, resources: sizeOf(config.rabbitmq), storageGiB: config.rabbitmq.storageGiB, model, managementHost: `rabbitmq.${config.domain}` }, childOf(scope));
 }

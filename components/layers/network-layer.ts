@@ -30,6 +30,7 @@ export function wireNetwork(scope: LayerScope, below: { cluster: ClusterLayer })
           after: [...(cluster?.ready ?? []), ...(priorities?.resources ?? [])],
           // The gateway's Service becomes an NLB through the AWS Load Balancer Controller.
           loadBalancerAnnotations: nlbAnnotations({ gatewaySecurityGroupId: cluster?.gatewaySecurityGroupId, proxyProtocol: config.cluster.mode === "eks" }),
+          ...(cluster ? { apiServer: { cidrs: cluster.apiServerCidrs, ports: [443] } } : {}),
         },
     childOf(scope),
   );

@@ -27,6 +27,8 @@ export interface PrometheusWorkloadInput {
   retentionDays: number;
   storageGiB: number;
   resources: { cpu: number; memoryMiB: number };
+  /** Kubernetes: the ServiceAccount pod discovery lists pods as. */
+  serviceAccount?: string;
 }
 
 export const PROMETHEUS_CONFIG_PATH = "/etc/prometheus/prometheus.yml";
@@ -65,6 +67,7 @@ export function prometheusWorkload(input: PrometheusWorkloadInput): Workload {
     stopGracePeriodSeconds: 60,
     metrics: { port: PROMETHEUS_PORT, path: "/metrics" },
     route: adminRoute("prometheus", input.domain),
+    ...(input.serviceAccount === undefined ? {} : { serviceAccount: input.serviceAccount }),
     user: NOBODY,
     readOnlyRootFilesystem: true,
   };

@@ -1,3 +1,4 @@
+import type * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import type { MonitoringConfig } from "../config/stack-config";
@@ -17,6 +18,7 @@ import {
   PROMETHEUS_RULES_PATH,
   prometheusWorkload,
 } from "./monitoring-workloads";
+import { PROMETHEUS_SERVICE_ACCOUNT, PrometheusAccess } from "./prometheus-access";
 import { renderPrometheusConfig } from "./prometheus-config";
 import { ScrapeTarget, scrapeTargetOf } from "./scrape-targets";
 
@@ -26,6 +28,8 @@ export interface MonitoringArgs {
   domain: string;
   /** Kubernetes: the namespace whose pods Prometheus discovers. Docker: undefined (static targets). */
   namespace?: string;
+  /** Kubernetes: the cluster's provider, for Prometheus' discovery role (absent: the kubeconfig's). */
+  kubernetesProvider?: k8s.Provider;
   /** Every workload of the stack that declared a metrics endpoint (ScrapeTargetRegistry). */
   targets: readonly ScrapeTarget[];
   settings: MonitoringConfig;
@@ -94,6 +98,7 @@ export class Monitoring extends pulumi.ComponentResource {
       // args.targets may already hold the workloads above when they went through the same registry.
       targets: [...own, prometheusSelf, ...args.targets.filter((t) => !own.some((o) => o.name === t.name) && t.name !== prometheusSelf.name)],
     });
+    const access = args.namespace === undefined ? undefined : new PrometheusAccess(`${name}-prometheus-access`, { namespace: args.namespace, provider: args.kubernetesProvider }, parent);
     this.prometheus = args.runtime.deploy(
       prometheusWorkload({
         image: s.prometheusImage,
@@ -103,8 +108,9 @@ export class Monitoring extends pulumi.ComponentResource {
         retentionDays: s.retentionDays,
         storageGiB: s.storageGiB,
         resources: { cpu: s.cpu, memoryMiB: s.memoryMiB },
+        ...(access ? { serviceAccount: PROMETHEUS_SERVICE_ACCOUNT } : {}),
       }),
-      { parent: this, dependsOn: this.alertmanager.resources },
+      { parent: this, dependsOn: [...this.alertmanager.resources, ...(access ? [access] : [])] },
     );
 
     const ui = (workload: DeployedWorkload, host: string): MonitoringUi => ({

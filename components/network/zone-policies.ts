@@ -1,5 +1,5 @@
 import * as k8s from "@pulumi/kubernetes";
-import { selectorLabels, zoneLabel } from "../runtime/kubernetes-pod";
+import { KUBERNETES_API_LABEL, selectorLabels, zoneLabel } from "../runtime/kubernetes-pod";
 import { INTERNAL_ZONES, portsByZone, WorkloadPort, Zone, ZONES } from "../runtime/workload";
 
 type NetworkPolicySpec = k8s.types.input.networking.v1.NetworkPolicySpec;
@@ -10,13 +10,26 @@ export interface NamedPolicy {
 }
 
 /**
+ * Where the Kubernetes API server answers for pods. An EKS cluster the stack builds: its private
+ * endpoint's network interfaces (in the VPC) and the `kubernetes` Service's address (in the
+ * service range), on 443. A cluster someone else runs: its addresses are unknown here, so any
+ * address on the two ports API servers listen on.
+ */
+export interface ApiServerReach {
+  cidrs: string[];
+  ports: number[];
+}
+
+export const ANY_API_SERVER: ApiServerReach = { cidrs: ["0.0.0.0/0"], ports: [443, 6443] };
+
+/**
  * The zone rule on Kubernetes: deny everything in the namespace, then, per zone, let members
  * send to each other (egress); what a member accepts, and on which ports, is its own ingress
  * policy (workloadIngressPolicy). Policies add up, so a pod in two zones reaches both. Only
  * `frontend` may leave the cluster, mirroring Docker, where backend and monitoring networks
  * are internal.
  */
-export function zonePolicies(): NamedPolicy[] {
+export function zonePolicies(apiServer: ApiServerReach = ANY_API_SERVER): NamedPolicy[] {
   const policies: NamedPolicy[] = [
     { name: "default-deny", spec: { podSelector: {}, policyTypes: ["Ingress", "Egress"] } },
     {
@@ -31,6 +44,17 @@ export function zonePolicies(): NamedPolicy[] {
             ports: [{ protocol: "UDP", port: 53 }, { protocol: "TCP", port: 53 }],
           },
         ],
+      },
+    },
+    {
+      // Only pods that run as a ServiceAccount (gpu-jobs launching Jobs, Prometheus discovering
+      // pods): the backend and monitoring zones may not leave the namespace otherwise, and the
+      // API server's private addresses are outside what frontend may reach.
+      name: "allow-kubernetes-api",
+      spec: {
+        podSelector: { matchLabels: { [KUBERNETES_API_LABEL]: "true" } },
+        policyTypes: ["Egress"],
+        egress: [{ to: apiServer.cidrs.map((cidr) => ({ ipBlock: { cidr } })), ports: apiServer.ports.map((port) => ({ protocol: "TCP", port })) }],
       },
     },
   ];

@@ -4,7 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { DockerRuntime } from "../runtime/docker";
 import { KubernetesRuntime } from "../runtime/kubernetes";
 import { INTERNAL_ZONES, Runtime, Zone, ZONES } from "../runtime/workload";
-import { zonePolicies } from "./zone-policies";
+import { ApiServerReach, zonePolicies } from "./zone-policies";
 
 export type ZonesArgs =
   | { target: "docker"; environment: string; publishAddress: string; publishDataPorts?: boolean; dockerHost?: string }
@@ -16,6 +16,7 @@ export type ZonesArgs =
       storageClass?: string;
       provider?: k8s.Provider;
       after?: pulumi.Resource[];
+      apiServer?: ApiServerReach;
       /** On the load balancer Service of published ports (the gateway's): the cloud controller's settings. */
       loadBalancerAnnotations?: Record<string, pulumi.Input<string>>;
     };
@@ -77,7 +78,7 @@ export class Zones extends pulumi.ComponentResource {
         },
         { parent: this, provider, dependsOn: args.after },
       );
-      for (const policy of zonePolicies()) {
+      for (const policy of zonePolicies(args.apiServer)) {
         new k8s.networking.v1.NetworkPolicy(
           `${name}-${policy.name}`,
           { metadata: { name: policy.name, namespace: namespace.metadata.name, labels: { "app.kubernetes.io/part-of": "fundament" } }, spec: policy.spec },

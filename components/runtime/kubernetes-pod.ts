@@ -49,13 +49,20 @@ export function selectorLabels(name: string): Record<string, string> {
   return { "app.kubernetes.io/name": name };
 }
 
-export function workloadLabels(source: { name: string; zones: Zone[] }, role: WorkloadRole, environment: string): Record<string, string> {
+/**
+ * Marks pods that run as a ServiceAccount, i.e. call the Kubernetes API: the network layer lets
+ * only these reach the API server, which default-deny (and the zones' private-range exception) blocks.
+ */
+export const KUBERNETES_API_LABEL = "fundament.io/kubernetes-api";
+
+export function workloadLabels(source: { name: string; zones: Zone[]; serviceAccount?: string }, role: WorkloadRole, environment: string): Record<string, string> {
   return {
     ...selectorLabels(source.name),
     "app.kubernetes.io/part-of": "fundament",
     "app.kubernetes.io/instance": environment,
     "fundament.io/role": role,
     ...Object.fromEntries(source.zones.map((zone) => [zoneLabel(zone), "true"])),
+    ...(source.serviceAccount === undefined ? {} : { [KUBERNETES_API_LABEL]: "true" }),
   };
 }
 

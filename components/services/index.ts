@@ -2,3 +2,4 @@ export * from "./fastify-service";
 export * from "./service-image";
 export * from "./service-settings";
 export * from "./gpu-jobs-access";
+export * from "./service-broker";

@@ -121,6 +121,11 @@ export function gpuJobsSettings(
       JWKS_URL: pulumi.interpolate`http://${usersHost}:${HTTP_PORT}/.well-known/jwks.json`,
       JWT_ISSUER,
       JWT_AUDIENCE,
+      // Commands (launch, monitor, cancel) through its own queues, state changes as events.
+      AMQP_HOST: plainPart(connections.rabbitmq, "host"),
+      AMQP_PORT: plainPart(connections.rabbitmq, "port"),
+      AMQP_VHOST: plainPart(connections.rabbitmq, "vhost"),
+      AMQP_USER: plainPart(connections.rabbitmq, "user"),
       GPU_PROVIDERS: providers.join(","),
       GPU_MAX_ATTEMPTS: String(gpuJobs.maxAttempts),
       AWS_GPU_OFFERS: tables("aws"),
@@ -137,6 +142,7 @@ export function gpuJobsSettings(
     },
     secrets: {
       "database-password": { variable: "DATABASE_PASSWORD", value: passwordOf(connections.postgres) },
+      "amqp-password": { variable: "AMQP_PASSWORD", value: passwordOf(connections.rabbitmq) },
       ...Object.fromEntries(keyed.map((provider) => [`${provider}-api-key`, { variable: `${provider.toUpperCase()}_API_KEY`, value: pulumi.secret(gpuJobs.apiKeys[provider]!) }])),
     },
     migrationEnv: database,

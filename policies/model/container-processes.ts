@@ -1,6 +1,6 @@
 import { asRecord, asRecords, asString, SECRET_PLACEHOLDER, type PropertyRecord } from "./property-values";
 import { DOCKER_CONTAINER, dockerContainerView, type ConfigFile, type EnvEntry } from "./docker-container";
-import { containerArgv, K8S_CRON_JOB, K8S_JOB, podView } from "./kubernetes-objects";
+import { containerArgv, isKind, podView } from "./kubernetes-objects";
 import { knownImageOf, type KnownImage, type WorkloadRole } from "./data-services";
 import { knownRecords, lazyView, readKnown } from "./unknown-values";
 
@@ -56,10 +56,8 @@ const CLIENT_COMMANDS = new Set([
   "bash",
 ]);
 
-const RUN_ONCE_TYPES = new Set([K8S_JOB, K8S_CRON_JOB]);
-
 function runsServer(type: string, role: WorkloadRole | undefined, argv: readonly string[]): boolean {
-  if (role === "job" || RUN_ONCE_TYPES.has(type)) return false;
+  if (role === "job" || isKind(type, "Job", "CronJob")) return false;
   const program = (argv[0] ?? "").split("/").pop() ?? "";
   return !CLIENT_COMMANDS.has(program);
 }

@@ -15,6 +15,10 @@ export const KNOWN_SECRET_VARIABLES: ReadonlySet<string> = new Set([
   "REDIS_PASSWORD",
   "CONSUL_HTTP_TOKEN",
   "AWS_SECRET_ACCESS_KEY",
+  // The cloud SDKs' own variables whose names the word list below does not catch.
+  "OCI_CLI_KEY_CONTENT",
+  "AZURE_CLIENT_CERTIFICATE_PASSWORD",
+  "AZURE_PASSWORD",
 ]);
 
 const CREDENTIAL_WORDS = /(PASSWORD|PASSWD|PASSPHRASE|_PASS$|^PASS$|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|ACCESS_?KEY|CREDENTIALS?|AUTH_?KEY|COOKIE)/;
@@ -38,8 +42,23 @@ export function hasPasswordInUrl(value: string): boolean {
   return /^[a-z][a-z0-9+.-]*:\/\/[^/\s:@]*:[^@\s/]+@/i.test(value);
 }
 
-const PRIVATE_KEY_BLOCK = /-----BEGIN ((RSA|EC|DSA|OPENSSH|ENCRYPTED) )?PRIVATE KEY-----/;
+/**
+ * A PEM (or SSH2) private-key boundary, written loosely as people and tools do: three to five
+ * dashes (SSH2 uses four and a space), any spacing, any algorithm words before PRIVATE KEY
+ * (RSA, EC, DSA, OPENSSH, ENCRYPTED, SSH2 ENCRYPTED, PGP ... BLOCK) and none for PKCS#8.
+ * Public keys and certificates say PUBLIC KEY or CERTIFICATE and do not match.
+ */
+const PRIVATE_KEY_BOUNDARY = /-{3,}\s*(BEGIN|END)\s+([A-Z0-9]+\s+)*PRIVATE\s+KEY(\s+BLOCK)?\s*-{3,}/i;
+/** PuTTY's .ppk format: a header line, then the key (encrypted or not) in the same file. */
+const PUTTY_KEY_FILE = /PuTTY-User-Key-File-\d+\s*:/;
+
+/** Which private-key format a value carries, if any. */
+export function privateKeyFormat(value: string): "PEM" | "PuTTY" | undefined {
+  if (PRIVATE_KEY_BOUNDARY.test(value)) return "PEM";
+  if (PUTTY_KEY_FILE.test(value)) return "PuTTY";
+  return undefined;
+}
 
 export function containsPrivateKey(value: string): boolean {
-  return PRIVATE_KEY_BLOCK.test(value);
+  return privateKeyFormat(value) !== undefined;
 }

@@ -1,7 +1,7 @@
 import { defineResourcePolicy, type FundamentPolicy, type JudgedResource } from "../policy-definition";
 import { asRecord, asString, isLiteralValue } from "../model/property-values";
 import { DOCKER_CONTAINER } from "../model/docker-container";
-import { K8S_CONFIG_MAP, POD_CONTROLLER_TYPES } from "../model/kubernetes-objects";
+import { K8S_CONFIG_MAP, POD_CONTROLLER_TYPES, POD_SPEC_SHAPE } from "../model/kubernetes-objects";
 import { containerProcesses, envValue, flagValue, hasEnv, where, type ContainerProcess } from "../model/container-processes";
 import type { KnownImage } from "../model/data-services";
 
@@ -79,6 +79,7 @@ export const applicationDefaultPolicies: FundamentPolicy[] = [
     enforcement: "mandatory",
     remediation: "Define named users in definitions.json (password hashes delivered as a secret file) and keep loopback_users at its default.",
     types: [...PROCESS_TYPES, K8S_CONFIG_MAP],
+    alsoJudges: POD_SPEC_SHAPE,
     validate: (resource, report) =>
       judge(
         resource,
@@ -103,6 +104,7 @@ export const applicationDefaultPolicies: FundamentPolicy[] = [
     enforcement: "mandatory",
     remediation: "Set MINIO_ROOT_USER to a generated name and MINIO_ROOT_PASSWORD_FILE to a secret file (random.RandomPassword).",
     types: PROCESS_TYPES,
+    alsoJudges: POD_SPEC_SHAPE,
     validate: (resource, report) =>
       judge(
         resource,
@@ -129,6 +131,7 @@ export const applicationDefaultPolicies: FundamentPolicy[] = [
     enforcement: "mandatory",
     remediation: "Set GF_SECURITY_ADMIN_PASSWORD__FILE to a secret file holding a generated password.",
     types: [...PROCESS_TYPES, K8S_CONFIG_MAP],
+    alsoJudges: POD_SPEC_SHAPE,
     validate: (resource, report) =>
       judge(
         resource,
@@ -155,6 +158,7 @@ export const applicationDefaultPolicies: FundamentPolicy[] = [
     enforcement: "mandatory",
     remediation: "Turn anonymous access off, or keep GF_AUTH_ANONYMOUS_ORG_ROLE at Viewer.",
     types: [...PROCESS_TYPES, K8S_CONFIG_MAP],
+    alsoJudges: POD_SPEC_SHAPE,
     validate: (resource, report) =>
       judge(
         resource,
@@ -181,6 +185,7 @@ export const applicationDefaultPolicies: FundamentPolicy[] = [
     enforcement: "mandatory",
     remediation: "Drop api.insecure and route api@internal through a router with basic auth on the gateway.",
     types: [...PROCESS_TYPES, K8S_CONFIG_MAP],
+    alsoJudges: POD_SPEC_SHAPE,
     validate: (resource, report) =>
       judge(
         resource,
@@ -203,6 +208,7 @@ export const applicationDefaultPolicies: FundamentPolicy[] = [
     enforcement: "mandatory",
     remediation: "Render redis.conf with requirepass or ACL users, deliver it as a secret file and start redis-server with its path.",
     types: PROCESS_TYPES,
+    alsoJudges: POD_SPEC_SHAPE,
     validate: (resource, report) =>
       judge(
         resource,
@@ -225,6 +231,7 @@ export const applicationDefaultPolicies: FundamentPolicy[] = [
     enforcement: "mandatory",
     remediation: "Remove `protected-mode no`; with a password set, protected mode does not block remote clients.",
     types: [...PROCESS_TYPES, K8S_CONFIG_MAP],
+    alsoJudges: POD_SPEC_SHAPE,
     validate: (resource, report) =>
       judge(
         resource,
@@ -245,6 +252,7 @@ export const applicationDefaultPolicies: FundamentPolicy[] = [
     enforcement: "mandatory",
     remediation: "Set MONGO_INITDB_ROOT_USERNAME and MONGO_INITDB_ROOT_PASSWORD_FILE (the entrypoint then adds --auth), or start mongod with --auth/--keyFile.",
     types: PROCESS_TYPES,
+    alsoJudges: POD_SPEC_SHAPE,
     validate: (resource, report) =>
       judge(
         resource,
@@ -272,6 +280,7 @@ export const applicationDefaultPolicies: FundamentPolicy[] = [
     enforcement: "mandatory",
     remediation: "Remove --web.enable-admin-api; take TSDB snapshots from a dedicated, exempted job when needed.",
     types: PROCESS_TYPES,
+    alsoJudges: POD_SPEC_SHAPE,
     validate: (resource, report) =>
       judge(
         resource,

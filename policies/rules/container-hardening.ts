@@ -1,7 +1,7 @@
 import { defineResourcePolicy, type FundamentPolicy, type JudgedResource } from "../policy-definition";
 import { asBoolean, asNumber, asRecord, asRecords, asString, asStrings, at, type PropertyRecord } from "../model/property-values";
 import { DOCKER_CONTAINER, dockerContainerView, imageReferenceOf, normaliseCapability, type DockerContainerView } from "../model/docker-container";
-import { POD_CONTROLLER_TYPES, podView, type PodContainer, type PodView } from "../model/kubernetes-objects";
+import { POD_CONTROLLER_TYPES, POD_SPEC_SHAPE, podView, type PodContainer, type PodView } from "../model/kubernetes-objects";
 import { findImageExemption, IMAGE_EXEMPTIONS_SCHEMA } from "../exemptions";
 
 const CONTAINER_TYPES = [DOCKER_CONTAINER, ...POD_CONTROLLER_TYPES];
@@ -60,6 +60,7 @@ export const hardeningPolicies: FundamentPolicy[] = [
     enforcement: "mandatory",
     remediation: "Remove privileged and add only the specific capability or device the process needs.",
     types: CONTAINER_TYPES,
+    alsoJudges: POD_SPEC_SHAPE,
     validate: (resource, report) =>
       byTarget(
         resource,
@@ -81,6 +82,7 @@ export const hardeningPolicies: FundamentPolicy[] = [
     enforcement: "mandatory",
     remediation: 'Docker: add "no-new-privileges:true" to securityOpts. Kubernetes: set securityContext.allowPrivilegeEscalation: false on every container.',
     types: CONTAINER_TYPES,
+    alsoJudges: POD_SPEC_SHAPE,
     validate: (resource, report) =>
       byTarget(
         resource,
@@ -105,6 +107,7 @@ export const hardeningPolicies: FundamentPolicy[] = [
     enforcement: "mandatory",
     remediation: "Remove the capability; if the process truly needs it, run it in a separate, exempted workload and record why.",
     types: CONTAINER_TYPES,
+    alsoJudges: POD_SPEC_SHAPE,
     validate: (resource, report) => {
       const judge = (adds: string[], field: string): void => {
         const dangerous = adds.map(normaliseCapability).filter((capability) => DANGEROUS_CAPABILITIES.has(capability));
@@ -127,6 +130,7 @@ export const hardeningPolicies: FundamentPolicy[] = [
     enforcement: { dev: "advisory", prod: "mandatory" },
     remediation: 'Docker: capabilities: { drops: ["ALL"], adds: [<needed>] }. Kubernetes: securityContext.capabilities.drop: ["ALL"].',
     types: CONTAINER_TYPES,
+    alsoJudges: POD_SPEC_SHAPE,
     validate: (resource, report) =>
       byTarget(
         resource,
@@ -151,6 +155,7 @@ export const hardeningPolicies: FundamentPolicy[] = [
       "Set the Docker container's user to the image's service uid (\"999:999\"), or Kubernetes securityContext.runAsNonRoot: true with runAsUser; exempt an image whose entrypoint must start as root with imageExemptions and a reason.",
     config: { imageExemptions: IMAGE_EXEMPTIONS_SCHEMA },
     types: CONTAINER_TYPES,
+    alsoJudges: POD_SPEC_SHAPE,
     validate: (resource, report, config) =>
       byTarget(
         resource,
@@ -166,11 +171,23 @@ export const hardeningPolicies: FundamentPolicy[] = [
           for (const container of pod.containers) {
             const context = securityContext(container);
             const runAsUser = asNumber(context["runAsUser"]) ?? asNumber(podContext["runAsUser"]);
-            const runAsNonRoot = asBoolean(context["runAsNonRoot"]) ?? asBoolean(podContext["runAsNonRoot"]);
+            // A container's own setting overrides the pod's, in either direction.
+            const containerNonRoot = asBoolean(context["runAsNonRoot"]);
+            const podNonRoot = asBoolean(podContext["runAsNonRoot"]);
+            const runAsNonRoot = containerNonRoot ?? podNonRoot;
             let problem: string | undefined;
             if (runAsUser === 0) problem = "runAsUser is 0 (root)";
-            else if (runAsNonRoot === false && runAsUser === undefined) problem = "runAsNonRoot is false and no runAsUser is set";
-            else if (runAsUser === undefined && runAsNonRoot === undefined) {
+            else if (runAsNonRoot === false) {
+              // An explicit false switches the kubelet's check off: the image's USER (or a later
+              // runAsUser change) may be root and nothing stops it.
+              const where =
+                containerNonRoot === false
+                  ? podNonRoot === true
+                    ? "securityContext.runAsNonRoot is false on the container, overriding the pod's true"
+                    : "securityContext.runAsNonRoot is false on the container"
+                  : "spec.securityContext.runAsNonRoot is false on the pod and the container does not override it";
+              problem = `${where}, so the kubelet does not refuse a root user`;
+            } else if (runAsUser === undefined && runAsNonRoot === undefined) {
               problem = "neither runAsNonRoot nor runAsUser is set (pod or container), so the image's default user (often root) applies";
             }
             if (problem === undefined || findImageExemption(config.imageExemptions, asString(container.container["image"]))) continue;
@@ -187,6 +204,7 @@ export const hardeningPolicies: FundamentPolicy[] = [
     enforcement: { dev: "advisory", prod: "mandatory" },
     remediation: "Set readOnly: true (Docker) or securityContext.readOnlyRootFilesystem: true, and mount a tmpfs/emptyDir at /tmp.",
     types: CONTAINER_TYPES,
+    alsoJudges: POD_SPEC_SHAPE,
     validate: (resource, report) =>
       byTarget(
         resource,
@@ -213,6 +231,7 @@ export const hardeningPolicies: FundamentPolicy[] = [
     enforcement: "mandatory",
     remediation: "Remove the socket mount, or for the gateway (Traefik's Docker provider) mount it with readOnly: true.",
     types: CONTAINER_TYPES,
+    alsoJudges: POD_SPEC_SHAPE,
     validate: (resource, report) =>
       byTarget(
         resource,
@@ -249,6 +268,7 @@ export const hardeningPolicies: FundamentPolicy[] = [
     enforcement: "mandatory",
     remediation: 'Docker: remove "seccomp=unconfined" from securityOpts. Kubernetes: set securityContext.seccompProfile.type: RuntimeDefault on the pod.',
     types: CONTAINER_TYPES,
+    alsoJudges: POD_SPEC_SHAPE,
     validate: (resource, report) =>
       byTarget(
         resource,
@@ -276,6 +296,7 @@ export const hardeningPolicies: FundamentPolicy[] = [
     enforcement: "mandatory",
     remediation: "Remove pidMode/ipcMode \"host\" (Docker) or hostPID/hostIPC (Kubernetes).",
     types: CONTAINER_TYPES,
+    alsoJudges: POD_SPEC_SHAPE,
     validate: (resource, report) =>
       byTarget(
         resource,

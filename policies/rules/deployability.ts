@@ -1,7 +1,7 @@
 import { defineResourcePolicy, defineStackPolicy, type FundamentPolicy } from "../policy-definition";
 import { asBoolean, asRecord, asRecords, asString, asStrings, SECRET_PLACEHOLDER } from "../model/property-values";
 import { DOCKER_CONTAINER, dockerContainerView } from "../model/docker-container";
-import { POD_CONTROLLER_TYPES, podView } from "../model/kubernetes-objects";
+import { carriesPodSpec, podView } from "../model/kubernetes-objects";
 import { factsForImage } from "../model/image-programs";
 import { readKnown } from "../model/unknown-values";
 
@@ -169,7 +169,7 @@ export const deployabilityPolicies: FundamentPolicy[] = [
       };
       for (const resource of resources) {
         if (resource.type === DOCKER_CONTAINER) judge(resource, asString(readKnown(() => resource.props["image"])), "");
-        else if (POD_CONTROLLER_TYPES.includes(resource.type)) {
+        else if (carriesPodSpec(resource.type, resource.props)) {
           for (const { container, label } of podView(resource.type, resource.props)?.containers ?? []) judge(resource, asString(container["image"]), `${label}: `);
         }
       }

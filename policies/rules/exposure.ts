@@ -2,7 +2,7 @@ import { defineResourcePolicy, type FundamentPolicy } from "../policy-definition
 import { asBoolean, asNumber, asRecord, asRecords, asString, asStrings, at } from "../model/property-values";
 import { DATA_SERVICE_PORTS, asWorkloadRole } from "../model/data-services";
 import { DOCKER_CONTAINER, dockerContainerView } from "../model/docker-container";
-import { K8S_SERVICE, POD_CONTROLLER_TYPES, podView, stringMap } from "../model/kubernetes-objects";
+import { K8S_SERVICE, POD_CONTROLLER_TYPES, POD_SPEC_SHAPE, podView, stringMap } from "../model/kubernetes-objects";
 
 function isLoopback(ip: string | undefined): boolean {
   return ip !== undefined && (ip === "::1" || ip === "localhost" || /^127\.\d+\.\d+\.\d+$/.test(ip));
@@ -73,6 +73,7 @@ export const exposurePolicies: FundamentPolicy[] = [
     enforcement: "mandatory",
     remediation: "Attach the container to its zone networks (Docker) or drop hostNetwork (Kubernetes); expose ports through Services.",
     types: [DOCKER_CONTAINER, ...POD_CONTROLLER_TYPES],
+    alsoJudges: POD_SPEC_SHAPE,
     validate: (resource, report) => {
       if (resource.type === DOCKER_CONTAINER) {
         if (dockerContainerView(resource.props).networkMode === "host") report('networkMode is "host": the container binds directly on every host interface');
@@ -91,6 +92,7 @@ export const exposurePolicies: FundamentPolicy[] = [
     enforcement: "mandatory",
     remediation: "Remove hostPort and expose the container through a ClusterIP Service (or the gateway).",
     types: POD_CONTROLLER_TYPES,
+    alsoJudges: POD_SPEC_SHAPE,
     validate: (resource, report) => {
       for (const { container, label } of podView(resource.type, resource.props)?.containers ?? []) {
         asRecords(container["ports"]).forEach((port, index) => {

@@ -1,6 +1,6 @@
 import { defineResourcePolicy, type FundamentPolicy } from "../policy-definition";
 import { asRecords, asString, asStrings, at } from "../model/property-values";
-import { K8S_DAEMON_SET, POD_CONTROLLER_TYPES, podView, type PodView } from "../model/kubernetes-objects";
+import { carriesPodSpec, isKind, K8S_DAEMON_SET, POD_CONTROLLER_TYPES, POD_SPEC_SHAPE, podView, type PodView } from "../model/kubernetes-objects";
 
 const GPU_RESOURCE = "nvidia.com/gpu";
 
@@ -64,6 +64,7 @@ export const gpuPolicies: FundamentPolicy[] = [
     enforcement: "mandatory",
     remediation: 'Add tolerations: [{ key: "nvidia.com/gpu", operator: "Exists", effect: "NoSchedule" }] to the pod template.',
     types: POD_CONTROLLER_TYPES,
+    alsoJudges: POD_SPEC_SHAPE,
     validate: (resource, report) => {
       const pod = podView(resource.type, resource.props);
       if (!pod || !requestsGpu(pod)) return;
@@ -79,6 +80,7 @@ export const gpuPolicies: FundamentPolicy[] = [
     remediation: "Remove the nvidia.com/gpu toleration (and any key-less Exists toleration) from pods that request no GPU.",
     // DaemonSets are per-node agents (exporters, log shippers) that must run on GPU nodes too.
     types: POD_CONTROLLER_TYPES.filter((type) => type !== K8S_DAEMON_SET),
+    alsoJudges: { description: "any other Kubernetes object with a pod spec, DaemonSets excepted", matches: (type, props) => carriesPodSpec(type, props) && !isKind(type, "DaemonSet") },
     validate: (resource, report) => {
       const pod = podView(resource.type, resource.props);
       if (!pod || requestsGpu(pod)) return;

@@ -6,13 +6,14 @@ import { DOCKER_CONTAINER, DOCKER_REMOTE_IMAGE } from "../model/docker-container
 import {
   K8S_CLUSTER_ROLE,
   K8S_CLUSTER_ROLE_BINDING,
-  K8S_DEPLOYMENT,
   K8S_POD,
-  K8S_POD_DISRUPTION_BUDGET,
+  isKind,
+  kubernetesKind,
   K8S_ROLE,
   K8S_ROLE_BINDING,
-  K8S_STATEFUL_SET,
+  LONG_RUNNING_SHAPE,
   LONG_RUNNING_TYPES,
+  POD_SPEC_SHAPE,
   NAMESPACED_TYPES,
   POD_CONTROLLER_TYPES,
   podView,
@@ -37,8 +38,11 @@ export const kubernetesPolicies: FundamentPolicy[] = [
     enforcement: "mandatory",
     remediation: "Set resources.requests and resources.limits for cpu and memory (the Workload's resources give both).",
     types: POD_CONTROLLER_TYPES,
+    alsoJudges: POD_SPEC_SHAPE,
     validate: (resource, report) => {
-      for (const { container, label } of podView(resource.type, resource.props)?.containers ?? []) {
+      for (const { container, label, ephemeral } of podView(resource.type, resource.props)?.containers ?? []) {
+        // The API refuses resources on an ephemeral container: it shares the pod's.
+        if (ephemeral) continue;
         const resources = asRecord(container["resources"]) ?? {};
         const missing = RESOURCE_FIELDS.filter((field) => {
           const [group, key] = field.split(".") as [string, string];
@@ -57,11 +61,13 @@ export const kubernetesPolicies: FundamentPolicy[] = [
     enforcement: { dev: "advisory", prod: "mandatory" },
     remediation: "Render the Workload's health.readiness and health.liveness as readinessProbe and livenessProbe.",
     types: LONG_RUNNING_TYPES,
+    alsoJudges: LONG_RUNNING_SHAPE,
     validate: (resource, report) => {
       const pod = podView(resource.type, resource.props);
       if (!pod || runsToCompletion(resource.type, pod)) return;
-      for (const { container, label, init } of pod.containers) {
-        if (init) continue;
+      for (const { container, label, init, ephemeral } of pod.containers) {
+        // Neither init nor ephemeral containers may have probes.
+        if (init || ephemeral) continue;
         for (const probe of ["readinessProbe", "livenessProbe"]) {
           if (asRecord(container[probe]) === undefined) report(`${label}: ${probe} is missing`);
         }
@@ -76,6 +82,7 @@ export const kubernetesPolicies: FundamentPolicy[] = [
     enforcement: { dev: "advisory", prod: "mandatory" },
     remediation: "Point liveness at a cheap self-check (/health/live) and readiness at the dependency check (/health/ready), or give liveness a longer failure threshold.",
     types: LONG_RUNNING_TYPES,
+    alsoJudges: LONG_RUNNING_SHAPE,
     validate: (resource, report) => {
       for (const { container, label } of podView(resource.type, resource.props)?.containers ?? []) {
         const readiness = asRecord(container["readinessProbe"]);
@@ -94,6 +101,7 @@ export const kubernetesPolicies: FundamentPolicy[] = [
     enforcement: { dev: "advisory", prod: "mandatory" },
     remediation: "Use an explicit version tag (postgres:15.6-bookworm) or a digest (@sha256:...), set per stack in config.",
     types: [DOCKER_CONTAINER, DOCKER_REMOTE_IMAGE, ...POD_CONTROLLER_TYPES],
+    alsoJudges: POD_SPEC_SHAPE,
     validate: (resource, report) => {
       if (resource.type === DOCKER_CONTAINER || resource.type === DOCKER_REMOTE_IMAGE) {
         const field = resource.type === DOCKER_CONTAINER ? "image" : "name";
@@ -111,24 +119,31 @@ export const kubernetesPolicies: FundamentPolicy[] = [
   }),
   defineStackPolicy({
     name: "k8s-pod-disruption-budget",
-    description: "Every Deployment and StatefulSet must be covered by a PodDisruptionBudget.",
+    description: "Every Deployment and StatefulSet must be covered by a PodDisruptionBudget whose selector matches its pods' labels.",
     concern: "kubernetes-hygiene",
     severity: "low",
     enforcement: { dev: "advisory", prod: "mandatory" },
-    remediation: "Render a PodDisruptionBudget (maxUnavailable: 1) whose selector matches the workload's pod labels, in the same namespace.",
+    remediation: "Render a PodDisruptionBudget (maxUnavailable: 1) whose selector matches the workload's pod template labels (not the Deployment's own labels), in the same namespace.",
     validate: (resources, report) => {
       const budgets = resources
-        .filter((resource) => resource.type === K8S_POD_DISRUPTION_BUDGET)
+        .filter((resource) => isKind(resource.type, "PodDisruptionBudget"))
         .map((resource) => ({
+          name: resource.name,
           namespace: asString(at(resource.props, "metadata", "namespace")) ?? "default",
           selector: at(resource.props, "spec", "selector"),
         }));
       for (const resource of resources) {
-        if (resource.type !== K8S_DEPLOYMENT && resource.type !== K8S_STATEFUL_SET) continue;
+        if (!isKind(resource.type, "Deployment", "StatefulSet")) continue;
         const pod = podView(resource.type, resource.props);
         if (!pod) continue;
         const namespace = pod.namespace ?? "default";
-        if (!budgets.some((budget) => budget.namespace === namespace && selectorMatches(budget.selector, pod.labels))) {
+        const inNamespace = budgets.filter((budget) => budget.namespace === namespace);
+        if (inNamespace.some((budget) => selectorMatches(budget.selector, pod.labels))) continue;
+        // The eviction API looks at the pods' labels; a budget that matches only the controller's own is no budget.
+        const misaimed = inNamespace.find((budget) => selectorMatches(budget.selector, pod.objectLabels));
+        if (misaimed) {
+          report(resource, `PodDisruptionBudget ${misaimed.name} selects the ${kubernetesKind(resource.type) ?? "workload"}'s own metadata.labels, not its pod template's labels, so it protects none of its pods from a node drain`);
+        } else {
           report(resource, `no PodDisruptionBudget in namespace "${namespace}" selects its pods, so a node drain may evict them all at once`);
         }
       }

@@ -1,10 +1,11 @@
 import { defineResourcePolicy, type FundamentPolicy } from "../policy-definition";
 import { asRecord, asString, asStrings, at, isLiteralValue, stringLeaves } from "../model/property-values";
-import { containsPrivateKey, hasPasswordInUrl, isCredentialName } from "../model/credential-names";
-import { DOCKER_CONTAINER } from "../model/docker-container";
-import { K8S_CONFIG_MAP, K8S_SECRET, POD_CONTROLLER_TYPES } from "../model/kubernetes-objects";
+import { hasPasswordInUrl, isCredentialName, privateKeyFormat } from "../model/credential-names";
+import { DOCKER_CONTAINER, dockerContainerView } from "../model/docker-container";
+import { K8S_CONFIG_MAP, K8S_SECRET, POD_CONTROLLER_TYPES, POD_SPEC_SHAPE } from "../model/kubernetes-objects";
 import { containerProcesses, where, type ContainerProcess } from "../model/container-processes";
 import { readKnown } from "../model/unknown-values";
+import { cloudCredentialContent, cloudCredentialFileName, type CloudCredential } from "../model/cloud-credentials";
 
 /** A value that points at a secret rather than being one: a variable reference or a file path. */
 function isReference(value: string): boolean {
@@ -86,6 +87,7 @@ export const secretPolicies: FundamentPolicy[] = [
     enforcement: "mandatory",
     remediation: "Put the credential in a Secret and mount it as a file (or, where the image cannot read files, use env.valueFrom.secretKeyRef).",
     types: POD_CONTROLLER_TYPES,
+    alsoJudges: POD_SPEC_SHAPE,
     validate: (resource, report) => {
       for (const process of containerProcesses(resource.type, resource.props)) envFindings(process, "env").forEach(report);
     },
@@ -98,6 +100,7 @@ export const secretPolicies: FundamentPolicy[] = [
     enforcement: "mandatory",
     remediation: "Move the credential into a config file delivered as a secret (redis.conf requirepass, a password file) and pass the file's path.",
     types: [DOCKER_CONTAINER, ...POD_CONTROLLER_TYPES],
+    alsoJudges: POD_SPEC_SHAPE,
     validate: (resource, report) => {
       for (const process of containerProcesses(resource.type, resource.props)) argvFindings(process, "command").forEach(report);
     },
@@ -115,6 +118,8 @@ export const secretPolicies: FundamentPolicy[] = [
       for (const [key, value] of Object.entries(data)) {
         const text = asString(value);
         if (text === undefined) continue;
+        // A cloud CLI's credential file is no-cloud-cli-credential's finding, with what it is.
+        if (configMapCloudCredential(key, text)) continue;
         if (isCredentialName(key) && isLiteralValue(text) && !isReference(text)) {
           report(`data.${key} holds a literal credential`);
           continue;
@@ -139,7 +144,37 @@ export const secretPolicies: FundamentPolicy[] = [
       if (resource.type === K8S_SECRET || resource.type.startsWith("tls:")) return;
       for (const leaf of stringLeaves(resource.props, readKnown)) {
         if (resource.type === DOCKER_CONTAINER && leaf.path.startsWith("uploads")) continue;
-        if (containsPrivateKey(leaf.value)) report(`${leaf.path} contains a PEM private key in plain text`);
+        const format = privateKeyFormat(leaf.value);
+        if (format) report(`${leaf.path} contains a ${format} private key in plain text`);
+      }
+    },
+  }),
+  defineResourcePolicy({
+    name: "no-cloud-cli-credential",
+    description: "Files of the cloud CLIs and SDKs that hold an account credential (AWS, GCP, Azure, OCI) must not travel in ConfigMaps or uploads.",
+    concern: "secrets",
+    // Critical: the credential acts in the cloud account itself, beyond the cluster or host it leaked from.
+    severity: "critical",
+    enforcement: "mandatory",
+    remediation:
+      "Give the workload a cloud identity instead of a key (EKS: IAM roles for service accounts or Pod Identity; GKE/AKS workload identity); where a key file is unavoidable, generate it in the program, keep it a Pulumi secret and mount it from a Kubernetes Secret.",
+    types: [K8S_CONFIG_MAP, DOCKER_CONTAINER],
+    validate: (resource, report) => {
+      if (resource.type === DOCKER_CONTAINER) {
+        // Judged by the file's name, whatever its content: the engine hands a secret upload's
+        // content over in plain, so a content test could not tell a sanctioned file from a leak,
+        // and no workload of the platform needs a cloud CLI's credential file.
+        dockerContainerView(resource.props).files.forEach((file, index) => {
+          const found = cloudCredentialFileName(file.path) ?? (isLiteralValue(file.content) ? cloudCredentialContent(file.content) : undefined);
+          if (found) report(`uploads[${index}] ${file.path} is ${describeCredential(found)}`);
+        });
+        return;
+      }
+      for (const field of ["data", "binaryData"]) {
+        for (const [key, value] of Object.entries(asRecord(resource.props[field]) ?? {})) {
+          const found = configMapCloudCredential(key, field === "data" ? asString(value) : undefined);
+          if (found) report(`${field}.${key} holds ${describeCredential(found)}; anything that can read the namespace reads it`);
+        }
       }
     },
   }),
@@ -165,3 +200,12 @@ export const secretPolicies: FundamentPolicy[] = [
     },
   }),
 ];
+
+function describeCredential(found: CloudCredential): string {
+  return `${found.what} (${found.cloud})`;
+}
+
+/** A ConfigMap entry that is a cloud CLI's credential file by its key, or by its text. */
+function configMapCloudCredential(key: string, text: string | undefined): CloudCredential | undefined {
+  return cloudCredentialFileName(key) ?? (isLiteralValue(text) ? cloudCredentialContent(text) : undefined);
+}

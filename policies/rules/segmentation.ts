@@ -1,7 +1,7 @@
 import { defineResourcePolicy, defineStackPolicy, type FundamentPolicy, type JudgedResource } from "../policy-definition";
-import { asBoolean, asRecord, asString, at } from "../model/property-values";
+import { asArray, asBoolean, asRecord, asString, asStrings, at } from "../model/property-values";
 import { DOCKER_CONTAINER, DOCKER_NETWORK, dockerContainerView } from "../model/docker-container";
-import { K8S_NETWORK_POLICY, POD_CONTROLLER_TYPES, podView, selectorMatches } from "../model/kubernetes-objects";
+import { isKind, podView, selectorMatches, type PodView } from "../model/kubernetes-objects";
 
 /** A container may name a network by its name or by the resource's id; both resolve to the resource. */
 function networkIndex(resources: readonly JudgedResource[]): Map<string, JudgedResource> {
@@ -65,23 +65,87 @@ export const segmentationPolicies: FundamentPolicy[] = [
     enforcement: { dev: "advisory", prod: "mandatory" },
     remediation: "Add the workload to a zone (label fundament.io/zone-<zone>: \"true\") covered by the namespace's default-deny and zone NetworkPolicies.",
     validate: (resources, report) => {
-      const policies = resources
-        .filter((resource) => resource.type === K8S_NETWORK_POLICY)
-        .map((resource) => ({
-          namespace: asString(at(resource.props, "metadata", "namespace")) ?? "default",
-          // An empty podSelector selects every pod in the namespace.
-          selector: asRecord(at(resource.props, "spec", "podSelector")) ?? {},
-        }));
-      for (const resource of resources) {
-        if (!POD_CONTROLLER_TYPES.includes(resource.type)) continue;
-        const pod = podView(resource.type, resource.props);
-        if (!pod) continue;
-        const namespace = pod.namespace ?? "default";
-        const selected = policies.some((policy) => policy.namespace === namespace && selectorMatches(policy.selector, pod.labels));
-        if (!selected) {
+      const policies = networkPolicies(resources);
+      for (const { resource, pod, namespace } of workloads(resources)) {
+        if (!policies.some((policy) => selects(policy, namespace, pod))) {
           report(resource, `no NetworkPolicy in namespace "${namespace}" selects its pods, so they accept traffic from anywhere in the cluster`);
         }
       }
     },
   }),
+  defineStackPolicy({
+    name: "network-policy-both-directions",
+    description: "A workload a NetworkPolicy selects must be isolated for both ingress and egress, not one direction only.",
+    concern: "segmentation",
+    // As high as having no policy at all: the open direction is fully open (an ingress-only pod
+    // reaches the node's metadata endpoint and the internet; an egress-only one takes any caller).
+    severity: "high",
+    enforcement: { dev: "advisory", prod: "mandatory" },
+    remediation:
+      'Select the pods with a policy of each type: a namespace default-deny with policyTypes: ["Ingress", "Egress"] and no rules, then the zone policies that allow what each direction needs.',
+    validate: (resources, report) => {
+      const policies = networkPolicies(resources);
+      for (const { resource, pod, namespace } of workloads(resources)) {
+        const selecting = policies.filter((policy) => selects(policy, namespace, pod));
+        // No policy at all is workload-selected-by-network-policy's finding.
+        if (selecting.length === 0) continue;
+        for (const direction of ["Ingress", "Egress"] as const) {
+          if (selecting.some((policy) => policy.types.has(direction))) continue;
+          const other = direction === "Ingress" ? "Egress" : "Ingress";
+          const names = selecting.map((policy) => policy.name).join(", ");
+          report(
+            resource,
+            `the NetworkPolicies that select its pods in namespace "${namespace}" (${names}) all have policyTypes without ${direction}, so its ${direction.toLowerCase()} is not restricted at all; only its ${other.toLowerCase()} is`,
+          );
+        }
+      }
+    },
+  }),
 ];
+
+interface NetworkPolicyView {
+  name: string;
+  namespace: string;
+  selector: Record<string, unknown>;
+  /** The directions the policy isolates, after the API server's defaulting of policyTypes. */
+  types: ReadonlySet<"Ingress" | "Egress">;
+}
+
+/**
+ * The API server fills in an omitted (or empty) policyTypes: Ingress always, Egress only when
+ * the policy has egress rules. Listed types stand as written: a type listed with no rules for it
+ * denies that direction, and rules of an unlisted type are ignored.
+ */
+export function effectivePolicyTypes(spec: Record<string, unknown>): Set<"Ingress" | "Egress"> {
+  const listed = asStrings(spec["policyTypes"]).filter((type): type is "Ingress" | "Egress" => type === "Ingress" || type === "Egress");
+  if (asStrings(spec["policyTypes"]).length > 0) return new Set(listed);
+  return new Set(asArray(spec["egress"]).length > 0 ? ["Ingress", "Egress"] : ["Ingress"]);
+}
+
+function networkPolicies(resources: readonly JudgedResource[]): NetworkPolicyView[] {
+  return resources
+    .filter((resource) => isKind(resource.type, "NetworkPolicy"))
+    .map((resource) => {
+      const spec = asRecord(resource.props["spec"]) ?? {};
+      return {
+        name: asString(at(resource.props, "metadata", "name")) ?? resource.name,
+        namespace: asString(at(resource.props, "metadata", "namespace")) ?? "default",
+        // An empty podSelector selects every pod in the namespace.
+        selector: asRecord(spec["podSelector"]) ?? {},
+        types: effectivePolicyTypes(spec),
+      };
+    });
+}
+
+function selects(policy: NetworkPolicyView, namespace: string, pod: PodView): boolean {
+  return policy.namespace === namespace && selectorMatches(policy.selector, pod.labels);
+}
+
+function workloads(resources: readonly JudgedResource[]): { resource: JudgedResource; pod: PodView; namespace: string }[] {
+  return resources.flatMap((resource) => {
+    // A PodTemplate only describes pods; nothing runs it.
+    if (isKind(resource.type, "PodTemplate")) return [];
+    const pod = podView(resource.type, resource.props);
+    return pod ? [{ resource, pod, namespace: pod.namespace ?? "default" }] : [];
+  });
+}

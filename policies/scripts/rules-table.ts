@@ -22,7 +22,8 @@ function targetsOf(policy: FundamentPolicy): string {
     if (provider === "docker") return `docker ${name}`;
     return `${provider} ${module.split("/")[0] ?? ""} ${name}`;
   });
-  return [...new Set(short)].join(", ");
+  const listed = [...new Set(short)].join(", ");
+  return policy.alsoJudges ? `${listed}; ${policy.alsoJudges}` : listed;
 }
 
 function cell(text: string): string {

@@ -127,6 +127,11 @@ describe("policy fixtures", () => {
       "scrape-pw",
       "grafana-db-pw",
       "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7",
+      "aws-planted-secret",
+      "eyJ0eXAi-azure-planted",
+      "1//0gcp-planted-refresh",
+      "oci-planted-key-content",
+      "azure-planted~secret",
     ];
     const sources = failFixtures.flatMap(({ cases }) => cases).map((fixture) => JSON.stringify(fixture.resources));
     for (const secret of planted) expect(sources.some((source) => source.includes(secret)), `${secret} is planted by a fixture`).toBe(true);

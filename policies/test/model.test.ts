@@ -2,7 +2,9 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { imagePinProblem, parseImageReference } from "../model/image-reference";
 import { isCredentialName, hasPasswordInUrl, containsPrivateKey } from "../model/credential-names";
-import { selectorMatches } from "../model/kubernetes-objects";
+import { carriesPodSpec, kubernetesKind, podView, selectorMatches } from "../model/kubernetes-objects";
+import { cloudCredentialContent, cloudCredentialFileName } from "../model/cloud-credentials";
+import { effectivePolicyTypes } from "../rules/segmentation";
 import { globMatches, findImageExemption } from "../exemptions";
 import { credentialAssignments } from "../rules/secrets";
 
@@ -82,6 +84,12 @@ describe("credential names and values", () => {
     for (const kind of ["", "RSA ", "EC ", "OPENSSH ", "ENCRYPTED "]) expect(containsPrivateKey(`-----BEGIN ${kind}PRIVATE KEY-----\nabc`)).toBe(true);
     expect(containsPrivateKey("-----BEGIN CERTIFICATE-----\nabc")).toBe(false);
     expect(containsPrivateKey("-----BEGIN PUBLIC KEY-----\nabc")).toBe(false);
+    for (const loose of ["---BEGIN RSA PRIVATE KEY---", "-----  BEGIN   EC PRIVATE  KEY -----", "---- BEGIN SSH2 ENCRYPTED PRIVATE KEY ----", "-----begin dsa private key-----", "-----BEGIN PGP PRIVATE KEY BLOCK-----", "KEY=PuTTY-User-Key-File-2: ssh-rsa"]) {
+      expect(containsPrivateKey(`${loose}\nabc`), loose).toBe(true);
+    }
+    for (const benign of ["---BEGIN PUBLIC KEY---", "-----BEGIN RSA PUBLIC KEY-----", "-----BEGIN OPENSSH CERTIFICATE-----", "keep the private key in a Secret", "BEGIN PRIVATE KEY"]) {
+      expect(containsPrivateKey(`${benign}\nabc`), benign).toBe(false);
+    }
   });
 
   it("finds literal credential assignments in config files, not references to them", () => {
@@ -128,5 +136,83 @@ describe("exemption patterns", () => {
     expect(findImageExemption(exemptions, "postgres:16.1")).toBeUndefined();
     expect(findImageExemption([{ image: "quay.io/minio/*", reason: "r" }], "quay.io/minio/minio:RELEASE.1")).toBeDefined();
     expect(findImageExemption(exemptions, undefined)).toBeUndefined();
+  });
+});
+
+describe("pod specs by kind and shape", () => {
+  const template = { metadata: { labels: { app: "pods" } }, spec: { containers: [{ name: "a", image: "a:1" }] } };
+
+  it("reads the kind from any group and version", () => {
+    expect(kubernetesKind("kubernetes:apps/v1beta2:Deployment")).toBe("Deployment");
+    expect(kubernetesKind("kubernetes:extensions/v1beta1:Deployment")).toBe("Deployment");
+    expect(kubernetesKind("docker:index/container:Container")).toBeUndefined();
+  });
+
+  it("finds the pod spec of old API versions, custom resources and PodTemplates, not of patches or other providers", () => {
+    const controller = { metadata: { labels: { app: "controller" } }, spec: { template } };
+    expect(podView("kubernetes:extensions/v1beta1:Deployment", controller)?.containers.map((c) => c.label)).toEqual(['containers[0] "a"']);
+    expect(podView("kubernetes:batch/v1beta1:CronJob", { spec: { jobTemplate: { spec: { template } } } })?.labels).toEqual({ app: "pods" });
+    expect(podView("kubernetes:core/v1:PodTemplate", { template })?.labels).toEqual({ app: "pods" });
+    expect(carriesPodSpec("kubernetes:argoproj.io/v1alpha1:Rollout", controller)).toBe(true);
+    expect(carriesPodSpec("kubernetes:argoproj.io/v1alpha1:Workflow", { spec: { entrypoint: "main" } })).toBe(false);
+    expect(carriesPodSpec("kubernetes:apps/v1:DeploymentPatch", controller)).toBe(false);
+    expect(carriesPodSpec("custom:index:Deployment", controller)).toBe(false);
+  });
+
+  it("keeps a controller's own labels apart from its pods' labels", () => {
+    const view = podView("kubernetes:apps/v1:Deployment", { metadata: { labels: { app: "controller", "fundament.io/role": "service" } }, spec: { template } });
+    expect(view?.labels).toEqual({ app: "pods" });
+    expect(view?.objectLabels).toEqual({ app: "controller", "fundament.io/role": "service" });
+    expect(view?.role).toBe("service");
+  });
+
+  it("lists ephemeral containers after init and main containers", () => {
+    const view = podView("kubernetes:core/v1:Pod", { spec: { initContainers: [{ name: "i" }], containers: [{ name: "m" }], ephemeralContainers: [{ name: "e" }] } });
+    expect(view?.containers.map((c) => [c.label, c.init, c.ephemeral])).toEqual([
+      ['initContainers[0] "i"', true, false],
+      ['containers[0] "m"', false, false],
+      ['ephemeralContainers[0] "e"', false, true],
+    ]);
+  });
+});
+
+describe("NetworkPolicy policyTypes as the API server defaults them", () => {
+  it.each([
+    [{}, ["Ingress"]],
+    [{ policyTypes: [] }, ["Ingress"]],
+    [{ egress: [] }, ["Ingress"]],
+    [{ egress: [{}] }, ["Ingress", "Egress"]],
+    [{ policyTypes: ["Egress"] }, ["Egress"]],
+    [{ policyTypes: ["Ingress"], egress: [{ to: [] }] }, ["Ingress"]],
+    [{ policyTypes: ["Ingress", "Egress"] }, ["Ingress", "Egress"]],
+  ])("%j isolates %j", (spec, types) => {
+    expect([...effectivePolicyTypes(spec)].sort()).toEqual([...types].sort());
+  });
+});
+
+describe("cloud CLI credential files", () => {
+  it.each([
+    ["credentials", "AWS"],
+    ["/home/app/.aws/credentials", "AWS"],
+    ["/home/app/.aws/config", "AWS"],
+    ["application_default_credentials.json", "GCP"],
+    ["azureProfile.json", "Azure"],
+    ["msal_token_cache.bin", "Azure"],
+    ["/root/.oci/config", "OCI"],
+    ["oci_api_key.pem", "OCI"],
+  ])("%s is a %s credential file", (path, cloud) => {
+    expect(cloudCredentialFileName(path)?.cloud).toBe(cloud);
+  });
+
+  it.each(["config", "/etc/app/config", "credentials.example", "/etc/grafana/grafana.ini", "aws-region"])("%s is not one", (path) => {
+    expect(cloudCredentialFileName(path)).toBeUndefined();
+  });
+
+  it("knows the files by their content under any name", () => {
+    expect(cloudCredentialContent("[prod]\naws_access_key_id=AKIA\naws_secret_access_key=x\n")?.cloud).toBe("AWS");
+    expect(cloudCredentialContent('{"type": "service_account", "private_key": "x"}')?.cloud).toBe("GCP");
+    expect(cloudCredentialContent("[DEFAULT]\nfingerprint=aa:bb\nkey_file=/k.pem\n")?.cloud).toBe("OCI");
+    expect(cloudCredentialContent("region = eu-west-1\naws_access_key_id_file = /run/secrets/id\n")).toBeUndefined();
+    expect(cloudCredentialContent('{"type": "service_account", "client_email": "a@b"}')).toBeUndefined();
   });
 });

@@ -5,7 +5,10 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { stringify } from "yaml";
 import { DASHBOARDS, panelExpressions, renderDashboards } from "../../components/monitoring/dashboards";
+import { gpuJobs } from "../../components/monitoring/dashboards/gpu-jobs";
 import { DATASOURCE_UID } from "../../components/monitoring/grafana-provisioning";
+import { Registry } from "prom-client";
+import { registerGpuJobMetrics } from "../../services/gpu-jobs/src/jobs/gpu-job-metrics";
 
 describe("Grafana dashboards", () => {
   it("every panel query parses (promtool, as recording rules)", () => {
@@ -22,8 +25,8 @@ describe("Grafana dashboards", () => {
     }
   });
 
-  it("the five dashboards have stable unique uids, read only the provisioned Prometheus, and no panel overlaps another", () => {
-    expect(DASHBOARDS.map((d) => d.title)).toEqual(["Platform overview", "Service health", "Resource utilisation", "Databases", "Broker"]);
+  it("the six dashboards have stable unique uids, read only the provisioned Prometheus, and no panel overlaps another", () => {
+    expect(DASHBOARDS.map((d) => d.title)).toEqual(["Platform overview", "Service health", "Resource utilisation", "Databases", "Broker", "GPU jobs"]);
     expect(new Set(DASHBOARDS.map((d) => d.uid)).size).toBe(DASHBOARDS.length);
     for (const board of DASHBOARDS) {
       const cells = new Set<string>();
@@ -37,5 +40,31 @@ describe("Grafana dashboards", () => {
       }
     }
     expect(Object.keys(renderDashboards()).sort()).toEqual(DASHBOARDS.map((d) => `${d.uid}.json`).sort());
+  });
+
+  it("the GPU jobs dashboard reads only series the gpu-jobs service exports, each with the labels it groups by", async () => {
+    const registry = new Registry();
+    const metrics = registerGpuJobMetrics(registry);
+    metrics.placementSeconds.observe({ outcome: "launched" }, 1.5);
+    metrics.attempts.inc({ provider: "runpod" });
+    metrics.failures.inc({ provider: "runpod", reason: "no_capacity" });
+    metrics.spend.inc({ project: "vision", provider: "runpod" }, 2);
+    metrics.queueDepth.set({ state: "queued" }, 1);
+    metrics.queueAgeSeconds.set({ state: "queued" }, 30);
+    const exposition = await registry.metrics();
+    const exported = new Map<string, Set<string>>();
+    for (const line of exposition.split("\n").filter((l) => l !== "" && !l.startsWith("#"))) {
+      const [, name, labels] = /^([a-z_]+)(?:\{([^}]*)\})?/.exec(line)!;
+      const names = exported.get(name!) ?? new Set<string>();
+      for (const pair of (labels ?? "").split(",").filter(Boolean)) names.add(pair.split("=")[0]!);
+      exported.set(name!, names);
+    }
+    const used = panelExpressions(gpuJobs).flatMap((expr) => [...expr.matchAll(/\b(gpu_jobs_[a-z_]+)\b/g)].map((match) => ({ expr, name: match[1]! })));
+    expect(used.length).toBeGreaterThan(10);
+    for (const { expr, name } of used) {
+      expect(exported.has(name), `${name} in ${expr}`).toBe(true);
+      const grouped = /by \(([^)]*)\)/.exec(expr)?.[1]?.split(",").map((label) => label.trim()).filter((label) => label !== "le") ?? [];
+      for (const label of grouped) expect(exported.get(name)!.has(label), `${name} has no label ${label} (${expr})`).toBe(true);
+    }
   });
 });

@@ -421,3 +421,51 @@ describe("cluster config", () => {
     expect((failure as { registered: RecordedResource[] }).registered.filter((r) => !r.type.startsWith("pulumi:"))).toEqual([]);
   });
 });
+
+describe("pods that call the Kubernetes API reach it, and only they", () => {
+  type Pod = { name: string; labels: Record<string, string>; serviceAccount?: string };
+  const podsOf = (run: StackView): Pod[] =>
+    [...run.all("kubernetes:apps/v1:Deployment"), ...run.all("kubernetes:apps/v1:StatefulSet")].map((r) => {
+      const spec = run.revealed(r).spec as { template: { metadata: { labels: Record<string, string> }; spec: { serviceAccountName?: string } } };
+      return { name: r.name, labels: spec.template.metadata.labels, serviceAccount: spec.template.spec.serviceAccountName };
+    });
+  const apiPolicy = (run: StackView) => {
+    const policy = run.all("kubernetes:networking.k8s.io/v1:NetworkPolicy").map((r) => run.revealed(r)).find((p) => (p.metadata as { name: string }).name === "allow-kubernetes-api");
+    expect(policy).toBeDefined();
+    return policy?.spec as { podSelector: { matchLabels: Record<string, string> }; egress: { to: { ipBlock: { cidr: string } }[]; ports: { port: number }[] }[] };
+  };
+  const selects = (selector: Record<string, string>, pod: Pod) => Object.entries(selector).every(([k, v]) => pod.labels[k] === v);
+
+  it("selects exactly the pods that run as a ServiceAccount (Prometheus discovering pods, gpu-jobs launching Jobs)", () => {
+    const { podSelector } = apiPolicy(prod);
+    const pods = podsOf(prod);
+    expect(pods.filter((p) => selects(podSelector.matchLabels, p)).map((p) => p.name).sort()).toEqual(pods.filter((p) => p.serviceAccount !== undefined).map((p) => p.name).sort());
+    expect(pods.filter((p) => p.serviceAccount !== undefined).map((p) => p.name).sort()).toEqual(["gpu-jobs", "prometheus"]);
+  });
+
+  it("on the EKS cluster it built: the private endpoint's VPC range and the Service range the cluster states, port 443 only", () => {
+    const cluster = props(prod.all("aws:eks/cluster:Cluster")[0]);
+    const serviceRange = (cluster.kubernetesNetworkConfig as { serviceIpv4Cidr: string }).serviceIpv4Cidr;
+    const vpc = props(prod.all("aws:ec2/vpc:Vpc")[0]).cidrBlock as string;
+    // EKS refuses a Service range inside the VPC's.
+    expect(serviceRange.split(".")[0]).not.toBe(vpc.split(".")[0]);
+    const [rule] = apiPolicy(prod).egress;
+    expect(rule.to.map((t) => t.ipBlock.cidr).sort()).toEqual([serviceRange, vpc].sort());
+    expect(rule.ports.map((p) => p.port)).toEqual([443]);
+  });
+
+  it("on a cluster someone else runs: any address, on the two ports API servers listen on", () => {
+    const [rule] = apiPolicy(existing).egress;
+    expect(rule.to.map((t) => t.ipBlock.cidr)).toEqual(["0.0.0.0/0"]);
+    expect(rule.ports.map((p) => p.port).sort()).toEqual([443, 6443]);
+  });
+
+  it("gives Prometheus a Role that lists and watches pods in its namespace, and nothing else", () => {
+    const roles = prod.all("kubernetes:rbac.authorization.k8s.io/v1:Role").map(props).filter((r) => (r.metadata as { name: string }).name === "prometheus-discovery");
+    expect(roles).toHaveLength(1);
+    expect(roles[0].rules).toEqual([{ apiGroups: [""], resources: ["pods"], verbs: ["get", "list", "watch"] }]);
+    const binding = prod.all("kubernetes:rbac.authorization.k8s.io/v1:RoleBinding").map(props).find((b) => (b.metadata as { name: string }).name === "prometheus-discovery");
+    expect(binding?.subjects).toEqual([{ kind: "ServiceAccount", name: "prometheus", namespace: "fundament-prod" }]);
+    expect(podsOf(prod).find((p) => p.name === "prometheus")?.serviceAccount).toBe("prometheus");
+  });
+});

@@ -133,7 +133,7 @@ describe("monitoring workloads", () => {
     expect(secretLeaks(prod)).toEqual([]);
   });
 
-  it("Grafana provisions Prometheus, Alertmanager and Jaeger, and the five dashboards", () => {
+  it("Grafana provisions Prometheus, Alertmanager and Jaeger, and the six dashboards", () => {
     const grafana = dev.one(CONTAINER, "grafana");
     const datasources = parse(upload(dev, grafana, "/etc/grafana/provisioning/datasources/fundament.yaml")) as { datasources: { type: string; url: string }[] };
     expect(datasources.datasources.map((d) => [d.type, d.url])).toEqual([
@@ -142,7 +142,7 @@ describe("monitoring workloads", () => {
       ["jaeger", "http://jaeger:16686"],
     ]);
     const files = uploadsOf(dev, "grafana").map((u) => u.file).filter((f) => f.startsWith("/etc/grafana/dashboards/"));
-    expect(files.sort()).toEqual(["broker", "databases", "overview", "resources", "services"].map((d) => `/etc/grafana/dashboards/fundament-${d}.json`));
+    expect(files.sort()).toEqual(["broker", "databases", "gpu-jobs", "overview", "resources", "services"].map((d) => `/etc/grafana/dashboards/fundament-${d}.json`));
   });
 
   it("services send spans to Jaeger's OTLP/HTTP port inside the monitoring zone", () => {

@@ -43,7 +43,7 @@ describe("stack config", () => {
     [{ "fundament:target": "docker", "fundament:services": { users: { databases: ["mysql"] } } }, "fundament:services.users.databases[0]: must be one of postgres, redis, mongo, rabbitmq (got \"mysql\")"],
     [{ "fundament:target": "docker", "fundament:services": { billing: {} } }, "fundament:services.billing: unknown key"],
     [{ "fundament:target": "docker", "fundament:mongo": { databases: [{ service: "media", indexes: [{ keys: { email: 1 } }] }] } }, "fundament:mongo.databases[0].indexes[0].collection: required"],
-    [{ "fundament:target": "docker", "fundament:mongo": { databases: [{ service: "media", indexes: [{ collection: "u", keys: { email: 2 } }] }] } }, "fundament:mongo.databases[0].indexes[0].keys: must map at least one field to 1 or -1"],
+    [{ "fundament:target": "docker", "fundament:mongo": { databases: [{ service: "media", indexes: [{ collection: "u", keys: { email: 2 } }] }] } }, "fundament:mongo.databases[0].indexes[0].keys.email: must be one of 1, -1 (got 2)"],
     [{ "fundament:target": "docker", "fundament:mongo": { databases: [{ service: "media" }, { service: "media" }] } }, "fundament:mongo.databases[1].service: media already has a MongoDB database"],
     [{ "fundament:target": "docker", "fundament:services": { config: { databases: ["postgres"] } } }, "fundament:services.config.databases: the config service needs postgres, redis, rabbitmq (missing redis, rabbitmq)"],
     [{ "fundament:target": "docker", "fundament:services": { config: { databases: ["postgres", "redis", "rabbitmq", "mongo"] } } }, "fundament:services.config.databases: the config service cannot have a MongoDB database"],
@@ -56,6 +56,11 @@ describe("stack config", () => {
     [{ "fundament:target": "docker", "fundament:docker": { publishAddress: "everywhere" } }, "fundament:docker.publishAddress: must be an IPv4 address"],
     [{ "fundament:target": "docker", "fundament:tls": { validityHours: 100, earlyRenewalHours: 100 } }, "fundament:tls.earlyRenewalHours: must be less than fundament:tls.validityHours (100), or every `pulumi up` re-issues the certificates (got 100)"],
     [{ "fundament:target": "docker", "fundament:tls": { validityHours: 12 } }, "fundament:tls.validityHours: must be at least 24 (got 12)"],
+    [{ "fundament:target": "docker", "fundament:redis": { memoryMiB: 12.5 } }, "fundament:redis.memoryMiB: must be a whole number (got 12.5)"],
+    [{ "fundament:target": "docker", "fundament:gpuJobs": { apiKeys: { runpd: "k" } } }, "fundament:gpuJobs.apiKeys.runpd: unknown key (did you mean fundament:gpuJobs.apiKeys.runpod?)"],
+    [{ "fundament:target": "docker", "fundament:postgres": "big" }, "fundament:postgres: must be an object with keys image, exporterImage, cpu, memoryMiB, storageGiB, maxConnections (got \"big\")"],
+    [{ "fundament:target": "docker", "fundament:cluster": { logRetentionDays: 10 } }, "fundament:cluster.logRetentionDays: must be one of 1, 3, 5, 7, 14, 30,"],
+    [{ "fundament:target": "docker", "fundament:gpuJobs": { offers: [{ provider: "aws", type: "a10g", gpuModel: "A10G", gpuMemoryGiB: 24, gpuCount: 1, region: "eu-central-1", spot: "maybe", pricePerHour: -1 }] } }, "fundament:gpuJobs.offers[0].pricePerHour: must be greater than 0 (got -1)"],
   ])("rejects %j naming the key", (config, expected) => {
     const problems = problemsOf(config);
     expect(problems.find((p) => p.startsWith(expected)), problems.join("\n")).toBeDefined();
@@ -65,6 +70,20 @@ describe("stack config", () => {
     const problems = problemsOf({ "fundament:target": "nomad", "fundament:postgres": { memoryMiB: 1, cpu: -1 }, "fundament:nope": "x" });
     expect(problems).toHaveLength(4);
     for (const problem of problems) expect(problem).toMatch(/^fundament:[a-zA-Z.:\[\]0-9]+: /);
+  });
+
+  it("never echoes a secret it refuses", () => {
+    const problems = problemsOf({ "fundament:target": "docker", "fundament:monitoring": { receivers: { slack: { webhookUrl: "hooks.example/T000/s3cret-token" } } } });
+    expect(problems).toEqual(["fundament:monitoring.receivers.slack.webhookUrl: must be an http:// or https:// URL (got a secret value, not shown)"]);
+  });
+
+  it("fills defaults into its own copy: the values it was given stay as they were", () => {
+    const config = { "fundament:target": "docker", "fundament:postgres": JSON.stringify({ memoryMiB: 2048 }) };
+    const before = structuredClone(config);
+    const loaded = loadStackConfig("dev", config);
+    expect(loaded.postgres).toMatchObject({ memoryMiB: 2048, cpu: 2, maxConnections: 100 });
+    expect(loaded.services["gpu-jobs"].databases).toEqual(["postgres", "redis", "rabbitmq"]);
+    expect(config).toEqual(before);
   });
 
   it("accepts any in-range size and keeps the value", () => {

@@ -6,6 +6,7 @@ import { addonVersion, EksAddonName } from "./addon-versions";
 import { kmsUsePolicy, platformKeyPolicy, podIdentityTrust, serviceTrust } from "./iam-documents";
 import { renderKubeconfig } from "./kubeconfig";
 import { nodeLaunchTemplate } from "./node-launch-template";
+import { serviceRangeFor } from "./service-range";
 import { Vpc } from "./vpc";
 
 export interface EksClusterArgs {
@@ -51,6 +52,8 @@ export class EksCluster extends pulumi.ComponentResource {
   readonly privateSubnetIds: pulumi.Output<string>[];
   readonly gatewaySecurityGroupId: pulumi.Output<string>;
   readonly storageClassName = STORAGE_CLASS;
+  /** Where pods reach the API server: its private endpoint in the VPC, its Service in this range. */
+  readonly apiServerCidrs: string[];
   /** What Kubernetes objects wait for: nodes to run on, DNS, storage. */
   readonly ready: pulumi.Resource[];
   private readonly tags: Record<string, string>;
@@ -64,6 +67,8 @@ export class EksCluster extends pulumi.ComponentResource {
     this.kubernetesVersion = config.kubernetesVersion;
     this.tags = { ...args.tags, "fundament:cluster": this.clusterName };
     const tags = this.tags;
+    const serviceRange = serviceRangeFor(config.vpcCidr);
+    this.apiServerCidrs = [config.vpcCidr, serviceRange];
     this.region = config.availabilityZones[0].slice(0, -1);
     const identity = aws.getCallerIdentityOutput({}, parent);
     this.account = identity.accountId;
@@ -132,6 +137,7 @@ export class EksCluster extends pulumi.ComponentResource {
           endpointPublicAccess: publicEndpoint,
           ...(publicEndpoint ? { publicAccessCidrs: config.publicAccessCidrs } : {}),
         },
+        kubernetesNetworkConfig: { ipFamily: "ipv4", serviceIpv4Cidr: serviceRange },
         encryptionConfig: { resources: ["secrets"], provider: { keyArn: key.arn } },
         enabledClusterLogTypes: CONTROL_PLANE_LOGS,
         // Access entries, not the aws-auth ConfigMap. The creator keeps admin so `pulumi up` can deploy into it.

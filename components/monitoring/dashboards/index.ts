@@ -1,13 +1,14 @@
 import type { Dashboard } from "@grafana/schema";
 import { broker } from "./broker";
 import { databases } from "./databases";
+import { gpuJobs } from "./gpu-jobs";
 import { platformOverview } from "./platform-overview";
 import { resourceUtilisation } from "./resource-utilisation";
 import { serviceHealth } from "./service-health";
 
 export { panelExpressions } from "./panels";
 
-export const DASHBOARDS: Dashboard[] = [platformOverview, serviceHealth, resourceUtilisation, databases, broker];
+export const DASHBOARDS: Dashboard[] = [platformOverview, serviceHealth, resourceUtilisation, databases, broker, gpuJobs];
 
 /** File name to JSON, as Grafana's file provider reads them. */
 export function renderDashboards(): Record<string, string> {

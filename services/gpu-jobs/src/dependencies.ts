@@ -1,5 +1,6 @@
 import { hostname } from "node:os";
-import { createJwksVerifier, createPgPool, startTracing, type Logger } from "@fundament/kit";
+import { createJwksVerifier, createPgPool, EnvError, startTracing, type Logger } from "@fundament/kit";
+import { Messaging } from "@fundament/kit/messaging";
 import type { GpuJobsAppDeps } from "./app";
 import { adaptersFromEnv } from "./providers/adapters-from-env";
 import type { GpuJobsEnv } from "./service-env";
@@ -21,11 +22,15 @@ export async function connectDependencies(config: GpuJobsEnv, logger: Logger): P
     ...(config.JWT_ISSUER === undefined ? {} : { issuer: config.JWT_ISSUER }),
     ...(config.JWT_AUDIENCE === undefined ? {} : { audience: config.JWT_AUDIENCE }),
   });
+  const tracing = config.OTEL_EXPORTER_OTLP_ENDPOINT === undefined ? undefined : startTracing({ service: "gpu-jobs", endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT });
+  const messaging = await connectMessaging(config, logger, tracing?.tracer);
   return {
     logger,
     pool,
     verifier,
     adapters,
+    ...(messaging ? { messaging } : {}),
+    outboxPollMs: config.OUTBOX_POLL_MS,
     ...(config.GPU_JOB_SECRETS_DIR === undefined ? {} : { secretsDir: config.GPU_JOB_SECRETS_DIR }),
     owner: `${hostname()}:${process.pid}`,
     placement: {
@@ -38,6 +43,25 @@ export async function connectDependencies(config: GpuJobsEnv, logger: Logger): P
       loopIntervalMs: config.GPU_LOOP_INTERVAL_MS,
       reapIntervalMs: config.GPU_REAP_INTERVAL_MS,
     },
-    ...(config.OTEL_EXPORTER_OTLP_ENDPOINT === undefined ? {} : { tracing: startTracing({ service: "gpu-jobs", endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT }) }),
+    ...(tracing ? { tracing } : {}),
   };
+}
+
+/** The broker link when AMQP_HOST is set; user and password are then required. */
+async function connectMessaging(config: GpuJobsEnv, logger: Logger, tracer: Parameters<typeof Messaging.connect>[0]["tracer"]): Promise<Messaging | undefined> {
+  if (config.AMQP_HOST === undefined) return undefined;
+  const problems: string[] = [];
+  if (config.AMQP_USER === undefined) problems.push("AMQP_USER: is required when AMQP_HOST is set");
+  if (config.AMQP_PASSWORD === undefined) problems.push("AMQP_PASSWORD_FILE: is required when AMQP_HOST is set");
+  if (problems.length > 0) throw new EnvError(problems);
+  return Messaging.connect({
+    endpoint: { host: config.AMQP_HOST, port: config.AMQP_PORT, vhost: config.AMQP_VHOST, user: config.AMQP_USER!, password: config.AMQP_PASSWORD! },
+    prefetch: config.AMQP_PREFETCH,
+    // The relay publishes inside a transaction: fail well before PostgreSQL's idle-in-transaction timeout (10 s).
+    publishTimeoutMs: 4000,
+    connectionName: `gpu-jobs@${hostname()}:${process.pid}`,
+    closeTimeoutMs: 10_000,
+    logger,
+    ...(tracer ? { tracer } : {}),
+  });
 }

@@ -1,8 +1,17 @@
 import { readFileSync } from "node:fs";
+import type Ajv from "ajv";
+import type { ErrorObject } from "ajv";
+import envSchema from "env-schema";
+import { Type, type TSchema } from "@sinclair/typebox";
 
 /**
- * Environment configuration, validated once at start-up. Every problem is collected so an
- * operator fixes a deployment in one round, not one variable per crash loop.
+ * Environment configuration, validated once at start-up by env-schema (ajv). Every problem is
+ * collected so an operator fixes a deployment in one round, not one variable per crash loop.
+ *
+ * On top of env-schema: any variable `X` may instead be given as `X_FILE`, the path of a file
+ * whose content (less one trailing newline) is the value, the way images take their secrets.
+ * Setting both is an error naming both. A secret (`env.secretFile`) must come from a file: a
+ * plain `X` holding a password is refused, and its value is never echoed in an error.
  */
 export type EnvSource = Readonly<Record<string, string | undefined>>;
 
@@ -10,8 +19,23 @@ export interface EnvVar<T> {
   readonly description: string;
   /** Secret values come from a file named by `<NAME>_FILE` and are never echoed in errors. */
   readonly secret: boolean;
-  /** Returns the value or a reason (phrased to follow the variable's name). */
-  read(name: string, source: EnvSource): { ok: true; value: T } | { ok: false; reason: string };
+  /** Absent (and without a default) is an error. */
+  readonly required: boolean;
+  /** The JSON Schema env-schema checks the text against (ajv coerces it to the schema's type). */
+  readonly schema: TSchema;
+  /** What to say instead of ajv's reason, where the schema's own words would mislead. */
+  readonly reason?: string;
+  readonly minLength?: number;
+  /**
+   * The text forms accepted before ajv coerces the text (ajv reads "1e2" as the integer 100;
+   * an operator who wrote that meant something else), and what a refusal says.
+   */
+  readonly text?: RegExp;
+  readonly textReason?: string;
+  /** Applied to the text before it is checked (e.g. case of a boolean word). */
+  prepare?(raw: string): string;
+  /** Turns the checked value into the one the service reads. */
+  convert(value: unknown): T;
 }
 
 export type EnvSpec = Record<string, EnvVar<unknown>>;
@@ -24,11 +48,8 @@ export class EnvError extends Error {
   }
 }
 
-type Result<T> = { ok: true; value: T } | { ok: false; reason: string };
-const ok = <T>(value: T): Result<T> => ({ ok: true, value });
-const fail = <T>(reason: string): Result<T> => ({ ok: false, reason });
-
-function shown(raw: string): string {
+function shown(raw: unknown): string {
+  if (typeof raw !== "string") return JSON.stringify(raw) ?? String(raw);
   return JSON.stringify(raw.length > 60 ? `${raw.slice(0, 57)}...` : raw);
 }
 
@@ -37,30 +58,16 @@ interface Common<T> {
   default?: T;
 }
 
-function plain<T>(options: Common<T>, parse: (raw: string) => Result<T>, kind: string): EnvVar<T> {
+const same = <T>(value: unknown): T => value as T;
+
+function variable<T>(options: Common<unknown>, kind: string, schema: TSchema, extra: Partial<EnvVar<T>> = {}): EnvVar<T> {
   return {
     description: options.description ?? kind,
     secret: false,
-    read(name, source) {
-      const raw = source[name];
-      if (raw === undefined || raw === "") {
-        if (options.default !== undefined) return ok(options.default);
-        return fail(`is required (${options.description ?? kind})`);
-      }
-      return parse(raw);
-    },
-  };
-}
-
-function optionalOf<T>(inner: EnvVar<T>): EnvVar<T | undefined> {
-  return {
-    description: inner.description,
-    secret: inner.secret,
-    read(name, source) {
-      const raw = inner.secret ? source[`${name}_FILE`] : source[name];
-      if (raw === undefined || raw === "") return ok(undefined);
-      return inner.read(name, source);
-    },
+    required: options.default === undefined,
+    schema: options.default === undefined ? schema : { ...schema, default: options.default },
+    convert: same<T>,
+    ...extra,
   };
 }
 
@@ -69,111 +76,156 @@ export interface IntegerOptions extends Common<number> {
   max?: number;
 }
 
+const BOOLEAN_WORDS: Record<string, boolean> = { "1": true, true: true, yes: true, on: true, "0": false, false: false, no: false, off: false };
+
 /** Builders for an EnvSpec; each names what it expects so the error can say it. */
 export const env = {
   string(options: Common<string> & { pattern?: RegExp } = {}): EnvVar<string> {
-    return plain(options, (raw) => (options.pattern && !options.pattern.test(raw) ? fail(`must match ${options.pattern} (got ${shown(raw)})`) : ok(raw)), "a string");
+    return variable(options, "a string", Type.String(options.pattern ? { pattern: options.pattern.source } : {}));
   },
   integer(options: IntegerOptions = {}): EnvVar<number> {
-    return plain(
-      options,
-      (raw) => {
-        if (!/^-?\d+$/.test(raw.trim())) return fail(`must be an integer (got ${shown(raw)})`);
-        const value = Number(raw);
-        if (options.min !== undefined && value < options.min) return fail(`must be at least ${options.min} (got ${value})`);
-        if (options.max !== undefined && value > options.max) return fail(`must be at most ${options.max} (got ${value})`);
-        return ok(value);
-      },
-      "an integer",
-    );
+    const limits = { ...(options.min !== undefined && { minimum: options.min }), ...(options.max !== undefined && { maximum: options.max }) };
+    return variable(options, "an integer", Type.Integer(limits), { text: /^\s*-?\d+\s*$/, textReason: "must be an integer" });
   },
   port(options: Common<number> = {}): EnvVar<number> {
     return env.integer({ ...options, min: 0, max: 65535, description: options.description ?? "a TCP port" });
   },
   boolean(options: Common<boolean> = {}): EnvVar<boolean> {
-    return plain(
-      options,
-      (raw) => {
-        const lowered = raw.trim().toLowerCase();
-        if (["1", "true", "yes", "on"].includes(lowered)) return ok(true);
-        if (["0", "false", "no", "off"].includes(lowered)) return ok(false);
-        return fail(`must be true or false (got ${shown(raw)})`);
-      },
-      "true or false",
-    );
+    const text = { ...options, default: options.default === undefined ? undefined : String(options.default) };
+    return variable(text, "true or false", Type.String({ enum: Object.keys(BOOLEAN_WORDS) }), {
+      reason: "must be true or false",
+      prepare: (raw) => raw.trim().toLowerCase(),
+      convert: (value) => BOOLEAN_WORDS[String(value)],
+    });
   },
   oneOf<const V extends string>(values: readonly V[], options: Common<V> = {}): EnvVar<V> {
-    return plain(
-      options,
-      (raw) => ((values as readonly string[]).includes(raw) ? ok(raw as V) : fail(`must be one of ${values.join(", ")} (got ${shown(raw)})`)),
-      `one of ${values.join(", ")}`,
-    );
+    return variable(options, `one of ${values.join(", ")}`, Type.String({ enum: [...values] }));
   },
   url(options: Common<string> & { protocols?: string[] } = {}): EnvVar<string> {
-    return plain(
-      options,
-      (raw) => {
-        let parsed: URL;
-        try {
-          parsed = new URL(raw);
-        } catch {
-          return fail(`must be a URL (got ${shown(raw)})`);
-        }
-        if (parsed.password !== "") return fail("must not contain a password (put it in a *_FILE secret)");
-        const protocol = parsed.protocol.replace(/:$/, "");
-        if (options.protocols && !options.protocols.includes(protocol)) {
-          return fail(`must use ${options.protocols.join(" or ")} (got ${protocol})`);
-        }
-        return ok(raw);
-      },
-      "a URL",
-    );
+    return variable(options, "a URL", Type.String({ url: { protocols: options.protocols ?? [] } }));
   },
   /** A comma-separated list; empty entries are dropped. */
   list(options: Common<string[]> = {}): EnvVar<string[]> {
-    return plain(options, (raw) => ok(raw.split(",").map((s) => s.trim()).filter((s) => s !== "")), "a comma-separated list");
+    const text = { ...options, default: options.default?.join(",") };
+    return variable(text, "a comma-separated list", Type.String(), {
+      convert: (value) => String(value).split(",").map((s) => s.trim()).filter((s) => s !== ""),
+    });
   },
   /**
    * A secret read from the file `<NAME>_FILE` points at (trailing newline trimmed). A plain
    * `<NAME>` variable is refused so a password never sits in the environment.
    */
   secretFile(options: { description?: string; minLength?: number } = {}): EnvVar<string> {
-    return {
-      description: options.description ?? "a secret file",
-      secret: true,
-      read(name, source) {
-        if (source[name] !== undefined && source[name] !== "") {
-          return fail(`is required instead of ${name}, which must not hold a secret in the environment`);
-        }
-        const path = source[`${name}_FILE`];
-        if (path === undefined || path === "") return fail(`is required (path of ${options.description ?? "the secret file"})`);
-        let content: string;
-        try {
-          content = readFileSync(path, "utf8").replace(/\r?\n$/, "");
-        } catch (error) {
-          const code = (error as NodeJS.ErrnoException).code ?? "unreadable";
-          return fail(`cannot read ${path} (${code})`);
-        }
-        if (content === "") return fail(`${path} is empty`);
-        if (options.minLength !== undefined && content.length < options.minLength) {
-          return fail(`${path} holds ${content.length} characters, needs at least ${options.minLength}`);
-        }
-        return ok(content);
-      },
-    };
+    return { ...variable<string>(options, "a secret file", Type.String()), secret: true, minLength: options.minLength };
   },
-  optional: optionalOf,
+  optional<T>(inner: EnvVar<T>): EnvVar<T | undefined> {
+    return { ...inner, required: false };
+  },
 };
+
+/** ajv keyword `url`: parses with WHATWG URL, refuses a password in it and protocols not listed. */
+function urlProblem(raw: string, protocols: readonly string[]): string | undefined {
+  let parsed: URL;
+  try {
+    parsed = new URL(raw);
+  } catch {
+    return `must be a URL (got ${shown(raw)})`;
+  }
+  if (parsed.password !== "") return "must not contain a password (put it in a *_FILE secret)";
+  const protocol = parsed.protocol.replace(/:$/, "");
+  if (protocols.length > 0 && !protocols.includes(protocol)) return `must use ${protocols.join(" or ")} (got ${protocol})`;
+  return undefined;
+}
+
+function withUrlKeyword(ajv: Ajv): Ajv {
+  const validate = (schema: { protocols: string[] }, data: string): boolean => {
+    const problem = urlProblem(data, schema.protocols);
+    validate.errors = problem ? [{ keyword: "url", message: problem, params: {} }] : [];
+    return problem === undefined;
+  };
+  validate.errors = [] as Partial<ErrorObject>[];
+  ajv.addKeyword({ keyword: "url", type: "string", schemaType: "object", errors: true, validate });
+  return ajv;
+}
+
+/** The reason for one ajv error, phrased to follow the variable's name. */
+function reasonOf(error: ErrorObject, variable: EnvVar<unknown>, text: string | undefined): string {
+  const params = error.params as Record<string, unknown>;
+  // A number out of range reads as the number; anything else as the text that was set.
+  const got = `(got ${error.keyword === "minimum" || error.keyword === "maximum" ? String(Number(text)) : shown(text)})`;
+  if (error.keyword === "required") return `is required (${variable.description})`;
+  if (error.keyword === "url") return error.message ?? "must be a URL";
+  if (variable.reason) return `${variable.reason} ${got}`;
+  switch (error.keyword) {
+    case "type":
+      return `must be ${params.type === "integer" ? "an integer" : `a ${String(params.type)}`} ${got}`;
+    case "minimum":
+      return `must be at least ${String(params.limit)} ${got}`;
+    case "maximum":
+      return `must be at most ${String(params.limit)} ${got}`;
+    case "enum":
+      return `must be one of ${(params.allowedValues as unknown[]).join(", ")} ${got}`;
+    case "pattern":
+      return `must match /${String(params.pattern)}/ ${got}`;
+    default:
+      return `${error.message ?? "is invalid"} ${got}`;
+  }
+}
+
+/** `X` from `X` or from the file `X_FILE` names; problems are keyed by the variable's name. */
+function resolve(name: string, variable: EnvVar<unknown>, source: EnvSource): { value?: string; problem?: string } {
+  const direct = source[name] === "" ? undefined : source[name];
+  const path = source[`${name}_FILE`] === "" ? undefined : source[`${name}_FILE`];
+  if (variable.secret && direct !== undefined) return { problem: `${name}_FILE: is required instead of ${name}, which must not hold a secret in the environment` };
+  if (direct !== undefined && path !== undefined) return { problem: `${name}_FILE: cannot be used together with ${name}; set only one of ${name} and ${name}_FILE` };
+  if (path === undefined) {
+    if (variable.secret && variable.required) return { problem: `${name}_FILE: is required (path of ${variable.description === "a secret file" ? "the secret file" : variable.description})` };
+    return { value: direct === undefined ? undefined : (variable.prepare?.(direct) ?? direct) };
+  }
+  let content: string;
+  try {
+    content = readFileSync(path, "utf8").replace(/\r?\n$/, "");
+  } catch (error) {
+    return { problem: `${name}_FILE: cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? "unreadable"})` };
+  }
+  if (variable.secret && content === "") return { problem: `${name}_FILE: ${path} is empty` };
+  if (variable.minLength !== undefined && content.length < variable.minLength) {
+    return { problem: `${name}_FILE: ${path} holds ${content.length} characters, needs at least ${variable.minLength}` };
+  }
+  if (content === "") return {};
+  return { value: variable.prepare?.(content) ?? content };
+}
 
 /** Validates `source` against `spec`; throws one EnvError naming every bad variable. */
 export function loadEnv<S extends EnvSpec>(spec: S, source: EnvSource = process.env): EnvValues<S> {
-  const problems: string[] = [];
-  const values: Record<string, unknown> = {};
-  for (const [name, variable] of Object.entries(spec)) {
-    const result = variable.read(name, source);
-    if (result.ok) values[name] = result.value;
-    else problems.push(`${variable.secret ? `${name}_FILE` : name}: ${result.reason}`);
+  const names = Object.keys(spec);
+  const problems = new Map<string, string>();
+  const data: Record<string, string> = {};
+  for (const name of names) {
+    const { value, problem } = resolve(name, spec[name], source);
+    const variable = spec[name];
+    if (problem !== undefined) problems.set(name, problem);
+    else if (value !== undefined && variable.text && !variable.text.test(value)) problems.set(name, `${name}: ${variable.textReason ?? "is invalid"} (got ${shown(value)})`);
+    else if (value !== undefined) data[name] = value;
   }
-  if (problems.length > 0) throw new EnvError(problems);
-  return values as EnvValues<S>;
+  const checked = names.filter((name) => !problems.has(name));
+  const schema = {
+    type: "object",
+    properties: Object.fromEntries(checked.map((name) => [name, spec[name].schema])),
+    required: checked.filter((name) => spec[name].required && !spec[name].secret),
+  };
+  let values: Record<string, unknown> = {};
+  try {
+    values = envSchema({ schema, data, env: false, ajv: { customOptions: withUrlKeyword } });
+  } catch (error) {
+    const errors = (error as { errors?: ErrorObject[] }).errors;
+    if (!errors) throw error;
+    for (const failure of errors) {
+      const name = failure.keyword === "required" ? String(failure.params.missingProperty) : failure.instancePath.slice(1);
+      const variable = spec[name];
+      if (variable && !problems.has(name)) problems.set(name, `${variable.secret ? `${name}_FILE` : name}: ${variable.secret ? "is not a valid secret" : reasonOf(failure, variable, data[name])}`);
+    }
+  }
+  if (problems.size > 0) throw new EnvError(names.filter((name) => problems.has(name)).map((name) => problems.get(name) as string));
+  return Object.fromEntries(names.map((name) => [name, values[name] === undefined ? undefined : spec[name].convert(values[name])])) as EnvValues<S>;
 }

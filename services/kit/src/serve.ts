@@ -2,6 +2,7 @@ import { createServer as createHttpsServer, type Server as HttpsServer } from "n
 import type { AddressInfo } from "node:net";
 import type { FastifyInstance } from "fastify";
 import { registerWithConsul, type ConsulRegistration, type ConsulRegistrationOptions } from "./consul";
+import { consulConnectionFromEnv, type ConsulEnvValues } from "./consul-env";
 import { EnvError } from "./env";
 import { startMetricsServer, type MetricsServer } from "./metrics";
 
@@ -118,11 +119,17 @@ async function closeHttps(server: HttpsServer | undefined): Promise<void> {
   }
 }
 
+/** Where shutdown reports; a pino logger is one. */
+export interface ShutdownLog {
+  info: (o: object, m: string) => void;
+  error: (o: object, m: string) => void;
+}
+
 /**
  * Wires SIGTERM and SIGINT to a graceful shutdown that exits 0, or 1 when it outlives
  * `gracePeriodMs` (the orchestrator would SIGKILL soon after anyway).
  */
-export function exitOnSignals(running: RunningServer, options: { gracePeriodMs: number; log: { info: (o: object, m: string) => void; error: (o: object, m: string) => void } }): void {
+export function exitOnSignals(running: RunningServer, options: { gracePeriodMs: number; log: ShutdownLog }): void {
   const onSignal = (signal: NodeJS.Signals) => {
     const timer = setTimeout(() => {
       options.log.error({ signal, gracePeriodMs: options.gracePeriodMs }, "shutdown: grace period exceeded, exiting");
@@ -139,6 +146,53 @@ export function exitOnSignals(running: RunningServer, options: { gracePeriodMs: 
   };
   process.once("SIGTERM", onSignal);
   process.once("SIGINT", onSignal);
+}
+
+/**
+ * The variables a service's start-up reads. Each service declares them in its own env spec (with
+ * its own defaults, the Consul ones from the kit's consulEnv); these are the names and types the
+ * kit relies on.
+ */
+export interface ServeEnv extends ConsulEnvValues {
+  PORT: number;
+  HOST: string;
+  METRICS_PORT: number;
+  SHUTDOWN_PROBE_PERIOD_MS: number;
+  SHUTDOWN_GRACE_PERIOD_MS: number;
+  CONSUL_SERVICE_ADDRESS?: string | undefined;
+}
+
+/**
+ * How `service` listens, drains and registers, from its validated environment. Registration is
+ * off when CONSUL_HTTP_ADDR is unset; over HTTPS, Consul's CA and client certificate files are
+ * read here, once.
+ */
+export function serveOptionsFrom(service: string, config: ServeEnv): ServeOptions {
+  const options: ServeOptions = { port: config.PORT, host: config.HOST, metricsPort: config.METRICS_PORT, probePeriodMs: config.SHUTDOWN_PROBE_PERIOD_MS };
+  const connection = consulConnectionFromEnv(config);
+  if (connection === undefined) return options;
+  return {
+    ...options,
+    consul: {
+      agentUrl: connection.url,
+      service,
+      ...(config.CONSUL_SERVICE_ADDRESS === undefined ? {} : { address: config.CONSUL_SERVICE_ADDRESS }),
+      ...(connection.token === undefined ? {} : { token: connection.token }),
+      ...(connection.tls === undefined ? {} : { tls: connection.tls }),
+      // Prometheus' Consul discovery finds the separate metrics listener through this.
+      meta: { metrics_port: String(config.METRICS_PORT) },
+    },
+  };
+}
+
+/**
+ * A service process's last start-up step: listen (and register with Consul) as its environment
+ * says, then shut down gracefully on SIGTERM/SIGINT within SHUTDOWN_GRACE_PERIOD_MS.
+ */
+export async function serveUntilSignalled(app: FastifyInstance, service: string, config: ServeEnv, log: ShutdownLog): Promise<RunningServer> {
+  const running = await startServer(app, serveOptionsFrom(service, config));
+  exitOnSignals(running, { gracePeriodMs: config.SHUTDOWN_GRACE_PERIOD_MS, log });
+  return running;
 }
 
 /** Start-up failed: an invalid environment prints its list of problems; anything else its error. Exit 1. */

@@ -1,8 +1,11 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLogger } from "../src/logger";
-import { startServer } from "../src/serve";
+import { serveOptionsFrom, startServer, type ServeEnv } from "../src/serve";
 import { createService } from "../src/service";
 
 // No Consul binary on this machine: a recording HTTP server stands in for the agent's API, so
@@ -78,5 +81,41 @@ describe("consul self-registration", () => {
       "consul /v1/agent/service/register: 403 Permission denied",
     );
     failWith = undefined;
+  });
+});
+
+describe("a service's environment decides its registration (serveOptionsFrom)", () => {
+  const base: ServeEnv = { PORT: 0, HOST: "127.0.0.1", METRICS_PORT: 9464, SHUTDOWN_PROBE_PERIOD_MS: 0, SHUTDOWN_GRACE_PERIOD_MS: 25_000 };
+
+  it("sends nothing to Consul when CONSUL_HTTP_ADDR is unset", async () => {
+    recorded.length = 0;
+    const options = serveOptionsFrom("demo", base);
+    expect(options).toEqual({ port: 0, host: "127.0.0.1", metricsPort: 9464, probePeriodMs: 0 });
+    const running = await startServer(await demoApp(), { ...options, metricsPort: undefined });
+    await running.shutdown("test");
+    expect(recorded).toEqual([]);
+  });
+
+  it("registers under the service's name with its token, address and metrics port when CONSUL_HTTP_ADDR is set", async () => {
+    recorded.length = 0;
+    const options = serveOptionsFrom("demo", { ...base, CONSUL_HTTP_ADDR: agentUrl, CONSUL_HTTP_TOKEN: "acl-token", CONSUL_SERVICE_ADDRESS: "demo.internal" });
+    // The metrics listener itself is not under test: the port only travels as metadata.
+    const running = await startServer(await demoApp(), { ...options, metricsPort: undefined });
+    await running.shutdown("test");
+    expect(recorded[0]).toMatchObject({ url: "/v1/agent/service/register", token: "acl-token", body: { Name: "demo", Address: "demo.internal", Meta: { metrics_port: "9464" } } });
+  });
+
+  it("over HTTPS, carries Consul's CA and this workload's client certificate and key into the registration", () => {
+    const dir = mkdtempSync(join(tmpdir(), "serve-env-"));
+    try {
+      writeFileSync(join(dir, "ca.pem"), "CA PEM");
+      writeFileSync(join(dir, "client.pem"), "CLIENT PEM");
+      const options = serveOptionsFrom("demo", { ...base, CONSUL_HTTP_ADDR: "https://consul:8501", CONSUL_CACERT: join(dir, "ca.pem"), CONSUL_CLIENT_CERT: join(dir, "client.pem"), CONSUL_CLIENT_KEY: "KEY PEM" });
+      expect(options.consul).toMatchObject({ agentUrl: "https://consul:8501", service: "demo", tls: { ca: "CA PEM", cert: "CLIENT PEM", key: "KEY PEM" } });
+      // Half a client identity is a start-up error, not a registration without one.
+      expect(() => serveOptionsFrom("demo", { ...base, CONSUL_HTTP_ADDR: "https://consul:8501", CONSUL_CLIENT_CERT: join(dir, "client.pem") })).toThrow(/CONSUL_CLIENT_CERT and CONSUL_CLIENT_KEY_FILE: set both or neither/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

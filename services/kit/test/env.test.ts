@@ -54,6 +54,7 @@ describe("loadEnv", () => {
   });
 
   it("rejects out-of-range ports and missing required values", () => {
+    expect(problemsOf({ PORT: "1e3", DATABASE_URL: "postgres://u@db/x", DATABASE_PASSWORD_FILE: secretFile("x") })).toEqual(['PORT: must be an integer (got "1e3")']);
     expect(problemsOf({ PORT: "70000", DATABASE_PASSWORD_FILE: secretFile("x") })).toEqual([
       "PORT: must be at most 65535 (got 70000)",
       "DATABASE_URL: is required (a URL)",
@@ -81,5 +82,33 @@ describe("loadEnv", () => {
     const base = { DATABASE_URL: "postgres://u@db/x", DATABASE_PASSWORD_FILE: secretFile("pw") };
     expect(loadEnv(spec, { ...base, CONSUL_URL: "http://consul:8500" }).CONSUL_URL).toBe("http://consul:8500");
     expect(problemsOf({ ...base, CONSUL_URL: "not a url" })).toEqual(['CONSUL_URL: must be a URL (got "not a url")']);
+  });
+
+  it("takes any variable from the file its _FILE variable names, the way images take their settings", () => {
+    const values = loadEnv(spec, {
+      PORT_FILE: secretFile("9090\n"),
+      DATABASE_URL_FILE: secretFile("postgres://users@db:5432/users\n"),
+      DATABASE_PASSWORD_FILE: secretFile("pw"),
+      DEBUG_SQL: "Yes",
+    });
+    expect(values).toMatchObject({ PORT: 9090, DATABASE_URL: "postgres://users@db:5432/users", DEBUG_SQL: true });
+    // The file's content is checked like the variable's would be, and named by the variable.
+    expect(problemsOf({ PORT_FILE: secretFile("ninety\n"), DATABASE_URL: "postgres://u@db/x", DATABASE_PASSWORD_FILE: secretFile("pw") })).toEqual([
+      'PORT: must be an integer (got "ninety")',
+    ]);
+  });
+
+  it("refuses a variable set both directly and as a file, naming both, and names an unreadable file's path", () => {
+    expect(problemsOf({ PORT: "8080", PORT_FILE: secretFile("8081"), DATABASE_URL: "postgres://u@db/x", DATABASE_URL_FILE: "/nonexistent/url", DATABASE_PASSWORD_FILE: secretFile("pw") })).toEqual([
+      "PORT_FILE: cannot be used together with PORT; set only one of PORT and PORT_FILE",
+      "DATABASE_URL_FILE: cannot be used together with DATABASE_URL; set only one of DATABASE_URL and DATABASE_URL_FILE",
+    ]);
+    expect(problemsOf({ DATABASE_URL_FILE: "/nonexistent/url", DATABASE_PASSWORD_FILE: secretFile("pw") })).toEqual(["DATABASE_URL_FILE: cannot read /nonexistent/url (ENOENT)"]);
+  });
+
+  it("reads lists and boolean words, and keeps defaults of every kind", () => {
+    const listSpec = { HOSTS: env.list({ default: ["a"] }), TAGS: env.list(), VERBOSE: env.boolean({ default: true }) };
+    expect(loadEnv(listSpec, { TAGS: " x, ,y ", VERBOSE: "off" })).toEqual({ HOSTS: ["a"], TAGS: ["x", "y"], VERBOSE: false });
+    expect(loadEnv(listSpec, { TAGS: ",", HOSTS_FILE: secretFile("b,c\n") })).toEqual({ HOSTS: ["b", "c"], TAGS: [], VERBOSE: true });
   });
 });

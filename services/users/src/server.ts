@@ -1,5 +1,5 @@
 // The only file of the users service that touches the process: environment, listen, signals.
-import { consulConnectionFromEnv, exitOnSignals, exitOnStartupError, startServer } from "@fundament/kit";
+import { exitOnStartupError, serveUntilSignalled } from "@fundament/kit";
 import { buildApp } from "./app";
 import { loadUsersConfig } from "./config";
 import { connectDependencies } from "./dependencies";
@@ -17,27 +17,7 @@ async function main(): Promise<void> {
     },
   };
   const app = await buildApp(deps);
-  // CA, client certificate and key for Consul's HTTPS API, read once.
-  const consulTls = consulConnectionFromEnv(config)?.tls;
-  const running = await startServer(app, {
-    port: config.PORT,
-    host: config.HOST,
-    metricsPort: config.METRICS_PORT,
-    probePeriodMs: config.SHUTDOWN_PROBE_PERIOD_MS,
-    ...(config.CONSUL_HTTP_ADDR === undefined
-      ? {}
-      : {
-          consul: {
-            agentUrl: config.CONSUL_HTTP_ADDR,
-            service: "users",
-            ...(config.CONSUL_SERVICE_ADDRESS === undefined ? {} : { address: config.CONSUL_SERVICE_ADDRESS }),
-            ...(config.CONSUL_HTTP_TOKEN === undefined ? {} : { token: config.CONSUL_HTTP_TOKEN }),
-            ...(consulTls === undefined ? {} : { tls: consulTls }),
-            meta: { metrics_port: String(config.METRICS_PORT) },
-          },
-        }),
-  });
-  exitOnSignals(running, { gracePeriodMs: config.SHUTDOWN_GRACE_PERIOD_MS, log: deps.logger });
+  await serveUntilSignalled(app, "users", config, deps.logger);
 }
 
 main().catch(exitOnStartupError);

@@ -82,6 +82,9 @@ export class JobRunner {
       return "failed";
     }
     for (;;) {
+      // Every attempt may take the whole attempt timeout: hold the lease for the next one, or stop
+      // if it lapsed (another replica may have resumed the job, and must be the only one launching).
+      if (!(await store.renewLease(job.id, this.options.owner, this.options.leaseMs))) return "cancelled";
       const current = await store.get(job.id);
       if (!current || current.state !== "placing") return "cancelled";
       const attempts = await store.attempts(job.id);

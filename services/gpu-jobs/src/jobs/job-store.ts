@@ -1,5 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { Pool, PoolClient } from "@fundament/kit";
+import { enqueueMessage } from "@fundament/kit/messaging";
+import { COMMAND_TYPES, GPU_OUTBOX, gpuAudit, jobStateChanged, type GpuJobCommand, type JobStateChanged } from "../messages/gpu-job-messages";
 import type { GpuOffer, Provider } from "../placement/rank-offers";
 import { ACTIVE_STATES, type AttemptRecord, type JobRecord, type JobState, type JobSubmission } from "./job-types";
 
@@ -88,23 +90,29 @@ export class BudgetExceededError extends Error {
   }
 }
 
-/** Where an event goes once its transaction commits (the outbox relay publishes it). */
-export interface JobEvent {
-  type: "gpu-job.state-changed" | "gpu-job.audit";
-  payload: Record<string, unknown>;
-}
-
 export async function appendAudit(db: Queryable, entry: AuditEntry): Promise<void> {
   await db.query(
     `insert into gpu_audit (actor, action, job_id, project, provider, instance_id, price_per_hour, cost_usd, detail) values ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
     [entry.actor, entry.action, entry.jobId ?? null, entry.project ?? null, entry.provider ?? null, entry.instanceId ?? null, entry.pricePerHour ?? null, entry.costUsd ?? null, entry.detail ?? {}],
   );
-  await enqueueEvent(db, { type: "gpu-job.audit", payload: { ...entry, at: new Date().toISOString() } });
+  await enqueueMessage(db, GPU_OUTBOX, gpuAudit, { ...entry, at: new Date().toISOString() });
 }
 
-export async function enqueueEvent(db: Queryable, event: JobEvent): Promise<void> {
-  await db.query("insert into gpu_outbox (type, payload) values ($1, $2)", [event.type, event.payload]);
-  await db.query("select pg_notify('gpu_outbox', '')");
+/** A state change as an event, sent by the outbox relay once its transaction commits. */
+export async function enqueueStateChange(db: Queryable, change: JobStateChanged): Promise<void> {
+  await enqueueMessage(db, GPU_OUTBOX, jobStateChanged, change);
+}
+
+/** A command for the workers (any replica), sent by the outbox relay once its transaction commits. */
+export async function enqueueCommand(db: Queryable, kind: GpuJobCommand, jobId: string): Promise<void> {
+  await enqueueMessage(db, GPU_OUTBOX, COMMAND_TYPES[kind], { jobId });
+}
+
+/** The command that advances a job in this (active) state. */
+export function commandFor(state: JobState): GpuJobCommand {
+  if (state === "running") return "monitor";
+  if (state === "cancelling") return "cancel";
+  return "launch";
 }
 
 /** Every statement about jobs, attempts, budgets and the audit trail. */
@@ -165,7 +173,8 @@ export class JobStore {
       );
       const job = toJob(inserted.rows[0]!);
       await appendAudit(db, { actor, action: "job.submitted", jobId: id, project: job.project, costUsd: reserved, detail: { maxPricePerHour: job.maxPricePerHour, estimatedHours: job.estimatedHours } });
-      await enqueueEvent(db, { type: "gpu-job.state-changed", payload: { jobId: id, project: job.project, state: "queued", at: job.createdAt } });
+      await enqueueStateChange(db, { jobId: id, project: job.project, state: "queued", at: job.createdAt });
+      await enqueueCommand(db, "launch", id);
       return job;
     });
   }
@@ -233,6 +242,23 @@ export class JobStore {
     return result.rows[0] ? toJob(result.rows[0]) : undefined;
   }
 
+  /**
+   * Extends this replica's lease before a step that may outlast it (the next launch attempt);
+   * false when the lease is no longer ours, and the step must not run.
+   */
+  async renewLease(jobId: string, owner: string, ttlMs: number): Promise<boolean> {
+    const result = await this.pool.query("update gpu_jobs set lease_until = now() + ($3 || ' milliseconds')::interval where id = $1 and lease_owner = $2", [jobId, owner, String(ttlMs)]);
+    return result.rowCount === 1;
+  }
+
+  /** Commands for the given jobs in one transaction: the work loop hands work to every replica's workers. */
+  async enqueueCommands(jobs: ReadonlyArray<{ id: string; state: JobState }>): Promise<void> {
+    if (jobs.length === 0) return;
+    await this.transaction(async (db) => {
+      for (const job of jobs) await enqueueCommand(db, commandFor(job.state), job.id);
+    });
+  }
+
   async release(jobId: string, owner: string): Promise<void> {
     await this.pool.query("update gpu_jobs set lease_owner = null, lease_until = null where id = $1 and lease_owner = $2", [jobId, owner]);
   }
@@ -258,7 +284,8 @@ export class JobStore {
         [job.id, attempt.provider, attempt.offerId, instanceId, attempt.pricePerHour],
       );
       await appendAudit(db, { actor, action: "instance.launched", jobId: job.id, project: job.project, provider: attempt.provider, instanceId, pricePerHour: attempt.pricePerHour, detail: { offerId: attempt.offerId, key: attempt.idempotencyKey, how: reason } });
-      await enqueueEvent(db, { type: "gpu-job.state-changed", payload: { jobId: job.id, project: job.project, state: "running", provider: attempt.provider, at: new Date().toISOString() } });
+      await enqueueStateChange(db, { jobId: job.id, project: job.project, state: "running", provider: attempt.provider, at: new Date().toISOString() });
+      await enqueueCommand(db, "monitor", job.id);
     });
   }
 
@@ -276,7 +303,7 @@ export class JobStore {
       if (!row) return false;
       const finished = toJob(row);
       await appendAudit(db, { actor, action: `job.${state}`, jobId: job.id, project: job.project, ...(finished.provider ? { provider: finished.provider } : {}), ...(finished.instanceId ? { instanceId: finished.instanceId } : {}), costUsd: finished.costUsd, detail: { reason } });
-      await enqueueEvent(db, { type: "gpu-job.state-changed", payload: { jobId: job.id, project: job.project, state, reason, costUsd: finished.costUsd, at: new Date().toISOString() } });
+      await enqueueStateChange(db, { jobId: job.id, project: job.project, state, reason, costUsd: finished.costUsd, at: new Date().toISOString() });
       return true;
     });
   }
@@ -296,7 +323,8 @@ export class JobStore {
       const row = updated.rows[0];
       if (!row) return job;
       await appendAudit(db, { actor, action: "job.cancel-requested", jobId: job.id, project: job.project });
-      await enqueueEvent(db, { type: "gpu-job.state-changed", payload: { jobId: job.id, project: job.project, state: "cancelling", at: new Date().toISOString() } });
+      await enqueueStateChange(db, { jobId: job.id, project: job.project, state: "cancelling", at: new Date().toISOString() });
+      await enqueueCommand(db, "cancel", job.id);
       return toJob(row);
     });
   }

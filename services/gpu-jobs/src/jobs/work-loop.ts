@@ -15,12 +15,17 @@ export interface WorkLoopOptions {
   /** How often every active job is looked at (placement resumed, running jobs watched). */
   intervalMs: number;
   reapIntervalMs: number;
+  /**
+   * When set and true, a pass hands each job to the command queues (any replica's workers take
+   * it) instead of advancing it here; while the broker is away the loop advances jobs itself.
+   */
+  brokerConnected?: () => boolean;
 }
 
 /**
- * The service's schedule: every interval it advances each active job whose lease is free, so a
- * job survives any crash (its lease runs out and the next pass resumes it from PostgreSQL), and
- * it reaps orphans. kick() runs a pass now, for a job just submitted or cancelled.
+ * The service's schedule: every interval it advances each active job whose lease is free (through
+ * the command queues when the broker is there), so a job survives any crash (its lease runs out
+ * and the next pass resumes it from PostgreSQL), and it reaps orphans. kick() runs a pass now.
  */
 export class WorkLoop {
   private timer: NodeJS.Timeout | undefined;
@@ -59,7 +64,13 @@ export class WorkLoop {
   /** One pass: every job that needs work, one after another, then the reaper when it is due. */
   async pass(): Promise<void> {
     const { store, runner, logger } = this.options;
-    for (const job of await store.jobsNeedingWork(100)) {
+    const jobs = await store.jobsNeedingWork(100);
+    if (this.options.brokerConnected?.()) {
+      await store.enqueueCommands(jobs);
+      await this.finishPass();
+      return;
+    }
+    for (const job of jobs) {
       if (this.stopped) return;
       try {
         await runner.advance(job.id);
@@ -67,6 +78,11 @@ export class WorkLoop {
         logger.warn({ err: error, jobId: job.id }, "job step failed; retried next pass");
       }
     }
+    await this.finishPass();
+  }
+
+  private async finishPass(): Promise<void> {
+    const { store, logger } = this.options;
     await this.updateQueueGauges();
     if (Date.now() - this.lastReap >= this.options.reapIntervalMs) {
       this.lastReap = Date.now();

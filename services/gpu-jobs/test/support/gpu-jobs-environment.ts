@@ -2,10 +2,10 @@ import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createJwksVerifier, createLogger, createPgPool, runMigrations } from "@fundament/kit";
+import { createJwksVerifier, createLogger, createPgPool, runMigrations, type Tracing } from "@fundament/kit";
 import { startPostgres, type PostgresServer } from "../../../../scripts/local-servers/postgres-server";
 import { startJwksServer, type JwksServer } from "../../../config/test/integration/jwks-server";
-import { buildApp, type GpuJobsApp, type PlacementSettings } from "../../src/app";
+import { buildApp, type GpuJobsApp, type GpuJobsMessaging, type PlacementSettings } from "../../src/app";
 import { MIGRATIONS_DIR } from "../../src/migrations-dir";
 import type { Provider } from "../../src/placement/rank-offers";
 import type { ProviderAdapter } from "../../src/providers/provider-adapter";
@@ -21,10 +21,20 @@ export interface GpuJobsEnvironment {
   databasePassword: string;
   secretsDir: string;
   /** A fresh app over the same database, as a restarted replica would be. */
-  app(adapters: ReadonlyMap<Provider, ProviderAdapter>, options?: { owner?: string; placement?: Partial<PlacementSettings> }): Promise<GpuJobsApp>;
+  app(adapters: ReadonlyMap<Provider, ProviderAdapter>, options?: AppOptions): Promise<GpuJobsApp>;
   token(roles: string[], subject?: string): Promise<string>;
   sql(statement: string): string;
   stop(): Promise<void>;
+}
+
+export interface AppOptions {
+  owner?: string;
+  placement?: Partial<PlacementSettings>;
+  /** Commands and events through RabbitMQ (the app owns it from here: closed with the app). */
+  messaging?: GpuJobsMessaging;
+  tracing?: Tracing;
+  /** Default false: tests drive the runner themselves. */
+  startLoop?: boolean;
 }
 
 export const TEST_PLACEMENT: PlacementSettings = {
@@ -67,7 +77,9 @@ export async function startGpuJobsEnvironment(): Promise<GpuJobsEnvironment> {
         secretsDir,
         owner: options.owner ?? `test-${apps.length}`,
         placement: { ...TEST_PLACEMENT, ...options.placement },
-        startLoop: false,
+        startLoop: options.startLoop ?? false,
+        ...(options.messaging ? { messaging: options.messaging, outboxPollMs: 1000 } : {}),
+        ...(options.tracing ? { tracing: options.tracing } : {}),
       });
       apps.push(built);
       return built;
