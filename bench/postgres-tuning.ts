@@ -1,29 +1,37 @@
 // `npm run bench -- postgres-tuning`: the rendered postgresql.conf against the server's stock
-// configuration, same binaries, same data, alternating runs in one invocation.
+// configuration, same binaries, same data, one invocation.
 //
 // Workload size: 2 CPU / 4096 MiB (the dev default), 100 connections, 20 GiB volume.
 // Data: pgbench scale 20 (2M accounts, about 300 MB) loaded identically into both servers.
-// Workloads, one short slice each per round, stock and rendered back to back (which goes first
+// Workloads, one slice each per round, stock and rendered one after the other (which goes first
 // alternates by round):
-//   tpcb    pgbench TPC-B, 8 clients, 12 s a slice
-//   select  pgbench select-only, 4 clients, 8 s a slice
+//   tpcb    pgbench TPC-B, 8 clients, 20 s a slice
+//   select  pgbench select-only, 4 clients, 10 s a slice
 //   report  a grouping and sorting query over all 2M accounts into 50k groups: its hash table
 //           (about 16 MB) spills to disk with stock work_mem (4 MB x hash_mem_multiplier 2)
 //           and mostly fits the rendered one; a mid-size report is what work_mem is sized for
 //   index   CREATE INDEX on three columns of pgbench_accounts, then DROP INDEX
-// The machine is shared: load from other work swings throughput by 20% or more within a
-// minute. So every slice pair gives one ratio (rendered / stock, > 1 means faster rendered),
-// a workload's ratio is the median of its pairs (a load spike during one slice makes a single
-// pair ratio of 5 or 0.6; the median ignores it), and the last line is the geometric mean over
-// workloads. The TPC-B slices are spread over the whole run (about 7 minutes): the
-// stock server's 5-minute timed checkpoint falls among them, while the rendered 15-minute
-// spacing avoids one; the checkpoint counts are printed at the end.
+// Statements are timed by the server round trip (psql's \timing), not psql's start-up.
+//
+// Equal terms, so that one server's work never lands in the other's timing:
+// - Only one server works at a time. Before every slice both servers are quiesced: autovacuum is
+//   off for the pgbench tables on both, and the tables a slice dirtied are VACUUMed (on both, the
+//   same way) outside any timing; then CHECKPOINT on both, so neither has dirty buffers to write
+//   in the background while the other is measured.
+// - Checkpoints: every slice starts right after a CHECKPOINT, so both servers pay the same
+//   full-page writes at the start of a slice, and a slice is far shorter than either server's
+//   checkpoint_timeout and WAL limit, so neither checkpoints inside one. The bench counts the
+//   checkpoints that started inside measured slices and fails if there were any. This leaves
+//   out what the rendered spacing buys a long-running server (fewer checkpoints per hour): the
+//   comparison is conservative for the rendered file.
+// - The machine is shared: every slice pair gives one ratio (rendered / stock, > 1 means faster
+//   rendered), a workload's ratio is the median of its pairs, and the last line is the geometric
+//   mean over workloads. The pair range is printed so the spread shows.
 //
 // For settling a value by measurement: BENCH_EXTRA_CONF="commit_delay = 100" appends lines to the
 // rendered file, BENCH_BASELINE=rendered makes the baseline the unmodified rendered file instead
 // of stock, and BENCH_WORKLOADS=tpcb,select runs a subset.
 import { join } from "node:path";
-import { performance } from "node:perf_hooks";
 import { renderPostgresConf } from "../components/database/postgres/postgres-conf";
 import { POSTGRES_BIN, startPostgres, PostgresServer } from "../scripts/local-servers/postgres-server";
 import { spawnAs } from "../scripts/local-servers/server-process";
@@ -31,8 +39,9 @@ import { spawnAs } from "../scripts/local-servers/server-process";
 const RESOURCES = { cpu: 2, memoryMiB: 4096 };
 const SCALE = Number(process.env.BENCH_SCALE ?? 20);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 6);
-const TPCB_SECONDS = Number(process.env.BENCH_TPCB_SECONDS ?? 12);
-const SELECT_SECONDS = Number(process.env.BENCH_SELECT_SECONDS ?? 8);
+const TPCB_SECONDS = Number(process.env.BENCH_TPCB_SECONDS ?? 20);
+const SELECT_SECONDS = Number(process.env.BENCH_SELECT_SECONDS ?? 10);
+const PGBENCH_TABLES = ["pgbench_accounts", "pgbench_branches", "pgbench_tellers", "pgbench_history"];
 
 const REPORT_QUERY = `
 SELECT aid % 50000 AS bucket, count(*) AS accounts, sum(abalance) AS balance, max(filler) AS sample
@@ -69,13 +78,28 @@ async function pgbenchTps(server: PostgresServer, args: string[]): Promise<numbe
   return Number(match[1]);
 }
 
-const psql = (server: PostgresServer, sql: string) => runClient(server, "psql", ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", "postgres", "-c", sql]);
+const psql = (server: PostgresServer, sql: string) => runClient(server, "psql", ["-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-d", "postgres", "-c", sql]);
 
-/** Seconds `sql` takes over one psql invocation, as operations per second. */
+/** How fast `sql` runs, in operations per second, by the server round trip psql's \timing reports. */
 async function statementPerSecond(server: PostgresServer, sql: string): Promise<number> {
-  const started = performance.now();
-  await psql(server, sql);
-  return 1 / ((performance.now() - started) / 1000);
+  const out = await runClient(server, "psql", ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", "postgres", "-c", "\\timing on", "-c", sql]);
+  const times = [...out.matchAll(/^Time: ([\d.]+) ms/gm)];
+  const last = times[times.length - 1];
+  if (!last) throw new Error(`psql printed no timing: ${out}`);
+  return 1000 / Number(last[1]);
+}
+
+/** Checkpoints started so far (timed and requested; PostgreSQL 17 moved them to pg_stat_checkpointer). */
+async function checkpointsStarted(server: PostgresServer): Promise<number> {
+  return Number((await psql(server, "SELECT num_timed + num_requested FROM pg_stat_checkpointer")).trim());
+}
+
+/** Leaves both servers with nothing to do in the background: dead rows vacuumed, dirty buffers written. */
+async function quiesce(targets: Target[]): Promise<void> {
+  for (const { server } of targets) {
+    await psql(server, `VACUUM ${PGBENCH_TABLES.join(", ")}`);
+    await psql(server, "CHECKPOINT");
+  }
 }
 
 const WORKLOADS: Workload[] = [
@@ -105,8 +129,16 @@ async function main(): Promise<void> {
     for (const { label, server } of targets) {
       await runClient(server, "pgbench", ["-i", "-q", "-s", String(SCALE), "postgres"]);
       await psql(server, "VACUUM ANALYZE");
-      console.log(`${label}: shared_buffers=${server.psql("SHOW shared_buffers")} work_mem=${server.psql("SHOW work_mem")}`);
+      // Vacuumed by quiesce() between slices instead, on both servers alike: an autovacuum worker
+      // started by one server's slice would otherwise run through the other's.
+      for (const table of PGBENCH_TABLES) await psql(server, `ALTER TABLE ${table} SET (autovacuum_enabled = off)`);
+      const show = (name: string) => server.psql(`SHOW ${name}`);
+      console.log(
+        `${label}: shared_buffers=${show("shared_buffers")} work_mem=${show("work_mem")} maintenance_work_mem=${show("maintenance_work_mem")} ` +
+          `max_parallel_maintenance_workers=${show("max_parallel_maintenance_workers")} checkpoint_timeout=${show("checkpoint_timeout")} max_wal_size=${show("max_wal_size")}`,
+      );
     }
+    const insideSlices: Record<string, number> = { stock: 0, rendered: 0 };
     const results = new Map<string, number[]>();
     const selected = process.env.BENCH_WORKLOADS?.split(",") ?? WORKLOADS.map((w) => w.name);
     const workloads = WORKLOADS.filter((w) => selected.includes(w.name));
@@ -115,14 +147,20 @@ async function main(): Promise<void> {
       for (const workload of workloads) {
         const order = round % 2 === 0 ? targets : [...targets].reverse();
         const pair: Record<string, number> = {};
-        for (const { label, server } of order) pair[label] = await workload.measure(server);
+        for (const { label, server } of order) {
+          await quiesce(targets);
+          const before = await checkpointsStarted(server);
+          pair[label] = await workload.measure(server);
+          insideSlices[label] += (await checkpointsStarted(server)) - before;
+        }
         results.get(workload.name)?.push(pair.rendered / pair.stock);
         console.log(`round ${round + 1} ${workload.name}: stock ${pair.stock.toFixed(2)}/s rendered ${pair.rendered.toFixed(2)}/s ratio ${(pair.rendered / pair.stock).toFixed(2)}`);
       }
     }
     for (const { label, server } of targets) {
-      console.log(`${label}: checkpoints timed/requested ${server.psql("SELECT checkpoints_timed || '/' || checkpoints_req FROM pg_stat_bgwriter")}`);
+      console.log(`${label}: checkpoints timed/requested ${server.psql("SELECT num_timed || '/' || num_requested FROM pg_stat_checkpointer")}, ${insideSlices[label]} started inside measured slices`);
     }
+    if (insideSlices.stock !== 0 || insideSlices.rendered !== 0) throw new Error("a checkpoint started inside a measured slice: the servers were not compared on equal terms");
     const geomean = (xs: number[]) => Math.exp(xs.reduce((a, x) => a + Math.log(x), 0) / xs.length);
     const median = (xs: number[]) => {
       const sorted = [...xs].sort((a, b) => a - b);

@@ -164,6 +164,13 @@ function mockState(args: MockResourceArgs, secrets: Set<string>, exitCodes: Reco
       secrets.add(bytes.toString("base64"));
       return { ...inputs, base64: bytes.toString("base64"), hex: bytes.toString("hex") };
     }
+    case "random:index/randomUuid:RandomUuid": {
+      // The program uses RandomUuid for secrets only (Consul SecretIDs).
+      const hex = createHash("sha256").update(`uuid:${args.name}`).digest("hex");
+      const result = `${hex.slice(0, 8)}-${hex.slice(8, 12)}-4${hex.slice(13, 16)}-a${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
+      secrets.add(result);
+      return { ...inputs, result };
+    }
     case "random:index/randomId:RandomId": {
       const bytes = createHash("sha256").update(`id:${args.name}`).digest().subarray(0, Number(inputs.byteLength ?? 8));
       return { ...inputs, hex: bytes.toString("hex"), b64Std: bytes.toString("base64"), b64Url: bytes.toString("base64url"), dec: BigInt(`0x${bytes.toString("hex")}`).toString() };

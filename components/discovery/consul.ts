@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { CONSUL_IMAGE } from "../config/server-versions";
-import type { DeployedWorkload, Endpoint, Job, Probe, Runtime, Workload, WorkloadFile, WorkloadResources } from "../runtime/workload";
+import type { DeployedWorkload, Endpoint, Job, MetricsAccess, Probe, Runtime, Workload, WorkloadFile, WorkloadResources } from "../runtime/workload";
 import { CatalogRegistry } from "./catalog-entries";
 import { ConsulConsumer, consumerPolicy, NamedPolicy, PolicyContext, serverPolicy, ServerTokenRole } from "./consul-acl";
 import { ACL_JOB_DIR, ACL_JOB_HEADER_PATH, AclJobToken, policyBodyPath, renderAclJobScript, renderManagementHeader, renderPolicyBody, renderTokenBody, tokenBodyPath } from "./consul-acl-job";
@@ -44,7 +44,12 @@ export interface ConsulArgs {
    */
   tls: { server: ConsulTlsFiles; aclJob: ConsulTlsFiles };
   consumers: ConsulConsumer[];
+  /** Prometheus's client certificate: with it, the servers declare their metrics, scraped with the prometheus consumer's token. */
+  prometheusTls?: ConsulTlsFiles;
 }
+
+/** Where Prometheus keeps what it scrapes Consul with. */
+export const PROMETHEUS_CONSUL_DIR = "/etc/prometheus/consul";
 
 /** What a consumer needs to talk to Consul: its token (secret) and where the API is. */
 export interface ConsulClient {
@@ -95,7 +100,7 @@ function apiProbe(periodSeconds: number, failureThreshold: number): Probe {
 }
 
 /** The server workload: pure, so tests read exactly what the runtime is asked for. */
-export function consulServerWorkload(args: Pick<ConsulArgs, "image" | "servers" | "resources" | "storageGiB">, files: WorkloadFile[]): Workload {
+export function consulServerWorkload(args: Pick<ConsulArgs, "image" | "servers" | "resources" | "storageGiB">, files: WorkloadFile[], metrics?: MetricsAccess): Workload {
   return {
     name: CONSUL_NAME,
     role: "data",
@@ -123,6 +128,7 @@ export function consulServerWorkload(args: Pick<ConsulArgs, "image" | "servers" 
     replicas: args.servers,
     spreadReplicas: true,
     peerDiscovery: true,
+    ...(metrics ? { metrics: { port: CONSUL_PORTS.https, path: "/v1/agent/metrics", access: metrics } } : {}),
     // A server that leaves on SIGTERM tells its peers (leave_on_terminate is false for servers: it just stops).
     stopGracePeriodSeconds: 30,
   };
@@ -196,12 +202,30 @@ export class Consul extends pulumi.ComponentResource {
       { path: CONSUL_CERT_PATH, content: tls.cert },
       { path: CONSUL_KEY_PATH, content: pulumi.secret(tls.key), secret: true, mode: 0o400 },
     ];
+    const prometheus = args.consumers.find((c) => c.kind === "prometheus");
+    const metrics: MetricsAccess | undefined =
+      prometheus && args.prometheusTls
+        ? {
+            params: { format: ["prometheus"] },
+            serverName: CONSUL_NAME,
+            caFile: `${PROMETHEUS_CONSUL_DIR}/ca.pem`,
+            certFile: `${PROMETHEUS_CONSUL_DIR}/client.pem`,
+            keyFile: `${PROMETHEUS_CONSUL_DIR}/client-key.pem`,
+            credentialsFile: `${PROMETHEUS_CONSUL_DIR}/token`,
+            files: [
+              { path: `${PROMETHEUS_CONSUL_DIR}/ca.pem`, content: args.prometheusTls.ca },
+              { path: `${PROMETHEUS_CONSUL_DIR}/client.pem`, content: args.prometheusTls.cert },
+              { path: `${PROMETHEUS_CONSUL_DIR}/client-key.pem`, content: pulumi.secret(args.prometheusTls.key), secret: true, mode: 0o400 },
+              { path: `${PROMETHEUS_CONSUL_DIR}/token`, content: consumerTokens[prometheus.name].secret, secret: true, mode: 0o400 },
+            ],
+          }
+        : undefined;
     this.workload = args.runtime.deploy(
       consulServerWorkload(args, [
         { path: `${CONSUL_CONFIG_DIR}/10-server.json`, content: serverConfig },
         { path: `${CONSUL_CONFIG_DIR}/20-secrets.json`, content: secretConfig, secret: true, mode: 0o400 },
         ...tlsFiles(args.tls.server),
-      ]),
+      ], metrics),
       parent,
     );
     this.uiEndpoint = this.workload.endpoint("https");

@@ -4,6 +4,7 @@ export * from "./network-layer";
 export * from "./storage-layer";
 export * from "./database-layer";
 export * from "./broker-layer";
+export * from "./discovery-layer";
 export * from "./services-layer";
 export * from "./monitoring-layer";
 export * from "./edge-layer";

@@ -1,4 +1,5 @@
 import { nlbAnnotations, RouteRegistry } from "../edge";
+import { CatalogRegistry } from "../discovery";
 import { ScrapeTargetRegistry } from "../monitoring";
 import { Zones } from "../network";
 import { ClusterLayer } from "./cluster-layer";
@@ -10,6 +11,8 @@ export interface NetworkLayer {
   runtime: RouteRegistry;
   /** What declares metrics, for Prometheus. */
   scrapes: ScrapeTargetRegistry;
+  /** Under the same runtime: notes each workload's Consul catalogue entry (with its check). */
+  catalog: CatalogRegistry;
 }
 
 /** The zones (one network or namespace policy per zone), on the cluster when there is one. */
@@ -34,6 +37,7 @@ export function wireNetwork(scope: LayerScope, below: { cluster: ClusterLayer })
         },
     childOf(scope),
   );
-  const scrapes = new ScrapeTargetRegistry(zones.runtime);
-  return { zones, runtime: new RouteRegistry(scrapes), scrapes };
+  const catalog = new CatalogRegistry(zones.runtime);
+  const scrapes = new ScrapeTargetRegistry(catalog);
+  return { zones, runtime: new RouteRegistry(scrapes), scrapes, catalog };
 }

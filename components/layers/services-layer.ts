@@ -6,7 +6,9 @@ import { ServiceName } from "../config";
 import { Zones } from "../network";
 import { apiRoute, DeployedWorkload, RateLimit, Runtime } from "../runtime/workload";
 import { configSettings, FastifyService, GPU_JOBS_SERVICE_ACCOUNT, gpuJobsSettings, ServiceConnections, ServiceSettings, usersSettings } from "../services";
+import { consulServiceSettings } from "../discovery";
 import { DatabaseLayer } from "./database-layer";
+import { DiscoveryLayer } from "./discovery-layer";
 import { childOf, LayerScope } from "./layer-scope";
 
 export interface ServicesLayer {
@@ -22,6 +24,8 @@ interface ServicesInputs {
   broker?: RabbitMQ;
   /** The gateway's addresses, which alone may say who the client is (users' TRUST_PROXY). */
   trustedProxies?: pulumi.Input<string>;
+  /** Consul: each service registers itself and discovers through it. */
+  discovery?: DiscoveryLayer;
 }
 
 /**
@@ -67,8 +71,13 @@ function wireService(scope: LayerScope, below: ServicesInputs, service: ServiceN
     "gpu-jobs": () =>
       gpuJobsSettings(connections, "users", config.gpuJobs, config.target === "kubernetes" ? { gpuNamespace: config.gpu.namespace, serviceAccount: GPU_JOBS_SERVICE_ACCOUNT } : undefined),
   };
-  const dataServices: DeployedWorkload[] = [databases.pgbouncer!.workload, databases.redis!.workload, below.broker!.workload];
+  const consulClient = below.discovery?.services[service];
+  const consul = consulClient ? consulServiceSettings(consulClient) : { env: {}, secrets: {} };
+  // Registration needs the token the ACL job puts into Consul.
+  const discoveryWorkloads = below.discovery ? [below.discovery.consul.workload, below.discovery.consul.aclJob] : [];
+  const dataServices: DeployedWorkload[] = [databases.pgbouncer!.workload, databases.redis!.workload, below.broker!.workload, ...discoveryWorkloads];
   const serviceConfig = config.services[service];
+  const own = settings[service]();
   return new FastifyService(
     service,
     {
@@ -84,7 +93,9 @@ function wireService(scope: LayerScope, below: ServicesInputs, service: ServiceN
       autoscaled: config.target === "kubernetes",
       dependsOn: dataServices,
       route: apiRoute(service, config.domain, API_RATE_LIMITS[service]),
-      ...settings[service](),
+      ...own,
+      env: { ...own.env, ...consul.env },
+      secrets: { ...own.secrets, ...consul.secrets },
     },
     parent,
   );

@@ -27,6 +27,8 @@ export interface PrometheusWorkloadInput {
   retentionDays: number;
   storageGiB: number;
   resources: { cpu: number; memoryMiB: number };
+  /** Certificates and tokens the scrape of some targets needs (ScrapeTarget.access). */
+  scrapeFiles?: WorkloadFile[];
   /** Kubernetes: the ServiceAccount pod discovery lists pods as. */
   serviceAccount?: string;
 }
@@ -60,6 +62,7 @@ export function prometheusWorkload(input: PrometheusWorkloadInput): Workload {
     files: [
       { path: PROMETHEUS_CONFIG_PATH, content: input.config },
       { path: PROMETHEUS_RULES_PATH, content: input.rules },
+      ...(input.scrapeFiles ?? []),
     ],
     health: { startup: { ...http(PROMETHEUS_PORT, "/-/ready", 5), failureThreshold: 60 }, readiness: http(PROMETHEUS_PORT, "/-/ready"), liveness: http(PROMETHEUS_PORT, "/-/healthy") },
     resources: input.resources,

@@ -89,14 +89,15 @@ export class Monitoring extends pulumi.ComponentResource {
       .map(scrapeTargetOf)
       .filter((t): t is ScrapeTarget => t !== undefined);
     const prometheusSelf: ScrapeTarget = { name: "prometheus", port: PROMETHEUS_PORT, path: "/metrics", role: "monitoring", service: "prometheus", zones: ["monitoring"], replicas: 1 };
+    // args.targets may already hold the workloads above when they went through the same registry.
+    const scraped = [...own, prometheusSelf, ...args.targets.filter((t) => !own.some((o) => o.name === t.name) && t.name !== prometheusSelf.name)];
     const config = renderPrometheusConfig({
       environment: args.environment,
       discovery: args.namespace === undefined ? { kind: "static" } : { kind: "kubernetes-pods", namespace: args.namespace },
       scrapeIntervalSeconds: s.scrapeIntervalSeconds,
       alertmanagers: [`alertmanager:${ALERTMANAGER_PORT}`],
       ruleFiles: [PROMETHEUS_RULES_PATH],
-      // args.targets may already hold the workloads above when they went through the same registry.
-      targets: [...own, prometheusSelf, ...args.targets.filter((t) => !own.some((o) => o.name === t.name) && t.name !== prometheusSelf.name)],
+      targets: scraped,
     });
     const access = args.namespace === undefined ? undefined : new PrometheusAccess(`${name}-prometheus-access`, { namespace: args.namespace, provider: args.kubernetesProvider }, parent);
     this.prometheus = args.runtime.deploy(
@@ -108,6 +109,7 @@ export class Monitoring extends pulumi.ComponentResource {
         retentionDays: s.retentionDays,
         storageGiB: s.storageGiB,
         resources: { cpu: s.cpu, memoryMiB: s.memoryMiB },
+        scrapeFiles: scraped.flatMap((t) => t.access?.files ?? []),
         ...(access ? { serviceAccount: PROMETHEUS_SERVICE_ACCOUNT } : {}),
       }),
       { parent: this, dependsOn: [...this.alertmanager.resources, ...(access ? [access] : [])] },

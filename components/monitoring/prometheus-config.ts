@@ -21,10 +21,23 @@ function targetLabels(environment: string, target: ScrapeTarget): Record<string,
   return { service: target.service, zone: SCRAPE_ZONE, environment, role: target.role };
 }
 
+/** HTTPS, the client certificate and the bearer token of a target that wants them. */
+function accessOf(target: ScrapeTarget): Record<string, unknown> {
+  const access = target.access;
+  if (!access) return {};
+  return {
+    scheme: "https",
+    ...(access.params ? { params: access.params } : {}),
+    tls_config: { ca_file: access.caFile, cert_file: access.certFile, key_file: access.keyFile, server_name: access.serverName, min_version: "TLS12" },
+    authorization: { type: "Bearer", credentials_file: access.credentialsFile },
+  };
+}
+
 function staticJob(environment: string, target: ScrapeTarget): Record<string, unknown> {
   return {
     job_name: target.name,
     metrics_path: target.path,
+    ...accessOf(target),
     static_configs: [{ targets: [`${target.name}:${target.port}`], labels: targetLabels(environment, target) }],
   };
 }
@@ -44,6 +57,7 @@ function podJob(environment: string, namespace: string, target: ScrapeTarget): R
   return {
     job_name: target.name,
     metrics_path: target.path,
+    ...accessOf(target),
     kubernetes_sd_configs: [{ role: "pod", namespaces: { names: [namespace] }, selectors: [{ role: "pod", label: `app.kubernetes.io/name=${target.name}` }] }],
     relabel_configs: relabel,
   };

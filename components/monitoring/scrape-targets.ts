@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { DeployedWorkload, Job, Runtime, ScheduledJob, Workload, WorkloadRole, Zone, roleOf } from "../runtime/workload";
+import { DeployedWorkload, Job, MetricsAccess, Runtime, ScheduledJob, Workload, WorkloadRole, Zone, roleOf } from "../runtime/workload";
 
 /** One workload Prometheus scrapes: every replica of it, on its declared metrics endpoint. */
 export interface ScrapeTarget {
@@ -12,6 +12,8 @@ export interface ScrapeTarget {
   service: string;
   zones: Zone[];
   replicas: number;
+  /** HTTPS with a client certificate and a token; Prometheus mounts the files it names. */
+  access?: MetricsAccess;
 }
 
 /** postgres-exporter reports on postgres; a server that exports its own metrics reports on itself. */
@@ -29,6 +31,7 @@ export function scrapeTargetOf(workload: Workload): ScrapeTarget | undefined {
     service: serviceOf(workload.name),
     zones: workload.zones,
     replicas: workload.replicas ?? 1,
+    ...(workload.metrics.access ? { access: workload.metrics.access } : {}),
   };
 }
 

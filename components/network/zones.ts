@@ -22,6 +22,18 @@ export type ZonesArgs =
     };
 
 /**
+ * Consul and the zone rule. Consul is an ordinary member of every zone, not an exception to the
+ * rule: its health checks dial each workload from Consul's own place in the network, so they
+ * reach exactly the ports each workload offers in a zone Consul shares with it (data ports in
+ * backend, metrics ports in monitoring, the services' API in frontend and backend), and a check
+ * that fails because a port is not offered to Consul's zones reports the rule, not a fault. In
+ * turn Consul offers its HTTPS API (8501) in all three zones (services register and discover,
+ * the gateway reads the catalogue, Prometheus scrapes it), DNS (8600) in frontend and backend, and
+ * its server RPC and gossip ports in backend; every call on them needs a client certificate of
+ * the platform CA, and the API a token (ACL default deny).
+ */
+
+/**
  * The network layer: the zones every other layer places its workloads in, and the runtime that
  * puts them there. Docker: one network per zone, backend and monitoring internal. Kubernetes:
  * a namespace with default-deny and one NetworkPolicy per zone.

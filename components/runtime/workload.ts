@@ -84,6 +84,26 @@ export function apiRoute(api: string, domain: string, rateLimit: RateLimit, port
   return { host: `${api}.${domain}`, port, rateLimit };
 }
 
+/** Where Prometheus scrapes a workload; `access` when the endpoint wants TLS and a token. */
+export interface WorkloadMetrics {
+  port: number;
+  path: string;
+  access?: MetricsAccess;
+}
+
+/** A scrape over HTTPS with a client certificate and a bearer token (Consul's /v1/agent/metrics). */
+export interface MetricsAccess {
+  params?: Record<string, string[]>;
+  /** The name the server's certificate carries (the scrape dials a pod address on Kubernetes). */
+  serverName: string;
+  /** Paths inside Prometheus's container, and the files that put them there. */
+  caFile: string;
+  certFile: string;
+  keyFile: string;
+  credentialsFile: string;
+  files: WorkloadFile[];
+}
+
 export interface WorkloadStorage {
   name: string;
   path: string;
@@ -153,7 +173,7 @@ export interface Workload {
    * registered with). Docker runs one replica under its container name anyway.
    */
   peerDiscovery?: boolean;
-  metrics?: { port: number; path: string };
+  metrics?: WorkloadMetrics;
   route?: WorkloadRoute;
   /** GPUs the workload needs: only it may land on GPU nodes, of this pool or model when given. */
   gpu?: WorkloadGpu;

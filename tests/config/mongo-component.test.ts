@@ -4,9 +4,7 @@
  * the checks are on what would be deployed: zones, secret files and their modes, the rendered
  * config pointing at the files that are actually mounted, and the outputs.
  */
-import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
-import { MockCallArgs, MockResourceArgs } from "@pulumi/pulumi/runtime/mocks";
 import { parse } from "yaml";
 import { beforeAll, describe, expect, it } from "vitest";
 import { Mongo, MongoArgs, MongoConnection } from "../../components/database/mongo/mongo";
@@ -16,50 +14,14 @@ import { mongoInitPlan } from "../../components/database/mongo/mongo-init-script
 import { MONGOD_CONF_PATH, MONGO_EXPORTER_CA_PATH, MONGO_EXPORTER_PEM_PATH, MONGO_INIT_SCRIPT_PATH, MONGO_KEYFILE_COPY_PATH, MONGO_KEYFILE_PATH } from "../../components/database/mongo/mongo-workloads";
 import { PlatformPki } from "../../components/pki";
 import { Runtime, WorkloadFile } from "../../components/runtime/workload";
+import { ComponentMocks, mockComponentEngine } from "./component-mocks";
 import { RecordingRuntime, settled } from "./recording-runtime";
 
-const registered: { type: string; name: string }[] = [];
-const generatedSecrets = new Set<string>();
-
-function generated(seed: string, length: number): string {
-  return createHash("sha256").update(seed).digest("base64url").replace(/[-_]/g, "x").padEnd(length, "Q").slice(0, length);
-}
+let registered: ComponentMocks["registered"] = [];
+let generatedSecrets = new Set<string>();
 
 beforeAll(async () => {
-  await pulumi.runtime.setMocks(
-    {
-      newResource(args: MockResourceArgs) {
-        registered.push({ type: args.type, name: args.name });
-        const state: Record<string, unknown> = { ...args.inputs };
-        switch (args.type) {
-          case "random:index/randomPassword:RandomPassword":
-            state.result = generated(`password:${args.name}`, Number(args.inputs.length));
-            generatedSecrets.add(state.result as string);
-            break;
-          case "tls:index/privateKey:PrivateKey": {
-            const body = generated(`key:${args.name}`, 64);
-            generatedSecrets.add(body);
-            state.privateKeyPem = `-----BEGIN RSA PRIVATE KEY-----\n${body}\n-----END RSA PRIVATE KEY-----\n`;
-            break;
-          }
-          case "tls:index/selfSignedCert:SelfSignedCert":
-          case "tls:index/locallySignedCert:LocallySignedCert":
-            state.certPem = `-----BEGIN CERTIFICATE-----\n${generated(`cert:${args.name}`, 64)}\n-----END CERTIFICATE-----\n`;
-            break;
-          case "tls:index/certRequest:CertRequest":
-            state.certRequestPem = `-----BEGIN CERTIFICATE REQUEST-----\n${generated(`csr:${args.name}`, 64)}\n-----END CERTIFICATE REQUEST-----\n`;
-            break;
-        }
-        return { id: `${args.name}-id`, state };
-      },
-      call(args: MockCallArgs) {
-        throw new Error(`Mock not implemented: ${args.token}`);
-      },
-    },
-    "fundament",
-    "unit",
-    false,
-  );
+  ({ registered, generatedSecrets } = await mockComponentEngine());
 });
 
 

@@ -5,11 +5,9 @@
  * job's own script runs with the job's own environment and password file, and the connection
  * the PgBouncer component outputs is used to log in: what would be deployed is what is tested.
  */
-import { createHash } from "node:crypto";
 import { readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import { MockCallArgs, MockResourceArgs } from "@pulumi/pulumi/runtime/mocks";
 import { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PostgresBackup } from "../../components/database/backups/postgres-backup";
@@ -20,31 +18,13 @@ import { Runtime, WorkloadFile } from "../../components/runtime/workload";
 import { PgBouncerServer, startPgBouncer } from "../../scripts/local-servers/pgbouncer-server";
 import { POSTGRES_BIN, PostgresServer, startPostgres } from "../../scripts/local-servers/postgres-server";
 import { chownTo, ownedTempDir, runAs, serviceUser } from "../../scripts/local-servers/server-process";
+import { mockComponentEngine } from "./component-mocks";
 import { RecordingRuntime, settled } from "./recording-runtime";
 
-const generatedSecrets = new Set<string>();
+let generatedSecrets = new Set<string>();
 
 beforeAll(async () => {
-  await pulumi.runtime.setMocks(
-    {
-      newResource(args: MockResourceArgs) {
-        const state: Record<string, unknown> = { ...args.inputs };
-        const digest = createHash("sha256").update(`${args.type}:${args.name}`).digest();
-        if (args.type === "random:index/randomPassword:RandomPassword") {
-          state.result = digest.toString("base64url").replace(/[-_]/g, "x").slice(0, Number(args.inputs.length));
-          generatedSecrets.add(state.result as string);
-        }
-        if (args.type === "random:index/randomId:RandomId") state.b64Std = digest.subarray(0, Number(args.inputs.byteLength)).toString("base64");
-        return { id: `${args.name}-id`, state };
-      },
-      call(args: MockCallArgs) {
-        throw new Error(`Mock not implemented: ${args.token}`);
-      },
-    },
-    "fundament",
-    "unit",
-    false,
-  );
+  ({ generatedSecrets } = await mockComponentEngine());
 });
 
 

@@ -62,6 +62,33 @@ describe("prometheus.yml", () => {
     expect(minio.static_configs).toEqual([{ targets: ["minio:9000"], labels: { service: "minio", zone: "monitoring", environment: "dev", role: "data" } }]);
   });
 
+  it("scrapes a target that wants HTTPS, a client certificate and a token (Consul) in a form promtool accepts, and names the files it needs", () => {
+    const files = { caFile: join(dir, "consul-ca.pem"), certFile: join(dir, "consul-client.pem"), keyFile: join(dir, "consul-client-key.pem"), credentialsFile: join(dir, "consul-token") };
+    const consul: ScrapeTarget = {
+      name: "consul",
+      port: 8501,
+      path: "/v1/agent/metrics",
+      role: "data",
+      service: "consul",
+      zones: ["frontend", "backend", "monitoring"],
+      replicas: 1,
+      access: { params: { format: ["prometheus"] }, serverName: "consul", ...files, files: [] },
+    };
+    writeFileSync(join(dir, "consul.yml"), renderPrometheusConfig({ ...input({ kind: "static" }), targets: [...TARGETS, consul] }));
+    // promtool checks that every file a scrape names exists: without them the configuration is refused.
+    expect(promtool(["check", "config", "consul.yml"]).status).not.toBe(0);
+    for (const path of Object.values(files)) writeFileSync(path, "placeholder\n");
+    const result = promtool(["check", "config", "consul.yml"]);
+    expect(result.status, result.output).toBe(0);
+    const job = (parse(renderPrometheusConfig({ ...input({ kind: "static" }), targets: [consul] })) as { scrape_configs: Record<string, unknown>[] }).scrape_configs[0];
+    expect(job).toMatchObject({
+      scheme: "https",
+      params: { format: ["prometheus"] },
+      tls_config: { ca_file: files.caFile, cert_file: files.certFile, key_file: files.keyFile, server_name: "consul", min_version: "TLS12" },
+      authorization: { type: "Bearer", credentials_file: files.credentialsFile },
+    });
+  });
+
   it("refuses two targets of one name rather than scraping one of them silently", () => {
     expect(() => renderPrometheusConfig({ ...input({ kind: "static" }), targets: [...TARGETS, TARGETS[0]] })).toThrow(/postgres-exporter is declared twice/);
   });

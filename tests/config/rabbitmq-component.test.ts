@@ -4,9 +4,7 @@
  * definitions.json it hands over are then booted by a real RabbitMQ node, and the connection
  * outputs are used to log in: what the component would deploy is what is tested.
  */
-import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
-import { MockCallArgs, MockResourceArgs } from "@pulumi/pulumi/runtime/mocks";
 import { connect } from "amqplib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AmqpConnection, RABBITMQ_CONF_PATH, RabbitMQ, RabbitMQArgs } from "../../components/broker/rabbitmq";
@@ -15,35 +13,14 @@ import { DEFINITIONS_PATH } from "../../components/broker/rabbitmq-conf";
 import { Runtime, Workload } from "../../components/runtime/workload";
 import { RabbitNode, startRabbit } from "../../scripts/local-servers/rabbitmq-node";
 import { TEST_MODEL } from "../../services/kit/test/messaging/broker-node";
+import { ComponentMocks, mockComponentEngine } from "./component-mocks";
 import { RecordingRuntime, settled } from "./recording-runtime";
 
-const registered: { type: string; name: string }[] = [];
-const generatedSecrets = new Set<string>();
+let registered: ComponentMocks["registered"] = [];
+let generatedSecrets = new Set<string>();
 
 beforeAll(async () => {
-  await pulumi.runtime.setMocks(
-    {
-      newResource(args: MockResourceArgs) {
-        registered.push({ type: args.type, name: args.name });
-        const state: Record<string, unknown> = { ...args.inputs };
-        const digest = createHash("sha256").update(`${args.type}:${args.name}`).digest();
-        if (args.type === "random:index/randomPassword:RandomPassword") {
-          state.result = digest.toString("base64url").replace(/[-_]/g, "x").slice(0, Number(args.inputs.length));
-          generatedSecrets.add(state.result as string);
-        }
-        if (args.type === "random:index/randomBytes:RandomBytes") {
-          state.base64 = digest.subarray(0, Number(args.inputs.length)).toString("base64");
-        }
-        return { id: `${args.name}-id`, state };
-      },
-      call(args: MockCallArgs) {
-        throw new Error(`Mock not implemented: ${args.token}`);
-      },
-    },
-    "fundament",
-    "unit",
-    false,
-  );
+  ({ registered, generatedSecrets } = await mockComponentEngine());
 });
 
 

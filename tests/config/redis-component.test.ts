@@ -9,7 +9,6 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import { MockCallArgs, MockResourceArgs } from "@pulumi/pulumi/runtime/mocks";
 import Redis from "ioredis";
 import { beforeAll, describe, expect, it } from "vitest";
 import { Redis as RedisComponent, RedisArgs, RedisConnection } from "../../components/database/redis/redis";
@@ -19,31 +18,14 @@ import { REDIS_ACL_PATH, REDIS_CONF_PATH, REDIS_HEALTH_PASSWORD_PATH, redisHealt
 import { Runtime, Workload } from "../../components/runtime/workload";
 import { startRedis } from "../../scripts/local-servers/redis-server";
 import { runAs } from "../../scripts/local-servers/server-process";
+import { ComponentMocks, mockComponentEngine } from "./component-mocks";
 import { RecordingRuntime, settled } from "./recording-runtime";
 
-const registered: { type: string; name: string }[] = [];
-const generatedSecrets = new Set<string>();
+let registered: ComponentMocks["registered"] = [];
+let generatedSecrets = new Set<string>();
 
 beforeAll(async () => {
-  await pulumi.runtime.setMocks(
-    {
-      newResource(args: MockResourceArgs) {
-        registered.push({ type: args.type, name: args.name });
-        const state: Record<string, unknown> = { ...args.inputs };
-        if (args.type === "random:index/randomPassword:RandomPassword") {
-          state.result = createHash("sha256").update(`password:${args.name}`).digest("base64url").replace(/[-_]/g, "x").slice(0, Number(args.inputs.length));
-          generatedSecrets.add(state.result as string);
-        }
-        return { id: `${args.name}-id`, state };
-      },
-      call(args: MockCallArgs) {
-        throw new Error(`Mock not implemented: ${args.token}`);
-      },
-    },
-    "fundament",
-    "unit",
-    false,
-  );
+  ({ registered, generatedSecrets } = await mockComponentEngine());
 });
 
 

@@ -1,18 +1,18 @@
-import { readFileSync } from "node:fs";
 import type { ConsulConnection } from "./consul-http";
 import { env } from "./env";
 
 /**
- * The Consul variables every service reads, named as Consul's own CLI names them; the token and
- * the client key only through `*_FILE`. Registration and discovery through Consul are off when
+ * The Consul variables every service reads, named as Consul's own CLI names them. Token, CA,
+ * client certificate and key each arrive as a file (`*_FILE`), as the platform delivers every
+ * file it gives a service. Registration and discovery through Consul are off when
  * CONSUL_HTTP_ADDR is unset (discovery then uses the workloads' DNS names).
  */
 export const consulEnv = {
   CONSUL_HTTP_ADDR: env.optional(env.url({ protocols: ["http", "https"], description: "Consul's HTTP API; registration and discovery through Consul are off when unset" })),
   CONSUL_HTTP_TOKEN: env.optional(env.secretFile({ description: "Consul ACL token (service:write on this service, read on what it discovers)" })),
   CONSUL_SERVICE_ADDRESS: env.optional(env.string({ description: "address other services dial (default: the host name)" })),
-  CONSUL_CACERT: env.optional(env.string({ description: "path of the CA certificate Consul's HTTPS certificate is verified against" })),
-  CONSUL_CLIENT_CERT: env.optional(env.string({ description: "path of this workload's client certificate (Consul verifies incoming HTTPS clients)" })),
+  CONSUL_CACERT: env.optional(env.secretFile({ description: "the CA certificate Consul's HTTPS certificate is verified against (PEM)" })),
+  CONSUL_CLIENT_CERT: env.optional(env.secretFile({ description: "this workload's client certificate (PEM; Consul verifies incoming HTTPS clients)" })),
   CONSUL_CLIENT_KEY: env.optional(env.secretFile({ description: "the client certificate's private key" })),
 };
 
@@ -29,13 +29,12 @@ export function consulConnectionFromEnv(values: ConsulEnvValues): ConsulConnecti
   if (values.CONSUL_HTTP_ADDR === undefined) return undefined;
   const https = values.CONSUL_HTTP_ADDR.startsWith("https:");
   if (https && (values.CONSUL_CLIENT_CERT === undefined) !== (values.CONSUL_CLIENT_KEY === undefined)) {
-    throw new Error("CONSUL_CLIENT_CERT and CONSUL_CLIENT_KEY_FILE: set both or neither");
+    throw new Error("CONSUL_CLIENT_CERT_FILE and CONSUL_CLIENT_KEY_FILE: set both or neither");
   }
-  const read = (path: string | undefined) => (path === undefined ? undefined : readFileSync(path, "utf8"));
   const tls = https
     ? {
-        ...(values.CONSUL_CACERT === undefined ? {} : { ca: read(values.CONSUL_CACERT) }),
-        ...(values.CONSUL_CLIENT_CERT === undefined ? {} : { cert: read(values.CONSUL_CLIENT_CERT) }),
+        ...(values.CONSUL_CACERT === undefined ? {} : { ca: values.CONSUL_CACERT }),
+        ...(values.CONSUL_CLIENT_CERT === undefined ? {} : { cert: values.CONSUL_CLIENT_CERT }),
         ...(values.CONSUL_CLIENT_KEY === undefined ? {} : { key: values.CONSUL_CLIENT_KEY }),
       }
     : undefined;
