@@ -210,6 +210,15 @@ export class OutboxRelay {
   private async relayBatch(): Promise<number> {
     const { name, columns } = this.table;
     const client = await this.options.pool.connect();
+    // The connection may die while the transaction waits for a confirm (a server restart, the
+    // idle-in-transaction timeout on a starved machine): without a listener that is an uncaught
+    // error. The row stays locked only until then, and the next pass sends it.
+    let broken: Error | undefined;
+    const onError = (err: Error) => {
+      broken = err;
+      this.options.logger.warn({ err, outbox: name }, "outbox connection lost mid-relay; its rows wait for the next pass");
+    };
+    client.on("error", onError);
     try {
       await client.query("begin");
       const rows = await client.query<OutboxRow>(
@@ -239,10 +248,11 @@ export class OutboxRelay {
       }
       return rows.rows.length;
     } catch (error) {
-      await client.query("rollback").catch(() => undefined);
+      if (!broken) await client.query("rollback").catch(() => undefined);
       throw error;
     } finally {
-      client.release();
+      client.off("error", onError);
+      client.release(broken);
     }
   }
 }

@@ -79,7 +79,10 @@ export async function startUsersTestEnvironment(name: string): Promise<UsersTest
     const channel = await observer.createChannel();
     // The broker layer declares the events exchange in production; here the test does it.
     await channel.assertExchange("events", "topic", { durable: true });
-    const queue = await channel.assertQueue("test.user-events", { durable: false, exclusive: true });
+    // Durable and not exclusive, so it and its binding outlive a broker restart: an event the
+    // service relays after the node is back, before this observer has reconnected, still has a
+    // queue to land in (with none bound, the relay rightly drops it as having no subscriber).
+    const queue = await channel.assertQueue("test.user-events", { durable: true, exclusive: false });
     await channel.bindQueue(queue.queue, "events", "user.#");
     await channel.consume(
       queue.queue,
