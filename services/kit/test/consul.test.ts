@@ -1,7 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server } from "node:http";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLogger } from "../src/logger";
@@ -106,16 +103,10 @@ describe("a service's environment decides its registration (serveOptionsFrom)", 
   });
 
   it("over HTTPS, carries Consul's CA and this workload's client certificate and key into the registration", () => {
-    const dir = mkdtempSync(join(tmpdir(), "serve-env-"));
-    try {
-      writeFileSync(join(dir, "ca.pem"), "CA PEM");
-      writeFileSync(join(dir, "client.pem"), "CLIENT PEM");
-      const options = serveOptionsFrom("demo", { ...base, CONSUL_HTTP_ADDR: "https://consul:8501", CONSUL_CACERT: join(dir, "ca.pem"), CONSUL_CLIENT_CERT: join(dir, "client.pem"), CONSUL_CLIENT_KEY: "KEY PEM" });
-      expect(options.consul).toMatchObject({ agentUrl: "https://consul:8501", service: "demo", tls: { ca: "CA PEM", cert: "CLIENT PEM", key: "KEY PEM" } });
-      // Half a client identity is a start-up error, not a registration without one.
-      expect(() => serveOptionsFrom("demo", { ...base, CONSUL_HTTP_ADDR: "https://consul:8501", CONSUL_CLIENT_CERT: join(dir, "client.pem") })).toThrow(/CONSUL_CLIENT_CERT and CONSUL_CLIENT_KEY_FILE: set both or neither/);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    // loadEnv has read CONSUL_CACERT_FILE, CONSUL_CLIENT_CERT_FILE and CONSUL_CLIENT_KEY_FILE: the values are the PEMs.
+    const options = serveOptionsFrom("demo", { ...base, CONSUL_HTTP_ADDR: "https://consul:8501", CONSUL_CACERT: "CA PEM", CONSUL_CLIENT_CERT: "CLIENT PEM", CONSUL_CLIENT_KEY: "KEY PEM" });
+    expect(options.consul).toMatchObject({ agentUrl: "https://consul:8501", service: "demo", tls: { ca: "CA PEM", cert: "CLIENT PEM", key: "KEY PEM" } });
+    // Half a client identity is a start-up error, not a registration without one.
+    expect(() => serveOptionsFrom("demo", { ...base, CONSUL_HTTP_ADDR: "https://consul:8501", CONSUL_CLIENT_CERT: "CLIENT PEM" })).toThrow(/CONSUL_CLIENT_CERT_FILE and CONSUL_CLIENT_KEY_FILE: set both or neither/);
   });
 });
