@@ -4,12 +4,14 @@ import { StackConfig } from "./config";
 import {
   ClusterLayer,
   DatabaseLayer,
+  EdgeLayer,
   LayerScope,
   NetworkLayer,
   ServicesLayer,
   wireBroker,
   wireCluster,
   wireDatabases,
+  wireEdge,
   wireMonitoring,
   wireNetwork,
   wirePki,
@@ -44,6 +46,7 @@ export class Platform extends pulumi.ComponentResource {
   readonly rabbitmq?: RabbitMQ;
   readonly services: ServicesLayer;
   readonly monitoring: Monitoring;
+  readonly edge: EdgeLayer;
   readonly scheduling?: Scheduling;
   private readonly config: StackConfig;
 
@@ -57,13 +60,16 @@ export class Platform extends pulumi.ComponentResource {
     this.cluster = wireCluster(scope);
     this.network = wireNetwork(scope, { cluster: this.cluster });
     // Every layer deploys through the registry, so Prometheus scrapes whatever declares metrics.
-    const { zones, runtime } = this.network;
+    const { zones, runtime, scrapes } = this.network;
     this.storage = wireStorage(scope, { runtime });
     this.pki = wirePki(scope);
+    // The gateway before the services (they trust its address); its routers once all have deployed.
+    this.edge = wireEdge(scope, { cluster: this.cluster, runtime, pki: this.pki });
     this.databases = wireDatabases(scope, { runtime, storage: this.storage, pki: this.pki });
     this.rabbitmq = wireBroker(scope, { runtime });
-    this.services = wireServices(scope, { runtime, zones, databases: this.databases, broker: this.rabbitmq });
-    this.monitoring = wireMonitoring(scope, { runtime, cluster: this.cluster });
+    this.services = wireServices(scope, { runtime, zones, databases: this.databases, broker: this.rabbitmq, trustedProxies: this.edge.trustedProxies });
+    this.monitoring = wireMonitoring(scope, { runtime, scrapes, cluster: this.cluster });
+    this.edge.gateway.serveRoutes();
     this.scheduling = wireScheduling(scope, { cluster: this.cluster, zones, databases: this.databases, broker: this.rabbitmq, services: this.services });
     this.registerOutputs({});
   }
@@ -88,6 +94,7 @@ export class Platform extends pulumi.ComponentResource {
       objectStorage: { endpoint: this.storage.endpoint, buckets: this.storage.buckets },
       services: Object.fromEntries(Object.entries(this.services.byName).map(([name, service]) => [name, service.workload.endpoint("http")])),
       monitoring: this.monitoring.outputs(),
+      ...this.edge.gateway.outputs(),
       cluster: cluster
         ? {
             name: cluster.clusterName,

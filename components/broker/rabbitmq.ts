@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { imageReferenceProblem } from "../config/image-reference";
 import { SERVER_VERSIONS } from "../config/server-versions";
-import type { DeployedWorkload, Runtime, Workload, WorkloadResources } from "../runtime/workload";
+import { ADMIN_RATE_LIMIT, type DeployedWorkload, type Runtime, type Workload, type WorkloadResources } from "../runtime/workload";
 import { BROKER_VHOST, BrokerModel, validateBrokerModel } from "./broker-model";
 import { AMQP_PORT, DEFINITIONS_PATH, MANAGEMENT_PORT, MIN_MEMORY_MIB, PROMETHEUS_PORT, renderRabbitConf } from "./rabbitmq-conf";
 import { renderDefinitions, UserCredential } from "./rabbitmq-definitions";
@@ -71,8 +71,9 @@ export function rabbitWorkload(name: string, args: RabbitMQArgs, definitions: pu
     ports: [
       { name: "amqp", port: AMQP_PORT },
       { name: "prometheus", port: PROMETHEUS_PORT, zones: ["monitoring"] },
-      // Reached through the gateway (basic auth in front of its own login), never published.
-      { name: "management", port: MANAGEMENT_PORT, ...(args.managementHost ? { publish: "gateway" as const } : {}) },
+      // An admin UI: offered in monitoring, the zone the gateway reaches UIs in (never backend, which
+      // would put the gateway beside every data port); reached through the gateway, never published.
+      { name: "management", port: MANAGEMENT_PORT, zones: ["monitoring"], ...(args.managementHost ? { publish: "gateway" as const } : {}) },
     ],
     files: [
       { path: RABBITMQ_CONF_PATH, content: renderRabbitConf({ memoryMiB: args.resources.memoryMiB, storageGiB: args.storageGiB, definitionsPath: DEFINITIONS_PATH }) },
@@ -93,7 +94,7 @@ export function rabbitWorkload(name: string, args: RabbitMQArgs, definitions: pu
     // Time for quorum queues to flush and clients to see a clean connection.close.
     stopGracePeriodSeconds: 60,
     metrics: { port: PROMETHEUS_PORT, path: "/metrics" },
-    ...(args.managementHost ? { route: { host: args.managementHost, port: "management", basicAuth: true } } : {}),
+    ...(args.managementHost ? { route: { host: args.managementHost, port: "management", basicAuth: true, rateLimit: ADMIN_RATE_LIMIT } } : {}),
     user: RABBITMQ_IMAGE_USER,
     readOnlyRootFilesystem: true,
   };

@@ -128,8 +128,28 @@ function crossFieldProblems(config: StackConfig): string[] {
     problems.push(`${NAMESPACE}:imageRegistry: local images exist only on a Docker engine; the kubernetes target needs ecr (got local)`);
   }
   problems.push(...clusterConfigProblems(config, NAMESPACE));
+  problems.push(...gatewayProblems(config));
   if (config.target === "docker" && config.storage?.provider === "s3") {
     problems.push(`${NAMESPACE}:storage.provider: s3 needs the kubernetes target on AWS (got s3 with target docker); use minio`);
+  }
+  return problems;
+}
+
+/** What each way of getting the public certificate needs besides its choice. */
+function gatewayProblems(config: StackConfig): string[] {
+  const gateway = config.gateway;
+  const at = `${NAMESPACE}:gateway`;
+  const problems: string[] = [];
+  if (gateway.certificates === "acme") {
+    if (!gateway.acme.email) problems.push(`${at}.acme.email: required because ${at}.certificates is acme (the CA's account address)`);
+    if (gateway.acme.challenge === "dns" && !gateway.acme.dnsProvider) problems.push(`${at}.acme.dnsProvider: required because ${at}.acme.challenge is dns`);
+    if (config.target === "kubernetes" && gateway.replicas > 1) {
+      problems.push(`${at}.replicas: must be 1 with acme certificates: Traefik keeps ACME state in one instance's file (got ${gateway.replicas})`);
+    }
+  }
+  if (gateway.certificates === "provided") {
+    if (!gateway.certificate.cert) problems.push(`${at}.certificate.cert: required because ${at}.certificates is provided`);
+    if (!gateway.certificate.key) problems.push(`${at}.certificate.key: required because ${at}.certificates is provided (set it with pulumi config set --secret --path)`);
   }
   return problems;
 }

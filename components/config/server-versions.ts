@@ -180,3 +180,15 @@ export function versionDrift(name: ServerName, started: string): string | undefi
   if (want === got) return undefined;
   return `${name}: the stack pins ${server.image} (${want}) but the tests run ${server.debianPackage} ${started} from ${server.suite} (${got}); move the pin or the suite in components/config/server-versions.ts`;
 }
+
+/**
+ * Images the tests cannot run from a Debian package (Debian carries no Traefik): their pin lives
+ * here all the same, and what the stack relies on was read from the project's documentation and
+ * source at the pinned line (components/edge/README.md lists it).
+ */
+export const IMAGE_ONLY_PINS = {
+  traefik: {
+    image: "traefik:v3.7.17",
+    why: "v3.7 is Traefik's current line; v3.7.17 is the newest v3 patch on record (security fixes, November 2026); the reference configuration was read at v3.7.9, the newest tag in the source mirror",
+  },
+} as const satisfies Record<string, { image: string; why: string }>;

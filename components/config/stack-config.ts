@@ -26,6 +26,7 @@ export type MonitoringConfig = Keys["monitoring"];
 export type TlsConfig = Keys["tls"];
 export type WebhookReceiverConfig = MonitoringConfig["receivers"]["pager"];
 export type GpuJobsConfig = Keys["gpuJobs"];
+export type GatewayConfig = Keys["gateway"];
 export type GpuOfferConfig = GpuJobsConfig["offers"][number];
 
 export type StackConfig = Omit<Keys, "environment"> & {

@@ -3,7 +3,7 @@ import type { QueueSpec } from "../broker/broker-model";
 import { PGBOUNCER_EXPORTER_IMAGE, PGBOUNCER_IMAGE, POSTGRES_EXPORTER_IMAGE, POSTGRES_IMAGE } from "../database/postgres/postgres-images";
 import { CLUSTER_KEYS } from "./cluster-schema";
 import { cpu, cron, image, memoryMiB, patterned, secretString, section, storageGiB, stringEnum } from "./schema-builders";
-import { SERVER_VERSIONS } from "./server-versions";
+import { IMAGE_ONLY_PINS, SERVER_VERSIONS } from "./server-versions";
 
 /**
  * Every `fundament:*` key, in TypeBox. This is the one place a key is added: the validator, the
@@ -238,6 +238,30 @@ export const STACK_KEYS = {
       }),
       escalation: webhookReceiver("critical alerts unresolved after escalationAfterMinutes", "escalation webhook URL", "bearer key it requires (secret)"),
       deadMansSwitch: webhookReceiver("receives Watchdog every minute and alarms when it stops", "dead-man's-switch webhook URL", "bearer key it requires (secret)"),
+    }),
+  }),
+  gateway: section("the Traefik gateway: the one workload that publishes ports", {
+    image: image("Traefik v3 image (no Debian package: see components/config/server-versions.ts)", IMAGE_ONLY_PINS.traefik.image),
+    cpu: cpu(0.5),
+    memoryMiB: memoryMiB(256, 64),
+    replicas: Type.Integer({ description: "replicas (Kubernetes; Docker runs one; must be 1 with acme, whose state is one instance's file)", default: 2, minimum: 1, maximum: 20 }),
+    certificates: stringEnum(["platform-ca", "acme", "provided"], {
+      description: "where the public certificate comes from: platform-ca (signed by the platform CA: dev), acme (Let's Encrypt), provided (gateway.certificate)",
+      default: "platform-ca",
+    }),
+    acme: section("ACME certificates (gateway.certificates: acme)", {
+      email: Type.Optional(patterned(EMAIL_PATTERN, "an e-mail address", { description: "account e-mail the CA sends expiry notices to" })),
+      challenge: stringEnum(["tls", "dns"], { description: "tls (TLS-ALPN-01 on port 443) or dns (DNS-01 through dnsProvider)", default: "tls" }),
+      dnsProvider: Type.Optional(patterned(/^[a-z0-9]{2,30}$/, "a lego provider code (lower-case letters and digits)", { description: "lego DNS provider code for the dns challenge (route53, cloudflare, ...)" })),
+      dnsCredentials: Type.Record(Type.String({ pattern: "^[A-Z][A-Z0-9_]{1,63}$" }), Type.String({ minLength: 1, secret: true }), {
+        description: "the DNS provider's variables (e.g. CLOUDFLARE_DNS_API_TOKEN), each delivered as a file through <NAME>_FILE; set with `pulumi config set --secret --path`",
+        default: {},
+      }),
+      caServer: patterned(URL_PATTERN, URL_SAYS, { description: "ACME directory URL (the staging one while testing)", default: "https://acme-v02.api.letsencrypt.org/directory" }),
+    }),
+    certificate: section("a certificate given in config (gateway.certificates: provided)", {
+      cert: Type.Optional(patterned(/-----BEGIN CERTIFICATE-----/, "a PEM certificate", { description: "PEM certificate chain covering every route host (*.domain)" })),
+      key: secretString("its PEM private key (secret: set with `pulumi config set --secret --path`)"),
     }),
   }),
   imageRegistry: stringEnum(["local", "ecr"], {

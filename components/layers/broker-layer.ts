@@ -9,5 +9,5 @@ export function wireBroker(scope: LayerScope, below: { runtime: Runtime }): Rabb
   const consumers = consumersOf(config, "rabbitmq");
   if (consumers.length === 0) return undefined;
   const model = brokerModelFor(consumers, config.rabbitmq.queues);
-  return new RabbitMQ("rabbitmq", { runtime: below.runtime, image: config.rabbitmq.image, resources: sizeOf(config.rabbitmq), storageGiB: config.rabbitmq.storageGiB, model }, childOf(scope));
+  return new RabbitMQ("rabbitmq", { runtime: below.runtime, image: config.rabbitmq.image, resources: sizeOf(config.rabbitmq), storageGiB: config.rabbitmq.storageGiB, model, managementHost: `rabbitmq.${config.domain}` }, childOf(scope));
 }

@@ -7,5 +7,6 @@ export * from "./broker-layer";
 export * from "./discovery-layer";
 export * from "./services-layer";
 export * from "./monitoring-layer";
+export * from "./edge-layer";
 export * from "./scheduling-layer";
 export * from "./pki-layer";

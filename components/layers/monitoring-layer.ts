@@ -1,3 +1,4 @@
+import { Runtime } from "../runtime/workload";
 import { Monitoring, ScrapeTargetRegistry } from "../monitoring";
 import { ClusterLayer } from "./cluster-layer";
 import { childOf, LayerScope } from "./layer-scope";
@@ -6,7 +7,7 @@ import { childOf, LayerScope } from "./layer-scope";
  * Prometheus, Alertmanager, Grafana and Jaeger. Wired after every layer that deploys workloads:
  * Prometheus scrapes what the registry recorded until now.
  */
-export function wireMonitoring(scope: LayerScope, below: { runtime: ScrapeTargetRegistry; cluster: ClusterLayer }): Monitoring {
+export function wireMonitoring(scope: LayerScope, below: { runtime: Runtime; scrapes: ScrapeTargetRegistry; cluster: ClusterLayer }): Monitoring {
   const { config } = scope;
   return new Monitoring(
     "monitoring",
@@ -16,7 +17,7 @@ export function wireMonitoring(scope: LayerScope, below: { runtime: ScrapeTarget
       domain: config.domain,
       namespace: config.target === "kubernetes" ? config.kubernetes.namespace : undefined,
       kubernetesProvider: below.cluster.cluster?.provider,
-      targets: below.runtime.targets,
+      targets: below.scrapes.targets,
       settings: config.monitoring,
     },
     childOf(scope),

@@ -1,3 +1,4 @@
+import { nlbAnnotations, RouteRegistry } from "../edge";
 import { CatalogRegistry } from "../discovery";
 import { ScrapeTargetRegistry } from "../monitoring";
 import { Zones } from "../network";
@@ -6,8 +7,10 @@ import { childOf, LayerScope } from "./layer-scope";
 
 export interface NetworkLayer {
   zones: Zones;
-  /** The runtime every layer above deploys through: it records what declares metrics, for Prometheus. */
-  runtime: ScrapeTargetRegistry;
+  /** The runtime every layer above deploys through: it records each route (for the gateway) and what declares metrics. */
+  runtime: RouteRegistry;
+  /** What declares metrics, for Prometheus. */
+  scrapes: ScrapeTargetRegistry;
   /** Under the same runtime: notes each workload's Consul catalogue entry (with its check). */
   catalog: CatalogRegistry;
 }
@@ -28,10 +31,13 @@ export function wireNetwork(scope: LayerScope, below: { cluster: ClusterLayer })
           storageClass: config.kubernetes.storageClass ?? cluster?.storageClassName,
           provider: cluster?.provider,
           after: [...(cluster?.ready ?? []), ...(priorities?.resources ?? [])],
+          // The gateway's Service becomes an NLB through the AWS Load Balancer Controller.
+          loadBalancerAnnotations: nlbAnnotations({ gatewaySecurityGroupId: cluster?.gatewaySecurityGroupId, proxyProtocol: config.cluster.mode === "eks" }),
           ...(cluster ? { apiServer: { cidrs: cluster.apiServerCidrs, ports: [443] } } : {}),
         },
     childOf(scope),
   );
   const catalog = new CatalogRegistry(zones.runtime);
-  return { zones, runtime: new ScrapeTargetRegistry(catalog), catalog };
+  const scrapes = new ScrapeTargetRegistry(catalog);
+  return { zones, runtime: new RouteRegistry(scrapes), scrapes, catalog };
 }

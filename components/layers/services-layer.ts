@@ -4,7 +4,7 @@ import * as tls from "@pulumi/tls";
 import { RabbitMQ } from "../broker";
 import { ServiceName } from "../config";
 import { Zones } from "../network";
-import { DeployedWorkload, Runtime } from "../runtime/workload";
+import { apiRoute, DeployedWorkload, RateLimit, Runtime } from "../runtime/workload";
 import { configSettings, FastifyService, GPU_JOBS_SERVICE_ACCOUNT, gpuJobsSettings, ServiceConnections, ServiceSettings, usersSettings } from "../services";
 import { consulServiceSettings } from "../discovery";
 import { DatabaseLayer } from "./database-layer";
@@ -22,9 +22,21 @@ interface ServicesInputs {
   zones: Zones;
   databases: DatabaseLayer;
   broker?: RabbitMQ;
+  /** The gateway's addresses, which alone may say who the client is (users' TRUST_PROXY). */
+  trustedProxies?: pulumi.Input<string>;
   /** Consul: each service registers itself and discovers through it. */
   discovery?: DiscoveryLayer;
 }
+
+/**
+ * Each API's limit per client address at the gateway. users: logins and registrations are
+ * argon2-bound (and limited per account inside); config: cached reads, polled by deployments.
+ */
+export const API_RATE_LIMITS: Record<ServiceName, RateLimit> = {
+  users: { averagePerSecond: 20, burst: 40 },
+  config: { averagePerSecond: 100, burst: 200 },
+  "gpu-jobs": { averagePerSecond: 20, burst: 40 },
+};
 
 /** The enabled Fastify services, each connected to its databases and the broker through its own credentials. */
 export function wireServices(scope: LayerScope, below: ServicesInputs): ServicesLayer {
@@ -53,7 +65,7 @@ function wireService(scope: LayerScope, below: ServicesInputs, service: ServiceN
   const settings: Record<ServiceName, () => ServiceSettings> = {
     users: () => {
       const signingKey = new tls.PrivateKey("users-jwt-signing-key", { algorithm: "ED25519" }, parent);
-      return usersSettings(connections, pulumi.secret(signingKey.privateKeyPemPkcs8), { email: `admin@${config.domain}`, password: bootstrapAdminPassword! });
+      return usersSettings(connections, pulumi.secret(signingKey.privateKeyPemPkcs8), { email: `admin@${config.domain}`, password: bootstrapAdminPassword! }, below.trustedProxies);
     },
     config: () => configSettings(connections, "users"),
     "gpu-jobs": () =>
@@ -80,6 +92,7 @@ function wireService(scope: LayerScope, below: ServicesInputs, service: ServiceN
       // The scheduling layer gives every service an HPA on Kubernetes, which then owns the count.
       autoscaled: config.target === "kubernetes",
       dependsOn: dataServices,
+      route: apiRoute(service, config.domain, API_RATE_LIMITS[service]),
       ...own,
       env: { ...own.env, ...consul.env },
       secrets: { ...own.secrets, ...consul.secrets },

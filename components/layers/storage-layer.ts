@@ -9,7 +9,7 @@ export function wireStorage(scope: LayerScope, below: { runtime: Runtime }): Obj
   return new ObjectStorage(
     config.storage.provider === "minio" ? "minio" : "object-storage",
     config.storage.provider === "minio"
-      ? { provider: "minio", runtime: below.runtime, image: config.storage.image, clientImage: config.storage.clientImage, resources: sizeOf(config.storage), storageGiB: config.storage.storageGiB, buckets }
+      ? { provider: "minio", runtime: below.runtime, image: config.storage.image, clientImage: config.storage.clientImage, resources: sizeOf(config.storage), storageGiB: config.storage.storageGiB, buckets, consoleDomain: config.domain }
       : { provider: "s3", bucketPrefix: `fundament-${config.environment}`, buckets },
     childOf(scope),
   );

@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { Probe, Workload, WorkloadFile, WorkloadRoute } from "../runtime/workload";
+import { adminRoute, Probe, Workload, WorkloadFile } from "../runtime/workload";
 import { GRAFANA_DASHBOARDS_DIR, GRAFANA_PROVISIONING_DIR } from "./grafana-provisioning";
 import { JAEGER_DATA_DIR, JAEGER_PORTS } from "./jaeger-config";
 
@@ -14,13 +14,8 @@ const GRAFANA_USER = { uid: 472, gid: 0 };
 /** jaegertracing/jaeger: USER 10001 in cmd/jaeger/Dockerfile. */
 const JAEGER_USER = { uid: 10001, gid: 10001 };
 
-/**
- * The route an admin UI gets once the gateway exists: a host under the stack's domain, behind
- * the gateway's basic auth. Kept on the workload now so that the gateway only has to read it.
- */
-export function adminRoute(ui: string, domain: string): WorkloadRoute {
-  return { host: `${ui}.${domain}`, port: "http", basicAuth: true };
-}
+/** Kept for the layers that import it from here; the definition lives beside WorkloadRoute. */
+export { adminRoute };
 
 const http = (port: number, path: string, periodSeconds = 10): Probe => ({ kind: "http", port, path, periodSeconds, timeoutSeconds: 5, failureThreshold: 3 });
 

@@ -79,10 +79,15 @@ export function zonePolicies(apiServer: ApiServerReach = ANY_API_SERVER): NamedP
  */
 export function workloadIngressPolicy(workload: { name: string; zones: Zone[]; ports?: WorkloadPort[] }): NamedPolicy | undefined {
   const offered = portsByZone(workload);
-  const ingress = ZONES.filter((zone) => offered[zone].length > 0).map((zone) => ({
+  const ingress: NonNullable<NetworkPolicySpec["ingress"]> = ZONES.filter((zone) => offered[zone].length > 0).map((zone) => ({
     from: [{ podSelector: { matchLabels: { [zoneLabel(zone)]: "true" } } }],
     ports: offered[zone].map((port) => ({ protocol: "TCP", port: port.port })),
   }));
+  // A published port (only the gateway has one) takes connections from the load balancer, whose
+  // addresses (or, with client address preservation, the clients') are not pods: any source. Inside
+  // the cluster the senders' egress policies still decide, so the zone rule is unchanged there.
+  const published = (workload.ports ?? []).filter((port) => port.publish === "host");
+  if (published.length > 0) ingress.push({ from: [{ ipBlock: { cidr: "0.0.0.0/0" } }], ports: published.map((port) => ({ protocol: "TCP", port: port.port })) });
   if (ingress.length === 0) return undefined;
   return { name: `${workload.name}-ingress`, spec: { podSelector: { matchLabels: selectorLabels(workload.name) }, policyTypes: ["Ingress"], ingress } };
 }

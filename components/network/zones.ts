@@ -8,7 +8,18 @@ import { ApiServerReach, zonePolicies } from "./zone-policies";
 
 export type ZonesArgs =
   | { target: "docker"; environment: string; publishAddress: string; publishDataPorts?: boolean; dockerHost?: string }
-  | { target: "kubernetes"; environment: string; namespace: string; context?: string; storageClass?: string; provider?: k8s.Provider; after?: pulumi.Resource[]; apiServer?: ApiServerReach };
+  | {
+      target: "kubernetes";
+      environment: string;
+      namespace: string;
+      context?: string;
+      storageClass?: string;
+      provider?: k8s.Provider;
+      after?: pulumi.Resource[];
+      apiServer?: ApiServerReach;
+      /** On the load balancer Service of published ports (the gateway's): the cloud controller's settings. */
+      loadBalancerAnnotations?: Record<string, pulumi.Input<string>>;
+    };
 
 /**
  * Consul and the zone rule. Consul is an ordinary member of every zone, not an exception to the
@@ -91,6 +102,7 @@ export class Zones extends pulumi.ComponentResource {
         namespace: namespace.metadata.name,
         storageClass: args.storageClass,
         provider,
+        loadBalancerAnnotations: args.loadBalancerAnnotations,
       });
       this.names = namespace.metadata.name.apply((ns) => Object.fromEntries(ZONES.map((zone) => [zone, `${ns}/zone-${zone}`])) as Record<Zone, string>);
     }

@@ -41,7 +41,9 @@ export class DockerRuntime implements Runtime {
       wait: probed,
       waitTimeout: probed ? startupBudgetSeconds(workload.health.startup) + 60 : undefined,
     });
-    return this.deployed(workload, [container]);
+    const deployed = this.deployed(workload, [container]);
+    // Read back after creation; the mock engine and a preview leave it empty.
+    return { ...deployed, addresses: container.networkDatas.apply((networks) => (networks ?? []).map((n) => n.ipAddress).filter((a) => a !== undefined && a !== "")) };
   }
 
   run(job: Job, opts: RuntimeOptions): DeployedWorkload {
@@ -243,7 +245,7 @@ export class DockerRuntime implements Runtime {
         networksAdvanced: spec.zones.map((zone) => ({ name: this.args.networks[zone].name, aliases: [spec.name] })),
         ports: (spec.ports ?? [])
           .filter((port) => port.publish === "host" || (this.args.publishDataPorts === true && role === "data"))
-          .map((port) => ({ internal: port.port, external: port.port, ip: this.args.publishAddress, protocol: "tcp" })),
+          .map((port) => ({ internal: port.port, external: port.hostPort ?? port.port, ip: this.args.publishAddress, protocol: "tcp" })),
         healthcheck,
         shmSize: spec.shmSizeMiB,
         gpus: spec.gpu ? "all" : undefined,

@@ -9,6 +9,8 @@ export interface KubernetesRuntimeArgs {
   namespace: pulumi.Input<string>;
   storageClass?: string;
   provider?: k8s.Provider;
+  /** Annotations of the LoadBalancer Service a workload's published ports get (the cloud's load balancer controller reads them). */
+  loadBalancerAnnotations?: Record<string, pulumi.Input<string>>;
 }
 
 type RuntimeOptions = pulumi.CustomResourceOptions & { parent: pulumi.Resource };
@@ -82,6 +84,24 @@ export class KubernetesRuntime implements Runtime {
           },
           { ...childOpts, dependsOn: [...resources, ...dependencies(childOpts)] },
         );
+    // Published ports (the gateway's) get a LoadBalancer Service of their own, holding only them:
+    // the workload's other ports (metrics, ping) stay on the ClusterIP Service above.
+    const published = workload.ports.filter((port) => port.publish === "host");
+    const loadBalancer =
+      published.length > 0
+        ? new k8s.core.v1.Service(
+            `${workload.name}-public`,
+            {
+              metadata: { ...metadata, name: `${workload.name}-public`, annotations: this.args.loadBalancerAnnotations },
+              spec: {
+                type: "LoadBalancer",
+                selector: selectorLabels(workload.name),
+                ports: published.map((port) => ({ name: port.name.slice(0, 15), port: port.hostPort ?? port.port, targetPort: port.port, protocol: "TCP" })),
+              },
+            },
+            childOpts,
+          )
+        : undefined;
     const pdb = new k8s.policy.v1.PodDisruptionBudget(
       workload.name,
       { metadata, spec: { maxUnavailable: 1, selector: { matchLabels: selectorLabels(workload.name) } } },
@@ -93,7 +113,9 @@ export class KubernetesRuntime implements Runtime {
       new k8s.networking.v1.NetworkPolicy(ingress.name, { metadata: { name: ingress.name, namespace: this.args.namespace, labels }, spec: ingress.spec }, childOpts);
     }
     const claimSizes = stateful ? this.claimSizes(workload, replicas, controller, childOpts) : [];
-    return this.deployed(workload, [controller, service, pdb, ...claimSizes]);
+    const deployed = this.deployed(workload, [controller, service, pdb, ...claimSizes, ...(loadBalancer ? [loadBalancer] : [])]);
+    if (!loadBalancer) return deployed;
+    return { ...deployed, publicHostname: loadBalancer.status.apply((status) => status?.loadBalancer?.ingress?.[0]?.hostname ?? status?.loadBalancer?.ingress?.[0]?.ip) };
   }
 
   /**

@@ -26,8 +26,13 @@ export type Probe = ProbeCheck & {
 export interface WorkloadPort {
   name: string;
   port: number;
-  /** "host": published by the runtime (loopback on Docker unless configured); "gateway": routed by Traefik. */
+  /**
+   * "host": published by the runtime (on Docker's publishAddress; through the load balancer
+   * Service on Kubernetes): only the gateway does this. "gateway": routed by Traefik.
+   */
   publish?: "host" | "gateway";
+  /** A published port's number on the host or load balancer, when it differs from the container's (80 for a listener on 8080). */
+  hostPort?: number;
   /**
    * Zones whose members may connect to this port; each must be one of the workload's zones.
    * Default: every zone of the workload except monitoring, so a data port never opens to the
@@ -53,11 +58,30 @@ export interface RateLimit {
 export interface WorkloadRoute {
   host: string;
   pathPrefix?: string;
-  rateLimit?: RateLimit;
+  /** Per client address; the gateway puts it on the route's router (there is no unlimited route). */
+  rateLimit: RateLimit;
   /** Port name the gateway forwards to. */
   port: string;
   /** Protect the route with basic auth held by the gateway (admin UIs). */
   basicAuth?: boolean;
+  /** The port speaks HTTPS with a platform-CA leaf (Consul): the gateway verifies it against the CA. */
+  tls?: boolean;
+}
+
+/** Admin UIs are for a few people: a low limit that still lets a dashboard load its panels at once. */
+export const ADMIN_RATE_LIMIT: RateLimit = { averagePerSecond: 20, burst: 100 };
+
+/**
+ * The route of an admin UI: `<ui>.<domain>`, behind the gateway's basic auth. One line on the
+ * workload (`route: adminRoute("grafana", domain)`) is all the gateway needs to serve it.
+ */
+export function adminRoute(ui: string, domain: string, port = "http"): WorkloadRoute {
+  return { host: `${ui}.${domain}`, port, basicAuth: true, rateLimit: ADMIN_RATE_LIMIT };
+}
+
+/** The route of a public API: `<api>.<domain>`, authenticated by the service itself. */
+export function apiRoute(api: string, domain: string, rateLimit: RateLimit, port = "http"): WorkloadRoute {
+  return { host: `${api}.${domain}`, port, rateLimit };
 }
 
 /** Where Prometheus scrapes a workload; `access` when the endpoint wants TLS and a token. */
@@ -194,6 +218,10 @@ export interface DeployedWorkload {
   endpoint(portName: string): pulumi.Output<Endpoint>;
   /** Resources a dependant should wait for. */
   readonly resources: pulumi.Resource[];
+  /** Where its published ports answer from outside: the load balancer's hostname (Kubernetes); absent when nothing is published. */
+  readonly publicHostname?: pulumi.Output<string | undefined>;
+  /** Docker: the container's address on each of its networks, known once it exists (Kubernetes pods have no stable address). */
+  readonly addresses?: pulumi.Output<string[]>;
 }
 
 export interface Runtime {

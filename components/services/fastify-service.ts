@@ -2,7 +2,7 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { OTLP_HTTP_ENDPOINT } from "../monitoring/monitoring-workloads";
 import { NODE_SERVICE_IMAGE_FACTS } from "../runtime/image-facts";
-import { DeployedWorkload, Probe, Runtime, WorkloadFile, WorkloadResources, WorkloadStorage } from "../runtime/workload";
+import { DeployedWorkload, Probe, Runtime, WorkloadFile, WorkloadResources, WorkloadRoute, WorkloadStorage } from "../runtime/workload";
 import { ImageRegistry, ServiceImage } from "./service-image";
 
 /** Where a service's secret files live inside its container. */
@@ -39,6 +39,8 @@ export interface FastifyServiceArgs {
   storage?: WorkloadStorage[];
   /** Kubernetes ServiceAccount the service runs as (gpu-jobs creates Jobs through it). */
   serviceAccount?: string;
+  /** Where the gateway serves the API (its `http` port). */
+  route?: WorkloadRoute;
 }
 
 function secretFiles(secrets: FastifyServiceArgs["secrets"], names: string[]): { files: WorkloadFile[]; env: Record<string, string> } {
@@ -114,6 +116,7 @@ export class FastifyService extends pulumi.ComponentResource {
         ...(args.autoscaled === true ? { autoscaled: true } : {}),
         ...(args.storage ? { storage: args.storage } : {}),
         ...(args.serviceAccount ? { serviceAccount: args.serviceAccount } : {}),
+        ...(args.route ? { route: args.route } : {}),
         stopGracePeriodSeconds: 30,
         metrics: { port: METRICS_PORT, path: "/metrics" },
         dependsOn: [...args.dependsOn, this.migrations],

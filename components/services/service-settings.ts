@@ -27,13 +27,23 @@ export interface ServiceSettings {
 
 export const JWT_ISSUER = "fundament-users";
 export const JWT_AUDIENCE = "fundament";
+/** The role the users service grants to whoever may read configuration. */
+export const CONFIG_READ_ROLE = "config:read";
 
 /** The users service's settings: see services/users/src/config.ts for every variable. */
-export function usersSettings(connections: ServiceConnections, signingKeyPem: pulumi.Output<string>, admin: { email: string; password: pulumi.Output<string> }): ServiceSettings {
+export function usersSettings(
+  connections: ServiceConnections,
+  signingKeyPem: pulumi.Output<string>,
+  admin: { email: string; password: pulumi.Output<string> },
+  /** The gateway's addresses (or the network its pods take addresses from): only they may say who the client is. */
+  trustedProxies?: pulumi.Input<string>,
+): ServiceSettings {
   const database = { DATABASE_URL: postgresUrl(connections.postgres) };
   return {
     env: {
       ...database,
+      // Per-address login limits must count the clients behind the gateway, not the gateway.
+      ...(trustedProxies !== undefined ? { TRUST_PROXY: trustedProxies } : {}),
       REDIS_URL: redisUrl(connections.redis, true),
       AMQP_URL: amqpUrl(connections.rabbitmq),
       JWT_ISSUER,
@@ -69,6 +79,8 @@ export function configSettings(connections: ServiceConnections, usersHost: pulum
       JWKS_URL: pulumi.interpolate`http://${usersHost}:${HTTP_PORT}/.well-known/jwks.json`,
       JWT_ISSUER,
       JWT_AUDIENCE,
+      // Routed through the gateway, reads are no longer anonymous: a token with this role (or the write role) reads.
+      CONFIG_READ_ROLE,
     },
     secrets: {
       "database-password": { variable: "DATABASE_PASSWORD", value: passwordOf(connections.postgres) },

@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { DeployedWorkload, Job, Runtime, Workload, WorkloadResources } from "../runtime/workload";
+import { adminRoute, DeployedWorkload, Job, Runtime, Workload, WorkloadResources } from "../runtime/workload";
 import { BACKUPS_BUCKET } from "./buckets";
 import { BucketPlan } from "./lifecycle-plan";
 import { BucketSetupFiles, ENDPOINT_VARIABLE, renderBucketSetupScript } from "./mc-script";
@@ -26,6 +26,8 @@ export interface MinioServerInput {
   storageGiB: number;
   rootUser: pulumi.Input<string>;
   rootPassword: pulumi.Input<string>;
+  /** Route the console through the gateway as minio.<consoleDomain>. */
+  consoleDomain?: string;
 }
 
 /**
@@ -47,13 +49,13 @@ export function minioWorkload(name: string, input: MinioServerInput): Workload {
     // Metrics are served on the API port, so the server joins monitoring for Prometheus; the
     // S3 API there still needs credentials.
     zones: ["backend", "monitoring"],
-    // Neither port is published: clients are in-cluster, and the console is reached through a
-    // port-forward when someone needs it.
+    // Neither port is published: clients are in-cluster, and the console is reached through the
+    // gateway, which sits in monitoring (the zone admin UIs are offered in), never in backend.
     ports: [
       // MinIO serves its metrics only on the API port, so monitoring reaches the API (which still
       // demands credentials for everything but the metrics path): the one data port in monitoring.
       { name: "api", port: MINIO_API_PORT, zones: ["backend", "monitoring"] },
-      { name: "console", port: MINIO_CONSOLE_PORT },
+      { name: "console", port: MINIO_CONSOLE_PORT, zones: ["monitoring"], ...(input.consoleDomain ? { publish: "gateway" as const } : {}) },
     ],
     env: {
       MINIO_ROOT_USER_FILE: `${SECRETS_DIR}/root-user`,
@@ -81,6 +83,7 @@ export function minioWorkload(name: string, input: MinioServerInput): Workload {
     // MinIO finishes in-flight requests on SIGTERM; large multipart parts need some seconds.
     stopGracePeriodSeconds: 30,
     metrics: { port: MINIO_API_PORT, path: MINIO_METRICS_PATH },
+    ...(input.consoleDomain ? { route: adminRoute("minio", input.consoleDomain, "console") } : {}),
     // The image declares VOLUME /data owned by root and its entrypoint neither chowns nor drops
     // privileges, so a fresh Docker volume is writable only by root: on Docker the server runs as
     // root, with every capability dropped and a read-only root filesystem. Kubernetes makes the

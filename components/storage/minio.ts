@@ -38,7 +38,7 @@ export function buildMinio(parent: pulumi.Resource, name: string, args: MinioSto
   const writerSecretKey = secretKey(`${name}-backup-writer-secret-key`, parent);
 
   const server = args.runtime.deploy(
-    minioWorkload(name, { target: args.runtime.target, image: args.image, resources: args.resources, storageGiB: args.storageGiB, rootUser, rootPassword }),
+    minioWorkload(name, { target: args.runtime.target, image: args.image, resources: args.resources, storageGiB: args.storageGiB, rootUser, rootPassword, consoleDomain: args.consoleDomain }),
     { parent },
   );
   const setup = args.runtime.run(

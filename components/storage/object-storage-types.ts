@@ -4,6 +4,8 @@ import { BucketSpec } from "./buckets";
 
 export interface MinioStorageArgs {
   provider: "minio";
+  /** Routes the console through the gateway at console host `minio.<domain>` (basic auth in front of its own login). */
+  consoleDomain?: string;
   runtime: Runtime;
   /** Pinned MinIO server image (quay.io; see minio.ts for why not Docker Hub). */
   image: string;

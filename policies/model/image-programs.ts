@@ -101,6 +101,11 @@ const FACTS: Record<string, ImageFacts> = {
     source: "jaegertracing/jaeger v2.10.0 cmd/jaeger/Dockerfile (base_image baseimg_alpine: alpine + busybox; USER 10001; VOLUME /tmp)",
     programs: ["sh", "wget"],
   },
+  traefik: {
+    verifiedAt: "traefik:v3.7.17",
+    source: "traefik/traefik-library-image v3.7 alpine Dockerfile (alpine + busybox, ca-certificates, tzdata; /usr/local/bin/traefik; ENTRYPOINT /entrypoint.sh; no USER: root unless the runtime says otherwise)",
+    programs: ["sh", "wget", "traefik"],
+  },
 };
 
 /** The services' own images: services/<name>/Dockerfile, runtime stage node:20.20.2-bookworm-slim. */

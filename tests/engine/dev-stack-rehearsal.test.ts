@@ -14,8 +14,9 @@ import { CLIENT_API_VERSION, replayContainer, ReplayedContainer, replayNetwork, 
  * Docker provider does it (provider-replay.ts), in a private daemon, from placeholder images.
  * Then the zone rule is measured with real connections.
  *
- * The stack is the dev config with `docker.publishDataPorts: true`, so that published ports
- * exist to check (the default dev config publishes none yet); nothing else differs.
+ * The stack is the dev config with `docker.publishDataPorts: true`, so that the data services'
+ * published ports are checked beside the gateway's (the only ones the default dev config
+ * publishes); nothing else differs.
  *
  * Every container's command is replaced by a listener on each port its Workload declares
  * (busybox nc): the servers' own programs are not in the placeholder image. Only the command
@@ -29,15 +30,21 @@ const PUBLISH_ADDRESS = "127.0.0.1";
 /**
  * Where Docker reaches a port the zone rule closes: "<target>:<port> over <zone>". Docker
  * networks carry every port, so a member of a shared network reaches whatever the other listens
- * on (README, Zones): each port offered in `monitoring` only (metrics) is reached over `backend`
- * by every backend member outside monitoring, and the ports offered outside monitoring by a
- * workload that joined monitoring for its scrape (RabbitMQ's AMQP and management, MinIO's
- * console, the services' API) are reached over `monitoring` by the monitoring-only members
- * (Prometheus and its neighbours). A new entry is a new gap and fails the test.
+ * on (README, Zones): each port offered in `monitoring` only (metrics, and the admin UIs the
+ * gateway reaches there: RabbitMQ's management, MinIO's console) is reached over `backend` by
+ * every backend member outside monitoring, and the ports offered outside monitoring by a
+ * workload that joined monitoring for its scrape (RabbitMQ's AMQP, the services' API) are
+ * reached over `monitoring` by the monitoring-only members (Prometheus and its neighbours) and
+ * the gateway. The gateway's own metrics port is reached over `frontend` by the services, and
+ * its ping port, offered to no zone (probes run inside the container), by every neighbour.
+ * A new entry is a new gap and fails the test.
  */
 const DOCKER_PORT_GAPS = [
-  ...["config:9464", "gpu-jobs:9464", "mongo-exporter:9216", "pgbouncer-exporter:9127", "postgres-exporter:9187", "rabbitmq:15692", "redis-exporter:9121", "users:9464"].map((port) => `${port} over backend`),
-  ...["config:8080", "gpu-jobs:8080", "minio:9001", "rabbitmq:15672", "rabbitmq:5672", "users:8080"].map((port) => `${port} over monitoring`),
+  ...["config:9464", "gpu-jobs:9464", "minio:9001", "mongo-exporter:9216", "pgbouncer-exporter:9127", "postgres-exporter:9187", "rabbitmq:15672", "rabbitmq:15692", "redis-exporter:9121", "users:9464"].map(
+    (port) => `${port} over backend`,
+  ),
+  ...["config:8080", "gateway:8082", "gpu-jobs:8080", "rabbitmq:5672", "users:8080"].map((port) => `${port} over monitoring`),
+  ...["gateway:8082", "gateway:9100"].map((port) => `${port} over frontend`),
 ];
 
 const PROBE_TIMEOUT_S = 2;
@@ -286,7 +293,7 @@ describe("the dev stack on a real Docker engine", () => {
   it("binds published ports to the configured address only; the engine applies none to a container on internal networks only", async () => {
     const api = engine!.api;
     const published = replayed.filter((c) => ((c.inputs.ports as unknown[]) ?? []).length > 0);
-    expect(published.map((c) => c.resource).sort()).toEqual(["minio", "mongo", "pgbouncer", "postgres", "rabbitmq", "redis"]);
+    expect(published.map((c) => c.resource).sort()).toEqual(["gateway", "minio", "mongo", "pgbouncer", "postgres", "rabbitmq", "redis"]);
     const ignored: string[] = [];
     for (const container of published) {
       const inspected = await api.call<{ HostConfig: { PortBindings: Record<string, { HostIp: string; HostPort: string }[]> }; NetworkSettings: { Ports: Record<string, { HostIp: string; HostPort: string }[] | null> } }>(

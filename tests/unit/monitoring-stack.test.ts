@@ -61,7 +61,7 @@ describe("Prometheus scrape targets", () => {
   it("on Docker: every exporter, service and monitoring container and the self-exporting data servers, each on its own", () => {
     const containers = dev.all(CONTAINER).filter((c) => label(dev, c, "fundament.role") !== "job" && label(dev, c, "fundament.files-for") === undefined);
     const expected = containers
-      .filter((c) => ["exporter", "service", "monitoring"].includes(label(dev, c, "fundament.role")!) || SELF_EXPORTING_DATA.includes(c.name))
+      .filter((c) => ["exporter", "service", "monitoring", "gateway"].includes(label(dev, c, "fundament.role")!) || SELF_EXPORTING_DATA.includes(c.name))
       .map((c) => c.name)
       .sort();
     const jobs = devScrapeJobs();
@@ -80,7 +80,7 @@ describe("Prometheus scrape targets", () => {
   it("on Kubernetes: every pod of each such workload, found by label in the stack's namespace, never a Service address", () => {
     const controllers = prod.resources.filter((r) => ["kubernetes:apps/v1:Deployment", "kubernetes:apps/v1:StatefulSet"].includes(r.type));
     const role = (r: RecordedResource) => (prod.revealed(r).metadata as { labels: Record<string, string> }).labels["fundament.io/role"];
-    const expected = controllers.filter((c) => ["exporter", "service", "monitoring"].includes(role(c)) || SELF_EXPORTING_DATA.includes(c.name)).map((c) => c.name).sort();
+    const expected = controllers.filter((c) => ["exporter", "service", "monitoring", "gateway"].includes(role(c)) || SELF_EXPORTING_DATA.includes(c.name)).map((c) => c.name).sort();
     const jobs = prodScrapeJobs();
     expect(jobs.map((j) => j.job_name).sort()).toEqual(expected);
     for (const job of jobs) {

@@ -98,9 +98,9 @@ describe("prod stack on Kubernetes", () => {
     expect((prod.revealed(claim).spec as { resources: { requests: { storage: string } } }).resources.requests.storage).toBe("200Gi");
   });
 
-  it("exposes no Service outside the cluster", () => {
+  it("exposes no Service outside the cluster but the gateway's load balancer", () => {
     for (const service of prod.all("kubernetes:core/v1:Service")) {
-      expect((prod.revealed(service).spec as { type: string }).type, service.name).toBe("ClusterIP");
+      expect((prod.revealed(service).spec as { type: string }).type, service.name).toBe(service.name === "gateway-public" ? "LoadBalancer" : "ClusterIP");
     }
   });
 

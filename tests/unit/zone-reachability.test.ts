@@ -105,7 +105,7 @@ describe("zone reachability on Kubernetes, ports included", () => {
     expect(wrong).toEqual([]);
   });
 
-  it("lets the monitoring zone reach metrics ports only, never a data port", () => {
+  it("lets the monitoring zone reach metrics and admin UI ports (and the gateway), never a data port", () => {
     const cluster = clusterOf(prod);
     const pods = podsOf(prod, "10.0.0.0/16");
     const namespace = pods[0].namespace;
@@ -133,6 +133,13 @@ describe("zone reachability on Kubernetes, ports included", () => {
         "jaeger:4318",
         "jaeger:8888",
         "prometheus:9090",
+        // Admin UIs are offered in monitoring only, where the gateway reaches them (README, Zones).
+        "minio:9001",
+        "rabbitmq:15672",
+        // The gateway: its metrics, and its public entry points, which anyone outside reaches too.
+        "gateway:8080",
+        "gateway:8443",
+        "gateway:9100",
       ].sort(),
     );
     const rabbitmq = pods.find((p) => p.name === "rabbitmq")!;
@@ -143,10 +150,10 @@ describe("zone reachability on Kubernetes, ports included", () => {
     const dataPorts = declared.filter((d) => ["postgres", "pgbouncer", "redis", "mongo"].includes(d.name)).flatMap((d) => d.ports.map((p) => `${d.name}:${p.name}=${offeredZones(d, p).join(",")}`));
     expect(dataPorts.sort()).toEqual(["mongo:mongo=backend", "pgbouncer:pgbouncer=backend", "postgres:postgres=backend", "redis:redis=backend"]);
     const rabbitmq = declaredOf("rabbitmq");
-    expect(Object.fromEntries(rabbitmq.ports.map((p) => [p.name, offeredZones(rabbitmq, p)]))).toEqual({ amqp: ["backend"], management: ["backend"], prometheus: ["monitoring"] });
+    expect(Object.fromEntries(rabbitmq.ports.map((p) => [p.name, offeredZones(rabbitmq, p)]))).toEqual({ amqp: ["backend"], management: ["monitoring"], prometheus: ["monitoring"] });
   });
 
-  it("admits nothing from a pod in no zone or from another namespace, and nothing into jobs", () => {
+  it("admits nothing from a pod in no zone, nothing from another namespace but the gateway's published ports, and nothing into jobs", () => {
     const cluster = clusterOf(prod);
     const pods = podsOf(prod, "10.0.0.0/16");
     const namespace = pods[0].namespace;
@@ -156,7 +163,9 @@ describe("zone reachability on Kubernetes, ports included", () => {
     for (const server of pods) {
       for (const { port } of server.ports) {
         expect(connectionAllowed(cluster, stranger, server, port), `stranger -> ${server.name}:${port}`).toBe(false);
-        expect(connectionAllowed(cluster, outsider, server, port), `outsider -> ${server.name}:${port}`).toBe(false);
+        // Published ports (the gateway's 80 and 443, behind its load balancer) admit any source.
+        const published = declaredOf(server.name).ports.some((p) => p.port === port && p.publish === "host");
+        expect(connectionAllowed(cluster, outsider, server, port), `outsider -> ${server.name}:${port}`).toBe(published);
       }
       expect(connectionAllowed(cluster, server, stranger, 80), `${server.name} -> stranger`).toBe(false);
     }

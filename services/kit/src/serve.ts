@@ -1,3 +1,4 @@
+import { createServer as createHttpsServer, type Server as HttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import type { FastifyInstance } from "fastify";
 import { registerWithConsul, type ConsulRegistration, type ConsulRegistrationOptions } from "./consul";
@@ -22,6 +23,11 @@ export interface ServeOptions {
    * soon as shutdown starts, so discovery stops handing out this instance first.
    */
   consul?: Omit<ConsulRegistrationOptions, "port"> & { port?: number };
+  /**
+   * Serve HTTPS with this certificate and key (PEM): the platform CA's leaf for the service, so
+   * the hop from the gateway is encrypted and verified. The metrics listener stays plain HTTP.
+   */
+  tls?: { cert: string; key: string };
 }
 
 export interface RunningServer {
@@ -35,8 +41,28 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 
 export async function startServer(app: FastifyInstance, options: ServeOptions): Promise<RunningServer> {
   const host = options.host ?? "0.0.0.0";
-  await app.listen({ port: options.port, host });
-  const port = (app.server.address() as AddressInfo).port;
+  let https: HttpsServer | undefined;
+  let port: number;
+  if (options.tls) {
+    // Fastify's own server is plain HTTP; its router serves the TLS listener's requests, so every
+    // hook, the 503-on-closing answer included, behaves as it does on the plain one.
+    await app.ready();
+    const server = createHttpsServer({ cert: options.tls.cert, key: options.tls.key, minVersion: "TLSv1.2" }, (req, res) => app.routing(req, res));
+    // Fastify's own default: Node's 5 s would close pooled connections under the gateway's feet.
+    server.keepAliveTimeout = 72_000;
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(options.port, host, () => {
+        server.off("error", reject);
+        resolve();
+      });
+    });
+    https = server;
+    port = (server.address() as AddressInfo).port;
+  } else {
+    await app.listen({ port: options.port, host });
+    port = (app.server.address() as AddressInfo).port;
+  }
   let metrics: MetricsServer | undefined;
   if (options.metricsPort !== undefined) metrics = await startMetricsServer(app.kit.metrics, options.metricsPort, host);
   const shown = host === "0.0.0.0" ? "127.0.0.1" : host;
@@ -47,13 +73,14 @@ export async function startServer(app: FastifyInstance, options: ServeOptions): 
     } catch (error) {
       await metrics?.close();
       await app.close();
+      await closeHttps(https);
       throw error;
     }
     app.log.info({ consulId: consul.id }, "registered with consul");
   }
   let stopping: Promise<void> | undefined;
   const running: RunningServer = {
-    url: `http://${shown}:${port}`,
+    url: `${https ? "https" : "http"}://${shown}:${port}`,
     metricsUrl: metrics ? `http://${shown}:${metrics.port}/metrics` : undefined,
     shutdown(reason) {
       stopping ??= (async () => {
@@ -65,7 +92,9 @@ export async function startServer(app: FastifyInstance, options: ServeOptions): 
         }
         await sleep(options.probePeriodMs);
         app.log.info("shutdown: closing listener, finishing in-flight requests");
+        const listenerClosed = closeHttps(https);
         await app.close();
+        await listenerClosed;
         await metrics?.close();
         app.log.info("shutdown: complete");
       })();
@@ -74,6 +103,20 @@ export async function startServer(app: FastifyInstance, options: ServeOptions): 
   };
   app.log.info({ url: running.url, metrics: running.metricsUrl }, "listening");
   return running;
+}
+
+/** Stops accepting, lets in-flight requests finish, then ends the idle keep-alive connections. */
+async function closeHttps(server: HttpsServer | undefined): Promise<void> {
+  if (!server) return;
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeIdleConnections();
+  // A keep-alive connection that turns idle after close() would hold it open until its timeout.
+  const sweep = setInterval(() => server.closeIdleConnections(), 100);
+  try {
+    await closed;
+  } finally {
+    clearInterval(sweep);
+  }
 }
 
 /** Where shutdown reports; a pino logger is one. */

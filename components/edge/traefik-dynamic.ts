@@ -1,0 +1,123 @@
+import { stringify } from "yaml";
+import type { RateLimit } from "../runtime/workload";
+import type { TraefikDynamicConfig, TraefikMiddleware, TraefikRouter, TraefikService } from "./traefik-config-types";
+import { TLS_OPTIONS } from "./traefik-static";
+
+export const SECURITY_HEADERS = "security-headers";
+/** The transport to backends that serve HTTPS with a platform-CA certificate. */
+export const PLATFORM_TRANSPORT = "platform-ca";
+/** Traefik's own API and dashboard, served only through a router. */
+export const DASHBOARD_SERVICE = "api@internal";
+
+/** One host (and optional path) the gateway serves, and where it sends it. */
+export interface GatewayRoute {
+  /** Router, service and middleware names derive from it: the workload's name. */
+  name: string;
+  host: string;
+  pathPrefix?: string;
+  /** The backend: a URL (http:// or https://) or Traefik's internal service name. */
+  backend: { url: string } | { internal: string };
+  rateLimit: RateLimit;
+  /** htpasswd lines (bcrypt) the route's basic auth accepts; absent for APIs that authenticate themselves. */
+  users?: string[];
+}
+
+export interface TraefikDynamicInput {
+  routes: GatewayRoute[];
+  /** The certificate served when no ACME resolver is configured (platform CA in dev, or one given in config). */
+  certificate?: { certFile: string; keyFile: string };
+  /** Backends on https:// are verified against this CA. */
+  caFile: string;
+}
+
+/** TLS 1.2 suites with forward secrecy and AEAD only; TLS 1.3 suites are not configurable in Go. */
+export const TLS12_CIPHER_SUITES = [
+  "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
+  "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+  "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
+  "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
+  "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256",
+  "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
+];
+
+export const rateLimitName = (route: string): string => `ratelimit-${route}`;
+export const authName = (route: string): string => `auth-${route}`;
+
+function rule(route: GatewayRoute): string {
+  const host = `Host(\`${route.host}\`)`;
+  return route.pathPrefix ? `${host} && PathPrefix(\`${route.pathPrefix}\`)` : host;
+}
+
+/** Throws, naming each, on two routes with one name or one host and path: Traefik would pick one silently. */
+function checkRoutes(routes: GatewayRoute[]): void {
+  const problems: string[] = [];
+  const seen = new Map<string, string>();
+  const names = new Set<string>();
+  for (const route of routes) {
+    if (names.has(route.name)) problems.push(`gateway route ${route.name}: a second route with this name`);
+    names.add(route.name);
+    const key = rule(route);
+    const other = seen.get(key);
+    if (other !== undefined) problems.push(`gateway route ${route.name}: ${key} is already routed to ${other}`);
+    seen.set(key, route.name);
+    if (!(route.rateLimit.averagePerSecond > 0) || !(route.rateLimit.burst >= 1)) {
+      problems.push(`gateway route ${route.name}: rateLimit must have averagePerSecond > 0 and burst >= 1 (got ${JSON.stringify(route.rateLimit)})`);
+    }
+  }
+  if (problems.length > 0) throw new Error(problems.join("\n"));
+}
+
+/** The dynamic configuration as data: what the renderer writes and the tests read back. */
+export function traefikDynamicConfig(input: TraefikDynamicInput): TraefikDynamicConfig {
+  checkRoutes(input.routes);
+  const routers: Record<string, TraefikRouter> = {};
+  const services: Record<string, TraefikService> = {};
+  const middlewares: Record<string, TraefikMiddleware> = {
+    [SECURITY_HEADERS]: {
+      headers: {
+        stsSeconds: 31_536_000,
+        stsIncludeSubdomains: true,
+        forceSTSHeader: true,
+        frameDeny: true,
+        contentTypeNosniff: true,
+        referrerPolicy: "strict-origin-when-cross-origin",
+        permissionsPolicy: "camera=(), microphone=(), geolocation=()",
+      },
+    },
+  };
+  for (const route of input.routes) {
+    const chain = [SECURITY_HEADERS, rateLimitName(route.name)];
+    // Traefik's default source is the connection's remote address: per client, once the load
+    // balancer's PROXY header (prod) has been read.
+    middlewares[rateLimitName(route.name)] = { rateLimit: { average: route.rateLimit.averagePerSecond, burst: route.rateLimit.burst, period: "1s" } };
+    if (route.users) {
+      // After the rate limit, so a client guessing passwords is throttled like any other.
+      chain.push(authName(route.name));
+      middlewares[authName(route.name)] = { basicAuth: { users: route.users, realm: route.host, removeHeader: true } };
+    }
+    let service: string;
+    if ("internal" in route.backend) {
+      service = route.backend.internal;
+    } else {
+      service = route.name;
+      const https = route.backend.url.startsWith("https://");
+      services[route.name] = { loadBalancer: { servers: [{ url: route.backend.url }], passHostHeader: true, ...(https ? { serversTransport: PLATFORM_TRANSPORT } : {}) } };
+    }
+    routers[route.name] = { rule: rule(route), entryPoints: ["websecure"], service, middlewares: chain, tls: { options: TLS_OPTIONS } };
+  }
+  const tlsOptions = { minVersion: "VersionTLS12", sniStrict: true, cipherSuites: TLS12_CIPHER_SUITES };
+  return {
+    http: { routers, middlewares, services, serversTransports: { [PLATFORM_TRANSPORT]: { rootCAs: [input.caFile] } } },
+    tls: {
+      // "default" too: it governs handshakes that match no router, which sniStrict then refuses.
+      options: { default: tlsOptions, [TLS_OPTIONS]: tlsOptions },
+      ...(input.certificate
+        ? { certificates: [input.certificate], stores: { default: { defaultCertificate: input.certificate } } }
+        : {}),
+    },
+  };
+}
+
+export function renderTraefikDynamic(input: TraefikDynamicInput): string {
+  return `# Rendered by fundament (components/edge/traefik-dynamic.ts).\n${stringify(traefikDynamicConfig(input), { lineWidth: 0 })}`;
+}

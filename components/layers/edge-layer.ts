@@ -1,0 +1,31 @@
+import * as pulumi from "@pulumi/pulumi";
+import { Gateway, GatewayPki, gatewayLayer, RouteRegistry } from "../edge";
+import { ClusterLayer } from "./cluster-layer";
+import { LayerScope } from "./layer-scope";
+
+export interface EdgeLayer {
+  gateway: Gateway;
+  /**
+   * Who may tell the users service a client's address (its TRUST_PROXY): on Docker the gateway
+   * container's own addresses; on Kubernetes, where a pod's address is not stable, the network
+   * pods take addresses from (the VPC on a cluster the stack built, private ranges otherwise).
+   */
+  trustedProxies: pulumi.Input<string>;
+}
+
+/**
+ * The Traefik gateway. Wired before the services (they trust its address) and after the
+ * network; its routers are rendered by `gateway.serveRoutes()`, which the Platform calls once
+ * every layer has deployed.
+ */
+export function wireEdge(scope: LayerScope, below: { cluster: ClusterLayer; runtime: RouteRegistry; pki: GatewayPki }): EdgeLayer {
+  const { config } = scope;
+  const gateway = gatewayLayer(scope.parent, { config, routes: below.runtime, runtime: below.runtime, pki: below.pki });
+  const trustedProxies: pulumi.Input<string> =
+    config.target === "docker"
+      ? (gateway.workload.addresses ?? pulumi.output([])).apply((addresses) => addresses.join(","))
+      : config.cluster.mode === "eks"
+        ? config.cluster.vpcCidr
+        : "uniquelocal";
+  return { gateway, trustedProxies };
+}
