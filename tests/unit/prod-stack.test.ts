@@ -52,8 +52,10 @@ describe("prod stack on Kubernetes", () => {
       const spec = podSpec(controller);
       expect(spec.securityContext.seccompProfile.type, controller.name).toBe("RuntimeDefault");
       // Only a workload that calls the Kubernetes API gets a token, and then its own ServiceAccount's.
-      expect(spec.automountServiceAccountToken, controller.name).toBe(controller.name === "gpu-jobs");
-      expect(spec.serviceAccountName, controller.name).toBe(controller.name === "gpu-jobs" ? "gpu-jobs" : undefined);
+      // (gpu-jobs launches Jobs; Prometheus lists pods to discover its targets.)
+      const callsApi = ["gpu-jobs", "prometheus"].includes(controller.name);
+      expect(spec.automountServiceAccountToken, controller.name).toBe(callsApi);
+      expect(spec.serviceAccountName, controller.name).toBe(callsApi ? controller.name : undefined);
       for (const container of spec.containers) {
         expect(container.readinessProbe, controller.name).toBeDefined();
         expect(container.livenessProbe, controller.name).toBeDefined();
@@ -85,7 +87,7 @@ describe("prod stack on Kubernetes", () => {
   it("denies all traffic by default, lets zone members send to each other and each workload admit its own ports", () => {
     const policies = prod.all("kubernetes:networking.k8s.io/v1:NetworkPolicy").map((p) => (prod.revealed(p).metadata as { name: string }).name).sort();
     const withPorts = [...prod.all("kubernetes:apps/v1:Deployment"), ...prod.all("kubernetes:apps/v1:StatefulSet")].map((c) => `${c.name}-ingress`);
-    expect(policies).toEqual(["allow-dns", "default-deny", "zone-backend", "zone-frontend", "zone-monitoring", ...withPorts].sort());
+    expect(policies).toEqual(["allow-dns", "allow-kubernetes-api", "default-deny", "zone-backend", "zone-frontend", "zone-monitoring", ...withPorts].sort());
   });
 
   it("schedules backups and their upload as CronJobs sharing one claim", () => {
@@ -121,10 +123,13 @@ describe("prod stack on Kubernetes", () => {
 });
 
 describe("services on the prod stack", () => {
-  it.each(["users", "config"])("runs %s as a Deployment of 3 from its ECR image, with secrets mounted from a Secret", (service) => {
+  it.each(["users", "config"])("runs %s as a Deployment its HPA scales from 3, from its ECR image, with secrets mounted from a Secret", (service) => {
     const deployment = prod.revealed(prod.one("kubernetes:apps/v1:Deployment", service));
-    const spec = deployment.spec as { replicas: number; template: { spec: { containers: { image: string; env: { name: string; value: string }[]; volumeMounts: { mountPath: string; readOnly: boolean }[]; securityContext: { readOnlyRootFilesystem: boolean; runAsUser: number } }[]; volumes: { secret?: { secretName: string } }[] } } };
-    expect(spec.replicas).toBe(3);
+    const spec = deployment.spec as { replicas?: number; template: { spec: { containers: { image: string; env: { name: string; value: string }[]; volumeMounts: { mountPath: string; readOnly: boolean }[]; securityContext: { readOnlyRootFilesystem: boolean; runAsUser: number } }[]; volumes: { secret?: { secretName: string } }[] } } };
+    // The HPA owns the count (from its minimum, 3); the Deployment states none, so an update never resets it.
+    expect(spec.replicas).toBeUndefined();
+    const hpa = prod.all("kubernetes:autoscaling/v2:HorizontalPodAutoscaler").map((r) => prod.revealed(r).spec as { scaleTargetRef: { name: string }; minReplicas: number }).find((h) => h.scaleTargetRef.name === service);
+    expect(hpa?.minReplicas).toBe(3);
     const [container] = spec.template.spec.containers;
     expect(container.image).toMatch(new RegExp(`dkr\\.ecr\\..*/fundament/prod/${service}(:|@)`));
     expect(container.securityContext).toMatchObject({ readOnlyRootFilesystem: true, runAsUser: 1000 });
