@@ -28,13 +28,26 @@ interface Recorded {
   path: string;
   body: string;
 }
-async function startAgent(): Promise<{ url: string; calls: Recorded[]; close: () => Promise<void> }> {
+async function startAgent(users: URL): Promise<{ url: string; calls: Recorded[]; close: () => Promise<void> }> {
   const calls: Recorded[] = [];
+  // The service finds the users service's JWKS through the health API: one passing instance,
+  // the test's JWKS server, answered as Consul does (an entry per instance, the index in a header).
+  const usersInstances = JSON.stringify([
+    { Node: { Node: "node-1", Address: "127.0.0.1" }, Service: { ID: "users-1", Service: "users", Address: users.hostname, Port: Number(users.port) }, Checks: [{ Status: "passing" }] },
+  ]);
   const server: Server = createServer((request, response) => {
     let body = "";
     request.on("data", (chunk: Buffer) => (body += chunk.toString()));
     request.on("end", () => {
       calls.push({ method: request.method ?? "", path: request.url ?? "", body });
+      if ((request.url ?? "").startsWith("/v1/health/service/users")) {
+        // A blocking query past the index parks until its wait runs out; answer it after a while, unchanged.
+        const blocking = /[?&]index=([2-9]|\d{2,})/.test(request.url ?? "");
+        const answer = () => response.writeHead(200, { "content-type": "application/json", "x-consul-index": "7" }).end(usersInstances);
+        if (blocking) setTimeout(answer, 2000).unref();
+        else answer();
+        return;
+      }
       response.writeHead(200, { "content-type": "application/json" }).end("{}");
     });
   });
@@ -82,7 +95,7 @@ describe("the bundled service process", () => {
   });
 
   it("on SIGTERM ends a watch long poll and an event stream that are in flight, and exits 0", async () => {
-    const agent = await startAgent();
+    const agent = await startAgent(new URL(String(servers.env().JWKS_URL)));
     // On free ports, and on new ones if another test took them first (the harness retries on EADDRINUSE).
     const { service, port, metricsPort } = await startOnFreePorts(2, async ([port, metricsPort]) => {
       const service = startService({
