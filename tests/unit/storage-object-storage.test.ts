@@ -238,10 +238,12 @@ describe("provider minio", () => {
     expect(runtime.deployed).toHaveLength(1);
     expect(server.zones).toEqual(["backend", "monitoring"]);
     expect(server.ports).toEqual([
-      // Metrics live on the API port, so monitoring is offered the API; the console stays backend.
+      // Metrics live on the API port, so monitoring is offered the API. The console is an admin UI:
+      // offered only in monitoring, where the gateway reaches admin UIs, and never to backend members.
       { name: "api", port: 9000, zones: ["backend", "monitoring"] },
-      { name: "console", port: 9001 },
+      { name: "console", port: 9001, zones: ["monitoring"] },
     ]);
+    expect(server.ports.some((port) => port.publish !== undefined)).toBe(false);
     expect(server.route).toBeUndefined();
   });
 
