@@ -66,7 +66,9 @@ describe("RabbitMQ component", () => {
     expect(workload.ports.filter((port) => port.publish === "host")).toEqual([]);
     expect(workload.ports.map((port) => port.port).sort((a, b) => a - b)).toEqual([5672, 15672, 15692]);
     expect(workload.metrics).toEqual({ port: 15692, path: "/metrics" });
-    expect(workload.route).toEqual({ host: "rabbitmq.dev.localhost", port: "management", basicAuth: true });
+    expect(workload.route).toMatchObject({ host: "rabbitmq.dev.localhost", port: "management", basicAuth: true });
+    // Every route is rate limited at the gateway; an admin UI also sits behind basic auth.
+    expect(workload.route?.rateLimit?.averagePerSecond).toBeGreaterThan(0);
     expect(workload.storage).toEqual([{ name: "data", path: "/var/lib/rabbitmq", sizeGiB: 8 }]);
     expect(workload.resources).toEqual({ cpu: 1, memoryMiB: 1024 });
     expect(workload.user).toEqual({ uid: 999, gid: 999 });
