@@ -45,7 +45,7 @@ describe("Docker healthchecks use only programs the pinned image ships", () => {
       (error: unknown) => error as Error & { registered: { type: string; name: string }[] },
     );
     expect(failure?.message).toMatch(/workload redis: image registry\.example\/acme\/keyvalue:1\.0 has no entry in components\/runtime\/image-facts\.ts/);
-  });
+  }, 180_000); // a whole dev program through the mock engine: slow on a loaded machine
 });
 
 describe("dockerHealthTest", () => {

@@ -66,7 +66,8 @@ export async function startUsersTestEnvironment(name: string): Promise<UsersTest
   await migrationPool.end();
 
   const vhost = `users-${name}`;
-  const amqpPassword = randomBytes(18).toString("base64url");
+  // Hex, not base64url: a password that starts with "-" reads as an option to rabbitmqctl.
+  const amqpPassword = randomBytes(18).toString("hex");
   rabbit.ctl(["add_vhost", vhost]);
   rabbit.ctl(["add_user", "users", amqpPassword]);
   rabbit.ctl(["set_permissions", "-p", vhost, "users", ".*", ".*", ".*"]);
