@@ -36,7 +36,7 @@ describe("Docker healthchecks use only programs the pinned image ships", () => {
     expect(factsForImage("edoburu/pgbouncer:v1.24.1-p1")?.programs).not.toContain("bash");
   });
 
-  // Known defect found by the final CI run: since the edge layer renders its routers after every
+  // Known defect found by the final CI run (cause suspected, not confirmed): the edge layer renders its routers after every
   // layer has deployed, a program that throws in a lower layer no longer fails; it never settles
   // (this test ran out of 180 s). Skipped until the edge layer rejects its pending routes on a
   // failed program; the closing note names it.
