@@ -283,6 +283,27 @@ function drainRpcs(): Promise<void> {
 }
 
 /**
+ * How a failed program ends under the Pulumi CLI: a resource already registered may wait on an
+ * input that nothing will produce now (the gateway's routes, rendered after the last layer), and
+ * node exits once its event loop is empty, reporting the promises left pending. A test process's
+ * loop never empties, so a failed run stops waiting once registrations have stopped arriving.
+ */
+async function quiescent(monitor: RecordingMonitor): Promise<void> {
+  const tick = 50;
+  const quietTicks = 40;
+  let seen = -1;
+  let quiet = 0;
+  while (quiet < quietTicks) {
+    await new Promise((resolve) => setTimeout(resolve, tick));
+    if (monitor.recorded.length === seen) quiet += 1;
+    else {
+      seen = monitor.recorded.length;
+      quiet = 0;
+    }
+  }
+}
+
+/**
  * Runs `program` (the real stacks/program.ts main) with `config` through the mock engine and
  * waits until every registration has finished. A program error (invalid config) rejects.
  */
@@ -320,7 +341,7 @@ export async function runProgram(
       return {};
     }
   });
-  await drainRpcs();
+  await (failure ? Promise.race([drainRpcs(), quiescent(monitor)]) : drainRpcs());
   if (failure) {
     // Keep what was registered before the failure: a config error must have registered nothing.
     const error = failure instanceof Error ? failure : new Error(String(failure));
