@@ -26,6 +26,8 @@ export interface RecordedResource {
   inputs: Record<string, unknown>;
   /** The explicit provider reference (`<provider urn>::<id>`); absent: the default provider. */
   provider?: string;
+  /** URNs of what it depends on (dependsOn and the resources its inputs came from): created after them, deleted before. */
+  dependencies: string[];
   /** The resource options the engine acts on when it diffs and replaces. */
   options: {
     ignoreChanges: string[];
@@ -231,6 +233,7 @@ class RecordingMonitor extends MockMonitor {
           parent: req.getParent() || undefined,
           inputs: rpc.deserializeProperties(req.getObject()) as Record<string, unknown>,
           provider: req.getProvider() || undefined,
+          dependencies: req.getDependenciesList(),
           options: {
             ignoreChanges: req.getIgnorechangesList(),
             replaceOnChanges: req.getReplaceonchangesList(),
@@ -266,6 +269,7 @@ interface RegisterRequest {
   getProtect(): boolean | undefined;
   getRetainondelete(): boolean | undefined;
   getAdditionalsecretoutputsList(): string[];
+  getDependenciesList(): string[];
 }
 
 interface OutputsRequest {
