@@ -8,7 +8,8 @@ import { runStack, StackView } from "./stack-run";
  * Helm merges values it does not know into the release without a word, so a misspelt key
  * (`nodeSelecter`, `serviceMonitor.enable`) is a setting silently not applied. Each pinned chart
  * version has a recorded copy of the key paths its values.yaml declares and its templates read
- * (tests/fixtures/chart-values/<chart>-<version>.json, with the source it was taken from); every
+ * (tests/fixtures/chart-values/<chart>-<version>.json, with the source it was taken from, written by
+ * scripts/chart-value-keys.ts); every
  * value the stack sets must be one of them, or sit under a map whose keys the chart leaves free.
  */
 interface ChartKeys {
@@ -58,7 +59,7 @@ describe("chart values against the pinned chart versions", () => {
     expect(releases.length).toBe(Object.keys(CHARTS).length);
     for (const { chart, version } of Object.values(CHARTS)) {
       const fixture = fixtureFor(chart, version);
-      expect(fixture, `tests/fixtures/chart-values/${chart}-${version}.json`).toBeDefined();
+      expect(fixture, `tests/fixtures/chart-values/${chart}-${version}.json (record it: npx tsx scripts/chart-value-keys.ts <unpacked chart> <source url>)`).toBeDefined();
       expect(fixture?.source).toMatch(/^https:\/\/github\.com\//);
       expect(fixture?.keys.length).toBeGreaterThan(20);
     }
