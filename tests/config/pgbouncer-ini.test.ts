@@ -50,7 +50,6 @@ describe("renderPgBouncerIni", () => {
     ["client_tls_cert_file", PGBOUNCER_TLS.cert],
     ["server_tls_sslmode", "verify-full"],
     ["server_tls_ca_file", PGBOUNCER_TLS.ca],
-    ["track_extra_parameters", "IntervalStyle, statement_timeout, idle_in_transaction_session_timeout"],
   ])("%s = %s", (key, value) => {
     expect(settings(renderPgBouncerIni(base)).get(key)).toBe(value);
   });
