@@ -54,7 +54,12 @@ case "${PGSSLMODE:-verify-full}" in
 esac
 case "${PGHOST:-}" in
   '' | /*) ;;
-  *) [ -n "${PGSSLROOTCERT:-}" ] && [ -r "$PGSSLROOTCERT" ] || { echo "postgres-restore: PGSSLROOTCERT must name the platform CA file (readable) to verify $PGHOST" >&2; exit 1; } ;;
+  *)
+    if [ -z "${PGSSLROOTCERT:-}" ] || [ ! -r "$PGSSLROOTCERT" ]; then
+      echo "postgres-restore: PGSSLROOTCERT must name the platform CA file (readable) to verify $PGHOST" >&2
+      exit 1
+    fi
+    ;;
 esac
 
 confirmed=no
