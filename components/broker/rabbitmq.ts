@@ -3,7 +3,7 @@ import * as random from "@pulumi/random";
 import { imageReferenceProblem } from "../config/image-reference";
 import { SERVER_VERSIONS } from "../config/server-versions";
 import { ADMIN_RATE_LIMIT, type DeployedWorkload, type Runtime, type Workload, type WorkloadResources } from "../runtime/workload";
-import { BROKER_VHOST, BrokerModel, validateBrokerModel } from "./broker-model";
+import { ADMIN_USER, BROKER_VHOST, BrokerModel, validateBrokerModel } from "./broker-model";
 import { AMQP_PORT, DEFINITIONS_PATH, MANAGEMENT_PORT, MIN_MEMORY_MIB, PROMETHEUS_PORT, renderRabbitConf } from "./rabbitmq-conf";
 import { renderDefinitions, UserCredential } from "./rabbitmq-definitions";
 import { ERLANG_COOKIE_SECRET_PATH, rabbitStartCommand } from "./rabbitmq-start";
@@ -59,7 +59,13 @@ export function rabbitArgsProblems(args: RabbitMQArgs, keyPrefix = "fundament:ra
 }
 
 /** The node as a Workload: pure, so tests can read exactly what the runtime is asked for. */
-export function rabbitWorkload(name: string, args: RabbitMQArgs, definitions: pulumi.Input<string>, erlangCookie: pulumi.Input<string>): Workload {
+export function rabbitWorkload(
+  name: string,
+  args: RabbitMQArgs,
+  definitions: pulumi.Input<string>,
+  erlangCookie: pulumi.Input<string>,
+  admin?: { password: pulumi.Input<string>; bcryptHash: pulumi.Input<string> },
+): Workload {
   return {
     name,
     image: args.image,
@@ -94,7 +100,11 @@ export function rabbitWorkload(name: string, args: RabbitMQArgs, definitions: pu
     // Time for quorum queues to flush and clients to see a clean connection.close.
     stopGracePeriodSeconds: 60,
     metrics: { port: PROMETHEUS_PORT, path: "/metrics" },
-    ...(args.managementHost ? { route: { host: args.managementHost, port: "management", basicAuth: true, rateLimit: ADMIN_RATE_LIMIT } } : {}),
+    // The management UI sends its own login as Basic auth on every call: the gateway checks that
+    // same login (the admin user's) rather than a password of its own that would collide with it.
+    ...(args.managementHost
+      ? { route: { host: args.managementHost, port: "management", basicAuth: true, rateLimit: ADMIN_RATE_LIMIT, ...(admin ? { backendLogin: { user: ADMIN_USER, ...admin } } : {}) } }
+      : {}),
     user: RABBITMQ_IMAGE_USER,
     readOnlyRootFilesystem: true,
   };
@@ -130,7 +140,9 @@ export class RabbitMQ extends pulumi.ComponentResource {
       .all([serviceCredentials, asCredential(admin)])
       .apply(([servicesByName, adminCredential]) => renderDefinitions({ model: args.model, services: servicesByName, admin: adminCredential }));
 
-    this.workload = args.runtime.deploy(rabbitWorkload(name, args, pulumi.secret(definitions), cookie.result), { parent: this });
+    this.workload = args.runtime.deploy(rabbitWorkload(name, args, pulumi.secret(definitions), cookie.result, { password: admin.password.result, bcryptHash: admin.password.bcryptHash }), {
+      parent: this,
+    });
     const amqp = this.workload.endpoint("amqp");
     this.connections = Object.fromEntries(
       Object.entries(services).map(([service, entry]) => [
