@@ -15,8 +15,9 @@ export function passwordOf(connection: pulumi.Output<{ password: string }>): pul
   return pulumi.secret(connection.apply((c) => c.password));
 }
 
+/** The host is the server's workload name, which its leaf carries: verify-full succeeds on both targets. */
 export function postgresUrl(connection: pulumi.Output<DatabaseConnection>): pulumi.Output<string> {
-  return pulumi.unsecret(connection.apply((c) => `postgres://${encodeURIComponent(c.user)}@${c.host}:${c.port}/${encodeURIComponent(c.database)}`));
+  return pulumi.unsecret(connection.apply((c) => `postgres://${encodeURIComponent(c.user)}@${c.host}:${c.port}/${encodeURIComponent(c.database)}?sslmode=verify-full`));
 }
 
 export function redisUrl(connection: pulumi.Output<RedisConnection>, withUser: boolean): pulumi.Output<string> {

@@ -4,7 +4,7 @@ import type { DatabaseConnection } from "../database/postgres/postgres";
 import type { RedisConnection } from "../database/redis/redis";
 import type { GpuJobsConfig } from "../config";
 import type { WorkloadStorage } from "../runtime/workload";
-import { HTTP_PORT } from "./fastify-service";
+import { HTTP_PORT, SERVICE_CA_FILE } from "./fastify-service";
 import { amqpUrl, passwordOf, plainPart, postgresUrl, redisUrl } from "./service-connections";
 
 export interface ServiceConnections {
@@ -25,6 +25,11 @@ export interface ServiceSettings {
   serviceAccount?: string;
 }
 
+/** PgBouncer's URL and the platform CA the kit verifies it with (the service and its migration job). */
+function postgresSettings(connections: ServiceConnections): Record<string, pulumi.Input<string>> {
+  return { DATABASE_URL: postgresUrl(connections.postgres), DATABASE_CA_FILE: SERVICE_CA_FILE };
+}
+
 export const JWT_ISSUER = "fundament-users";
 export const JWT_AUDIENCE = "fundament";
 /** The role the users service grants to whoever may read configuration. */
@@ -38,7 +43,7 @@ export function usersSettings(
   /** The gateway's addresses (or the network its pods take addresses from): only they may say who the client is. */
   trustedProxies?: pulumi.Input<string>,
 ): ServiceSettings {
-  const database = { DATABASE_URL: postgresUrl(connections.postgres) };
+  const database = postgresSettings(connections);
   return {
     env: {
       ...database,
@@ -64,7 +69,7 @@ export function usersSettings(
 
 /** The config service's settings: see services/config/src/service-env.ts for every variable. */
 export function configSettings(connections: ServiceConnections, usersHost: pulumi.Input<string>): ServiceSettings {
-  const database = { DATABASE_URL: postgresUrl(connections.postgres) };
+  const database = postgresSettings(connections);
   return {
     env: {
       ...database,
@@ -111,7 +116,7 @@ export function gpuJobsSettings(
   gpuJobs: GpuJobsConfig,
   kubernetes: { gpuNamespace: string; serviceAccount: string } | undefined,
 ): ServiceSettings {
-  const database = { DATABASE_URL: postgresUrl(connections.postgres) };
+  const database = postgresSettings(connections);
   const tables = (provider: string) => JSON.stringify(gpuJobs.offers.filter((offer) => offer.provider === provider).map(({ provider: _provider, ...offer }) => offer));
   const providers = effectiveGpuProviders(gpuJobs, kubernetes === undefined ? "docker" : "kubernetes");
   const keyed = (["runpod", "vastai", "lambda", "paperspace", "genesis"] as const).filter((provider) => providers.includes(provider) && gpuJobs.apiKeys[provider]);

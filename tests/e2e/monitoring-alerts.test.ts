@@ -30,6 +30,7 @@ import { GRAFANA_DASHBOARDS_DIR } from "../../components/monitoring/grafana-prov
 import { ALERTMANAGER_CONFIG_PATH, PROMETHEUS_CONFIG_PATH, PROMETHEUS_RULES_PATH } from "../../components/monitoring/monitoring-workloads";
 import type { ServerName } from "../../components/config/server-versions";
 import { listensOn, startOnFreePorts, waitFor } from "../../scripts/local-servers/free-port";
+import { harnessCa } from "../../scripts/local-servers/harness-ca";
 import { startPgBouncer, type PgBouncerServer } from "../../scripts/local-servers/pgbouncer-server";
 import { startPostgres, type PostgresServer } from "../../scripts/local-servers/postgres-server";
 import { relocatePaths, startPrometheusProcess, type PrometheusProcess } from "../../scripts/local-servers/prometheus-process";
@@ -149,6 +150,15 @@ function workload(name: string): ResolvedWorkload {
   return found;
 }
 
+/**
+ * The mock engine's certificates are not real: a delivered platform CA file gets the harness CA,
+ * which the local PostgreSQL's and PgBouncer's leaves chain to (for 127.0.0.1, the address every
+ * client here dials), so every client still verifies its server.
+ */
+function withLocalCa<F extends { path: string; content: string }>(file: F): F {
+  return /(^|[/-])ca\.crt$/.test(file.path) ? { ...file, content: harnessCa().caPem } : file;
+}
+
 /** A host path mounted into a workload's container (node-exporter reads the host's /proc and /sys). */
 interface HostMountView {
   hostPath: string;
@@ -168,7 +178,7 @@ function startExporter(name: string, server: ServerName): Promise<PrometheusProc
     server,
     args: w.args.map(rewriteAddresses).map(onHost),
     env: Object.fromEntries(Object.entries(w.env).map(([k, v]) => [k, rewriteAddresses(v)])),
-    files: w.files.map((f) => ({ ...f, content: rewriteAddresses(f.content) })),
+    files: w.files.map((f) => withLocalCa({ ...f, content: rewriteAddresses(f.content) })),
     readyPath: "/metrics",
   });
 }
@@ -189,7 +199,7 @@ async function startService(): Promise<RunningService> {
   const w = workload("config");
   serviceFiles = ownedTempDir("config-service", undefined);
   const placed = serviceFiles.path;
-  for (const file of [...w.files, ...stack.migration.files]) {
+  for (const file of [...w.files, ...stack.migration.files].map(withLocalCa)) {
     mkdirSync(dirname(`${placed}${file.path}`), { recursive: true });
     writeFileSync(`${placed}${file.path}`, file.content);
     chmodSync(`${placed}${file.path}`, file.mode ?? 0o644);

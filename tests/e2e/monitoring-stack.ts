@@ -19,6 +19,7 @@ import { brokerModelFor } from "../../components/services/service-broker";
 import { configSettings } from "../../components/services/service-settings";
 import { readStackConfig } from "../../scripts/mock-engine";
 import { RecordingRuntime, settled } from "../config/recording-runtime";
+import { PlatformPki } from "../../components/pki/platform-pki";
 
 /** A Workload with every input resolved, as the runtime would hand it to Docker. */
 export interface ResolvedWorkload {
@@ -72,6 +73,7 @@ export async function buildMonitoringStack(receivers: Receivers, timing: { scrap
   });
   const recording = new RecordingRuntime("docker");
   const runtime = new ScrapeTargetRegistry(recording);
+  const pki = new PlatformPki("pki", { naming: { target: "docker" }, settings: config.tls });
   const postgres = new Postgres("postgres", {
     runtime,
     image: config.postgres.image,
@@ -80,6 +82,7 @@ export async function buildMonitoringStack(receivers: Receivers, timing: { scrap
     storageGiB: config.postgres.storageGiB,
     maxConnections: config.postgres.maxConnections,
     databases: [{ service: "config", database: "config" }],
+    pki,
   });
   const pgbouncer = new PgBouncer("pgbouncer", {
     runtime,
@@ -89,6 +92,7 @@ export async function buildMonitoringStack(receivers: Receivers, timing: { scrap
     postgres,
     defaultPoolSize: config.pgbouncer.defaultPoolSize,
     maxClientConnections: config.pgbouncer.maxClientConnections,
+    pki,
   });
   const redis = new Redis("redis", {
     runtime,
@@ -121,6 +125,7 @@ export async function buildMonitoringStack(receivers: Receivers, timing: { scrap
     environment: config.environment,
     resources: sizeOf(config.services.config),
     replicas: 1,
+    caCertPem: pki.caCertPem,
     dependsOn: [],
     ...settings,
   });

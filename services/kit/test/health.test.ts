@@ -12,7 +12,7 @@ let app: ServiceApp;
 
 beforeAll(async () => {
   [pg, redis] = await Promise.all([startPostgres(), startRedis("")]);
-  const pool = createPgPool({ url: `postgres://postgres@127.0.0.1:${pg.port}/postgres`, password: pg.superuserPassword, applicationName: "kit-health", connectionTimeoutMs: 1000 });
+  const pool = createPgPool({ url: `postgres://postgres@127.0.0.1:${pg.port}/postgres`, password: pg.superuserPassword, ca: pg.caPem, applicationName: "kit-health", connectionTimeoutMs: 1000 });
   const client = createRedis({ url: `redis://127.0.0.1:${redis.port}`, connectionName: "kit-health", commandTimeoutMs: 500 });
   app = await createService({
     name: "health",

@@ -23,6 +23,8 @@ export interface ConfigServers {
   jwks: JwksServer;
   databaseUrl: string;
   databasePassword: string;
+  /** The CA PostgreSQL\'s certificate chains to (the harness CA). */
+  databaseCa: string;
   redisUrl: string;
   amqp: { host: string; port: number; vhost: string; user: string; password: string } | undefined;
   /** The service's environment, secrets as files, as a deployment would give it. */
@@ -71,7 +73,7 @@ async function prepare(
   postgres.psql(`CREATE ROLE config LOGIN PASSWORD '${databasePassword}'`);
   postgres.psql(`CREATE DATABASE ${database} OWNER config`);
   const databaseUrl = `postgres://config@127.0.0.1:${postgres.port}/${database}`;
-  const pool = createPgPool({ url: databaseUrl, password: databasePassword, applicationName: "config-test-migrate", max: 1 });
+  const pool = createPgPool({ url: databaseUrl, password: databasePassword, ca: postgres.caPem, applicationName: "config-test-migrate", max: 1 });
   try {
     await runMigrations({ pool, directory: MIGRATIONS_DIR, lockName: "config" });
   } finally {
@@ -99,11 +101,13 @@ async function prepare(
     jwks,
     databaseUrl,
     databasePassword,
+    databaseCa: postgres.caPem,
     redisUrl,
     amqp,
     env: (overrides = {}) => ({
       DATABASE_URL: databaseUrl,
       DATABASE_PASSWORD_FILE: dbPasswordFile,
+      DATABASE_CA_FILE: postgres.caPath,
       REDIS_URL: redisUrl,
       AMQP_HOST: amqp?.host ?? "127.0.0.1",
       AMQP_PORT: String(amqp?.port ?? 5672),

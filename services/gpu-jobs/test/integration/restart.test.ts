@@ -108,7 +108,7 @@ beforeAll(async () => {
   env.postgres.psql(`create role users_app login password '${usersPassword}'`);
   env.postgres.psql("create database users_restart owner users_app");
   const usersDatabase = `postgres://users_app@127.0.0.1:${env.postgres.port}/users_restart`;
-  const migrate = createPgPool({ url: usersDatabase, password: usersPassword, applicationName: "users-migrate", max: 1 });
+  const migrate = createPgPool({ url: usersDatabase, password: usersPassword, ca: env.databaseCa, applicationName: "users-migrate", max: 1 });
   await runMigrations({ pool: migrate, directory: join(__dirname, "..", "..", "..", "users", "migrations"), lockName: "users" });
   await migrate.end();
   const { privateKey } = generateKeyPairSync("ed25519");
@@ -121,6 +121,7 @@ beforeAll(async () => {
     LOG_LEVEL: "warn",
     DATABASE_URL: usersDatabase,
     DATABASE_PASSWORD_FILE: secret("users-db", usersPassword),
+    DATABASE_CA_FILE: env.databaseCaPath,
     REDIS_URL: `redis://127.0.0.1:${redis.port}`,
     REDIS_PASSWORD_FILE: secret("redis", redisPassword),
     AMQP_URL: `amqp://users@127.0.0.1:${broker.node.amqpPort}/fundament`,
@@ -140,6 +141,7 @@ beforeAll(async () => {
     LOG_LEVEL: process.env.GPU_JOBS_TEST_LOG_LEVEL ?? "warn",
     DATABASE_URL: env.databaseUrl,
     DATABASE_PASSWORD_FILE: secret("gpu-db", env.databasePassword),
+    DATABASE_CA_FILE: env.databaseCaPath,
     AMQP_HOST: "127.0.0.1",
     AMQP_PORT: String(broker.node.amqpPort),
     AMQP_VHOST: "fundament",
