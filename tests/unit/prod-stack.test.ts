@@ -103,9 +103,14 @@ describe("prod stack on Kubernetes", () => {
   });
 
   it("denies all traffic by default, lets zone members send to each other and each workload admit its own ports", () => {
-    const policies = prod.all("kubernetes:networking.k8s.io/v1:NetworkPolicy").map((p) => (prod.revealed(p).metadata as { name: string }).name).sort();
+    const metadata = prod.all("kubernetes:networking.k8s.io/v1:NetworkPolicy").map((p) => prod.revealed(p).metadata as { name: string; namespace: string });
+    const inNamespace = (namespace: string) => metadata.filter((m) => m.namespace === namespace).map((m) => m.name).sort();
     const withPorts = [...prod.all("kubernetes:apps/v1:Deployment"), ...prod.all("kubernetes:apps/v1:StatefulSet")].map((c) => `${c.name}-ingress`);
-    expect(policies).toEqual(["allow-dns", "allow-kubernetes-api", "default-deny", "zone-backend", "zone-frontend", "zone-monitoring", ...withPorts].sort());
+    // kube-state-metrics (a chart) gets its ingress policy beside the chart; the monitoring zone one more egress, to the node agents.
+    expect(inNamespace("fundament-prod")).toEqual(["allow-dns", "allow-kubernetes-api", "default-deny", "zone-backend", "zone-frontend", "zone-monitoring", ...withPorts, "kube-state-metrics-ingress", "monitoring-to-node-agents"].sort());
+    // The node agents' namespace: its own default-deny, the platform's monitoring zone admitted, and the runtime's zone policy of the DaemonSet.
+    expect(inNamespace("fundament-prod-node-agents")).toEqual(["default-deny", "node-exporter-from-monitoring", "node-exporter-ingress"]);
+    expect(metadata).toHaveLength(inNamespace("fundament-prod").length + inNamespace("fundament-prod-node-agents").length);
   });
 
   it("schedules backups and their upload as CronJobs sharing one claim", () => {
