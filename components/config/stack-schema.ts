@@ -213,6 +213,8 @@ export const STACK_KEYS = {
     alertmanagerImage: image("Alertmanager image", SERVER_VERSIONS.alertmanager.image),
     grafanaImage: image("Grafana image", "grafana/grafana:12.1.1"),
     jaegerImage: image("Jaeger v2 image", "jaegertracing/jaeger:2.10.0"),
+    nodeExporterImage: image("node-exporter image (host metrics: a container on Docker, a DaemonSet on Kubernetes)", SERVER_VERSIONS.nodeExporter.image),
+    cadvisorImage: image("cAdvisor image (per-container metrics, Docker only; the kubelet has its own)", IMAGE_ONLY_PINS.cadvisor.image),
     cpu: cpu(1),
     memoryMiB: memoryMiB(2048, 512),
     storageGiB: storageGiB(20, "Prometheus volume in GiB; the TSDB is also capped at 90% of it (retention by size)"),

@@ -101,6 +101,18 @@ const FACTS: Record<string, ImageFacts> = {
     source: "jaegertracing/jaeger v2.10.0 cmd/jaeger/Dockerfile (base_image baseimg_alpine: alpine + busybox; USER 10001; VOLUME /tmp)",
     programs: ["sh", "wget"],
   },
+  "prometheus/node-exporter": {
+    verifiedAt: "quay.io/prometheus/node-exporter:v1.11.1",
+    source: "prometheus/node_exporter Dockerfile (quay.io/prometheus/busybox-linux-<arch> base; USER nobody; ENTRYPOINT /bin/node_exporter; EXPOSE 9100)",
+    programs: ["sh", "wget"],
+  },
+  "google/cadvisor": {
+    verifiedAt: "ghcr.io/google/cadvisor:v0.60.5",
+    source:
+      "google/cadvisor v0.60.5 deploy/Dockerfile (alpine:3.23 + busybox, device-mapper, findutils, ndctl, thin-provisioning-tools, zfs; no USER: root; " +
+      "ENTRYPOINT /usr/bin/entrypoint.sh, which execs /usr/bin/cadvisor -logtostderr \"$@\"; its HEALTHCHECK is healthcheck.sh: wget of /healthz)",
+    programs: ["sh", "wget", "healthcheck.sh"],
+  },
   traefik: {
     verifiedAt: "traefik:v3.7.17",
     source: "traefik/traefik-library-image v3.7 alpine Dockerfile (alpine + busybox, ca-certificates, tzdata; /usr/local/bin/traefik; ENTRYPOINT /entrypoint.sh; no USER: root unless the runtime says otherwise)",
