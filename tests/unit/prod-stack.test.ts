@@ -46,6 +46,24 @@ describe("prod stack on Kubernetes", () => {
     }
   });
 
+  it("mounts PostgreSQL's TLS key from a Secret, 0400 and owned through fsGroup by the server's group (root-owned 0440 after the kubelet, which PostgreSQL accepts)", () => {
+    type Pod = {
+      securityContext: { fsGroup?: number };
+      volumes: { name: string; secret?: { items: { key: string; mode?: number }[] } }[];
+      containers: { name: string; securityContext: { runAsUser?: number }; volumeMounts: { name: string; mountPath: string; subPath?: string }[] }[];
+    };
+    const pod = (prod.revealed(prod.one("kubernetes:apps/v1:StatefulSet", "postgres")).spec as { template: { spec: Pod } }).template.spec;
+    expect(pod.securityContext.fsGroup).toBe(999);
+    const server = pod.containers.find((c) => c.name === "postgres")!;
+    expect(server.securityContext.runAsUser).toBe(999);
+    const mount = server.volumeMounts.find((m) => m.mountPath === "/etc/postgresql/tls/tls.key")!;
+    const secretVolume = pod.volumes.find((v) => v.name === mount.name)!.secret!;
+    expect(secretVolume.items.find((i) => i.key === mount.subPath)!.mode).toBe(0o400);
+    // The leaf carries the names clients dial inside the cluster.
+    const dnsNames = prod.revealed(prod.one("tls:index/certRequest:CertRequest", "postgres-tls-csr")).dnsNames as string[];
+    expect(dnsNames).toEqual(expect.arrayContaining(["postgres", "postgres.fundament-prod.svc.cluster.local"]));
+  });
+
   it("gives every workload probes, requests equal to limits and a hardened securityContext", () => {
     expect(controllers().length).toBeGreaterThanOrEqual(10);
     for (const controller of controllers()) {
