@@ -5,7 +5,7 @@ import type { RedisConnection } from "../database/redis/redis";
 import type { GpuJobsConfig } from "../config";
 import type { WorkloadStorage } from "../runtime/workload";
 import { HTTP_PORT } from "./fastify-service";
-import { amqpUrl, passwordOf, plainPart, postgresUrl, redisUrl } from "./service-connections";
+import { amqpCaSecret, amqpUrl, passwordOf, plainPart, postgresUrl, redisCaSecret, redisUrl } from "./service-connections";
 
 export interface ServiceConnections {
   /** Through PgBouncer (transaction pooling). */
@@ -53,7 +53,9 @@ export function usersSettings(
     secrets: {
       "database-password": { variable: "DATABASE_PASSWORD", value: passwordOf(connections.postgres) },
       "redis-password": { variable: "REDIS_PASSWORD", value: passwordOf(connections.redis) },
+      "redis-ca": redisCaSecret(connections.redis),
       "amqp-password": { variable: "AMQP_PASSWORD", value: passwordOf(connections.rabbitmq) },
+      "amqp-ca": amqpCaSecret(connections.rabbitmq),
       "jwt-signing-key": { variable: "JWT_SIGNING_KEY", value: signingKeyPem },
       "bootstrap-admin-password": { variable: "BOOTSTRAP_ADMIN_PASSWORD", value: admin.password },
     },
@@ -85,7 +87,9 @@ export function configSettings(connections: ServiceConnections, usersHost: pulum
     secrets: {
       "database-password": { variable: "DATABASE_PASSWORD", value: passwordOf(connections.postgres) },
       "redis-password": { variable: "REDIS_PASSWORD", value: passwordOf(connections.redis) },
+      "redis-ca": redisCaSecret(connections.redis),
       "amqp-password": { variable: "AMQP_PASSWORD", value: passwordOf(connections.rabbitmq) },
+      "amqp-ca": amqpCaSecret(connections.rabbitmq),
     },
     migrationEnv: database,
     migrationSecrets: ["database-password"],
@@ -143,6 +147,7 @@ export function gpuJobsSettings(
     secrets: {
       "database-password": { variable: "DATABASE_PASSWORD", value: passwordOf(connections.postgres) },
       "amqp-password": { variable: "AMQP_PASSWORD", value: passwordOf(connections.rabbitmq) },
+      "amqp-ca": amqpCaSecret(connections.rabbitmq),
       ...Object.fromEntries(keyed.map((provider) => [`${provider}-api-key`, { variable: `${provider.toUpperCase()}_API_KEY`, value: pulumi.secret(gpuJobs.apiKeys[provider]!) }])),
     },
     migrationEnv: database,

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startPostgres, type PostgresServer } from "../../../scripts/local-servers/postgres-server";
 import { startRedis, type RedisServer } from "../../../scripts/local-servers/redis-server";
+import { testPki } from "../../../scripts/local-servers/test-pki";
 import { createLogger } from "../src/logger";
 import { checkPostgres, createPgPool } from "../src/postgres";
 import { checkRedis, closeRedis, createRedis } from "../src/redis";
@@ -11,9 +12,10 @@ let redis: RedisServer;
 let app: ServiceApp;
 
 beforeAll(async () => {
-  [pg, redis] = await Promise.all([startPostgres(), startRedis("")]);
+  [pg, redis] = await Promise.all([startPostgres(), startRedis("", { tls: true })]);
   const pool = createPgPool({ url: `postgres://postgres@127.0.0.1:${pg.port}/postgres`, password: pg.superuserPassword, applicationName: "kit-health", connectionTimeoutMs: 1000 });
-  const client = createRedis({ url: `redis://127.0.0.1:${redis.port}`, connectionName: "kit-health", commandTimeoutMs: 500 });
+  // TLS only, as the platform's Redis; the probe's PING goes through the verified connection.
+  const client = createRedis({ url: `rediss://${testPki().serverName}:${redis.port}`, tls: { ca: testPki().caPem }, connectionName: "kit-health", commandTimeoutMs: 500 });
   app = await createService({
     name: "health",
     logger: createLogger({ service: "health", level: "silent" }),

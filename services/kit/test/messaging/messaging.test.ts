@@ -102,7 +102,7 @@ async function untilPortClosed(host: string, port: number): Promise<void> {
 }
 
 async function openOperator(): Promise<void> {
-  operatorModel = await connect(broker.url("admin"));
+  operatorModel = await connect(broker.url("admin"), broker.socketOptions);
   operatorModel.on("error", () => undefined);
   operator = await operatorModel.createChannel();
 }
@@ -184,7 +184,7 @@ describe("messaging module", () => {
     await consumer.consume("mailer.user-created", userCreated, async (payload) => {
       handled.push(payload.id);
     });
-    const raw = await connect(broker.url("users"));
+    const raw = await connect(broker.url("users"), broker.socketOptions);
     raw.on("error", () => undefined);
     const channel = await raw.createConfirmChannel();
     const send = (body: string, messageId: string) =>
