@@ -356,7 +356,7 @@ describe("messaging module", () => {
 
   it("fails connect clearly, without the password, when the broker refuses the credentials", async () => {
     const attempt = Messaging.connect({ endpoint: { ...broker.endpoint("users"), password: `wrong-${randomUUID()}` }, prefetch: 1, connectTimeoutMs: 2000 });
-    await expect(attempt).rejects.toThrow(/could not connect within 2000 ms \(amqp:\/\/users@127\.0\.0\.1:\d+\/fundament: .*ACCESS_REFUSED/);
+    await expect(attempt).rejects.toThrow(/could not connect within 2000 ms \(amqps:\/\/users@127\.0\.0\.1:\d+\/fundament: .*ACCESS_REFUSED/);
     await expect(attempt).rejects.not.toThrow(/wrong-/);
   });
 });
