@@ -26,6 +26,8 @@ export interface RecordedResource {
   inputs: Record<string, unknown>;
   /** The explicit provider reference (`<provider urn>::<id>`); absent: the default provider. */
   provider?: string;
+  /** URNs of what it depends on (dependsOn and the resources its inputs came from): created after them, deleted before. */
+  dependencies: string[];
   /** The resource options the engine acts on when it diffs and replaces. */
   options: {
     ignoreChanges: string[];
@@ -231,6 +233,7 @@ class RecordingMonitor extends MockMonitor {
           parent: req.getParent() || undefined,
           inputs: rpc.deserializeProperties(req.getObject()) as Record<string, unknown>,
           provider: req.getProvider() || undefined,
+          dependencies: req.getDependenciesList(),
           options: {
             ignoreChanges: req.getIgnorechangesList(),
             replaceOnChanges: req.getReplaceonchangesList(),
@@ -266,6 +269,7 @@ interface RegisterRequest {
   getProtect(): boolean | undefined;
   getRetainondelete(): boolean | undefined;
   getAdditionalsecretoutputsList(): string[];
+  getDependenciesList(): string[];
 }
 
 interface OutputsRequest {
@@ -276,6 +280,27 @@ interface OutputsRequest {
 /** The engine's queue of outstanding registrations; internal to the SDK, hence not in its typings. */
 function drainRpcs(): Promise<void> {
   return (settings as unknown as { waitForRPCs(): Promise<void> }).waitForRPCs();
+}
+
+/**
+ * How a failed program ends under the Pulumi CLI: a resource already registered may wait on an
+ * input that nothing will produce now (the gateway's routes, rendered after the last layer), and
+ * node exits once its event loop is empty, reporting the promises left pending. A test process's
+ * loop never empties, so a failed run stops waiting once registrations have stopped arriving.
+ */
+async function quiescent(monitor: RecordingMonitor): Promise<void> {
+  const tick = 50;
+  const quietTicks = 40;
+  let seen = -1;
+  let quiet = 0;
+  while (quiet < quietTicks) {
+    await new Promise((resolve) => setTimeout(resolve, tick));
+    if (monitor.recorded.length === seen) quiet += 1;
+    else {
+      seen = monitor.recorded.length;
+      quiet = 0;
+    }
+  }
 }
 
 /**
@@ -316,7 +341,7 @@ export async function runProgram(
       return {};
     }
   });
-  await drainRpcs();
+  await (failure ? Promise.race([drainRpcs(), quiescent(monitor)]) : drainRpcs());
   if (failure) {
     // Keep what was registered before the failure: a config error must have registered nothing.
     const error = failure instanceof Error ? failure : new Error(String(failure));

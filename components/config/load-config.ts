@@ -1,5 +1,6 @@
 import { validateBrokerModel } from "../broker/broker-model";
 import { brokerModelFor } from "../services/service-broker";
+import { POSTGRES_RESERVED_CONNECTIONS } from "../database/postgres/pgbouncer";
 import { postgresMinimumMemoryMiB } from "../database/postgres/postgres-conf";
 import { receiverProblems } from "../monitoring/alert-receivers";
 import { clusterConfigProblems } from "./cluster-schema";
@@ -53,6 +54,17 @@ export function loadStackConfig(stack: string, allConfig: Record<string, string>
 
 const SERVICE_DEPENDENCIES = ["postgres", "redis", "rabbitmq"] as const;
 
+/**
+ * Sessions opened on PostgreSQL itself, past PgBouncer: each config replica's LISTEN connection
+ * (transaction pooling would never deliver a notification). On Kubernetes a replica count can
+ * reach the autoscaler's maximum; Docker runs one of each service.
+ */
+function directSessions(config: StackConfig): number {
+  const feed = config.services.config;
+  if (!feed?.enabled || !feed.databases.includes("postgres")) return 0;
+  return config.target === "kubernetes" ? Math.max(feed.replicas, config.autoscaling.maxReplicas) : 1;
+}
+
 /** Rules that span keys: what one key allows depends on another. */
 function crossFieldProblems(config: StackConfig): string[] {
   const problems: string[] = [];
@@ -60,9 +72,13 @@ function crossFieldProblems(config: StackConfig): string[] {
   const bouncer = config.pgbouncer;
   {
     const services = Object.values(config.services).filter((s) => s.enabled && s.databases.includes("postgres")).length;
-    if (bouncer.defaultPoolSize * Math.max(services, 1) > pg.maxConnections - 10) {
+    const pooled = bouncer.defaultPoolSize * Math.max(services, 1);
+    const sessions = directSessions(config);
+    if (pooled + sessions > pg.maxConnections - POSTGRES_RESERVED_CONNECTIONS) {
       problems.push(
-        `${NAMESPACE}:pgbouncer.defaultPoolSize: ${bouncer.defaultPoolSize} per database x ${services} databases exceeds ${NAMESPACE}:postgres.maxConnections (${pg.maxConnections}) less 10 reserved for administration`,
+        `${NAMESPACE}:pgbouncer.defaultPoolSize: ${bouncer.defaultPoolSize} per database x ${services} databases` +
+          (sessions > 0 ? ` plus ${sessions} direct LISTEN session${sessions === 1 ? "" : "s"} (one per config replica)` : "") +
+          ` exceeds ${NAMESPACE}:postgres.maxConnections (${pg.maxConnections}) less ${POSTGRES_RESERVED_CONNECTIONS} reserved for administration`,
       );
     }
   }

@@ -2,6 +2,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { EksCluster, SYSTEM_NODE_LABEL } from "../cloud/aws/eks-cluster";
 import { clusterAutoscalerPolicy } from "../cloud/aws/iam-documents";
+import { loadBalancerControllerPolicy } from "../cloud/aws/load-balancer-controller-policy";
 import { GPU_PRESENT_LABEL, GPU_RESOURCE } from "../runtime/kubernetes-pod";
 import { CHARTS, CLUSTER_AUTOSCALER_IMAGE_TAGS, PinnedChart } from "./chart-versions";
 
@@ -11,6 +12,7 @@ export interface ClusterChartsArgs {
 
 const NAMESPACE = "kube-system";
 const AUTOSCALER_SERVICE_ACCOUNT = "cluster-autoscaler";
+const LOAD_BALANCER_CONTROLLER_SERVICE_ACCOUNT = "aws-load-balancer-controller";
 
 /** Per-node agents of GPU nodes: on GPU nodes only, tolerating their taint (they request no GPU themselves). */
 const GPU_NODES_ONLY = {
@@ -23,7 +25,8 @@ const SYSTEM_NODES = { nodeSelector: { [SYSTEM_NODE_LABEL]: "system" } };
 /**
  * The cluster add-ons that come from Helm charts, each pinned: NVIDIA device plugin and DCGM
  * exporter on GPU nodes, cluster-autoscaler (auto-discovery of this cluster's node groups, with its
- * own Pod Identity role), metrics-server for the HPAs, and the VPA recommender.
+ * own Pod Identity role), metrics-server for the HPAs, the VPA recommender, and the AWS Load
+ * Balancer Controller that turns the gateway's LoadBalancer Service into an NLB.
  *
  * cluster-autoscaler rather than Karpenter: the GPU pools are managed node groups from stack
  * config, which cluster-autoscaler scales as they are (min 0 with node-template tags), with every
@@ -32,6 +35,8 @@ const SYSTEM_NODES = { nodeSelector: { [SYSTEM_NODE_LABEL]: "system" } };
  */
 export class ClusterCharts extends pulumi.ComponentResource {
   readonly releases: Record<keyof typeof CHARTS, k8s.helm.v3.Release>;
+  /** What a LoadBalancer Service waits for: the controller that reconciles it (and, on destroy, removes its finalizer). */
+  readonly loadBalancerController: k8s.helm.v3.Release;
 
   constructor(name: string, args: ClusterChartsArgs, opts?: pulumi.ComponentResourceOptions) {
     super("fundament:gpu:ClusterCharts", name, {}, opts);
@@ -63,6 +68,14 @@ export class ClusterCharts extends pulumi.ComponentResource {
     const autoscalerTag = CLUSTER_AUTOSCALER_IMAGE_TAGS[cluster.version];
     if (!autoscalerTag) throw new Error(`fundament:cluster.kubernetesVersion: no cluster-autoscaler image pinned for ${cluster.version}; add it to components/gpu/chart-versions.ts`);
 
+    const controllerIdentity = cluster.podIdentity(`${name}-aws-load-balancer-controller`, {
+      namespace: NAMESPACE,
+      serviceAccount: LOAD_BALANCER_CONTROLLER_SERVICE_ACCOUNT,
+      policy: pulumi
+        .all([cluster.account, cluster.vpcId])
+        .apply(([account, vpcId]) => JSON.stringify(loadBalancerControllerPolicy({ clusterName: cluster.clusterName, region: cluster.region, account, vpcId }))),
+    });
+
     this.releases = {
       nvidiaDevicePlugin: release("nvidiaDevicePlugin", { ...GPU_NODES_ONLY, priorityClassName: "system-node-critical" }),
       dcgmExporter: release("dcgmExporter", {
@@ -92,7 +105,24 @@ export class ClusterCharts extends pulumi.ComponentResource {
         updater: { enabled: false },
         admissionController: { enabled: false },
       }),
+      awsLoadBalancerController: release(
+        "awsLoadBalancerController",
+        {
+          ...SYSTEM_NODES,
+          clusterName: cluster.clusterName,
+          // Given rather than introspected from the node's metadata service, which the controller would ask otherwise.
+          region: cluster.region,
+          vpcId: cluster.vpcId,
+          serviceAccount: { create: true, name: LOAD_BALANCER_CONTROLLER_SERVICE_ACCOUNT },
+          // The Service mutator (failurePolicy Fail, every namespace) would make each Service
+          // creation in the cluster wait on the controller's pods; the gateway's Service names the
+          // controller itself (aws-load-balancer-type: external), which is all the mutator would add.
+          enableServiceMutatorWebhook: false,
+        },
+        [controllerIdentity],
+      ),
     };
+    this.loadBalancerController = this.releases.awsLoadBalancerController;
     this.registerOutputs({});
   }
 }

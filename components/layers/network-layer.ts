@@ -18,7 +18,7 @@ export interface NetworkLayer {
 /** The zones (one network or namespace policy per zone), on the cluster when there is one. */
 export function wireNetwork(scope: LayerScope, below: { cluster: ClusterLayer }): NetworkLayer {
   const { config } = scope;
-  const { cluster, priorities } = below.cluster;
+  const { cluster, priorities, charts } = below.cluster;
   const zones = new Zones(
     "network",
     config.target === "docker"
@@ -33,6 +33,9 @@ export function wireNetwork(scope: LayerScope, below: { cluster: ClusterLayer })
           after: [...(cluster?.ready ?? []), ...(priorities?.resources ?? [])],
           // The gateway's Service becomes an NLB through the AWS Load Balancer Controller.
           loadBalancerAnnotations: nlbAnnotations({ gatewaySecurityGroupId: cluster?.gatewaySecurityGroupId, proxyProtocol: config.cluster.mode === "eks" }),
+          // On the cluster the stack built, that controller is its chart: the Service follows it up and precedes it down
+          // (deleted after it, the Service would keep the controller's finalizer and its NLB would outlive the VPC's teardown).
+          loadBalancerDependsOn: charts ? [charts.loadBalancerController] : undefined,
           ...(cluster ? { apiServer: { cidrs: cluster.apiServerCidrs, ports: [443] } } : {}),
         },
     childOf(scope),

@@ -19,6 +19,8 @@ export type ZonesArgs =
       apiServer?: ApiServerReach;
       /** On the load balancer Service of published ports (the gateway's): the cloud controller's settings. */
       loadBalancerAnnotations?: Record<string, pulumi.Input<string>>;
+      /** What that Service waits for (the load balancer controller). */
+      loadBalancerDependsOn?: pulumi.Resource[];
     };
 
 /**
@@ -103,6 +105,7 @@ export class Zones extends pulumi.ComponentResource {
         storageClass: args.storageClass,
         provider,
         loadBalancerAnnotations: args.loadBalancerAnnotations,
+        loadBalancerDependsOn: args.loadBalancerDependsOn,
       });
       this.names = namespace.metadata.name.apply((ns) => Object.fromEntries(ZONES.map((zone) => [zone, `${ns}/zone-${zone}`])) as Record<Zone, string>);
     }

@@ -11,6 +11,8 @@ export interface KubernetesRuntimeArgs {
   provider?: k8s.Provider;
   /** Annotations of the LoadBalancer Service a workload's published ports get (the cloud's load balancer controller reads them). */
   loadBalancerAnnotations?: Record<string, pulumi.Input<string>>;
+  /** What that Service waits for: the controller reconciling it, so it is created after and deleted before it. */
+  loadBalancerDependsOn?: pulumi.Resource[];
 }
 
 type RuntimeOptions = pulumi.CustomResourceOptions & { parent: pulumi.Resource };
@@ -99,7 +101,7 @@ export class KubernetesRuntime implements Runtime {
                 ports: published.map((port) => ({ name: port.name.slice(0, 15), port: port.hostPort ?? port.port, targetPort: port.port, protocol: "TCP" })),
               },
             },
-            childOpts,
+            { ...childOpts, dependsOn: [...dependencies(childOpts), ...(this.args.loadBalancerDependsOn ?? [])] },
           )
         : undefined;
     const pdb = new k8s.policy.v1.PodDisruptionBudget(

@@ -135,6 +135,16 @@ describe("inhibition, in a running Alertmanager", () => {
     expect(await inhibited("MongoDown", "mongo-exporter")).toBe(false);
   });
 
+  it("a target that is down does not mute the escalation of its own TargetDown", async () => {
+    await post([
+      { ...target("users"), alertname: "TargetDown", severity: "critical" },
+      { ...target("users"), alertname: "CriticalUnresolved", severity: "critical", escalate: "true", escalated_alert: "TargetDown" },
+      { ...target("users"), alertname: "ServiceNotReady", severity: "warning" },
+    ]);
+    await waitFor("inhibition computed", () => inhibited("ServiceNotReady", "users"), 20_000, 200);
+    expect(await inhibited("CriticalUnresolved", "users")).toBe(false);
+  });
+
   it("Watchdog is never muted", async () => {
     await post([{ ...target("redis-exporter"), alertname: "Watchdog", severity: "info" }]);
     await new Promise((r) => setTimeout(r, 1000));

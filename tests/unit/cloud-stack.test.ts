@@ -6,6 +6,7 @@ import { MANAGED_POLICIES, PolicyDocument, RESOURCE_WILDCARD_ACTIONS, Statement 
 import { KubernetesRuntime } from "../../components/runtime/kubernetes";
 import { loadStackConfig, StackConfigError } from "../../components/config";
 import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { BASELINE_FILE, renderBaseline } from "../../scripts/prod-policy-baseline";
 import { findingsFor } from "../../scripts/stack-findings";
 import { isSecretMarker, readStackConfig, RecordedResource, runProgram } from "../../scripts/mock-engine";
@@ -106,6 +107,12 @@ describe("prod from an empty AWS account: EKS", () => {
   it("installs the five managed add-ons at the versions pinned for the cluster's Kubernetes", () => {
     const addons = Object.fromEntries(prod.all("aws:eks/addon:Addon").map(props).map((a) => [a.addonName, a.addonVersion]));
     expect(addons).toEqual(EKS_ADDON_VERSIONS["1.33"]);
+  });
+
+  it("turns on the CNI's network policy agent, without which the zones' NetworkPolicies would be enforced by nothing", () => {
+    const cni = props(prod.all("aws:eks/addon:Addon").find((a) => props(a).addonName === "vpc-cni")!);
+    expect(JSON.parse(String(cni.configurationValues))).toEqual({ enableNetworkPolicy: "true" });
+    expect(prod.all("kubernetes:networking.k8s.io/v1:NetworkPolicy").length).toBeGreaterThan(3);
   });
 
   it("runs a system node group on AL2023 from a launch template with IMDSv2 and an encrypted gp3 root", () => {
@@ -219,6 +226,74 @@ describe("GPU node pools, charts, quotas and autoscaling", () => {
   });
 });
 
+describe("AWS Load Balancer Controller: the gateway's NLB", () => {
+  const controller = (): RecordedResource => prod.all("kubernetes:helm.sh/v3:Release").find((r) => props(r).chart === "aws-load-balancer-controller")!;
+  const gatewayService = (run: StackView): RecordedResource =>
+    run.all("kubernetes:core/v1:Service").find((s) => (run.revealed(s).spec as { type?: string }).type === "LoadBalancer")!;
+
+  it("installs the maintainers' chart, pinned, on the system group, told this cluster's name, region and VPC", () => {
+    const release = props(controller());
+    expect(release).toMatchObject({ chart: "aws-load-balancer-controller", version: CHARTS.awsLoadBalancerController.version, repositoryOpts: { repo: "https://aws.github.io/eks-charts" }, namespace: "kube-system" });
+    // The mock engine gives each resource the id "<name>-id".
+    const vpcId = "cluster-vpc-id";
+    expect(release.values).toMatchObject({
+      clusterName: "fundament-prod",
+      region: "eu-central-1",
+      vpcId,
+      nodeSelector: { "fundament.io/node-role": "system" },
+      enableServiceMutatorWebhook: false,
+    });
+    const system = props(prod.one("aws:eks/nodeGroup:NodeGroup", "cluster-system"));
+    const gpuGroups = prod.all("aws:eks/nodeGroup:NodeGroup").map(props).filter((g) => g.amiType === "AL2023_x86_64_NVIDIA");
+    const pod = release.values as PodSpecView;
+    expect(schedulable({ ...pod, containers: [] }, system)).toBe(true);
+    for (const group of gpuGroups) expect(schedulable({ ...pod, containers: [] }, group), String(group.nodeGroupName)).toBe(false);
+  });
+
+  it("starts the controller only once its Pod Identity association exists, so its pods get credentials", () => {
+    const association = prod.all("aws:eks/podIdentityAssociation:PodIdentityAssociation").find((a) => props(a).serviceAccount === "aws-load-balancer-controller")!;
+    expect(controller().dependencies).toContain(association.urn);
+  });
+
+  it("creates the gateway's LoadBalancer Service after the controller and so deletes it before (its finalizer needs the controller)", () => {
+    const service = gatewayService(prod);
+    const annotations = (props(service).metadata as { annotations: Record<string, string> }).annotations;
+    expect(annotations["service.beta.kubernetes.io/aws-load-balancer-type"]).toBe("external");
+    expect(annotations["service.beta.kubernetes.io/aws-load-balancer-nlb-target-type"]).toBe("ip");
+    expect(service.dependencies).toContain(controller().urn);
+    // The other Services do not wait for it: with the mutating webhook off, nothing else needs the controller.
+    const others = prod.all("kubernetes:core/v1:Service").filter((s) => s !== service);
+    expect(others.filter((s) => s.dependencies.includes(controller().urn)).map((s) => s.name)).toEqual([]);
+    // On a cluster someone else runs, the Service has no controller of ours to wait for.
+    expect(gatewayService(existing).dependencies.filter((urn) => urn.includes("helm.sh"))).toEqual([]);
+  });
+
+  it("grants the published policy's actions, no more and no fewer, held to this cluster's tag, region, account and VPC", () => {
+    const published = JSON.parse(readFileSync(join(__dirname, `../fixtures/iam/aws-load-balancer-controller-v${CHARTS.awsLoadBalancerController.version}.json`), "utf8")) as { actions: string[] };
+    const policy = prod.all("aws:iam/rolePolicy:RolePolicy").find((p) => p.name === "cluster-charts-aws-load-balancer-controller-pod")!;
+    expect(policy).toBeDefined();
+    const document = parse(props(policy).policy);
+    const actions = new Set(document.Statement.flatMap((st) => list(st.Action)));
+    expect([...actions].sort()).toEqual([...published.actions].sort());
+    const problems: string[] = [];
+    for (const statement of document.Statement) {
+      for (const resource of list(statement.Resource)) {
+        if (resource !== "*" && !/^arn:aws:(ec2|elasticloadbalancing):eu-central-1:123456789012:/.test(resource)) problems.push(`${statement.Sid}: ${resource}`);
+      }
+      for (const [operator, entries] of Object.entries(statement.Condition ?? {})) {
+        for (const [key, value] of Object.entries(entries)) {
+          // Null "true" on the request tag means "does not touch the tag"; every other use of the tag must name this cluster.
+          if (key.endsWith("/elbv2.k8s.aws/cluster") && !(operator === "Null" && value === "true") && !(operator === "StringEquals" && value === "fundament-prod")) problems.push(`${statement.Sid}: ${operator} ${key}`);
+        }
+      }
+    }
+    expect(problems).toEqual([]);
+    const vpcArn = "arn:aws:ec2:eu-central-1:123456789012:vpc/cluster-vpc-id";
+    const unowned = document.Statement.filter((st) => list(st.Action).includes("ec2:AuthorizeSecurityGroupIngress") && !JSON.stringify(st.Condition ?? {}).includes("elbv2.k8s.aws/cluster"));
+    expect(unowned.map((st) => st.Condition)).toEqual([{ ArnEquals: { "ec2:Vpc": vpcArn } }]);
+  });
+});
+
 const list = (value: string | string[] | undefined): string[] => (value === undefined ? [] : Array.isArray(value) ? value : [value]);
 const parse = (text: unknown): PolicyDocument => JSON.parse(String(text)) as PolicyDocument;
 
@@ -274,8 +349,9 @@ describe("IAM: least privilege, and every trust policy names its principal and c
       const equals = trust.Condition!.StringEquals;
       return `${String(equals["aws:RequestTag/kubernetes-namespace"])}/${String(equals["aws:RequestTag/kubernetes-service-account"])}`;
     });
-    // Every add-on that calls AWS: the CNI assigns addresses, the CSI driver makes volumes, the autoscaler resizes groups.
-    expect(bound.sort()).toEqual(["kube-system/aws-node", "kube-system/cluster-autoscaler", "kube-system/ebs-csi-controller-sa"]);
+    // Every add-on that calls AWS: the CNI assigns addresses, the CSI driver makes volumes, the autoscaler resizes groups,
+    // the load balancer controller builds the gateway's NLB.
+    expect(bound.sort()).toEqual(["kube-system/aws-load-balancer-controller", "kube-system/aws-node", "kube-system/cluster-autoscaler", "kube-system/ebs-csi-controller-sa"]);
   });
 
   it("binds each pod role to the service account its trust policy names", () => {
@@ -286,7 +362,11 @@ describe("IAM: least privilege, and every trust policy names its principal and c
     expect(addons["aws-ebs-csi-driver"]?.map((a) => a.serviceAccount)).toEqual(["ebs-csi-controller-sa"]);
     expect(prod.all("aws:eks/podIdentityAssociation:PodIdentityAssociation").map(props)).toEqual([
       expect.objectContaining({ clusterName: "fundament-prod", namespace: "kube-system", serviceAccount: "cluster-autoscaler" }),
+      expect.objectContaining({ clusterName: "fundament-prod", namespace: "kube-system", serviceAccount: "aws-load-balancer-controller" }),
     ]);
+    const releases = Object.fromEntries(prod.all("kubernetes:helm.sh/v3:Release").map(props).map((r) => [r.chart, r.values as Props]));
+    expect(releases["cluster-autoscaler"].rbac).toMatchObject({ serviceAccount: { create: true, name: "cluster-autoscaler" } });
+    expect(releases["aws-load-balancer-controller"].serviceAccount).toEqual({ create: true, name: "aws-load-balancer-controller" });
   });
 });
 

@@ -4,11 +4,14 @@
  * (`aws eks describe-addon-versions --kubernetes-version 1.33 --addon-name <name>` lists them).
  */
 export const EKS_ADDON_VERSIONS: Record<string, Record<string, string>> = {
+  // vpc-cni, kube-proxy and coredns: the versions the EKS user guide's version tables list for 1.33
+  // (managing-vpc-cni, managing-kube-proxy, managing-coredns). The guide keeps no table for the
+  // pod identity agent and the EBS CSI driver: those two are checked by describe-addon-versions only.
   "1.33": {
-    "vpc-cni": "v1.19.6-eksbuild.7",
-    "kube-proxy": "v1.33.0-eksbuild.2",
+    "vpc-cni": "v1.20.1-eksbuild.3",
+    "kube-proxy": "v1.33.5-eksbuild.2",
     "eks-pod-identity-agent": "v1.3.8-eksbuild.2",
-    coredns: "v1.12.1-eksbuild.2",
+    coredns: "v1.12.4-eksbuild.1",
     "aws-ebs-csi-driver": "v1.45.0-eksbuild.2",
   },
 };

@@ -50,6 +50,7 @@ export class EksCluster extends pulumi.ComponentResource {
   readonly nodeSecurityGroupIds: pulumi.Input<string>[];
   readonly nodeRoleArn: pulumi.Output<string>;
   readonly privateSubnetIds: pulumi.Output<string>[];
+  readonly vpcId: pulumi.Output<string>;
   readonly gatewaySecurityGroupId: pulumi.Output<string>;
   readonly storageClassName = STORAGE_CLASS;
   /** Where pods reach the API server: its private endpoint in the VPC, its Service in this range. */
@@ -104,6 +105,7 @@ export class EksCluster extends pulumi.ComponentResource {
       parent,
     );
     this.privateSubnetIds = vpc.privateSubnetIds;
+    this.vpcId = vpc.vpcId;
 
     const clusterRole = new aws.iam.Role(`${name}-cluster`, { assumeRolePolicy: JSON.stringify(serviceTrust("eks.amazonaws.com")), tags }, parent);
     const clusterPolicy = new aws.iam.RolePolicyAttachment(`${name}-cluster`, { role: clusterRole.name, policyArn: "arn:aws:iam::aws:policy/AmazonEKSClusterPolicy" }, parent);
@@ -177,7 +179,7 @@ export class EksCluster extends pulumi.ComponentResource {
     );
     this.nodeRoleArn = nodeRole.arn;
 
-    const addon = (addonName: EksAddonName, dependsOn: pulumi.Resource[], podRole?: PodRoleArgs): aws.eks.Addon =>
+    const addon = (addonName: EksAddonName, dependsOn: pulumi.Resource[], podRole?: PodRoleArgs, configurationValues?: Record<string, string>): aws.eks.Addon =>
       new aws.eks.Addon(
         `${name}-${addonName}`,
         {
@@ -187,12 +189,21 @@ export class EksCluster extends pulumi.ComponentResource {
           resolveConflictsOnCreate: "OVERWRITE",
           resolveConflictsOnUpdate: "PRESERVE",
           podIdentityAssociations: podRole ? [{ serviceAccount: podRole.serviceAccount, roleArn: this.podRole(`${name}-${addonName}`, podRole, cluster.arn).arn }] : undefined,
+          configurationValues: configurationValues ? JSON.stringify(configurationValues) : undefined,
           tags,
         },
         { parent: this, dependsOn },
       );
     const podIdentityAgent = addon("eks-pod-identity-agent", [cluster]);
-    const cni = addon("vpc-cni", [podIdentityAgent], { namespace: "kube-system", serviceAccount: "aws-node", managedPolicies: ["arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy"] });
+    // The CNI's network policy agent is off unless asked for: without it the zones' NetworkPolicies
+    // would be stored by the API server and enforced by nothing (the agent lets the node's own
+    // address through, so kubelet probes still reach the pods).
+    const cni = addon(
+      "vpc-cni",
+      [podIdentityAgent],
+      { namespace: "kube-system", serviceAccount: "aws-node", managedPolicies: ["arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy"] },
+      { enableNetworkPolicy: "true" },
+    );
     const kubeProxy = addon("kube-proxy", [cluster]);
 
     const systemTemplate = nodeLaunchTemplate(`${name}-system-template`, { diskGiB: config.systemNodes.diskGiB, kmsKeyArn: key.arn, securityGroupIds: this.nodeSecurityGroupIds, tags }, parent);

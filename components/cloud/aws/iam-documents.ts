@@ -1,3 +1,5 @@
+import { LOAD_BALANCER_CONTROLLER_WILDCARD_ACTIONS } from "./load-balancer-controller-policy";
+
 /**
  * IAM documents of the cluster as pure functions of ARNs and names: trust policies that name one
  * principal and carry its conditions, and permission policies that list actions one by one.
@@ -74,6 +76,8 @@ export const RESOURCE_WILDCARD_ACTIONS: Record<string, string> = {
   // The node groups' Auto Scaling groups are named by EKS, so they are matched by their tag instead.
   "autoscaling:SetDesiredCapacity": "scoped by the aws:ResourceTag condition to this cluster's groups",
   "autoscaling:TerminateInstanceInAutoScalingGroup": "scoped by the aws:ResourceTag condition to this cluster's groups",
+  // The AWS Load Balancer Controller's, each with its API named (load-balancer-controller-policy.ts).
+  ...LOAD_BALANCER_CONTROLLER_WILDCARD_ACTIONS,
 };
 
 /** What cluster-autoscaler calls (its AWS cloud provider README), scoped to this cluster's groups. */

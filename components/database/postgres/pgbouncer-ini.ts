@@ -75,8 +75,11 @@ export function renderPgBouncerIni(input: PgBouncerIniInput): string {
     "reserve_pool_size = 0",
     `max_client_conn = ${input.maxClientConnections}`,
     "server_reset_query =",
-    // JDBC sends it at start-up; PgBouncer would refuse the login over a parameter it cannot track.
-    "ignore_startup_parameters = extra_float_digits",
+    // Start-up parameters PgBouncer cannot track, which it would refuse the login over: JDBC's
+    // extra_float_digits, and the two timeouts the services' pools (services/kit) send. PgBouncer
+    // tracks only parameters PostgreSQL reports back, and the timeouts are not among them; through
+    // PgBouncer a session therefore runs with the server's own timeouts, not the pool's.
+    "ignore_startup_parameters = extra_float_digits, statement_timeout, idle_in_transaction_session_timeout",
     "",
     "server_lifetime = 3600",
     "server_idle_timeout = 600",

@@ -32,7 +32,7 @@ import { VersionStore } from "./version-store";
  * - verifier: createJwksVerifier({ jwksUrl, ... }) against the users service's JWKS.
  * - outbox: an OutboxRelay publishing change events to the broker; omitted, events wait in
  *   config_outbox for a replica that has one.
- * - readiness: extra checks (the change feed's LISTEN connection, the broker).
+ * - readiness: extra checks (the broker); PostgreSQL, Redis and the change feed are always checked.
  */
 export interface ConfigAppDeps {
   logger: Logger;
@@ -70,6 +70,8 @@ export async function buildApp(deps: ConfigAppDeps): Promise<ServiceApp> {
     readiness: [
       { name: "postgres", check: () => checkPostgres(deps.pool), timeoutMs: 1000 },
       { name: "redis", check: () => checkRedis(deps.redis), timeoutMs: 1000 },
+      // Not ready while deaf: watches would not wake, and no copy of this replica can be trusted.
+      { name: "change-feed", check: async () => assertListening(deps.changeFeed) },
       ...(deps.readiness ?? []),
     ],
     closers: [
@@ -108,4 +110,8 @@ export async function buildApp(deps: ConfigAppDeps): Promise<ServiceApp> {
   registerStreamRoute(context);
   registerEffectiveWatchRoute(context);
   return app;
+}
+
+function assertListening(feed: ChangeFeed): void {
+  if (!feed.listening) throw new Error("LISTEN connection is down");
 }

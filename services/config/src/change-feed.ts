@@ -27,6 +27,8 @@ export interface ChangeFeed {
    * in-process cache may trust what it learnt only under the stretch it learnt it in.
    */
   readonly continuity: number | undefined;
+  /** True while changes can be heard; readiness reports it. */
+  readonly listening: boolean;
 }
 
 type Waiter = (reason: WakeReason) => void;
@@ -47,6 +49,10 @@ export class ChangeWaiters implements ChangeFeed {
   /** One process hears its own changes directly: one stretch, never broken. */
   get continuity(): number | undefined {
     return 0;
+  }
+
+  get listening(): boolean {
+    return true;
   }
 
   subscribe(namespace: string, environment: string): Subscription {
@@ -164,7 +170,7 @@ export class PostgresChangeFeed implements ChangeFeed {
     return this.waiters.closing;
   }
 
-  /** True while the LISTEN connection is up; readiness reports it. */
+  /** True while the LISTEN connection is up. */
   get listening(): boolean {
     return this.connected;
   }

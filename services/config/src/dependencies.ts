@@ -76,16 +76,11 @@ export async function connectDependencies(config: ConfigServiceEnv, logger: Logg
     cacheTtlSeconds: config.CACHE_TTL_SECONDS,
     databaseIdentityCheckMs: config.CACHE_IDENTITY_CHECK_MS,
     readiness: [
-      { name: "change-feed", check: async () => assertListening(changeFeed) },
       { name: "rabbitmq", check: async () => assertConnected(messaging) },
     ],
     closers: [() => messaging.close(), async () => discovery.close()],
     ...(config.OTEL_EXPORTER_OTLP_ENDPOINT === undefined ? {} : { tracing: startTracing({ service: "config", endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT }) }),
   };
-}
-
-function assertListening(feed: PostgresChangeFeed): void {
-  if (!feed.listening) throw new Error("LISTEN connection is down");
 }
 
 function assertConnected(messaging: Messaging): void {

@@ -29,6 +29,8 @@ export interface UsersSettings {
   outboxPollMs: number;
   /** How long an authenticated request may reuse an account read by an earlier one. */
   userCacheTtlMs: number;
+  /** Verified access tokens remembered at most (default 50,000). */
+  verifiedTokenCacheMaxEntries?: number;
 }
 
 /** The broker link: confirmed publish for the outbox, `connected` for readiness. */
@@ -61,7 +63,7 @@ export interface UsersDeps {
 export async function buildApp(deps: UsersDeps): Promise<ServiceApp> {
   const { settings } = deps;
   const outbox = new OutboxRelay({ pool: deps.pool, publisher: deps.messaging, table: USERS_OUTBOX, types: USER_EVENT_TYPES, logger: deps.logger, pollMs: settings.outboxPollMs });
-  const accessTokens = new AccessTokens(deps.keys, { issuer: settings.issuer, audience: settings.audience, ttlSeconds: settings.accessTokenTtlSeconds });
+  const accessTokens = new AccessTokens(deps.keys, { issuer: settings.issuer, audience: settings.audience, ttlSeconds: settings.accessTokenTtlSeconds, verifiedCacheMaxEntries: settings.verifiedTokenCacheMaxEntries });
   const accounts = new Accounts({
     pool: deps.pool,
     hasher: new PasswordHasher(settings.argon2, settings.argon2MaxConcurrency),

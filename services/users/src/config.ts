@@ -53,6 +53,7 @@ export const usersEnv = {
   OTEL_EXPORTER_OTLP_ENDPOINT: env.optional(env.url({ protocols: ["http", "https"], description: "OTLP/HTTP endpoint (Jaeger :4318); tracing is off when unset" })),
 
   OUTBOX_POLL_MS: env.integer({ default: 5000, min: 100 }),
+  VERIFIED_TOKEN_CACHE_MAX_ENTRIES: env.integer({ default: 50_000, min: 0, max: 1_000_000, description: "access tokens remembered after their signature check (about 600 bytes each); 0 checks every request" }),
   USER_CACHE_TTL_MS: env.integer({ default: 1000, min: 0, max: 60_000, description: "how long an account read for /me and admin checks is reused; 0 disables" }),
   SHUTDOWN_PROBE_PERIOD_MS: env.integer({ default: 5000, min: 0, description: "readiness probe period: how long readiness is 503 before the listener closes" }),
   SHUTDOWN_GRACE_PERIOD_MS: env.integer({ default: 25_000, min: 1000, description: "must be below the orchestrator's stop grace period" }),

@@ -20,6 +20,7 @@ export function settingsFrom(config: UsersConfig): UsersSettings {
     },
     outboxPollMs: config.OUTBOX_POLL_MS,
     userCacheTtlMs: config.USER_CACHE_TTL_MS,
+    verifiedTokenCacheMaxEntries: config.VERIFIED_TOKEN_CACHE_MAX_ENTRIES,
   };
 }
 

@@ -7,6 +7,8 @@ export interface AccessTokenSettings {
   issuer: string;
   audience: string;
   ttlSeconds: number;
+  /** Verified tokens remembered at most (default 50,000, about 30 MB): size it to the tokens alive at once. */
+  verifiedCacheMaxEntries?: number;
 }
 
 export interface AccessClaims {
@@ -34,7 +36,7 @@ export class AccessTokens {
    * so repeat requests skip the signature check. Any altered byte is another key and gets the
    * full verification; a remembered token counts only while its kid is still accepted.
    */
-  private readonly verified = new ExpiringCache<{ claims: AccessClaims; kid: string }>(10_000);
+  private readonly verified: ExpiringCache<{ claims: AccessClaims; kid: string }>;
 
   constructor(
     keys: TokenKeys,
@@ -42,6 +44,9 @@ export class AccessTokens {
   ) {
     this.keys = keys;
     this.byKid = new Map(keys.verification.map((key) => [key.kid, key]));
+    // Eviction is by insertion: with more live tokens than entries, clients that cycle through
+    // them would miss every time and pay a signature check per request.
+    this.verified = new ExpiringCache(settings.verifiedCacheMaxEntries ?? 50_000);
   }
 
   /** The keys now: the JWKS route publishes their public halves. */

@@ -8,6 +8,7 @@ import type { PasswordHasher } from "./password-hasher";
 import { passwordProblem, type PasswordPolicy } from "./password-policy";
 import type { RefreshTokens } from "./refresh-tokens";
 import { userDisabled, userRegistered } from "./user-events";
+import { AccountLoader } from "./account-loader";
 import { normaliseEmail, userRecords, type UserRecord } from "./user-records";
 
 export interface AccountsDeps {
@@ -59,8 +60,11 @@ const INVALID_CREDENTIALS = () => httpErrors.unauthorized("email or password is 
 /** The use cases of the users service; routes only translate HTTP to these calls. */
 export class Accounts {
   private readonly users = new ExpiringCache<UserRecord>(10_000);
+  private readonly loader: AccountLoader;
 
-  constructor(private readonly deps: AccountsDeps) {}
+  constructor(private readonly deps: AccountsDeps) {
+    this.loader = new AccountLoader(deps.pool);
+  }
 
   checkPassword(password: string, field = "body.password"): void {
     const problem = passwordProblem(password, this.deps.policy);
@@ -156,7 +160,7 @@ export class Accounts {
   async activeUser(userId: string): Promise<UserRecord> {
     let user = this.users.get(userId);
     if (!user) {
-      user = await userRecords.byId(this.deps.pool, userId);
+      user = await this.loader.load(userId);
       if (user && this.deps.userCacheTtlMs > 0) this.users.set(userId, user, Date.now() + this.deps.userCacheTtlMs);
     }
     if (!user) throw httpErrors.unauthorized("the account of this token no longer exists", "TOKEN_INVALID");

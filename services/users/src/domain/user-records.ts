@@ -53,6 +53,12 @@ export const userRecords = {
     return result.rows[0] && fromRow(result.rows[0]);
   },
 
+  /** The accounts among `ids` that exist (ids must be uuids), in no particular order. */
+  async byIds(db: Queryable, ids: string[]): Promise<UserRecord[]> {
+    const result = await db.query<UserRow>(`select ${COLUMNS} from users where id = any($1::uuid[])`, [ids]);
+    return result.rows.map(fromRow);
+  },
+
   /** Undefined when the email is taken. */
   async insert(db: Queryable, user: { email: string; displayName: string | null; passwordHash: string; roles: string[] }): Promise<UserRecord | undefined> {
     const result = await db.query<UserRow>(
