@@ -5,7 +5,7 @@ import { SERVER_VERSIONS } from "../config/server-versions";
 import type { LeafCertificate, PlatformPki } from "../pki/platform-pki";
 import { tlsFilePaths } from "../pki/tls-files";
 import { ADMIN_RATE_LIMIT, type DeployedWorkload, type Runtime, type Workload, type WorkloadResources } from "../runtime/workload";
-import { BROKER_VHOST, BrokerModel, validateBrokerModel } from "./broker-model";
+import { ADMIN_USER, BROKER_VHOST, BrokerModel, validateBrokerModel } from "./broker-model";
 import { AMQP_PORT, DEFINITIONS_PATH, MANAGEMENT_PORT, MIN_MEMORY_MIB, PROMETHEUS_PORT, renderRabbitConf } from "./rabbitmq-conf";
 import { renderDefinitions, UserCredential } from "./rabbitmq-definitions";
 import { ERLANG_COOKIE_SECRET_PATH, rabbitStartCommand } from "./rabbitmq-start";
@@ -68,7 +68,14 @@ export function rabbitArgsProblems(args: RabbitMQArgs, keyPrefix = "fundament:ra
 }
 
 /** The node as a Workload: pure, so tests can read exactly what the runtime is asked for. */
-export function rabbitWorkload(name: string, args: Omit<RabbitMQArgs, "pki">, definitions: pulumi.Input<string>, erlangCookie: pulumi.Input<string>, leaf: LeafCertificate): Workload {
+export function rabbitWorkload(
+  name: string,
+  args: Omit<RabbitMQArgs, "pki">,
+  definitions: pulumi.Input<string>,
+  erlangCookie: pulumi.Input<string>,
+  leaf: LeafCertificate,
+  admin?: { password: pulumi.Input<string>; bcryptHash: pulumi.Input<string> },
+): Workload {
   const tls = { caFile: RABBITMQ_TLS_PATHS.ca, certFile: RABBITMQ_TLS_PATHS.cert, keyFile: RABBITMQ_TLS_PATHS.key };
   return {
     name,
@@ -106,7 +113,12 @@ export function rabbitWorkload(name: string, args: Omit<RabbitMQArgs, "pki">, de
     // Time for quorum queues to flush and clients to see a clean connection.close.
     stopGracePeriodSeconds: 60,
     metrics: { port: PROMETHEUS_PORT, path: "/metrics" },
-    ...(args.managementHost ? { route: { host: args.managementHost, port: "management", basicAuth: true, rateLimit: ADMIN_RATE_LIMIT, tls: true } } : {}),
+    // The management UI sends its own login as Basic auth on every call: the gateway checks that
+    // same login (the admin user's) rather than a password of its own that would collide with it.
+    // The gateway reaches it over HTTPS, verified against the platform CA (tls).
+    ...(args.managementHost
+      ? { route: { host: args.managementHost, port: "management", basicAuth: true, rateLimit: ADMIN_RATE_LIMIT, tls: true, ...(admin ? { backendLogin: { user: ADMIN_USER, ...admin } } : {}) } }
+      : {}),
     user: RABBITMQ_IMAGE_USER,
     readOnlyRootFilesystem: true,
   };
@@ -146,7 +158,9 @@ export class RabbitMQ extends pulumi.ComponentResource {
 
     const leaf = args.pki.serverLeaf(name);
     this.caCertPem = args.pki.caCertPem;
-    this.workload = args.runtime.deploy(rabbitWorkload(name, args, pulumi.secret(definitions), cookie.result, leaf), { parent: this });
+    this.workload = args.runtime.deploy(rabbitWorkload(name, args, pulumi.secret(definitions), cookie.result, leaf, { password: admin.password.result, bcryptHash: admin.password.bcryptHash }), {
+      parent: this,
+    });
     const amqp = this.workload.endpoint("amqp");
     this.connections = Object.fromEntries(
       Object.entries(services).map(([service, entry]) => [

@@ -1,4 +1,6 @@
 import { Type, type Static } from "@sinclair/typebox";
+import { EKS_ADDON_VERSIONS } from "../cloud/aws/addon-versions";
+import { CLUSTER_AUTOSCALER_IMAGE_TAGS } from "../gpu/chart-versions";
 import { patterned, section, stringEnum } from "./schema-builders";
 
 /**
@@ -48,7 +50,7 @@ export const CLUSTER_KEYS = {
       default: "existing",
     }),
     name: Type.Optional(patterned(/^[a-zA-Z][a-zA-Z0-9-]{0,99}$/, "letters, digits and dashes, starting with a letter", { description: "EKS cluster name (default: fundament-<environment>)" })),
-    kubernetesVersion: patterned(/^1\.\d{2}$/, "a minor version such as 1.33", { description: "pinned Kubernetes minor version of the control plane and nodes", default: "1.33" }),
+    kubernetesVersion: patterned(/^1\.\d{2}$/, "a minor version such as 1.35", { description: "pinned Kubernetes minor version of the control plane and nodes", default: "1.35" }),
     availabilityZones: Type.Array(patterned(/^[a-z]{2}(-[a-z]+)+-\d[a-z]$/, "an availability zone name such as eu-central-1a", { description: "availability zone" }), {
       description: "availability zones of the VPC, one public and one private subnet each (given, not looked up, so a preview is reproducible)",
       default: [],
@@ -115,6 +117,12 @@ export function clusterConfigProblems(config: {
     if (regions.size > 1) problems.push(`${key("cluster.availabilityZones")}: zones must be in one region (got ${[...regions].join(", ")})`);
     const prefix = Number(cluster.vpcCidr.split("/")[1]);
     if (prefix < 16 || prefix > 20) problems.push(`${key("cluster.vpcCidr")}: must be a /16 to /20 (got ${cluster.vpcCidr})`);
+    // Add-ons and the autoscaler image are built per Kubernetes minor: a version without pins
+    // would stop the program halfway through the cluster, after its network was registered.
+    const pinned = Object.keys(EKS_ADDON_VERSIONS).filter((version) => CLUSTER_AUTOSCALER_IMAGE_TAGS[version]);
+    if (!pinned.includes(cluster.kubernetesVersion)) {
+      problems.push(`${key("cluster.kubernetesVersion")}: no add-on versions and cluster-autoscaler image are pinned for ${cluster.kubernetesVersion} (pinned: ${pinned.join(", ")}); pin them in components/cloud/aws/addon-versions.ts and components/gpu/chart-versions.ts`);
+    }
     const nodes = cluster.systemNodes;
     if (nodes.minSize > nodes.desiredSize || nodes.desiredSize > nodes.maxSize) {
       problems.push(`${key("cluster.systemNodes")}: needs minSize <= desiredSize <= maxSize (got ${nodes.minSize}, ${nodes.desiredSize}, ${nodes.maxSize})`);

@@ -141,6 +141,11 @@ export class Gateway extends pulumi.ComponentResource {
       const backend = entry === dashboard ? { internal: DASHBOARD_SERVICE } : { url: `${route.tls || https.has(entry.workload) ? "https" : "http"}://${entry.workload}:${entry.port}` };
       const plain: GatewayRoute = { name: entry.workload, host: route.host, pathPrefix: route.pathPrefix, backend, rateLimit: route.rateLimit };
       if (!route.basicAuth) return pulumi.output(plain);
+      const login = route.backendLogin;
+      if (login) {
+        this.credentials[entry.workload] = pulumi.secret(pulumi.output({ user: login.user, password: login.password }));
+        return pulumi.secret(pulumi.output(login.bcryptHash)).apply((hash): GatewayRoute => ({ ...plain, users: [`${login.user}:${hash}`], forwardAuthorization: true }));
+      }
       // bcryptHash is computed once, when the password is created, and kept in the state (Go's
       // bcrypt, cost 10, "$2a$"), so the rendered file is stable across runs; it hashes only the
       // first 72 bytes, far above these 32 characters.

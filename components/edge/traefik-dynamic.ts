@@ -20,6 +20,8 @@ export interface GatewayRoute {
   rateLimit: RateLimit;
   /** htpasswd lines (bcrypt) the route's basic auth accepts; absent for APIs that authenticate themselves. */
   users?: string[];
+  /** Pass the checked Authorization header on: the backend checks the same login (see WorkloadRoute.backendLogin). */
+  forwardAuthorization?: boolean;
 }
 
 export interface TraefikDynamicInput {
@@ -93,7 +95,8 @@ export function traefikDynamicConfig(input: TraefikDynamicInput): TraefikDynamic
     if (route.users) {
       // After the rate limit, so a client guessing passwords is throttled like any other.
       chain.push(authName(route.name));
-      middlewares[authName(route.name)] = { basicAuth: { users: route.users, realm: route.host, removeHeader: true } };
+      // The gateway's own password goes no further than the gateway, unless it is the backend's login.
+      middlewares[authName(route.name)] = { basicAuth: { users: route.users, realm: route.host, removeHeader: !route.forwardAuthorization } };
     }
     let service: string;
     if ("internal" in route.backend) {

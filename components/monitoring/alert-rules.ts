@@ -93,6 +93,14 @@ export const ALERT_GROUPS: AlertGroup[] = [
         description: "No logical backup has completed in the last 25 hours (0 before the first backup ever): a restore would lose more than a day.",
       },
       {
+        alert: "PgBouncerDown",
+        expr: "pgbouncer_up == 0",
+        for: "1m",
+        severity: "critical",
+        summary: "PgBouncer behind {{ $labels.instance }} is down",
+        description: "pgbouncer_exporter cannot reach PgBouncer's admin console: every service reaches PostgreSQL through PgBouncer, so every database call fails.",
+      },
+      {
         alert: "PgBouncerClientsWaiting",
         expr: `sum by (${TARGET_LABELS}, database) (pgbouncer_pools_client_waiting_connections) > 0`,
         for: "2m",

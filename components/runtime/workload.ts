@@ -64,6 +64,12 @@ export interface WorkloadRoute {
   port: string;
   /** Protect the route with basic auth held by the gateway (admin UIs). */
   basicAuth?: boolean;
+  /**
+   * With basicAuth: the UI reads the Authorization header itself (RabbitMQ management sends its
+   * own login as Basic on every API call, which a second, gateway-only password would collide
+   * with). The gateway then checks that same login, bcrypt-hashed, and passes the header on.
+   */
+  backendLogin?: { user: string; password: pulumi.Input<string>; bcryptHash: pulumi.Input<string> };
   /** The port speaks HTTPS with a platform-CA leaf (Consul): the gateway verifies it against the CA. */
   tls?: boolean;
 }

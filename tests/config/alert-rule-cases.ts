@@ -76,6 +76,10 @@ export const ALERT_CASES: Record<string, AlertCase> = {
     // A backup every minute (the value tracks the clock) is never old.
     silent: { series: one("fundament_backup_last_success_timestamp_seconds", PG, "0+60x20"), at: "15m" },
   },
+  PgBouncerDown: {
+    fires: { series: one("pgbouncer_up", BOUNCER, "0x10"), at: "5m", labels: [{ ...BOUNCER, severity: "critical" }] },
+    silent: { series: one("pgbouncer_up", BOUNCER, "1x10"), at: "5m" },
+  },
   PgBouncerClientsWaiting: {
     fires: {
       series: one("pgbouncer_pools_client_waiting_connections", { ...BOUNCER, database: "users", user: "users" }, "3x10"),

@@ -183,6 +183,17 @@ function startExporter(name: string, server: ServerName): Promise<PrometheusProc
   });
 }
 
+/** The service bundled as its image's build stage does (esbuild), while the servers start. */
+function bundleService(): Promise<string> {
+  const dir = mkdtempSync(join(serviceDir, ".bundle-test-"));
+  bundleDir = dir;
+  const child = spawn(process.execPath, [join(serviceDir, "scripts", "bundle.mjs"), bundleDir], { stdio: ["ignore", "ignore", "pipe"] });
+  let stderr = "";
+  child.stderr?.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+  return new Promise((resolve, reject) => child.once("exit", (code) => (code === 0 ? resolve(dir) : reject(new Error(`bundling the config service failed: ${stderr}`)))));
+}
+let bundled: Promise<string>;
+
 /** The service as its image runs it (the esbuild bundle under node) with its workload's environment and files. */
 async function startService(): Promise<RunningService> {
   const w = workload("config");
@@ -202,13 +213,11 @@ async function startService(): Promise<RunningService> {
     delete out.OTEL_EXPORTER_OTLP_ENDPOINT;
     return { PATH: process.env.PATH ?? "", ...out, HOST: "127.0.0.1", LOG_LEVEL: "warn" };
   };
-  bundleDir = mkdtempSync(join(serviceDir, ".bundle-test-"));
-  const bundled = spawnSync(process.execPath, [join(serviceDir, "scripts", "bundle.mjs"), bundleDir], { encoding: "utf8" });
-  if (bundled.status !== 0) throw new Error(`bundling the config service failed: ${bundled.stderr}`);
-  const migrated = spawnSync(process.execPath, [join(bundleDir, "migrate.js")], { env: environment(stack.migration.env), encoding: "utf8", timeout: 120_000 });
+  const bundle = await bundled;
+  const migrated = spawnSync(process.execPath, [join(bundle, "migrate.js")], { env: environment(stack.migration.env), encoding: "utf8", timeout: 120_000 });
   if (migrated.status !== 0) throw new Error(`the config service's migration job failed: ${migrated.stdout}${migrated.stderr}`);
   return startOnFreePorts(2, async ([port, metricsPort]) => {
-    const child = spawn(process.execPath, [join(bundleDir!, "server.js")], {
+    const child = spawn(process.execPath, [join(bundle, "server.js")], {
       env: { ...environment(w.env), PORT: String(port), METRICS_PORT: String(metricsPort) },
       stdio: ["ignore", "pipe", "pipe"],
     });
@@ -278,6 +287,9 @@ beforeAll(async () => {
     { scrapeIntervalSeconds: SCRAPE_INTERVAL_SECONDS, escalationAfterMinutes: ESCALATION_MINUTES },
   );
 
+  bundled = bundleService();
+  // Awaited in startService; a failure before then must not go unhandled.
+  bundled.catch(() => undefined);
   const pg = workload("postgres");
   const redisWorkload = workload("redis");
   const rabbitWorkload = workload("rabbitmq");
@@ -442,22 +454,27 @@ describe("monitoring end to end", () => {
     console.log(`[monitoring e2e] ${used.size} metric names read by ${sources.length} rule and panel expressions: ${used.size - absent} seen in real scrapes, ${absent} exported by no program run here (${[...new Set(Object.values(absentHere))].join(", ")})`);
   }, 120_000);
 
-  it("stopping the config service and PostgreSQL pages for each, escalates, and mutes the warnings PostgreSQL's outage causes", async () => {
+  it("stopping the config service, PgBouncer and PostgreSQL pages for each, escalates, and mutes the warnings PostgreSQL's outage causes", async () => {
     const stoppedAt = Date.now();
     service!.child.kill("SIGTERM");
-    await Promise.all([postgres.stop(), service!.exited]);
+    await Promise.all([postgres.stop(), pgbouncer.stop(), service!.exited]);
 
-    await waitFor(
-      "TargetDown of the config service and PostgresDown at the pager webhook",
-      async () => firstDelivery("/pager", (a) => a.labels.alertname === "TargetDown" && a.labels.job === "config") !== undefined && firstDelivery("/pager", (a) => a.labels.alertname === "PostgresDown") !== undefined,
-      180_000,
-      500,
-    );
-    const targetDown = firstDelivery("/pager", (a) => a.labels.alertname === "TargetDown" && a.labels.job === "config")!;
-    const postgresDown = firstDelivery("/pager", (a) => a.labels.alertname === "PostgresDown")!;
-    expect(targetDown.authorization).toBe(`Bearer ${keys.pager}`);
-    expect(postgresDown.authorization).toBe(`Bearer ${keys.pager}`);
-    console.log(`[monitoring e2e] stop to webhook: TargetDown (config service, SIGTERM) ${((targetDown.at - stoppedAt) / 1000).toFixed(1)} s; PostgresDown (PostgreSQL, fast shutdown) ${((postgresDown.at - stoppedAt) / 1000).toFixed(1)} s`);
+    const paged = {
+      "TargetDown (config service, SIGTERM)": (a: WebhookMessage["alerts"][number]) => a.labels.alertname === "TargetDown" && a.labels.job === "config",
+      "PostgresDown (PostgreSQL, fast shutdown)": (a: WebhookMessage["alerts"][number]) => a.labels.alertname === "PostgresDown",
+      "PgBouncerDown (PgBouncer, SIGTERM)": (a: WebhookMessage["alerts"][number]) => a.labels.alertname === "PgBouncerDown",
+    };
+    await waitFor("each outage's alert at the pager webhook", async () => Object.values(paged).every((match) => firstDelivery("/pager", match) !== undefined), 180_000, 500).catch((error: unknown) => {
+      const seen = webhook.webhooks("/pager").flatMap((d) => d.body.alerts.map((a) => `${a.labels.alertname}/${a.labels.job}`));
+      throw new Error(`${String(error)}; the pager webhook saw: ${seen.join(", ") || "nothing"}`);
+    });
+    const times: string[] = [];
+    for (const [what, match] of Object.entries(paged)) {
+      const delivery = firstDelivery("/pager", match)!;
+      expect(delivery.authorization, what).toBe(`Bearer ${keys.pager}`);
+      times.push(`${what} ${((delivery.at - stoppedAt) / 1000).toFixed(1)} s`);
+    }
+    console.log(`[monitoring e2e] stop to webhook: ${times.join("; ")}`);
 
     // The warning PostgreSQL's outage raises on the same target: firing in Prometheus, held by
     // Alertmanager as inhibited by PostgresDown, and never sent.

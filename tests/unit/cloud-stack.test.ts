@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
-import { CHARTS } from "../../components/gpu/chart-versions";
+import { CHARTS, CLUSTER_AUTOSCALER_IMAGE_TAGS } from "../../components/gpu/chart-versions";
 import { EKS_ADDON_VERSIONS } from "../../components/cloud/aws/addon-versions";
 import { MANAGED_POLICIES, PolicyDocument, RESOURCE_WILDCARD_ACTIONS, Statement } from "../../components/cloud/aws/iam-documents";
 import { KubernetesRuntime } from "../../components/runtime/kubernetes";
@@ -82,7 +82,7 @@ describe("prod from an empty AWS account: network", () => {
 describe("prod from an empty AWS account: EKS", () => {
   it("pins the Kubernetes version, keeps the endpoint private but for the listed CIDRs, and logs the control plane", () => {
     const cluster = props(prod.one("aws:eks/cluster:Cluster", "cluster-cluster"));
-    expect(cluster.version).toBe("1.33");
+    expect(cluster.version).toBe("1.35");
     expect(cluster.vpcConfig).toMatchObject({ endpointPrivateAccess: true, endpointPublicAccess: true, publicAccessCidrs: ["203.0.113.0/24"] });
     expect(cluster.enabledClusterLogTypes).toEqual(["api", "audit", "authenticator", "controllerManager", "scheduler"]);
     expect(cluster.accessConfig).toMatchObject({ authenticationMode: "API" });
@@ -104,9 +104,20 @@ describe("prod from an empty AWS account: EKS", () => {
     });
   });
 
+  it("pins add-ons and the autoscaler image per Kubernetes minor, each built for that minor", () => {
+    // kube-proxy and cluster-autoscaler track the control plane's minor; a table row whose pins
+    // name another minor is a copy-paste left from the last upgrade.
+    expect(Object.keys(CLUSTER_AUTOSCALER_IMAGE_TAGS).sort()).toEqual(Object.keys(EKS_ADDON_VERSIONS).sort());
+    for (const [minor, addons] of Object.entries(EKS_ADDON_VERSIONS)) {
+      expect(addons["kube-proxy"]).toMatch(new RegExp(`^v${minor.replace(".", "\\.")}\\.\\d+-eksbuild\\.\\d+$`));
+      expect(CLUSTER_AUTOSCALER_IMAGE_TAGS[minor]).toMatch(new RegExp(`^v${minor.replace(".", "\\.")}\\.\\d+$`));
+      for (const version of Object.values(addons)) expect(version).toMatch(/^v\d+\.\d+\.\d+-eksbuild\.\d+$/);
+    }
+  });
+
   it("installs the five managed add-ons at the versions pinned for the cluster's Kubernetes", () => {
     const addons = Object.fromEntries(prod.all("aws:eks/addon:Addon").map(props).map((a) => [a.addonName, a.addonVersion]));
-    expect(addons).toEqual(EKS_ADDON_VERSIONS["1.33"]);
+    expect(addons).toEqual(EKS_ADDON_VERSIONS["1.35"]);
   });
 
   it("turns on the CNI's network policy agent, without which the zones' NetworkPolicies would be enforced by nothing", () => {
@@ -117,7 +128,7 @@ describe("prod from an empty AWS account: EKS", () => {
 
   it("runs a system node group on AL2023 from a launch template with IMDSv2 and an encrypted gp3 root", () => {
     const system = props(prod.one("aws:eks/nodeGroup:NodeGroup", "cluster-system"));
-    expect(system).toMatchObject({ amiType: "AL2023_x86_64_STANDARD", capacityType: "ON_DEMAND", version: "1.33", scalingConfig: { minSize: 3, maxSize: 6, desiredSize: 3 } });
+    expect(system).toMatchObject({ amiType: "AL2023_x86_64_STANDARD", capacityType: "ON_DEMAND", version: "1.35", scalingConfig: { minSize: 3, maxSize: 6, desiredSize: 3 } });
     expect(system.taints).toBeUndefined();
     for (const template of prod.all("aws:ec2/launchTemplate:LaunchTemplate").map(props)) {
       expect(template.metadataOptions).toMatchObject({ httpTokens: "required" });
@@ -192,7 +203,7 @@ describe("GPU node pools, charts, quotas and autoscaling", () => {
     for (const agent of ["nvidia-device-plugin", "dcgm-exporter"]) {
       expect(releases[agent].values).toMatchObject({ nodeSelector: { "nvidia.com/gpu.present": "true" }, tolerations: [{ key: "nvidia.com/gpu", operator: "Exists", effect: "NoSchedule" }] });
     }
-    expect(releases["cluster-autoscaler"].values).toMatchObject({ autoDiscovery: { clusterName: "fundament-prod" }, awsRegion: "eu-central-1", image: { tag: "v1.33.0" } });
+    expect(releases["cluster-autoscaler"].values).toMatchObject({ autoDiscovery: { clusterName: "fundament-prod" }, awsRegion: "eu-central-1", image: { tag: "v1.35.2" } });
     expect(releases.vpa.values).toMatchObject({ updater: { enabled: false }, admissionController: { enabled: false } });
   });
 
@@ -491,6 +502,10 @@ describe("cluster config", () => {
     expect(load({ publicAccessCidrs: ["0.0.0.0/0"] })).toThrow(/fundament:cluster\.publicAccessCidrs: 0\.0\.0\.0\/0 opens the API/);
     expect(load({ mode: "existing" })).toThrow(/fundament:gpu\.pools: node pools are built only with fundament:cluster\.mode eks/);
     expect(load({ logRetentionDays: 10 })).toThrow(StackConfigError);
+  });
+
+  it("refuses a Kubernetes version with no pinned add-ons or autoscaler image, naming the pinned ones", () => {
+    expect(load({ kubernetesVersion: "1.33" })).toThrow(/fundament:cluster\.kubernetesVersion: no add-on versions and cluster-autoscaler image are pinned for 1\.33 \(pinned: 1\.35\)/);
   });
 
   it("registers nothing when the cluster config is invalid", async () => {

@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { DYNAMIC_CONFIG_PATH, GATEWAY_PORTS, PUBLIC_PORTS, rateLimitName, STATIC_CONFIG_PATH } from "../../components/edge";
+import { authName, DYNAMIC_CONFIG_PATH, GATEWAY_PORTS, PUBLIC_PORTS, rateLimitName, STATIC_CONFIG_PATH } from "../../components/edge";
 import { fileKey } from "../../components/runtime/kubernetes-pod";
 import { isSecretMarker, readStackConfig } from "../../scripts/mock-engine";
 import { runStack, secretLeaks, StackView } from "./stack-run";
@@ -89,6 +89,11 @@ describe.each(["dev", "prod"])("the gateway on the %s stack", (stack) => {
         expect(middleware.basicAuth.users).toEqual([expect.stringMatching(/^admin:\$2[aby]\$\d\d\$/)]);
       }
     }
+    // RabbitMQ management checks the Authorization header itself: the gateway accepts exactly its
+    // admin login and passes the header on; every other UI's gateway password stops at the gateway.
+    const adminHash = view.providerState.get("random:index/randomPassword:RandomPassword::rabbitmq-admin-password")?.bcryptHash;
+    expect(config.http.middlewares[authName("rabbitmq")]).toEqual({ basicAuth: { users: [`admin:${String(adminHash)}`], realm: expect.any(String), removeHeader: false } });
+    for (const ui of ADMIN_UIS.filter((name) => name !== "rabbitmq")) expect(config.http.middlewares[authName(ui)], ui).toMatchObject({ basicAuth: { removeHeader: true } });
     expect(routers.grafana.rule).toBe(`Host(\`grafana.${stack === "dev" ? "fundament.localhost" : "platform.example.com"}\`)`);
     expect(config.http.middlewares[rateLimitName("config")]).toEqual({ rateLimit: { average: 100, burst: 200, period: "1s" } });
   });
@@ -113,7 +118,9 @@ describe.each(["dev", "prod"])("the gateway on the %s stack", (stack) => {
     expect(isSecretMarker(view.outputs.adminUiCredentials)).toBe(true);
     const credentials = (view.outputs.adminUiCredentials as { value: Record<string, { user: string; password: string }> }).value;
     expect(Object.keys(credentials).sort()).toEqual([...ADMIN_UIS].sort());
-    for (const ui of ADMIN_UIS) expect(credentials[ui]).toEqual({ user: "admin", password: expect.stringMatching(/^[A-Za-z0-9]{32}$/) });
+    for (const ui of ADMIN_UIS.filter((name) => name !== "rabbitmq")) expect(credentials[ui]).toEqual({ user: "admin", password: expect.stringMatching(/^[A-Za-z0-9]{32}$/) });
+    // RabbitMQ management's own admin login, which its UI sends on every call.
+    expect(credentials.rabbitmq).toEqual({ user: "admin", password: view.providerState.get("random:index/randomPassword:RandomPassword::rabbitmq-admin-password")?.result });
     // The hostname exists once the controller has made the NLB (not under the mock engine).
     if (stack === "prod") expect(view.outputs.gatewayLoadBalancer).toMatchObject({ service: "gateway-public" });
     else expect(view.outputs).not.toHaveProperty("gatewayLoadBalancer");

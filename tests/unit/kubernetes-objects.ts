@@ -9,6 +9,15 @@ const CRD_PACKAGES: Record<string, string> = { "autoscaling.k8s.io": "@kubernete
 
 const NODE_MODULES = join(__dirname, "..", "..", "node_modules");
 
+/*
+ * kubernetes-models 4.5.1 carries the Kubernetes 1.33 schema (Lifecycle.stopSignal, no
+ * PodSpec.hostnameOverride of 1.34); the cluster runs 1.35. No release carries 1.35's: the next one,
+ * 5.1.0, is already past it (PodSpec.schedulingGroup, no workloadRef) and needs Node 22. The older
+ * schema is the stricter check for what the stack renders: a field it knows, 1.35 serves too (no
+ * core, apps, batch, networking or policy field used here was removed in 1.34 or 1.35), while a
+ * newer schema would pass fields a 1.35 API server drops.
+ */
+
 /** Module path of the kubernetes-models class for a Pulumi Kubernetes type token, and its typings. */
 function modelPath(type: string): { path: string; typings: string; kind: string } | undefined {
   const match = /^kubernetes:([^/]+)\/([^:]+):(\w+)$/.exec(type);

@@ -60,6 +60,7 @@ export async function connectDependencies(config: ConfigServiceEnv, logger: Logg
     resolveJwksUrl: async () => discoveredUrl(config.JWKS_URL, await discovery.discover(config.JWKS_SERVICE), turn++),
     rolesClaim: config.JWT_ROLES_CLAIM,
     cooldownMs: config.JWKS_COOLDOWN_MS,
+    cacheMaxAgeMs: config.JWKS_MAX_AGE_MS,
     ...(config.JWT_ISSUER === undefined ? {} : { issuer: config.JWT_ISSUER }),
     ...(config.JWT_AUDIENCE === undefined ? {} : { audience: config.JWT_AUDIENCE }),
   });

@@ -30,6 +30,7 @@ export const configServiceEnv = {
   JWT_AUDIENCE: env.optional(env.string({ description: "required `aud` of tokens" })),
   JWT_ROLES_CLAIM: env.string({ default: "roles", description: "claim carrying the caller's roles" }),
   JWKS_COOLDOWN_MS: env.integer({ default: 30_000, min: 0, description: "least time between JWKS refetches on an unknown kid" }),
+  JWKS_MAX_AGE_MS: env.integer({ default: 60_000, min: 1000, description: "the JWKS is fetched again after this long: the longest a key the users service retired still verifies" }),
   CONFIG_WRITE_ROLE: env.string({ default: "config:write", description: "role a token needs to change configuration" }),
   CONFIG_READ_ROLE: env.optional(env.string({ description: "when set, role a token needs to read configuration (the write role also reads)" })),
   WATCH_DEFAULT_WAIT_SECONDS: env.integer({ default: 30, min: 0, max: 300 }),

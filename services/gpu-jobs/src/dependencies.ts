@@ -19,6 +19,7 @@ export async function connectDependencies(config: GpuJobsEnv, logger: Logger): P
     jwksUrl: config.JWKS_URL,
     rolesClaim: config.JWT_ROLES_CLAIM,
     cooldownMs: config.JWKS_COOLDOWN_MS,
+    cacheMaxAgeMs: config.JWKS_MAX_AGE_MS,
     ...(config.JWT_ISSUER === undefined ? {} : { issuer: config.JWT_ISSUER }),
     ...(config.JWT_AUDIENCE === undefined ? {} : { audience: config.JWT_AUDIENCE }),
   });

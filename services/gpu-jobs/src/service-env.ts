@@ -22,6 +22,7 @@ export const gpuJobsEnv = {
   JWT_AUDIENCE: env.optional(env.string({ description: "required `aud` of tokens" })),
   JWT_ROLES_CLAIM: env.string({ default: "roles", description: "claim carrying the caller's roles" }),
   JWKS_COOLDOWN_MS: env.integer({ default: 30_000, min: 0 }),
+  JWKS_MAX_AGE_MS: env.integer({ default: 60_000, min: 1000, description: "the JWKS is fetched again after this long: the longest a key the users service retired still verifies" }),
   GPU_PROVIDERS: env.list({ description: "providers to use, comma-separated: aws, runpod, vastai, lambda, paperspace, genesis, local" }),
   GPU_JOB_SECRETS_DIR: env.optional(env.string({ description: "directory of secret files jobs may reference by name (environment secretRef)" })),
   GPU_ATTEMPT_TIMEOUT_MS: env.integer({ default: 60_000, min: 100, description: "per-attempt launch timeout" }),

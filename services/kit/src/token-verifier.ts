@@ -25,7 +25,10 @@ export interface JwksVerifierOptions {
   rolesClaim?: string;
   /** Minimum time between two JWKS fetches triggered by an unknown `kid`. */
   cooldownMs?: number;
-  /** Age after which the cached JWKS is fetched again even when every kid is known. */
+  /**
+   * Age after which the cached JWKS is fetched again even when every kid is known: the longest a
+   * key the users service retired (a leaked one) still verifies here. Default 60 s.
+   */
   cacheMaxAgeMs?: number;
   timeoutMs?: number;
   algorithms?: string[];
@@ -63,7 +66,8 @@ export async function createJwksVerifier(options: JwksVerifierOptions): Promise<
     if (!set) {
       set = jose.createRemoteJWKSet(new URL(url), {
         cooldownDuration: options.cooldownMs ?? 30_000,
-        cacheMaxAge: options.cacheMaxAgeMs ?? 600_000,
+        // One small GET per minute and replica, so a retired key stops verifying within a minute.
+        cacheMaxAge: options.cacheMaxAgeMs ?? 60_000,
         timeoutDuration: options.timeoutMs ?? 5000,
       });
       sets.set(url, set);

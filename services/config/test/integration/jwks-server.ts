@@ -16,6 +16,8 @@ export interface JwksServer {
   sign(claims: JWTPayload & { roles?: string[] }, options?: { key?: SigningKey; expiresIn?: string }): Promise<string>;
   /** Publishes a new key beside the old one and signs with it from now on. */
   rotate(): Promise<SigningKey>;
+  /** Stops publishing a key (the users service retired it, say after a leak). */
+  retire(kid: string): void;
   /** A key the server never publishes: its tokens must be refused. */
   strayKey(): Promise<SigningKey>;
   close(): Promise<void>;
@@ -57,6 +59,10 @@ export async function startJwksServer(options: { issuer: string; audience: strin
       const key = await newKey();
       published.push(key);
       return key;
+    },
+    retire(kid) {
+      const index = published.findIndex((key) => key.kid === kid);
+      if (index >= 0) published.splice(index, 1);
     },
     strayKey: newKey,
     close: () =>

@@ -37,6 +37,20 @@ describe("JWKS through discovery", () => {
     expect(jwks.fetches).toBe(1);
   });
 
+  it("refuses a token of a key the users service retired once its cached key set is older than cacheMaxAgeMs", async () => {
+    jwks = await startJwksServer(options);
+    const maxAgeMs = 300;
+    const verifier = await createJwksVerifier({ jwksUrl: jwks.url, ...options, cacheMaxAgeMs: maxAgeMs });
+    const leaked = await jwks.sign({ sub: "u1", roles: [] });
+    await expect(verifier.verify(leaked)).resolves.toMatchObject({ subject: "u1" });
+    const next = await jwks.rotate();
+    jwks.retire("test-key-1");
+    // Within the max age the cached set still holds the old key; past it the set is fetched again.
+    await new Promise((resolve) => setTimeout(resolve, maxAgeMs + 50));
+    await expect(verifier.verify(leaked)).rejects.toThrow(/no applicable key found|matching key/i);
+    await expect(verifier.verify(await jwks.sign({ sub: "u2", roles: [] }, { key: next }))).resolves.toMatchObject({ subject: "u2" });
+  });
+
   it("uses JWKS_URL's DNS name when Consul is not configured", async () => {
     discovery = createDiscovery({ fallback: { users: { host: "users", port: 8080 } } });
     expect(discoveredUrl(TEMPLATE, await discovery.discover("users"), 0)).toBe(TEMPLATE);
