@@ -26,6 +26,8 @@ import { scramSha256Verifier } from "../components/database/postgres/postgres-sc
 import { startPgBouncer } from "../scripts/local-servers/pgbouncer-server";
 import { startPostgres } from "../scripts/local-servers/postgres-server";
 import { chownTo, ownedTempDir } from "../scripts/local-servers/server-process";
+import { POSTGRES_TLS } from "../components/database/postgres/postgres";
+import { PGBOUNCER_TLS } from "../components/database/postgres/pgbouncer";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 4);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 15);
@@ -44,7 +46,7 @@ async function main(): Promise<void> {
   const verifier = scramSha256Verifier(password, randomBytes(16).toString("base64"));
   const other = scramSha256Verifier(randomBytes(20).toString("hex"), randomBytes(16).toString("base64"));
   const postgres = await startPostgres({
-    conf: renderPostgresConf({ resources: { cpu: 2, memoryMiB: 4096 }, maxConnections: MAX_CONNECTIONS, storageGiB: 20 }),
+    conf: renderPostgresConf({ resources: { cpu: 2, memoryMiB: 4096 }, maxConnections: MAX_CONNECTIONS, storageGiB: 20, tls: POSTGRES_TLS }),
     hba: renderPostgresHba(),
     initSql: [renderPostgresInitSql({ services: [{ role: "bench", database: "bench", scramVerifier: verifier }], monitorVerifier: other, backupVerifier: other })],
   });
@@ -56,6 +58,8 @@ async function main(): Promise<void> {
       defaultPoolSize: POOL_SIZE,
       maxClientConnections: 2000,
       authFile: "/unused",
+      // The harness gives PgBouncer its own leaf and CA in place of these paths.
+      tls: PGBOUNCER_TLS,
     }),
     userlist: renderPgBouncerUserlist([{ user: "bench", scramVerifier: verifier }]),
   });

@@ -35,6 +35,7 @@ import { join } from "node:path";
 import { renderPostgresConf } from "../components/database/postgres/postgres-conf";
 import { POSTGRES_BIN, startPostgres, PostgresServer } from "../scripts/local-servers/postgres-server";
 import { spawnAs } from "../scripts/local-servers/server-process";
+import { POSTGRES_TLS } from "../components/database/postgres/postgres";
 
 const RESOURCES = { cpu: 2, memoryMiB: 4096 };
 const SCALE = Number(process.env.BENCH_SCALE ?? 20);
@@ -117,7 +118,7 @@ const WORKLOADS: Workload[] = [
 ];
 
 async function main(): Promise<void> {
-  const conf = renderPostgresConf({ resources: RESOURCES, maxConnections: 100, storageGiB: 20 });
+  const conf = renderPostgresConf({ resources: RESOURCES, maxConnections: 100, storageGiB: 20, tls: POSTGRES_TLS });
   const extra = process.env.BENCH_EXTRA_CONF ? `\n# BENCH_EXTRA_CONF\n${process.env.BENCH_EXTRA_CONF.replace(/;\s*/g, "\n")}\n` : "";
   const baselineConf = process.env.BENCH_BASELINE === "rendered" ? conf : undefined;
   const [stock, rendered] = await Promise.all([startPostgres({ conf: baselineConf }), startPostgres({ conf: conf + extra })]);

@@ -99,7 +99,7 @@ async function main(): Promise<void> {
     env.pg.psql("create database config_bench owner users_app");
     const configUrlPg = `postgres://users_app@127.0.0.1:${env.pg.port}/config_bench`;
     const configPassword = readSecret(env.env().DATABASE_PASSWORD_FILE!);
-    const configPool = createPgPool({ url: configUrlPg, password: configPassword, applicationName: "config-bench" });
+    const configPool = createPgPool({ url: configUrlPg, password: configPassword, ca: env.pg.caPem, applicationName: "config-bench" });
     await runMigrations({ pool: configPool, directory: CONFIG_MIGRATIONS, lockName: "config" });
     const configRedis = createRedis({ url: `redis://127.0.0.1:${env.redis.port}/1`, password: readSecret(env.env().REDIS_PASSWORD_FILE!), connectionName: "config-bench" });
     const configLogger = createLogger({ service: "config", level: "warn" });
@@ -107,7 +107,7 @@ async function main(): Promise<void> {
       logger: configLogger,
       pool: configPool,
       redis: configRedis,
-      changeFeed: await PostgresChangeFeed.start({ connection: listenConnection(configUrlPg, configPassword), logger: configLogger }),
+      changeFeed: await PostgresChangeFeed.start({ connection: listenConnection(configUrlPg, configPassword, env.pg.caPem), logger: configLogger }),
       verifier: await createJwksVerifier({ jwksUrl: `${usersUrl}/.well-known/jwks.json`, issuer: "fundament-users", audience: "fundament" }),
     });
     const configUrl = await listen(config);

@@ -112,7 +112,7 @@ async function main(): Promise<void> {
     const secret = (file: string) => readFileSync(file, "utf8").trim();
     const databaseUrl = `postgres://users_app@127.0.0.1:${env.pg.port}/config_tls_bench`;
     const databasePassword = secret(env.env().DATABASE_PASSWORD_FILE!);
-    const migrationPool = createPgPool({ url: databaseUrl, password: databasePassword, applicationName: "config-tls-bench" });
+    const migrationPool = createPgPool({ url: databaseUrl, password: databasePassword, ca: env.pg.caPem, applicationName: "config-tls-bench" });
     await runMigrations({ pool: migrationPool, directory: CONFIG_MIGRATIONS, lockName: "config" });
     await migrationPool.end();
     const verifier = await createJwksVerifier({ jwksUrl: `${usersUrl}/.well-known/jwks.json`, issuer: "fundament-users", audience: "fundament" });
@@ -120,7 +120,7 @@ async function main(): Promise<void> {
     const build = () =>
       buildConfigApp({
         logger: createLogger({ service: "config", level: "warn" }),
-        pool: createPgPool({ url: databaseUrl, password: databasePassword, applicationName: "config-tls-bench" }),
+        pool: createPgPool({ url: databaseUrl, password: databasePassword, ca: env.pg.caPem, applicationName: "config-tls-bench" }),
         redis: createRedis({ url: `redis://127.0.0.1:${env.redis.port}/1`, password: secret(env.env().REDIS_PASSWORD_FILE!), connectionName: "config-tls-bench" }),
         changeFeed: new ChangeWaiters(),
         verifier,

@@ -67,7 +67,7 @@ export class Platform extends pulumi.ComponentResource {
     this.edge = wireEdge(scope, { cluster: this.cluster, runtime, pki: this.pki });
     this.databases = wireDatabases(scope, { runtime, storage: this.storage, pki: this.pki });
     this.rabbitmq = wireBroker(scope, { runtime, pki: this.pki });
-    this.services = wireServices(scope, { runtime, zones, databases: this.databases, broker: this.rabbitmq, trustedProxies: this.edge.trustedProxies });
+    this.services = wireServices(scope, { runtime, zones, databases: this.databases, broker: this.rabbitmq, trustedProxies: this.edge.trustedProxies, caCertPem: this.pki.caCertPem });
     this.monitoring = wireMonitoring(scope, { runtime, scrapes, cluster: this.cluster });
     this.edge.gateway.serveRoutes();
     this.scheduling = wireScheduling(scope, { cluster: this.cluster, zones, databases: this.databases, broker: this.rabbitmq, services: this.services });

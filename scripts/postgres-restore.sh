@@ -22,7 +22,10 @@
 #
 # Connection: the libpq environment. PGUSER must be a superuser (it drops and creates databases);
 # give the password through PGPASSFILE (a file of mode 0600), never on the command line.
-#   PGHOST PGPORT PGUSER PGPASSFILE
+# Over the network the server takes TLS only: the script connects with PGSSLMODE=verify-full
+# (a weaker mode is refused) and needs PGSSLROOTCERT, the platform CA
+# (`pulumi stack output caCertificate`); PGHOST must be a name the server's certificate carries.
+#   PGHOST PGPORT PGUSER PGPASSFILE PGSSLROOTCERT
 # The client tools (psql, pg_restore) must be of the server's major version; the PostgreSQL
 # image the stack runs has them.
 #
@@ -30,6 +33,7 @@
 # <network> the backend zone network:
 #   docker run --rm -it --network <network> \
 #     -v <backups>:/backups:ro -v "$PWD/scripts:/scripts:ro" -v "$HOME/.pgpass-fundament:/pgpass:ro" \
+#     -v "$PWD/platform-ca.crt:/ca.crt:ro" -e PGSSLROOTCERT=/ca.crt \
 #     -e PGHOST=postgres -e PGUSER=postgres -e PGPASSFILE=/pgpass \
 #     <the stack's postgres image, fundament:postgres.image> sh /scripts/postgres-restore.sh --yes /backups/backups/20261126T020000Z users
 # Prod (Kubernetes): run the same command in a pod that mounts the backup claim.
@@ -42,6 +46,21 @@ usage() {
   sed -n '5,22p' "$0" | sed 's/^# \{0,1\}//' >&2
   exit "${1:-2}"
 }
+
+# libpq ignores sslmode on a Unix socket (PGHOST a directory), so this only binds network logins.
+case "${PGSSLMODE:-verify-full}" in
+  verify-full) export PGSSLMODE=verify-full ;;
+  *) echo "postgres-restore: PGSSLMODE=$PGSSLMODE would not verify the server; unset it (the script uses verify-full)" >&2; exit 1 ;;
+esac
+case "${PGHOST:-}" in
+  '' | /*) ;;
+  *)
+    if [ -z "${PGSSLROOTCERT:-}" ] || [ ! -r "$PGSSLROOTCERT" ]; then
+      echo "postgres-restore: PGSSLROOTCERT must name the platform CA file (readable) to verify $PGHOST" >&2
+      exit 1
+    fi
+    ;;
+esac
 
 confirmed=no
 if [ "${1:-}" = "--yes" ]; then

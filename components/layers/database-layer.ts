@@ -51,6 +51,7 @@ function wirePostgres(scope: LayerScope, below: DatabaseInputs): Pick<DatabaseLa
       maxConnections: config.postgres.maxConnections,
       // Database names are SQL identifiers: gpu-jobs gets gpu_jobs.
       databases: consumers.map((service) => ({ service, database: service.replace(/-/g, "_") })),
+      pki: below.pki,
     },
     parent,
   );
@@ -64,6 +65,7 @@ function wirePostgres(scope: LayerScope, below: DatabaseInputs): Pick<DatabaseLa
       postgres,
       defaultPoolSize: config.pgbouncer.defaultPoolSize,
       maxClientConnections: config.pgbouncer.maxClientConnections,
+      pki: below.pki,
     },
     parent,
   );

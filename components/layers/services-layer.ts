@@ -24,6 +24,8 @@ interface ServicesInputs {
   broker?: RabbitMQ;
   /** The gateway's addresses, which alone may say who the client is (users' TRUST_PROXY). */
   trustedProxies?: pulumi.Input<string>;
+  /** The platform CA: every service verifies its data servers against it. */
+  caCertPem: pulumi.Input<string>;
   /** Consul: each service registers itself and discovers through it. */
   discovery?: DiscoveryLayer;
 }
@@ -91,6 +93,7 @@ function wireService(scope: LayerScope, below: ServicesInputs, service: ServiceN
       replicas: config.target === "docker" ? 1 : serviceConfig.replicas,
       // The scheduling layer gives every service an HPA on Kubernetes, which then owns the count.
       autoscaled: config.target === "kubernetes",
+      caCertPem: below.caCertPem,
       dependsOn: dataServices,
       route: apiRoute(service, config.domain, API_RATE_LIMITS[service]),
       ...own,

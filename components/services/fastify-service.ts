@@ -1,5 +1,6 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
+import { caFile } from "../pki/tls-files";
 import { OTLP_HTTP_ENDPOINT } from "../monitoring/monitoring-workloads";
 import { NODE_SERVICE_IMAGE_FACTS } from "../runtime/image-facts";
 import { DeployedWorkload, Probe, Runtime, WorkloadFile, WorkloadResources, WorkloadRoute, WorkloadStorage } from "../runtime/workload";
@@ -7,6 +8,11 @@ import { ImageRegistry, ServiceImage } from "./service-image";
 
 /** Where a service's secret files live inside its container. */
 export const SECRETS_DIR = "/run/secrets";
+/**
+ * Where a service and its migration job find the platform CA: every TLS connection they open
+ * (PostgreSQL, Redis, RabbitMQ) verifies its server against it. Public, so a plain file.
+ */
+export const SERVICE_CA_FILE = "/etc/fundament/tls/ca.crt";
 export const HTTP_PORT = 8080;
 export const METRICS_PORT = 9464;
 /** The node image's unprivileged user, which the services' Dockerfiles switch to (USER 1000:1000). */
@@ -30,6 +36,8 @@ export interface FastifyServiceArgs {
   env: Record<string, pulumi.Input<string>>;
   /** Secret values, each delivered as /run/secrets/<name> and announced as <VARIABLE>_FILE. */
   secrets: Record<string, { variable: string; value: pulumi.Input<string> }>;
+  /** The platform CA (PEM), delivered to the service and its migration job at SERVICE_CA_FILE. */
+  caCertPem: pulumi.Input<string>;
   /** Workloads that must be healthy before the service (and its migrations) start. */
   dependsOn: DeployedWorkload[];
   /** The migration job's settings (database only). */
@@ -69,6 +77,7 @@ export class FastifyService extends pulumi.ComponentResource {
       resources: args.resources,
     };
     const migration = secretFiles(args.secrets, args.migrationSecrets);
+    const ca = caFile(SERVICE_CA_FILE, args.caCertPem);
     this.migrations = args.runtime.run(
       {
         ...common,
@@ -77,7 +86,7 @@ export class FastifyService extends pulumi.ComponentResource {
         command: ["node", `services/${args.service}/dist/migrate.js`],
         zones: ["backend"],
         env: { ...args.migrationEnv, ...migration.env },
-        files: migration.files,
+        files: [ca, ...migration.files],
         stopGracePeriodSeconds: 30,
         backoffLimit: 3,
         dependsOn: args.dependsOn,
@@ -110,7 +119,7 @@ export class FastifyService extends pulumi.ComponentResource {
           ...args.env,
           ...all.env,
         },
-        files: all.files,
+        files: [ca, ...all.files],
         health: { startup: { ...live, periodSeconds: 2, failureThreshold: 30 }, readiness: ready, liveness: live },
         replicas: args.replicas,
         ...(args.autoscaled === true ? { autoscaled: true } : {}),

@@ -15,8 +15,9 @@ export function passwordOf(connection: pulumi.Output<{ password: string }>): pul
   return pulumi.secret(connection.apply((c) => c.password));
 }
 
+/** The host is the server's workload name, which its leaf carries: verify-full succeeds on both targets. */
 export function postgresUrl(connection: pulumi.Output<DatabaseConnection>): pulumi.Output<string> {
-  return pulumi.unsecret(connection.apply((c) => `postgres://${encodeURIComponent(c.user)}@${c.host}:${c.port}/${encodeURIComponent(c.database)}`));
+  return pulumi.unsecret(connection.apply((c) => `postgres://${encodeURIComponent(c.user)}@${c.host}:${c.port}/${encodeURIComponent(c.database)}?sslmode=verify-full`));
 }
 
 /** rediss:// (TLS) whenever the connection says so, which the platform's Redis always does. */
@@ -27,17 +28,4 @@ export function redisUrl(connection: pulumi.Output<RedisConnection>, withUser: b
 /** amqps:// (TLS) whenever the connection says so, which the platform's broker always does. */
 export function amqpUrl(connection: pulumi.Output<AmqpConnection>): pulumi.Output<string> {
   return pulumi.unsecret(connection.apply((c) => `${c.tls ? "amqps" : "amqp"}://${encodeURIComponent(c.user)}@${c.host}:${c.port}/${encodeURIComponent(c.vhost)}`));
-}
-
-/**
- * The CA files a service verifies Redis and RabbitMQ against, as the kit reads them
- * (REDIS_CA_FILE, AMQP_CA_FILE). They travel with the secret files because services take every
- * file through `*_FILE`; the CA itself is public.
- */
-export function redisCaSecret(connection: pulumi.Output<RedisConnection>): { variable: string; value: pulumi.Output<string> } {
-  return { variable: "REDIS_CA", value: plainPart(connection, "caCertPem") };
-}
-
-export function amqpCaSecret(connection: pulumi.Output<AmqpConnection>): { variable: string; value: pulumi.Output<string> } {
-  return { variable: "AMQP_CA", value: plainPart(connection, "caCertPem") };
 }

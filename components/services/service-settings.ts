@@ -4,8 +4,8 @@ import type { DatabaseConnection } from "../database/postgres/postgres";
 import type { RedisConnection } from "../database/redis/redis";
 import type { GpuJobsConfig } from "../config";
 import type { WorkloadStorage } from "../runtime/workload";
-import { HTTP_PORT } from "./fastify-service";
-import { amqpCaSecret, amqpUrl, passwordOf, plainPart, postgresUrl, redisCaSecret, redisUrl } from "./service-connections";
+import { HTTP_PORT, SERVICE_CA_FILE } from "./fastify-service";
+import { amqpUrl, passwordOf, plainPart, postgresUrl, redisUrl } from "./service-connections";
 
 export interface ServiceConnections {
   /** Through PgBouncer (transaction pooling). */
@@ -25,6 +25,11 @@ export interface ServiceSettings {
   serviceAccount?: string;
 }
 
+/** PgBouncer's URL and the platform CA the kit verifies it with (the service and its migration job). */
+function postgresSettings(connections: ServiceConnections): Record<string, pulumi.Input<string>> {
+  return { DATABASE_URL: postgresUrl(connections.postgres), DATABASE_CA_FILE: SERVICE_CA_FILE };
+}
+
 export const JWT_ISSUER = "fundament-users";
 export const JWT_AUDIENCE = "fundament";
 /** The role the users service grants to whoever may read configuration. */
@@ -38,14 +43,17 @@ export function usersSettings(
   /** The gateway's addresses (or the network its pods take addresses from): only they may say who the client is. */
   trustedProxies?: pulumi.Input<string>,
 ): ServiceSettings {
-  const database = { DATABASE_URL: postgresUrl(connections.postgres) };
+  const database = postgresSettings(connections);
   return {
     env: {
       ...database,
       // Per-address login limits must count the clients behind the gateway, not the gateway.
       ...(trustedProxies !== undefined ? { TRUST_PROXY: trustedProxies } : {}),
       REDIS_URL: redisUrl(connections.redis, true),
+      // Redis and RabbitMQ present leaves of the platform CA, the file every service is given.
+      REDIS_CA_FILE: SERVICE_CA_FILE,
       AMQP_URL: amqpUrl(connections.rabbitmq),
+      AMQP_CA_FILE: SERVICE_CA_FILE,
       JWT_ISSUER,
       JWT_AUDIENCE,
       BOOTSTRAP_ADMIN_EMAIL: admin.email,
@@ -53,9 +61,7 @@ export function usersSettings(
     secrets: {
       "database-password": { variable: "DATABASE_PASSWORD", value: passwordOf(connections.postgres) },
       "redis-password": { variable: "REDIS_PASSWORD", value: passwordOf(connections.redis) },
-      "redis-ca": redisCaSecret(connections.redis),
       "amqp-password": { variable: "AMQP_PASSWORD", value: passwordOf(connections.rabbitmq) },
-      "amqp-ca": amqpCaSecret(connections.rabbitmq),
       "jwt-signing-key": { variable: "JWT_SIGNING_KEY", value: signingKeyPem },
       "bootstrap-admin-password": { variable: "BOOTSTRAP_ADMIN_PASSWORD", value: admin.password },
     },
@@ -66,15 +72,17 @@ export function usersSettings(
 
 /** The config service's settings: see services/config/src/service-env.ts for every variable. */
 export function configSettings(connections: ServiceConnections, usersHost: pulumi.Input<string>): ServiceSettings {
-  const database = { DATABASE_URL: postgresUrl(connections.postgres) };
+  const database = postgresSettings(connections);
   return {
     env: {
       ...database,
       // The change feed LISTENs: PgBouncer's transaction pooling would never deliver a notification.
       DATABASE_LISTEN_URL: postgresUrl(connections.postgresSession),
       REDIS_URL: redisUrl(connections.redis, false),
+      REDIS_CA_FILE: SERVICE_CA_FILE,
       REDIS_USERNAME: plainPart(connections.redis, "user"),
       AMQP_HOST: plainPart(connections.rabbitmq, "host"),
+      AMQP_CA_FILE: SERVICE_CA_FILE,
       AMQP_PORT: plainPart(connections.rabbitmq, "port"),
       AMQP_VHOST: plainPart(connections.rabbitmq, "vhost"),
       AMQP_USER: plainPart(connections.rabbitmq, "user"),
@@ -87,9 +95,7 @@ export function configSettings(connections: ServiceConnections, usersHost: pulum
     secrets: {
       "database-password": { variable: "DATABASE_PASSWORD", value: passwordOf(connections.postgres) },
       "redis-password": { variable: "REDIS_PASSWORD", value: passwordOf(connections.redis) },
-      "redis-ca": redisCaSecret(connections.redis),
       "amqp-password": { variable: "AMQP_PASSWORD", value: passwordOf(connections.rabbitmq) },
-      "amqp-ca": amqpCaSecret(connections.rabbitmq),
     },
     migrationEnv: database,
     migrationSecrets: ["database-password"],
@@ -115,7 +121,7 @@ export function gpuJobsSettings(
   gpuJobs: GpuJobsConfig,
   kubernetes: { gpuNamespace: string; serviceAccount: string } | undefined,
 ): ServiceSettings {
-  const database = { DATABASE_URL: postgresUrl(connections.postgres) };
+  const database = postgresSettings(connections);
   const tables = (provider: string) => JSON.stringify(gpuJobs.offers.filter((offer) => offer.provider === provider).map(({ provider: _provider, ...offer }) => offer));
   const providers = effectiveGpuProviders(gpuJobs, kubernetes === undefined ? "docker" : "kubernetes");
   const keyed = (["runpod", "vastai", "lambda", "paperspace", "genesis"] as const).filter((provider) => providers.includes(provider) && gpuJobs.apiKeys[provider]);
@@ -127,6 +133,7 @@ export function gpuJobsSettings(
       JWT_AUDIENCE,
       // Commands (launch, monitor, cancel) through its own queues, state changes as events.
       AMQP_HOST: plainPart(connections.rabbitmq, "host"),
+      AMQP_CA_FILE: SERVICE_CA_FILE,
       AMQP_PORT: plainPart(connections.rabbitmq, "port"),
       AMQP_VHOST: plainPart(connections.rabbitmq, "vhost"),
       AMQP_USER: plainPart(connections.rabbitmq, "user"),
@@ -147,7 +154,6 @@ export function gpuJobsSettings(
     secrets: {
       "database-password": { variable: "DATABASE_PASSWORD", value: passwordOf(connections.postgres) },
       "amqp-password": { variable: "AMQP_PASSWORD", value: passwordOf(connections.rabbitmq) },
-      "amqp-ca": amqpCaSecret(connections.rabbitmq),
       ...Object.fromEntries(keyed.map((provider) => [`${provider}-api-key`, { variable: `${provider.toUpperCase()}_API_KEY`, value: pulumi.secret(gpuJobs.apiKeys[provider]!) }])),
     },
     migrationEnv: database,

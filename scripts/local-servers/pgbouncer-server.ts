@@ -3,6 +3,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { listensOn, startOnFreePorts, waitFor } from "./free-port";
 import { captureOutput, chownTo, ownedTempDir, spawnAs, waitForExit, type ServiceUser } from "./server-process";
+import { harnessCa, harnessLeafName } from "./harness-ca";
 import { testServer } from "./test-roots";
 
 export interface PgBouncerOptions {
@@ -10,12 +11,21 @@ export interface PgBouncerOptions {
   ini: string;
   /** Rendered userlist.txt, written where the appended auth_file points. */
   userlist: string;
+  /**
+   * "harness" (default): PgBouncer gets a leaf of the harness CA for localhost, 127.0.0.1 and ::1
+   * and verifies PostgreSQL against the harness CA (the harness's PostgreSQL leaves chain to it).
+   * "rendered": the ini's TLS file settings stay as rendered.
+   */
+  tls?: "harness" | "rendered";
 }
 
 export interface PgBouncerServer {
   readonly host: string;
   readonly port: number;
   readonly dir: string;
+  /** The CA PgBouncer's certificate chains to. */
+  readonly caPath: string;
+  readonly caPem: string;
   /** The user PgBouncer runs as, in its test root (runAs with it runs the root's programs). */
   readonly user: ServiceUser;
   /** What PgBouncer printed so far (for failure messages). */
@@ -51,9 +61,16 @@ async function startPgBouncerOn(options: PgBouncerOptions, port: number): Promis
   const userlistPath = join(temp.path, "userlist.txt");
   const iniPath = join(temp.path, "pgbouncer.ini");
   writeFileSync(userlistPath, options.userlist, { mode: 0o600 });
+  const ca = harnessCa();
+  let tls: Record<string, string> = {};
+  if ((options.tls ?? "harness") === "harness") {
+    const leaf = ca.leaf(harnessLeafName("pgbouncer"), ["localhost"], { dir: temp.path, owner: user, ips: ["127.0.0.1", "::1"] });
+    tls = { client_tls_key_file: leaf.keyPath, client_tls_cert_file: leaf.certPath, client_tls_ca_file: ca.caPath, server_tls_ca_file: ca.caPath };
+  }
   writeFileSync(
     iniPath,
     overridePgBouncerIni(options.ini, {
+      ...tls,
       listen_addr: "127.0.0.1",
       listen_port: String(port),
       auth_file: userlistPath,
@@ -81,6 +98,8 @@ async function startPgBouncerOn(options: PgBouncerOptions, port: number): Promis
     host: "127.0.0.1",
     port,
     dir: temp.path,
+    caPath: ca.caPath,
+    caPem: ca.caPem,
     user,
     output,
     async stop() {

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { POSTGRES_MAJOR } from "../../components/config/server-versions";
 import { startOnFreePorts, waitFor } from "./free-port";
 import { captureOutput, chownTo, ownedTempDir, runAs, runAsOrThrow, spawnAs, waitForExit, type ServiceUser } from "./server-process";
+import { harnessCa, harnessLeafName } from "./harness-ca";
 import { testServer } from "./test-roots";
 
 /** The PostgreSQL binaries' directory inside the test root (the pinned major's). */
@@ -18,6 +19,11 @@ export interface PostgresServerOptions {
   initSql?: string[];
   /** Password of the `postgres` superuser for TCP logins. */
   superuserPassword?: string;
+  /**
+   * "harness" (default): the harness gives the server a leaf of the harness CA for localhost,
+   * 127.0.0.1 and ::1 and appends the ssl settings. "rendered": `conf` carries its own.
+   */
+  tls?: "harness" | "rendered";
 }
 
 export interface PostgresServer {
@@ -26,6 +32,11 @@ export interface PostgresServer {
   readonly dataDir: string;
   readonly socketDir: string;
   readonly superuserPassword: string;
+  /** The harness CA: what the server's certificate chains to unless tls is "rendered" (then the conf's own CA). */
+  readonly caPath: string;
+  readonly caPem: string;
+  /** libpq settings that verify the server over TCP (ignored on the socket). */
+  readonly tlsEnv: { PGSSLMODE: string; PGSSLROOTCERT: string };
   /** The postgres user of the test root: runAs with it runs the root's programs (PATH from POSTGRES_BIN). */
   readonly user: ServiceUser;
   /** Runs SQL as the superuser over the socket; returns psql's unaligned, tuples-only output. */
@@ -41,10 +52,11 @@ export interface PostgresServer {
   destroy(): Promise<void>;
 }
 
+// Like the rendered pg_hba.conf: TCP logins over TLS only.
 const DEFAULT_HBA = [
   "local all all peer",
-  "host all all 127.0.0.1/32 scram-sha-256",
-  "host all all ::1/128 scram-sha-256",
+  "hostssl all all 127.0.0.1/32 scram-sha-256",
+  "hostssl all all ::1/128 scram-sha-256",
 ].join("\n");
 
 /** initdb and start the pinned PostgreSQL major (from its test root) as the postgres user, on a free loopback port. */
@@ -65,9 +77,16 @@ async function startPostgresOn(options: PostgresServerOptions, port: number): Pr
     "-D", dataDir, "-U", "postgres", "--pwfile", pwFile, "--auth-local=peer", "--auth-host=scram-sha-256", "-E", "UTF8", "--locale=C.UTF-8",
   ]);
   if (options.conf !== undefined) writeFileSync(join(dataDir, "postgresql.conf"), options.conf);
+  const ca = harnessCa();
+  let tlsLines = "";
+  if ((options.tls ?? "harness") === "harness") {
+    const leaf = ca.leaf(harnessLeafName("postgres"), ["localhost"], { dir: temp.path, owner: user, ips: ["127.0.0.1", "::1"] });
+    tlsLines = `ssl = on\nssl_cert_file = '${leaf.certPath}'\nssl_key_file = '${leaf.keyPath}'\nssl_ca_file = '${ca.caPath}'\nssl_min_protocol_version = 'TLSv1.2'\n`;
+  }
+  // Both loopback addresses: "localhost", the name the leaf carries, resolves to either.
   appendFileSync(
     join(dataDir, "postgresql.conf"),
-    `\n# test harness\nlisten_addresses = '127.0.0.1'\nport = ${port}\nunix_socket_directories = '${socketDir}'\n`,
+    `\n# test harness\nlisten_addresses = '127.0.0.1,::1'\nport = ${port}\nunix_socket_directories = '${socketDir}'\n${tlsLines}`,
   );
   writeFileSync(join(dataDir, "pg_hba.conf"), `${options.hba ?? DEFAULT_HBA}\n`);
   chownTo(join(dataDir, "postgresql.conf"), user);
@@ -76,7 +95,7 @@ async function startPostgresOn(options: PostgresServerOptions, port: number): Pr
   let child: ChildProcess | undefined;
   let output = () => "";
   const run = (binary: string, args: string[], env: NodeJS.ProcessEnv = {}) =>
-    runAs(user, join(POSTGRES_BIN, binary), args, { env: { PGHOST: socketDir, PGPORT: String(port), ...env } });
+    runAs(user, join(POSTGRES_BIN, binary), args, { env: { HOME: temp.path, PGHOST: socketDir, PGPORT: String(port), PGSSLMODE: "verify-full", PGSSLROOTCERT: ca.caPath, ...env } });
   const psql = (sql: string, database = "postgres"): string => {
     const result = run("psql", ["-X", "-v", "ON_ERROR_STOP=1", "-At", "-d", database, "-c", sql]);
     if (result.status !== 0) throw new Error(`psql failed: ${result.stderr}`);
@@ -89,6 +108,9 @@ async function startPostgresOn(options: PostgresServerOptions, port: number): Pr
     dataDir,
     socketDir,
     superuserPassword,
+    caPath: ca.caPath,
+    caPem: ca.caPem,
+    tlsEnv: { PGSSLMODE: "verify-full", PGSSLROOTCERT: ca.caPath },
     user,
     psql,
     run,

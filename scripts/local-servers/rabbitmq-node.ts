@@ -5,7 +5,7 @@ import { listensOn, startOnFreePorts, waitFor } from "./free-port";
 import { captureOutput, chownTo, ownedTempDir, runAs, spawnAs, waitForExit, type ServiceUser } from "./server-process";
 import { testServer } from "./test-roots";
 import { renderRabbitTlsConf, type RabbitTlsFiles } from "../../components/broker/rabbitmq-conf";
-import { testPki } from "./test-pki";
+import { testPki } from "./shared-test-pki";
 
 export interface RabbitNodeOptions {
   /**

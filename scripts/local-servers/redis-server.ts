@@ -5,7 +5,7 @@ import { listensOn, startOnFreePorts, waitFor } from "./free-port";
 import { captureOutput, chownTo, ownedTempDir, spawnAs, waitForExit, type ServiceUser } from "./server-process";
 import { testServer } from "./test-roots";
 import { renderRedisTlsDirectives } from "../../components/database/redis/redis-conf";
-import { testPki } from "./test-pki";
+import { testPki } from "./shared-test-pki";
 
 export interface RedisServer {
   readonly host: string;

@@ -1,79 +1,80 @@
+// A certificate authority for real-server tests, made with openssl the way components/pki makes
+// the platform's (ECDSA P-256, a CA and leaves carrying exactly the DNS names given). Tests start
+// servers with leaves of one CA and check that clients trusting it connect, while clients
+// trusting a second, unrelated CA ("other") are refused.
 import { execFileSync } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
+import { chownSync, chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { chownTo, ownedTempDir, type ServiceUser } from "./server-process";
+import { sharedTempDir } from "./test-roots";
 
-/**
- * A throw-away PKI for the real-server TLS tests, made with openssl the way components/pki makes
- * the platform's (ECDSA P-256, a CA, a server leaf with exactly the names clients dial), plus a
- * second, unrelated CA that must not be trusted.
- */
-export interface TestPki {
-  /** The platform CA stand-in (PEM) and its file. */
-  readonly caPem: string;
-  readonly caFile: string;
-  /** An unrelated CA: a client trusting only this one must refuse the servers. */
-  readonly otherCaPem: string;
-  /** The server leaf's names: what a client dialling 127.0.0.1 names as its servername. */
-  readonly serverName: string;
+export interface TestLeaf {
+  certPath: string;
+  keyPath: string;
+  certPem: string;
+  keyPem: string;
+}
+
+export interface TestCa {
+  /** Where the CA certificate is: what a client verifies against. */
+  caPath: string;
+  caPem: string;
   /**
-   * The CA, the leaf and its key copied into `dir` for `user` (the key mode 0400, as the platform
-   * delivers it), with their paths.
+   * A server leaf signed by this CA for exactly `dnsNames` (and `ips`), written into `dir` (default:
+   * the CA's own directory). The key file is mode 0400, owned by `owner` when given.
    */
-  filesFor(dir: string, user: ServiceUser | undefined): { caFile: string; certFile: string; keyFile: string };
+  leaf(name: string, dnsNames: readonly string[], options?: { dir?: string; owner?: { uid: number; gid: number }; ips?: readonly string[] }): TestLeaf;
+  /** Removes every file this CA wrote. */
   remove(): void;
 }
 
-export const TEST_SERVER_NAME = "localhost";
-
-function openssl(args: string[], cwd: string): void {
-  execFileSync("openssl", args, { cwd, stdio: ["ignore", "ignore", "pipe"] });
+function openssl(args: string[]): void {
+  execFileSync("openssl", args, { stdio: ["ignore", "pipe", "pipe"] });
 }
 
-function makeCa(dir: string, name: string, commonName: string): void {
-  openssl(["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", `${name}.key`], dir);
-  openssl(
-    ["req", "-x509", "-new", "-key", `${name}.key`, "-sha256", "-days", "2", "-subj", `/O=fundament-test/CN=${commonName}`, "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign", "-out", `${name}.crt`],
-    dir,
-  );
-}
-
-export function createTestPki(): TestPki {
-  const work = ownedTempDir("test-pki", undefined);
-  const dir = work.path;
-  makeCa(dir, "ca", "fundament test platform CA");
-  makeCa(dir, "other-ca", "some other CA");
-  openssl(["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", "server.key"], dir);
-  openssl(["req", "-new", "-key", "server.key", "-subj", `/O=fundament-test/CN=${TEST_SERVER_NAME}`, "-out", "server.csr"], dir);
-  writeFileSync(join(dir, "server.ext"), `subjectAltName=DNS:${TEST_SERVER_NAME}\nextendedKeyUsage=serverAuth\nkeyUsage=critical,digitalSignature,keyEncipherment\nbasicConstraints=CA:FALSE\n`);
-  openssl(["x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2", "-sha256", "-extfile", "server.ext", "-out", "server.crt"], dir);
-  const caPem = readFileSync(join(dir, "ca.crt"), "utf8");
-  const certPem = readFileSync(join(dir, "server.crt"), "utf8");
-  const keyPem = readFileSync(join(dir, "server.key"), "utf8");
+/** A new CA in a directory every test root can read (servers run inside their roots). */
+export function createTestCa(commonName = "fundament test CA"): TestCa {
+  const dir = mkdtempSync(join(sharedTempDir(), "fundament-test-ca-"));
+  chmodSync(dir, 0o755);
+  const caKey = join(dir, "ca.key");
+  const caPath = join(dir, "ca.crt");
+  openssl(["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", caKey]);
+  openssl([
+    "req", "-x509", "-new", "-key", caKey, "-sha256", "-days", "2", "-subj", `/O=fundament/CN=${commonName}`, "-out", caPath,
+    "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign,digitalSignature",
+  ]);
+  chmodSync(caPath, 0o444);
+  const caPem = readFileSync(caPath, "utf8");
+  const issued = new Set<string>();
   return {
+    caPath,
     caPem,
-    caFile: join(dir, "ca.crt"),
-    otherCaPem: readFileSync(join(dir, "other-ca.crt"), "utf8"),
-    serverName: TEST_SERVER_NAME,
-    filesFor(target: string, user: ServiceUser | undefined) {
-      const files = { caFile: join(target, "ca.crt"), certFile: join(target, "tls.crt"), keyFile: join(target, "tls.key") };
-      writeFileSync(files.caFile, caPem, { mode: 0o444 });
-      writeFileSync(files.certFile, certPem, { mode: 0o444 });
-      writeFileSync(files.keyFile, keyPem, { mode: 0o400 });
-      for (const file of Object.values(files)) chownTo(file, user);
-      return files;
+    leaf(name, dnsNames, options = {}) {
+      if (issued.has(name)) throw new Error(`test CA: a leaf named ${name} was already issued`);
+      issued.add(name);
+      const out = options.dir ?? dir;
+      const keyPath = join(out, `${name}.key`);
+      const certPath = join(out, `${name}.crt`);
+      const csr = join(dir, `${name}.csr`);
+      const ext = join(dir, `${name}.ext`);
+      const sans = [...dnsNames.map((n) => `DNS:${n}`), ...(options.ips ?? []).map((ip) => `IP:${ip}`)];
+      writeFileSync(
+        ext,
+        [
+          "basicConstraints=critical,CA:FALSE",
+          "keyUsage=critical,digitalSignature,keyEncipherment",
+          "extendedKeyUsage=serverAuth",
+          ...(sans.length > 0 ? [`subjectAltName=${sans.join(",")}`] : []),
+          "",
+        ].join("\n"),
+      );
+      openssl(["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", keyPath]);
+      openssl(["req", "-new", "-key", keyPath, "-subj", `/O=fundament/CN=${name}`, "-out", csr]);
+      openssl(["x509", "-req", "-in", csr, "-CA", caPath, "-CAkey", caKey, "-CAcreateserial", "-days", "1", "-sha256", "-extfile", ext, "-out", certPath]);
+      chmodSync(certPath, 0o444);
+      chmodSync(keyPath, 0o400);
+      if (options.owner) chownSync(keyPath, options.owner.uid, options.owner.gid);
+      return { certPath, keyPath, certPem: readFileSync(certPath, "utf8"), keyPem: readFileSync(keyPath, "utf8") };
     },
-    remove: () => work.remove(),
+    remove: () => rmSync(dir, { recursive: true, force: true }),
   };
-}
-
-let shared: TestPki | undefined;
-
-/** One PKI per test process: every TLS server a suite starts presents a leaf of the same CA. */
-export function testPki(): TestPki {
-  if (!shared) {
-    shared = createTestPki();
-    process.once("exit", () => shared?.remove());
-  }
-  return shared;
 }

@@ -63,7 +63,7 @@ describe(`backup, drop, restore on PostgreSQL ${POSTGRES_MAJOR} with the real sc
   let scriptPath: string;
 
   const asService = async (login: { user: string; password: string }, database: string, sql: string): Promise<unknown[]> => {
-    const client = new Client({ host: server.host, port: server.port, user: login.user, password: login.password, database });
+    const client = new Client({ host: server.host, port: server.port, user: login.user, password: login.password, database, ssl: { ca: server.caPem } });
     await client.connect();
     try {
       return (await client.query(sql)).rows;
@@ -83,12 +83,14 @@ describe(`backup, drop, restore on PostgreSQL ${POSTGRES_MAJOR} with the real sc
     writeFileSync(pgpassPath, pgpass, { mode: PGPASS_MODE });
     chownTo(pgpassPath, user);
     return runAs(user, "sh", [scriptPath], {
-      env: { PATH: `${POSTGRES_BIN}:${process.env.PATH}`, PGHOST: server.host, PGPORT: String(server.port), PGUSER: BACKUP_ROLE, PGDATABASE: "postgres", PGPASSFILE: pgpassPath },
+      env: { PATH: `${POSTGRES_BIN}:${process.env.PATH}`, PGHOST: server.host, PGPORT: String(server.port), PGUSER: BACKUP_ROLE, PGDATABASE: "postgres", PGPASSFILE: pgpassPath, ...server.tlsEnv, HOME: work.path },
     });
   };
 
-  const runRestore = (args: string[]) =>
-    runAs(user, "sh", [copyForServer(RESTORE_SCRIPT, work.path, user), ...args], { env: { PATH: `${POSTGRES_BIN}:${process.env.PATH}`, PGHOST: server.socketDir, PGPORT: String(server.port), PGUSER: "postgres" } });
+  const runRestore = (args: string[], env: NodeJS.ProcessEnv = {}) =>
+    runAs(user, "sh", [copyForServer(RESTORE_SCRIPT, work.path, user), ...args], {
+      env: { PATH: `${POSTGRES_BIN}:${process.env.PATH}`, PGHOST: server.socketDir, PGPORT: String(server.port), PGUSER: "postgres", HOME: work.path, ...env },
+    });
 
   const completeBackups = () => readdirSync(backupDir).filter((name) => /^\d{8}T\d{6}Z/.test(name)).sort();
 
@@ -188,6 +190,20 @@ describe(`backup, drop, restore on PostgreSQL ${POSTGRES_MAJOR} with the real sc
     expect(result.status).toBe(1);
     expect(result.stderr).toContain("no dump for nonexistent");
     expect(existsSync(join(backupDir, stamp, "users.dump"))).toBe(true);
+    expect(server.psql("SELECT count(*) FROM pg_database WHERE datname IN ('users', 'media')")).toBe("2");
+  });
+
+  it("restore over the network verifies the server: a weaker sslmode or a missing CA is refused before anything is touched", () => {
+    const [stamp] = completeBackups();
+    const weak = runRestore(["--yes", join(backupDir, stamp)], { PGSSLMODE: "require" });
+    expect(weak.status).toBe(1);
+    expect(weak.stderr).toContain("PGSSLMODE=require would not verify the server");
+    const noCa = runRestore(["--yes", join(backupDir, stamp)], { PGHOST: server.host, PGSSLROOTCERT: "" });
+    expect(noCa.status).toBe(1);
+    expect(noCa.stderr).toContain(`PGSSLROOTCERT must name the platform CA file (readable) to verify ${server.host}`);
+    // With the CA the checks pass and the dry run lists what it would restore.
+    const dryRun = runRestore([join(backupDir, stamp)], { PGHOST: server.host, PGSSLROOTCERT: server.caPath });
+    expect(dryRun.status).toBe(2);
     expect(server.psql("SELECT count(*) FROM pg_database WHERE datname IN ('users', 'media')")).toBe("2");
   });
 });

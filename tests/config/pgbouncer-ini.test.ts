@@ -3,6 +3,7 @@ import fc from "fast-check";
 import { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PGBOUNCER_STATS_USER, PgBouncerIniInput, renderPgBouncerIni, renderPgBouncerUserlist } from "../../components/database/postgres/pgbouncer-ini";
+import { PGBOUNCER_TLS } from "../../components/database/postgres/pgbouncer";
 import { renderPostgresHba } from "../../components/database/postgres/postgres-hba";
 import { renderPostgresInitSql } from "../../components/database/postgres/postgres-init-sql";
 import { scramSha256Verifier } from "../../components/database/postgres/postgres-scram";
@@ -31,6 +32,7 @@ const base: PgBouncerIniInput = {
   defaultPoolSize: 20,
   maxClientConnections: 2000,
   authFile: "/etc/pgbouncer/userlist.txt",
+  tls: PGBOUNCER_TLS,
 };
 
 describe("renderPgBouncerIni", () => {
@@ -43,6 +45,11 @@ describe("renderPgBouncerIni", () => {
     ["listen_port", "6432"],
     ["users", "host=postgres port=5432 dbname=users"],
     ["stats_users", PGBOUNCER_STATS_USER],
+    ["client_tls_sslmode", "require"],
+    ["client_tls_key_file", PGBOUNCER_TLS.key],
+    ["client_tls_cert_file", PGBOUNCER_TLS.cert],
+    ["server_tls_sslmode", "verify-full"],
+    ["server_tls_ca_file", PGBOUNCER_TLS.ca],
   ])("%s = %s", (key, value) => {
     expect(settings(renderPgBouncerIni(base)).get(key)).toBe(value);
   });
@@ -105,7 +112,7 @@ describe(`PgBouncer ${SERVER_VERSIONS.pgbouncer.debianVersion} with the rendered
     await postgres?.destroy();
   });
 
-  const connect = (user: string, pw: string, database = "users") => new Client({ host: bouncer.host, port: bouncer.port, user, password: pw, database });
+  const connect = (user: string, pw: string, database = "users") => new Client({ host: bouncer.host, port: bouncer.port, user, password: pw, database, ssl: { ca: bouncer.caPem } });
 
   it("runs a query with the generated credentials, logging in to PostgreSQL with the client's SCRAM proof", async () => {
     const client = connect("users", usersPassword);

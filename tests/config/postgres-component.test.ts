@@ -14,6 +14,7 @@ import { PostgresBackup } from "../../components/database/backups/postgres-backu
 import { PgBouncer } from "../../components/database/postgres/pgbouncer";
 import { DatabaseConnection, Postgres, PostgresArgs } from "../../components/database/postgres/postgres";
 import { POSTGRES_EXPORTER_IMAGE, POSTGRES_IMAGE, PGBOUNCER_EXPORTER_IMAGE, PGBOUNCER_IMAGE } from "../../components/database/postgres/postgres-images";
+import { PlatformPki } from "../../components/pki/platform-pki";
 import { Runtime, WorkloadFile } from "../../components/runtime/workload";
 import { PgBouncerServer, startPgBouncer } from "../../scripts/local-servers/pgbouncer-server";
 import { POSTGRES_BIN, PostgresServer, startPostgres } from "../../scripts/local-servers/postgres-server";
@@ -35,8 +36,13 @@ const file = (files: WorkloadFile[] | undefined, path: string): WorkloadFile => 
   return found;
 };
 
+let pki: PlatformPki | undefined;
+const platformPki = (): PlatformPki =>
+  (pki ??= new PlatformPki("pki", { naming: { target: "docker" }, settings: { caValidityHours: 87_600, validityHours: 8_760, earlyRenewalHours: 720 } }));
+
 const postgresArgs = (runtime: Runtime): PostgresArgs => ({
   runtime,
+  pki: platformPki(),
   image: POSTGRES_IMAGE,
   exporterImage: POSTGRES_EXPORTER_IMAGE,
   resources: { cpu: 1, memoryMiB: 1024 },
@@ -66,11 +72,14 @@ describe("Postgres, PgBouncer and PostgresBackup components", () => {
       postgres,
       defaultPoolSize: 5,
       maxClientConnections: 100,
+      pki: platformPki(),
     });
     new PostgresBackup("postgres-backup", { runtime, image: POSTGRES_IMAGE, postgres, schedule: "17 3 * * *", retention: 3, volumeSizeGiB: 5 });
     connections = Object.fromEntries(await Promise.all(Object.entries(pgbouncer.connections).map(async ([k, v]) => [k, await settled(v)] as const)));
 
     const pg = runtime.workload("postgres");
+    // The harness swaps the delivered leaf's paths for its own leaf of localhost (the mock engine's
+    // certificates are not real); every other setting is as delivered.
     server = await startPostgres({
       conf: await settled(file(pg.files, "/etc/postgresql/postgresql.conf").content),
       hba: await settled(file(pg.files, "/etc/postgresql/pg_hba.conf").content),
@@ -99,14 +108,14 @@ describe("Postgres, PgBouncer and PostgresBackup components", () => {
 
   it("lets each service log in through PgBouncer with its output credentials, to its own database only", async () => {
     const users = connections.users;
-    const client = new Client({ ...users, host: bouncer.host, port: bouncer.port });
+    const client = new Client({ ...users, host: bouncer.host, port: bouncer.port, ssl: { ca: bouncer.caPem } });
     await client.connect();
     try {
       expect((await client.query("SELECT current_user AS who, current_database() AS db")).rows).toEqual([{ who: "users", db: "users" }]);
     } finally {
       await client.end();
     }
-    const direct = new Client({ ...users, host: server.host, port: server.port, database: "gpu_jobs" });
+    const direct = new Client({ ...users, host: server.host, port: server.port, database: "gpu_jobs", ssl: { ca: server.caPem } });
     await expect(direct.connect()).rejects.toThrow(/permission denied for database "gpu_jobs"/);
   });
 
@@ -155,7 +164,8 @@ describe("Postgres, PgBouncer and PostgresBackup components", () => {
       const env: Record<string, string> = {};
       for (const [key, value] of Object.entries(job.env ?? {})) env[key] = await settled(value);
       const result = runAs(user, "sh", [scriptPath], {
-        env: { ...env, PATH: `${POSTGRES_BIN}:${process.env.PATH}`, PGHOST: server.host, PGPORT: String(server.port), PGPASSFILE: pgpassPath },
+        // The job's own PGSSLMODE (verify-full); the CA is the harness's, whose leaf the local server has.
+        env: { ...env, PATH: `${POSTGRES_BIN}:${process.env.PATH}`, PGHOST: server.host, PGPORT: String(server.port), PGPASSFILE: pgpassPath, PGSSLROOTCERT: server.caPath, HOME: work.path },
       });
       expect(result.stderr).toContain("recorded success");
       expect(result.status).toBe(0);
@@ -164,6 +174,48 @@ describe("Postgres, PgBouncer and PostgresBackup components", () => {
     } finally {
       work.remove();
     }
+  });
+
+  it("delivers the platform leaf to PostgreSQL and PgBouncer where their rendered settings point, with the keys as secret 0400 files", async () => {
+    const settingOf = (text: string, key: string): string | undefined => text.match(new RegExp(`^${key} = '?([^'\\n]*)'?$`, "m"))?.[1];
+    const ca = await settled(platformPki().caCertPem);
+    const pg = runtime.workload("postgres");
+    const conf = await settled(file(pg.files, "/etc/postgresql/postgresql.conf").content);
+    expect(settingOf(conf, "ssl")).toBe("on");
+    expect(await settled(file(pg.files, settingOf(conf, "ssl_ca_file")!).content)).toBe(ca);
+    expect(await settled(file(pg.files, settingOf(conf, "ssl_cert_file")!).content)).toMatch(/BEGIN CERTIFICATE/);
+    expect(file(pg.files, settingOf(conf, "ssl_key_file")!)).toMatchObject({ secret: true, mode: 0o400 });
+    expect(await pulumi.isSecret(pulumi.output(file(pg.files, settingOf(conf, "ssl_key_file")!).content))).toBe(true);
+    expect(postgres.dnsNames).toEqual(["postgres"]);
+
+    const pb = runtime.workload("pgbouncer");
+    const ini = await settled(file(pb.files, "/etc/pgbouncer/pgbouncer.ini").content);
+    expect(settingOf(ini, "client_tls_sslmode")).toBe("require");
+    expect(settingOf(ini, "server_tls_sslmode")).toBe("verify-full");
+    expect(await settled(file(pb.files, settingOf(ini, "server_tls_ca_file")!).content)).toBe(ca);
+    expect(file(pb.files, settingOf(ini, "client_tls_key_file")!)).toMatchObject({ secret: true, mode: 0o400 });
+    // PgBouncer dials PostgreSQL by a name PostgreSQL's leaf carries, so verify-full can succeed.
+    expect(ini).toMatch(new RegExp(`host=${postgres.dnsNames[0]} port=5432`));
+  });
+
+  it("has every client verify the server against the platform CA it is given (verify-full)", async () => {
+    const ca = await settled(platformPki().caCertPem);
+    const pgExporter = runtime.workload("postgres-exporter");
+    const source = new URL(`postgres://${await settled(pgExporter.env!.DATA_SOURCE_URI)}`);
+    expect(source.hostname).toBe("postgres");
+    expect(source.searchParams.get("sslmode")).toBe("verify-full");
+    expect(await settled(file(pgExporter.files, source.searchParams.get("sslrootcert")!).content)).toBe(ca);
+
+    const bouncerExporter = runtime.workload("pgbouncer-exporter");
+    const flag = bouncerExporter.args!.find((a) => a.startsWith("--pgBouncer.connectionString="))!;
+    const bouncerSource = new URL(flag.slice(flag.indexOf("=") + 1));
+    expect(bouncerSource.hostname).toBe("pgbouncer");
+    expect(bouncerSource.searchParams.get("sslmode")).toBe("verify-full");
+    expect(await settled(file(bouncerExporter.files, bouncerSource.searchParams.get("sslrootcert")!).content)).toBe(ca);
+
+    const [job] = runtime.scheduled;
+    expect(await settled(job.env!.PGSSLMODE)).toBe("verify-full");
+    expect(await settled(file(job.files, await settled(job.env!.PGSSLROOTCERT)).content)).toBe(ca);
   });
 
   it("refuses bad arguments before creating anything, naming every problem", () => {
@@ -196,6 +248,7 @@ describe("Postgres, PgBouncer and PostgresBackup components", () => {
           postgres,
           defaultPoolSize: 40,
           maxClientConnections: 100,
+          pki: platformPki(),
         }),
     ).toThrow(/bad-bouncer\.defaultPoolSize: 40 per database x 2 databases = 80 server connections, more than PostgreSQL's maxConnections \(60\)/);
     expect(runtime.deployed.length).toBe(before);

@@ -13,6 +13,7 @@ import {
 import { waitFor } from "../../scripts/local-servers/free-port";
 import { POSTGRES_MAJOR } from "../../components/config/server-versions";
 import { PostgresServer, startPostgres } from "../../scripts/local-servers/postgres-server";
+import { POSTGRES_TLS } from "../../components/database/postgres/postgres";
 
 const settings = (conf: string): Map<string, string> =>
   new Map(
@@ -25,7 +26,7 @@ const settings = (conf: string): Map<string, string> =>
       }),
   );
 
-const devDefault: PostgresConfInput = { resources: { cpu: 2, memoryMiB: 4096 }, maxConnections: 100, storageGiB: 20 };
+const devDefault: PostgresConfInput = { resources: { cpu: 2, memoryMiB: 4096 }, maxConnections: 100, storageGiB: 20, tls: POSTGRES_TLS };
 
 const sizes = fc
   .record({
@@ -35,7 +36,7 @@ const sizes = fc
     storageGiB: fc.integer({ min: 1, max: 16_384 }),
   })
   .filter(({ memoryMiB, maxConnections }) => memoryMiB >= postgresMinimumMemoryMiB(maxConnections))
-  .map(({ cpu, memoryMiB, maxConnections, storageGiB }): PostgresConfInput => ({ resources: { cpu, memoryMiB }, maxConnections, storageGiB }));
+  .map(({ cpu, memoryMiB, maxConnections, storageGiB }): PostgresConfInput => ({ resources: { cpu, memoryMiB }, maxConnections, storageGiB, tls: POSTGRES_TLS }));
 
 describe("renderPostgresConf", () => {
   it.each([
@@ -51,6 +52,11 @@ describe("renderPostgresConf", () => {
     ["full_page_writes", "on"],
     ["password_encryption", "'scram-sha-256'"],
     ["max_parallel_workers_per_gather", "2"],
+    ["ssl", "on"],
+    ["ssl_cert_file", "'/etc/postgresql/tls/tls.crt'"],
+    ["ssl_key_file", "'/etc/postgresql/tls/tls.key'"],
+    ["ssl_ca_file", "'/etc/postgresql/tls/ca.crt'"],
+    ["ssl_min_protocol_version", "'TLSv1.2'"],
   ])("dev default (2 CPU, 4096 MiB): %s = %s", (key, value) => {
     expect(settings(renderPostgresConf(devDefault)).get(key)).toBe(value);
   });
@@ -71,6 +77,10 @@ describe("renderPostgresConf", () => {
     );
     expect(() => renderPostgresConf({ ...devDefault, maxConnections: 3 })).toThrow("maxConnections: must be an integer from 10 to 5000 (got 3)");
     expect(() => renderPostgresConf({ ...devDefault, resources: { cpu: 0, memoryMiB: 4096 } })).toThrow("resources.cpu: must be a positive number (got 0)");
+  });
+
+  it("refuses a TLS file path PostgreSQL would misread, naming the field", () => {
+    expect(() => renderPostgresConf({ ...devDefault, tls: { ...devDefault.tls, key: "/etc/x'; ssl = off; '" } })).toThrow(/^tls\.key: must be an absolute path/);
   });
 
   it("property: the planned worst case always fits the memory limit, and durability is always on", () => {
@@ -104,7 +114,7 @@ describe("renderPostgresConf", () => {
 describe(`PostgreSQL ${POSTGRES_MAJOR} with the rendered postgresql.conf`, () => {
   let server: PostgresServer;
   beforeAll(async () => {
-    server = await startPostgres({ conf: renderPostgresConf({ resources: { cpu: 2, memoryMiB: 1024 }, maxConnections: 50, storageGiB: 10 }) });
+    server = await startPostgres({ conf: renderPostgresConf({ resources: { cpu: 2, memoryMiB: 1024 }, maxConnections: 50, storageGiB: 10, tls: POSTGRES_TLS }) });
   });
   afterAll(async () => server?.destroy());
 

@@ -6,6 +6,7 @@ import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PostgresConfInput, postgresMinimumMemoryMiB, renderPostgresConf } from "../../components/database/postgres/postgres-conf";
 import { PostgresServer, startPostgres } from "../../scripts/local-servers/postgres-server";
+import { POSTGRES_TLS } from "../../components/database/postgres/postgres";
 
 const DURABILITY = ["fsync", "full_page_writes", "synchronous_commit"] as const;
 
@@ -24,6 +25,7 @@ const inputs = (maxMemoryMiB: number) =>
       resources: { cpu, memoryMiB },
       maxConnections,
       storageGiB,
+      tls: POSTGRES_TLS,
       ...(slowStatementMs === undefined ? {} : { slowStatementMs }),
     }));
 
@@ -58,7 +60,7 @@ describe("durability settings of the rendered postgresql.conf, as PostgreSQL rea
   };
 
   beforeAll(async () => {
-    server = await startPostgres({ conf: renderPostgresConf({ resources: { cpu: 1, memoryMiB: 512 }, maxConnections: 20, storageGiB: 1 }) });
+    server = await startPostgres({ conf: renderPostgresConf({ resources: { cpu: 1, memoryMiB: 512 }, maxConnections: 20, storageGiB: 1, tls: POSTGRES_TLS }) });
     confPath = join(server.dataDir, "postgresql.conf");
     // Port, listen address and socket directory: what the harness appended to the rendered file.
     const current = readFileSync(confPath, "utf8");
@@ -86,7 +88,7 @@ describe("durability settings of the rendered postgresql.conf, as PostgreSQL rea
   });
 
   it.each(DURABILITY)("both checks fail when the rendered file turns %s off: they tell the two apart", async (name) => {
-    const weakened = `${renderPostgresConf({ resources: { cpu: 1, memoryMiB: 512 }, maxConnections: 20, storageGiB: 1 })}\n${name} = off\n`;
+    const weakened = `${renderPostgresConf({ resources: { cpu: 1, memoryMiB: 512 }, maxConnections: 20, storageGiB: 1, tls: POSTGRES_TLS })}\n${name} = off\n`;
     expect(parsedProblems(weakened)).toEqual([`${name} = off`]);
     expect(await runningProblems(weakened)).toContain(`${name}: SHOW says off, pg_settings off`);
   });

@@ -18,7 +18,7 @@ interface Login {
 }
 
 async function query(server: PostgresServer, login: Login, database: string, sql: string): Promise<unknown[]> {
-  const client = new Client({ host: server.host, port: server.port, user: login.user, password: login.password, database });
+  const client = new Client({ host: server.host, port: server.port, user: login.user, password: login.password, database, ssl: { ca: server.caPem } });
   await client.connect();
   try {
     return (await client.query(sql)).rows;

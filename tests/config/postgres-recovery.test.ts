@@ -45,7 +45,7 @@ const initSql = (): string =>
   });
 
 async function login(server: PostgresServer, who: Login, database: string, sql = "SELECT current_user AS who"): Promise<unknown[]> {
-  const client = new Client({ host: server.host, port: server.port, user: who.user, password: who.password, database });
+  const client = new Client({ host: server.host, port: server.port, user: who.user, password: who.password, database, ssl: { ca: server.caPem } });
   await client.connect();
   try {
     return (await client.query(sql)).rows;
@@ -122,7 +122,7 @@ describe("restore onto an empty cluster initialised by the platform's init SQL",
     writeFileSync(pgpass, renderPgpass([platform.backup]), { mode: PGPASS_MODE });
     chownTo(pgpass, user);
     const ran = runAs(user, "sh", [scriptPath], {
-      env: { PATH: `${POSTGRES_BIN}:${process.env.PATH}`, PGHOST: old.host, PGPORT: String(old.port), PGUSER: BACKUP_ROLE, PGDATABASE: "postgres", PGPASSFILE: pgpass },
+      env: { PATH: `${POSTGRES_BIN}:${process.env.PATH}`, PGHOST: old.host, PGPORT: String(old.port), PGUSER: BACKUP_ROLE, PGDATABASE: "postgres", PGPASSFILE: pgpass, ...old.tlsEnv, HOME: work.path },
     });
     expect(ran.status, ran.stderr).toBe(0);
     const [stamp] = readdirSync(join(work.path, "backups")).filter((name) => /^\d{8}T\d{6}Z/.test(name));

@@ -13,7 +13,7 @@ import { DEFINITIONS_PATH } from "../../components/broker/rabbitmq-conf";
 import { Runtime, Workload } from "../../components/runtime/workload";
 import { PlatformPki } from "../../components/pki";
 import { RABBITMQ_TLS_PATHS } from "../../components/broker/rabbitmq";
-import { testPki } from "../../scripts/local-servers/test-pki";
+import { testPki } from "../../scripts/local-servers/shared-test-pki";
 import { RabbitNode, startRabbit } from "../../scripts/local-servers/rabbitmq-node";
 import { TEST_MODEL } from "../../services/kit/test/messaging/broker-node";
 import { ComponentMocks, mockComponentEngine } from "./component-mocks";

@@ -9,7 +9,7 @@ import { brokerModelFor } from "../../components/services/service-broker";
 import { renderRabbitConf } from "../../components/broker/rabbitmq-conf";
 import { renderDefinitions } from "../../components/broker/rabbitmq-definitions";
 import { RabbitNode, startRabbit } from "../../scripts/local-servers/rabbitmq-node";
-import { testPki } from "../../scripts/local-servers/test-pki";
+import { testPki } from "../../scripts/local-servers/shared-test-pki";
 import { Messaging } from "../../services/kit/src/messaging";
 import { plainExchange, tlsHandshake } from "./tls-probes";
 

@@ -10,7 +10,7 @@ import { renderRedisBackupScript } from "../../components/database/backups/redis
 import { renderRedisConf } from "../../components/database/redis/redis-conf";
 import { RedisServer, startRedis } from "../../scripts/local-servers/redis-server";
 import { chownTo, ownedTempDir, runAs, serviceUser } from "../../scripts/local-servers/server-process";
-import { testPki } from "../../scripts/local-servers/test-pki";
+import { testPki } from "../../scripts/local-servers/shared-test-pki";
 
 const RESTORE_SCRIPT = resolve(__dirname, "../../scripts/redis-restore.sh");
 const APP_PASSWORD = "AppPassword0123456789abcdefghijklmnopqrst";

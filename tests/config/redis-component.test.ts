@@ -26,7 +26,7 @@ import { PlatformPki } from "../../components/pki";
 import { Runtime, Workload } from "../../components/runtime/workload";
 import { startRedis } from "../../scripts/local-servers/redis-server";
 import { runAs } from "../../scripts/local-servers/server-process";
-import { testPki } from "../../scripts/local-servers/test-pki";
+import { testPki } from "../../scripts/local-servers/shared-test-pki";
 import { testServer } from "../../scripts/local-servers/test-roots";
 import { ComponentMocks, mockComponentEngine } from "./component-mocks";
 import { RecordingRuntime, settled } from "./recording-runtime";

@@ -12,7 +12,7 @@ import { EvictionPolicy, renderRedisConf } from "../../components/database/redis
 import { redisHealthCommand } from "../../components/database/redis/redis-workloads";
 import { RedisServer, startRedis } from "../../scripts/local-servers/redis-server";
 import { runAs } from "../../scripts/local-servers/server-process";
-import { testPki } from "../../scripts/local-servers/test-pki";
+import { testPki } from "../../scripts/local-servers/shared-test-pki";
 import { testServer } from "../../scripts/local-servers/test-roots";
 
 const APP_PASSWORD = "AppPassword0123456789abcdefghijklmnopqrst";

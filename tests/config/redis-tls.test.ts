@@ -8,7 +8,7 @@ import { redisPasswordHash, renderRedisAcl } from "../../components/database/red
 import { renderRedisConf } from "../../components/database/redis/redis-conf";
 import { RedisServer, startRedis } from "../../scripts/local-servers/redis-server";
 import { ownedTempDir } from "../../scripts/local-servers/server-process";
-import { testPki } from "../../scripts/local-servers/test-pki";
+import { testPki } from "../../scripts/local-servers/shared-test-pki";
 import { testServer } from "../../scripts/local-servers/test-roots";
 import { checkRedis, closeRedis, createRedis } from "../../services/kit/src/redis";
 import { plainExchange, tlsHandshake } from "./tls-probes";

@@ -30,13 +30,14 @@ import { GRAFANA_DASHBOARDS_DIR } from "../../components/monitoring/grafana-prov
 import { ALERTMANAGER_CONFIG_PATH, PROMETHEUS_CONFIG_PATH, PROMETHEUS_RULES_PATH } from "../../components/monitoring/monitoring-workloads";
 import type { ServerName } from "../../components/config/server-versions";
 import { listensOn, startOnFreePorts, waitFor } from "../../scripts/local-servers/free-port";
+import { harnessCa } from "../../scripts/local-servers/harness-ca";
 import { startPgBouncer, type PgBouncerServer } from "../../scripts/local-servers/pgbouncer-server";
 import { startPostgres, type PostgresServer } from "../../scripts/local-servers/postgres-server";
 import { relocatePaths, startPrometheusProcess, type PrometheusProcess } from "../../scripts/local-servers/prometheus-process";
 import { startRabbit, type RabbitNode } from "../../scripts/local-servers/rabbitmq-node";
 import { startRedis, type RedisServer } from "../../scripts/local-servers/redis-server";
 import { chownTo, ownedTempDir, serviceUser } from "../../scripts/local-servers/server-process";
-import { testPki } from "../../scripts/local-servers/test-pki";
+import { testPki } from "../../scripts/local-servers/shared-test-pki";
 import { startJwksServer, type JwksServer } from "../../services/config/test/integration/jwks-server";
 import { mockComponentEngine } from "../config/component-mocks";
 import { startAlertWebhook, type AlertWebhook, type WebhookMessage } from "./alert-webhook";
@@ -144,19 +145,19 @@ function rewriteAddresses(text: string): string {
   return [...addresses.keys()].sort((a, b) => b.length - a.length).reduce((out, from) => out.split(from).join(addresses.get(from)!), text);
 }
 
-/**
- * The mock engine's certificates are placeholders: the test PKI's CA stands in for the platform
- * CA in every file that carries it (the clients' CA files), and its leaf, for "localhost", is
- * what Redis and RabbitMQ present; clients dial them as localhost.
- */
-function realCa(content: string): string {
-  return content === workload("redis").file(REDIS_TLS_PATHS.ca) ? testPki().caPem : content;
-}
-
 function workload(name: string): ResolvedWorkload {
   const found = stack.workloads.get(name);
   if (!found) throw new Error(`the stack has no workload ${name}`);
   return found;
+}
+
+/**
+ * The mock engine's certificates are not real: a delivered platform CA file gets the harness CA,
+ * which the local PostgreSQL's and PgBouncer's leaves chain to (for 127.0.0.1, the address every
+ * client here dials), so every client still verifies its server.
+ */
+function withLocalCa<F extends { path: string; content: string }>(file: F): F {
+  return /(^|[/-])ca\.crt$/.test(file.path) ? { ...file, content: harnessCa().caPem } : file;
 }
 
 /** A host path mounted into a workload's container (node-exporter reads the host's /proc and /sys). */
@@ -178,7 +179,7 @@ function startExporter(name: string, server: ServerName): Promise<PrometheusProc
     server,
     args: w.args.map(rewriteAddresses).map(onHost),
     env: Object.fromEntries(Object.entries(w.env).map(([k, v]) => [k, rewriteAddresses(v)])),
-    files: w.files.map((f) => ({ ...f, content: rewriteAddresses(realCa(f.content)) })),
+    files: w.files.map((f) => withLocalCa({ ...f, content: rewriteAddresses(f.content) })),
     readyPath: "/metrics",
   });
 }
@@ -199,9 +200,9 @@ async function startService(): Promise<RunningService> {
   const w = workload("config");
   serviceFiles = ownedTempDir("config-service", undefined);
   const placed = serviceFiles.path;
-  for (const file of [...w.files, ...stack.migration.files]) {
+  for (const file of [...w.files, ...stack.migration.files].map(withLocalCa)) {
     mkdirSync(dirname(`${placed}${file.path}`), { recursive: true });
-    writeFileSync(`${placed}${file.path}`, realCa(file.content));
+    writeFileSync(`${placed}${file.path}`, file.content);
     chmodSync(`${placed}${file.path}`, file.mode ?? 0o644);
   }
   const paths = [...w.files, ...stack.migration.files].map((f) => f.path);

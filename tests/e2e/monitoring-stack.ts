@@ -13,13 +13,13 @@ import { Postgres } from "../../components/database/postgres/postgres";
 import { Redis } from "../../components/database/redis/redis";
 import { sizeOf } from "../../components/layers/layer-scope";
 import { Monitoring, ScrapeTargetRegistry } from "../../components/monitoring";
-import { PlatformPki } from "../../components/pki";
 import type { Workload } from "../../components/runtime/workload";
 import { FastifyService } from "../../components/services/fastify-service";
 import { brokerModelFor } from "../../components/services/service-broker";
 import { configSettings } from "../../components/services/service-settings";
 import { readStackConfig } from "../../scripts/mock-engine";
 import { RecordingRuntime, settled } from "../config/recording-runtime";
+import { PlatformPki } from "../../components/pki/platform-pki";
 
 /** A Workload with every input resolved, as the runtime would hand it to Docker. */
 export interface ResolvedWorkload {
@@ -73,6 +73,7 @@ export async function buildMonitoringStack(receivers: Receivers, timing: { scrap
   });
   const recording = new RecordingRuntime("docker");
   const runtime = new ScrapeTargetRegistry(recording);
+  const pki = new PlatformPki("pki", { naming: { target: "docker" }, settings: config.tls });
   const postgres = new Postgres("postgres", {
     runtime,
     image: config.postgres.image,
@@ -81,6 +82,7 @@ export async function buildMonitoringStack(receivers: Receivers, timing: { scrap
     storageGiB: config.postgres.storageGiB,
     maxConnections: config.postgres.maxConnections,
     databases: [{ service: "config", database: "config" }],
+    pki,
   });
   const pgbouncer = new PgBouncer("pgbouncer", {
     runtime,
@@ -90,9 +92,8 @@ export async function buildMonitoringStack(receivers: Receivers, timing: { scrap
     postgres,
     defaultPoolSize: config.pgbouncer.defaultPoolSize,
     maxClientConnections: config.pgbouncer.maxClientConnections,
+    pki,
   });
-  // The platform CA, named as on Docker: Redis and RabbitMQ speak TLS only with its leaves.
-  const pki = new PlatformPki("pki", { naming: { target: "docker" }, settings: config.tls });
   const redis = new Redis("redis", {
     runtime,
     pki,
@@ -126,6 +127,7 @@ export async function buildMonitoringStack(receivers: Receivers, timing: { scrap
     environment: config.environment,
     resources: sizeOf(config.services.config),
     replicas: 1,
+    caCertPem: pki.caCertPem,
     dependsOn: [],
     ...settings,
   });

@@ -137,7 +137,7 @@ describe("services on the dev stack", () => {
   it.each(["users", "config"])("hands %s its credentials only as secret files named by *_FILE variables", (service) => {
     const container = dev.one(CONTAINER, service);
     const envs = dev.revealed(container).envs as string[];
-    const fileVariables = envs.filter((e) => /_FILE=/.test(e)).map((e) => e.split("=")[1]);
+    const fileVariables = envs.filter((e) => /_FILE=\/run\/secrets\//.test(e)).map((e) => e.split("=")[1]);
     expect(fileVariables).toEqual(expect.arrayContaining(["/run/secrets/database-password", "/run/secrets/redis-password", "/run/secrets/amqp-password"]));
     // Its root is read-only, so the files reach it through volumes its never-started carrier fills.
     const carrier = dev.one(CONTAINER, `${service}-files`);
@@ -147,10 +147,48 @@ describe("services on the dev stack", () => {
     expect(envs.some((e) => e.startsWith("DATABASE_URL=postgres://") && !e.includes(":@") && e.includes("@pgbouncer:6432/"))).toBe(true);
   });
 
+  it("delivers the platform leaf to PostgreSQL and PgBouncer, and the same CA to every PostgreSQL client, keys only in secret uploads", () => {
+    type Upload = { file: string; content: string; permissions: string; owner?: string };
+    // A read-only container takes its files through its never-started carrier.
+    const uploadOf = (container: string, file: string): Upload => {
+      for (const name of [container, `${container}-files`]) {
+        const found = dev.all(CONTAINER).find((c) => c.name === name && ((dev.revealed(c).uploads as Upload[] | undefined) ?? []).some((u) => u.file === file));
+        if (found) {
+          expect(isSecretMarker(found.inputs.uploads) || !file.endsWith(".key"), `${name} ${file}`).toBe(true);
+          return (dev.revealed(found).uploads as Upload[]).find((u) => u.file === file)!;
+        }
+      }
+      throw new Error(`no upload ${file} for ${container}`);
+    };
+    // The mock engine leaves certificates' PEM unknown (tests/unit/pki-certificates.test.ts runs
+    // real ones); what is checked here is who receives which file, and each leaf's names.
+    const csr = (name: string) => dev.revealed(dev.one("tls:index/certRequest:CertRequest", `${name}-tls-csr`)).dnsNames;
+    expect(csr("postgres")).toEqual(["postgres"]);
+    expect(csr("pgbouncer")).toEqual(["pgbouncer"]);
+    expect(uploadOf("postgres", "/etc/postgresql/tls/ca.crt").permissions).toBe("0444");
+    // PostgreSQL refuses a key with group or other access unless root owns it: the server's user, 0400.
+    expect(uploadOf("postgres", "/etc/postgresql/tls/tls.key")).toMatchObject({ permissions: "0400", owner: "999" });
+    expect(uploadOf("pgbouncer", "/etc/pgbouncer/tls/tls.key").permissions).toBe("0400");
+    for (const [client, file] of [
+      ["pgbouncer", "/etc/pgbouncer/tls/ca.crt"],
+      ["postgres-exporter", "/etc/postgres-exporter/ca.crt"],
+      ["pgbouncer-exporter", "/run/secrets/pgbouncer-exporter-ca.crt"],
+      ["postgres-backup", "/etc/fundament/postgres-ca.crt"],
+    ]) {
+      expect(uploadOf(client, file).permissions, client).toBe("0444");
+    }
+    for (const service of ["users", "config", "users-migrate", "config-migrate"]) {
+      const envs = dev.revealed(dev.one(CONTAINER, service)).envs as string[];
+      expect(envs, service).toContain("DATABASE_CA_FILE=/etc/fundament/tls/ca.crt");
+      expect(envs.find((e) => e.startsWith("DATABASE_URL=")), service).toMatch(/\?sslmode=verify-full$/);
+      expect(uploadOf(service, "/etc/fundament/tls/ca.crt").permissions, service).toBe("0444");
+    }
+  });
+
   it("gives the config service's change feed a session on PostgreSQL itself: LISTEN through transaction pooling hears nothing", () => {
     const envs = dev.revealed(dev.one(CONTAINER, "config")).envs as string[];
     const listen = envs.find((e) => e.startsWith("DATABASE_LISTEN_URL="));
-    expect(listen).toMatch(/^DATABASE_LISTEN_URL=postgres:\/\/[a-z_]+@postgres:5432\/config$/);
+    expect(listen).toMatch(/^DATABASE_LISTEN_URL=postgres:\/\/[a-z_]+@postgres:5432\/config\?sslmode=verify-full$/);
     const pooled = envs.find((e) => e.startsWith("DATABASE_URL="))!;
     // Same role and database, another door.
     expect(listen!.replace("DATABASE_LISTEN_URL=", "").replace("@postgres:5432/", "@")).toBe(pooled.replace("DATABASE_URL=", "").replace("@pgbouncer:6432/", "@"));

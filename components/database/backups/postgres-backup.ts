@@ -3,7 +3,8 @@ import { cronProblem } from "../../config/cron";
 import { imageReferenceProblem } from "../../config/image-reference";
 import type { DeployedWorkload, Runtime } from "../../runtime/workload";
 import { backupScriptProblems, renderPostgresBackupScript } from "./backup-script";
-import { Postgres, POSTGRES_PORT, pgpassFor } from "../postgres/postgres";
+import { caFile } from "../../pki/tls-files";
+import { Postgres, POSTGRES_PORT, pgpassFor, VERIFY_FULL } from "../postgres/postgres";
 import { PGPASS_MODE } from "../postgres/postgres-pgpass";
 import { POSTGRES_IMAGE_USER } from "../postgres/postgres-images";
 
@@ -35,6 +36,7 @@ export const BACKUP_VOLUME_PATH = "/var/lib/postgresql";
 export const BACKUP_DIR = `${BACKUP_VOLUME_PATH}/backups`;
 const SCRIPT_PATH = "/etc/fundament/postgres-backup.sh";
 const PGPASS_PATH = "/run/secrets/postgres-backup.pgpass";
+const CA_PATH = "/etc/fundament/postgres-ca.crt";
 
 /**
  * Scheduled logical backups of every service database (backup-script.ts), kept to a retention
@@ -77,10 +79,14 @@ export class PostgresBackup extends pulumi.ComponentResource {
           PGDATABASE: "postgres",
           PGPASSFILE: PGPASS_PATH,
           PGCONNECT_TIMEOUT: "30",
+          // pg_dump and psql reach the server over TLS only, and verify it is the platform's.
+          PGSSLMODE: VERIFY_FULL,
+          PGSSLROOTCERT: CA_PATH,
         },
         files: [
           { path: SCRIPT_PATH, content: renderPostgresBackupScript({ backupDir: BACKUP_DIR, retention: args.retention }), mode: 0o555 },
           { path: PGPASS_PATH, content: pgpassFor(login), secret: true, mode: PGPASS_MODE },
+          caFile(CA_PATH, args.postgres.caCertPem),
         ],
         storage: [{ name: "backups", path: BACKUP_VOLUME_PATH, sizeGiB: args.volumeSizeGiB }],
         resources: { cpu: 0.5, memoryMiB: 256 },

@@ -1,6 +1,8 @@
+import type { TlsFilePaths } from "../../pki/tls-files";
+
 /**
- * pgbouncer.ini and its userlist. Valid on PgBouncer 1.18 (the local binary the tests run) and
- * on the pinned image's 1.25: only settings both versions know are written.
+ * pgbouncer.ini and its userlist. Valid on PgBouncer 1.24 (the test root's binary the tests run)
+ * and on the pinned image's 1.25: only settings both versions know are written.
  */
 export const PGBOUNCER_PORT = 6432;
 /** May run SHOW STATS/POOLS on the admin console and nothing else; exists only in PgBouncer. */
@@ -19,6 +21,11 @@ export interface PgBouncerIniInput {
   maxClientConnections: number;
   authFile: string;
   listenPort?: number;
+  /**
+   * PgBouncer's own leaf (what clients verify) and the platform CA, which it also verifies
+   * PostgreSQL against: `postgresHost` must be a name PostgreSQL's leaf carries.
+   */
+  tls: TlsFilePaths;
 }
 
 export interface UserlistEntry {
@@ -61,6 +68,17 @@ export function renderPgBouncerIni(input: PgBouncerIniInput): string {
     `listen_port = ${input.listenPort ?? PGBOUNCER_PORT}`,
     // No unix socket: clients arrive over the network, and the image's /tmp may be read-only.
     "unix_socket_dir =",
+    "",
+    // TLS both ways. Clients must use it (they present no certificate, so "require", and they
+    // verify PgBouncer's leaf themselves); PgBouncer verifies PostgreSQL's leaf and host name.
+    "client_tls_sslmode = require",
+    `client_tls_key_file = ${quoteValue(input.tls.key)}`,
+    `client_tls_cert_file = ${quoteValue(input.tls.cert)}`,
+    `client_tls_ca_file = ${quoteValue(input.tls.ca)}`,
+    "client_tls_protocols = secure",
+    "server_tls_sslmode = verify-full",
+    `server_tls_ca_file = ${quoteValue(input.tls.ca)}`,
+    "server_tls_protocols = secure",
     "",
     "auth_type = scram-sha-256",
     `auth_file = ${quoteValue(input.authFile)}`,

@@ -1,11 +1,12 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { imageReferenceProblem } from "../../config/image-reference";
+import { caFile, tlsFilePaths } from "../../pki/tls-files";
 import type { DeployedWorkload, Endpoint, Runtime, WorkloadResources } from "../../runtime/workload";
 import { PGBOUNCER_PORT, PGBOUNCER_STATS_USER, pgBouncerSizingProblems, renderPgBouncerIni, renderPgBouncerUserlist } from "./pgbouncer-ini";
 import { EXPORTER_IMAGE_USER, PGBOUNCER_IMAGE_USER } from "./postgres-images";
 import { PGPASS_MODE, renderPgpass } from "./postgres-pgpass";
-import { DatabaseConnection, Postgres, POSTGRES_PORT } from "./postgres";
+import { DatabaseConnection, Postgres, POSTGRES_PORT, PostgresPki, VERIFY_FULL } from "./postgres";
 import { scramSha256Verifier } from "./postgres-scram";
 
 export interface PgBouncerArgs {
@@ -17,6 +18,8 @@ export interface PgBouncerArgs {
   defaultPoolSize: number;
   maxClientConnections: number;
   exporterImage: string;
+  /** Issues PgBouncer's leaf; the same CA verifies PostgreSQL. */
+  pki: Pick<PostgresPki, "serverLeaf">;
 }
 
 export const PGBOUNCER_EXPORTER_PORT = 9127;
@@ -27,6 +30,9 @@ export const PGBOUNCER_EXPORTER_PORT = 9127;
  */
 export const POSTGRES_RESERVED_CONNECTIONS = 10;
 const CONFIG_DIR = "/etc/pgbouncer";
+/** PgBouncer's leaf and the platform CA; PgBouncer reads its key through OpenSSL, which checks no mode. */
+export const PGBOUNCER_TLS = tlsFilePaths(`${CONFIG_DIR}/tls`);
+const EXPORTER_CA_FILE = "/run/secrets/pgbouncer-exporter-ca.crt";
 /** Any answer from PgBouncer, even "no such database", means it accepts connections. */
 const PGBOUNCER_IS_READY = ["pg_isready", "-q", "-h", "127.0.0.1", "-p", String(PGBOUNCER_PORT), "-d", "pgbouncer"];
 
@@ -63,6 +69,7 @@ export class PgBouncer extends pulumi.ComponentResource {
       .apply(([verifiers, stats]) =>
         renderPgBouncerUserlist([...logins.map((l, i) => ({ user: l.user, scramVerifier: verifiers[i] })), { user: PGBOUNCER_STATS_USER, scramVerifier: stats }]),
       );
+    const leaf = args.pki.serverLeaf(name);
     const ini = postgres.workload.host.apply((postgresHost) =>
       renderPgBouncerIni({
         postgresHost,
@@ -71,6 +78,7 @@ export class PgBouncer extends pulumi.ComponentResource {
         defaultPoolSize: args.defaultPoolSize,
         maxClientConnections: args.maxClientConnections,
         authFile: `${CONFIG_DIR}/userlist.txt`,
+        tls: PGBOUNCER_TLS,
       }),
     );
 
@@ -84,6 +92,7 @@ export class PgBouncer extends pulumi.ComponentResource {
         files: [
           { path: `${CONFIG_DIR}/pgbouncer.ini`, content: ini },
           { path: `${CONFIG_DIR}/userlist.txt`, content: pulumi.secret(userlist), secret: true },
+          ...leaf.files(PGBOUNCER_TLS),
         ],
         // The image is Alpine without bash, so no /dev/tcp check: pg_isready (postgresql-client,
         // shipped by the image) counts any answer from PgBouncer, even a refusal, as up.
@@ -109,8 +118,11 @@ export class PgBouncer extends pulumi.ComponentResource {
         name: `${name}-exporter`,
         image: args.exporterImage,
         // The connection string carries no password: lib/pq reads it from PGPASSFILE. The host
-        // is the PgBouncer workload's name, which both runtimes make resolvable.
-        args: [`--pgBouncer.connectionString=postgres://${PGBOUNCER_STATS_USER}@${this.workload.name}:${PGBOUNCER_PORT}/pgbouncer?sslmode=disable`],
+        // is the PgBouncer workload's name, which both runtimes make resolvable and PgBouncer's
+        // leaf carries, so lib/pq verifies it (verify-full) against the platform CA.
+        args: [
+          `--pgBouncer.connectionString=postgres://${PGBOUNCER_STATS_USER}@${this.workload.name}:${PGBOUNCER_PORT}/pgbouncer?sslmode=${VERIFY_FULL}&sslrootcert=${EXPORTER_CA_FILE}`,
+        ],
         zones: ["backend", "monitoring"],
         ports: [{ name: "metrics", port: PGBOUNCER_EXPORTER_PORT, zones: ["monitoring"] }],
         env: { PGPASSFILE: statsPassFile },
@@ -121,6 +133,8 @@ export class PgBouncer extends pulumi.ComponentResource {
             secret: true,
             mode: PGPASS_MODE,
           },
+          // Beside the password file: the image is read-only, and each directory of files is a volume.
+          caFile(EXPORTER_CA_FILE, postgres.caCertPem),
         ],
         health: {
           readiness: { kind: "http", port: PGBOUNCER_EXPORTER_PORT, path: "/", periodSeconds: 15 },

@@ -1,3 +1,4 @@
+import type { TlsFilePaths } from "../../pki/tls-files";
 import type { WorkloadResources } from "../../runtime/workload";
 
 /**
@@ -12,13 +13,18 @@ import type { WorkloadResources } from "../../runtime/workload";
  *
  * The rendered file is valid on PostgreSQL 15 (the image major, see postgres.ts).
  */
-export interface PostgresConfInput {
+export interface PostgresSizingInput {
   resources: WorkloadResources;
   maxConnections: number;
   /** Size of the data volume: WAL between checkpoints must fit in it with room to spare. */
   storageGiB: number;
   /** Statements slower than this are logged with their duration. */
   slowStatementMs?: number;
+}
+
+export interface PostgresConfInput extends PostgresSizingInput {
+  /** The server's leaf certificate, its key and the platform CA, as the server sees them. */
+  tls: TlsFilePaths;
 }
 
 export interface PostgresTuning {
@@ -102,7 +108,7 @@ function workMemFor(memoryMiB: number, maxConnections: number): number {
 }
 
 /** Problems with the sizing input, one line each, field first. */
-export function postgresSizingProblems(input: PostgresConfInput, prefix = ""): string[] {
+export function postgresSizingProblems(input: PostgresSizingInput, prefix = ""): string[] {
   const problems: string[] = [];
   const { cpu, memoryMiB } = input.resources;
   if (!Number.isFinite(cpu) || cpu <= 0) problems.push(`${prefix}resources.cpu: must be a positive number (got ${cpu})`);
@@ -126,7 +132,7 @@ export function postgresSizingProblems(input: PostgresConfInput, prefix = ""): s
   return problems;
 }
 
-export function postgresTuning(input: PostgresConfInput): PostgresTuning {
+export function postgresTuning(input: PostgresSizingInput): PostgresTuning {
   const problems = postgresSizingProblems(input);
   if (problems.length > 0) throw new Error(problems.join("\n"));
   const { cpu, memoryMiB } = input.resources;
@@ -154,6 +160,12 @@ export function postgresTuning(input: PostgresConfInput): PostgresTuning {
   };
 }
 
+/** A path as a postgresql.conf string: single-quoted, so a quote or backslash in it is refused. */
+function confPath(field: string, path: string): string {
+  if (!/^\/[A-Za-z0-9_./-]+$/.test(path)) throw new Error(`tls.${field}: must be an absolute path of letters, digits, '_', '.', '/' and '-' (got ${JSON.stringify(path)})`);
+  return `'${path}'`;
+}
+
 export function renderPostgresConf(input: PostgresConfInput): string {
   const t = postgresTuning(input);
   const slowMs = input.slowStatementMs ?? DEFAULT_SLOW_STATEMENT_MS;
@@ -166,6 +178,15 @@ export function renderPostgresConf(input: PostgresConfInput): string {
     `max_connections = ${t.maxConnections}`,
     "superuser_reserved_connections = 3",
     "password_encryption = 'scram-sha-256'",
+    "",
+    // Every network login arrives over TLS (pg_hba.conf has only hostssl lines for TCP). The CA
+    // file lets the server verify a client certificate when one is offered; none is required.
+    "# TLS",
+    "ssl = on",
+    `ssl_cert_file = ${confPath("cert", input.tls.cert)}`,
+    `ssl_key_file = ${confPath("key", input.tls.key)}`,
+    `ssl_ca_file = ${confPath("ca", input.tls.ca)}`,
+    "ssl_min_protocol_version = 'TLSv1.2'",
     "",
     "# memory",
     `shared_buffers = ${t.sharedBuffersMiB}MB`,

@@ -1,6 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { imageReferenceProblem } from "../../config/image-reference";
+import type { PlatformPki } from "../../pki/platform-pki";
+import { caFile, TlsFilePaths, tlsFilePaths } from "../../pki/tls-files";
 import type { DeployedWorkload, Endpoint, Probe, Runtime, Workload, WorkloadResources } from "../../runtime/workload";
 import { postgresShmSizeMiB, postgresSizingProblems, postgresTuning, renderPostgresConf } from "./postgres-conf";
 import { BACKUP_ROLE, MONITOR_ROLE, ServiceDatabase, serviceDatabaseProblems, serviceRoleName } from "./postgres-databases";
@@ -34,7 +36,18 @@ export interface PostgresArgs {
   maxConnections?: number;
   /** Statements slower than this are logged. Default 250 ms. */
   slowStatementMs?: number;
+  /** Issues the server's leaf; every client verifies it against the platform CA. */
+  pki: PostgresPki;
 }
+
+/** What the PostgreSQL layer needs of the platform PKI (components/pki). */
+export type PostgresPki = Pick<PlatformPki, "serverLeaf" | "caCertPem">;
+
+/**
+ * How a libpq client (lib/pq, pgx, psql, pg_dump) must connect: TLS, the server's certificate
+ * verified against the platform CA and its host name against the leaf's names.
+ */
+export const VERIFY_FULL = "verify-full";
 
 /** A login role: its password is generated and secret; the verifier is what servers store. */
 export interface PostgresLogin {
@@ -54,6 +67,14 @@ export const DEFAULT_MAX_CONNECTIONS = 100;
 const CONFIG_DIR = "/etc/postgresql";
 const SECRETS_DIR = "/run/secrets";
 const DATA_MOUNT = "/var/lib/postgresql/data";
+/**
+ * The leaf's files, as the server reads them. Docker uploads the key owned by the postgres user
+ * (the workload's user) with mode 0400; Kubernetes mounts it from a Secret owned by root and, by
+ * fsGroup, group-readable (0440). PostgreSQL accepts both: a key owned by the database user
+ * with no group or other bits, or owned by root with at most group read (tests/config/postgres-tls.test.ts).
+ */
+export const POSTGRES_TLS: TlsFilePaths = tlsFilePaths(`${CONFIG_DIR}/tls`);
+const EXPORTER_CA_FILE = "/etc/postgres-exporter/ca.crt";
 
 export class Postgres extends pulumi.ComponentResource {
   readonly workload: DeployedWorkload;
@@ -70,11 +91,15 @@ export class Postgres extends pulumi.ComponentResource {
   readonly backupLogin: PostgresLogin;
   readonly maxConnections: number;
   readonly databases: ServiceDatabase[];
+  /** What every client verifies the server against. */
+  readonly caCertPem: pulumi.Output<string>;
+  /** The names the server's leaf carries: a client dials one of them. */
+  readonly dnsNames: readonly string[];
 
   constructor(name: string, args: PostgresArgs, opts?: pulumi.ComponentResourceOptions) {
     super("fundament:database:Postgres", name, {}, opts);
     const maxConnections = args.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
-    const confInput = { resources: args.resources, maxConnections, storageGiB: args.storageGiB, slowStatementMs: args.slowStatementMs };
+    const confInput = { resources: args.resources, maxConnections, storageGiB: args.storageGiB, slowStatementMs: args.slowStatementMs, tls: POSTGRES_TLS };
     const problems = [
       ...imageProblems({ image: args.image, exporterImage: args.exporterImage }),
       ...postgresSizingProblems(confInput),
@@ -113,6 +138,9 @@ export class Postgres extends pulumi.ComponentResource {
         }),
       );
     const tuning = postgresTuning(confInput);
+    this.caCertPem = args.pki.caCertPem;
+    const leaf = args.pki.serverLeaf(name);
+    this.dnsNames = leaf.dnsNames;
     // pg_isready over TCP: the entrypoint's init-time server listens on the socket only, so
     // the probes pass only once the real server accepts network connections.
     const isReady: Probe = { kind: "exec", command: ["pg_isready", "-q", "-h", "127.0.0.1", "-p", String(POSTGRES_PORT), "-U", "postgres", "-d", "postgres"] };
@@ -135,6 +163,7 @@ export class Postgres extends pulumi.ComponentResource {
         // Holds SCRAM verifiers, not passwords; secret all the same, a verifier invites offline guessing.
         { path: "/docker-entrypoint-initdb.d/10-fundament.sql", content: initSql, secret: true },
         { path: `${SECRETS_DIR}/postgres-superuser-password`, content: this.superuserPassword, secret: true },
+        ...leaf.files(POSTGRES_TLS),
       ],
       health: {
         startup: { ...isReady, periodSeconds: 5, failureThreshold: 120 },
@@ -162,7 +191,8 @@ export class Postgres extends pulumi.ComponentResource {
         zones: ["backend", "monitoring"],
         ports: [{ name: "metrics", port: POSTGRES_EXPORTER_PORT, zones: ["monitoring"] }],
         env: {
-          DATA_SOURCE_URI: pulumi.interpolate`${this.workload.host}:${POSTGRES_PORT}/postgres?sslmode=disable`,
+          // lib/pq: TLS with the server's certificate and host name verified against the platform CA.
+          DATA_SOURCE_URI: pulumi.interpolate`${this.workload.host}:${POSTGRES_PORT}/postgres?sslmode=${VERIFY_FULL}&sslrootcert=${EXPORTER_CA_FILE}`,
           DATA_SOURCE_USER: MONITOR_ROLE,
           DATA_SOURCE_PASS_FILE: exporterPasswordFile,
           PG_EXPORTER_EXTEND_QUERY_PATH: "/etc/postgres-exporter/queries.yaml",
@@ -170,6 +200,7 @@ export class Postgres extends pulumi.ComponentResource {
         files: [
           { path: "/etc/postgres-exporter/queries.yaml", content: renderPostgresExporterQueries() },
           { path: exporterPasswordFile, content: monitorLogin.password, secret: true },
+          caFile(EXPORTER_CA_FILE, this.caCertPem),
         ],
         health: {
           readiness: { kind: "http", port: POSTGRES_EXPORTER_PORT, path: "/", periodSeconds: 15 },

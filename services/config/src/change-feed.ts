@@ -1,5 +1,5 @@
 import { Client, type ClientConfig } from "pg";
-import type { Logger } from "@fundament/kit";
+import { connectionFields, postgresTls, type Logger } from "@fundament/kit";
 import { CHANGE_CHANNEL, type ChangeEvent, isChangeEvent } from "./version-store";
 import type { JsonValue } from "./json-patch";
 
@@ -114,14 +114,12 @@ export class ChangeWaiters implements ChangeFeed {
  * handed to other clients between transactions and the notifications never arrive, so the URL
  * is the server's (DATABASE_LISTEN_URL), not PgBouncer's.
  */
-export function listenConnection(url: string, password: string): ClientConfig {
-  const parsed = new URL(url);
+export function listenConnection(url: string, password: string, ca: string): ClientConfig {
   return {
-    host: decodeURIComponent(parsed.hostname) || "localhost",
-    port: Number(parsed.port || 5432),
-    database: decodeURIComponent(parsed.pathname.slice(1)),
-    user: decodeURIComponent(parsed.username),
+    port: 5432,
+    ...connectionFields(url),
     password,
+    ssl: postgresTls(ca),
     application_name: "config-change-feed",
     // The connection is idle by design; keepalive notices one a firewall dropped silently.
     keepAlive: true,

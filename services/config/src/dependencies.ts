@@ -11,6 +11,7 @@ export async function connectDependencies(config: ConfigServiceEnv, logger: Logg
   const pool = createPgPool({
     url: config.DATABASE_URL,
     password: config.DATABASE_PASSWORD,
+    ca: config.DATABASE_CA,
     applicationName: "config",
     max: config.DATABASE_POOL_MAX,
     onIdleError: (err) => logger.warn({ err }, "idle PostgreSQL connection lost"),
@@ -25,7 +26,7 @@ export async function connectDependencies(config: ConfigServiceEnv, logger: Logg
   });
   const changeFeed = await PostgresChangeFeed.start({
     // PgBouncer's transaction pooling would hand the LISTEN session's server connection to others.
-    connection: listenConnection(config.DATABASE_LISTEN_URL ?? config.DATABASE_URL, config.DATABASE_PASSWORD),
+    connection: listenConnection(config.DATABASE_LISTEN_URL ?? config.DATABASE_URL, config.DATABASE_PASSWORD, config.DATABASE_CA),
     logger,
   });
   const messaging = await Messaging.connect({

@@ -6,7 +6,7 @@ import { migrateEnv } from "./service-env";
 async function main(): Promise<void> {
   const config = loadEnv(migrateEnv);
   const logger = createLogger({ service: "config-migrate", level: config.LOG_LEVEL });
-  const pool = createPgPool({ url: config.DATABASE_URL, password: config.DATABASE_PASSWORD, applicationName: "config-migrate", max: 1 });
+  const pool = createPgPool({ url: config.DATABASE_URL, password: config.DATABASE_PASSWORD, ca: config.DATABASE_CA, applicationName: "config-migrate", max: 1 });
   try {
     const result = await runMigrations({ pool, directory: MIGRATIONS_DIR, lockName: "config", log: (message) => logger.info(message) });
     logger.info({ applied: result.applied, alreadyApplied: result.alreadyApplied }, "migrations done");

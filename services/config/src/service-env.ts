@@ -12,6 +12,7 @@ export const configServiceEnv = {
       description: "PostgreSQL itself for the change feed's LISTEN session (same user and database, no password); default DATABASE_URL, which must then not be PgBouncer in transaction mode",
     }),
   ),
+  DATABASE_CA: env.caCertificate({ description: "the platform CA PostgreSQL's and PgBouncer's certificates are verified against (PEM; give its path as DATABASE_CA_FILE)" }),
   DATABASE_PASSWORD: env.secretFile({ description: "the database user's password" }),
   DATABASE_POOL_MAX: env.integer({ default: 10, min: 1, max: 200 }),
   REDIS_URL: env.url({ protocols: ["redis", "rediss"], description: "redis://host:port/db, without the password" }),
@@ -51,5 +52,6 @@ export type ConfigServiceEnv = EnvValues<typeof configServiceEnv>;
 export const migrateEnv = {
   DATABASE_URL: configServiceEnv.DATABASE_URL,
   DATABASE_PASSWORD: configServiceEnv.DATABASE_PASSWORD,
+  DATABASE_CA: configServiceEnv.DATABASE_CA,
   LOG_LEVEL: configServiceEnv.LOG_LEVEL,
 };

@@ -11,6 +11,7 @@ export async function connectDependencies(config: GpuJobsEnv, logger: Logger): P
   const pool = createPgPool({
     url: config.DATABASE_URL,
     password: config.DATABASE_PASSWORD,
+    ca: config.DATABASE_CA,
     applicationName: "gpu-jobs",
     max: config.DATABASE_POOL_MAX,
     onIdleError: (err) => logger.warn({ err }, "idle PostgreSQL connection lost"),

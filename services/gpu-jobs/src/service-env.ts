@@ -7,6 +7,7 @@ export const gpuJobsEnv = {
   HOST: env.string({ default: "0.0.0.0", description: "address the listeners bind" }),
   LOG_LEVEL: env.oneOf(["fatal", "error", "warn", "info", "debug", "trace"], { default: "info" }),
   DATABASE_URL: env.url({ protocols: ["postgres", "postgresql"], description: "postgres://user@host:port/database, without the password" }),
+  DATABASE_CA: env.caCertificate({ description: "the platform CA PostgreSQL's and PgBouncer's certificates are verified against (PEM; give its path as DATABASE_CA_FILE)" }),
   DATABASE_PASSWORD: env.secretFile({ description: "the database user's password" }),
   DATABASE_POOL_MAX: env.integer({ default: 10, min: 2, max: 200 }),
   AMQP_HOST: env.optional(env.string({ description: "RabbitMQ host; when set, commands go through the gpu-jobs queues and state events are published" })),
@@ -67,5 +68,6 @@ export type GpuJobsEnv = EnvValues<typeof gpuJobsEnv>;
 export const migrateEnv = {
   DATABASE_URL: gpuJobsEnv.DATABASE_URL,
   DATABASE_PASSWORD: gpuJobsEnv.DATABASE_PASSWORD,
+  DATABASE_CA: gpuJobsEnv.DATABASE_CA,
   LOG_LEVEL: gpuJobsEnv.LOG_LEVEL,
 };

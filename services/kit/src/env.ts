@@ -26,6 +26,8 @@ export interface EnvVar<T> {
   /** What to say instead of ajv's reason, where the schema's own words would mislead. */
   readonly reason?: string;
   readonly minLength?: number;
+  /** Never echo the value in an error (a file given by mistake might hold a key). */
+  readonly quiet?: boolean;
   /**
    * The text forms accepted before ajv coerces the text (ajv reads "1e2" as the integer 100;
    * an operator who wrote that meant something else), and what a refusal says.
@@ -78,6 +80,8 @@ export interface IntegerOptions extends Common<number> {
 
 const BOOLEAN_WORDS: Record<string, boolean> = { "1": true, true: true, yes: true, on: true, "0": false, false: false, no: false, off: false };
 
+const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[A-Za-z0-9+/=\s]+-----END CERTIFICATE-----/;
+
 /** Builders for an EnvSpec; each names what it expects so the error can say it. */
 export const env = {
   string(options: Common<string> & { pattern?: RegExp } = {}): EnvVar<string> {
@@ -118,6 +122,16 @@ export const env = {
   secretFile(options: { description?: string; minLength?: number } = {}): EnvVar<string> {
     return { ...variable<string>(options, "a secret file", Type.String()), secret: true, minLength: options.minLength };
   },
+  /**
+   * A CA certificate (PEM) a client verifies a server against, normally given as `<NAME>_FILE`
+   * (the platform CA the stack delivers as a file). Public, so an inline value is accepted too.
+   */
+  caCertificate(options: { description?: string } = {}): EnvVar<string> {
+    return variable<string>({ description: options.description ?? "a CA certificate (PEM)" }, "a CA certificate (PEM)", Type.String({ pattern: PEM_CERTIFICATE.source }), {
+      reason: "must hold a PEM certificate (-----BEGIN CERTIFICATE-----)",
+      quiet: true,
+    });
+  },
   optional<T>(inner: EnvVar<T>): EnvVar<T | undefined> {
     return { ...inner, required: false };
   },
@@ -155,7 +169,7 @@ function reasonOf(error: ErrorObject, variable: EnvVar<unknown>, text: string | 
   const got = `(got ${error.keyword === "minimum" || error.keyword === "maximum" ? String(Number(text)) : shown(text)})`;
   if (error.keyword === "required") return `is required (${variable.description})`;
   if (error.keyword === "url") return error.message ?? "must be a URL";
-  if (variable.reason) return `${variable.reason} ${got}`;
+  if (variable.reason) return variable.quiet ? variable.reason : `${variable.reason} ${got}`;
   switch (error.keyword) {
     case "type":
       return `must be ${params.type === "integer" ? "an integer" : `a ${String(params.type)}`} ${got}`;

@@ -1,12 +1,15 @@
+import type { ConnectionOptions } from "node:tls";
 import { Pool, type PoolConfig } from "pg";
 
 export type { Pool, PoolClient } from "pg";
 
 export interface PgPoolOptions {
-  /** postgres://user@host:port/db, without a password. */
+  /** postgres://user@host:port/db, without a password; `sslmode`, if given, must be verify-full. */
   url: string;
   /** Read from DATABASE_PASSWORD_FILE by the service's env spec. */
   password?: string;
+  /** The CA (PEM) the server's certificate must chain to: the platform CA, from DATABASE_CA_FILE. */
+  ca: string;
   applicationName: string;
   max?: number;
   /** A runaway query is cancelled by the server after this long. */
@@ -19,9 +22,21 @@ export interface PgPoolOptions {
   onIdleError?: (error: Error) => void;
 }
 
+/**
+ * libpq's verify-full for node-postgres: TLS or no connection, the certificate must chain to `ca`
+ * and carry the host name dialled (pg passes the host to tls.connect as the name to check).
+ */
+export function postgresTls(ca: string): ConnectionOptions {
+  if (!ca.includes("-----BEGIN CERTIFICATE-----")) throw new Error("postgres: the CA must be a PEM certificate (DATABASE_CA_FILE)");
+  return { ca, rejectUnauthorized: true };
+}
+
 /** pg lets fields parsed from a connection string override explicit ones, so the URL is split here. */
-function connectionFields(url: string): Pick<PoolConfig, "host" | "port" | "user" | "database"> {
+export function connectionFields(url: string): Pick<PoolConfig, "host" | "port" | "user" | "database"> {
   const parsed = new URL(url);
+  const sslmode = parsed.searchParams.get("sslmode");
+  // Every connection verifies the server; a URL asking for less is a mistake to report, not to follow.
+  if (sslmode !== null && sslmode !== "verify-full") throw new Error(`postgres: ${parsed.host}: sslmode=${sslmode} is not supported; connections always use verify-full`);
   const fields: Pick<PoolConfig, "host" | "port" | "user" | "database"> = { host: decodeURIComponent(parsed.hostname) || "localhost" };
   if (parsed.port !== "") fields.port = Number(parsed.port);
   if (parsed.username !== "") fields.user = decodeURIComponent(parsed.username);
@@ -33,6 +48,7 @@ function connectionFields(url: string): Pick<PoolConfig, "host" | "port" | "user
 export function createPgPool(options: PgPoolOptions): Pool {
   const config: PoolConfig = {
     ...connectionFields(options.url),
+    ssl: postgresTls(options.ca),
     application_name: options.applicationName,
     max: options.max ?? 10,
     statement_timeout: options.statementTimeoutMs ?? 5000,

@@ -111,4 +111,22 @@ describe("loadEnv", () => {
     expect(loadEnv(listSpec, { TAGS: " x, ,y ", VERBOSE: "off" })).toEqual({ HOSTS: ["a"], TAGS: ["x", "y"], VERBOSE: false });
     expect(loadEnv(listSpec, { TAGS: ",", HOSTS_FILE: secretFile("b,c\n") })).toEqual({ HOSTS: ["b", "c"], TAGS: [], VERBOSE: true });
   });
+
+  it("reads a CA certificate from its file and refuses a file that holds no PEM certificate", () => {
+    const caSpec = { DATABASE_CA: env.caCertificate({ description: "the CA PostgreSQL's certificate is verified against" }) };
+    const pem = "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIU\n-----END CERTIFICATE-----\n";
+    expect(loadEnv(caSpec, { DATABASE_CA_FILE: secretFile(pem) })).toEqual({ DATABASE_CA: pem.trimEnd() });
+    expect(() => loadEnv(caSpec, {})).toThrow("DATABASE_CA: is required (the CA PostgreSQL's certificate is verified against)");
+    const key = secretFile("-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49AgEGCCqGSM49\n-----END PRIVATE KEY-----\n");
+    const problems = (() => {
+      try {
+        loadEnv(caSpec, { DATABASE_CA_FILE: key });
+      } catch (error) {
+        return (error as EnvError).problems;
+      }
+      return [];
+    })();
+    // A key given by mistake is not echoed into the logs.
+    expect(problems).toEqual(["DATABASE_CA: must hold a PEM certificate (-----BEGIN CERTIFICATE-----)"]);
+  });
 });

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startPostgres, type PostgresServer } from "../../../scripts/local-servers/postgres-server";
 import { startRedis, type RedisServer } from "../../../scripts/local-servers/redis-server";
-import { testPki } from "../../../scripts/local-servers/test-pki";
+import { testPki } from "../../../scripts/local-servers/shared-test-pki";
 import { createLogger } from "../src/logger";
 import { checkPostgres, createPgPool } from "../src/postgres";
 import { checkRedis, closeRedis, createRedis } from "../src/redis";
@@ -13,7 +13,7 @@ let app: ServiceApp;
 
 beforeAll(async () => {
   [pg, redis] = await Promise.all([startPostgres(), startRedis("", { tls: true })]);
-  const pool = createPgPool({ url: `postgres://postgres@127.0.0.1:${pg.port}/postgres`, password: pg.superuserPassword, applicationName: "kit-health", connectionTimeoutMs: 1000 });
+  const pool = createPgPool({ url: `postgres://postgres@127.0.0.1:${pg.port}/postgres`, password: pg.superuserPassword, ca: pg.caPem, applicationName: "kit-health", connectionTimeoutMs: 1000 });
   // TLS only, as the platform's Redis; the probe's PING goes through the verified connection.
   const client = createRedis({ url: `rediss://${testPki().serverName}:${redis.port}`, tls: { ca: testPki().caPem }, connectionName: "kit-health", commandTimeoutMs: 500 });
   app = await createService({

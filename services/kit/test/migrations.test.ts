@@ -27,7 +27,7 @@ function freshDatabase(): string {
 }
 
 function pool(database: string): Pool {
-  const created = createPgPool({ url: `postgres://postgres@127.0.0.1:${server.port}/${database}`, password: server.superuserPassword, applicationName: "kit-test", max: 2 });
+  const created = createPgPool({ url: `postgres://postgres@127.0.0.1:${server.port}/${database}`, password: server.superuserPassword, ca: server.caPem, applicationName: "kit-test", max: 2 });
   pools.push(created);
   return created;
 }
@@ -82,7 +82,7 @@ describe("runMigrations", () => {
 
   it("sets the statement and idle-in-transaction timeouts on pool connections", async () => {
     const database = freshDatabase();
-    const timed = createPgPool({ url: `postgres://postgres@127.0.0.1:${server.port}/${database}`, password: server.superuserPassword, applicationName: "kit-test", statementTimeoutMs: 200, idleInTransactionTimeoutMs: 300 });
+    const timed = createPgPool({ url: `postgres://postgres@127.0.0.1:${server.port}/${database}`, password: server.superuserPassword, ca: server.caPem, applicationName: "kit-test", statementTimeoutMs: 200, idleInTransactionTimeoutMs: 300 });
     pools.push(timed);
     await expect(timed.query("select pg_sleep(2)")).rejects.toThrow(/canceling statement due to statement timeout/);
     const settings = await timed.query<{ s: string; i: string }>("select current_setting('statement_timeout') as s, current_setting('idle_in_transaction_session_timeout') as i");

@@ -9,6 +9,7 @@ export const usersEnv = {
   TRUST_PROXY: env.optional(env.string({ description: "addresses or CIDRs of the gateway, or true" })),
 
   DATABASE_URL: env.url({ protocols: ["postgres", "postgresql"], description: "postgres://user@host:port/db without a password" }),
+  DATABASE_CA: env.caCertificate({ description: "the platform CA PostgreSQL's and PgBouncer's certificates are verified against (PEM; give its path as DATABASE_CA_FILE)" }),
   DATABASE_PASSWORD: env.secretFile({ description: "the database user's password" }),
   DATABASE_POOL_MAX: env.integer({ default: 10, min: 1, max: 200 }),
   DATABASE_STATEMENT_TIMEOUT_MS: env.integer({ default: 5000, min: 100 }),

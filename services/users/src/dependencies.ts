@@ -57,6 +57,7 @@ export async function connectDependencies(config: UsersConfig, logger: Logger = 
   const pool = createPgPool({
     url: config.DATABASE_URL,
     password: config.DATABASE_PASSWORD,
+    ca: config.DATABASE_CA,
     applicationName: "users",
     max: config.DATABASE_POOL_MAX,
     statementTimeoutMs: config.DATABASE_STATEMENT_TIMEOUT_MS,

@@ -32,7 +32,7 @@ function runJob(env: Record<string, string>): Promise<{ code: number | null; out
 
 describe("migration job (src/migrate.ts)", () => {
   it("applies the migrations once when two jobs start together, and exits 0 both times", async () => {
-    const env = { DATABASE_URL: `postgres://users_app@127.0.0.1:${pg.port}/users_migrate`, DATABASE_PASSWORD_FILE: join(secrets, "db-password") };
+    const env = { DATABASE_URL: `postgres://users_app@127.0.0.1:${pg.port}/users_migrate`, DATABASE_PASSWORD_FILE: join(secrets, "db-password"), DATABASE_CA_FILE: pg.caPath };
     const [first, second] = await Promise.all([runJob(env), runJob(env)]);
     expect(first.code, first.output).toBe(0);
     expect(second.code, second.output).toBe(0);

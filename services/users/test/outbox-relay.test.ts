@@ -16,7 +16,7 @@ beforeAll(async () => {
   server = await startPostgres();
   server.psql("create database users_outbox");
   server.psql(`alter role postgres password '${server.superuserPassword}'`);
-  pool = createPgPool({ url: `postgres://postgres@127.0.0.1:${server.port}/users_outbox`, password: server.superuserPassword, applicationName: "outbox-test" });
+  pool = createPgPool({ url: `postgres://postgres@127.0.0.1:${server.port}/users_outbox`, password: server.superuserPassword, ca: server.caPem, applicationName: "outbox-test" });
   await runMigrations({ pool, directory: join(__dirname, "..", "migrations"), lockName: "users" });
 }, 120_000);
 

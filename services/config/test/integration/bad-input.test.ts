@@ -68,9 +68,9 @@ const validWrite = { document: { n: 1 }, reason: "fuzz" };
 beforeAll(async () => {
   servers = await startConfigServers({ rabbit: false });
   const logger = quietLogger();
-  const pool = createPgPool({ url: servers.databaseUrl, password: servers.databasePassword, applicationName: "config-bad-input" });
+  const pool = createPgPool({ url: servers.databaseUrl, password: servers.databasePassword, ca: servers.databaseCa, applicationName: "config-bad-input" });
   const changeFeed = await PostgresChangeFeed.start({
-    connection: listenConnection(servers.databaseUrl, servers.databasePassword),
+    connection: listenConnection(servers.databaseUrl, servers.databasePassword, servers.databaseCa),
     logger,
   });
   app = await buildApp({

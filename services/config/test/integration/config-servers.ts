@@ -6,7 +6,7 @@ import { createLogger, createPgPool, type EnvSource, runMigrations } from "@fund
 import { startPostgres, type PostgresServer } from "../../../../scripts/local-servers/postgres-server";
 import { startRabbit, type RabbitNode } from "../../../../scripts/local-servers/rabbitmq-node";
 import { startRedis, type RedisServer } from "../../../../scripts/local-servers/redis-server";
-import { testPki } from "../../../../scripts/local-servers/test-pki";
+import { testPki } from "../../../../scripts/local-servers/shared-test-pki";
 import { MIGRATIONS_DIR } from "../../src/migrations-dir";
 import { startJwksServer, type JwksServer } from "./jwks-server";
 
@@ -26,6 +26,8 @@ export interface ConfigServers {
   jwks: JwksServer;
   databaseUrl: string;
   databasePassword: string;
+  /** The CA PostgreSQL\'s certificate chains to (the harness CA). */
+  databaseCa: string;
   /** rediss://localhost:port/0 */
   redisUrl: string;
   /** The kit's (and ioredis's) TLS options for redisUrl. */
@@ -77,7 +79,7 @@ async function prepare(
   postgres.psql(`CREATE ROLE config LOGIN PASSWORD '${databasePassword}'`);
   postgres.psql(`CREATE DATABASE ${database} OWNER config`);
   const databaseUrl = `postgres://config@127.0.0.1:${postgres.port}/${database}`;
-  const pool = createPgPool({ url: databaseUrl, password: databasePassword, applicationName: "config-test-migrate", max: 1 });
+  const pool = createPgPool({ url: databaseUrl, password: databasePassword, ca: postgres.caPem, applicationName: "config-test-migrate", max: 1 });
   try {
     await runMigrations({ pool, directory: MIGRATIONS_DIR, lockName: "config" });
   } finally {
@@ -107,12 +109,14 @@ async function prepare(
     jwks,
     databaseUrl,
     databasePassword,
+    databaseCa: postgres.caPem,
     redisUrl,
     redisTls: { ca: testPki().caPem },
     amqp,
     env: (overrides = {}) => ({
       DATABASE_URL: databaseUrl,
       DATABASE_PASSWORD_FILE: dbPasswordFile,
+      DATABASE_CA_FILE: postgres.caPath,
       REDIS_URL: redisUrl,
       REDIS_CA_FILE: caFile,
       AMQP_HOST: amqp?.host ?? testPki().serverName,

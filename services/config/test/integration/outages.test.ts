@@ -98,7 +98,7 @@ describe("when a dependency goes away", () => {
   });
 
   it("answers 503 with Retry-After, and writes nothing, when the namespace stays locked past the statement timeout", async () => {
-    const holder = new Client(listenConnection(servers.databaseUrl, servers.databasePassword));
+    const holder = new Client(listenConnection(servers.databaseUrl, servers.databasePassword, servers.databaseCa));
     await holder.connect();
     try {
       await holder.query("BEGIN");

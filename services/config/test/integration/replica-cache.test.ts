@@ -79,10 +79,10 @@ async function replica(name: string, listenPort: number): Promise<ServiceApp> {
   const logger = quietLogger();
   const app = await buildApp({
     logger,
-    pool: createPgPool({ url, password: servers.databasePassword, applicationName: `config-${name}` }),
+    pool: createPgPool({ url, password: servers.databasePassword, ca: servers.databaseCa, applicationName: `config-${name}` }),
     redis: createRedis({ url: servers.redisUrl, tls: servers.redisTls, connectionName: `config-${name}` }),
     changeFeed: await PostgresChangeFeed.start({
-      connection: { ...listenConnection(`postgres://config@127.0.0.1:${listenPort}/${database}`, servers.databasePassword), application_name: `config-feed-${name}` },
+      connection: { ...listenConnection(`postgres://config@127.0.0.1:${listenPort}/${database}`, servers.databasePassword, servers.databaseCa), application_name: `config-feed-${name}` },
       logger,
       reconnectDelayMs: 100,
       heartbeatMs: HEARTBEAT_MS,

@@ -22,9 +22,9 @@ async function service(postgres: PostgresServer): Promise<ServiceApp> {
   const logger = quietLogger();
   const app = await buildApp({
     logger,
-    pool: createPgPool({ url, password: servers.databasePassword, applicationName: "config-restore-test" }),
+    pool: createPgPool({ url, password: servers.databasePassword, ca: servers.databaseCa, applicationName: "config-restore-test" }),
     redis: createRedis({ url: servers.redisUrl, tls: servers.redisTls, connectionName: "config-restore-test" }),
-    changeFeed: await PostgresChangeFeed.start({ connection: listenConnection(url, servers.databasePassword), logger }),
+    changeFeed: await PostgresChangeFeed.start({ connection: listenConnection(url, servers.databasePassword, servers.databaseCa), logger }),
     verifier: await createJwksVerifier({ jwksUrl: servers.jwks.url, issuer: ISSUER, audience: AUDIENCE }),
     // A long TTL: the bug this guards against lasted until the TTL ran out.
     cacheTtlSeconds: 3600,

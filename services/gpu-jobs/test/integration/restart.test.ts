@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { createPgPool, runMigrations } from "@fundament/kit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort, waitFor } from "../../../../scripts/local-servers/free-port";
-import { testPki } from "../../../../scripts/local-servers/test-pki";
+import { testPki } from "../../../../scripts/local-servers/shared-test-pki";
 import { startRedis, type RedisServer } from "../../../../scripts/local-servers/redis-server";
 import { idempotencyKey } from "../../src/providers/provider-adapter";
 import { VALID_KEY } from "../fakes/fake-http-server";
@@ -109,7 +109,7 @@ beforeAll(async () => {
   env.postgres.psql(`create role users_app login password '${usersPassword}'`);
   env.postgres.psql("create database users_restart owner users_app");
   const usersDatabase = `postgres://users_app@127.0.0.1:${env.postgres.port}/users_restart`;
-  const migrate = createPgPool({ url: usersDatabase, password: usersPassword, applicationName: "users-migrate", max: 1 });
+  const migrate = createPgPool({ url: usersDatabase, password: usersPassword, ca: env.databaseCa, applicationName: "users-migrate", max: 1 });
   await runMigrations({ pool: migrate, directory: join(__dirname, "..", "..", "..", "users", "migrations"), lockName: "users" });
   await migrate.end();
   const { privateKey } = generateKeyPairSync("ed25519");
@@ -122,6 +122,7 @@ beforeAll(async () => {
     LOG_LEVEL: "warn",
     DATABASE_URL: usersDatabase,
     DATABASE_PASSWORD_FILE: secret("users-db", usersPassword),
+    DATABASE_CA_FILE: env.databaseCaPath,
     // Redis and RabbitMQ speak TLS only, dialled by the name their test leaf carries.
     REDIS_URL: `rediss://${testPki().serverName}:${redis.port}`,
     REDIS_PASSWORD_FILE: secret("redis", redisPassword),
@@ -144,6 +145,7 @@ beforeAll(async () => {
     LOG_LEVEL: process.env.GPU_JOBS_TEST_LOG_LEVEL ?? "warn",
     DATABASE_URL: env.databaseUrl,
     DATABASE_PASSWORD_FILE: secret("gpu-db", env.databasePassword),
+    DATABASE_CA_FILE: env.databaseCaPath,
     AMQP_HOST: testPki().serverName,
     AMQP_PORT: String(broker.node.amqpPort),
     AMQP_CA_FILE: secret("gpu-amqp-ca.crt", broker.caPem),

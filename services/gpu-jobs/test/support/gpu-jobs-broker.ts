@@ -3,7 +3,7 @@ import { connect, type Channel, type ChannelModel, type ConsumeMessage } from "a
 import { renderRabbitConf } from "../../../../components/broker/rabbitmq-conf";
 import { renderDefinitions, type UserCredential } from "../../../../components/broker/rabbitmq-definitions";
 import { brokerModelFor } from "../../../../components/services/service-broker";
-import { testPki } from "../../../../scripts/local-servers/test-pki";
+import { testPki } from "../../../../scripts/local-servers/shared-test-pki";
 import { startRabbit, type RabbitNode } from "../../../../scripts/local-servers/rabbitmq-node";
 import { waitFor } from "../../../../scripts/local-servers/free-port";
 

@@ -19,6 +19,9 @@ export interface GpuJobsEnvironment {
   jwks: JwksServer;
   databaseUrl: string;
   databasePassword: string;
+  /** The CA PostgreSQL's certificate chains to (the harness CA). */
+  databaseCa: string;
+  databaseCaPath: string;
   secretsDir: string;
   /** A fresh app over the same database, as a restarted replica would be. */
   app(adapters: ReadonlyMap<Provider, ProviderAdapter>, options?: AppOptions): Promise<GpuJobsApp>;
@@ -56,7 +59,7 @@ export async function startGpuJobsEnvironment(): Promise<GpuJobsEnvironment> {
   postgres.psql(`CREATE ROLE gpu_jobs LOGIN PASSWORD '${databasePassword}'`);
   postgres.psql(`CREATE DATABASE ${database} OWNER gpu_jobs`);
   const databaseUrl = `postgres://gpu_jobs@127.0.0.1:${postgres.port}/${database}`;
-  const migrate = createPgPool({ url: databaseUrl, password: databasePassword, applicationName: "gpu-jobs-test-migrate", max: 1 });
+  const migrate = createPgPool({ url: databaseUrl, password: databasePassword, ca: postgres.caPem, applicationName: "gpu-jobs-test-migrate", max: 1 });
   await runMigrations({ pool: migrate, directory: MIGRATIONS_DIR, lockName: "gpu-jobs" });
   await migrate.end();
   const jwks = await startJwksServer({ issuer: ISSUER, audience: AUDIENCE });
@@ -67,11 +70,13 @@ export async function startGpuJobsEnvironment(): Promise<GpuJobsEnvironment> {
     jwks,
     databaseUrl,
     databasePassword,
+    databaseCa: postgres.caPem,
+    databaseCaPath: postgres.caPath,
     secretsDir,
     async app(adapters, options = {}) {
       const built = await buildApp({
         logger: createLogger({ service: "gpu-jobs", level: process.env.GPU_JOBS_TEST_LOG_LEVEL ?? "silent" }),
-        pool: createPgPool({ url: databaseUrl, password: databasePassword, applicationName: "gpu-jobs-test", max: 5 }),
+        pool: createPgPool({ url: databaseUrl, password: databasePassword, ca: postgres.caPem, applicationName: "gpu-jobs-test", max: 5 }),
         verifier: await createJwksVerifier({ jwksUrl: jwks.url, issuer: ISSUER, audience: AUDIENCE, cooldownMs: 0 }),
         adapters,
         secretsDir,

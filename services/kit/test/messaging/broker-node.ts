@@ -6,7 +6,7 @@ import { BrokerModel } from "../../../../components/broker/broker-model";
 import { renderRabbitConf } from "../../../../components/broker/rabbitmq-conf";
 import { renderDefinitions, UserCredential } from "../../../../components/broker/rabbitmq-definitions";
 import { RabbitNode, startRabbit } from "../../../../scripts/local-servers/rabbitmq-node";
-import { testPki } from "../../../../scripts/local-servers/test-pki";
+import { testPki } from "../../../../scripts/local-servers/shared-test-pki";
 
 export const TEST_MODEL: BrokerModel = {
   services: [

@@ -34,7 +34,7 @@ const OUTBOX: OutboxTable = { name: "test_outbox", channel: "test_outbox" };
 beforeAll(async () => {
   [broker, postgres] = await Promise.all([startBroker(), startPostgres()]);
   postgres.psql("create database kit_outbox");
-  pool = createPgPool({ url: `postgres://postgres@127.0.0.1:${postgres.port}/kit_outbox`, password: postgres.superuserPassword, applicationName: "kit-outbox-test", max: 6 });
+  pool = createPgPool({ url: `postgres://postgres@127.0.0.1:${postgres.port}/kit_outbox`, password: postgres.superuserPassword, ca: postgres.caPem, applicationName: "kit-outbox-test", max: 6 });
   await pool.query(`create table test_outbox (id bigserial primary key, message_id uuid not null default gen_random_uuid(), type text not null, payload jsonb not null, trace_context jsonb)`);
   publisher = await Messaging.connect({ endpoint: broker.endpoint("users"), prefetch: 10, logger });
   consumer = await Messaging.connect({ endpoint: broker.endpoint("billing"), prefetch: 50, logger, tracer });

@@ -7,7 +7,7 @@ import { createPgPool, runMigrations } from "@fundament/kit";
 import { waitFor } from "../../../../scripts/local-servers/free-port";
 import { startPostgres, type PostgresServer } from "../../../../scripts/local-servers/postgres-server";
 import { startRabbit, type RabbitNode } from "../../../../scripts/local-servers/rabbitmq-node";
-import { testPki } from "../../../../scripts/local-servers/test-pki";
+import { testPki } from "../../../../scripts/local-servers/shared-test-pki";
 import { startRedis, type RedisServer } from "../../../../scripts/local-servers/redis-server";
 
 export interface CapturedEvent {
@@ -65,7 +65,7 @@ export async function startUsersTestEnvironment(name: string): Promise<UsersTest
   const dbPassword = randomBytes(18).toString("base64url");
   pg.psql(`create role users_app login password '${dbPassword}'`);
   pg.psql(`create database ${database} owner users_app`);
-  const migrationPool = createPgPool({ url: `postgres://users_app@127.0.0.1:${pg.port}/${database}`, password: dbPassword, applicationName: "users-test-migrate", max: 1 });
+  const migrationPool = createPgPool({ url: `postgres://users_app@127.0.0.1:${pg.port}/${database}`, password: dbPassword, ca: pg.caPem, applicationName: "users-test-migrate", max: 1 });
   await runMigrations({ pool: migrationPool, directory: join(__dirname, "..", "..", "migrations"), lockName: "users" });
   await migrationPool.end();
 
@@ -109,6 +109,7 @@ export async function startUsersTestEnvironment(name: string): Promise<UsersTest
   const signingKeyPem = privateKey.export({ format: "pem", type: "pkcs8" }).toString();
   const files = {
     DATABASE_PASSWORD_FILE: secret(secretsDir, "db-password", `${dbPassword}\n`),
+    DATABASE_CA_FILE: pg.caPath,
     REDIS_PASSWORD_FILE: secret(secretsDir, "redis-password", redisPassword),
     AMQP_PASSWORD_FILE: secret(secretsDir, "amqp-password", amqpPassword),
     JWT_SIGNING_KEY_FILE: secret(secretsDir, "jwt-signing-key.pem", signingKeyPem),
