@@ -17,9 +17,44 @@ export interface ImageExemption {
   reason: string;
 }
 
+/**
+ * A per-host agent's image that may mount these host paths, read-only only (no-host-path-volume):
+ * the exception is the image, the exact paths and the mode together, never a workload or rule.
+ */
+export interface HostReader {
+  image: string;
+  paths: string[];
+  reason: string;
+}
+
 export interface RuleConfig {
   exemptions?: ResourceExemption[];
   imageExemptions?: ImageExemption[];
+  hostReaders?: HostReader[];
+  /** Images that may mount the Docker socket read-only besides the gateway (docker-socket-read-only-gateway). */
+  socketReaders?: ImageExemption[];
+}
+
+export const HOST_READERS_SCHEMA: PolicyConfigJSONSchema = {
+  type: "array",
+  description: "Images that may mount the named host paths read-only: [{ image glob pattern, paths (exact host paths), reason }].",
+  default: [],
+  items: {
+    type: "object",
+    additionalProperties: false,
+    required: ["image", "paths", "reason"],
+    properties: {
+      image: { type: "string", minLength: 1 },
+      paths: { type: "array", minItems: 1, items: { type: "string", minLength: 1 } },
+      reason: { type: "string", minLength: 1 },
+    },
+  },
+};
+
+/** The host-reader entry that lets an image mount a host path, when the mount is read-only; undefined otherwise. */
+export function findHostReader(readers: readonly HostReader[] | undefined, images: readonly (string | undefined)[], hostPath: string, readOnly: boolean): HostReader | undefined {
+  if (!readOnly) return undefined;
+  return (readers ?? []).find((reader) => reader.paths.includes(hostPath) && images.some((image) => findImageExemption([{ image: reader.image, reason: reader.reason }], image)));
 }
 
 export const EXEMPTIONS_SCHEMA: PolicyConfigJSONSchema = {

@@ -1,5 +1,5 @@
 import type { PolicyPackConfig } from "@pulumi/policy";
-import type { RuleConfig } from "./exemptions";
+import type { HostReader, RuleConfig } from "./exemptions";
 import { STACK_NAMES, type FundamentPolicy, type StackName } from "./policy-definition";
 
 /**
@@ -7,16 +7,51 @@ import { STACK_NAMES, type FundamentPolicy, type StackName } from "./policy-defi
  * In dev, the data images keep their entrypoints, which start as root only to chown the data
  * directory of a fresh Docker volume and then drop to the service user with gosu.
  */
+const NODE_EXPORTER: HostReader = {
+  image: "quay.io/prometheus/node-exporter",
+  paths: ["/proc", "/sys", "/"],
+  reason: "host CPU, memory and filesystem metrics: reads the host's /proc, /sys and mount points, read-only, as nobody with every capability dropped",
+};
+const CADVISOR_IMAGE = "ghcr.io/google/cadvisor";
+
 const STACK_EXEMPTIONS: Record<StackName, Record<string, RuleConfig>> = {
   dev: {
     "no-root-user": {
-      imageExemptions: ["postgres", "redis", "mongo", "rabbitmq"].map((image) => ({
-        image,
-        reason: "official entrypoint starts as root only to chown the volume, then drops to its service user with gosu",
-      })),
+      imageExemptions: [
+        ...["postgres", "redis", "mongo", "rabbitmq"].map((image) => ({
+          image,
+          reason: "official entrypoint starts as root only to chown the volume, then drops to its service user with gosu",
+        })),
+        {
+          image: CADVISOR_IMAGE,
+          reason: "reads Docker's state (/var/lib/docker, root 0710) and its socket (root:docker 0660) as their owner; runs with every capability dropped, no new privileges, read-only root",
+        },
+      ],
+    },
+    "no-host-path-volume": {
+      hostReaders: [
+        NODE_EXPORTER,
+        {
+          image: CADVISOR_IMAGE,
+          paths: ["/", "/sys", "/var/lib/docker"],
+          reason: "per-container CPU, memory, network and disk: reads the cgroup tree, Docker's state and the host's filesystems, read-only",
+        },
+      ],
+    },
+    "docker-socket-read-only-gateway": {
+      socketReaders: [
+        {
+          image: CADVISOR_IMAGE,
+          reason:
+            "names containers by asking Docker (the socket's read-only mount does not limit the API: trusted like the gateway); on the internal monitoring network only, no published port",
+        },
+      ],
     },
   },
-  prod: {},
+  prod: {
+    // The DaemonSet runs in the node-agents namespace, whose Pod Security admits host paths (NodeAgents).
+    "no-host-path-volume": { hostReaders: [NODE_EXPORTER] },
+  },
 };
 
 export function isStackName(stack: string | undefined): stack is StackName {

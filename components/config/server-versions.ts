@@ -191,4 +191,10 @@ export const IMAGE_ONLY_PINS = {
     image: "traefik:v3.7.17",
     why: "v3.7 is Traefik's current line; v3.7.17 is the newest v3 patch on record (security fixes, November 2026); the reference configuration was read at v3.7.9, the newest tag in the source mirror",
   },
+  cadvisor: {
+    image: "ghcr.io/google/cadvisor:v0.60.5",
+    why:
+      "Debian carries no cAdvisor; v0.60.5 is the newest tag in the source mirror (July 2026). Images are published on ghcr.io since v0.53.0 (gcr.io/cadvisor/cadvisor before). " +
+      "Read at that tag: container_start_time_seconds is the container's StartedAt (so a restart moves it), and store_container_labels=false keeps Docker's labels (restartcount among them) off the series",
+  },
 } as const satisfies Record<string, { image: string; why: string }>;

@@ -1,3 +1,4 @@
+import { SYSTEM_NODE_LABEL } from "../cloud/aws/eks-cluster";
 import { Runtime } from "../runtime/workload";
 import { Monitoring, ScrapeTargetRegistry } from "../monitoring";
 import { ClusterLayer } from "./cluster-layer";
@@ -17,6 +18,8 @@ export function wireMonitoring(scope: LayerScope, below: { runtime: Runtime; scr
       domain: config.domain,
       namespace: config.target === "kubernetes" ? config.kubernetes.namespace : undefined,
       kubernetesProvider: below.cluster.cluster?.provider,
+      // A cluster add-on, so only on a cluster the stack built, on its system node group (as the cluster charts).
+      kubeStateMetrics: below.cluster.cluster ? { nodeSelector: { [SYSTEM_NODE_LABEL]: "system" } } : undefined,
       targets: below.scrapes.targets,
       settings: config.monitoring,
     },

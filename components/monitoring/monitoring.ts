@@ -18,6 +18,9 @@ import {
   PROMETHEUS_RULES_PATH,
   prometheusWorkload,
 } from "./monitoring-workloads";
+import { cadvisorWorkload, NODE_EXPORTER_PORT, nodeExporterWorkload } from "./host-exporters";
+import { KUBE_STATE_METRICS_TARGET, KubeStateMetrics } from "./kube-state-metrics";
+import { NodeAgents } from "./node-agents";
 import { PROMETHEUS_SERVICE_ACCOUNT, PrometheusAccess } from "./prometheus-access";
 import { renderPrometheusConfig } from "./prometheus-config";
 import { ScrapeTarget, scrapeTargetOf } from "./scrape-targets";
@@ -30,6 +33,11 @@ export interface MonitoringArgs {
   namespace?: string;
   /** Kubernetes: the cluster's provider, for Prometheus' discovery role (absent: the kubeconfig's). */
   kubernetesProvider?: k8s.Provider;
+  /**
+   * Kubernetes, on a cluster the stack built: install kube-state-metrics (a cluster add-on), on
+   * these nodes. Absent: a cluster someone else runs brings its own add-ons, and no chart is installed.
+   */
+  kubeStateMetrics?: { nodeSelector?: Record<string, string> };
   /** Every workload of the stack that declared a metrics endpoint (ScrapeTargetRegistry). */
   targets: readonly ScrapeTarget[];
   settings: MonitoringConfig;
@@ -52,6 +60,12 @@ export class Monitoring extends pulumi.ComponentResource {
   readonly alertmanager: DeployedWorkload;
   readonly grafana: DeployedWorkload;
   readonly jaeger: DeployedWorkload;
+  /** Host metrics: a container on Docker, a DaemonSet in the node-agents namespace on Kubernetes. */
+  readonly nodeExporter: DeployedWorkload;
+  /** Per-container metrics on Docker (the kubelet has its own cAdvisor on Kubernetes). */
+  readonly cadvisor?: DeployedWorkload;
+  /** Kubernetes: object state (restarts, replicas) from the chart. */
+  readonly kubeStateMetrics?: KubeStateMetrics;
   readonly grafanaAdminPassword: pulumi.Output<string>;
   readonly ui: Record<"prometheus" | "alertmanager" | "grafana" | "jaeger", MonitoringUi>;
   /** Receivers alerts reach besides the UI; empty means only the Alertmanager UI shows them. */
@@ -85,9 +99,37 @@ export class Monitoring extends pulumi.ComponentResource {
     });
     this.grafana = args.runtime.deploy(grafana, parent);
 
-    const own = [alertmanager, grafana, jaeger]
-      .map(scrapeTargetOf)
-      .filter((t): t is ScrapeTarget => t !== undefined);
+    // Host and container metrics. On Kubernetes the node agents sit in a namespace of their own
+    // (NodeAgents says why), so their target names it; kube-state-metrics is scraped by pod label.
+    const hostTargets: ScrapeTarget[] = [];
+    const nodeExporter = nodeExporterWorkload(s.nodeExporterImage);
+    if (args.namespace === undefined) {
+      this.nodeExporter = args.runtime.deploy(nodeExporter, parent);
+      const cadvisor = cadvisorWorkload(s.cadvisorImage);
+      this.cadvisor = args.runtime.deploy(cadvisor, parent);
+      hostTargets.push(...[nodeExporter, cadvisor].map(scrapeTargetOf).filter((t): t is ScrapeTarget => t !== undefined));
+    } else {
+      // The policies and the RoleBinding they create in the platform namespace wait for it through these.
+      const inNamespace = [...this.alertmanager.resources];
+      const agents = new NodeAgents(
+        `${name}-node-agents`,
+        { environment: args.environment, platformNamespace: args.namespace, agents: [{ name: nodeExporter.name, port: NODE_EXPORTER_PORT }], provider: args.kubernetesProvider, dependsOn: inNamespace },
+        parent,
+      );
+      this.nodeExporter = agents.runtime.deploy(nodeExporter, { parent: agents });
+      const target = scrapeTargetOf(nodeExporter);
+      if (target) hostTargets.push({ ...target, namespace: agents.namespace });
+      if (args.kubeStateMetrics) {
+        this.kubeStateMetrics = new KubeStateMetrics(
+          `${name}-kube-state-metrics`,
+          { namespace: args.namespace, provider: args.kubernetesProvider, nodeSelector: args.kubeStateMetrics.nodeSelector, dependsOn: inNamespace },
+          parent,
+        );
+        hostTargets.push(KUBE_STATE_METRICS_TARGET);
+      }
+    }
+
+    const own = [...[alertmanager, grafana, jaeger].map(scrapeTargetOf).filter((t): t is ScrapeTarget => t !== undefined), ...hostTargets];
     const prometheusSelf: ScrapeTarget = { name: "prometheus", port: PROMETHEUS_PORT, path: "/metrics", role: "monitoring", service: "prometheus", zones: ["monitoring"], replicas: 1 };
     // args.targets may already hold the workloads above when they went through the same registry.
     const scraped = [...own, prometheusSelf, ...args.targets.filter((t) => !own.some((o) => o.name === t.name) && t.name !== prometheusSelf.name)];

@@ -58,7 +58,7 @@ function podJob(environment: string, namespace: string, target: ScrapeTarget): R
     job_name: target.name,
     metrics_path: target.path,
     ...accessOf(target),
-    kubernetes_sd_configs: [{ role: "pod", namespaces: { names: [namespace] }, selectors: [{ role: "pod", label: `app.kubernetes.io/name=${target.name}` }] }],
+    kubernetes_sd_configs: [{ role: "pod", namespaces: { names: [target.namespace ?? namespace] }, selectors: [{ role: "pod", label: `app.kubernetes.io/name=${target.name}` }] }],
     relabel_configs: relabel,
   };
 }

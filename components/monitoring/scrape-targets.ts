@@ -12,6 +12,8 @@ export interface ScrapeTarget {
   service: string;
   zones: Zone[];
   replicas: number;
+  /** Kubernetes: the namespace its pods run in, when not the platform's (the node agents'). */
+  namespace?: string;
   /** HTTPS with a client certificate and a token; Prometheus mounts the files it names. */
   access?: MetricsAccess;
 }

@@ -120,6 +120,9 @@ export class DockerRuntime implements Runtime {
       );
       return { volumeName: volume.name, containerPath: storage.path, readOnly: false };
     });
+    // Binds of the host, read-only; a bind of "/" is recursive, and before engine 25 its submounts
+    // keep their own flags: what protects them is the process's user and dropped capabilities.
+    const hostBinds = (spec.hostMounts ?? []).map((mount) => ({ hostPath: mount.hostPath, containerPath: mount.path, readOnly: true }));
     const owner = spec.user ? String(spec.user.uid) : undefined;
     const group = spec.user ? String(spec.user.gid) : undefined;
     const uploads = (spec.files ?? []).map((file) => ({
@@ -241,7 +244,7 @@ export class DockerRuntime implements Runtime {
         ...process,
         name: this.containerName(spec.name),
         uploads: fileDelivery.uploads,
-        volumes: [...volumes, ...fileDelivery.volumes],
+        volumes: [...volumes, ...hostBinds, ...fileDelivery.volumes],
         networksAdvanced: spec.zones.map((zone) => ({ name: this.args.networks[zone].name, aliases: [spec.name] })),
         ports: (spec.ports ?? [])
           .filter((port) => port.publish === "host" || (this.args.publishDataPorts === true && role === "data"))

@@ -22,8 +22,10 @@ export const GPU_PRESENT_LABEL = "nvidia.com/gpu.present";
 export const PRIORITY_CLASSES = { critical: "fundament-platform-critical", services: "fundament-services", gpuBatch: "fundament-gpu-batch" } as const;
 
 /** Data and the gateway are what everything else stands on; GPU work yields to them. */
-export function priorityClassOf(source: { role?: WorkloadRole; gpu?: WorkloadGpu }): string | undefined {
+export function priorityClassOf(source: { role?: WorkloadRole; gpu?: WorkloadGpu; everyNode?: boolean }): string | undefined {
   if (source.gpu) return PRIORITY_CLASSES.gpuBatch;
+  // A per-node agent that cannot fit is missing on that node for good: no other node takes its place.
+  if (source.everyNode) return PRIORITY_CLASSES.critical;
   if (source.role === undefined || source.role === "data" || source.role === "gateway") return PRIORITY_CLASSES.critical;
   return undefined;
 }
@@ -117,6 +119,12 @@ export function podSpec(source: PodSource, names: PodNames, restartPolicy: "Alwa
     if (!names.claimsAreTemplates) volumes.push({ name: storage.name, persistentVolumeClaim: { claimName: claim, readOnly } });
     mounts.push({ name: storage.name, mountPath: storage.path, readOnly });
   }
+  for (const mount of source.hostMounts ?? []) {
+    const name = `host${mount.hostPath === "/" ? "-root" : mount.hostPath.replace(/[^A-Za-z0-9]+/g, "-").replace(/-$/, "")}`.toLowerCase();
+    volumes.push({ name, hostPath: { path: mount.hostPath } });
+    // The host's later mounts (new volumes) show up below a view of its root.
+    mounts.push({ name, mountPath: mount.path, readOnly: true, ...(mount.hostPath === "/" ? { mountPropagation: "HostToContainer" } : {}) });
+  }
   if (source.readOnlyRootFilesystem) {
     volumes.push({ name: "tmp", emptyDir: { sizeLimit: "64Mi" } });
     mounts.push({ name: "tmp", mountPath: "/tmp" });
@@ -170,7 +178,8 @@ export function podSpec(source: PodSource, names: PodNames, restartPolicy: "Alwa
     },
     priorityClassName: priorityClassOf(source),
     affinity: source.gpu ? gpuAffinity(source.gpu) : source.spreadReplicas ? spreadAffinity(source.name) : undefined,
-    tolerations: source.gpu ? [{ key: GPU_RESOURCE, operator: "Exists", effect: "NoSchedule" }] : undefined,
+    // A per-node agent runs on GPU nodes too (it requests no GPU, so it takes none from the jobs).
+    tolerations: source.gpu || source.everyNode ? [{ key: GPU_RESOURCE, operator: "Exists", effect: "NoSchedule" }] : undefined,
   };
 }
 

@@ -35,6 +35,9 @@ export class KubernetesRuntime implements Runtime {
     const { names, resources } = this.fileObjects(workload, labels, childOpts);
     const replicas = workload.replicas ?? 1;
     const stateful = (workload.storage ?? []).length > 0;
+    if (workload.everyNode && (stateful || workload.replicas !== undefined || workload.autoscaled)) {
+      throw new Error(`${workload.name}: everyNode runs one pod per node; it takes no storage, replicas or autoscaling`);
+    }
     const template = {
       metadata: { labels },
       spec: podSpec(workload, { ...names, claimsAreTemplates: stateful }, "Always"),
@@ -53,7 +56,21 @@ export class KubernetesRuntime implements Runtime {
       },
       childOpts,
     );
-    const controller = stateful
+    const controller = workload.everyNode
+      ? new k8s.apps.v1.DaemonSet(
+          workload.name,
+          {
+            metadata,
+            spec: {
+              selector: { matchLabels: selectorLabels(workload.name) },
+              // One node at a time: a bad image costs one node's metrics, not every node's.
+              updateStrategy: { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 1 } },
+              template,
+            },
+          },
+          { ...childOpts, dependsOn: [...resources, ...dependencies(childOpts)] },
+        )
+      : stateful
       ? new k8s.apps.v1.StatefulSet(
           workload.name,
           {
@@ -104,18 +121,17 @@ export class KubernetesRuntime implements Runtime {
             { ...childOpts, dependsOn: [...dependencies(childOpts), ...(this.args.loadBalancerDependsOn ?? [])] },
           )
         : undefined;
-    const pdb = new k8s.policy.v1.PodDisruptionBudget(
-      workload.name,
-      { metadata, spec: { maxUnavailable: 1, selector: { matchLabels: selectorLabels(workload.name) } } },
-      childOpts,
-    );
+    // A drain evicts no DaemonSet pod (kubectl drain skips them), so a budget would guard nothing.
+    const pdb = workload.everyNode
+      ? undefined
+      : new k8s.policy.v1.PodDisruptionBudget(workload.name, { metadata, spec: { maxUnavailable: 1, selector: { matchLabels: selectorLabels(workload.name) } } }, childOpts);
     // The ports it accepts, per zone; the zone policies of the network layer only let members send.
     const ingress = workloadIngressPolicy(workload);
     if (ingress) {
       new k8s.networking.v1.NetworkPolicy(ingress.name, { metadata: { name: ingress.name, namespace: this.args.namespace, labels }, spec: ingress.spec }, childOpts);
     }
     const claimSizes = stateful ? this.claimSizes(workload, replicas, controller, childOpts) : [];
-    const deployed = this.deployed(workload, [controller, service, pdb, ...claimSizes, ...(loadBalancer ? [loadBalancer] : [])]);
+    const deployed = this.deployed(workload, [controller, service, ...(pdb ? [pdb] : []), ...claimSizes, ...(loadBalancer ? [loadBalancer] : [])]);
     if (!loadBalancer) return deployed;
     return { ...deployed, publicHostname: loadBalancer.status.apply((status) => status?.loadBalancer?.ingress?.[0]?.hostname ?? status?.loadBalancer?.ingress?.[0]?.ip) };
   }

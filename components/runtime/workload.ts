@@ -118,6 +118,17 @@ export interface WorkloadStorage {
   from?: string;
 }
 
+/**
+ * A directory or socket of the host, mounted read-only: only per-host agents that report on the
+ * host itself (node-exporter, cAdvisor) have them. Never writable: there is no field for it.
+ * The policy pack accepts them only for the images and paths its stack configuration names
+ * (no-host-path-volume, docker-socket-read-only-gateway).
+ */
+export interface HostMount {
+  hostPath: string;
+  path: string;
+}
+
 export interface WorkloadGpu {
   count: number;
   pool?: string;
@@ -180,6 +191,13 @@ export interface Workload {
    */
   peerDiscovery?: boolean;
   metrics?: WorkloadMetrics;
+  /** Read-only views of the host the process reports on. */
+  hostMounts?: HostMount[];
+  /**
+   * One replica on every node (Kubernetes: a DaemonSet, tolerating the GPU taint so GPU nodes are
+   * covered too); Docker has one host, so one container. `replicas` and storage do not apply.
+   */
+  everyNode?: boolean;
   route?: WorkloadRoute;
   /** GPUs the workload needs: only it may land on GPU nodes, of this pool or model when given. */
   gpu?: WorkloadGpu;
@@ -200,7 +218,7 @@ export interface Workload {
 }
 
 /** A one-shot task: runs to completion once per change (bucket creation, replica-set initiation). */
-export interface Job extends Omit<Workload, "ports" | "health" | "replicas" | "route" | "metrics" | "storage" | "spreadReplicas" | "peerDiscovery"> {
+export interface Job extends Omit<Workload, "ports" | "health" | "replicas" | "route" | "metrics" | "storage" | "spreadReplicas" | "peerDiscovery" | "hostMounts" | "everyNode"> {
   /** Retries before the deployment fails. */
   backoffLimit?: number;
 }

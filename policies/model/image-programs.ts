@@ -82,12 +82,12 @@ const FACTS: Record<string, ImageFacts> = {
     programs: ["sh", "curl", "jq", "consul"],
   },
   "prom/prometheus": {
-    verifiedAt: "prom/prometheus:v3.5.0",
+    verifiedAt: "prom/prometheus:v3.5.3",
     source: "prometheus/prometheus Dockerfile (quay.io/prometheus/busybox base; USER nobody; ENTRYPOINT /bin/prometheus)",
     programs: ["sh", "wget", "promtool"],
   },
   "prom/alertmanager": {
-    verifiedAt: "prom/alertmanager:v0.28.1",
+    verifiedAt: "prom/alertmanager:v0.33.1",
     source: "prometheus/alertmanager Dockerfile (quay.io/prometheus/busybox base; USER nobody; ENTRYPOINT /bin/alertmanager)",
     programs: ["sh", "wget", "amtool"],
   },
@@ -100,6 +100,18 @@ const FACTS: Record<string, ImageFacts> = {
     verifiedAt: "jaegertracing/jaeger:2.10.0",
     source: "jaegertracing/jaeger v2.10.0 cmd/jaeger/Dockerfile (base_image baseimg_alpine: alpine + busybox; USER 10001; VOLUME /tmp)",
     programs: ["sh", "wget"],
+  },
+  "prometheus/node-exporter": {
+    verifiedAt: "quay.io/prometheus/node-exporter:v1.11.1",
+    source: "prometheus/node_exporter Dockerfile (quay.io/prometheus/busybox-linux-<arch> base; USER nobody; ENTRYPOINT /bin/node_exporter; EXPOSE 9100)",
+    programs: ["sh", "wget"],
+  },
+  "google/cadvisor": {
+    verifiedAt: "ghcr.io/google/cadvisor:v0.60.5",
+    source:
+      "google/cadvisor v0.60.5 deploy/Dockerfile (alpine:3.23 + busybox, device-mapper, findutils, ndctl, thin-provisioning-tools, zfs; no USER: root; " +
+      "ENTRYPOINT /usr/bin/entrypoint.sh, which execs /usr/bin/cadvisor -logtostderr \"$@\"; its HEALTHCHECK is healthcheck.sh: wget of /healthz)",
+    programs: ["sh", "wget", "healthcheck.sh"],
   },
   traefik: {
     verifiedAt: "traefik:v3.7.17",

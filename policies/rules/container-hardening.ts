@@ -2,7 +2,7 @@ import { defineResourcePolicy, type FundamentPolicy, type JudgedResource } from 
 import { asBoolean, asNumber, asRecord, asRecords, asString, asStrings, at, type PropertyRecord } from "../model/property-values";
 import { DOCKER_CONTAINER, dockerContainerView, imageReferenceOf, normaliseCapability, type DockerContainerView } from "../model/docker-container";
 import { POD_CONTROLLER_TYPES, POD_SPEC_SHAPE, podView, type PodContainer, type PodView } from "../model/kubernetes-objects";
-import { findImageExemption, IMAGE_EXEMPTIONS_SCHEMA } from "../exemptions";
+import { findHostReader, findImageExemption, HOST_READERS_SCHEMA, IMAGE_EXEMPTIONS_SCHEMA } from "../exemptions";
 
 const CONTAINER_TYPES = [DOCKER_CONTAINER, ...POD_CONTROLLER_TYPES];
 
@@ -58,6 +58,11 @@ function byTarget(
 
 function securityContext(container: PodContainer): PropertyRecord {
   return asRecord(container.container["securityContext"]) ?? {};
+}
+
+/** What a Docker container's image is judged by: the pinned reference the runtime labels it with, and its image input. */
+function dockerImages(view: DockerContainerView): (string | undefined)[] {
+  return [view.labels.get("fundament.image"), imageReferenceOf(view.image, view.workload)];
 }
 
 function isRootUser(user: string): boolean {
@@ -177,7 +182,7 @@ export const hardeningPolicies: FundamentPolicy[] = [
           const missing = view.user === undefined || view.user === "";
           if (!missing && !isRootUser(view.user ?? "")) return;
           // Only a root container needs its image, which may not be known yet during preview.
-          if (findImageExemption(config.imageExemptions, imageReferenceOf(view.image, view.workload))) return;
+          if (dockerImages(view).some((image) => findImageExemption(config.imageExemptions, image))) return;
           report(missing ? "user is missing, so the container runs as the image's default user (root for most official images)" : `user is "${view.user ?? ""}" (root)`);
         },
         (pod) => {
@@ -239,20 +244,26 @@ export const hardeningPolicies: FundamentPolicy[] = [
   }),
   defineResourcePolicy({
     name: "docker-socket-read-only-gateway",
-    description: "Only the gateway may mount the Docker socket, and only read-only.",
+    description: "Only the gateway, and images named in socketReaders, may mount the Docker socket, and only read-only.",
     concern: "container-hardening",
     severity: "critical",
     enforcement: "mandatory",
-    remediation: "Remove the socket mount, or for the gateway (Traefik's Docker provider) mount it with readOnly: true.",
+    remediation:
+      "Remove the socket mount, or for the gateway (Traefik's Docker provider) mount it with readOnly: true; an agent that must read Docker's state (cAdvisor) is named in socketReaders with a reason, and mounts it read-only.",
+    config: { socketReaders: IMAGE_EXEMPTIONS_SCHEMA },
     types: CONTAINER_TYPES,
     alsoJudges: POD_SPEC_SHAPE,
-    validate: (resource, report) =>
+    validate: (resource, report, config) =>
       byTarget(
         resource,
         (view) => {
+          // Read-only does not narrow Docker's API (a socket's mode limits connecting, not requests):
+          // a socket reader is trusted like the gateway, so the list stays short and reasoned.
+          // Read only when a socket is mounted: during preview the image may not be known yet.
+          const reader = (): boolean => dockerImages(view).some((image) => findImageExemption(config.socketReaders, image));
           for (const volume of view.hostVolumes) {
             if (!DOCKER_SOCKETS.has(volume.hostPath)) continue;
-            if (!view.isGateway) report(`mounts the Docker socket ${volume.hostPath}, which gives root on the host; only the gateway may`);
+            if (!view.isGateway && !reader()) report(`mounts the Docker socket ${volume.hostPath}, which gives root on the host; only the gateway and the images socketReaders names may`);
             else if (!volume.readOnly) report(`mounts the Docker socket ${volume.hostPath} read-write`);
           }
         },
@@ -326,24 +337,44 @@ export const hardeningPolicies: FundamentPolicy[] = [
   }),
   defineResourcePolicy({
     name: "no-host-path-volume",
-    description: "Pods must not mount directories of the node (hostPath volumes).",
+    description: "Containers must not mount directories of the host or node (hostPath volumes, Docker binds), except the read-only paths hostReaders names for an image.",
     concern: "container-hardening",
     // High: a hostPath reaches the node's files (kubelet credentials, other pods' volumes, /etc)
     // and outlives the pod; the platform's data lives on PersistentVolumeClaims instead.
     severity: "high",
     enforcement: "mandatory",
-    remediation: "Use a PersistentVolumeClaim for data, an emptyDir for scratch space, and a ConfigMap or Secret volume for files; per-node agents that must read the node run from an exempted, reviewed workload.",
-    types: POD_CONTROLLER_TYPES,
+    remediation:
+      "Use a PersistentVolumeClaim or Docker volume for data, an emptyDir or tmpfs for scratch space, and a ConfigMap, Secret or upload for files; a per-host agent that must read the host (node-exporter, cAdvisor) is named in hostReaders with its image, the exact paths and a reason, and mounts them read-only.",
+    config: { hostReaders: HOST_READERS_SCHEMA },
+    types: CONTAINER_TYPES,
     alsoJudges: POD_SPEC_SHAPE,
-    validate: (resource, report) => {
-      const pod = podView(resource.type, resource.props);
-      asRecords(pod?.spec["volumes"]).forEach((volume, index) => {
-        const path = asString(at(volume, "hostPath", "path"));
-        // The Docker socket has its own rule (only the gateway, read-only).
-        if (path === undefined || DOCKER_SOCKETS.has(path)) return;
-        report(`volumes[${index}] "${asString(volume["name"]) ?? "?"}" is a hostPath volume of the node's ${path}`);
-      });
-    },
+    validate: (resource, report, config) =>
+      byTarget(
+        resource,
+        (view) => {
+          view.hostVolumes.forEach((volume) => {
+            // The Docker socket has its own rule (only the gateway and socket readers, read-only).
+            if (DOCKER_SOCKETS.has(volume.hostPath)) return;
+            if (findHostReader(config.hostReaders, dockerImages(view), volume.hostPath, volume.readOnly)) return;
+            report(`binds the host's ${volume.hostPath}${volume.readOnly ? "" : " read-write"} at ${volume.containerPath ?? "?"}`);
+          });
+        },
+        (pod) => {
+          asRecords(pod.spec["volumes"]).forEach((volume, index) => {
+            const path = asString(at(volume, "hostPath", "path"));
+            const name = asString(volume["name"]) ?? "?";
+            if (path === undefined || DOCKER_SOCKETS.has(path)) return;
+            // Every container that mounts it must be a host reader for this path, and mount it read-only.
+            const users = pod.containers.flatMap((container) =>
+              asRecords(container.container["volumeMounts"])
+                .filter((mount) => asString(mount["name"]) === name)
+                .map((mount) => ({ image: asString(container.container["image"]), readOnly: asBoolean(mount["readOnly"]) === true })),
+            );
+            const accepted = users.length > 0 && users.every((user) => findHostReader(config.hostReaders, [user.image], path, user.readOnly));
+            if (!accepted) report(`volumes[${index}] "${name}" is a hostPath volume of the node's ${path}`);
+          });
+        },
+      ),
   }),
   defineResourcePolicy({
     name: "no-unmasked-proc-mount",

@@ -79,7 +79,9 @@ function parseProbe(output: string): Set<string> {
   );
 }
 
-describe("the dev stack on a real Docker engine", () => {
+// Each step execs into every container (hundreds of probes): minutes on a loaded machine, so the
+// suite's default of 60 s per test is too short here; nothing in these tests is a timing check.
+describe("the dev stack on a real Docker engine", { timeout: 300_000 }, () => {
   let engine: PrivateEngine | undefined;
   let dev: StackView;
   let declared: Declared[];

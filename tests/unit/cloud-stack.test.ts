@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
 import { CHARTS, CLUSTER_AUTOSCALER_IMAGE_TAGS } from "../../components/gpu/chart-versions";
+import { KUBE_STATE_METRICS_CHART } from "../../components/monitoring/kube-state-metrics";
 import { EKS_ADDON_VERSIONS } from "../../components/cloud/aws/addon-versions";
 import { MANAGED_POLICIES, PolicyDocument, RESOURCE_WILDCARD_ACTIONS, Statement } from "../../components/cloud/aws/iam-documents";
 import { KubernetesRuntime } from "../../components/runtime/kubernetes";
@@ -198,8 +199,10 @@ describe("GPU node pools, charts, quotas and autoscaling", () => {
 
   it("installs the maintainers' charts pinned by version, the GPU agents on GPU nodes only", () => {
     const releases = Object.fromEntries(prod.all("kubernetes:helm.sh/v3:Release").map(props).map((r) => [r.chart, r]));
-    expect(Object.keys(releases).sort()).toEqual(Object.values(CHARTS).map((c) => c.chart).sort());
-    for (const chart of Object.values(CHARTS)) expect(releases[chart.chart]).toMatchObject({ version: chart.version, repositoryOpts: { repo: chart.repo } });
+    // kube-state-metrics is the monitoring layer's add-on (components/monitoring/kube-state-metrics.ts).
+    const pinned = [...Object.values(CHARTS), KUBE_STATE_METRICS_CHART];
+    expect(Object.keys(releases).sort()).toEqual(pinned.map((c) => c.chart).sort());
+    for (const chart of pinned) expect(releases[chart.chart]).toMatchObject({ version: chart.version, repositoryOpts: { repo: chart.repo } });
     for (const agent of ["nvidia-device-plugin", "dcgm-exporter"]) {
       expect(releases[agent].values).toMatchObject({ nodeSelector: { "nvidia.com/gpu.present": "true" }, tolerations: [{ key: "nvidia.com/gpu", operator: "Exists", effect: "NoSchedule" }] });
     }
@@ -555,12 +558,14 @@ describe("pods that call the Kubernetes API reach it, and only they", () => {
     expect(rule.ports.map((p) => p.port).sort()).toEqual([443, 6443]);
   });
 
-  it("gives Prometheus a Role that lists and watches pods in its namespace, and nothing else", () => {
+  it("gives Prometheus a Role that lists and watches pods in its namespace and the node agents', and nothing else", () => {
+    const namespaceOf = (r: Record<string, unknown>) => (r.metadata as { namespace: string }).namespace;
     const roles = prod.all("kubernetes:rbac.authorization.k8s.io/v1:Role").map(props).filter((r) => (r.metadata as { name: string }).name === "prometheus-discovery");
-    expect(roles).toHaveLength(1);
-    expect(roles[0].rules).toEqual([{ apiGroups: [""], resources: ["pods"], verbs: ["get", "list", "watch"] }]);
-    const binding = prod.all("kubernetes:rbac.authorization.k8s.io/v1:RoleBinding").map(props).find((b) => (b.metadata as { name: string }).name === "prometheus-discovery");
-    expect(binding?.subjects).toEqual([{ kind: "ServiceAccount", name: "prometheus", namespace: "fundament-prod" }]);
+    expect(roles.map(namespaceOf).sort()).toEqual(["fundament-prod", "fundament-prod-node-agents"]);
+    for (const role of roles) expect(role.rules).toEqual([{ apiGroups: [""], resources: ["pods"], verbs: ["get", "list", "watch"] }]);
+    const bindings = prod.all("kubernetes:rbac.authorization.k8s.io/v1:RoleBinding").map(props).filter((b) => (b.metadata as { name: string }).name === "prometheus-discovery");
+    expect(bindings.map(namespaceOf).sort()).toEqual(["fundament-prod", "fundament-prod-node-agents"]);
+    for (const binding of bindings) expect(binding.subjects).toEqual([{ kind: "ServiceAccount", name: "prometheus", namespace: "fundament-prod" }]);
     expect(podsOf(prod).find((p) => p.name === "prometheus")?.serviceAccount).toBe("prometheus");
   });
 });

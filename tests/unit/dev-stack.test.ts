@@ -42,6 +42,7 @@ describe("dev stack on Docker", () => {
   it("keeps data services in backend only and exporters in backend and monitoring", () => {
     // RabbitMQ and MinIO serve their own metrics, so they join monitoring for the scrape.
     const selfMonitored = ["rabbitmq", "minio"];
+    const HOST_EXPORTERS = ["node-exporter", "cadvisor"];
     for (const container of dev.all(CONTAINER)) {
       const role = label(container, "fundament.role");
       // A files carrier is never started and joins no network.
@@ -50,7 +51,8 @@ describe("dev stack on Docker", () => {
         continue;
       }
       if (role === "data") expect(zonesOf(container), container.name).toEqual(selfMonitored.includes(container.name) ? ["backend", "monitoring"] : ["backend"]);
-      if (role === "exporter") expect(zonesOf(container), container.name).toEqual(["backend", "monitoring"]);
+      // A data server's exporter sits beside it in backend; the host exporters report on the host, not on a server.
+      if (role === "exporter") expect(zonesOf(container), container.name).toEqual(HOST_EXPORTERS.includes(container.name) ? ["monitoring"] : ["backend", "monitoring"]);
     }
     const exporters = dev.all(CONTAINER).filter((c) => label(c, "fundament.role") === "exporter").map((c) => c.name);
     expect(exporters).toEqual(expect.arrayContaining(["postgres-exporter", "pgbouncer-exporter", "redis-exporter", "mongo-exporter"]));

@@ -78,16 +78,18 @@ describe("Prometheus scrape targets", () => {
   });
 
   it("on Kubernetes: every pod of each such workload, found by label in the stack's namespace, never a Service address", () => {
-    const controllers = prod.resources.filter((r) => ["kubernetes:apps/v1:Deployment", "kubernetes:apps/v1:StatefulSet"].includes(r.type));
+    const controllers = prod.resources.filter((r) => ["kubernetes:apps/v1:Deployment", "kubernetes:apps/v1:StatefulSet", "kubernetes:apps/v1:DaemonSet"].includes(r.type));
     const role = (r: RecordedResource) => (prod.revealed(r).metadata as { labels: Record<string, string> }).labels["fundament.io/role"];
-    const expected = controllers.filter((c) => ["exporter", "service", "monitoring", "gateway"].includes(role(c)) || SELF_EXPORTING_DATA.includes(c.name)).map((c) => c.name).sort();
+    // kube-state-metrics comes from its chart: a Release, whose pods carry the chart's name label.
+    const expected = [...controllers.filter((c) => ["exporter", "service", "monitoring", "gateway"].includes(role(c)) || SELF_EXPORTING_DATA.includes(c.name)).map((c) => c.name), "kube-state-metrics"].sort();
     const jobs = prodScrapeJobs();
     expect(jobs.map((j) => j.job_name).sort()).toEqual(expected);
     for (const job of jobs) {
       expect(job.static_configs).toBeUndefined();
       const [sd] = job.kubernetes_sd_configs!;
       expect(sd.role).toBe("pod");
-      expect(sd.namespaces.names).toEqual(["fundament-prod"]);
+      // The node agents' namespace admits host paths; every other target is in the platform's.
+      expect(sd.namespaces.names).toEqual([job.job_name === "node-exporter" ? "fundament-prod-node-agents" : "fundament-prod"]);
       expect(sd.selectors[0].label).toBe(`app.kubernetes.io/name=${job.job_name}`);
       expect(job.relabel_configs).toContainEqual({ source_labels: ["__meta_kubernetes_pod_name"], target_label: "instance" });
     }
@@ -152,6 +154,101 @@ describe("monitoring workloads", () => {
     }
     const jaegerPorts = (prod.revealed(prod.one("kubernetes:core/v1:Service", "jaeger")).spec as { ports: { port: number }[] }).ports.map((p) => p.port);
     expect(jaegerPorts).toEqual(expect.arrayContaining([4317, 4318]));
+  });
+});
+
+describe("host and cluster metrics", () => {
+  const HOST_EXPORTERS = { "node-exporter": 9100, cadvisor: 8080 };
+  type Volume = { hostPath?: string; containerPath: string; readOnly?: boolean };
+  type Policy = { metadata: { name: string; namespace: string }; spec: Record<string, unknown> };
+  const policies = (): Policy[] => prod.all("kubernetes:networking.k8s.io/v1:NetworkPolicy").map((p) => prod.revealed(p) as unknown as Policy);
+
+  it.each(Object.entries(HOST_EXPORTERS))("%s on Docker: monitoring zone only, no published port, scraped on its metrics port, host paths read-only", (name, port) => {
+    const inputs = dev.revealed(dev.one(CONTAINER, name));
+    expect((inputs.networksAdvanced as { name: string }[]).map((n) => n.name)).toEqual(["dev-monitoring"]);
+    expect(inputs.ports ?? []).toEqual([]);
+    const binds = ((inputs.volumes as Volume[]) ?? []).filter((v) => v.hostPath !== undefined);
+    expect(binds.length).toBeGreaterThan(0);
+    for (const bind of binds) expect(bind.readOnly, `${name} ${bind.hostPath}`).toBe(true);
+    const job = devScrapeJobs().find((j) => j.job_name === name)!;
+    expect(job.static_configs![0].targets).toEqual([`${name}:${port}`]);
+    // An exporter's service is what it reports on: node-exporter's is the node.
+    expect(job.static_configs![0].labels).toEqual({ service: name === "node-exporter" ? "node" : name, zone: "monitoring", environment: "dev", role: "exporter" });
+  });
+
+  it("on Docker, only the host exporters bind host paths, and only cAdvisor the Docker socket", () => {
+    const binders = dev.all(CONTAINER).filter((c) => ((dev.revealed(c).volumes as Volume[]) ?? []).some((v) => v.hostPath !== undefined)).map((c) => c.name);
+    expect(binders.sort()).toEqual(["cadvisor", "node-exporter"]);
+    const cadvisor = dev.revealed(dev.one(CONTAINER, "cadvisor"));
+    expect(((cadvisor.volumes as Volume[]) ?? []).find((v) => v.hostPath === "/var/run/docker.sock")).toEqual({ hostPath: "/var/run/docker.sock", containerPath: "/var/run/docker.sock", readOnly: true });
+    // Without it cAdvisor's restartcount label would start a new series at every restart, and the restart alert would never see one.
+    expect(cadvisor.command).toContain("--store_container_labels=false");
+  });
+
+  it("on Kubernetes: node-exporter is a DaemonSet on every node, GPU nodes too, reading the node read-only in a namespace whose Pod Security admits it", () => {
+    const inputs = prod.revealed(prod.one("kubernetes:apps/v1:DaemonSet", "node-exporter")) as unknown as {
+      metadata: { namespace: string };
+      spec: { template: { metadata: { labels: Record<string, string> }; spec: Record<string, unknown> } };
+    };
+    expect(inputs.metadata.namespace).toBe("fundament-prod-node-agents");
+    const pod = inputs.spec.template.spec as {
+      hostNetwork?: boolean;
+      hostPID?: boolean;
+      tolerations: unknown[];
+      volumes: { name: string; hostPath?: { path: string } }[];
+      containers: { volumeMounts: { name: string; readOnly?: boolean }[]; securityContext: { runAsUser: number } }[];
+    };
+    expect(pod.hostNetwork).toBeUndefined();
+    expect(pod.hostPID).toBeUndefined();
+    expect(pod.tolerations).toEqual([{ key: "nvidia.com/gpu", operator: "Exists", effect: "NoSchedule" }]);
+    const hostVolumes = pod.volumes.filter((v) => v.hostPath);
+    expect(hostVolumes.map((v) => v.hostPath!.path).sort()).toEqual(["/", "/proc", "/sys"]);
+    const mounts = pod.containers[0].volumeMounts.filter((m) => hostVolumes.some((v) => v.name === m.name));
+    expect(mounts).toHaveLength(3);
+    for (const mount of mounts) expect(mount.readOnly).toBe(true);
+    expect(pod.containers[0].securityContext.runAsUser).toBe(65534);
+    expect(Object.keys(inputs.spec.template.metadata.labels).filter((k) => k.startsWith("fundament.io/zone-"))).toEqual(["fundament.io/zone-monitoring"]);
+    const namespaces = prod.all("kubernetes:core/v1:Namespace").map((n) => prod.revealed(n).metadata as { name: string; labels: Record<string, string> });
+    expect(namespaces.find((m) => m.name === "fundament-prod-node-agents")!.labels["pod-security.kubernetes.io/enforce"]).toBe("privileged");
+    // The platform namespace stays at baseline, which refuses host paths.
+    expect(namespaces.find((m) => m.name === "fundament-prod")!.labels["pod-security.kubernetes.io/enforce"]).toBe("baseline");
+  });
+
+  it("on Kubernetes: the platform's monitoring zone reaches node-exporter on 9100, allowed on both sides, and Prometheus lists its pods through a Role", () => {
+    const inAgents = policies().filter((p) => p.metadata.namespace === "fundament-prod-node-agents");
+    expect(inAgents.find((p) => p.metadata.name === "default-deny")!.spec).toEqual({ podSelector: {}, policyTypes: ["Ingress", "Egress"] });
+    const monitoringInPlatform = { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "fundament-prod" } }, podSelector: { matchLabels: { "fundament.io/zone-monitoring": "true" } } };
+    expect(inAgents.find((p) => p.metadata.name === "node-exporter-from-monitoring")!.spec).toEqual({
+      podSelector: { matchLabels: { "app.kubernetes.io/name": "node-exporter" } },
+      policyTypes: ["Ingress"],
+      ingress: [{ from: [monitoringInPlatform], ports: [{ protocol: "TCP", port: 9100 }] }],
+    });
+    const egress = policies().find((p) => p.metadata.name === "monitoring-to-node-agents")!;
+    expect(egress.metadata.namespace).toBe("fundament-prod");
+    expect(egress.spec.podSelector).toEqual({ matchLabels: { "fundament.io/zone-monitoring": "true" } });
+    expect(egress.spec.egress).toEqual([
+      { to: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "fundament-prod-node-agents" } }, podSelector: { matchLabels: { "app.kubernetes.io/name": "node-exporter" } } }], ports: [{ protocol: "TCP", port: 9100 }] },
+    ]);
+    const bindings = prod.all("kubernetes:rbac.authorization.k8s.io/v1:RoleBinding").map((b) => prod.revealed(b) as unknown as { metadata: { namespace: string }; subjects: unknown[] });
+    expect(bindings.find((b) => b.metadata.namespace === "fundament-prod-node-agents")!.subjects).toEqual([{ kind: "ServiceAccount", name: "prometheus", namespace: "fundament-prod" }]);
+  });
+
+  it("on Kubernetes: kube-state-metrics from its pinned chart, in the monitoring zone of the platform namespace, reachable from it on 8080", () => {
+    type Release = { chart: string; version: string; namespace: string; repositoryOpts: { repo: string }; values: Record<string, unknown> };
+    const release = prod.all("kubernetes:helm.sh/v3:Release").map((r) => prod.revealed(r) as unknown as Release).find((r) => r.chart === "kube-state-metrics")!;
+    expect(release.version).toMatch(/^\d+\.\d+\.\d+$/);
+    expect(release.repositoryOpts.repo).toBe("https://prometheus-community.github.io/helm-charts");
+    expect(release.namespace).toBe("fundament-prod");
+    expect(release.values.podLabels).toEqual({ "fundament.io/zone-monitoring": "true", "fundament.io/kubernetes-api": "true", "fundament.io/role": "exporter" });
+    expect(release.values.fullnameOverride).toBe("kube-state-metrics");
+    const ingress = policies().find((p) => p.metadata.name === "kube-state-metrics-ingress")!;
+    expect(ingress.metadata.namespace).toBe("fundament-prod");
+    expect(ingress.spec.ingress).toEqual([{ from: [{ podSelector: { matchLabels: { "fundament.io/zone-monitoring": "true" } } }], ports: [{ protocol: "TCP", port: 8080 }] }]);
+    const job = prodScrapeJobs().find((j) => j.job_name === "kube-state-metrics")!;
+    expect(job.relabel_configs).toContainEqual({ source_labels: ["__meta_kubernetes_pod_container_port_number"], regex: "8080", action: "keep" });
+    for (const [label, value] of Object.entries({ service: "kube-state-metrics", zone: "monitoring", environment: "prod", role: "exporter" })) {
+      expect(job.relabel_configs).toContainEqual({ target_label: label, replacement: value });
+    }
   });
 });
 

@@ -46,6 +46,24 @@ describe("prod stack on Kubernetes", () => {
     }
   });
 
+  it("mounts PostgreSQL's TLS key from a Secret, 0400 and owned through fsGroup by the server's group (root-owned 0440 after the kubelet, which PostgreSQL accepts)", () => {
+    type Pod = {
+      securityContext: { fsGroup?: number };
+      volumes: { name: string; secret?: { items: { key: string; mode?: number }[] } }[];
+      containers: { name: string; securityContext: { runAsUser?: number }; volumeMounts: { name: string; mountPath: string; subPath?: string }[] }[];
+    };
+    const pod = (prod.revealed(prod.one("kubernetes:apps/v1:StatefulSet", "postgres")).spec as { template: { spec: Pod } }).template.spec;
+    expect(pod.securityContext.fsGroup).toBe(999);
+    const server = pod.containers.find((c) => c.name === "postgres")!;
+    expect(server.securityContext.runAsUser).toBe(999);
+    const mount = server.volumeMounts.find((m) => m.mountPath === "/etc/postgresql/tls/tls.key")!;
+    const secretVolume = pod.volumes.find((v) => v.name === mount.name)!.secret!;
+    expect(secretVolume.items.find((i) => i.key === mount.subPath)!.mode).toBe(0o400);
+    // The leaf carries the names clients dial inside the cluster.
+    const dnsNames = prod.revealed(prod.one("tls:index/certRequest:CertRequest", "postgres-tls-csr")).dnsNames as string[];
+    expect(dnsNames).toEqual(expect.arrayContaining(["postgres", "postgres.fundament-prod.svc.cluster.local"]));
+  });
+
   it("gives every workload probes, requests equal to limits and a hardened securityContext", () => {
     expect(controllers().length).toBeGreaterThanOrEqual(10);
     for (const controller of controllers()) {
@@ -85,9 +103,14 @@ describe("prod stack on Kubernetes", () => {
   });
 
   it("denies all traffic by default, lets zone members send to each other and each workload admit its own ports", () => {
-    const policies = prod.all("kubernetes:networking.k8s.io/v1:NetworkPolicy").map((p) => (prod.revealed(p).metadata as { name: string }).name).sort();
+    const metadata = prod.all("kubernetes:networking.k8s.io/v1:NetworkPolicy").map((p) => prod.revealed(p).metadata as { name: string; namespace: string });
+    const inNamespace = (namespace: string) => metadata.filter((m) => m.namespace === namespace).map((m) => m.name).sort();
     const withPorts = [...prod.all("kubernetes:apps/v1:Deployment"), ...prod.all("kubernetes:apps/v1:StatefulSet")].map((c) => `${c.name}-ingress`);
-    expect(policies).toEqual(["allow-dns", "allow-kubernetes-api", "default-deny", "zone-backend", "zone-frontend", "zone-monitoring", ...withPorts].sort());
+    // kube-state-metrics (a chart) gets its ingress policy beside the chart; the monitoring zone one more egress, to the node agents.
+    expect(inNamespace("fundament-prod")).toEqual(["allow-dns", "allow-kubernetes-api", "default-deny", "zone-backend", "zone-frontend", "zone-monitoring", ...withPorts, "kube-state-metrics-ingress", "monitoring-to-node-agents"].sort());
+    // The node agents' namespace: its own default-deny, the platform's monitoring zone admitted, and the runtime's zone policy of the DaemonSet.
+    expect(inNamespace("fundament-prod-node-agents")).toEqual(["default-deny", "node-exporter-from-monitoring", "node-exporter-ingress"]);
+    expect(metadata).toHaveLength(inNamespace("fundament-prod").length + inNamespace("fundament-prod-node-agents").length);
   });
 
   it("schedules backups and their upload as CronJobs sharing one claim", () => {

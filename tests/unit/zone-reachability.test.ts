@@ -14,7 +14,10 @@ import { StackView } from "./stack-run";
  * real engine (tests/engine/).
  */
 
-const CONTROLLERS = ["kubernetes:apps/v1:Deployment", "kubernetes:apps/v1:StatefulSet", "kubernetes:batch/v1:Job", "kubernetes:batch/v1:CronJob"];
+const CONTROLLERS = ["kubernetes:apps/v1:Deployment", "kubernetes:apps/v1:StatefulSet", "kubernetes:apps/v1:DaemonSet", "kubernetes:batch/v1:Job", "kubernetes:batch/v1:CronJob"];
+
+/** Per-node agents in their own namespace (NodeAgents): reached from the monitoring zone, they send nothing themselves. */
+const NODE_AGENTS = ["node-exporter"];
 
 interface PodTemplate {
   metadata: { labels: Labels };
@@ -95,7 +98,7 @@ describe("zone reachability on Kubernetes, ports included", () => {
         const ports = new Set([...declaredOf(server.name).ports.map((p) => p.port), ...server.ports.map((p) => p.port)]);
         for (const port of ports) {
           checked++;
-          const expected = declaredReach(declaredOf(client.name), declaredOf(server.name), port);
+          const expected = !NODE_AGENTS.includes(client.name) && declaredReach(declaredOf(client.name), declaredOf(server.name), port);
           const actual = connectionAllowed(cluster, client, server, port);
           if (actual !== expected) wrong.push(`${client.name} -> ${server.name}:${port}: policies ${actual ? "admit" : "refuse"}, the rule says ${expected ? "admit" : "refuse"}`);
         }
@@ -108,7 +111,8 @@ describe("zone reachability on Kubernetes, ports included", () => {
   it("lets the monitoring zone reach metrics and admin UI ports (and the gateway), never a data port", () => {
     const cluster = clusterOf(prod);
     const pods = podsOf(prod, "10.0.0.0/16");
-    const namespace = pods[0].namespace;
+    // The platform's namespace (the node agents have one of their own).
+    const namespace = pods.find((p) => p.name === "prometheus")!.namespace;
     // What Prometheus will be: a pod in monitoring only.
     const scraper: Pod = { name: "scraper", namespace, labels: { "app.kubernetes.io/name": "scraper", "fundament.io/zone-monitoring": "true" }, ip: "10.0.9.9", ports: [] };
     const reached = pods.flatMap((server) => server.ports.filter((p) => connectionAllowed(cluster, scraper, server, p.port)).map((p) => `${server.name}:${p.port}`)).sort();
@@ -117,6 +121,7 @@ describe("zone reachability on Kubernetes, ports included", () => {
         "config:9464",
         "gpu-jobs:9464",
         "mongo-exporter:9216",
+        "node-exporter:9100",
         "pgbouncer-exporter:9127",
         "postgres-exporter:9187",
         "rabbitmq:15692",
@@ -156,7 +161,8 @@ describe("zone reachability on Kubernetes, ports included", () => {
   it("admits nothing from a pod in no zone, nothing from another namespace but the gateway's published ports, and nothing into jobs", () => {
     const cluster = clusterOf(prod);
     const pods = podsOf(prod, "10.0.0.0/16");
-    const namespace = pods[0].namespace;
+    // The platform's namespace (the node agents have one of their own).
+    const namespace = pods.find((p) => p.name === "prometheus")!.namespace;
     const stranger: Pod = { name: "stranger", namespace, labels: { "app.kubernetes.io/name": "stranger" }, ip: "10.0.9.10", ports: [] };
     // Zone labels do not help from outside: the policies' peers are pods of their own namespace.
     const outsider: Pod = { name: "outsider", namespace: "default", labels: { "fundament.io/zone-backend": "true", "fundament.io/zone-monitoring": "true", "fundament.io/zone-frontend": "true" }, ip: "10.0.9.11", ports: [{ port: 80 }] };
@@ -182,8 +188,10 @@ describe("zone reachability on Kubernetes, ports included", () => {
     const dns: Pod = { name: "coredns", namespace: "kube-system", labels: { "k8s-app": "kube-dns" }, ip: "10.0.0.10", ports: [{ port: 53, name: "dns" }] };
     const other: Pod = { name: "metrics-server", namespace: "kube-system", labels: { "k8s-app": "metrics-server" }, ip: "10.0.0.11", ports: [{ port: 53 }] };
     for (const pod of pods) {
-      expect(connectionAllowed(cluster, pod, dns, 53, "UDP"), pod.name).toBe(true);
-      expect(connectionAllowed(cluster, pod, dns, 53, "TCP"), pod.name).toBe(true);
+      // A node agent resolves no name: it opens no connection at all.
+      const resolves = !NODE_AGENTS.includes(pod.name);
+      expect(connectionAllowed(cluster, pod, dns, 53, "UDP"), pod.name).toBe(resolves);
+      expect(connectionAllowed(cluster, pod, dns, 53, "TCP"), pod.name).toBe(resolves);
       expect(connectionAllowed(cluster, pod, dns, 443), pod.name).toBe(false);
       expect(connectionAllowed(cluster, pod, other, 53, "UDP"), pod.name).toBe(false);
     }
