@@ -66,7 +66,7 @@ export class Platform extends pulumi.ComponentResource {
     // The gateway before the services (they trust its address); its routers once all have deployed.
     this.edge = wireEdge(scope, { cluster: this.cluster, runtime, pki: this.pki });
     this.databases = wireDatabases(scope, { runtime, storage: this.storage, pki: this.pki });
-    this.rabbitmq = wireBroker(scope, { runtime });
+    this.rabbitmq = wireBroker(scope, { runtime, pki: this.pki });
     this.services = wireServices(scope, { runtime, zones, databases: this.databases, broker: this.rabbitmq, trustedProxies: this.edge.trustedProxies, caCertPem: this.pki.caCertPem });
     this.monitoring = wireMonitoring(scope, { runtime, scrapes, cluster: this.cluster });
     this.edge.gateway.serveRoutes();

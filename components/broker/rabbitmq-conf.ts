@@ -1,9 +1,13 @@
 const MIB = 1024 * 1024;
 const GIB = 1024 * MIB;
 
-export const AMQP_PORT = 5672;
-export const MANAGEMENT_PORT = 15672;
+/** AMQPS: the only AMQP listener (plain 5672 is off). */
+export const AMQP_PORT = 5671;
+/** The management UI and HTTP API over HTTPS (the plain 15672 is off). */
+export const MANAGEMENT_PORT = 15671;
 export const PROMETHEUS_PORT = 15692;
+/** TLS versions the AMQP and management listeners accept, in Erlang's names. */
+export const RABBIT_TLS_VERSIONS = ["tlsv1.3", "tlsv1.2"] as const;
 export const DEFINITIONS_PATH = "/etc/rabbitmq/definitions.json";
 
 /** Below this the Erlang VM, plugins and a few queues do not fit beside any message data. */
@@ -48,12 +52,52 @@ export function rabbitDiskFreeLimitBytes(memoryMiB: number, storageGiB: number):
   return Math.max(MIN_DISK_FREE_BYTES, Math.min(memoryMiB * MIB, quarterOfVolume));
 }
 
+/** Where the node finds its TLS material (components/pki delivers the three files). */
+export interface RabbitTlsFiles {
+  caFile: string;
+  certFile: string;
+  keyFile: string;
+}
+
+const PLAIN_PATH = /^\/[A-Za-z0-9_./-]+$/;
+
+/**
+ * AMQPS only, and management over HTTPS only, both with the platform leaf. Clients authenticate
+ * with their user's password (PLAIN inside TLS), not with certificates: `verify_none` asks no
+ * client for one. verify_peer with fail_if_no_peer_cert=false would request a certificate on every
+ * handshake that no client has (the services hold none), so it would change nothing but the
+ * handshake; the clients' side is what matters, and every client verifies the broker against the
+ * CA and the host name it dials. Prometheus metrics stay on plain HTTP (see renderRabbitConf).
+ */
+export function renderRabbitTlsConf(tls: RabbitTlsFiles, ports: { amqps: number; management: number } = { amqps: AMQP_PORT, management: MANAGEMENT_PORT }): string[] {
+  const problems = (["caFile", "certFile", "keyFile"] as const)
+    .filter((field) => !PLAIN_PATH.test(tls[field]))
+    .map((field) => `rabbitmq tls.${field}: must be an absolute path of letters, digits, _ . / - (got ${JSON.stringify(tls[field])})`);
+  if (problems.length > 0) throw new Error(problems.join("\n"));
+  const versions = (prefix: string) => RABBIT_TLS_VERSIONS.map((version, i) => `${prefix}.versions.${i + 1} = ${version}`);
+  const files = (prefix: string) => [`${prefix}.cacertfile = ${tls.caFile}`, `${prefix}.certfile = ${tls.certFile}`, `${prefix}.keyfile = ${tls.keyFile}`];
+  return [
+    "listeners.tcp = none",
+    `listeners.ssl.default = ${ports.amqps}`,
+    ...files("ssl_options"),
+    "ssl_options.verify = verify_none",
+    "ssl_options.fail_if_no_peer_cert = false",
+    "ssl_options.honor_cipher_order = true",
+    ...versions("ssl_options"),
+    "",
+    `management.ssl.port = ${ports.management}`,
+    ...files("management.ssl"),
+    ...versions("management.ssl"),
+  ];
+}
+
 export interface RabbitConfInput {
   /** The container's memory limit. */
   memoryMiB: number;
   /** Size of the data volume. */
   storageGiB: number;
   definitionsPath?: string;
+  tls: RabbitTlsFiles;
 }
 
 /**
@@ -61,14 +105,17 @@ export interface RabbitConfInput {
  * `loopback_users.guest = false` (guest from anywhere); this file is mounted after it and
  * restores the loopback restriction, and loading definitions at boot means no guest user is
  * seeded in the first place.
+ *
+ * The Prometheus endpoint stays plain HTTP on its own port: it is offered in the monitoring zone
+ * only, carries no credential and no message data, and is scraped exactly like every exporter
+ * there (none of which speaks TLS), so Prometheus needs no per-target TLS setting for it.
  */
 export function renderRabbitConf(input: RabbitConfInput): string {
   const memory = rabbitMemoryPlan(input.memoryMiB);
   const diskFree = rabbitDiskFreeLimitBytes(input.memoryMiB, input.storageGiB);
   return [
     "# Rendered by components/broker/rabbitmq-conf.ts; edit the renderer, not this file.",
-    `listeners.tcp.default = ${AMQP_PORT}`,
-    `management.tcp.port = ${MANAGEMENT_PORT}`,
+    ...renderRabbitTlsConf(input.tls),
     `prometheus.tcp.port = ${PROMETHEUS_PORT}`,
     "",
     "loopback_users.guest = true",

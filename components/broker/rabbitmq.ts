@@ -2,6 +2,8 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { imageReferenceProblem } from "../config/image-reference";
 import { SERVER_VERSIONS } from "../config/server-versions";
+import type { LeafCertificate, PlatformPki } from "../pki/platform-pki";
+import { tlsFilePaths } from "../pki/tls-files";
 import { ADMIN_RATE_LIMIT, type DeployedWorkload, type Runtime, type Workload, type WorkloadResources } from "../runtime/workload";
 import { ADMIN_USER, BROKER_VHOST, BrokerModel, validateBrokerModel } from "./broker-model";
 import { AMQP_PORT, DEFINITIONS_PATH, MANAGEMENT_PORT, MIN_MEMORY_MIB, PROMETHEUS_PORT, renderRabbitConf } from "./rabbitmq-conf";
@@ -19,6 +21,8 @@ export const RABBITMQ_IMAGE_USER = { uid: 999, gid: 999 };
 /** Mounted after the image's conf.d/10-defaults.conf, whose `loopback_users.guest = false` it overrides. */
 export const RABBITMQ_CONF_PATH = "/etc/rabbitmq/conf.d/90-fundament.conf";
 export const RABBITMQ_DATA_PATH = "/var/lib/rabbitmq";
+/** The node's CA, certificate and key (the key readable by the rabbitmq user only). */
+export const RABBITMQ_TLS_PATHS = tlsFilePaths("/etc/rabbitmq/tls");
 
 export interface RabbitMQArgs {
   runtime: Runtime;
@@ -28,6 +32,8 @@ export interface RabbitMQArgs {
   model: BrokerModel;
   /** Routes the management UI through the gateway on this host; it is never published on the host. */
   managementHost?: string;
+  /** Issues the node's leaf; its CA is what every client verifies the broker against. */
+  pki: PlatformPki;
 }
 
 export interface AmqpConnection {
@@ -36,6 +42,9 @@ export interface AmqpConnection {
   vhost: string;
   user: string;
   password: string;
+  /** Always: AMQPS is the only listener. Clients verify the broker against `caCertPem` and `host`. */
+  tls: true;
+  caCertPem: string;
 }
 
 /**
@@ -61,11 +70,13 @@ export function rabbitArgsProblems(args: RabbitMQArgs, keyPrefix = "fundament:ra
 /** The node as a Workload: pure, so tests can read exactly what the runtime is asked for. */
 export function rabbitWorkload(
   name: string,
-  args: RabbitMQArgs,
+  args: Omit<RabbitMQArgs, "pki">,
   definitions: pulumi.Input<string>,
   erlangCookie: pulumi.Input<string>,
+  leaf: LeafCertificate,
   admin?: { password: pulumi.Input<string>; bcryptHash: pulumi.Input<string> },
 ): Workload {
+  const tls = { caFile: RABBITMQ_TLS_PATHS.ca, certFile: RABBITMQ_TLS_PATHS.cert, keyFile: RABBITMQ_TLS_PATHS.key };
   return {
     name,
     image: args.image,
@@ -82,11 +93,13 @@ export function rabbitWorkload(
       { name: "management", port: MANAGEMENT_PORT, zones: ["monitoring"], ...(args.managementHost ? { publish: "gateway" as const } : {}) },
     ],
     files: [
-      { path: RABBITMQ_CONF_PATH, content: renderRabbitConf({ memoryMiB: args.resources.memoryMiB, storageGiB: args.storageGiB, definitionsPath: DEFINITIONS_PATH }) },
+      { path: RABBITMQ_CONF_PATH, content: renderRabbitConf({ memoryMiB: args.resources.memoryMiB, storageGiB: args.storageGiB, definitionsPath: DEFINITIONS_PATH, tls }) },
       { path: DEFINITIONS_PATH, content: definitions, secret: true, mode: 0o400 },
       // Copied to HOME with mode 0600 by the start command (see rabbitmq-start.ts).
       { path: ERLANG_COOKIE_SECRET_PATH, content: erlangCookie, secret: true, mode: 0o600 },
+      ...leaf.files(RABBITMQ_TLS_PATHS),
     ],
+    // Port checks: a TCP connect to the AMQPS listener opens no TLS session and needs no certificate.
     health: {
       // Quorum queues replay their logs before the listener opens; give a large broker time.
       startup: { kind: "tcp", port: AMQP_PORT, periodSeconds: 5, timeoutSeconds: 3, failureThreshold: 60 },
@@ -102,8 +115,9 @@ export function rabbitWorkload(
     metrics: { port: PROMETHEUS_PORT, path: "/metrics" },
     // The management UI sends its own login as Basic auth on every call: the gateway checks that
     // same login (the admin user's) rather than a password of its own that would collide with it.
+    // The gateway reaches it over HTTPS, verified against the platform CA (tls).
     ...(args.managementHost
-      ? { route: { host: args.managementHost, port: "management", basicAuth: true, rateLimit: ADMIN_RATE_LIMIT, ...(admin ? { backendLogin: { user: ADMIN_USER, ...admin } } : {}) } }
+      ? { route: { host: args.managementHost, port: "management", basicAuth: true, rateLimit: ADMIN_RATE_LIMIT, tls: true, ...(admin ? { backendLogin: { user: ADMIN_USER, ...admin } } : {}) } }
       : {}),
     user: RABBITMQ_IMAGE_USER,
     readOnlyRootFilesystem: true,
@@ -119,6 +133,8 @@ export class RabbitMQ extends pulumi.ComponentResource {
   readonly workload: DeployedWorkload;
   readonly connections: Record<string, pulumi.Output<AmqpConnection>>;
   readonly adminPassword: pulumi.Output<string>;
+  /** The CA every client of the broker verifies it against (public). */
+  readonly caCertPem: pulumi.Output<string>;
 
   constructor(name: string, args: RabbitMQArgs, opts?: pulumi.ComponentResourceOptions) {
     super("fundament:broker:RabbitMQ", name, {}, opts);
@@ -140,14 +156,20 @@ export class RabbitMQ extends pulumi.ComponentResource {
       .all([serviceCredentials, asCredential(admin)])
       .apply(([servicesByName, adminCredential]) => renderDefinitions({ model: args.model, services: servicesByName, admin: adminCredential }));
 
-    this.workload = args.runtime.deploy(rabbitWorkload(name, args, pulumi.secret(definitions), cookie.result, { password: admin.password.result, bcryptHash: admin.password.bcryptHash }), {
+    const leaf = args.pki.serverLeaf(name);
+    this.caCertPem = args.pki.caCertPem;
+    this.workload = args.runtime.deploy(rabbitWorkload(name, args, pulumi.secret(definitions), cookie.result, leaf, { password: admin.password.result, bcryptHash: admin.password.bcryptHash }), {
       parent: this,
     });
     const amqp = this.workload.endpoint("amqp");
     this.connections = Object.fromEntries(
       Object.entries(services).map(([service, entry]) => [
         service,
-        pulumi.secret(pulumi.all([amqp, entry.password.result]).apply(([endpoint, password]) => ({ host: endpoint.host, port: endpoint.port, vhost: BROKER_VHOST, user: service, password }))),
+        pulumi.secret(
+          pulumi
+            .all([amqp, entry.password.result, this.caCertPem])
+            .apply(([endpoint, password, caCertPem]): AmqpConnection => ({ host: endpoint.host, port: endpoint.port, vhost: BROKER_VHOST, user: service, password, tls: true, caCertPem })),
+        ),
       ]),
     );
     this.adminPassword = pulumi.secret(admin.password.result);

@@ -209,8 +209,8 @@ export const STACK_KEYS = {
     backupRetentionDays: Type.Integer({ description: "days backup objects are kept in the backups bucket", default: 30, minimum: 1, maximum: 3650 }),
   }),
   monitoring: section("Prometheus, Alertmanager, Grafana and Jaeger", {
-    prometheusImage: image("Prometheus image", "prom/prometheus:v3.5.0"),
-    alertmanagerImage: image("Alertmanager image", "prom/alertmanager:v0.28.1"),
+    prometheusImage: image("Prometheus image", SERVER_VERSIONS.prometheus.image),
+    alertmanagerImage: image("Alertmanager image", SERVER_VERSIONS.alertmanager.image),
     grafanaImage: image("Grafana image", "grafana/grafana:12.1.1"),
     jaegerImage: image("Jaeger v2 image", "jaegertracing/jaeger:2.10.0"),
     nodeExporterImage: image("node-exporter image (host metrics: a container on Docker, a DaemonSet on Kubernetes)", SERVER_VERSIONS.nodeExporter.image),

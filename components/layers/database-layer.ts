@@ -101,6 +101,7 @@ function wireRedis(scope: LayerScope, below: DatabaseInputs): Pick<DatabaseLayer
       storageGiB: config.redis.storageGiB,
       evictionPolicy: config.redis.evictionPolicy,
       services: consumers,
+      pki: below.pki,
     },
     parent,
   );

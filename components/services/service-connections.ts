@@ -20,10 +20,12 @@ export function postgresUrl(connection: pulumi.Output<DatabaseConnection>): pulu
   return pulumi.unsecret(connection.apply((c) => `postgres://${encodeURIComponent(c.user)}@${c.host}:${c.port}/${encodeURIComponent(c.database)}?sslmode=verify-full`));
 }
 
+/** rediss:// (TLS) whenever the connection says so, which the platform's Redis always does. */
 export function redisUrl(connection: pulumi.Output<RedisConnection>, withUser: boolean): pulumi.Output<string> {
-  return pulumi.unsecret(connection.apply((c) => `redis://${withUser ? `${encodeURIComponent(c.user)}@` : ""}${c.host}:${c.port}/0`));
+  return pulumi.unsecret(connection.apply((c) => `${c.tls ? "rediss" : "redis"}://${withUser ? `${encodeURIComponent(c.user)}@` : ""}${c.host}:${c.port}/0`));
 }
 
+/** amqps:// (TLS) whenever the connection says so, which the platform's broker always does. */
 export function amqpUrl(connection: pulumi.Output<AmqpConnection>): pulumi.Output<string> {
-  return pulumi.unsecret(connection.apply((c) => `amqp://${encodeURIComponent(c.user)}@${c.host}:${c.port}/${encodeURIComponent(c.vhost)}`));
+  return pulumi.unsecret(connection.apply((c) => `${c.tls ? "amqps" : "amqp"}://${encodeURIComponent(c.user)}@${c.host}:${c.port}/${encodeURIComponent(c.vhost)}`));
 }

@@ -50,7 +50,10 @@ export function usersSettings(
       // Per-address login limits must count the clients behind the gateway, not the gateway.
       ...(trustedProxies !== undefined ? { TRUST_PROXY: trustedProxies } : {}),
       REDIS_URL: redisUrl(connections.redis, true),
+      // Redis and RabbitMQ present leaves of the platform CA, the file every service is given.
+      REDIS_CA_FILE: SERVICE_CA_FILE,
       AMQP_URL: amqpUrl(connections.rabbitmq),
+      AMQP_CA_FILE: SERVICE_CA_FILE,
       JWT_ISSUER,
       JWT_AUDIENCE,
       BOOTSTRAP_ADMIN_EMAIL: admin.email,
@@ -76,8 +79,10 @@ export function configSettings(connections: ServiceConnections, usersHost: pulum
       // The change feed LISTENs: PgBouncer's transaction pooling would never deliver a notification.
       DATABASE_LISTEN_URL: postgresUrl(connections.postgresSession),
       REDIS_URL: redisUrl(connections.redis, false),
+      REDIS_CA_FILE: SERVICE_CA_FILE,
       REDIS_USERNAME: plainPart(connections.redis, "user"),
       AMQP_HOST: plainPart(connections.rabbitmq, "host"),
+      AMQP_CA_FILE: SERVICE_CA_FILE,
       AMQP_PORT: plainPart(connections.rabbitmq, "port"),
       AMQP_VHOST: plainPart(connections.rabbitmq, "vhost"),
       AMQP_USER: plainPart(connections.rabbitmq, "user"),
@@ -128,6 +133,7 @@ export function gpuJobsSettings(
       JWT_AUDIENCE,
       // Commands (launch, monitor, cancel) through its own queues, state changes as events.
       AMQP_HOST: plainPart(connections.rabbitmq, "host"),
+      AMQP_CA_FILE: SERVICE_CA_FILE,
       AMQP_PORT: plainPart(connections.rabbitmq, "port"),
       AMQP_VHOST: plainPart(connections.rabbitmq, "vhost"),
       AMQP_USER: plainPart(connections.rabbitmq, "user"),

@@ -52,7 +52,7 @@ const DATA_IMAGES: ReadonlySet<KnownImage> = new Set(["postgres", "pgbouncer", "
  * Prometheus, Alertmanager, Grafana, Jaeger query, Redis Sentinel.
  */
 export const DATA_SERVICE_PORTS: ReadonlySet<number> = new Set([
-  5432, 6432, 6379, 26379, 27017, 27018, 5672, 5671, 15672, 25672, 4369, 9000, 9001, 8500, 8600, 9090, 9093, 3000, 16686,
+  5432, 6432, 6379, 26379, 27017, 27018, 5672, 5671, 15672, 15671, 25672, 4369, 9000, 9001, 8500, 8600, 9090, 9093, 3000, 16686,
 ]);
 
 /** The image is asked for only when the role label is missing (it may not be known yet during preview). */

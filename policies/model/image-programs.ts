@@ -82,12 +82,12 @@ const FACTS: Record<string, ImageFacts> = {
     programs: ["sh", "curl", "jq", "consul"],
   },
   "prom/prometheus": {
-    verifiedAt: "prom/prometheus:v3.5.0",
+    verifiedAt: "prom/prometheus:v3.5.3",
     source: "prometheus/prometheus Dockerfile (quay.io/prometheus/busybox base; USER nobody; ENTRYPOINT /bin/prometheus)",
     programs: ["sh", "wget", "promtool"],
   },
   "prom/alertmanager": {
-    verifiedAt: "prom/alertmanager:v0.28.1",
+    verifiedAt: "prom/alertmanager:v0.33.1",
     source: "prometheus/alertmanager Dockerfile (quay.io/prometheus/busybox base; USER nobody; ENTRYPOINT /bin/alertmanager)",
     programs: ["sh", "wget", "amtool"],
   },

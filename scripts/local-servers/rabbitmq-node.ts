@@ -4,19 +4,33 @@ import { join } from "node:path";
 import { listensOn, startOnFreePorts, waitFor } from "./free-port";
 import { captureOutput, chownTo, ownedTempDir, runAs, spawnAs, waitForExit, type ServiceUser } from "./server-process";
 import { testServer } from "./test-roots";
+import { renderRabbitTlsConf, type RabbitTlsFiles } from "../../components/broker/rabbitmq-conf";
+import { testPki } from "./shared-test-pki";
 
 export interface RabbitNodeOptions {
-  /** Rendered rabbitmq.conf; listener ports and load_definitions are replaced by the harness. */
-  conf?: string;
+  /**
+   * Rendered rabbitmq.conf; listener ports and load_definitions are replaced by the harness. As a
+   * function it is given the paths of a testPki() leaf the node can read, to render the conf with.
+   */
+  conf?: string | ((tls: RabbitTlsFiles) => string);
   /** Rendered definitions.json, loaded at boot through load_definitions. */
   definitions?: string;
   plugins?: string[];
+  /**
+   * Add the platform's AMQPS and management TLS listeners (renderRabbitTlsConf) with a leaf of
+   * testPki(), for a conf that is not a rendered one; a rendered conf carries its own.
+   */
+  tls?: boolean;
 }
 
 export interface RabbitNode {
   readonly host: string;
+  /** AMQPS when `tls` (plain AMQP is then off), else AMQP. */
   readonly amqpPort: number;
+  /** HTTPS when `tls`. */
   readonly managementPort: number;
+  /** Both listeners speak TLS with a leaf of testPki()'s CA for "localhost". */
+  readonly tls: boolean;
   readonly prometheusPort: number;
   readonly nodeName: string;
   /** The rabbitmq user of the test root: runAs with it runs the root's programs. */
@@ -62,10 +76,18 @@ async function startRabbitOn(options: RabbitNodeOptions, [amqpPort, distPort, ma
   const temp = ownedTempDir("rabbit", user);
   const nodeName = `fundament-${process.pid}-${amqpPort}@localhost`;
   const plugins = options.plugins ?? ["rabbitmq_management", "rabbitmq_prometheus"];
+  const needsFiles = options.tls === true || typeof options.conf === "function";
+  const tlsFiles = needsFiles ? testPki().filesFor(temp.path, user) : undefined;
+  const given = typeof options.conf === "function" ? options.conf(tlsFiles!) : (options.conf ?? "");
+  const added = options.tls ? renderRabbitTlsConf(tlsFiles!).join("\n") : "";
+  const conf = [given, added].join("\n");
+  const tls = /^listeners\.ssl\.default\s*=/m.test(conf);
+  // The rendered conf's listeners stay what they are (TLS, plain off); only where they listen moves.
+  const listeners: Record<string, string> = tls
+    ? { "listeners.ssl.default": `127.0.0.1:${amqpPort}`, "management.ssl.port": String(managementPort), "management.ssl.ip": "127.0.0.1" }
+    : { "listeners.tcp.default": `127.0.0.1:${amqpPort}`, "management.tcp.port": String(managementPort), "management.tcp.ip": "127.0.0.1" };
   const overrides: Record<string, string> = {
-    "listeners.tcp.default": `127.0.0.1:${amqpPort}`,
-    "management.tcp.port": String(managementPort),
-    "management.tcp.ip": "127.0.0.1",
+    ...listeners,
     "prometheus.tcp.port": String(prometheusPort),
     "prometheus.tcp.ip": "127.0.0.1",
   };
@@ -76,7 +98,7 @@ async function startRabbitOn(options: RabbitNodeOptions, [amqpPort, distPort, ma
     overrides.load_definitions = definitionsPath;
   }
   const confPath = join(temp.path, "rabbitmq.conf");
-  writeFileSync(confPath, overrideRabbitConf(options.conf ?? "", overrides));
+  writeFileSync(confPath, overrideRabbitConf(conf, overrides));
   const pluginsPath = join(temp.path, "enabled_plugins");
   writeFileSync(pluginsPath, `[${plugins.join(",")}].\n`);
   const cookiePath = join(temp.path, ".erlang.cookie");
@@ -86,8 +108,8 @@ async function startRabbitOn(options: RabbitNodeOptions, [amqpPort, distPort, ma
   const env: NodeJS.ProcessEnv = {
     HOME: temp.path,
     RABBITMQ_NODENAME: nodeName,
-    RABBITMQ_NODE_IP_ADDRESS: "127.0.0.1",
-    RABBITMQ_NODE_PORT: String(amqpPort),
+    // These would add a plain AMQP listener over the conf's `listeners.tcp = none`.
+    ...(tls ? {} : { RABBITMQ_NODE_IP_ADDRESS: "127.0.0.1", RABBITMQ_NODE_PORT: String(amqpPort) }),
     RABBITMQ_DIST_PORT: String(distPort),
     RABBITMQ_CONFIG_FILE: confPath,
     RABBITMQ_ENABLED_PLUGINS_FILE: pluginsPath,
@@ -109,6 +131,7 @@ async function startRabbitOn(options: RabbitNodeOptions, [amqpPort, distPort, ma
     amqpPort,
     managementPort,
     prometheusPort,
+    tls,
     nodeName,
     user,
     dir: temp.path,

@@ -4,11 +4,15 @@ import { join } from "node:path";
 import { listensOn, startOnFreePorts, waitFor } from "./free-port";
 import { captureOutput, chownTo, ownedTempDir, spawnAs, waitForExit, type ServiceUser } from "./server-process";
 import { testServer } from "./test-roots";
+import { renderRedisTlsDirectives } from "../../components/database/redis/redis-conf";
+import { testPki } from "./shared-test-pki";
 
 export interface RedisServer {
   readonly host: string;
   readonly port: number;
   readonly dir: string;
+  /** The port speaks TLS only (a leaf of testPki()'s CA for "localhost"); the plain port is off. */
+  readonly tls: boolean;
   /** The redis user of the test root: runAs with it runs the root's redis-cli, redis-check-rdb, ... */
   readonly user: ServiceUser;
   start(): Promise<void>;
@@ -18,21 +22,33 @@ export interface RedisServer {
   destroy(): Promise<void>;
 }
 
-/**
- * Starts redis-server (the pinned version, from its test root) as the redis user with a rendered
- * redis.conf; only port, bind and dir are overridden.
- */
-export function startRedis(conf: string): Promise<RedisServer> {
-  return startOnFreePorts(1, ([port]) => startRedisOn(conf, port));
+export interface RedisStartOptions {
+  /**
+   * Add the platform's TLS listener (renderRedisTlsDirectives) with a leaf of testPki(), for a
+   * conf that is not a rendered one. A rendered conf carries its own TLS lines already.
+   */
+  tls?: boolean;
 }
 
-async function startRedisOn(conf: string, port: number): Promise<RedisServer> {
+/**
+ * Starts redis-server (the pinned version, from its test root) as the redis user with a rendered
+ * redis.conf; only the listening port, bind and dir are overridden. A conf with `tls-port` (the
+ * rendered one) keeps TLS on the port and the plain port off.
+ */
+export function startRedis(conf: string, options: RedisStartOptions = {}): Promise<RedisServer> {
+  return startOnFreePorts(1, ([port]) => startRedisOn(conf, port, options));
+}
+
+async function startRedisOn(conf: string, port: number, options: RedisStartOptions): Promise<RedisServer> {
   const redis = testServer("redis");
   const user = redis.user;
   const temp = ownedTempDir("redis", user);
   const confPath = join(temp.path, "redis.conf");
+  const added = options.tls ? renderRedisTlsDirectives(testPki().filesFor(temp.path, user), port) : [];
+  const tls = added.length > 0 || /^tls-port /m.test(conf);
+  const listener = tls ? `port 0\ntls-port ${port}` : `port ${port}`;
   // Later directives win in redis.conf, so the harness appends its overrides.
-  writeFileSync(confPath, `${conf}\n# test harness\nport ${port}\nbind 127.0.0.1\ndir ${temp.path}\ndaemonize no\nlogfile ""\n`);
+  writeFileSync(confPath, `${conf}\n${added.join("\n")}\n# test harness\n${listener}\nbind 127.0.0.1\ndir ${temp.path}\ndaemonize no\nlogfile ""\n`);
   chownTo(confPath, user);
   let child: ChildProcess | undefined;
   let output = () => "";
@@ -40,6 +56,7 @@ async function startRedisOn(conf: string, port: number): Promise<RedisServer> {
     host: "127.0.0.1",
     port,
     dir: temp.path,
+    tls,
     user,
     async start() {
       child = spawnAs(user, redis.binary, [confPath]);

@@ -1,5 +1,6 @@
 // The rendered rabbitmq.conf and definitions.json, loaded at boot by a real RabbitMQ node
-// (Debian's 3.10.8, started by scripts/local-servers as the rabbitmq user).
+// (the pinned version from its test root, started by scripts/local-servers as the rabbitmq user),
+// reached over AMQPS as rendered.
 import { randomUUID } from "node:crypto";
 import { connect, type Channel, type ChannelModel, type ConfirmChannel, type ConsumeMessage, type GetMessage } from "amqplib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -13,7 +14,7 @@ let broker: BrokerUnderTest;
 const openConnections = new Set<ChannelModel>();
 
 async function open(user: string): Promise<ChannelModel> {
-  const model = await connect(broker.url(user));
+  const model = await connect(broker.url(user), broker.socketOptions);
   // A refused operation closes its channel with an error the test inspects; the connection's own
   // error event must not become an unhandled exception meanwhile.
   model.on("error", () => undefined);
@@ -83,7 +84,7 @@ describe("rabbitmq.conf as the node runs it", () => {
 
   it("has no guest user and refuses guest credentials", async () => {
     expect(broker.node.ctl(["list_users", "--silent"]).split("\n").map((line) => line.split("\t")[0])).not.toContain("guest");
-    await expect(connect(`amqp://guest:guest@${broker.node.host}:${broker.node.amqpPort}/`)).rejects.toThrow(/ACCESS_REFUSED|403/);
+    await expect(connect(`amqps://guest:guest@${broker.node.host}:${broker.node.amqpPort}/`, broker.socketOptions)).rejects.toThrow(/ACCESS_REFUSED|403/);
   });
 
   it("exposes per-queue metrics on the Prometheus endpoint", async () => {

@@ -11,6 +11,9 @@ import { AmqpConnection, RABBITMQ_CONF_PATH, RabbitMQ, RabbitMQArgs } from "../.
 import { ERLANG_COOKIE_SECRET_PATH } from "../../components/broker/rabbitmq-start";
 import { DEFINITIONS_PATH } from "../../components/broker/rabbitmq-conf";
 import { Runtime, Workload } from "../../components/runtime/workload";
+import { PlatformPki } from "../../components/pki";
+import { RABBITMQ_TLS_PATHS } from "../../components/broker/rabbitmq";
+import { testPki } from "../../scripts/local-servers/shared-test-pki";
 import { RabbitNode, startRabbit } from "../../scripts/local-servers/rabbitmq-node";
 import { TEST_MODEL } from "../../services/kit/test/messaging/broker-node";
 import { ComponentMocks, mockComponentEngine } from "./component-mocks";
@@ -25,7 +28,10 @@ beforeAll(async () => {
 
 
 
+let pki: PlatformPki | undefined;
+
 const args = (runtime: Runtime): RabbitMQArgs => ({
+  pki: (pki ??= new PlatformPki("pki", { naming: { target: "kubernetes", namespace: "fundament" }, settings: { caValidityHours: 87_600, validityHours: 8_760, earlyRenewalHours: 720 } })),
   runtime,
   image: "rabbitmq:4.1.6-management",
   resources: { cpu: 1, memoryMiB: 1024 },
@@ -33,6 +39,8 @@ const args = (runtime: Runtime): RabbitMQArgs => ({
   model: TEST_MODEL,
   managementHost: "rabbitmq.dev.localhost",
 });
+
+const tlsOptions = () => ({ ca: testPki().caPem, servername: testPki().serverName });
 
 function file(workload: Workload, path: string): NonNullable<Workload["files"]>[number] {
   const found = workload.files?.find((candidate) => candidate.path === path);
@@ -64,9 +72,10 @@ describe("RabbitMQ component", () => {
     expect(workload.image).toBe("rabbitmq:4.1.6-management");
     expect(workload.zones).toEqual(["backend", "monitoring"]);
     expect(workload.ports.filter((port) => port.publish === "host")).toEqual([]);
-    expect(workload.ports.map((port) => port.port).sort((a, b) => a - b)).toEqual([5672, 15672, 15692]);
+    expect(workload.ports.map((port) => port.port).sort((a, b) => a - b)).toEqual([5671, 15671, 15692]);
     expect(workload.metrics).toEqual({ port: 15692, path: "/metrics" });
-    expect(workload.route).toMatchObject({ host: "rabbitmq.dev.localhost", port: "management", basicAuth: true });
+    // The gateway reaches management over HTTPS and verifies it against the platform CA.
+    expect(workload.route).toMatchObject({ host: "rabbitmq.dev.localhost", port: "management", basicAuth: true, tls: true });
     // Every route is rate limited at the gateway; an admin UI also sits behind basic auth.
     expect(workload.route?.rateLimit?.averagePerSecond).toBeGreaterThan(0);
     expect(workload.storage).toEqual([{ name: "data", path: "/var/lib/rabbitmq", sizeGiB: 8 }]);
@@ -77,9 +86,9 @@ describe("RabbitMQ component", () => {
     expect(workload.env).toEqual({ RABBITMQ_LOG_BASE: "/var/lib/rabbitmq/log" });
   });
 
-  it("checks health with port probes, never with the CLI that can hang under load", () => {
-    expect(workload.health.readiness).toMatchObject({ kind: "tcp", port: 5672 });
-    expect(workload.health.liveness).toMatchObject({ kind: "tcp", port: 5672 });
+  it("checks health with port probes on the AMQPS listener, never with the CLI that can hang under load", () => {
+    expect(workload.health.readiness).toMatchObject({ kind: "tcp", port: 5671 });
+    expect(workload.health.liveness).toMatchObject({ kind: "tcp", port: 5671 });
     const liveness = workload.health.liveness;
     expect((liveness.periodSeconds ?? 10) * (liveness.failureThreshold ?? 3)).toBeGreaterThanOrEqual(120);
   });
@@ -104,7 +113,7 @@ describe("RabbitMQ component", () => {
     for (const [service, output] of Object.entries(component.connections)) {
       expect(await pulumi.isSecret(output)).toBe(true);
       const connection: AmqpConnection = await settled(output);
-      expect(connection).toMatchObject({ host: "rabbitmq.fundament.svc", port: 5672, vhost: "fundament", user: service });
+      expect(connection).toMatchObject({ host: "rabbitmq.fundament.svc", port: 5671, vhost: "fundament", user: service });
       expect(generatedSecrets.has(connection.password)).toBe(true);
     }
     expect(await pulumi.isSecret(component.adminPassword)).toBe(true);
@@ -126,11 +135,37 @@ describe("RabbitMQ component", () => {
     expect(registered.length).toBe(before);
   });
 
+  it("delivers the node its platform leaf (the key a secret file only rabbitmq reads) and every connection the CA", async () => {
+    expect(file(workload, RABBITMQ_TLS_PATHS.key)).toMatchObject({ secret: true, mode: 0o400 });
+    expect(await pulumi.isSecret(pulumi.output(file(workload, RABBITMQ_TLS_PATHS.key).content))).toBe(true);
+    expect(file(workload, RABBITMQ_TLS_PATHS.cert).secret).toBeFalsy();
+    const ca = await settled(pki!.caCertPem);
+    expect(await settled(file(workload, RABBITMQ_TLS_PATHS.ca).content)).toBe(ca);
+    // Exactly the Service's names: what the services, the gateway and the probes dial.
+    expect(pki!.leaves().find((leaf) => leaf.name === "rabbitmq")?.dnsNames).toEqual([
+      "rabbitmq",
+      "rabbitmq.fundament",
+      "rabbitmq.fundament.svc",
+      "rabbitmq.fundament.svc.cluster.local",
+    ]);
+    for (const output of Object.values(component.connections)) {
+      const connection: AmqpConnection = await settled(output);
+      expect(connection).toMatchObject({ port: 5671, tls: true, caCertPem: ca });
+    }
+    const conf = await settled(file(workload, RABBITMQ_CONF_PATH).content);
+    expect(conf).toContain(`ssl_options.keyfile = ${RABBITMQ_TLS_PATHS.key}\n`);
+    expect(conf).toMatch(/^listeners\.tcp = none$/m);
+  });
+
   describe("booted by a real RabbitMQ node", () => {
     let node: RabbitNode;
 
     beforeAll(async () => {
-      node = await startRabbit({ conf: await settled(file(workload, RABBITMQ_CONF_PATH).content), definitions: await settled(file(workload, DEFINITIONS_PATH).content) });
+      const rendered = await settled(file(workload, RABBITMQ_CONF_PATH).content);
+      // The mock engine's certificates are not real ones: the test PKI's leaf stands in, at this machine's paths.
+      const conf = (tls: { caFile: string; certFile: string; keyFile: string }) =>
+        rendered.replaceAll(RABBITMQ_TLS_PATHS.ca, tls.caFile).replaceAll(RABBITMQ_TLS_PATHS.cert, tls.certFile).replaceAll(RABBITMQ_TLS_PATHS.key, tls.keyFile);
+      node = await startRabbit({ conf, definitions: await settled(file(workload, DEFINITIONS_PATH).content) });
     });
 
     afterAll(async () => {
@@ -146,10 +181,10 @@ describe("RabbitMQ component", () => {
         ["admin", await settled(component.adminPassword)],
       ];
       for (const [user, password] of logins) {
-        const model = await connect({ hostname: node.host, port: node.amqpPort, vhost: "fundament", username: user, password });
+        const model = await connect({ protocol: "amqps", hostname: node.host, port: node.amqpPort, vhost: "fundament", username: user, password }, tlsOptions());
         await model.close();
       }
-      await expect(connect({ hostname: node.host, port: node.amqpPort, vhost: "fundament", username: "mailer", password: "not-the-password" })).rejects.toThrow(/ACCESS_REFUSED|403/);
+      await expect(connect({ protocol: "amqps", hostname: node.host, port: node.amqpPort, vhost: "fundament", username: "mailer", password: "not-the-password" }, tlsOptions())).rejects.toThrow(/ACCESS_REFUSED|403/);
       expect(node.ctl(["list_users", "--silent"]).split("\n").filter((line) => line.includes("administrator"))).toEqual([expect.stringMatching(/^admin\t/)]);
     });
   });

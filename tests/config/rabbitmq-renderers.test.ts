@@ -36,6 +36,8 @@ const MODEL: BrokerModel = {
   ],
 };
 
+const TLS = { caFile: "/etc/rabbitmq/tls/ca.crt", certFile: "/etc/rabbitmq/tls/tls.crt", keyFile: "/etc/rabbitmq/tls/tls.key" };
+
 describe("renderRabbitConf", () => {
   it.each([
     { memoryMiB: 1024, storageGiB: 10, relative: "0.60", diskFree: 1024 * MIB },
@@ -43,26 +45,48 @@ describe("renderRabbitConf", () => {
     { memoryMiB: 300, storageGiB: 10, relative: "0.57", diskFree: 300 * MIB },
     { memoryMiB: 4096, storageGiB: 4, relative: "0.60", diskFree: 1024 * MIB },
   ])("sizes memory and disk for $memoryMiB MiB and $storageGiB GiB", ({ memoryMiB, storageGiB, relative, diskFree }) => {
-    const values = confValues(renderRabbitConf({ memoryMiB, storageGiB }));
+    const values = confValues(renderRabbitConf({ memoryMiB, storageGiB, tls: TLS }));
     expect(values.total_memory_available_override_value).toBe(String(memoryMiB * MIB));
     expect(values["vm_memory_high_watermark.relative"]).toBe(relative);
     expect(values["disk_free_limit.absolute"]).toBe(String(diskFree));
   });
 
   it("turns on per-object metrics, loads definitions, and keeps guest to loopback", () => {
-    const values = confValues(renderRabbitConf({ memoryMiB: 512, storageGiB: 5 }));
+    const values = confValues(renderRabbitConf({ memoryMiB: 512, storageGiB: 5, tls: TLS }));
     expect(values).toMatchObject({
       "prometheus.return_per_object_metrics": "true",
       load_definitions: "/etc/rabbitmq/definitions.json",
       "loopback_users.guest": "true",
-      "listeners.tcp.default": "5672",
       "prometheus.tcp.port": "15692",
     });
   });
 
+  it("listens for AMQPS and HTTPS only, with the platform leaf, TLS 1.2 and 1.3, and asks no client for a certificate", () => {
+    const values = confValues(renderRabbitConf({ memoryMiB: 512, storageGiB: 5, tls: TLS }));
+    expect(values).toMatchObject({
+      "listeners.tcp": "none",
+      "listeners.ssl.default": "5671",
+      "ssl_options.cacertfile": TLS.caFile,
+      "ssl_options.certfile": TLS.certFile,
+      "ssl_options.keyfile": TLS.keyFile,
+      "ssl_options.verify": "verify_none",
+      "ssl_options.fail_if_no_peer_cert": "false",
+      "ssl_options.versions.1": "tlsv1.3",
+      "ssl_options.versions.2": "tlsv1.2",
+      "management.ssl.port": "15671",
+      "management.ssl.cacertfile": TLS.caFile,
+      "management.ssl.certfile": TLS.certFile,
+      "management.ssl.keyfile": TLS.keyFile,
+      "management.ssl.versions.1": "tlsv1.3",
+      "management.ssl.versions.2": "tlsv1.2",
+    });
+    expect(Object.keys(values).filter((key) => key.startsWith("management.tcp") || key.startsWith("listeners.tcp."))).toEqual([]);
+    expect(() => renderRabbitConf({ memoryMiB: 512, storageGiB: 5, tls: { ...TLS, certFile: "tls.crt" } })).toThrow(/rabbitmq tls\.certFile: must be an absolute path .*\(got "tls\.crt"\)/);
+  });
+
   it("refuses a container too small for the broker, naming the field", () => {
-    expect(() => renderRabbitConf({ memoryMiB: 128, storageGiB: 5 })).toThrow("memoryMiB: must be an integer of at least 256 (got 128)");
-    expect(() => renderRabbitConf({ memoryMiB: 512, storageGiB: 0 })).toThrow("storageGiB: must be at least 1 (got 0)");
+    expect(() => renderRabbitConf({ memoryMiB: 128, storageGiB: 5, tls: TLS })).toThrow("memoryMiB: must be an integer of at least 256 (got 128)");
+    expect(() => renderRabbitConf({ memoryMiB: 512, storageGiB: 0, tls: TLS })).toThrow("storageGiB: must be at least 1 (got 0)");
   });
 
   it("keeps the watermark below the limit with room for the VM, for every container size", () => {

@@ -10,6 +10,7 @@ import { renderRedisBackupScript } from "../../components/database/backups/redis
 import { renderRedisConf } from "../../components/database/redis/redis-conf";
 import { RedisServer, startRedis } from "../../scripts/local-servers/redis-server";
 import { chownTo, ownedTempDir, runAs, serviceUser } from "../../scripts/local-servers/server-process";
+import { testPki } from "../../scripts/local-servers/shared-test-pki";
 
 const RESTORE_SCRIPT = resolve(__dirname, "../../scripts/redis-restore.sh");
 const APP_PASSWORD = "AppPassword0123456789abcdefghijklmnopqrst";
@@ -39,10 +40,11 @@ writeFileSync(
   ]),
   { mode: 0o644 },
 );
-const conf = renderRedisConf({ memoryLimitMiB: 256, evictionPolicy: "noeviction", aclFilePath: aclPath, dataDir: work.path });
+const tls = testPki().filesFor(work.path, user);
+const conf = renderRedisConf({ memoryLimitMiB: 256, evictionPolicy: "noeviction", aclFilePath: aclPath, dataDir: work.path, tls });
 
 const app = (server: RedisServer, username = "users", password = APP_PASSWORD): Redis =>
-  new Redis({ host: server.host, port: server.port, username, password, enableReadyCheck: false, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  new Redis({ host: server.host, port: server.port, tls: { ca: testPki().caPem, servername: testPki().serverName }, username, password, enableReadyCheck: false, maxRetriesPerRequest: 0, retryStrategy: () => null });
 
 /** Every key with its type, value and whether it expires: what a restore must bring back. */
 async function contents(client: Redis): Promise<Record<string, unknown>> {
@@ -79,7 +81,8 @@ describe("Redis backup job and restore", () => {
   const runBackup = (password = BACKUP_PASSWORD) => {
     writeFileSync(join(work.path, "backup-password"), password, { mode: 0o400 });
     chownTo(join(work.path, "backup-password"), user);
-    return runAs(user, "sh", [scriptPath], { env: { REDIS_HOST: source.host, REDIS_PORT: String(source.port) } });
+    // The name the server's leaf carries, as the job dials Redis by its workload name.
+    return runAs(user, "sh", [scriptPath], { env: { REDIS_HOST: testPki().serverName, REDIS_PORT: String(source.port) } });
   };
   const completeBackups = () => (existsSync(backupDir) ? readdirSync(backupDir).filter((n) => /^\d{8}T\d{6}Z/.test(n)).sort() : []);
 
@@ -87,7 +90,7 @@ describe("Redis backup job and restore", () => {
     source = await startRedis(conf);
     backupDir = join(work.path, "backups");
     scriptPath = join(work.path, "redis-backup.sh");
-    writeFileSync(scriptPath, renderRedisBackupScript({ backupDir, retention: 2, passwordFile: join(work.path, "backup-password") }));
+    writeFileSync(scriptPath, renderRedisBackupScript({ backupDir, retention: 2, passwordFile: join(work.path, "backup-password"), caFile: tls.caFile }));
     const client = app(source);
     const pipeline = client.pipeline();
     for (let i = 0; i < 5000; i++) pipeline.set(`session:${i}`, `value-${i}`);
@@ -120,7 +123,7 @@ describe("Redis backup job and restore", () => {
   it("writes a checked snapshot into a timestamped directory, and fails cleanly with a wrong password", () => {
     const result = runBackup();
     expect(result.status, result.stderr).toBe(0);
-    expect(result.stderr).toMatch(/copied the snapshot of 127\.0\.0\.1 \(5006 keys read back\)/);
+    expect(result.stderr).toMatch(/copied the snapshot of localhost \(5006 keys read back\)/);
     const [stamp] = completeBackups();
     expect(readdirSync(join(backupDir, stamp)).sort()).toEqual(["check.log", "dump.rdb"]);
 

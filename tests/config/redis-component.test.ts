@@ -14,10 +14,20 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { Redis as RedisComponent, RedisArgs, RedisConnection } from "../../components/database/redis/redis";
 import { REDIS_BACKUP_USER } from "../../components/database/redis/redis-acl";
 import { RedisBackup } from "../../components/database/backups/redis-backup";
-import { REDIS_ACL_PATH, REDIS_CONF_PATH, REDIS_HEALTH_PASSWORD_PATH, redisHealthCommand } from "../../components/database/redis/redis-workloads";
+import {
+  REDIS_ACL_PATH,
+  REDIS_CONF_PATH,
+  REDIS_EXPORTER_CA_PATH,
+  REDIS_HEALTH_PASSWORD_PATH,
+  REDIS_TLS_PATHS,
+  redisHealthCommand,
+} from "../../components/database/redis/redis-workloads";
+import { PlatformPki } from "../../components/pki";
 import { Runtime, Workload } from "../../components/runtime/workload";
 import { startRedis } from "../../scripts/local-servers/redis-server";
 import { runAs } from "../../scripts/local-servers/server-process";
+import { testPki } from "../../scripts/local-servers/shared-test-pki";
+import { testServer } from "../../scripts/local-servers/test-roots";
 import { ComponentMocks, mockComponentEngine } from "./component-mocks";
 import { RecordingRuntime, settled } from "./recording-runtime";
 
@@ -30,7 +40,10 @@ beforeAll(async () => {
 
 
 
+let pki: PlatformPki | undefined;
+
 const args = (runtime: Runtime): RedisArgs => ({
+  pki: (pki ??= new PlatformPki("pki", { naming: { target: "docker" }, settings: { caValidityHours: 87_600, validityHours: 8_760, earlyRenewalHours: 720 } })),
   runtime,
   image: "redis:7.2.7",
   exporterImage: "oliver006/redis_exporter:v1.67.0-alpine",
@@ -70,11 +83,28 @@ describe("Redis component", () => {
     for (const [service, output] of Object.entries(component.connections)) {
       expect(await pulumi.isSecret(output)).toBe(true);
       const connection: RedisConnection = await settled(output);
-      expect(connection).toMatchObject({ host: "redis.backend.internal", port: 6379, user: service });
+      expect(connection).toMatchObject({ host: "redis.backend.internal", port: 6379, user: service, tls: true });
+      expect(connection.caCertPem).toBe(await settled(pki!.caCertPem));
       expect(generatedSecrets.has(connection.password)).toBe(true);
     }
     const passwords = await Promise.all(Object.values(component.connections).map(async (c) => (await settled(c)).password));
     expect(new Set(passwords).size).toBe(passwords.length);
+  });
+
+  it("delivers the server its platform leaf: CA and certificate as plain files, the key as a secret file only redis reads", async () => {
+    const server = runtime.deployed[0];
+    const file = (path: string) => server.files?.find((f) => f.path === path);
+    expect(file(REDIS_TLS_PATHS.key)).toMatchObject({ secret: true, mode: 0o400 });
+    expect(await pulumi.isSecret(pulumi.output(file(REDIS_TLS_PATHS.key)?.content))).toBe(true);
+    expect(await settled(file(REDIS_TLS_PATHS.key)?.content ?? "")).toMatch(/BEGIN .*PRIVATE KEY/);
+    expect(file(REDIS_TLS_PATHS.cert)?.secret).toBeFalsy();
+    expect(await settled(file(REDIS_TLS_PATHS.ca)?.content ?? "")).toBe(await settled(pki!.caCertPem));
+    // Exactly the names the other containers dial (the network alias) and the probe dials inside.
+    expect(pki!.leaves().find((leaf) => leaf.name === "redis")?.dnsNames).toEqual(["redis", "localhost"]);
+    const conf = await fileContent(server, REDIS_CONF_PATH);
+    expect(conf).toMatch(/^port 0$/m);
+    expect(conf).toMatch(/^tls-port 6379$/m);
+    expect(conf).toContain(`tls-key-file ${REDIS_TLS_PATHS.key}\n`);
   });
 
   it("puts generated passwords only in files marked secret, never in plain files or environment", async () => {
@@ -110,6 +140,10 @@ describe("Redis component", () => {
     const hash = createHash("sha256").update(password).digest("hex");
     expect(acl.split("\n").find((line) => line.startsWith(`user ${REDIS_BACKUP_USER} `))).toContain(`#${hash} `);
     for (const value of Object.values(job?.env ?? {})) expect(await settled(value)).not.toContain(password);
+    const script = await settled(job?.files?.find((f) => f.path.endsWith(".sh"))?.content ?? "");
+    const caPath = /--cacert '([^']+)'/.exec(script)?.[1];
+    expect(caPath).toBeDefined();
+    expect(await settled(job?.files?.find((f) => f.path === caPath)?.content ?? "")).toBe(await settled(pki!.caCertPem));
     expect(() => new RedisBackup("bad-backup", { runtime, image: "redis", redis: component, schedule: "daily", retention: 0, volumeSizeGiB: 0 })).toThrow(
       /bad-backup\.schedule: .*\nbad-backup\.image: .*\nbad-backup\.volumeSizeGiB: must be an integer of at least 1 \(got 0\)\nbad-backup\.retention: must be an integer from 1 to 1000 \(got 0\)/,
     );
@@ -117,11 +151,14 @@ describe("Redis component", () => {
 
   it("the exporter gets its password as a JSON password file keyed by the Redis address", async () => {
     const exporter = runtime.deployed[1];
-    expect(await settled(exporter.env?.REDIS_ADDR ?? "")).toBe("redis://redis.backend.internal:6379");
+    expect(await settled(exporter.env?.REDIS_ADDR ?? "")).toBe("rediss://redis.backend.internal:6379");
+    // rediss:// alone would verify against the system's CAs, which never signed the platform leaf.
+    expect(exporter.env?.REDIS_EXPORTER_TLS_CA_CERT_FILE).toBe(REDIS_EXPORTER_CA_PATH);
+    expect(await fileContent(exporter, REDIS_EXPORTER_CA_PATH)).toBe(await settled(pki!.caCertPem));
     expect(exporter.env?.REDIS_PASSWORD_FILE).toBe("/run/secrets/redis-exporter/passwords.json");
     const passwords = JSON.parse(await fileContent(exporter, "/run/secrets/redis-exporter/passwords.json")) as Record<string, string>;
-    expect(Object.keys(passwords)).toContain("redis://redis.backend.internal:6379");
-    expect(generatedSecrets.has(passwords["redis://redis.backend.internal:6379"])).toBe(true);
+    expect(Object.keys(passwords)).toContain("rediss://redis.backend.internal:6379");
+    expect(generatedSecrets.has(passwords["rediss://redis.backend.internal:6379"])).toBe(true);
   });
 
   it("its files, loaded by a real redis-server, let each service in with its connection and refuse FLUSHALL", async () => {
@@ -132,13 +169,20 @@ describe("Redis component", () => {
     writeFileSync(aclPath, await fileContent(server, REDIS_ACL_PATH), { mode: 0o644 });
     const healthPasswordPath = join(dir, "health-password");
     writeFileSync(healthPasswordPath, await fileContent(server, REDIS_HEALTH_PASSWORD_PATH));
-    // Only the two paths that exist inside the container are pointed at this machine's copies.
-    const conf = (await fileContent(server, REDIS_CONF_PATH)).replace(`aclfile ${REDIS_ACL_PATH}`, `aclfile ${aclPath}`).replace("dir /data", `dir ${dir}`);
+    // Only the paths that exist inside the container are pointed at this machine's copies (the
+    // mock engine's certificates are not real ones, so the test PKI's leaf stands in).
+    const tls = testPki().filesFor(dir, testServer("redis").user);
+    const conf = (await fileContent(server, REDIS_CONF_PATH))
+      .replace(`aclfile ${REDIS_ACL_PATH}`, `aclfile ${aclPath}`)
+      .replace("dir /data", `dir ${dir}`)
+      .replace(REDIS_TLS_PATHS.ca, tls.caFile)
+      .replace(REDIS_TLS_PATHS.cert, tls.certFile)
+      .replace(REDIS_TLS_PATHS.key, tls.keyFile);
     const redis = await startRedis(conf);
     try {
       for (const output of Object.values(component.connections)) {
         const connection = await settled(output);
-        const client = new Redis({ host: redis.host, port: redis.port, username: connection.user, password: connection.password, maxRetriesPerRequest: 0, retryStrategy: () => null });
+        const client = new Redis({ host: redis.host, port: redis.port, tls: { ca: testPki().caPem, servername: testPki().serverName }, username: connection.user, password: connection.password, maxRetriesPerRequest: 0, retryStrategy: () => null });
         try {
           expect(await client.call("ACL", "WHOAMI")).toBe(connection.user);
           await client.set(`${connection.user}:hello`, "world");
@@ -147,7 +191,7 @@ describe("Redis component", () => {
           client.disconnect();
         }
       }
-      const [cmd, ...rest] = redisHealthCommand(healthPasswordPath, redis.port);
+      const [cmd, ...rest] = redisHealthCommand(healthPasswordPath, tls.caFile, redis.port);
       expect(runAs(redis.user, cmd, rest, { timeoutMs: 30_000 }).status).toBe(0);
     } finally {
       await redis.destroy();

@@ -15,7 +15,8 @@ function directives(conf: string): Map<string, string> {
   return seen;
 }
 
-const base = { memoryLimitMiB: 512, evictionPolicy: "allkeys-lru" as const, aclFilePath: "/etc/redis/users.acl", dataDir: "/data" };
+const tls = { caFile: "/etc/redis/tls/ca.crt", certFile: "/etc/redis/tls/tls.crt", keyFile: "/etc/redis/tls/tls.key" };
+const base = { memoryLimitMiB: 512, evictionPolicy: "allkeys-lru" as const, aclFilePath: "/etc/redis/users.acl", dataDir: "/data", tls };
 
 describe("renderRedisConf", () => {
   it.each([
@@ -28,7 +29,13 @@ describe("renderRedisConf", () => {
     ["maxmemory-policy", "allkeys-lru", "the policy from config"],
     ["aclfile", "/etc/redis/users.acl", "users come from the ACL file"],
     ["dir", "/data", "data on the volume"],
-    ["port", "6379", "standard port"],
+    ["port", "0", "the plain port is off"],
+    ["tls-port", "6379", "TLS on the standard port"],
+    ["tls-cert-file", "/etc/redis/tls/tls.crt", "the platform leaf"],
+    ["tls-key-file", "/etc/redis/tls/tls.key", "its key"],
+    ["tls-ca-cert-file", "/etc/redis/tls/ca.crt", "the platform CA"],
+    ["tls-auth-clients", "no", "clients authenticate with ACL passwords, not certificates"],
+    ["tls-protocols", '"TLSv1.2 TLSv1.3"', "nothing older than TLS 1.2"],
     ["enable-debug-command", "no", "DEBUG refused before ACLs are consulted"],
     ["enable-module-command", "no", "no module loading at runtime"],
   ])("%s is %s (%s)", (directive, value) => {
@@ -44,6 +51,10 @@ describe("renderRedisConf", () => {
 
   it.each(EVICTION_POLICIES)("renders eviction policy %s verbatim", (policy) => {
     expect(directives(renderRedisConf({ ...base, evictionPolicy: policy })).get("maxmemory-policy")).toBe(policy);
+  });
+
+  it("refuses a TLS file path it could not write as one word, naming the field", () => {
+    expect(() => renderRedisConf({ ...base, tls: { ...tls, keyFile: "relative/key" } })).toThrow(/redis tls\.keyFile: must be an absolute path .*\(got "relative\/key"\)/);
   });
 
   it("refuses a memory limit too small to leave fork headroom, naming the field", () => {

@@ -1,4 +1,6 @@
-// The rendered redis.conf and ACL file, loaded by a real redis-server 7.0 (scripts/local-servers).
+// The rendered redis.conf and ACL file, loaded by the real redis-server of the pinned version
+// (scripts/local-servers), with TLS on its only port exactly as rendered: every client here
+// verifies the server against the test CA, as the platform's clients do against the platform CA.
 import { spawn } from "node:child_process";
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -10,6 +12,8 @@ import { EvictionPolicy, renderRedisConf } from "../../components/database/redis
 import { redisHealthCommand } from "../../components/database/redis/redis-workloads";
 import { RedisServer, startRedis } from "../../scripts/local-servers/redis-server";
 import { runAs } from "../../scripts/local-servers/server-process";
+import { testPki } from "../../scripts/local-servers/shared-test-pki";
+import { testServer } from "../../scripts/local-servers/test-roots";
 
 const APP_PASSWORD = "AppPassword0123456789abcdefghijklmnopqrst";
 const HEALTH_PASSWORD = "HealthPassword0123456789abcdefghijklmnopq";
@@ -26,7 +30,7 @@ async function startRendered(
   memoryLimitMiB: number,
   evictionPolicy: EvictionPolicy,
   extraConf = "",
-): Promise<{ server: RedisServer; cleanup: () => Promise<void> }> {
+): Promise<{ server: RedisServer; caFile: string; cleanup: () => Promise<void> }> {
   const dir = readableDir();
   const aclPath = join(dir.path, "users.acl");
   writeFileSync(
@@ -39,9 +43,11 @@ async function startRendered(
     { mode: 0o644 },
   );
   // redis-server changes into `dir` while parsing, so it must exist here; the harness's own `dir` line then wins.
-  const server = await startRedis(renderRedisConf({ memoryLimitMiB, evictionPolicy, aclFilePath: aclPath, dataDir: dir.path }) + extraConf);
+  const tls = testPki().filesFor(dir.path, testServer("redis").user);
+  const server = await startRedis(renderRedisConf({ memoryLimitMiB, evictionPolicy, aclFilePath: aclPath, dataDir: dir.path, tls }) + extraConf);
   return {
     server,
+    caFile: tls.caFile,
     cleanup: async () => {
       await server.destroy();
       dir.remove();
@@ -49,12 +55,16 @@ async function startRendered(
   };
 }
 
+/** How every client here reaches the TLS-only port: verifying the server against the CA and its name. */
+const clientTls = () => ({ ca: testPki().caPem, servername: testPki().serverName });
+
 function appClient(server: RedisServer): Redis {
-  return new Redis({ host: server.host, port: server.port, username: "users", password: APP_PASSWORD, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  return new Redis({ host: server.host, port: server.port, tls: clientTls(), username: "users", password: APP_PASSWORD, maxRetriesPerRequest: 0, retryStrategy: () => null });
 }
 
 describe("redis-server with the rendered redis.conf and ACL file", () => {
   let server: RedisServer;
+  let caFile: string;
   let cleanup: () => Promise<void>;
   const clients: Redis[] = [];
   const track = (client: Redis) => {
@@ -63,7 +73,7 @@ describe("redis-server with the rendered redis.conf and ACL file", () => {
   };
 
   beforeAll(async () => {
-    ({ server, cleanup } = await startRendered(256, "noeviction"));
+    ({ server, caFile, cleanup } = await startRendered(256, "noeviction"));
   });
   afterAll(async () => {
     clients.forEach((client) => client.disconnect());
@@ -96,7 +106,7 @@ describe("redis-server with the rendered redis.conf and ACL file", () => {
   });
 
   it("the default user can do nothing: no command without AUTH, and no password opens it", async () => {
-    const anonymous = track(new Redis({ host: server.host, port: server.port, enableReadyCheck: false, maxRetriesPerRequest: 0, retryStrategy: () => null }));
+    const anonymous = track(new Redis({ host: server.host, port: server.port, tls: clientTls(), enableReadyCheck: false, maxRetriesPerRequest: 0, retryStrategy: () => null }));
     await expect(anonymous.get("greeting")).rejects.toThrow(/NOAUTH/);
     await expect(anonymous.ping()).rejects.toThrow(/NOAUTH/);
     await expect(anonymous.auth("")).rejects.toThrow(/WRONGPASS/);
@@ -113,7 +123,7 @@ describe("redis-server with the rendered redis.conf and ACL file", () => {
       writeFileSync(bad, "not-the-password");
       const probe = (file: string) => {
         // Run where the image runs it: beside the server, with the same version's redis-cli.
-        const [cmd, ...rest] = redisHealthCommand(file, server.port);
+        const [cmd, ...rest] = redisHealthCommand(file, caFile, server.port);
         return runAs(server.user, cmd, rest, { timeoutMs: 30_000 });
       };
       const ok = probe(good);
@@ -121,14 +131,14 @@ describe("redis-server with the rendered redis.conf and ACL file", () => {
       expect(probe(bad).status).not.toBe(0);
       expect(probe(join(dir.path, "missing")).status).not.toBe(0);
       // The password reaches redis-cli through the environment of the probe's shell, never its arguments.
-      expect(redisHealthCommand(good).join(" ")).not.toContain(HEALTH_PASSWORD);
+      expect(redisHealthCommand(good, "/ca.crt").join(" ")).not.toContain(HEALTH_PASSWORD);
     } finally {
       dir.remove();
     }
   });
 
   it("the exporter user can run what redis_exporter issues on a scrape, and cannot write or reconfigure", async () => {
-    const exporter = track(new Redis({ host: server.host, port: server.port, username: REDIS_EXPORTER_USER, password: EXPORTER_PASSWORD, enableReadyCheck: false, maxRetriesPerRequest: 0, retryStrategy: () => null }));
+    const exporter = track(new Redis({ host: server.host, port: server.port, tls: clientTls(), username: REDIS_EXPORTER_USER, password: EXPORTER_PASSWORD, enableReadyCheck: false, maxRetriesPerRequest: 0, retryStrategy: () => null }));
     await exporter.call("CLIENT", "SETNAME", "redis_exporter");
     expect(await exporter.info("all")).toMatch(/used_memory:/);
     expect(await exporter.call("CONFIG", "GET", "maxmemory")).toEqual(["maxmemory", String(128 * 1024 * 1024)]);
@@ -141,7 +151,7 @@ describe("redis-server with the rendered redis.conf and ACL file", () => {
   });
 
   it("the healthcheck user can ping and nothing else", async () => {
-    const health = track(new Redis({ host: server.host, port: server.port, username: REDIS_HEALTH_USER, password: HEALTH_PASSWORD, enableReadyCheck: false, maxRetriesPerRequest: 0, retryStrategy: () => null }));
+    const health = track(new Redis({ host: server.host, port: server.port, tls: clientTls(), username: REDIS_HEALTH_USER, password: HEALTH_PASSWORD, enableReadyCheck: false, maxRetriesPerRequest: 0, retryStrategy: () => null }));
     expect(await health.ping()).toBe("PONG");
     await expect(health.get("greeting")).rejects.toThrow(/NOPERM/);
   });
@@ -267,7 +277,7 @@ describe("durability: the append-only file is fsynced about once a second while 
   };
 
   it("the rendered file (appendfsync everysec) fsyncs the AOF at least twice in 4 s of writes", async () => {
-    expect(renderRedisConf({ memoryLimitMiB: 256, evictionPolicy: "noeviction", aclFilePath: "/a", dataDir: "/d" })).toMatch(/^appendfsync everysec$/m);
+    expect(renderRedisConf({ memoryLimitMiB: 256, evictionPolicy: "noeviction", aclFilePath: "/a", dataDir: "/d", tls: { caFile: "/c", certFile: "/t", keyFile: "/k" } })).toMatch(/^appendfsync everysec$/m);
     const count = await check("");
     expect(fsyncsLikeEverysec(count), `${count} fsyncs of the AOF`).toBe(true);
   });

@@ -3,7 +3,10 @@
 // and the test fails, naming both, when it and the image pin drift apart.
 import { Client } from "pg";
 import { afterAll, describe, expect, it } from "vitest";
+import { loadStackConfig } from "../../components/config/load-config";
+import { parseImageReference } from "../../components/config/image-reference";
 import { comparableVersion, SERVER_VERSIONS, versionDrift, type ServerName, type ServerVersion } from "../../components/config/server-versions";
+import { readStackConfig } from "../../scripts/mock-engine";
 import { startPgBouncer } from "../../scripts/local-servers/pgbouncer-server";
 import { startPostgres } from "../../scripts/local-servers/postgres-server";
 import { startRabbit } from "../../scripts/local-servers/rabbitmq-node";
@@ -97,4 +100,29 @@ describe("every pinned image runs the version the tests start", () => {
     const recorded = record.debianVersion.replace(/^\d+:/, "");
     expect(comparableVersion(started, record.compare), `${name}: server-versions.ts records ${record.debianVersion}`).toBe(comparableVersion(recorded, record.compare));
   }, 180_000);
+});
+
+describe("the stacks deploy the recorded pins", () => {
+  /** Every string in a loaded config, with its key path. */
+  function strings(value: unknown, path: string): { path: string; value: string }[] {
+    if (typeof value === "string") return [{ path, value }];
+    if (Array.isArray(value)) return value.flatMap((item, i) => strings(item, `${path}[${i}]`));
+    if (typeof value === "object" && value !== null) return Object.entries(value).flatMap(([key, item]) => strings(item, path === "" ? key : `${path}.${key}`));
+    return [];
+  }
+  const pinnedRepositories = new Map(Object.values(SERVER_VERSIONS).map((record) => [parseImageReference(record.image)?.repository, record.image]));
+
+  // A default that names a pinned server's image must be that pin: a second, older tag beside the
+  // record (as the monitoring defaults once were) deploys a version no test runs.
+  it.each(["dev", "prod"])("%s: every image of a pinned server is the pin", (stack) => {
+    const config = loadStackConfig(stack, readStackConfig(stack));
+    const drift = strings(config, "")
+      .map((entry) => ({ ...entry, parsed: parseImageReference(entry.value) }))
+      // An image names a tag or a digest ("postgres" alone is a database kind, not an image).
+      .filter((entry) => entry.parsed?.tag !== undefined || entry.parsed?.digest !== undefined)
+      .map((entry) => ({ ...entry, repository: entry.parsed?.repository }))
+      .filter((entry) => entry.repository !== undefined && pinnedRepositories.has(entry.repository) && entry.value !== pinnedRepositories.get(entry.repository))
+      .map((entry) => `${entry.path}: ${entry.value}, but the tests run ${String(pinnedRepositories.get(entry.repository))}`);
+    expect(drift).toEqual([]);
+  });
 });

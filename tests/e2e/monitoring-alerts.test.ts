@@ -23,8 +23,8 @@ import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
 import { DEFINITIONS_PATH } from "../../components/broker/rabbitmq-conf";
-import { RABBITMQ_CONF_PATH } from "../../components/broker/rabbitmq";
-import { REDIS_ACL_PATH, REDIS_CONF_PATH } from "../../components/database/redis/redis-workloads";
+import { RABBITMQ_CONF_PATH, RABBITMQ_TLS_PATHS } from "../../components/broker/rabbitmq";
+import { REDIS_ACL_PATH, REDIS_CONF_PATH, REDIS_TLS_PATHS } from "../../components/database/redis/redis-workloads";
 import { ALERTS } from "../../components/monitoring/alert-rules";
 import { GRAFANA_DASHBOARDS_DIR } from "../../components/monitoring/grafana-provisioning";
 import { ALERTMANAGER_CONFIG_PATH, PROMETHEUS_CONFIG_PATH, PROMETHEUS_RULES_PATH } from "../../components/monitoring/monitoring-workloads";
@@ -37,6 +37,7 @@ import { relocatePaths, startPrometheusProcess, type PrometheusProcess } from ".
 import { startRabbit, type RabbitNode } from "../../scripts/local-servers/rabbitmq-node";
 import { startRedis, type RedisServer } from "../../scripts/local-servers/redis-server";
 import { chownTo, ownedTempDir, serviceUser } from "../../scripts/local-servers/server-process";
+import { testPki } from "../../scripts/local-servers/shared-test-pki";
 import { startJwksServer, type JwksServer } from "../../services/config/test/integration/jwks-server";
 import { mockComponentEngine } from "../config/component-mocks";
 import { startAlertWebhook, type AlertWebhook, type WebhookMessage } from "./alert-webhook";
@@ -208,7 +209,7 @@ async function startService(): Promise<RunningService> {
   const environment = (env: Record<string, string>): Record<string, string> => {
     const out = Object.fromEntries(Object.entries(env).map(([k, v]) => [k, relocatePaths(rewriteAddresses(v), paths, placed)]));
     // The one address given as two variables.
-    if (out.AMQP_HOST === "rabbitmq") Object.assign(out, { AMQP_HOST: "127.0.0.1", AMQP_PORT: String(rabbit.amqpPort) });
+    if (out.AMQP_HOST === "rabbitmq") Object.assign(out, { AMQP_HOST: testPki().serverName, AMQP_PORT: String(rabbit.amqpPort) });
     // Jaeger does not run here (NOT_RUN): tracing off rather than spans sent nowhere.
     delete out.OTEL_EXPORTER_OTLP_ENDPOINT;
     return { PATH: process.env.PATH ?? "", ...out, HOST: "127.0.0.1", LOG_LEVEL: "warn" };
@@ -297,14 +298,31 @@ beforeAll(async () => {
   const aclPath = join(redisDir.path, "users.acl");
   writeFileSync(aclPath, redisWorkload.file(REDIS_ACL_PATH), { mode: 0o644 });
   chownTo(aclPath, serviceUser("redis"));
+  const redisTls = testPki().filesFor(redisDir.path, serviceUser("redis"));
   const [pgResult, redisResult, rabbitResult, jwksResult] = await Promise.allSettled([
     startPostgres({
       conf: pg.file("/etc/postgresql/postgresql.conf"),
       hba: pg.file("/etc/postgresql/pg_hba.conf"),
       initSql: [pg.file("/docker-entrypoint-initdb.d/10-fundament.sql")],
     }),
-    startRedis(redisWorkload.file(REDIS_CONF_PATH).replace(`aclfile ${REDIS_ACL_PATH}`, `aclfile ${aclPath}`).replace("dir /data", `dir ${redisDir.path}`)),
-    startRabbit({ conf: rabbitWorkload.file(RABBITMQ_CONF_PATH), definitions: rabbitWorkload.file(DEFINITIONS_PATH) }),
+    startRedis(
+      redisWorkload
+        .file(REDIS_CONF_PATH)
+        .replace(`aclfile ${REDIS_ACL_PATH}`, `aclfile ${aclPath}`)
+        .replace("dir /data", `dir ${redisDir.path}`)
+        .replace(REDIS_TLS_PATHS.ca, redisTls.caFile)
+        .replace(REDIS_TLS_PATHS.cert, redisTls.certFile)
+        .replace(REDIS_TLS_PATHS.key, redisTls.keyFile),
+    ),
+    startRabbit({
+      conf: (tls) =>
+        rabbitWorkload
+          .file(RABBITMQ_CONF_PATH)
+          .replaceAll(RABBITMQ_TLS_PATHS.ca, tls.caFile)
+          .replaceAll(RABBITMQ_TLS_PATHS.cert, tls.certFile)
+          .replaceAll(RABBITMQ_TLS_PATHS.key, tls.keyFile),
+      definitions: rabbitWorkload.file(DEFINITIONS_PATH),
+    }),
     startJwksServer({ issuer: "fundament-users", audience: "fundament" }),
   ]);
   if (pgResult.status === "fulfilled") postgres = pgResult.value;
@@ -314,9 +332,10 @@ beforeAll(async () => {
   for (const result of [pgResult, redisResult, rabbitResult, jwksResult]) if (result.status === "rejected") throw result.reason;
 
   addresses.set("postgres:5432", `127.0.0.1:${postgres.port}`);
-  addresses.set("redis:6379", `127.0.0.1:${redis.port}`);
-  addresses.set("rabbitmq:5672", `127.0.0.1:${rabbit.amqpPort}`);
-  addresses.set("rabbitmq:15672", `127.0.0.1:${rabbit.managementPort}`);
+  // TLS servers by the name their leaf carries, so clients verify it as they do on the stack.
+  addresses.set("redis:6379", `${testPki().serverName}:${redis.port}`);
+  addresses.set("rabbitmq:5671", `${testPki().serverName}:${rabbit.amqpPort}`);
+  addresses.set("rabbitmq:15671", `${testPki().serverName}:${rabbit.managementPort}`);
   addresses.set("rabbitmq:15692", `127.0.0.1:${rabbit.prometheusPort}`);
   addresses.set("users:8080", new URL(jwks.url).host);
 

@@ -96,6 +96,7 @@ export async function buildMonitoringStack(receivers: Receivers, timing: { scrap
   });
   const redis = new Redis("redis", {
     runtime,
+    pki,
     image: config.redis.image,
     exporterImage: config.redis.exporterImage,
     resources: sizeOf(config.redis),
@@ -112,6 +113,7 @@ export async function buildMonitoringStack(receivers: Receivers, timing: { scrap
     storageGiB: config.rabbitmq.storageGiB,
     model: brokerModelFor(["users", "config", "gpu-jobs"], config.rabbitmq.queues),
     managementHost: `rabbitmq.${config.domain}`,
+    pki,
   });
   const settings = configSettings(
     { postgres: pgbouncer.connections.config, postgresSession: postgres.sessionConnections.config, redis: redis.connections.config, rabbitmq: rabbitmq.connections.config },

@@ -33,17 +33,17 @@ const PUBLISH_ADDRESS = "127.0.0.1";
  * on (README, Zones): each port offered in `monitoring` only (metrics, and the admin UIs the
  * gateway reaches there: RabbitMQ's management, MinIO's console) is reached over `backend` by
  * every backend member outside monitoring, and the ports offered outside monitoring by a
- * workload that joined monitoring for its scrape (RabbitMQ's AMQP, the services' API) are
+ * workload that joined monitoring for its scrape (RabbitMQ's AMQPS, the services' API) are
  * reached over `monitoring` by the monitoring-only members (Prometheus and its neighbours) and
  * the gateway. The gateway's own metrics port is reached over `frontend` by the services, and
  * its ping port, offered to no zone (probes run inside the container), by every neighbour.
  * A new entry is a new gap and fails the test.
  */
 const DOCKER_PORT_GAPS = [
-  ...["config:9464", "gpu-jobs:9464", "minio:9001", "mongo-exporter:9216", "pgbouncer-exporter:9127", "postgres-exporter:9187", "rabbitmq:15672", "rabbitmq:15692", "redis-exporter:9121", "users:9464"].map(
+  ...["config:9464", "gpu-jobs:9464", "minio:9001", "mongo-exporter:9216", "pgbouncer-exporter:9127", "postgres-exporter:9187", "rabbitmq:15671", "rabbitmq:15692", "redis-exporter:9121", "users:9464"].map(
     (port) => `${port} over backend`,
   ),
-  ...["config:8080", "gateway:8082", "gpu-jobs:8080", "rabbitmq:5672", "users:8080"].map((port) => `${port} over monitoring`),
+  ...["config:8080", "gateway:8082", "gpu-jobs:8080", "rabbitmq:5671", "users:8080"].map((port) => `${port} over monitoring`),
   // The gateway's ping port is offered in no zone (only its own healthcheck uses it). Its metrics
   // port is no gap over frontend: every frontend member (the services) is in monitoring too.
   ...["gateway:8082"].map((port) => `${port} over frontend`),
@@ -79,7 +79,9 @@ function parseProbe(output: string): Set<string> {
   );
 }
 
-describe("the dev stack on a real Docker engine", () => {
+// Each step execs into every container (hundreds of probes): minutes on a loaded machine, so the
+// suite's default of 60 s per test is too short here; nothing in these tests is a timing check.
+describe("the dev stack on a real Docker engine", { timeout: 300_000 }, () => {
   let engine: PrivateEngine | undefined;
   let dev: StackView;
   let declared: Declared[];

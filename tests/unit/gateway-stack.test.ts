@@ -94,6 +94,11 @@ describe.each(["dev", "prod"])("the gateway on the %s stack", (stack) => {
     const adminHash = view.providerState.get("random:index/randomPassword:RandomPassword::rabbitmq-admin-password")?.bcryptHash;
     expect(config.http.middlewares[authName("rabbitmq")]).toEqual({ basicAuth: { users: [`admin:${String(adminHash)}`], realm: expect.any(String), removeHeader: false } });
     for (const ui of ADMIN_UIS.filter((name) => name !== "rabbitmq")) expect(config.http.middlewares[authName(ui)], ui).toMatchObject({ basicAuth: { removeHeader: true } });
+    // RabbitMQ management speaks HTTPS only: the gateway dials it so, verifying it against the platform CA.
+    const rabbitService = config.http.services[routers.rabbitmq.service];
+    expect(rabbitService && "loadBalancer" in rabbitService ? rabbitService.loadBalancer.servers : undefined).toEqual([{ url: expect.stringMatching(/^https:\/\/rabbitmq(\.[a-z0-9.-]+)?:15671$/) }]);
+    const transport = rabbitService && "loadBalancer" in rabbitService ? rabbitService.loadBalancer.serversTransport : undefined;
+    expect(transport && config.http.serversTransports?.[transport]?.rootCAs).toHaveLength(1);
     expect(routers.grafana.rule).toBe(`Host(\`grafana.${stack === "dev" ? "fundament.localhost" : "platform.example.com"}\`)`);
     expect(config.http.middlewares[rateLimitName("config")]).toEqual({ rateLimit: { average: 100, burst: 200, period: "1s" } });
   });

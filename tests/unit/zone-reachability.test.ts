@@ -140,7 +140,7 @@ describe("zone reachability on Kubernetes, ports included", () => {
         "prometheus:9090",
         // Admin UIs are offered in monitoring only, where the gateway reaches them (README, Zones).
         "minio:9001",
-        "rabbitmq:15672",
+        "rabbitmq:15671",
         // The gateway: its metrics, and its public entry points, which anyone outside reaches too.
         "gateway:8080",
         "gateway:8443",
@@ -148,7 +148,7 @@ describe("zone reachability on Kubernetes, ports included", () => {
       ].sort(),
     );
     const rabbitmq = pods.find((p) => p.name === "rabbitmq")!;
-    expect(connectionAllowed(cluster, scraper, rabbitmq, 5672)).toBe(false);
+    expect(connectionAllowed(cluster, scraper, rabbitmq, 5671)).toBe(false);
   });
 
   it("keeps data ports in backend only", () => {

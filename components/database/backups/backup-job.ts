@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { cronProblem } from "../../config/cron";
-import type { DeployedWorkload, Runtime, ScheduledJob } from "../../runtime/workload";
+import type { DeployedWorkload, Runtime, ScheduledJob, WorkloadFile } from "../../runtime/workload";
 import { pinnedImageProblem } from "../redis-mongo-pinned-image";
 
 /** What the Redis and MongoDB backup jobs have in common; each supplies its script and secret file. */
@@ -20,6 +20,8 @@ export interface ServerBackupJob {
   scriptPath: string;
   /** The one secret file the script reads (a password, or a client config holding one). */
   secretFile: { path: string; content: pulumi.Input<string> };
+  /** Public files the script also reads (the CA it verifies the server against). */
+  files?: WorkloadFile[];
   env?: Record<string, pulumi.Input<string>>;
   /** A directory the image creates owned by `user`, so a fresh volume mounted there is writable. */
   volumePath: string;
@@ -60,6 +62,7 @@ export function scheduleServerBackup(name: string, args: ServerBackupArgs, job: 
     files: [
       { path: job.scriptPath, content: script, mode: 0o555 },
       { path: job.secretFile.path, content: job.secretFile.content, secret: true, mode: 0o400 },
+      ...(job.files ?? []),
     ],
     storage: [{ name: "backups", path: job.volumePath, sizeGiB: args.volumeSizeGiB }],
     resources: job.resources,

@@ -5,6 +5,7 @@ import type { Redis } from "../redis/redis";
 import { renderRedisBackupScript } from "./redis-backup-script";
 import { REDIS_PORT } from "../redis/redis-conf";
 import { REDIS_IMAGE_USER } from "../redis/redis-workloads";
+import { caFile } from "../../pki/tls-files";
 
 export interface RedisBackupArgs extends ServerBackupArgs {
   redis: Redis;
@@ -17,6 +18,7 @@ export interface RedisBackupArgs extends ServerBackupArgs {
  */
 export const REDIS_BACKUP_VOLUME_PATH = "/data";
 const PASSWORD_PATH = "/run/secrets/redis-backup/password";
+const CA_PATH = "/etc/fundament/redis-backup-ca.crt";
 
 /**
  * Scheduled snapshots of Redis (redis-backup-script.ts): an RDB fetched over the network by the
@@ -32,9 +34,10 @@ export class RedisBackup extends pulumi.ComponentResource {
       name,
       args,
       {
-        script: () => renderRedisBackupScript({ backupDir: `${REDIS_BACKUP_VOLUME_PATH}/backups`, retention: args.retention, passwordFile: PASSWORD_PATH }),
+        script: () => renderRedisBackupScript({ backupDir: `${REDIS_BACKUP_VOLUME_PATH}/backups`, retention: args.retention, passwordFile: PASSWORD_PATH, caFile: CA_PATH }),
         scriptPath: "/etc/fundament/redis-backup.sh",
         secretFile: { path: PASSWORD_PATH, content: args.redis.backupPassword },
+        files: [caFile(CA_PATH, args.redis.caCertPem)],
         env: { REDIS_HOST: args.redis.workload.host, REDIS_PORT: String(REDIS_PORT) },
         volumePath: REDIS_BACKUP_VOLUME_PATH,
         user: REDIS_IMAGE_USER,

@@ -1,6 +1,6 @@
-// redis.conf for the platform's Redis: durable (RDB + AOF), memory-bounded, ACL-only access.
-// Every directive below exists since Redis 7.0 (the redis-server tested here) and is still accepted
-// by the 7.x official image the stack config pins.
+// redis.conf for the platform's Redis: durable (RDB + AOF), memory-bounded, ACL-only access, TLS
+// only. Every directive below is accepted by Redis 8.0 (the pinned image and the redis-server the
+// config tests start); the official image and Debian's package are both built with TLS support.
 
 export type EvictionPolicy =
   | "noeviction"
@@ -28,6 +28,16 @@ export const REDIS_MIN_MEMORY_MIB = 128;
 
 export const REDIS_PORT = 6379;
 
+/** Where redis-server finds its TLS material (components/pki delivers the three files). */
+export interface RedisTlsFiles {
+  caFile: string;
+  certFile: string;
+  keyFile: string;
+}
+
+/** The protocol versions the server accepts: nothing older than TLS 1.2. */
+export const REDIS_TLS_PROTOCOLS = "TLSv1.2 TLSv1.3";
+
 export interface RedisConfInput {
   /** The container's memory limit; maxmemory is derived from it. */
   memoryLimitMiB: number;
@@ -36,7 +46,36 @@ export interface RedisConfInput {
   aclFilePath: string;
   /** The data volume: RDB snapshot and AOF directory. */
   dataDir: string;
+  tls: RedisTlsFiles;
   port?: number;
+}
+
+const PLAIN_PATH = /^\/[A-Za-z0-9_./-]+$/;
+
+/**
+ * The listener: TLS on the data port, the plain port off (`port 0`), so nothing on the network
+ * reaches Redis without a handshake against the platform leaf. Clients authenticate with their ACL
+ * user and password, not with certificates: `tls-auth-clients no`. `optional` would verify a
+ * certificate a client chose to send, but Redis 8.0 maps no certificate to an ACL user, so it
+ * would add a second trust path (any platform leaf) without adding an identity; the ACL password
+ * stays the one credential and every client keeps verifying the server against the CA.
+ */
+export function renderRedisTlsDirectives(tls: RedisTlsFiles, port: number = REDIS_PORT): string[] {
+  const problems = (["caFile", "certFile", "keyFile"] as const)
+    .filter((field) => !PLAIN_PATH.test(tls[field]))
+    .map((field) => `redis tls.${field}: must be an absolute path of letters, digits, _ . / - (got ${JSON.stringify(tls[field])})`);
+  if (problems.length > 0) throw new Error(problems.join("\n"));
+  return [
+    "port 0",
+    `tls-port ${port}`,
+    `tls-cert-file ${tls.certFile}`,
+    `tls-key-file ${tls.keyFile}`,
+    `tls-ca-cert-file ${tls.caFile}`,
+    "tls-auth-clients no",
+    `tls-protocols "${REDIS_TLS_PROTOCOLS}"`,
+    "tls-prefer-server-ciphers yes",
+    "tls-session-caching yes",
+  ];
 }
 
 /**
@@ -57,8 +96,8 @@ export function renderRedisConf(input: RedisConfInput): string {
   const lines = [
     "# Rendered by fundament (components/database/redis-conf.ts); local edits are overwritten.",
     "",
-    "# Network: reachable inside the backend zone only; protected mode stays on as a second lock.",
-    `port ${input.port ?? REDIS_PORT}`,
+    "# Network: TLS only, reachable inside the backend zone only; protected mode stays on as a second lock.",
+    ...renderRedisTlsDirectives(input.tls, input.port ?? REDIS_PORT),
     "bind * -::*",
     "protected-mode yes",
     "tcp-keepalive 300",

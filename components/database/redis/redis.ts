@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
+import type { PlatformPki } from "../../pki/platform-pki";
 import { DeployedWorkload, Runtime, WorkloadResources } from "../../runtime/workload";
 import { REDIS_BACKUP_USER, REDIS_EXPORTER_USER, REDIS_HEALTH_USER, RedisAclRole, redisPasswordHash, renderRedisAcl } from "./redis-acl";
 import { redisArgsProblems } from "./redis-args-check";
@@ -7,6 +8,8 @@ import { EvictionPolicy, renderRedisConf } from "./redis-conf";
 import {
   REDIS_ACL_PATH,
   REDIS_DATA_DIR,
+  REDIS_PROBE_HOST,
+  REDIS_TLS_FILES,
   redisExporterWorkload,
   redisServerWorkload,
   renderRedisExporterPasswords,
@@ -28,6 +31,8 @@ export interface RedisArgs {
    */
   services: string[];
   exporterImage: string;
+  /** Issues the server's leaf; its CA is what every client verifies Redis against. */
+  pki: PlatformPki;
 }
 
 export interface RedisConnection {
@@ -35,6 +40,9 @@ export interface RedisConnection {
   port: number;
   user: string;
   password: string;
+  /** Always: the plain port is off. Clients verify the server against `caCertPem` and `host`. */
+  tls: true;
+  caCertPem: string;
 }
 
 interface RedisUserPassword {
@@ -50,6 +58,8 @@ export class Redis extends pulumi.ComponentResource {
   readonly connections: Record<string, pulumi.Output<RedisConnection>>;
   /** Password of the backup user (REDIS_BACKUP_USER), for RedisBackup; a Pulumi secret. */
   readonly backupPassword: pulumi.Output<string>;
+  /** The CA every client of this Redis verifies the server against (public). */
+  readonly caCertPem: pulumi.Output<string>;
 
   constructor(name: string, args: RedisArgs, opts?: pulumi.ComponentResourceOptions) {
     const problems = redisArgsProblems(args);
@@ -81,7 +91,11 @@ export class Redis extends pulumi.ComponentResource {
       evictionPolicy: args.evictionPolicy,
       aclFilePath: REDIS_ACL_PATH,
       dataDir: REDIS_DATA_DIR,
+      tls: REDIS_TLS_FILES,
     });
+    // The names the other workloads dial, and the one the probes dial inside the container.
+    const leaf = args.pki.serverLeaf(name, { extra: [REDIS_PROBE_HOST] });
+    this.caCertPem = args.pki.caCertPem;
 
     this.workload = args.runtime.deploy(
       redisServerWorkload({
@@ -92,6 +106,7 @@ export class Redis extends pulumi.ComponentResource {
         redisConf,
         aclFile,
         healthPassword: health.password.result,
+        leaf,
       }),
       { parent: this },
     );
@@ -100,7 +115,7 @@ export class Redis extends pulumi.ComponentResource {
       pulumi.all([this.workload.host, exporter.password.result]).apply(([host, password]) => renderRedisExporterPasswords(host, password)),
     );
     this.exporter = args.runtime.deploy(
-      redisExporterWorkload({ name: `${name}-exporter`, image: args.exporterImage, redis: this.workload, passwordsFile: exporterPasswords }),
+      redisExporterWorkload({ name: `${name}-exporter`, image: args.exporterImage, redis: this.workload, passwordsFile: exporterPasswords, caCertPem: this.caCertPem }),
       { parent: this },
     );
 
@@ -109,11 +124,13 @@ export class Redis extends pulumi.ComponentResource {
       applications.map((user) => [
         user.name,
         pulumi.secret(
-          pulumi.all([endpoint, user.password.result]).apply(([{ host, port }, password]): RedisConnection => ({
+          pulumi.all([endpoint, user.password.result, this.caCertPem]).apply(([{ host, port }, password, caCertPem]): RedisConnection => ({
             host,
             port,
             user: user.name,
             password,
+            tls: true,
+            caCertPem,
           })),
         ),
       ]),

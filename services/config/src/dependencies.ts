@@ -22,6 +22,7 @@ export async function connectDependencies(config: ConfigServiceEnv, logger: Logg
     onError: (err) => logger.warn({ err }, "Redis connection error"),
     ...(config.REDIS_PASSWORD === undefined ? {} : { password: config.REDIS_PASSWORD }),
     ...(config.REDIS_USERNAME === undefined ? {} : { username: config.REDIS_USERNAME }),
+    ...(config.REDIS_CA === undefined ? {} : { tls: { ca: config.REDIS_CA } }),
   });
   const changeFeed = await PostgresChangeFeed.start({
     // PgBouncer's transaction pooling would hand the LISTEN session's server connection to others.
@@ -29,7 +30,14 @@ export async function connectDependencies(config: ConfigServiceEnv, logger: Logg
     logger,
   });
   const messaging = await Messaging.connect({
-    endpoint: { host: config.AMQP_HOST, port: config.AMQP_PORT, vhost: config.AMQP_VHOST, user: config.AMQP_USER, password: config.AMQP_PASSWORD },
+    endpoint: {
+      host: config.AMQP_HOST,
+      port: config.AMQP_PORT,
+      vhost: config.AMQP_VHOST,
+      user: config.AMQP_USER,
+      password: config.AMQP_PASSWORD,
+      ...(config.AMQP_CA === undefined ? {} : { tls: { ca: config.AMQP_CA } }),
+    },
     prefetch: 1,
     // Below the pool's 10 s idle-in-transaction timeout: the relay holds its transaction while it waits.
     publishTimeoutMs: 5000,

@@ -57,7 +57,14 @@ async function connectMessaging(config: GpuJobsEnv, logger: Logger, tracer: Para
   if (config.AMQP_PASSWORD === undefined) problems.push("AMQP_PASSWORD_FILE: is required when AMQP_HOST is set");
   if (problems.length > 0) throw new EnvError(problems);
   return Messaging.connect({
-    endpoint: { host: config.AMQP_HOST, port: config.AMQP_PORT, vhost: config.AMQP_VHOST, user: config.AMQP_USER!, password: config.AMQP_PASSWORD! },
+    endpoint: {
+      host: config.AMQP_HOST,
+      port: config.AMQP_PORT,
+      vhost: config.AMQP_VHOST,
+      user: config.AMQP_USER!,
+      password: config.AMQP_PASSWORD!,
+      ...(config.AMQP_CA === undefined ? {} : { tls: { ca: config.AMQP_CA } }),
+    },
     prefetch: config.AMQP_PREFETCH,
     // The relay publishes inside a transaction: fail well before PostgreSQL's idle-in-transaction timeout (10 s).
     publishTimeoutMs: 4000,

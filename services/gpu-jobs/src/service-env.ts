@@ -15,6 +15,7 @@ export const gpuJobsEnv = {
   AMQP_VHOST: env.string({ default: "/", description: "RabbitMQ virtual host" }),
   AMQP_USER: env.optional(env.string({ description: "RabbitMQ user" })),
   AMQP_PASSWORD: env.optional(env.secretFile({ description: "the RabbitMQ user's password" })),
+  AMQP_CA: env.optional(env.secretFile({ description: "when set, AMQPS: the broker is verified against this CA (PEM) and AMQP_HOST" })),
   AMQP_PREFETCH: env.integer({ default: 4, min: 1, max: 100, description: "commands of one queue a replica works on at once" }),
   OUTBOX_POLL_MS: env.integer({ default: 1000, min: 50, description: "how often the outbox relay looks for rows a NOTIFY did not announce" }),
   JWKS_URL: env.url({ protocols: ["http", "https"], description: "the users service's JWKS document" }),

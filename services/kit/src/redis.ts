@@ -1,10 +1,20 @@
+import { isIP } from "node:net";
 import { Redis, type RedisOptions } from "ioredis";
 
 export { Redis } from "ioredis";
 
+/** How the client verifies a TLS server: the CA that signed its certificate (PEM). */
+export interface ServerTls {
+  ca: string;
+  /** The name the certificate must carry; default the URL's host. */
+  servername?: string;
+}
+
 export interface RedisClientOptions {
-  /** redis://host:port/db, without a password. */
+  /** redis://host:port/db or rediss:// (TLS), without a password. */
   url: string;
+  /** With rediss://: verify the server against this CA (REDIS_CA_FILE) instead of the system's. */
+  tls?: ServerTls;
   /** Read from REDIS_PASSWORD_FILE by the service's env spec. */
   password?: string;
   username?: string;
@@ -15,7 +25,39 @@ export interface RedisClientOptions {
   onError?: (error: Error) => void;
 }
 
+/**
+ * ioredis's TLS options for a URL: none for redis://, and for rediss:// verification always on
+ * (Node's default), against the given CA and for the URL's host name. A CA with a redis:// URL is
+ * refused: it would read as "verified" while the connection is plain text.
+ */
+export function redisTlsOptions(url: string, tls: ServerTls | undefined): RedisOptions["tls"] {
+  const parsed = new URL(url);
+  if (parsed.protocol === "redis:") {
+    if (tls !== undefined) throw new Error(`REDIS_URL: a CA is given (REDIS_CA_FILE) but ${parsed.protocol}// is plain text; use rediss://`);
+    return undefined;
+  }
+  if (parsed.protocol !== "rediss:") throw new Error(`REDIS_URL: must start with redis:// or rediss:// (got ${parsed.protocol}//)`);
+  const host = parsed.hostname.replace(/^\[|\]$/g, "");
+  const servername = tls?.servername ?? (isIP(host) === 0 ? host : undefined);
+  return { ...(tls ? { ca: tls.ca } : {}), ...(servername !== undefined ? { servername } : {}), rejectUnauthorized: true };
+}
+
+/**
+ * The URL without its user part, and the user it named. ioredis takes `user@` from a URL as the
+ * user with an empty password, and an empty password from the URL wins over the one given
+ * beside it (it fills only unset options): the ACL user then authenticates with "" and is refused.
+ */
+function splitUser(url: string): { url: string; username?: string } {
+  const parsed = new URL(url);
+  const username = parsed.username === "" ? undefined : decodeURIComponent(parsed.username);
+  parsed.username = "";
+  parsed.password = "";
+  return { url: parsed.toString(), ...(username !== undefined ? { username } : {}) };
+}
+
 export function createRedis(options: RedisClientOptions): Redis {
+  const tls = redisTlsOptions(options.url, options.tls);
+  const target = splitUser(options.url);
   const config: RedisOptions = {
     connectionName: options.connectionName,
     maxRetriesPerRequest: 2,
@@ -23,9 +65,11 @@ export function createRedis(options: RedisClientOptions): Redis {
     enableOfflineQueue: true,
     retryStrategy: (attempt) => Math.min(attempt * 200, 2000),
   };
+  if (tls !== undefined) config.tls = tls;
   if (options.password !== undefined) config.password = options.password;
-  if (options.username !== undefined) config.username = options.username;
-  const client = new Redis(options.url, config);
+  const username = options.username ?? target.username;
+  if (username !== undefined) config.username = username;
+  const client = new Redis(target.url, config);
   // Reconnection is ioredis's job; an unhandled 'error' event would crash the process.
   client.on("error", (error: Error) => options.onError?.(error));
   return client;

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startPostgres, type PostgresServer } from "../../../scripts/local-servers/postgres-server";
 import { startRedis, type RedisServer } from "../../../scripts/local-servers/redis-server";
+import { testPki } from "../../../scripts/local-servers/shared-test-pki";
 import { createLogger } from "../src/logger";
 import { checkPostgres, createPgPool } from "../src/postgres";
 import { checkRedis, closeRedis, createRedis } from "../src/redis";
@@ -9,11 +10,19 @@ import { createService, type ServiceApp } from "../src/service";
 let pg: PostgresServer;
 let redis: RedisServer;
 let app: ServiceApp;
+let client: ReturnType<typeof createRedis>;
+
+/** The client's connection is back (ioredis reconnects on its own, TLS handshake included). */
+const redisAnswers = (): Promise<unknown> => (client.status === "ready" ? Promise.resolve() : new Promise((resolve) => client.once("ready", resolve)));
 
 beforeAll(async () => {
-  [pg, redis] = await Promise.all([startPostgres(), startRedis("")]);
+  [pg, redis] = await Promise.all([startPostgres(), startRedis("", { tls: true })]);
   const pool = createPgPool({ url: `postgres://postgres@127.0.0.1:${pg.port}/postgres`, password: pg.superuserPassword, ca: pg.caPem, applicationName: "kit-health", connectionTimeoutMs: 1000 });
-  const client = createRedis({ url: `redis://127.0.0.1:${redis.port}`, connectionName: "kit-health", commandTimeoutMs: 500 });
+  // TLS only, as the platform's Redis; the probe's PING goes through the verified connection.
+  client = createRedis({ url: `rediss://${testPki().serverName}:${redis.port}`, tls: { ca: testPki().caPem }, connectionName: "kit-health", commandTimeoutMs: 500 });
+  // Both connections up first (Redis's TLS handshake can outlast the 500 ms command timeout on a
+  // loaded machine, and a PING queued behind it would time out): "every dependency answers".
+  await Promise.all([checkPostgres(pool), redisAnswers()]);
   app = await createService({
     name: "health",
     logger: createLogger({ service: "health", level: "silent" }),
@@ -47,6 +56,7 @@ describe("health", () => {
     expect(body.error.message).toMatch(/^not ready: redis /);
     expect((await app.inject("/health/live")).statusCode).toBe(200);
     await redis.start();
+    await redisAnswers();
   });
 
   it("exports readiness as fundament_service_ready, evaluated at scrape time", async () => {
@@ -55,6 +65,7 @@ describe("health", () => {
     await redis.stop();
     expect(await ready()).toBe(0);
     await redis.start();
+    await redisAnswers();
     expect(await ready()).toBe(1);
   });
 

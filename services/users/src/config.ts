@@ -17,9 +17,11 @@ export const usersEnv = {
 
   REDIS_URL: env.url({ protocols: ["redis", "rediss"], description: "redis://host:port/db without a password" }),
   REDIS_PASSWORD: env.optional(env.secretFile({ description: "the Redis password" })),
+  REDIS_CA: env.optional(env.secretFile({ description: "the CA a rediss:// server is verified against (PEM)" })),
 
   AMQP_URL: env.url({ protocols: ["amqp", "amqps"], description: "amqp://user@host:port/vhost without a password" }),
   AMQP_PASSWORD: env.secretFile({ description: "the RabbitMQ user's password" }),
+  AMQP_CA: env.optional(env.secretFile({ description: "the CA an amqps:// broker is verified against (PEM)" })),
 
   JWT_SIGNING_KEY: env.secretFile({ description: "PEM (PKCS#8) Ed25519 private key that signs access tokens" }),
   JWT_PREVIOUS_PUBLIC_KEYS: env.optional(env.secretFile({ description: "PEM public keys of retired signing keys, still accepted and published" })),

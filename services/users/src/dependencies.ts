@@ -1,5 +1,5 @@
-import { createLogger, createPgPool, createRedis, startTracing, type Logger } from "@fundament/kit";
-import { Messaging } from "@fundament/kit/messaging";
+import { createLogger, createPgPool, createRedis, EnvError, startTracing, type Logger } from "@fundament/kit";
+import { Messaging, type AmqpEndpoint } from "@fundament/kit/messaging";
 import type { UsersDeps, UsersSettings } from "./app";
 import type { UsersConfig } from "./config";
 import { loadTokenKeys } from "./domain/token-keys";
@@ -24,16 +24,24 @@ export function settingsFrom(config: UsersConfig): UsersSettings {
   };
 }
 
-/** amqp://user@host:port/vhost → the messaging endpoint; the vhost "/" is spelled %2F in a URL. */
-export function amqpEndpoint(url: string, password: string): { host: string; port: number; vhost: string; user: string; password: string } {
+/**
+ * The broker endpoint of an amqp:// or amqps:// URL (user@host:port/vhost; the vhost "/" is
+ * spelled %2F in a URL). amqps:// verifies the broker (against `ca`
+ * when given, else the system's CAs); a CA with amqp:// is refused, since the connection would be
+ * plain text while the settings read as verified.
+ */
+export function amqpEndpoint(url: string, password: string, ca?: string): AmqpEndpoint {
   const parsed = new URL(url);
+  const tls = parsed.protocol === "amqps:";
+  if (!tls && ca !== undefined) throw new EnvError([`AMQP_URL: a CA is given (AMQP_CA_FILE) but ${parsed.protocol}// is plain text; use amqps://`]);
   const path = parsed.pathname.replace(/^\//, "");
   return {
     host: parsed.hostname,
-    port: parsed.port === "" ? 5672 : Number(parsed.port),
+    port: parsed.port === "" ? (tls ? 5671 : 5672) : Number(parsed.port),
     vhost: path === "" ? "/" : decodeURIComponent(path),
     user: decodeURIComponent(parsed.username || "guest"),
     password,
+    ...(tls ? { tls: ca === undefined ? {} : { ca } } : {}),
   };
 }
 
@@ -61,11 +69,12 @@ export async function connectDependencies(config: UsersConfig, logger: Logger = 
     url: config.REDIS_URL,
     connectionName: "users",
     ...(config.REDIS_PASSWORD !== undefined ? { password: config.REDIS_PASSWORD } : {}),
+    ...(config.REDIS_CA !== undefined ? { tls: { ca: config.REDIS_CA } } : {}),
     onError: (err) => logger.warn({ error: err.message }, "redis connection error"),
   });
   const tracing = config.OTEL_EXPORTER_OTLP_ENDPOINT === undefined ? undefined : startTracing({ service: "users", endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT });
   const messaging = await Messaging.connect({
-    endpoint: amqpEndpoint(config.AMQP_URL, config.AMQP_PASSWORD),
+    endpoint: amqpEndpoint(config.AMQP_URL, config.AMQP_PASSWORD, config.AMQP_CA),
     prefetch: 10,
     connectionName: "users",
     // Shorter than the database's idle-in-transaction timeout: the relay publishes inside a transaction.

@@ -76,7 +76,7 @@ beforeAll(async () => {
   app = await buildApp({
     logger,
     pool,
-    redis: createRedis({ url: servers.redisUrl, connectionName: "config-bad-input" }),
+    redis: createRedis({ url: servers.redisUrl, tls: servers.redisTls, connectionName: "config-bad-input" }),
     changeFeed,
     verifier: await createJwksVerifier({ jwksUrl: servers.jwks.url, issuer: ISSUER, audience: AUDIENCE }),
     watch: { defaultWaitMs: 100, maxWaitMs: 2000 },

@@ -76,7 +76,7 @@ async function write(app: ServiceApp, ns: string, env: string, document: Json, e
 beforeAll(async () => {
   servers = await startConfigServers({ rabbit: true });
   const a = servers.amqp as NonNullable<ConfigServers["amqp"]>;
-  broker = await amqp.connect({ hostname: a.host, port: a.port, vhost: a.vhost, username: a.user, password: a.password });
+  broker = await amqp.connect({ protocol: "amqps", hostname: a.host, port: a.port, vhost: a.vhost, username: a.user, password: a.password }, a.tls);
   const channel = await broker.createChannel();
   // The broker layer declares `events` in its definitions; this vhost is the test's own.
   await channel.assertExchange("events", "topic", { durable: true });
@@ -91,7 +91,7 @@ beforeAll(async () => {
   replicaB = await replica();
   writer = await servers.jwks.sign({ sub: "alice", roles: ["config:write", "viewer"] });
   reader = await servers.jwks.sign({ sub: "bob", roles: ["viewer"] });
-  observer = new Redis(servers.redisUrl);
+  observer = new Redis(servers.redisUrl, { tls: servers.redisTls });
 });
 
 afterAll(async () => {

@@ -6,6 +6,7 @@ import { createLogger, createPgPool, type EnvSource, runMigrations } from "@fund
 import { startPostgres, type PostgresServer } from "../../../../scripts/local-servers/postgres-server";
 import { startRabbit, type RabbitNode } from "../../../../scripts/local-servers/rabbitmq-node";
 import { startRedis, type RedisServer } from "../../../../scripts/local-servers/redis-server";
+import { testPki } from "../../../../scripts/local-servers/shared-test-pki";
 import { MIGRATIONS_DIR } from "../../src/migrations-dir";
 import { startJwksServer, type JwksServer } from "./jwks-server";
 
@@ -14,7 +15,9 @@ export const AUDIENCE = "config";
 
 /**
  * Real PostgreSQL, Redis and (when asked) RabbitMQ for one test file: its own database with the
- * service's migrations applied, its own vhost and user, and a JWKS server with a test key.
+ * service's migrations applied, its own vhost and user, and a JWKS server with a test key. Redis
+ * and RabbitMQ speak TLS only, as the platform renders them, and are dialled by the name their
+ * test leaf carries ("localhost"), verified against the test CA.
  */
 export interface ConfigServers {
   postgres: PostgresServer;
@@ -25,8 +28,11 @@ export interface ConfigServers {
   databasePassword: string;
   /** The CA PostgreSQL\'s certificate chains to (the harness CA). */
   databaseCa: string;
+  /** rediss://localhost:port/0 */
   redisUrl: string;
-  amqp: { host: string; port: number; vhost: string; user: string; password: string } | undefined;
+  /** The kit's (and ioredis's) TLS options for redisUrl. */
+  redisTls: { ca: string };
+  amqp: { host: string; port: number; vhost: string; user: string; password: string; tls: { ca: string } } | undefined;
   /** The service's environment, secrets as files, as a deployment would give it. */
   env(overrides?: Record<string, string>): EnvSource;
   stop(): Promise<void>;
@@ -37,7 +43,7 @@ const secret = () => randomBytes(18).toString("hex");
 
 export async function startConfigServers(options: { rabbit: boolean }): Promise<ConfigServers> {
   const secretsDir = mkdtempSync(join(tmpdir(), "config-secrets-"));
-  const started = await Promise.allSettled([startPostgres(), startRedis("appendonly no\nsave \"\"\n"), options.rabbit ? startRabbit() : Promise.resolve(undefined)]);
+  const started = await Promise.allSettled([startPostgres(), startRedis("appendonly no\nsave \"\"\n", { tls: true }), options.rabbit ? startRabbit({ tls: true }) : Promise.resolve(undefined)]);
   const [postgres, redis, rabbit] = started.map((result) => (result.status === "fulfilled" ? result.value : undefined)) as [
     PostgresServer | undefined,
     RedisServer | undefined,
@@ -82,7 +88,7 @@ async function prepare(
 
   let amqp: ConfigServers["amqp"];
   if (rabbit) {
-    amqp = { host: "127.0.0.1", port: rabbit.amqpPort, vhost: `config-${process.pid}`, user: "config", password: secret() };
+    amqp = { host: testPki().serverName, port: rabbit.amqpPort, vhost: `config-${process.pid}`, user: "config", password: secret(), tls: { ca: testPki().caPem } };
     rabbit.ctl(["add_vhost", amqp.vhost]);
     rabbit.ctl(["add_user", amqp.user, amqp.password]);
     rabbit.ctl(["set_permissions", "-p", amqp.vhost, amqp.user, ".*", ".*", ".*"]);
@@ -93,7 +99,9 @@ async function prepare(
   writeFileSync(dbPasswordFile, `${databasePassword}\n`, { mode: 0o600 });
   const amqpPasswordFile = join(secretsDir, "amqp-password");
   if (amqp) writeFileSync(amqpPasswordFile, amqp.password, { mode: 0o600 });
-  const redisUrl = `redis://127.0.0.1:${redis.port}/0`;
+  const caFile = join(secretsDir, "ca.crt");
+  writeFileSync(caFile, testPki().caPem, { mode: 0o600 });
+  const redisUrl = `rediss://${testPki().serverName}:${redis.port}/0`;
   return {
     postgres,
     redis,
@@ -103,14 +111,17 @@ async function prepare(
     databasePassword,
     databaseCa: postgres.caPem,
     redisUrl,
+    redisTls: { ca: testPki().caPem },
     amqp,
     env: (overrides = {}) => ({
       DATABASE_URL: databaseUrl,
       DATABASE_PASSWORD_FILE: dbPasswordFile,
       DATABASE_CA_FILE: postgres.caPath,
       REDIS_URL: redisUrl,
-      AMQP_HOST: amqp?.host ?? "127.0.0.1",
-      AMQP_PORT: String(amqp?.port ?? 5672),
+      REDIS_CA_FILE: caFile,
+      AMQP_HOST: amqp?.host ?? testPki().serverName,
+      AMQP_PORT: String(amqp?.port ?? 5671),
+      AMQP_CA_FILE: caFile,
       AMQP_VHOST: amqp?.vhost ?? "/",
       AMQP_USER: amqp?.user ?? "config",
       AMQP_PASSWORD_FILE: amqpPasswordFile,

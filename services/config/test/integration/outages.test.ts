@@ -31,7 +31,7 @@ const outboxPending = () => servers.postgres.psql("SELECT count(*) FROM config_o
 
 async function brokerChannel<T>(work: (channel: amqp.Channel) => Promise<T>): Promise<T> {
   const a = servers.amqp as NonNullable<ConfigServers["amqp"]>;
-  const connection = await amqp.connect({ hostname: a.host, port: a.port, vhost: a.vhost, username: a.user, password: a.password });
+  const connection = await amqp.connect({ protocol: "amqps", hostname: a.host, port: a.port, vhost: a.vhost, username: a.user, password: a.password }, a.tls);
   try {
     return await work(await connection.createChannel());
   } finally {

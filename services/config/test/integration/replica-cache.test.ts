@@ -80,7 +80,7 @@ async function replica(name: string, listenPort: number): Promise<ServiceApp> {
   const app = await buildApp({
     logger,
     pool: createPgPool({ url, password: servers.databasePassword, ca: servers.databaseCa, applicationName: `config-${name}` }),
-    redis: createRedis({ url: servers.redisUrl, connectionName: `config-${name}` }),
+    redis: createRedis({ url: servers.redisUrl, tls: servers.redisTls, connectionName: `config-${name}` }),
     changeFeed: await PostgresChangeFeed.start({
       connection: { ...listenConnection(`postgres://config@127.0.0.1:${listenPort}/${database}`, servers.databasePassword, servers.databaseCa), application_name: `config-feed-${name}` },
       logger,
@@ -139,7 +139,7 @@ const ready = async (app: ServiceApp) => (await app.inject({ method: "GET", url:
 beforeAll(async () => {
   servers = await startConfigServers({ rabbit: false });
   token = await servers.jwks.sign({ sub: "ops", roles: ["config:write"] });
-  observer = new Redis(servers.redisUrl);
+  observer = new Redis(servers.redisUrl, { tls: servers.redisTls });
   identity = servers.postgres.psql(DATABASE_IDENTITY_QUERY, database);
   proxy = await startProxy(servers.postgres.port);
   replicaA = await replica("a", servers.postgres.port);

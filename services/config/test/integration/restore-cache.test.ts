@@ -23,7 +23,7 @@ async function service(postgres: PostgresServer): Promise<ServiceApp> {
   const app = await buildApp({
     logger,
     pool: createPgPool({ url, password: servers.databasePassword, ca: servers.databaseCa, applicationName: "config-restore-test" }),
-    redis: createRedis({ url: servers.redisUrl, connectionName: "config-restore-test" }),
+    redis: createRedis({ url: servers.redisUrl, tls: servers.redisTls, connectionName: "config-restore-test" }),
     changeFeed: await PostgresChangeFeed.start({ connection: listenConnection(url, servers.databasePassword, servers.databaseCa), logger }),
     verifier: await createJwksVerifier({ jwksUrl: servers.jwks.url, issuer: ISSUER, audience: AUDIENCE }),
     // A long TTL: the bug this guards against lasted until the TTL ran out.

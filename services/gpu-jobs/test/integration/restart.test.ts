@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { createPgPool, runMigrations } from "@fundament/kit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort, waitFor } from "../../../../scripts/local-servers/free-port";
+import { testPki } from "../../../../scripts/local-servers/shared-test-pki";
 import { startRedis, type RedisServer } from "../../../../scripts/local-servers/redis-server";
 import { idempotencyKey } from "../../src/providers/provider-adapter";
 import { VALID_KEY } from "../fakes/fake-http-server";
@@ -101,7 +102,7 @@ const runpodLaunches = () => runpod.server.requests.filter((request) => (request
 beforeAll(async () => {
   secrets = mkdtempSync(join(tmpdir(), "gpu-jobs-restart-"));
   const redisPassword = randomBytes(18).toString("base64url");
-  [env, broker, redis, vastai, runpod] = await Promise.all([startGpuJobsEnvironment(), startGpuJobsBroker(), startRedis(`requirepass ${redisPassword}\n`), startFakeVastai(), startFakeRunpod()]);
+  [env, broker, redis, vastai, runpod] = await Promise.all([startGpuJobsEnvironment(), startGpuJobsBroker(), startRedis(`requirepass ${redisPassword}\n`, { tls: true }), startFakeVastai(), startFakeRunpod()]);
 
   // The users service: its own database and migrations, the broker's users account, a fresh signing key.
   const usersPassword = randomBytes(18).toString("hex");
@@ -122,9 +123,12 @@ beforeAll(async () => {
     DATABASE_URL: usersDatabase,
     DATABASE_PASSWORD_FILE: secret("users-db", usersPassword),
     DATABASE_CA_FILE: env.databaseCaPath,
-    REDIS_URL: `redis://127.0.0.1:${redis.port}`,
+    // Redis and RabbitMQ speak TLS only, dialled by the name their test leaf carries.
+    REDIS_URL: `rediss://${testPki().serverName}:${redis.port}`,
     REDIS_PASSWORD_FILE: secret("redis", redisPassword),
-    AMQP_URL: `amqp://users@127.0.0.1:${broker.node.amqpPort}/fundament`,
+    REDIS_CA_FILE: secret("redis-ca.crt", testPki().caPem),
+    AMQP_URL: `amqps://users@${testPki().serverName}:${broker.node.amqpPort}/fundament`,
+    AMQP_CA_FILE: secret("amqp-ca.crt", broker.caPem),
     AMQP_PASSWORD_FILE: secret("users-amqp", broker.passwords.users!),
     JWT_SIGNING_KEY_FILE: secret("jwt-key.pem", privateKey.export({ format: "pem", type: "pkcs8" }).toString()),
     BOOTSTRAP_ADMIN_EMAIL: "admin@fundament.test",
@@ -142,8 +146,9 @@ beforeAll(async () => {
     DATABASE_URL: env.databaseUrl,
     DATABASE_PASSWORD_FILE: secret("gpu-db", env.databasePassword),
     DATABASE_CA_FILE: env.databaseCaPath,
-    AMQP_HOST: "127.0.0.1",
+    AMQP_HOST: testPki().serverName,
     AMQP_PORT: String(broker.node.amqpPort),
+    AMQP_CA_FILE: secret("gpu-amqp-ca.crt", broker.caPem),
     AMQP_VHOST: "fundament",
     AMQP_USER: "gpu-jobs",
     AMQP_PASSWORD_FILE: secret("gpu-amqp", broker.passwords["gpu-jobs"]!),

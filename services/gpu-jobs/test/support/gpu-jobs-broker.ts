@@ -3,6 +3,7 @@ import { connect, type Channel, type ChannelModel, type ConsumeMessage } from "a
 import { renderRabbitConf } from "../../../../components/broker/rabbitmq-conf";
 import { renderDefinitions, type UserCredential } from "../../../../components/broker/rabbitmq-definitions";
 import { brokerModelFor } from "../../../../components/services/service-broker";
+import { testPki } from "../../../../scripts/local-servers/shared-test-pki";
 import { startRabbit, type RabbitNode } from "../../../../scripts/local-servers/rabbitmq-node";
 import { waitFor } from "../../../../scripts/local-servers/free-port";
 
@@ -20,7 +21,10 @@ export interface ObservedMessage {
  */
 export interface GpuJobsBroker {
   node: RabbitNode;
-  endpoint(user: "gpu-jobs" | "users" | "admin"): { host: string; port: number; vhost: string; user: string; password: string };
+  /** AMQPS, verified against the test CA, as the platform's broker is reached. */
+  endpoint(user: "gpu-jobs" | "users" | "admin"): { host: string; port: number; vhost: string; user: string; password: string; tls: { ca: string; servername: string } };
+  /** The CA the broker's leaf is verified against (the service's AMQP_CA_FILE). */
+  caPem: string;
   passwords: Record<string, string>;
   events: ObservedMessage[];
   operator: Channel;
@@ -33,10 +37,11 @@ const credential = (): UserCredential => ({ password: randomBytes(24).toString("
 export async function startGpuJobsBroker(): Promise<GpuJobsBroker> {
   const services = { users: credential(), "gpu-jobs": credential() };
   const admin = credential();
-  const node = await startRabbit({ conf: renderRabbitConf({ memoryMiB: 1024, storageGiB: 8 }), definitions: renderDefinitions({ model: brokerModelFor(["users", "gpu-jobs"], []), services, admin }) });
+  const node = await startRabbit({ conf: (tls) => renderRabbitConf({ memoryMiB: 1024, storageGiB: 8, tls }), definitions: renderDefinitions({ model: brokerModelFor(["users", "gpu-jobs"], []), services, admin }) });
   const passwords: Record<string, string> = { admin: admin.password, users: services.users.password, "gpu-jobs": services["gpu-jobs"].password };
-  const endpoint = (user: string) => ({ host: node.host, port: node.amqpPort, vhost: "fundament", user, password: passwords[user] ?? "" });
-  const model: ChannelModel = await connect({ hostname: node.host, port: node.amqpPort, username: "admin", password: admin.password, vhost: "fundament" });
+  const tls = { ca: testPki().caPem, servername: testPki().serverName };
+  const endpoint = (user: string) => ({ host: node.host, port: node.amqpPort, vhost: "fundament", user, password: passwords[user] ?? "", tls });
+  const model: ChannelModel = await connect({ protocol: "amqps", hostname: node.host, port: node.amqpPort, username: "admin", password: admin.password, vhost: "fundament" }, tls);
   model.on("error", () => undefined);
   const operator = await model.createChannel();
   const events: ObservedMessage[] = [];
@@ -53,6 +58,7 @@ export async function startGpuJobsBroker(): Promise<GpuJobsBroker> {
   return {
     node,
     endpoint,
+    caPem: tls.ca,
     passwords,
     events,
     operator,

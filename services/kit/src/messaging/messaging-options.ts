@@ -8,6 +8,8 @@ export interface AmqpEndpoint {
   vhost: string;
   user: string;
   password: string;
+  /** AMQPS: verify the broker against this CA (AMQP_CA_FILE; the system's CAs when absent) and the name it is dialled by. */
+  tls?: { ca?: string; servername?: string };
 }
 
 export interface ReconnectOptions {
@@ -69,6 +71,9 @@ export function resolveMessagingOptions(options: MessagingOptions): ResolvedMess
     if (typeof endpoint.user !== "string" || endpoint.user.length === 0) problems.push(`endpoint.user: must be a non-empty string (got ${JSON.stringify(endpoint.user)})`);
     // The value is a secret: say what is wrong without echoing it.
     if (typeof endpoint.password !== "string" || endpoint.password.length === 0) problems.push("endpoint.password: must be a non-empty string");
+    if (endpoint.tls?.ca !== undefined && (typeof endpoint.tls.ca !== "string" || !endpoint.tls.ca.includes("BEGIN CERTIFICATE"))) {
+      problems.push("endpoint.tls.ca: must be a PEM certificate (the CA the broker's certificate is verified against)");
+    }
   }
   positiveInteger(options.prefetch, "prefetch", problems, 65_535);
   const resolved: ResolvedMessagingOptions = {

@@ -1,9 +1,21 @@
+import { isIP } from "node:net";
 import { connect, type ChannelModel } from "amqplib";
 import { settleWithin } from "./bounded-wait";
 import type { ResolvedMessagingOptions } from "./messaging-options";
 
 /** How long a close waits for the broker's reply before the connection is given up on. */
 const BROKER_REPLY_MS = 5_000;
+
+/**
+ * tls.connect options for AMQPS: the CA, and the host name the certificate must carry (amqplib
+ * names no server for an IP address, so the endpoint's own name is passed explicitly).
+ * Verification stays Node's default (on); nothing here can turn it off.
+ */
+export function amqpTlsSocketOptions(endpoint: ResolvedMessagingOptions["endpoint"]): { ca?: string; servername?: string } {
+  if (!endpoint.tls) return {};
+  const servername = endpoint.tls.servername ?? (isIP(endpoint.host) === 0 ? endpoint.host : undefined);
+  return { ...(endpoint.tls.ca !== undefined ? { ca: endpoint.tls.ca } : {}), ...(servername !== undefined ? { servername } : {}) };
+}
 
 /** Runs on every new connection before it counts as connected (open channels, re-declare, re-consume). */
 export type ConnectionSetup = (model: ChannelModel) => Promise<void>;
@@ -39,7 +51,7 @@ export class ReconnectingConnection {
   /** Where and why, without the password: for errors and logs. */
   describe(): string {
     const { host, port, vhost, user } = this.options.endpoint;
-    const target = `amqp://${user}@${host}:${port}/${encodeURIComponent(vhost)}`;
+    const target = `${this.options.endpoint.tls ? "amqps" : "amqp"}://${user}@${host}:${port}/${encodeURIComponent(vhost)}`;
     return this.lastError ? `${target}: ${this.lastError.message}` : target;
   }
 
@@ -94,8 +106,8 @@ export class ReconnectingConnection {
     let lost = false;
     try {
       model = await connect(
-        { protocol: "amqp", hostname: endpoint.host, port: endpoint.port, vhost: endpoint.vhost, username: endpoint.user, password: endpoint.password, heartbeat: heartbeatSeconds },
-        { clientProperties: { connection_name: connectionName }, timeout: 10_000 },
+        { protocol: endpoint.tls ? "amqps" : "amqp", hostname: endpoint.host, port: endpoint.port, vhost: endpoint.vhost, username: endpoint.user, password: endpoint.password, heartbeat: heartbeatSeconds },
+        { clientProperties: { connection_name: connectionName }, timeout: 10_000, ...amqpTlsSocketOptions(endpoint) },
       );
       const opened = model;
       // Without an error listener a lost socket would crash the process.

@@ -1,10 +1,12 @@
 // A RabbitMQ node loaded with the broker layer's rendered rabbitmq.conf and definitions.json,
-// shared by the broker config tests and the messaging module tests.
+// shared by the broker config tests and the messaging module tests. It speaks AMQPS only, as
+// rendered; every client here verifies it against the test CA and the name "localhost".
 import { randomBytes } from "node:crypto";
 import { BrokerModel } from "../../../../components/broker/broker-model";
 import { renderRabbitConf } from "../../../../components/broker/rabbitmq-conf";
 import { renderDefinitions, UserCredential } from "../../../../components/broker/rabbitmq-definitions";
 import { RabbitNode, startRabbit } from "../../../../scripts/local-servers/rabbitmq-node";
+import { testPki } from "../../../../scripts/local-servers/shared-test-pki";
 
 export const TEST_MODEL: BrokerModel = {
   services: [
@@ -25,8 +27,11 @@ export interface BrokerUnderTest {
   node: RabbitNode;
   /** Generated per run, like the stack's RandomPasswords. */
   passwords: Record<string, string>;
-  endpoint(user: string): { host: string; port: number; vhost: string; user: string; password: string };
+  endpoint(user: string): { host: string; port: number; vhost: string; user: string; password: string; tls: { ca: string; servername: string } };
+  /** amqps://user:password@host:port/fundament, for amqplib's connect with `socketOptions`. */
   url(user: string): string;
+  /** amqplib's socket options for `url`: the CA and the name the broker's certificate carries. */
+  socketOptions: { ca: string; servername: string };
 }
 
 function credential(): UserCredential {
@@ -38,16 +43,18 @@ export async function startBroker(memoryMiB = 1024, storageGiB = 8): Promise<Bro
   const services = Object.fromEntries(TEST_MODEL.services.map((service) => [service.name, credential()]));
   const admin = credential();
   const node = await startRabbit({
-    conf: renderRabbitConf({ memoryMiB, storageGiB }),
+    conf: (tls) => renderRabbitConf({ memoryMiB, storageGiB, tls }),
     definitions: renderDefinitions({ model: TEST_MODEL, services, admin }),
   });
   const passwords: Record<string, string> = { admin: admin.password };
   for (const [name, entry] of Object.entries(services)) passwords[name] = entry.password;
-  const endpoint = (user: string) => ({ host: node.host, port: node.amqpPort, vhost: "fundament", user, password: passwords[user] ?? "" });
+  const socketOptions = { ca: testPki().caPem, servername: testPki().serverName };
+  const endpoint = (user: string) => ({ host: node.host, port: node.amqpPort, vhost: "fundament", user, password: passwords[user] ?? "", tls: socketOptions });
   return {
     node,
     passwords,
     endpoint,
-    url: (user) => `amqp://${encodeURIComponent(user)}:${encodeURIComponent(passwords[user] ?? "")}@${node.host}:${node.amqpPort}/fundament`,
+    socketOptions,
+    url: (user) => `amqps://${encodeURIComponent(user)}:${encodeURIComponent(passwords[user] ?? "")}@${node.host}:${node.amqpPort}/fundament`,
   };
 }

@@ -102,7 +102,7 @@ async function untilPortClosed(host: string, port: number): Promise<void> {
 }
 
 async function openOperator(): Promise<void> {
-  operatorModel = await connect(broker.url("admin"));
+  operatorModel = await connect(broker.url("admin"), broker.socketOptions);
   operatorModel.on("error", () => undefined);
   operator = await operatorModel.createChannel();
 }
@@ -184,7 +184,7 @@ describe("messaging module", () => {
     await consumer.consume("mailer.user-created", userCreated, async (payload) => {
       handled.push(payload.id);
     });
-    const raw = await connect(broker.url("users"));
+    const raw = await connect(broker.url("users"), broker.socketOptions);
     raw.on("error", () => undefined);
     const channel = await raw.createConfirmChannel();
     const send = (body: string, messageId: string) =>
@@ -356,7 +356,7 @@ describe("messaging module", () => {
 
   it("fails connect clearly, without the password, when the broker refuses the credentials", async () => {
     const attempt = Messaging.connect({ endpoint: { ...broker.endpoint("users"), password: `wrong-${randomUUID()}` }, prefetch: 1, connectTimeoutMs: 2000 });
-    await expect(attempt).rejects.toThrow(/could not connect within 2000 ms \(amqp:\/\/users@127\.0\.0\.1:\d+\/fundament: .*ACCESS_REFUSED/);
+    await expect(attempt).rejects.toThrow(/could not connect within 2000 ms \(amqps:\/\/users@127\.0\.0\.1:\d+\/fundament: .*ACCESS_REFUSED/);
     await expect(attempt).rejects.not.toThrow(/wrong-/);
   });
 });

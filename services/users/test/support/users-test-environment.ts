@@ -7,6 +7,7 @@ import { createPgPool, runMigrations } from "@fundament/kit";
 import { waitFor } from "../../../../scripts/local-servers/free-port";
 import { startPostgres, type PostgresServer } from "../../../../scripts/local-servers/postgres-server";
 import { startRabbit, type RabbitNode } from "../../../../scripts/local-servers/rabbitmq-node";
+import { testPki } from "../../../../scripts/local-servers/shared-test-pki";
 import { startRedis, type RedisServer } from "../../../../scripts/local-servers/redis-server";
 
 export interface CapturedEvent {
@@ -55,7 +56,10 @@ export const BOOT_TIMEOUT_MS = 240_000;
 export async function startUsersTestEnvironment(name: string): Promise<UsersTestEnvironment> {
   const secretsDir = mkdtempSync(join(tmpdir(), `users-${name}-`));
   const redisPassword = randomBytes(18).toString("base64url");
-  const [pg, redis, rabbit] = await Promise.all([startPostgres(), startRedis(`requirepass ${redisPassword}\n`), startRabbit()]);
+  const [pg, redis, rabbit] = await Promise.all([startPostgres(), startRedis(`requirepass ${redisPassword}\n`, { tls: true }), startRabbit({ tls: true })]);
+  // Redis and RabbitMQ speak TLS only, as rendered; the service dials them by the name their
+  // test leaf carries and verifies them against the test CA (REDIS_CA_FILE, AMQP_CA_FILE).
+  const pki = testPki();
 
   const database = `users_${name.replace(/[^a-z0-9]/g, "_")}`;
   const dbPassword = randomBytes(18).toString("base64url");
@@ -75,7 +79,7 @@ export async function startUsersTestEnvironment(name: string): Promise<UsersTest
   let observer: ChannelModel | undefined;
   const observeEvents = async () => {
     await observer?.close().catch(() => undefined);
-    observer = await connect({ hostname: "127.0.0.1", port: rabbit.amqpPort, username: "users", password: amqpPassword, vhost });
+    observer = await connect({ protocol: "amqps", hostname: pki.serverName, port: rabbit.amqpPort, username: "users", password: amqpPassword, vhost }, { ca: pki.caPem });
     observer.on("error", () => undefined);
     const channel = await observer.createChannel();
     // The broker layer declares the events exchange in production; here the test does it.
@@ -109,6 +113,8 @@ export async function startUsersTestEnvironment(name: string): Promise<UsersTest
     REDIS_PASSWORD_FILE: secret(secretsDir, "redis-password", redisPassword),
     AMQP_PASSWORD_FILE: secret(secretsDir, "amqp-password", amqpPassword),
     JWT_SIGNING_KEY_FILE: secret(secretsDir, "jwt-signing-key.pem", signingKeyPem),
+    REDIS_CA_FILE: secret(secretsDir, "redis-ca.crt", pki.caPem),
+    AMQP_CA_FILE: secret(secretsDir, "amqp-ca.crt", pki.caPem),
   };
 
   return {
@@ -127,8 +133,8 @@ export async function startUsersTestEnvironment(name: string): Promise<UsersTest
         HOST: "127.0.0.1",
         LOG_LEVEL: "warn",
         DATABASE_URL: `postgres://users_app@127.0.0.1:${pg.port}/${database}`,
-        REDIS_URL: `redis://127.0.0.1:${redis.port}`,
-        AMQP_URL: `amqp://users@127.0.0.1:${rabbit.amqpPort}/${encodeURIComponent(vhost)}`,
+        REDIS_URL: `rediss://${pki.serverName}:${redis.port}`,
+        AMQP_URL: `amqps://users@${pki.serverName}:${rabbit.amqpPort}/${encodeURIComponent(vhost)}`,
         OUTBOX_POLL_MS: "500",
         ...files,
         ...overrides,
