@@ -61,7 +61,9 @@ export class ConfigEntries {
     const readUnder = this.replica.readUnder;
     try {
       const cached = await this.cache.getJson(namespace, environment);
-      if (cached) {
+      // The writer puts its version into Redis after its commit, and this replica may hear the
+      // NOTIFY first: a shared copy older than a notified version is not served.
+      if (cached && cached.version >= (this.replica.notifiedVersion(namespace, environment) ?? 0)) {
         this.replica.offer({ namespace, environment, version: cached.version }, cached.json, readUnder);
         return cached;
       }

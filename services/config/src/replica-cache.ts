@@ -90,6 +90,14 @@ export class ReplicaCache {
     return { identity: this.identity.current, continuity: this.feed.continuity };
   }
 
+  /**
+   * The newest version notified for the entry since the feed last (re)connected: a copy read
+   * elsewhere (the shared Redis level) that is older is stale, whoever offered it.
+   */
+  notifiedVersion(namespace: string, environment: string): number | undefined {
+    return this.notifiedNow().get(keyOf(namespace, environment));
+  }
+
   get size(): number {
     return this.held.size;
   }

@@ -175,6 +175,19 @@ describe("each replica's own copies of the current versions", () => {
     expect(worst).toBeLessThan(VISIBILITY_BOUND_MS);
   });
 
+  it("never serves a shared copy older than a version it was notified of (the writer's Redis update can come after its NOTIFY)", async () => {
+    await write(replicaA, "lag", { n: 1 });
+    await read(replicaB, "lag");
+    const key = new CurrentCache(observer, { current: identity }).key("app", "lag") as string;
+    const first = (await observer.get(key)) as string;
+    const second = await write(replicaA, "lag", { n: 2 });
+    // The shared level goes back to version 1, as when the writer's Redis update lags its NOTIFY.
+    await observer.set(key, first, "EX", 300);
+    // Until B hears of version 2 it may serve its own copy of 1; once it has, never 1 again.
+    await visibleAfter(replicaB, "lag", second, VISIBILITY_BOUND_MS);
+    for (let i = 0; i < 5; i += 1) expect(await read(replicaB, "lag")).toMatchObject({ version: second, document: { n: 2 } });
+  });
+
   it("always reads its own writes, on either replica, right after the write returns", async () => {
     await read(replicaA, "staging").catch(() => undefined);
     for (let n = 1; n <= 30; n += 1) {
