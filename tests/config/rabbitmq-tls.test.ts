@@ -2,6 +2,7 @@
 // pinned version: the kit's client verifying against the CA gets in over AMQPS and the management
 // API answers over HTTPS; plain AMQP and plain HTTP, a client that trusts another CA and a client
 // expecting another host name do not.
+import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { request } from "node:https";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -13,8 +14,9 @@ import { testPki } from "../../scripts/local-servers/shared-test-pki";
 import { Messaging } from "../../services/kit/src/messaging";
 import { plainExchange, tlsHandshake } from "./tls-probes";
 
-const PASSWORD = "UsersPassword0123456789abcdefghijklmnopq";
-const ADMIN_PASSWORD = "AdminPassword0123456789abcdefghijklmnopq";
+// Generated per run, hex (rabbitmqctl reads a leading "-" as an option).
+const PASSWORD = randomBytes(20).toString("hex");
+const ADMIN_PASSWORD = randomBytes(20).toString("hex");
 const credential = (password: string) => ({ password, saltBase64: "AAECAw==" });
 
 /** AMQP 0-9-1's protocol header: what a plain client sends first. */

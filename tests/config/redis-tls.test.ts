@@ -1,6 +1,7 @@
 // Redis with exactly the rendered TLS settings (renderRedisConf), on the real redis-server of the
 // pinned version: the kit's client verifying against the CA gets in; plain text, a client that
 // trusts another CA and a client expecting another host name do not.
+import { randomBytes } from "node:crypto";
 import { chmodSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -13,7 +14,7 @@ import { testServer } from "../../scripts/local-servers/test-roots";
 import { checkRedis, closeRedis, createRedis } from "../../services/kit/src/redis";
 import { plainExchange, tlsHandshake } from "./tls-probes";
 
-const PASSWORD = "AppPassword0123456789abcdefghijklmnopqrst";
+const PASSWORD = randomBytes(20).toString("hex");
 
 describe("Redis with the rendered TLS listener", () => {
   let server: RedisServer;
