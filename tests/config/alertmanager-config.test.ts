@@ -91,8 +91,15 @@ describe("inhibition, in a running Alertmanager", () => {
     );
     await waitFor("alertmanager ready", async () => (await fetch(`${url}/-/ready`)).ok, 60_000, 200);
   });
-  afterAll(() => {
-    alertmanager?.kill("SIGTERM");
+  // Wait for it to exit: on SIGTERM it writes its silences and notification log into the data
+  // directory, which the file's own cleanup would otherwise race (ENOTEMPTY).
+  afterAll(async () => {
+    if (!alertmanager || alertmanager.exitCode !== null || alertmanager.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => alertmanager.once("exit", () => resolve()));
+    alertmanager.kill("SIGTERM");
+    const timer = setTimeout(() => alertmanager.kill("SIGKILL"), 10_000);
+    await exited;
+    clearTimeout(timer);
   });
 
   const target = (job: string) => ({ environment: "dev", job, instance: `${job}:9187`, service: job.replace(/-exporter$/, "") });
