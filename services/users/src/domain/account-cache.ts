@@ -40,7 +40,7 @@ const CHANGES_REMEMBERED = 10_000;
  *   reconnects nothing learnt before is trusted, since notifications sent in between are lost.
  *
  * Another replica's change is therefore seen here once its NOTIFY arrives (PostgreSQL sends it
- * at commit); test/account-cache.test.ts measures how long that takes.
+ * at commit); test/replica-accounts.test.ts measures how long that takes.
  */
 export class AccountCache {
   private readonly held = new Map<string, Held>();
