@@ -170,7 +170,6 @@ describe("the account cache across replicas", () => {
     // Changes while B is deaf: their notifications never reach it.
     env.sql(`update users set display_name = 'while deaf' where id = '${user.id}'`);
     expect(await displayName()).toBe("while deaf");
-    expect(b.deps.accountFeed.cache.size).toBe(0);
     // Changed again and not read: a copy of 'while deaf' kept from the deaf stretch would be stale.
     env.sql(`update users set display_name = 'unread' where id = '${user.id}'`);
     // The checks above only mean something if B was deaf throughout them.
