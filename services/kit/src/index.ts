@@ -21,8 +21,9 @@ export { runMigrations, readMigrations, advisoryLockKey, type Migration, type Mi
 export { registerWithConsul, consulServiceDefinition, type ConsulRegistration, type ConsulRegistrationOptions } from "./consul";
 export { consulRequest, pinnedConnection, ConsulRequestError, type ConsulConnection, type ConsulResponse } from "./consul-http";
 export { consulEnv, consulConnectionFromEnv, discoveredUrl, type ConsulEnvValues } from "./consul-env";
+export { serverTlsEnv, serverTlsFromEnv, type ServerTlsEnvValues } from "./server-tls";
 export { createDiscovery, instancesOf, nextIndex, type Discovery, type DiscoveryOptions, type ServiceInstance } from "./discovery";
 export { startTracing, instrumentTracing, type Tracing, type TracingOptions } from "./tracing";
-export { createJwksVerifier, rolesOf, TokenRejectedError, type JwksVerifierOptions, type Principal, type TokenVerifier } from "./token-verifier";
+export { createJwksVerifier, fetchVerifying, rolesOf, TokenRejectedError, type JwksVerifierOptions, type Principal, type TokenVerifier } from "./token-verifier";
 export { actorOf, principalOf, requireRole } from "./require-role";
 export { ensureContextManager, extractTraceContext, injectTraceHeaders, type TraceHeaders } from "./trace-context";

@@ -1,4 +1,4 @@
-import { consulEnv, env, EnvError, loadEnv, type EnvSource, type EnvValues } from "@fundament/kit";
+import { consulEnv, env, serverTlsEnv, EnvError, loadEnv, type EnvSource, type EnvValues } from "@fundament/kit";
 
 /** Every variable the users service reads; secrets only through *_FILE paths. */
 export const usersEnv = {
@@ -56,6 +56,7 @@ export const usersEnv = {
   BOOTSTRAP_ADMIN_PASSWORD: env.optional(env.secretFile({ description: "the first administrator's initial password" })),
 
   ...consulEnv,
+  ...serverTlsEnv,
 
   OTEL_EXPORTER_OTLP_ENDPOINT: env.optional(env.url({ protocols: ["http", "https"], description: "OTLP/HTTP endpoint (Jaeger :4318); tracing is off when unset" })),
 
