@@ -47,6 +47,8 @@ export function usersSettings(
   return {
     env: {
       ...database,
+      // The account cache's feed LISTENs: PgBouncer's transaction pooling would never deliver a notification.
+      DATABASE_LISTEN_URL: postgresUrl(connections.postgresSession),
       // Per-address login limits must count the clients behind the gateway, not the gateway.
       ...(trustedProxies !== undefined ? { TRUST_PROXY: trustedProxies } : {}),
       REDIS_URL: redisUrl(connections.redis, true),

@@ -1,4 +1,4 @@
-import { consulEnv, env, type EnvValues } from "@fundament/kit";
+import { consulEnv, env, serverTlsEnv, type EnvValues } from "@fundament/kit";
 
 /** Every variable the service reads; secrets only through `*_FILE`. */
 export const configServiceEnv = {
@@ -26,6 +26,7 @@ export const configServiceEnv = {
   AMQP_PASSWORD: env.secretFile({ description: "the RabbitMQ user's password" }),
   AMQP_CA: env.optional(env.secretFile({ description: "when set, AMQPS: the broker is verified against this CA (PEM) and AMQP_HOST" })),
   JWKS_URL: env.url({ protocols: ["http", "https"], description: "the users service's JWKS document at its DNS name (used as is when Consul is not configured)" }),
+  JWKS_CA: env.optional(env.caCertificate({ description: "the CA an https JWKS_URL is verified against (PEM; the platform CA, given as JWKS_CA_FILE)" })),
   JWKS_SERVICE: env.string({ default: "users", description: "Consul service whose passing instances serve JWKS_URL's path" }),
   JWT_ISSUER: env.optional(env.string({ description: "required `iss` of tokens" })),
   JWT_AUDIENCE: env.optional(env.string({ description: "required `aud` of tokens" })),
@@ -41,6 +42,7 @@ export const configServiceEnv = {
   OUTBOX_SWEEP_MS: env.integer({ default: 5000, min: 100 }),
   HOST: env.string({ default: "0.0.0.0", description: "address the listeners bind" }),
   ...consulEnv,
+  ...serverTlsEnv,
   OTEL_EXPORTER_OTLP_ENDPOINT: env.optional(env.url({ protocols: ["http", "https"], description: "OTLP/HTTP endpoint (Jaeger :4318); tracing is off when unset" })),
   SHUTDOWN_PROBE_PERIOD_MS: env.integer({ default: 5000, min: 0, description: "how long readiness is 503 before the listener closes" }),
   SHUTDOWN_GRACE_PERIOD_MS: env.integer({ default: 25_000, min: 1000 }),

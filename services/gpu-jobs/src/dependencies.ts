@@ -21,6 +21,7 @@ export async function connectDependencies(config: GpuJobsEnv, logger: Logger): P
     rolesClaim: config.JWT_ROLES_CLAIM,
     cooldownMs: config.JWKS_COOLDOWN_MS,
     cacheMaxAgeMs: config.JWKS_MAX_AGE_MS,
+    ...(config.JWKS_CA === undefined ? {} : { ca: config.JWKS_CA }),
     ...(config.JWT_ISSUER === undefined ? {} : { issuer: config.JWT_ISSUER }),
     ...(config.JWT_AUDIENCE === undefined ? {} : { audience: config.JWT_AUDIENCE }),
   });

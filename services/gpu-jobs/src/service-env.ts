@@ -1,4 +1,4 @@
-import { consulEnv, env, type EnvValues } from "@fundament/kit";
+import { consulEnv, env, serverTlsEnv, type EnvValues } from "@fundament/kit";
 
 /** Every variable the service reads; API keys and passwords only through `*_FILE`. */
 export const gpuJobsEnv = {
@@ -22,6 +22,7 @@ export const gpuJobsEnv = {
   JWT_ISSUER: env.optional(env.string({ description: "required `iss` of tokens" })),
   JWT_AUDIENCE: env.optional(env.string({ description: "required `aud` of tokens" })),
   JWT_ROLES_CLAIM: env.string({ default: "roles", description: "claim carrying the caller's roles" }),
+  JWKS_CA: env.optional(env.caCertificate({ description: "the CA an https JWKS_URL is verified against (PEM; the platform CA, given as JWKS_CA_FILE)" })),
   JWKS_COOLDOWN_MS: env.integer({ default: 30_000, min: 0 }),
   JWKS_MAX_AGE_MS: env.integer({ default: 60_000, min: 1000, description: "the JWKS is fetched again after this long: the longest a key the users service retired still verifies" }),
   GPU_PROVIDERS: env.list({ description: "providers to use, comma-separated: aws, runpod, vastai, lambda, paperspace, genesis, local" }),
@@ -58,6 +59,7 @@ export const gpuJobsEnv = {
   AWS_GPU_OFFERS: env.string({ default: "[]", description: "JSON list of pools {type: pool name, gpuModel, gpuMemoryGiB, gpuCount, region, spot, pricePerHour}" }),
   LOCAL_STATE_DIR: env.string({ default: "/tmp/gpu-jobs-local", description: "where the local provider keeps its workers' records" }),
   ...consulEnv,
+  ...serverTlsEnv,
   OTEL_EXPORTER_OTLP_ENDPOINT: env.optional(env.url({ protocols: ["http", "https"], description: "OTLP/HTTP endpoint (Jaeger :4318); tracing is off when unset" })),
   SHUTDOWN_PROBE_PERIOD_MS: env.integer({ default: 5000, min: 0 }),
   SHUTDOWN_GRACE_PERIOD_MS: env.integer({ default: 25_000, min: 1000 }),

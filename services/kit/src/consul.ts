@@ -25,6 +25,12 @@ export interface ConsulRegistrationOptions {
   tls?: ConsulConnection["tls"];
   /** Scheme of the check URL the agent polls: https once the service serves TLS. */
   checkScheme?: "http" | "https";
+  /**
+   * The name the agent verifies the service's certificate against (Consul's TLSServerName): the
+   * check dials an address, which no leaf carries. The agent verifies against its own CA file
+   * (enable_agent_tls_for_checks), the platform CA.
+   */
+  checkTlsServerName?: string;
   /** Per request to the agent. */
   timeoutMs?: number;
 }
@@ -70,6 +76,7 @@ export function consulServiceDefinition(options: ConsulRegistrationOptions): Rec
       Name: `${options.service} readiness`,
       HTTP: `${options.checkScheme ?? "http"}://${address}:${options.port}${options.checkPath ?? "/health/ready"}`,
       Method: "GET",
+      ...(options.checkScheme === "https" && options.checkTlsServerName !== undefined ? { TLSServerName: options.checkTlsServerName } : {}),
       Interval: `${options.checkIntervalSeconds ?? 10}s`,
       Timeout: `${options.checkTimeoutSeconds ?? 3}s`,
       DeregisterCriticalServiceAfter: `${options.deregisterCriticalAfterSeconds ?? 60}s`,

@@ -36,6 +36,8 @@ export interface EnvVar<T> {
   readonly textReason?: string;
   /** Applied to the text before it is checked (e.g. case of a boolean word). */
   prepare?(raw: string): string;
+  /** Another variable of the spec that must be set exactly when this one is (a certificate and its key). */
+  pairedWith?: string;
   /** Turns the checked value into the one the service reads. */
   convert(value: unknown): T;
 }
@@ -127,10 +129,18 @@ export const env = {
    * (the platform CA the stack delivers as a file). Public, so an inline value is accepted too.
    */
   caCertificate(options: { description?: string } = {}): EnvVar<string> {
-    return variable<string>({ description: options.description ?? "a CA certificate (PEM)" }, "a CA certificate (PEM)", Type.String({ pattern: PEM_CERTIFICATE.source }), {
+    return env.certificate({ description: options.description ?? "a CA certificate (PEM)" });
+  },
+  /** A certificate (PEM), normally given as `<NAME>_FILE`; public, so an inline value is accepted too. */
+  certificate(options: { description?: string } = {}): EnvVar<string> {
+    return variable<string>({ description: options.description ?? "a certificate (PEM)" }, "a certificate (PEM)", Type.String({ pattern: PEM_CERTIFICATE.source }), {
       reason: "must hold a PEM certificate (-----BEGIN CERTIFICATE-----)",
       quiet: true,
     });
+  },
+  /** `inner`, which must be set exactly when `partner` is: half of a pair is a start-up error naming both. */
+  pairedWith<T>(partner: string, inner: EnvVar<T>): EnvVar<T> {
+    return { ...inner, pairedWith: partner };
   },
   optional<T>(inner: EnvVar<T>): EnvVar<T | undefined> {
     return { ...inner, required: false };
@@ -221,6 +231,14 @@ export function loadEnv<S extends EnvSpec>(spec: S, source: EnvSource = process.
     if (problem !== undefined) problems.set(name, problem);
     else if (value !== undefined && variable.text && !variable.text.test(value)) problems.set(name, `${name}: ${variable.textReason ?? "is invalid"} (got ${shown(value)})`);
     else if (value !== undefined) data[name] = value;
+  }
+  // One half of a pair (a certificate without its key) is refused under the half that is missing.
+  const given = (name: string) => data[name] !== undefined || problems.has(name);
+  const asSet = (name: string) => (spec[name].secret || source[`${name}_FILE`] ? `${name}_FILE` : name);
+  for (const name of names) {
+    const partner = spec[name].pairedWith;
+    if (partner === undefined || !(partner in spec) || problems.has(partner)) continue;
+    if (given(name) && !given(partner)) problems.set(partner, `${partner}_FILE: is required when ${asSet(name)} is set; set both or neither`);
   }
   const checked = names.filter((name) => !problems.has(name));
   const schema = {

@@ -16,12 +16,14 @@ export { createService, type ServiceApp, type ServiceOptions, type KitState } fr
 export { startServer, exitOnSignals, exitOnStartupError, serveOptionsFrom, serveUntilSignalled, type ServeEnv, type ServeOptions, type RunningServer, type ShutdownLog } from "./serve";
 export { createPgPool, checkPostgres, connectionFields, postgresTls, type PgPoolOptions, type Pool, type PoolClient } from "./postgres";
 export { createRedis, checkRedis, closeRedis, redisTlsOptions, Redis, type RedisClientOptions, type ServerTls } from "./redis";
+export { PostgresListener, listenConnection, type PostgresListenerOptions } from "./postgres-listener";
 export { runMigrations, readMigrations, advisoryLockKey, type Migration, type MigrationResult, type RunMigrationsOptions } from "./migrations";
 export { registerWithConsul, consulServiceDefinition, type ConsulRegistration, type ConsulRegistrationOptions } from "./consul";
 export { consulRequest, pinnedConnection, ConsulRequestError, type ConsulConnection, type ConsulResponse } from "./consul-http";
 export { consulEnv, consulConnectionFromEnv, discoveredUrl, type ConsulEnvValues } from "./consul-env";
+export { serverTlsEnv, serverTlsFromEnv, type ServerTlsEnvValues } from "./server-tls";
 export { createDiscovery, instancesOf, nextIndex, type Discovery, type DiscoveryOptions, type ServiceInstance } from "./discovery";
 export { startTracing, instrumentTracing, type Tracing, type TracingOptions } from "./tracing";
-export { createJwksVerifier, rolesOf, TokenRejectedError, type JwksVerifierOptions, type Principal, type TokenVerifier } from "./token-verifier";
+export { createJwksVerifier, fetchVerifying, rolesOf, TokenRejectedError, type JwksVerifierOptions, type Principal, type TokenVerifier } from "./token-verifier";
 export { actorOf, principalOf, requireRole } from "./require-role";
 export { ensureContextManager, extractTraceContext, injectTraceHeaders, type TraceHeaders } from "./trace-context";

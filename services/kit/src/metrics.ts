@@ -1,4 +1,5 @@
-import { createServer, type Server } from "node:http";
+import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import type { FastifyInstance } from "fastify";
 import { collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
@@ -62,9 +63,12 @@ export interface MetricsServer {
   close(): Promise<void>;
 }
 
-/** Serves the registry on its own port so /metrics is never exposed through the gateway. */
-export function startMetricsServer(registry: Registry, port: number, host = "0.0.0.0"): Promise<MetricsServer> {
-  const server: Server = createServer((request, response) => {
+/**
+ * Serves the registry on its own port so /metrics is never exposed through the gateway; over
+ * HTTPS with `tls` (the service's leaf), which Prometheus verifies against the platform CA.
+ */
+export function startMetricsServer(registry: Registry, port: number, host = "0.0.0.0", tls?: { cert: string; key: string }): Promise<MetricsServer> {
+  const handle: RequestListener<typeof IncomingMessage, typeof ServerResponse> = (request, response) => {
     if (request.method !== "GET" || (request.url ?? "").split("?")[0] !== "/metrics") {
       response.writeHead(404, { "content-type": "text/plain" }).end("not found\n");
       return;
@@ -73,7 +77,8 @@ export function startMetricsServer(registry: Registry, port: number, host = "0.0
       (text) => response.writeHead(200, { "content-type": registry.contentType }).end(text),
       (error: unknown) => response.writeHead(500, { "content-type": "text/plain" }).end(`metrics failed: ${String(error)}\n`),
     );
-  });
+  };
+  const server: Server = tls ? createHttpsServer({ cert: tls.cert, key: tls.key, minVersion: "TLSv1.2" }, handle) : createServer(handle);
   return new Promise((resolve, reject) => {
     server.once("error", reject);
     server.listen(port, host, () => {

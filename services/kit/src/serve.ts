@@ -5,6 +5,7 @@ import { registerWithConsul, type ConsulRegistration, type ConsulRegistrationOpt
 import { consulConnectionFromEnv, type ConsulEnvValues } from "./consul-env";
 import { EnvError } from "./env";
 import { startMetricsServer, type MetricsServer } from "./metrics";
+import { serverTlsFromEnv, type ServerTlsEnvValues } from "./server-tls";
 
 export interface ServeOptions {
   port: number;
@@ -25,9 +26,12 @@ export interface ServeOptions {
   consul?: Omit<ConsulRegistrationOptions, "port"> & { port?: number };
   /**
    * Serve HTTPS with this certificate and key (PEM): the platform CA's leaf for the service, so
-   * the hop from the gateway is encrypted and verified. The metrics listener stays plain HTTP.
+   * the hop from the gateway is encrypted and verified. The metrics listener serves HTTPS with the
+   * same leaf (Prometheus verifies it against the CA), and Consul's check polls over https.
    */
   tls?: { cert: string; key: string };
+  /** A DNS name the leaf carries, which Consul's check verifies: it dials an address, not a name. */
+  tlsServerName?: string;
 }
 
 export interface RunningServer {
@@ -64,12 +68,24 @@ export async function startServer(app: FastifyInstance, options: ServeOptions): 
     port = (app.server.address() as AddressInfo).port;
   }
   let metrics: MetricsServer | undefined;
-  if (options.metricsPort !== undefined) metrics = await startMetricsServer(app.kit.metrics, options.metricsPort, host);
+  if (options.metricsPort !== undefined) {
+    try {
+      metrics = await startMetricsServer(app.kit.metrics, options.metricsPort, host, options.tls);
+    } catch (error) {
+      await app.close();
+      await closeHttps(https);
+      throw error;
+    }
+  }
   const shown = host === "0.0.0.0" ? "127.0.0.1" : host;
   let consul: ConsulRegistration | undefined;
   if (options.consul) {
     try {
-      consul = await registerWithConsul({ ...options.consul, port: options.consul.port ?? port });
+      consul = await registerWithConsul({
+        ...options.consul,
+        port: options.consul.port ?? port,
+        ...(https ? { checkScheme: "https" as const, ...(options.tlsServerName === undefined ? {} : { checkTlsServerName: options.tlsServerName }) } : {}),
+      });
     } catch (error) {
       await metrics?.close();
       await app.close();
@@ -81,7 +97,7 @@ export async function startServer(app: FastifyInstance, options: ServeOptions): 
   let stopping: Promise<void> | undefined;
   const running: RunningServer = {
     url: `${https ? "https" : "http"}://${shown}:${port}`,
-    metricsUrl: metrics ? `http://${shown}:${metrics.port}/metrics` : undefined,
+    metricsUrl: metrics ? `${https ? "https" : "http"}://${shown}:${metrics.port}/metrics` : undefined,
     shutdown(reason) {
       stopping ??= (async () => {
         app.log.info({ reason, probePeriodMs: options.probePeriodMs }, "shutdown: readiness now 503");
@@ -153,7 +169,7 @@ export function exitOnSignals(running: RunningServer, options: { gracePeriodMs: 
  * its own defaults, the Consul ones from the kit's consulEnv); these are the names and types the
  * kit relies on.
  */
-export interface ServeEnv extends ConsulEnvValues {
+export interface ServeEnv extends ConsulEnvValues, ServerTlsEnvValues {
   PORT: number;
   HOST: string;
   METRICS_PORT: number;
@@ -163,12 +179,20 @@ export interface ServeEnv extends ConsulEnvValues {
 }
 
 /**
- * How `service` listens, drains and registers, from its validated environment. Registration is
- * off when CONSUL_HTTP_ADDR is unset; over HTTPS, Consul's CA and client certificate files are
- * read here, once.
+ * How `service` listens, drains and registers, from its validated environment. HTTPS when
+ * TLS_CERT_FILE and TLS_KEY_FILE are set (Consul's check then verifies TLS_SERVER_NAME, by default
+ * the service's name, which its leaf carries on both targets). Registration is off when
+ * CONSUL_HTTP_ADDR is unset; over HTTPS, Consul's CA and client certificate files are read here, once.
  */
 export function serveOptionsFrom(service: string, config: ServeEnv): ServeOptions {
-  const options: ServeOptions = { port: config.PORT, host: config.HOST, metricsPort: config.METRICS_PORT, probePeriodMs: config.SHUTDOWN_PROBE_PERIOD_MS };
+  const tls = serverTlsFromEnv(config);
+  const options: ServeOptions = {
+    port: config.PORT,
+    host: config.HOST,
+    metricsPort: config.METRICS_PORT,
+    probePeriodMs: config.SHUTDOWN_PROBE_PERIOD_MS,
+    ...(tls ? { tls, tlsServerName: config.TLS_SERVER_NAME ?? service } : {}),
+  };
   const connection = consulConnectionFromEnv(config);
   if (connection === undefined) return options;
   return {

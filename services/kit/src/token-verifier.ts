@@ -1,3 +1,6 @@
+import { request as httpsRequest } from "node:https";
+import { isIP } from "node:net";
+import { EnvError } from "./env";
 import type { JWTPayload } from "jose" with { "resolution-mode": "import" };
 
 /** Who made a request, as the users service vouched for it. */
@@ -34,6 +37,12 @@ export interface JwksVerifierOptions {
   algorithms?: string[];
   /** Required `typ` header; the users service marks access tokens `at+jwt` (RFC 9068). */
   type?: string;
+  /**
+   * The CA (PEM) an https JWKS URL is verified against: the platform CA, whose leaf the users
+   * service serves. Every fetch then checks the certificate against `jwksUrl`'s host name, also
+   * when discovery hands out an address. Without it, Node's default roots.
+   */
+  ca?: string;
 }
 
 const UNAVAILABLE_CODES = new Set(["ERR_JWKS_TIMEOUT", "ERR_JOSE_GENERIC", "ERR_JWKS_INVALID"]);
@@ -43,6 +52,30 @@ export class TokenRejectedError extends Error {
     super(reason);
     this.name = "TokenRejectedError";
   }
+}
+
+/** A fetch for jose that verifies against `ca` and checks `servername`, whatever address the URL holds. */
+export function fetchVerifying(ca: string, name: string): (url: string, init: { method?: string; headers?: ConstructorParameters<typeof Headers>[0]; signal?: AbortSignal | null }) => Promise<Response> {
+  // An address is checked as itself (it cannot travel as SNI); a DNS name is checked whatever address is dialled.
+  const servername = isIP(name) === 0 ? { servername: name } : {};
+  return (url, init) =>
+    new Promise<Response>((resolve, reject) => {
+      const target = new URL(url);
+      if (target.protocol !== "https:") return reject(new Error(`${url}: the JWKS is fetched over https only once a CA is given`));
+      const request = httpsRequest(
+        target,
+        { method: init.method ?? "GET", headers: Object.fromEntries(new Headers(init.headers ?? {})), ca, ...servername, ...(init.signal ? { signal: init.signal } : {}) },
+        (response) => {
+          const chunks: Buffer[] = [];
+          response.on("data", (chunk: Buffer) => chunks.push(chunk));
+          response.on("error", reject);
+          response.on("end", () => resolve(new Response(Buffer.concat(chunks), { status: response.statusCode ?? 502 })));
+        },
+      );
+      // jose reports its own timeout (AbortSignal.timeout) as JWKSTimeout by the reason's name.
+      request.on("error", (error) => reject(init.signal?.aborted ? (init.signal.reason as Error) : error));
+      request.end();
+    });
 }
 
 export function rolesOf(payload: JWTPayload, claim: string): string[] {
@@ -60,6 +93,9 @@ export function rolesOf(payload: JWTPayload, claim: string): string[] {
 export async function createJwksVerifier(options: JwksVerifierOptions): Promise<TokenVerifier> {
   // jose is an ES module; a dynamic import keeps this CommonJS package loading it natively.
   const jose = await import("jose");
+  const template = new URL(options.jwksUrl);
+  if (options.ca !== undefined && template.protocol !== "https:") throw new EnvError([`JWKS_URL: a CA is given (JWKS_CA_FILE) but ${template.protocol}// is plain text; use https://`]);
+  const verifying = options.ca === undefined ? undefined : { [jose.customFetch]: fetchVerifying(options.ca, template.hostname) };
   const sets = new Map<string, ReturnType<typeof jose.createRemoteJWKSet>>();
   const keysAt = (url: string) => {
     let set = sets.get(url);
@@ -69,6 +105,7 @@ export async function createJwksVerifier(options: JwksVerifierOptions): Promise<
         // One small GET per minute and replica, so a retired key stops verifying within a minute.
         cacheMaxAge: options.cacheMaxAgeMs ?? 60_000,
         timeoutDuration: options.timeoutMs ?? 5000,
+        ...verifying,
       });
       sets.set(url, set);
     }

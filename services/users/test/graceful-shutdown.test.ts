@@ -95,7 +95,10 @@ describe("graceful shutdown on SIGTERM", () => {
     const firstUnready = probes.findIndex((p) => p.status === 503);
     expect(firstUnready, JSON.stringify(probes)).toBeGreaterThanOrEqual(0);
     expect(JSON.parse(probes[firstUnready]!.body).error.code).toBe("SHUTTING_DOWN");
-    expect(probes.slice(firstUnready + 1, -1).every((p) => p.status === 503)).toBe(true);
+    // Never ready again. A probe that reached the kernel's accept queue as the listener closed is
+    // reset rather than refused (seen once in a full CI run): for a prober that is the same failure.
+    const afterUnready = probes.slice(firstUnready + 1, -1);
+    expect(afterUnready.filter((p) => p.status !== 503 && p.status !== "reset"), JSON.stringify(probes)).toEqual([]);
     expect(probes.at(-1)!.status).toBe("refused");
     expect(closedAt - signalledAt).toBeGreaterThanOrEqual(PROBE_PERIOD_MS - 100);
 
