@@ -301,7 +301,7 @@ describe("the dev stack on a real Docker engine", { timeout: 300_000 }, () => {
   it("binds published ports to the configured address only; the engine applies none to a container on internal networks only", async () => {
     const api = engine!.api;
     const published = replayed.filter((c) => ((c.inputs.ports as unknown[]) ?? []).length > 0);
-    expect(published.map((c) => c.resource).sort()).toEqual(["gateway", "minio", "mongo", "pgbouncer", "postgres", "rabbitmq", "redis"]);
+    expect(published.map((c) => c.resource).sort()).toEqual(["consul", "gateway", "minio", "mongo", "pgbouncer", "postgres", "rabbitmq", "redis"]);
     const ignored: string[] = [];
     for (const container of published) {
       const inspected = await api.call<{ HostConfig: { PortBindings: Record<string, { HostIp: string; HostPort: string }[]> }; NetworkSettings: { Ports: Record<string, { HostIp: string; HostPort: string }[] | null> } }>(
@@ -309,7 +309,8 @@ describe("the dev stack on a real Docker engine", { timeout: 300_000 }, () => {
         `/containers/${container.id}/json`,
       );
       const configured = Object.entries(inspected.HostConfig.PortBindings).flatMap(([port, list]) => list.map((b) => `${port} ${b.HostIp}:${b.HostPort}`));
-      const want = (container.inputs.ports as { internal: number; external: number }[]).map((p) => `${p.internal}/tcp ${PUBLISH_ADDRESS}:${p.external}`);
+      // Consul's DNS and gossip ports are published over UDP as well.
+      const want = (container.inputs.ports as { internal: number; external: number; protocol?: string }[]).map((p) => `${p.internal}/${p.protocol ?? "tcp"} ${PUBLISH_ADDRESS}:${p.external}`);
       expect(configured.sort(), container.resource).toEqual(want.sort());
       const applied = Object.entries(inspected.NetworkSettings.Ports ?? {}).flatMap(([port, list]) => (list ?? []).map((b) => ({ port, address: b.HostIp, hostPort: b.HostPort })));
       if (applied.length === 0) ignored.push(container.resource);
