@@ -48,8 +48,11 @@ function sessionDefaultProblems(defaults: RoleSessionDefaults, field: string): s
   );
 }
 
-/** ALTER ROLE … SET: stored in pg_db_role_setting and applied at the start of every session of the role. */
-function roleDefaults(role: string, defaults: RoleSessionDefaults): string[] {
+/**
+ * ALTER ROLE … SET: stored in pg_db_role_setting and applied at the start of every session of the
+ * role. Exported for test databases, which must give a service role the limits the platform gives it.
+ */
+export function roleDefaults(role: string, defaults: RoleSessionDefaults = SERVICE_SESSION_DEFAULTS): string[] {
   return [
     `ALTER ROLE ${quoteIdent(role)} SET statement_timeout = ${defaults.statementTimeoutMs};`,
     `ALTER ROLE ${quoteIdent(role)} SET idle_in_transaction_session_timeout = ${defaults.idleInTransactionSessionTimeoutMs};`,

@@ -8,6 +8,7 @@ import { startRabbit, type RabbitNode } from "../../../../scripts/local-servers/
 import { startRedis, type RedisServer } from "../../../../scripts/local-servers/redis-server";
 import { testPki } from "../../../../scripts/local-servers/shared-test-pki";
 import { MIGRATIONS_DIR } from "../../src/migrations-dir";
+import { roleDefaults } from "../../../../components/database/postgres/postgres-init-sql";
 import { startJwksServer, type JwksServer } from "./jwks-server";
 
 export const ISSUER = "https://users.fundament.test";
@@ -78,6 +79,8 @@ async function prepare(
   const database = `config_${process.pid}`;
   postgres.psql(`CREATE ROLE config LOGIN PASSWORD '${databasePassword}'`);
   postgres.psql(`CREATE DATABASE ${database} OWNER config`);
+  // The limits the platform's init SQL gives every service role (PgBouncer drops the pool's own).
+  for (const statement of roleDefaults("config")) postgres.psql(statement);
   const databaseUrl = `postgres://config@127.0.0.1:${postgres.port}/${database}`;
   const pool = createPgPool({ url: databaseUrl, password: databasePassword, ca: postgres.caPem, applicationName: "config-test-migrate", max: 1 });
   try {

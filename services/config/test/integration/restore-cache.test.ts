@@ -7,6 +7,7 @@ import { startPostgres, type PostgresServer } from "../../../../scripts/local-se
 import { buildApp } from "../../src/app";
 import { listenConnection, PostgresChangeFeed } from "../../src/change-feed";
 import { AUDIENCE, ISSUER, quietLogger, startConfigServers, type ConfigServers } from "./config-servers";
+import { roleDefaults } from "../../../../components/database/postgres/postgres-init-sql";
 
 let servers: ConfigServers;
 let token: string;
@@ -80,6 +81,7 @@ describe("a restored database under a warm cache", () => {
     const fresh = await startPostgres();
     others.push(fresh);
     fresh.psql(`CREATE ROLE config LOGIN PASSWORD '${servers.databasePassword}'`);
+    for (const statement of roleDefaults("config")) fresh.psql(statement);
     restoreInto(fresh);
     const app = await service(fresh);
     expect(await read(app)).toMatchObject({ status: 200, body: { version: 1, document: { n: 1 } } });

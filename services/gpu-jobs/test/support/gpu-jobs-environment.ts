@@ -9,6 +9,7 @@ import { buildApp, type GpuJobsApp, type GpuJobsMessaging, type PlacementSetting
 import { MIGRATIONS_DIR } from "../../src/migrations-dir";
 import type { Provider } from "../../src/placement/rank-offers";
 import type { ProviderAdapter } from "../../src/providers/provider-adapter";
+import { roleDefaults } from "../../../../components/database/postgres/postgres-init-sql";
 
 export const ISSUER = "https://users.fundament.test";
 export const AUDIENCE = "fundament";
@@ -58,6 +59,8 @@ export async function startGpuJobsEnvironment(): Promise<GpuJobsEnvironment> {
   const database = `gpu_jobs_${process.pid}`;
   postgres.psql(`CREATE ROLE gpu_jobs LOGIN PASSWORD '${databasePassword}'`);
   postgres.psql(`CREATE DATABASE ${database} OWNER gpu_jobs`);
+  // The limits the platform's init SQL gives every service role.
+  for (const statement of roleDefaults("gpu_jobs")) postgres.psql(statement);
   const databaseUrl = `postgres://gpu_jobs@127.0.0.1:${postgres.port}/${database}`;
   const migrate = createPgPool({ url: databaseUrl, password: databasePassword, ca: postgres.caPem, applicationName: "gpu-jobs-test-migrate", max: 1 });
   await runMigrations({ pool: migrate, directory: MIGRATIONS_DIR, lockName: "gpu-jobs" });
