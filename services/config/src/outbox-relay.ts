@@ -30,7 +30,7 @@ interface OutboxRow {
 const RELAY_LOCK_KEY = "7316432815223210001";
 
 /**
- * Moves change events from config_outbox to the broker. An advisory lock lets one replica relay
+ * Moves change events from config_outbox to the broker. A transaction-scoped advisory lock lets one replica relay
  * at a time (the others wait, then find the rows gone), so a namespace's events leave in commit
  * order. A row is deleted only after the broker confirmed it: a crash between the confirm and
  * the delete repeats an event (consumers dedupe on the message id
@@ -96,32 +96,41 @@ export class OutboxRelay {
       broken = error;
     };
     client.on("error", onError);
-    let locked = false;
     try {
-      // A session lock, not a transaction: waiting on the broker inside a transaction would run
-      // into idle_in_transaction_session_timeout. Waiting for the other replica's batch is
-      // expected here, so the statement timeout is lifted for the wait and reset after it.
-      await client.query("SET statement_timeout = '60s'");
-      await client.query("SELECT pg_advisory_lock($1::bigint)", [RELAY_LOCK_KEY]);
-      locked = true;
-      await client.query("RESET statement_timeout");
+      // One transaction, with a transaction-scoped lock and settings: the pool is PgBouncer's
+      // transaction pooling, where only a transaction keeps one server connection. A session lock
+      // or SET would stay behind on a server connection other clients then get, and the next
+      // pass would wait on its own forgotten lock. Waiting for another replica's batch, and for
+      // the broker's confirms with the transaction open, is expected: both limits are lifted to
+      // 60 s for this transaction only.
+      await client.query("BEGIN");
+      await client.query("SET LOCAL statement_timeout = '60s'");
+      await client.query("SET LOCAL idle_in_transaction_session_timeout = '60s'");
+      await client.query("SELECT pg_advisory_xact_lock($1::bigint)", [RELAY_LOCK_KEY]);
       const { rows } = await client.query<OutboxRow>("SELECT id, namespace, environment, version FROM config_outbox ORDER BY id LIMIT $1", [batchSize]);
       const published: string[] = [];
-      try {
-        for (const row of rows) {
-          const event: ChangeEvent = { namespace: row.namespace, environment: row.environment, version: row.version };
+      let failure: unknown;
+      for (const row of rows) {
+        const event: ChangeEvent = { namespace: row.namespace, environment: row.environment, version: row.version };
+        try {
           await this.options.publisher.publish(event, `${row.namespace}/${row.environment}/${row.version}`);
-          published.push(row.id);
+        } catch (error) {
+          failure = error;
+          break;
         }
-      } finally {
-        // What the broker confirmed leaves the outbox even when a later event failed.
-        if (published.length > 0) await client.query("DELETE FROM config_outbox WHERE id = ANY($1::bigint[])", [published]);
+        published.push(row.id);
       }
+      // What the broker confirmed leaves the outbox even when a later event failed.
+      if (published.length > 0) await client.query("DELETE FROM config_outbox WHERE id = ANY($1::bigint[])", [published]);
+      await client.query("COMMIT");
+      if (failure !== undefined) throw failure;
       return rows.length;
+    } catch (error) {
+      if (!broken) await client.query("ROLLBACK").catch((rollback: Error) => (broken = rollback));
+      throw error;
     } finally {
-      if (locked && !broken) await client.query("SELECT pg_advisory_unlock($1::bigint)", [RELAY_LOCK_KEY]).catch((error: Error) => (broken = error));
       client.off("error", onError);
-      // A broken connection is destroyed, which also drops its session lock.
+      // A broken connection is destroyed, which also ends its transaction and lock.
       client.release(broken);
     }
   }
