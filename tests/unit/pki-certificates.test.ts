@@ -56,12 +56,25 @@ function connectionHosts(run: StackView): Set<string> {
   };
   const outputs = unwrapSecrets(run.outputs) as Record<string, unknown>;
   for (const key of ["postgres", "databases", "redis", "mongo", "rabbitmq"]) walk(outputs[key]);
+  // Consul's clients (services, gateway, Prometheus, the ACL job) dial its API URL.
+  const consul = outputs.consul as { apiUrl?: string } | undefined;
+  if (consul?.apiUrl) hosts.add(new URL(consul.apiUrl).hostname);
   return hosts;
 }
 
 /** How a client on the target may spell a host: the runtime's naming, not the PKI's. */
 function spellings(stack: string, host: string, namespace: string): string[] {
   return stack === "dev" ? [host] : [host, `${host}.${namespace}`, `${host}.${namespace}.svc`, `${host}.${namespace}.svc.cluster.local`];
+}
+
+/**
+ * What Consul servers dial each other by, beside the name its clients dial: on Kubernetes each
+ * member by its pod name under the headless Service (retry_join), and on every target the name
+ * Consul's RPC checks on a server's certificate (verify_server_hostname: server.<datacenter>.consul).
+ */
+function consulPeerNames(stack: string, namespace: string, outputs: { environment: string; consul: { servers: number } }): string[] {
+  const members = stack === "dev" ? [] : Array.from({ length: outputs.consul.servers }, (_, i) => spellings(stack, `consul-${i}.consul`, namespace)).flat();
+  return [...members, `server.${outputs.environment}.consul`];
 }
 
 describe.each([
@@ -98,7 +111,8 @@ describe.each([
       expect(hosts, `no connection setting dials ${commonName}`).toContain(commonName);
       // "localhost": the probes a server runs inside its own container connect over TLS too.
       const extra = sans(server).filter((name) => name === "localhost");
-      expect(sans(server), commonName).toEqual([...spellings(stack, commonName, namespace), ...extra].sort());
+      const peers = commonName === "consul" ? consulPeerNames(stack, namespace, run.outputs as { environment: string; consul: { servers: number } }) : [];
+      expect(sans(server), commonName).toEqual([...spellings(stack, commonName, namespace), ...peers, ...extra].sort());
     }
   });
 
