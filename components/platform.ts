@@ -67,7 +67,7 @@ export class Platform extends pulumi.ComponentResource {
     this.edge = wireEdge(scope, { cluster: this.cluster, runtime, pki: this.pki });
     this.databases = wireDatabases(scope, { runtime, storage: this.storage, pki: this.pki });
     this.rabbitmq = wireBroker(scope, { runtime, pki: this.pki });
-    this.services = wireServices(scope, { runtime, zones, databases: this.databases, broker: this.rabbitmq, trustedProxies: this.edge.trustedProxies, caCertPem: this.pki.caCertPem });
+    this.services = wireServices(scope, { runtime, zones, databases: this.databases, broker: this.rabbitmq, trustedProxies: this.edge.trustedProxies, pki: this.pki });
     this.monitoring = wireMonitoring(scope, { runtime, scrapes, cluster: this.cluster });
     this.edge.gateway.serveRoutes();
     this.scheduling = wireScheduling(scope, { cluster: this.cluster, zones, databases: this.databases, broker: this.rabbitmq, services: this.services });
@@ -92,7 +92,8 @@ export class Platform extends pulumi.ComponentResource {
         certificates: Object.fromEntries(this.pki.leaves().map((leaf) => [leaf.name, { dnsNames: leaf.dnsNames, validUntil: leaf.validUntil, renewsFrom: leaf.renewsFrom }])),
       },
       objectStorage: { endpoint: this.storage.endpoint, buckets: this.storage.buckets },
-      services: Object.fromEntries(Object.entries(this.services.byName).map(([name, service]) => [name, service.workload.endpoint("http")])),
+      // Inside the platform: HTTPS with the service's leaf, verified against tls.caCertificate.
+      services: Object.fromEntries(Object.entries(this.services.byName).map(([name, service]) => [name, service.workload.endpoint("http").apply((e) => `https://${e.host}:${e.port}`)])),
       monitoring: this.monitoring.outputs(),
       ...this.edge.gateway.outputs(),
       cluster: cluster
