@@ -11,6 +11,10 @@ export interface LoadSpec {
   seconds: number;
   /** A file of bearer tokens, one a line; absent, requests carry no authorization. */
   tokensFile?: string;
+  /** The line of the tokens file the first request takes (default 0). */
+  startAt?: number;
+  /** Stop after this many requests instead of after `seconds`. */
+  amount?: number;
 }
 
 export interface LoadResult {
@@ -24,12 +28,13 @@ export interface LoadResult {
 function main(): void {
   const spec = JSON.parse(process.argv[2] ?? "") as LoadSpec;
   const tokens = spec.tokensFile === undefined ? [] : readFileSync(spec.tokensFile, "utf8").split("\n").filter((line) => line !== "");
-  let next = 0;
+  let next = tokens.length === 0 ? 0 : (spec.startAt ?? 0) % tokens.length;
   const instance = autocannon(
     {
       url: spec.url,
       connections: spec.connections,
       duration: spec.seconds,
+      ...(spec.amount === undefined ? {} : { amount: spec.amount }),
       ...(tokens.length === 0
         ? {}
         : {

@@ -25,9 +25,21 @@ export interface ServiceSettings {
   serviceAccount?: string;
 }
 
-/** PgBouncer's URL and the platform CA the kit verifies it with (the service and its migration job). */
+/** PgBouncer's URL and the platform CA the kit verifies it with (the service). */
 function postgresSettings(connections: ServiceConnections): Record<string, pulumi.Input<string>> {
   return { DATABASE_URL: postgresUrl(connections.postgres), DATABASE_CA_FILE: SERVICE_CA_FILE };
+}
+
+/**
+ * The migration job connects to PostgreSQL itself, as the same role: it lifts its session's
+ * statement_timeout (the role's default, postgres-init-sql.ts, would cancel a long migration) and
+ * holds a session advisory lock (services/kit/src/migrations.ts). Through PgBouncer's transaction
+ * pooling neither stays with the session: the lock would be taken on a server connection the
+ * next statement may not get, and the lifted timeout would stay on a pooled server connection
+ * that other sessions of the role then share.
+ */
+function migrationSettings(connections: ServiceConnections): Record<string, pulumi.Input<string>> {
+  return { DATABASE_URL: postgresUrl(connections.postgresSession), DATABASE_CA_FILE: SERVICE_CA_FILE };
 }
 
 export const JWT_ISSUER = "fundament-users";
@@ -47,6 +59,8 @@ export function usersSettings(
   return {
     env: {
       ...database,
+      // The account cache's feed LISTENs: PgBouncer's transaction pooling would never deliver a notification.
+      DATABASE_LISTEN_URL: postgresUrl(connections.postgresSession),
       // Per-address login limits must count the clients behind the gateway, not the gateway.
       ...(trustedProxies !== undefined ? { TRUST_PROXY: trustedProxies } : {}),
       REDIS_URL: redisUrl(connections.redis, true),
@@ -65,7 +79,7 @@ export function usersSettings(
       "jwt-signing-key": { variable: "JWT_SIGNING_KEY", value: signingKeyPem },
       "bootstrap-admin-password": { variable: "BOOTSTRAP_ADMIN_PASSWORD", value: admin.password },
     },
-    migrationEnv: database,
+    migrationEnv: migrationSettings(connections),
     migrationSecrets: ["database-password"],
   };
 }
@@ -99,7 +113,7 @@ export function configSettings(connections: ServiceConnections, usersHost: pulum
       "redis-password": { variable: "REDIS_PASSWORD", value: passwordOf(connections.redis) },
       "amqp-password": { variable: "AMQP_PASSWORD", value: passwordOf(connections.rabbitmq) },
     },
-    migrationEnv: database,
+    migrationEnv: migrationSettings(connections),
     migrationSecrets: ["database-password"],
   };
 }
@@ -160,7 +174,7 @@ export function gpuJobsSettings(
       "amqp-password": { variable: "AMQP_PASSWORD", value: passwordOf(connections.rabbitmq) },
       ...Object.fromEntries(keyed.map((provider) => [`${provider}-api-key`, { variable: `${provider.toUpperCase()}_API_KEY`, value: pulumi.secret(gpuJobs.apiKeys[provider]!) }])),
     },
-    migrationEnv: database,
+    migrationEnv: migrationSettings(connections),
     migrationSecrets: ["database-password"],
     ...(providers.includes("local") ? { storage: [{ name: "local-workers", path: GPU_JOBS_LOCAL_STATE, sizeGiB: 1 }] } : {}),
     ...(kubernetes && providers.includes("aws") ? { serviceAccount: kubernetes.serviceAccount } : {}),

@@ -15,7 +15,16 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** Polls `check` until it resolves true or `timeoutMs` passes. */
+/**
+ * Thrown by a waitFor check when waiting longer cannot help (the process it waits for has
+ * exited): the wait ends at once with this error, rather than at its timeout.
+ */
+export class WaitAbandoned extends Error {}
+
+/**
+ * Polls `check` until it resolves true or `timeoutMs` passes. Other errors from `check` count as
+ * "not yet" (a server refusing connections while it starts); the last one is in the timeout's message.
+ */
 export async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 30_000, everyMs = 100): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
@@ -23,6 +32,7 @@ export async function waitFor(what: string, check: () => Promise<boolean>, timeo
     try {
       if (await check()) return;
     } catch (error) {
+      if (error instanceof WaitAbandoned) throw error;
       lastError = error;
     }
     await new Promise((r) => setTimeout(r, everyMs));

@@ -1,8 +1,7 @@
-import { ChildProcess } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { listensOn, startOnFreePorts, waitFor } from "./free-port";
-import { captureOutput, chownTo, ownedTempDir, spawnAs, waitForExit, type ServiceUser } from "./server-process";
+import { listensOn, startOnFreePorts } from "./free-port";
+import { chownTo, ownedTempDir, ServerProcess, startOrCleanUp, type ServiceUser } from "./server-process";
 import { harnessCa, harnessLeafName } from "./harness-ca";
 import { testServer } from "./test-roots";
 
@@ -30,6 +29,8 @@ export interface PgBouncerServer {
   readonly user: ServiceUser;
   /** What PgBouncer printed so far (for failure messages). */
   output(): string;
+  /** Starts it again after stop(), with the same files and port. */
+  start(): Promise<void>;
   stop(): Promise<void>;
   destroy(): Promise<void>;
 }
@@ -80,20 +81,7 @@ async function startPgBouncerOn(options: PgBouncerOptions, port: number): Promis
   );
   chownTo(userlistPath, user);
   chownTo(iniPath, user);
-  let child: ChildProcess | undefined = spawnAs(user, pgbouncer.binary, [iniPath]);
-  const output = captureOutput(child);
-  const started = child;
-  try {
-    await waitFor(`pgbouncer on port ${port}`, async () => {
-      if (started.exitCode !== null) throw new Error(`pgbouncer exited ${started.exitCode}: ${output()}`);
-      return started.pid !== undefined && listensOn(started.pid, port);
-    });
-  } catch (error) {
-    started.kill("SIGKILL");
-    await waitForExit(started);
-    temp.remove();
-    throw error;
-  }
+  const serverProcess = new ServerProcess();
   const server: PgBouncerServer = {
     host: "127.0.0.1",
     port,
@@ -101,17 +89,14 @@ async function startPgBouncerOn(options: PgBouncerOptions, port: number): Promis
     caPath: ca.caPath,
     caPem: ca.caPem,
     user,
-    output,
-    async stop() {
-      if (!child) return;
-      child.kill("SIGTERM");
-      await waitForExit(child);
-      child = undefined;
-    },
+    output: () => serverProcess.output(),
+    start: () =>
+      serverProcess.spawn(user, pgbouncer.binary, [iniPath], {}, { what: `pgbouncer on port ${port}`, ready: (child) => child.pid !== undefined && listensOn(child.pid, port) }),
+    stop: () => serverProcess.signal("SIGTERM"),
     async destroy() {
       await server.stop();
       temp.remove();
     },
   };
-  return server;
+  return startOrCleanUp(server, server.destroy);
 }

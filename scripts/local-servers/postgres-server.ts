@@ -1,9 +1,8 @@
-import { ChildProcess } from "node:child_process";
 import { appendFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { POSTGRES_MAJOR } from "../../components/config/server-versions";
-import { startOnFreePorts, waitFor } from "./free-port";
-import { captureOutput, chownTo, ownedTempDir, runAs, runAsOrThrow, spawnAs, waitForExit, type ServiceUser } from "./server-process";
+import { startOnFreePorts } from "./free-port";
+import { chownTo, ownedTempDir, runAs, runAsOrThrow, ServerProcess, type ServiceUser } from "./server-process";
 import { harnessCa, harnessLeafName } from "./harness-ca";
 import { testServer } from "./test-roots";
 
@@ -92,8 +91,7 @@ async function startPostgresOn(options: PostgresServerOptions, port: number): Pr
   chownTo(join(dataDir, "postgresql.conf"), user);
   chownTo(join(dataDir, "pg_hba.conf"), user);
 
-  let child: ChildProcess | undefined;
-  let output = () => "";
+  const serverProcess = new ServerProcess();
   const run = (binary: string, args: string[], env: NodeJS.ProcessEnv = {}) =>
     runAs(user, join(POSTGRES_BIN, binary), args, { env: { HOME: temp.path, PGHOST: socketDir, PGPORT: String(port), PGSSLMODE: "verify-full", PGSSLROOTCERT: ca.caPath, ...env } });
   const psql = (sql: string, database = "postgres"): string => {
@@ -114,26 +112,14 @@ async function startPostgresOn(options: PostgresServerOptions, port: number): Pr
     user,
     psql,
     run,
-    async start() {
-      child = spawnAs(user, join(POSTGRES_BIN, "postgres"), ["-D", dataDir]);
-      output = captureOutput(child);
-      const started = child;
-      await waitFor(
-        `postgres on port ${port}`,
-        async () => {
-          if (started.exitCode !== null) throw new Error(`postgres exited ${started.exitCode}: ${output()}`);
-          return run("pg_isready", ["-q"]).status === 0;
-        },
-        60_000,
-      );
-    },
-    output: () => output(),
-    async stop() {
-      if (!child) return;
-      child.kill("SIGINT");
-      await waitForExit(child);
-      child = undefined;
-    },
+    start: () =>
+      serverProcess.spawn(user, join(POSTGRES_BIN, "postgres"), ["-D", dataDir], {}, {
+        what: `postgres on port ${port}`,
+        ready: () => run("pg_isready", ["-q"]).status === 0,
+        timeoutMs: 60_000,
+      }),
+    output: () => serverProcess.output(),
+    stop: () => serverProcess.signal("SIGINT"),
     async destroy() {
       await server.stop();
       temp.remove();

@@ -1,11 +1,10 @@
 // Prometheus, Alertmanager and the exporters, run from their test roots with a Workload's own
 // arguments, environment and files (the monitoring end-to-end test starts every one of them this way).
-import { ChildProcess } from "node:child_process";
 import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { ServerName } from "../../components/config/server-versions";
-import { listensOn, startOnFreePorts, waitFor } from "./free-port";
-import { captureOutput, chownTo, ownedTempDir, spawnAs, waitForExit, type ServiceUser } from "./server-process";
+import { listensOn, startOnFreePorts } from "./free-port";
+import { chownTo, ownedTempDir, ServerProcess, startOrCleanUp, type ServiceUser } from "./server-process";
 import { testServer } from "./test-roots";
 
 export interface PrometheusProcessOptions {
@@ -102,8 +101,7 @@ async function startOn(options: PrometheusProcessOptions, port: number): Promise
   const args = [...(options.args ?? []).filter((arg) => !LISTEN_FLAG.test(arg)).map(relocate), `--web.listen-address=127.0.0.1:${port}`];
   const env = Object.fromEntries(Object.entries(options.env ?? {}).map(([k, v]) => [k, relocate(v)]));
 
-  let child: ChildProcess | undefined;
-  let output = () => "";
+  const serverProcess = new ServerProcess();
   const handle: PrometheusProcess = {
     server: options.server,
     host: "127.0.0.1",
@@ -111,39 +109,19 @@ async function startOn(options: PrometheusProcessOptions, port: number): Promise
     url,
     dir: temp.path,
     user,
-    output: () => output(),
-    async start() {
-      child = spawnAs(user, program.binary, args, env);
-      output = captureOutput(child);
-      const started = child;
-      await waitFor(
-        `${options.server} on port ${port}`,
-        async () => {
-          if (started.exitCode !== null) throw new Error(`${program.binary} exited ${started.exitCode}: ${output()}`);
-          if (started.pid === undefined || !listensOn(started.pid, port)) return false;
-          return (await fetch(`${url}${options.readyPath}`)).status === 200;
-        },
-        60_000,
-        200,
-      );
-    },
-    async stop() {
-      if (!child) return;
-      const running = child;
-      child = undefined;
-      running.kill("SIGTERM");
-      await waitForExit(running);
-    },
+    output: () => serverProcess.output(),
+    start: () =>
+      serverProcess.spawn(user, program.binary, args, env, {
+        what: `${options.server} on port ${port}`,
+        ready: async (child) => child.pid !== undefined && listensOn(child.pid, port) && (await fetch(`${url}${options.readyPath}`)).status === 200,
+        timeoutMs: 60_000,
+        everyMs: 200,
+      }),
+    stop: () => serverProcess.signal("SIGTERM"),
     async destroy() {
       await handle.stop();
       temp.remove();
     },
   };
-  try {
-    await handle.start();
-  } catch (error) {
-    await handle.destroy();
-    throw error;
-  }
-  return handle;
+  return startOrCleanUp(handle, handle.destroy);
 }

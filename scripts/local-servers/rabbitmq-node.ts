@@ -1,8 +1,7 @@
-import { ChildProcess } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { listensOn, startOnFreePorts, waitFor } from "./free-port";
-import { captureOutput, chownTo, ownedTempDir, runAs, spawnAs, waitForExit, type ServiceUser } from "./server-process";
+import { listensOn, startOnFreePorts, WaitAbandoned, waitFor } from "./free-port";
+import { chownTo, ownedTempDir, runAs, ServerProcess, startOrCleanUp, waitForExit, type ServiceUser } from "./server-process";
 import { testServer } from "./test-roots";
 import { renderRabbitTlsConf, type RabbitTlsFiles } from "../../components/broker/rabbitmq-conf";
 import { testPki } from "./shared-test-pki";
@@ -124,8 +123,8 @@ async function startRabbitOn(options: RabbitNodeOptions, [amqpPort, distPort, ma
     if (result.status !== 0) throw new Error(`rabbitmqctl ${args.join(" ")} failed: ${result.stderr || result.stdout}`);
     return result.stdout;
   };
-  let child: ChildProcess | undefined;
-  let output = () => "";
+  const serverProcess = new ServerProcess();
+  const pidFile = env.RABBITMQ_PID_FILE as string;
   const node: RabbitNode = {
     host: "127.0.0.1",
     amqpPort,
@@ -137,43 +136,33 @@ async function startRabbitOn(options: RabbitNodeOptions, [amqpPort, distPort, ma
     dir: temp.path,
     ctl,
     async start() {
-      child = spawnAs(user, rabbit.binary, [], env);
-      output = captureOutput(child);
-      const started = child;
-      const pidFile = env.RABBITMQ_PID_FILE as string;
-      await waitFor(
-        `rabbitmq node ${nodeName}`,
-        async () => {
-          if (started.exitCode !== null) throw new Error(`rabbitmq-server exited ${started.exitCode}: ${output()}`);
+      await serverProcess.spawn(user, rabbit.binary, [], env, {
+        what: `rabbitmq node ${nodeName}`,
+        ready: (_child, output) => {
           // A listener whose port was taken stops the boot without ending the VM: give up now, and let the caller retry on new ports.
-          if (/eaddrinuse/i.test(output())) throw new Error(`rabbitmq node ${nodeName} could not bind a port: ${output()}`);
+          if (/eaddrinuse/i.test(output())) throw new WaitAbandoned(`rabbitmq node ${nodeName} could not bind a port: ${output()}`);
           // The listener must be this node's Erlang VM (it writes the pid file), not whoever took the port.
           return existsSync(pidFile) && listensOn(Number(readFileSync(pidFile, "utf8").trim()), amqpPort);
         },
-        90_000,
-        250,
-      ).catch((error: unknown) => {
-        throw new Error(`${String(error)}; rabbitmq-server said: ${output()}`);
+        timeoutMs: 90_000,
+        everyMs: 250,
+      }).catch((error: unknown) => {
+        throw new Error(`${String(error)}; rabbitmq-server said: ${serverProcess.output()}`);
       });
       ctl(["await_startup", "--timeout", "60"]);
     },
     async stop() {
-      if (!child) return;
-      const running = child;
-      child = undefined;
+      const running = serverProcess.detach();
+      if (!running) return;
       runAs(user, ctlPath, ["-n", nodeName, "shutdown"], { env, timeoutMs: 60_000 });
       await waitForExit(running, 60_000);
     },
     async kill() {
-      if (!child) return;
-      const running = child;
-      child = undefined;
+      if (!serverProcess.running) return;
       // The Erlang VM is a grandchild of the shell wrapper: kill it by its pid file.
-      const pidFile = env.RABBITMQ_PID_FILE as string;
       const vmPid = existsSync(pidFile) ? Number(readFileSync(pidFile, "utf8").trim()) : undefined;
       if (vmPid) runAs(undefined, "kill", ["-9", String(vmPid)]);
-      running.kill("SIGKILL");
-      await waitForExit(running);
+      await serverProcess.signal("SIGKILL");
       // The VM may hold its listener a moment after the kill; a start() before it is gone would
       // mistake the dying node for a started one.
       if (vmPid) await waitFor(`rabbitmq node ${nodeName} (pid ${vmPid}) to exit`, async () => !processAlive(vmPid), 30_000);
@@ -183,12 +172,8 @@ async function startRabbitOn(options: RabbitNodeOptions, [amqpPort, distPort, ma
       temp.remove();
     },
   };
-  try {
-    await node.start();
-  } catch (error) {
+  return startOrCleanUp(node, async () => {
     await node.kill();
     temp.remove();
-    throw error;
-  }
-  return node;
+  });
 }

@@ -1,8 +1,7 @@
-import { ChildProcess } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { listensOn, startOnFreePorts, waitFor } from "./free-port";
-import { captureOutput, chownTo, ownedTempDir, spawnAs, waitForExit, type ServiceUser } from "./server-process";
+import { listensOn, startOnFreePorts } from "./free-port";
+import { chownTo, ownedTempDir, ServerProcess, startOrCleanUp, type ServiceUser } from "./server-process";
 import { testServer } from "./test-roots";
 import { renderRedisTlsDirectives } from "../../components/database/redis/redis-conf";
 import { testPki } from "./shared-test-pki";
@@ -50,45 +49,21 @@ async function startRedisOn(conf: string, port: number, options: RedisStartOptio
   // Later directives win in redis.conf, so the harness appends its overrides.
   writeFileSync(confPath, `${conf}\n${added.join("\n")}\n# test harness\n${listener}\nbind 127.0.0.1\ndir ${temp.path}\ndaemonize no\nlogfile ""\n`);
   chownTo(confPath, user);
-  let child: ChildProcess | undefined;
-  let output = () => "";
+  const serverProcess = new ServerProcess();
   const server: RedisServer = {
     host: "127.0.0.1",
     port,
     dir: temp.path,
     tls,
     user,
-    async start() {
-      child = spawnAs(user, redis.binary, [confPath]);
-      output = captureOutput(child);
-      const started = child;
-      await waitFor(`redis on port ${port}`, async () => {
-        if (started.exitCode !== null) throw new Error(`redis-server exited ${started.exitCode}: ${output()}`);
-        return started.pid !== undefined && listensOn(started.pid, port);
-      });
-    },
-    async stop() {
-      if (!child) return;
-      child.kill("SIGTERM");
-      await waitForExit(child);
-      child = undefined;
-    },
-    async kill() {
-      if (!child) return;
-      child.kill("SIGKILL");
-      await waitForExit(child);
-      child = undefined;
-    },
+    start: () =>
+      serverProcess.spawn(user, redis.binary, [confPath], {}, { what: `redis on port ${port}`, ready: (child) => child.pid !== undefined && listensOn(child.pid, port) }),
+    stop: () => serverProcess.signal("SIGTERM"),
+    kill: () => serverProcess.signal("SIGKILL"),
     async destroy() {
       await server.kill();
       temp.remove();
     },
   };
-  try {
-    await server.start();
-  } catch (error) {
-    await server.destroy();
-    throw error;
-  }
-  return server;
+  return startOrCleanUp(server, server.destroy);
 }

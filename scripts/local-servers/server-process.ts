@@ -2,6 +2,7 @@ import { ChildProcess, spawn, spawnSync, SpawnSyncReturns } from "node:child_pro
 import { chownSync, copyFileSync, mkdtempSync, rmSync } from "node:fs";
 import { basename, join } from "node:path";
 import { SERVER_VERSIONS, type ServerVersion } from "../../components/config/server-versions";
+import { WaitAbandoned, waitFor } from "./free-port";
 import { inRoot, rootUser, sharedTempDir } from "./test-roots";
 
 export interface ServiceUser {
@@ -121,4 +122,78 @@ export function waitForExit(child: ChildProcess, timeoutMs = 30_000): Promise<vo
       resolve();
     });
   });
+}
+
+/** How ServerProcess.spawn knows the server is up. */
+export interface Readiness {
+  /** What the wait is for, as the timeout message says it ("redis on port 40123"). */
+  what: string;
+  ready: (child: ChildProcess, output: () => string) => boolean | Promise<boolean>;
+  timeoutMs?: number;
+  everyMs?: number;
+}
+
+/**
+ * The one process behind a harness server, started and stopped the same way by every harness.
+ * A server that exits while it starts fails the start at once, with what it printed, rather
+ * than at the wait's timeout: startOnFreePorts then retries a taken port without delay.
+ */
+export class ServerProcess {
+  private child: ChildProcess | undefined;
+  private captured: () => string = () => "";
+
+  /** What the process printed since its last start (the last 8000 characters). */
+  output(): string {
+    return this.captured();
+  }
+
+  get running(): boolean {
+    return this.child !== undefined;
+  }
+
+  async spawn(user: ServiceUser | undefined, command: string, args: string[], env: NodeJS.ProcessEnv, readiness: Readiness): Promise<void> {
+    const child = spawnAs(user, command, args, env);
+    this.child = child;
+    this.captured = captureOutput(child);
+    await waitFor(
+      readiness.what,
+      async () => {
+        if (child.exitCode !== null || child.signalCode !== null) {
+          throw new WaitAbandoned(`${basename(command)} exited ${child.exitCode ?? child.signalCode}: ${this.captured()}`);
+        }
+        return readiness.ready(child, this.captured);
+      },
+      readiness.timeoutMs,
+      readiness.everyMs,
+    );
+  }
+
+  /** Sends `signal` and waits for the exit (SIGKILL after `timeoutMs`); nothing when not running. */
+  async signal(signal: NodeJS.Signals, timeoutMs?: number): Promise<void> {
+    const running = this.detach();
+    if (!running) return;
+    running.kill(signal);
+    await waitForExit(running, timeoutMs);
+  }
+
+  /** Hands the running child to a caller that stops it another way (rabbitmqctl shutdown). */
+  detach(): ChildProcess | undefined {
+    const running = this.child;
+    this.child = undefined;
+    return running;
+  }
+}
+
+/**
+ * Starts a new server handle; when that fails, `cleanUp` stops what did start and removes its
+ * temporary directory before the error goes on (startOnFreePorts may try again on new ports).
+ */
+export async function startOrCleanUp<T extends { start(): Promise<void> }>(handle: T, cleanUp: () => Promise<void>): Promise<T> {
+  try {
+    await handle.start();
+  } catch (error) {
+    await cleanUp();
+    throw error;
+  }
+  return handle;
 }

@@ -21,7 +21,11 @@ interface Case {
   run(mode?: "ok" | "fail" | "truncated"): { status: number | null; stderr: string; argv: string[] };
 }
 
-/** A mongodump that records its argv, then writes a gzip archive where --archive= says (or fails as told). */
+/**
+ * A mongodump that records its argv, then writes a gzip archive where --archive= says (or fails as
+ * told). It stands in for a server that requires TLS: without --ssl, or without a readable CA
+ * file, it fails the way mongodump does against requireTLS (the server closes a plain connection).
+ */
 function setUp(retention = 2): Case {
   const dir = mkdtempSync(join(root, "case-"));
   const bin = join(dir, "bin");
@@ -31,7 +35,10 @@ function setUp(retention = 2): Case {
     join(bin, "mongodump"),
     `#!/bin/sh
 printf '%s\\n' "$@" > '${log}'
-for arg in "$@"; do case $arg in --archive=*) out=\${arg#--archive=} ;; esac; done
+ssl=no; ca=
+for arg in "$@"; do case $arg in --archive=*) out=\${arg#--archive=} ;; --ssl) ssl=yes ;; --sslCAFile=*) ca=\${arg#--sslCAFile=} ;; esac; done
+[ "$ssl" = yes ] || { echo "Failed: can't create session: connection(mongo:27017[-1]) socket was unexpectedly closed: EOF" >&2; exit 1; }
+grep -q 'BEGIN CERTIFICATE' "$ca" 2>/dev/null || { echo "Failed: error configuring client, can't load CA file: open $ca: no such file or directory" >&2; exit 1; }
 case "$MODE" in
   fail) echo "Failed: can't create session: connection() error occurred during connection handshake: auth error" >&2; exit 1 ;;
   truncated) printf 'partial archive' | gzip -c | head -c 12 > "$out" ;;
@@ -40,11 +47,13 @@ esac
 `,
   );
   chmodSync(join(bin, "mongodump"), 0o755);
+  const caFile = join(dir, "ca.crt");
+  writeFileSync(caFile, "-----BEGIN CERTIFICATE-----\nplatform CA\n-----END CERTIFICATE-----\n");
   const configFile = join(dir, "mongodump.yaml");
   writeFileSync(configFile, renderMongodumpConfig({ host: "mongo", port: 27017, password: PASSWORD }), { mode: 0o400 });
   const backupDir = join(dir, "volume", "backups");
   const script = join(dir, "mongo-backup.sh");
-  writeFileSync(script, renderMongoBackupScript({ backupDir, retention, configFile }));
+  writeFileSync(script, renderMongoBackupScript({ backupDir, retention, configFile, caFile }));
   return {
     dir,
     backupDir,
@@ -61,13 +70,16 @@ esac
 const complete = (backupDir: string) => (existsSync(backupDir) ? readdirSync(backupDir).filter((n) => /^\d{8}T\d{6}Z/.test(n)).sort() : []);
 
 describe("mongo backup script", () => {
-  it("runs mongodump --archive --gzip --oplog with the credential only in its --config file, and keeps the archive once it checks", () => {
+  it("runs mongodump --archive --gzip --oplog over verified TLS, the credential only in its --config file, and keeps the archive once it checks", () => {
     const c = setUp();
     const result = c.run();
     expect(result.status, result.stderr).toBe(0);
     const [stamp] = complete(c.backupDir);
-    const [config, archive, ...flags] = result.argv;
+    const [config, ssl, caFile, archive, ...flags] = result.argv;
     expect(config).toBe(`--config=${join(c.dir, "mongodump.yaml")}`);
+    // The Database Tools' TLS switches (they have no --tls flag); nothing that relaxes verification.
+    expect([ssl, caFile]).toEqual(["--ssl", `--sslCAFile=${join(c.dir, "ca.crt")}`]);
+    expect(result.argv.filter((arg) => /insecure|allowinvalid/i.test(arg))).toEqual([]);
     // Written into the run's work directory, which becomes the timestamped backup once it checks.
     expect(archive.startsWith(`--archive=${c.backupDir}/.partial-${stamp}-`) && archive.endsWith("/mongo.archive.gz")).toBe(true);
     expect(flags).toEqual(["--gzip", "--oplog"]);
@@ -85,7 +97,17 @@ describe("mongo backup script", () => {
     expect(url.host).toBe("mongo:27017");
     expect(decodeURIComponent(url.username)).toBe(MONGO_BACKUP_USER);
     expect(decodeURIComponent(url.password)).toBe(PASSWORD);
+    // TLS is switched on by the command line (--ssl --sslCAFile); nothing in the URI may turn it off.
     expect(Object.fromEntries(url.searchParams)).toEqual({ authSource: "admin", directConnection: "true" });
+  });
+
+  it("against a server that requires TLS, a script without the TLS switches would fail (the stand-in is strict)", () => {
+    const c = setUp();
+    writeFileSync(c.script, readFileSync(c.script, "utf8").replace(/ --ssl --sslCAFile='[^']*'/, ""));
+    const result = c.run();
+    expect(result.status).not.toBe(0);
+    expect(result.stderr).toContain("socket was unexpectedly closed");
+    expect(complete(c.backupDir)).toEqual([]);
   });
 
   it("a failed mongodump fails the run with mongodump's own message and leaves no backup behind", () => {
@@ -113,8 +135,8 @@ describe("mongo backup script", () => {
   });
 
   it("names the field and the reason for bad input", () => {
-    expect(() => renderMongoBackupScript({ backupDir: "/data/db/backups", retention: 0, configFile: "relative.yaml" })).toThrow(
-      "retention: must be an integer from 1 to 1000 (got 0)\nconfigFile: must be an absolute plain path (got \"relative.yaml\")",
+    expect(() => renderMongoBackupScript({ backupDir: "/data/db/backups", retention: 0, configFile: "relative.yaml", caFile: "/etc/ca.crt; rm -rf /" })).toThrow(
+      'retention: must be an integer from 1 to 1000 (got 0)\nconfigFile: must be an absolute plain path (got "relative.yaml")\ncaFile: must be an absolute plain path (got "/etc/ca.crt; rm -rf /")',
     );
   });
 

@@ -12,6 +12,7 @@ import { MongoBackup } from "../../components/database/backups/mongo-backup";
 import { MONGO_BACKUP_USER, renderMongoBackupScript } from "../../components/database/backups/mongo-backup-script";
 import { mongoInitPlan } from "../../components/database/mongo/mongo-init-script";
 import { MONGOD_CONF_PATH, MONGO_EXPORTER_CA_PATH, MONGO_EXPORTER_PEM_PATH, MONGO_INIT_SCRIPT_PATH, MONGO_KEYFILE_COPY_PATH, MONGO_KEYFILE_PATH } from "../../components/database/mongo/mongo-workloads";
+import type { Probe } from "../../components/runtime/workload";
 import { PlatformPki } from "../../components/pki";
 import { Runtime, WorkloadFile } from "../../components/runtime/workload";
 import { ComponentMocks, mockComponentEngine } from "./component-mocks";
@@ -129,8 +130,9 @@ describe("Mongo component", () => {
     const passwordFile = init.files?.find((f) => f.path === planned.backup?.passwordFile);
     expect(await settled(passwordFile?.content ?? "")).toBe(password);
     expect(passwordFile?.secret).toBe(true);
+    const caFile = backup?.files?.find((f) => f.path.endsWith("-ca.crt"));
     expect(await settled(backup?.files?.find((f) => f.path.endsWith(".sh"))?.content ?? "")).toBe(
-      renderMongoBackupScript({ backupDir: "/data/db/backups", retention: 7, configFile: config?.path ?? "" }),
+      renderMongoBackupScript({ backupDir: "/data/db/backups", retention: 7, configFile: config?.path ?? "", caFile: caFile?.path ?? "" }),
     );
   });
 
@@ -145,13 +147,98 @@ describe("Mongo component", () => {
     expect(await settled(file(exporter, MONGO_EXPORTER_CA_PATH).content)).toBe(await settled(file(runtime.deployed[0], "/etc/mongo/tls/ca.pem").content));
   });
 
+  it("every client of mongod speaks TLS, verifies against the platform CA it mounts, and dials a name on mongod's leaf", async () => {
+    const caPem = await settled(component.caCertPem);
+    expect(caPem).toMatch(/BEGIN CERTIFICATE/);
+    const leafNames = pki?.leaves().find((leaf) => leaf.name === "mongo")?.dnsNames ?? [];
+    expect(leafNames).toEqual(expect.arrayContaining(["mongo", "localhost"]));
+    /** The CA file a client names must be mounted in that client, holding the platform CA. */
+    const expectCaMounted = async (owner: { name: string; files?: WorkloadFile[] }, path: string) => {
+      const mounted = file(owner, path);
+      expect(mounted.secret, `${owner.name}:${path}`).toBeFalsy();
+      expect(await settled(mounted.content), `${owner.name}:${path}`).toBe(caPem);
+    };
+    const [server, exporter] = runtime.deployed;
+    const conf = parse(await settled(file(server, MONGOD_CONF_PATH).content)) as { net: { tls: { mode: string; CAFile: string } } };
+    expect(conf.net.tls.mode).toBe("requireTLS");
+
+    // The probes: mongosh <uri> --tls --tlsCAFile <ca>, dialling localhost, which the leaf carries.
+    const probes = [server.health.startup, server.health.readiness, server.health.liveness].filter((p): p is Probe => p !== undefined);
+    expect(probes).toHaveLength(3);
+    for (const probe of probes) {
+      if (probe.kind !== "exec") throw new Error(`mongo probe is ${probe.kind}, not a mongosh command`);
+      const [program, uri, ...flags] = probe.command;
+      expect(program).toBe("mongosh");
+      const url = new URL(uri);
+      expect(leafNames).toContain(url.hostname);
+      expect(url.port).toBe("27017");
+      expect(url.searchParams.get("directConnection")).toBe("true");
+      const tls = flags.indexOf("--tls");
+      expect(tls).toBeGreaterThanOrEqual(0);
+      expect(flags[flags.indexOf("--tlsCAFile") + 1]).toBe(conf.net.tls.CAFile);
+      await expectCaMounted(server, conf.net.tls.CAFile);
+    }
+
+    // The init Job's connection string.
+    const [job] = runtime.jobs;
+    const script = await settled(file(job, MONGO_INIT_SCRIPT_PATH).content);
+    const plan = JSON.parse(/const plan = (\{[\s\S]*?\n\});/.exec(script)?.[1] ?? "{}") as ReturnType<typeof mongoInitPlan>;
+    const initUri = new URL(plan.uri);
+    expect(leafNames).toContain(initUri.hostname);
+    expect(initUri.searchParams.get("tls")).toBe("true");
+    await expectCaMounted(job, initUri.searchParams.get("tlsCAFile") ?? "");
+    // The member the replica set names is what mongod itself dials (over TLS, verified the same way).
+    expect(leafNames).toContain(plan.member.split(":")[0]);
+
+    // The backup job: the host in its URI, the CA its script names.
+    const backup = runtime.scheduled.find((j) => j.name === "mongo-backup");
+    if (!backup) throw new Error("no mongo-backup job");
+    const { uri } = parse(await settled(backup.files?.find((f) => f.path.endsWith("mongodump.yaml"))?.content ?? "")) as { uri: string };
+    expect(leafNames).toContain(new URL(uri).hostname);
+    const backupScript = await settled(file(backup, "/etc/fundament/mongo-backup.sh").content);
+    const sslCaFile = /mongodump [^\n]*--ssl --sslCAFile='([^']+)'/.exec(backupScript)?.[1] ?? "";
+    await expectCaMounted(backup, sslCaFile);
+
+    // The exporter.
+    const exporterUri = new URL(await settled(exporter.env?.MONGODB_URI ?? ""));
+    expect(leafNames).toContain(exporterUri.hostname);
+    expect(exporterUri.searchParams.get("tls")).toBe("true");
+    await expectCaMounted(exporter, exporterUri.searchParams.get("tlsCAFile") ?? "");
+
+    // The services' connection settings.
+    for (const output of Object.values(component.connections)) {
+      const connection = await settled(output);
+      expect(connection.tls).toBe(true);
+      expect(connection.caCertPem).toBe(caPem);
+      expect(leafNames).toContain(connection.host);
+    }
+
+    // mongod's own arguments carry no TLS flag: the image's first-start phase decides its
+    // temporary server's TLS mode from them (--tlsCertificateKeyFile there would make it allowTLS).
+    expect((server.args ?? []).join(" ")).not.toMatch(/--(tls|ssl)/);
+  });
+
+  it("nothing deployed turns TLS off or relaxes its verification", async () => {
+    const texts: [string, string][] = [];
+    for (const owner of [...runtime.deployed, ...runtime.jobs, ...runtime.scheduled]) {
+      for (const f of owner.files ?? []) texts.push([`${owner.name}:${f.path}`, await settled(f.content)]);
+      for (const [name, value] of Object.entries(owner.env ?? {})) texts.push([`${owner.name} env ${name}`, await settled(value)]);
+      texts.push([`${owner.name} command`, [...(owner.command ?? []), ...(owner.args ?? [])].join(" ")]);
+      for (const probe of Object.values("health" in owner ? owner.health : {})) if (probe?.kind === "exec") texts.push([`${owner.name} probe`, probe.command.join(" ")]);
+    }
+    expect(texts.length).toBeGreaterThan(10);
+    for (const [where, text] of texts) {
+      expect(text, where).not.toMatch(/tlsInsecure|AllowInvalid|(tls|ssl)=false|preferTLS|allowTLS|mode: disabled/i);
+    }
+  });
+
   it("outputs one secret connection per service: its own database, user and password, replica set rs0", async () => {
     expect(Object.keys(component.connections).sort()).toEqual(["gpu-jobs", "users"]);
     const job = runtime.jobs[0];
     for (const [service, output] of Object.entries(component.connections)) {
       expect(await pulumi.isSecret(output)).toBe(true);
       const connection: MongoConnection = await settled(output);
-      expect(connection).toMatchObject({ host: "mongo", port: 27017, user: service, replicaSet: "rs0" });
+      expect(connection).toMatchObject({ host: "mongo", port: 27017, user: service, replicaSet: "rs0", tls: true });
       // The password the service gets is the one the init Job sets for it.
       expect(await settled(file(job, `/run/secrets/mongo/${service}-password`).content)).toBe(connection.password);
     }

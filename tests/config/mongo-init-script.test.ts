@@ -1,7 +1,10 @@
 // No mongod can be installed on this machine, so the rendered mongosh script runs here against an
 // in-memory MODEL of the few shell APIs it calls. The model is strict where mongod is (auth first,
 // writes only on a primary, createUser refuses duplicates, rs.initiate refuses a second time,
-// conflicting index definitions are refused), but it is a model, not mongod.
+// conflicting index definitions are refused) and where requireTLS and the driver's verification
+// are (a connection string without tls=true is closed; the CA file must exist in the Job and be
+// the platform CA; the host must be a name on mongod's leaf; nothing may relax verification),
+// but it is a model, not mongod and not the Node driver.
 import { PlatformPki } from "../../components/pki";
 import { createHash } from "node:crypto";
 import { runInNewContext } from "node:vm";
@@ -11,8 +14,9 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { Mongo } from "../../components/database/mongo/mongo";
 import { mongoExporterSubject } from "../../components/database/mongo/mongo-certificates";
-import { MongoInitScriptInput, mongoIndexName, renderMongoInitScript } from "../../components/database/mongo/mongo-init-script";
-import { MONGO_INIT_SCRIPT_PATH, MONGO_ROOT_PASSWORD_PATH } from "../../components/database/mongo/mongo-workloads";
+import { mongoClientUri } from "../../components/database/mongo/mongo-client-tls";
+import { MongoInitScriptInput, mongoIndexName, mongoInitPlan, renderMongoInitScript } from "../../components/database/mongo/mongo-init-script";
+import { MONGO_CA_PATH, MONGO_INIT_SCRIPT_PATH, MONGO_ROOT_PASSWORD_PATH } from "../../components/database/mongo/mongo-workloads";
 import { DeployedWorkload, Job, Runtime, Workload } from "../../components/runtime/workload";
 
 interface ModelUser {
@@ -40,7 +44,8 @@ class MongoModel {
   readonly log: string[] = [];
 
   constructor(
-    readonly uri: string,
+    /** What a verifying client can reach: the member's address, the CA and the names on its leaf. */
+    readonly server: { port: number; caPem: string; leafNames: readonly string[] },
     readonly rootPassword: string,
   ) {}
 
@@ -126,7 +131,7 @@ function mongoshGlobals(model: MongoModel, files: Record<string, string>): Recor
         model.unreachableConnects--;
         throw shellError(6, "HostUnreachable", "connect ECONNREFUSED");
       }
-      if (uri !== model.uri) throw new Error(`unexpected connection string ${uri}`);
+      tlsConnect(model, files, uri);
       return database("admin");
     },
     rs: {
@@ -163,6 +168,29 @@ function mongoshGlobals(model: MongoModel, files: Record<string, string>): Recor
   };
 }
 
+/**
+ * What the driver and a requireTLS mongod do with a connection string, as far as the script's one
+ * connect() needs: a plain connection is closed by the server, the CA file is read from the
+ * container and must be the CA that signed the leaf, the host must be a name the leaf carries.
+ */
+function tlsConnect(model: MongoModel, files: Record<string, string>, uri: string): void {
+  const url = new URL(uri);
+  const options = url.searchParams;
+  const relaxing = [...options.keys()].filter((key) => /insecure|allowinvalid|disable/i.test(key));
+  if (relaxing.length > 0) throw new Error(`connection string relaxes TLS verification: ${relaxing.join(", ")}`);
+  if (url.port !== String(model.server.port)) throw shellError(6, "HostUnreachable", `connect ECONNREFUSED ${url.host}`);
+  if (options.get("tls") !== "true" && options.get("ssl") !== "true") {
+    throw Object.assign(new Error(`connection to ${url.host} closed`), { name: "MongoNetworkError" });
+  }
+  const caFile = options.get("tlsCAFile") ?? "";
+  if (!(caFile in files)) throw Object.assign(new Error(`ENOENT: no such file or directory, open '${caFile}'`), { code: "ENOENT" });
+  if (files[caFile] !== model.server.caPem) throw Object.assign(new Error("unable to verify the first certificate"), { code: "UNABLE_TO_VERIFY_LEAF_SIGNATURE" });
+  if (!model.server.leafNames.includes(url.hostname)) {
+    throw Object.assign(new Error(`Hostname/IP does not match certificate's altnames: Host: ${url.hostname}. is not in the cert's altnames`), { code: "ERR_TLS_CERT_ALTNAME_INVALID" });
+  }
+  if (options.get("directConnection") !== "true") throw new Error("the Job must talk to the one member it names (directConnection=true)");
+}
+
 /** One Job run: a fresh mongosh process (fresh globals) against the persistent model server. */
 function runJob(script: string, model: MongoModel, files: Record<string, string>): void {
   runInNewContext(script, mongoshGlobals(model, files), { timeout: 10_000 });
@@ -171,6 +199,7 @@ function runJob(script: string, model: MongoModel, files: Record<string, string>
 const input: MongoInitScriptInput = {
   host: "mongo",
   port: 27017,
+  tlsCAFile: "/etc/mongo/tls/ca.pem",
   replicaSet: "rs0",
   rootUser: "root",
   rootPasswordFile: "/run/secrets/mongo/root-password",
@@ -189,13 +218,15 @@ const input: MongoInitScriptInput = {
   ],
 };
 
-const files = {
+const CA_PEM = "-----BEGIN CERTIFICATE-----\nplatform CA\n-----END CERTIFICATE-----\n";
+const files: Record<string, string> = {
+  "/etc/mongo/tls/ca.pem": CA_PEM,
   "/run/secrets/mongo/root-password": "RootPassword0123456789\n",
   "/run/secrets/mongo/users-password": "UsersPassword0123456789\n",
   "/run/secrets/mongo/gpu-jobs-password": "GpuJobsPassword0123456789\n",
 };
 
-const newModel = () => new MongoModel("mongodb://mongo:27017/admin?directConnection=true", "RootPassword0123456789");
+const newModel = () => new MongoModel({ port: 27017, caPem: CA_PEM, leafNames: ["mongo", "localhost"] }, "RootPassword0123456789");
 
 describe("mongo init script (run against a model of mongosh + mongod, not a real mongod)", () => {
   const script = renderMongoInitScript(input);
@@ -278,8 +309,46 @@ describe("mongo init script (run against a model of mongosh + mongod, not a real
   });
 
   it("holds no password: they are read from the secret files at run time", () => {
-    for (const content of Object.values(files)) expect(script).not.toContain(content.trim());
-    for (const path of Object.keys(files)) expect(script).toContain(JSON.stringify(path));
+    const secrets = Object.entries(files).filter(([path]) => path.startsWith("/run/secrets/"));
+    expect(secrets).toHaveLength(3);
+    for (const [path, content] of secrets) {
+      expect(script).not.toContain(content.trim());
+      expect(script).toContain(JSON.stringify(path));
+    }
+  });
+
+  it("connects over TLS: tls=true, the CA file the Job mounts, the member by a name on mongod's leaf, nothing relaxed", () => {
+    const uri = new URL(mongoInitPlan(input).uri);
+    expect(uri.hostname).toBe("mongo");
+    expect(Object.fromEntries(uri.searchParams)).toEqual({ directConnection: "true", tls: "true", tlsCAFile: "/etc/mongo/tls/ca.pem" });
+    expect(script).not.toMatch(/insecure|allowinvalid/i);
+  });
+
+  it("against requireTLS: fails the Job before it changes anything when the server would not verify", () => {
+    const notOnLeaf = newModel();
+    expect(() => runJob(renderMongoInitScript({ ...input, host: "mongo.example.net" }), notOnLeaf, files)).toThrow(/does not match certificate's altnames/);
+    const noCa = newModel();
+    expect(() => runJob(renderMongoInitScript({ ...input, tlsCAFile: "/etc/ssl/other-ca.pem" }), noCa, files)).toThrow(/ENOENT/);
+    const otherCa = newModel();
+    expect(() => runJob(script, otherCa, { ...files, "/etc/mongo/tls/ca.pem": "-----BEGIN CERTIFICATE-----\nanother CA\n-----END CERTIFICATE-----\n" })).toThrow(/unable to verify/);
+    for (const model of [notOnLeaf, noCa, otherCa]) {
+      expect(model.initiateCalls).toBe(0);
+      expect(model.users.size).toBe(0);
+    }
+  });
+
+  it("the stand-in is strict: the same script with a plain connection string is closed by the server", () => {
+    const plain = script.replace("&tls=true&tlsCAFile=/etc/mongo/tls/ca.pem", "");
+    expect(plain).not.toBe(script);
+    expect(() => runJob(plain, newModel(), files)).toThrow(/closed/);
+  });
+
+  it("no connection option that relaxes verification can be rendered", () => {
+    expect(() => mongoClientUri({ host: "mongo", port: 27017, caFile: "/etc/mongo/tls/ca.pem", options: ["tlsAllowInvalidHostnames=true"] })).toThrow(
+      "mongo client options: TLS is always on and verified; remove tlsAllowInvalidHostnames=true",
+    );
+    expect(() => mongoClientUri({ host: "mongo", port: 27017, caFile: "/etc/mongo/tls/ca.pem", options: ["tls=false"] })).toThrow(/remove tls=false/);
+    expect(() => mongoClientUri({ host: "mongo", port: 27017, caFile: "ca.pem" })).toThrow('mongo client caFile: must be an absolute plain path (got "ca.pem")');
   });
 
   it("names unnamed indexes the way MongoDB does", () => {
@@ -307,7 +376,7 @@ describe("mongo init script (run against a model of mongosh + mongod, not a real
           passwordFile: `/run/secrets/mongo/${s.service}-password`,
           indexes: s.indexes,
         }));
-        const secretFiles: Record<string, string> = { "/run/secrets/mongo/root-password": "RootPassword0123456789" };
+        const secretFiles: Record<string, string> = { "/etc/mongo/tls/ca.pem": CA_PEM, "/run/secrets/mongo/root-password": "RootPassword0123456789" };
         for (const s of serviceInputs) secretFiles[s.passwordFile] = `pw-${s.service}-Xy`;
         const rendered = renderMongoInitScript({ ...input, services: serviceInputs });
         const model = newModel();
@@ -381,6 +450,7 @@ describe("the init Job exactly as the Mongo component deploys it (same model, no
       false,
     );
     const runtime = new RecordingRuntime();
+    const pki = new PlatformPki("pki", { naming: { target: "docker" }, settings: { caValidityHours: 87_600, validityHours: 8_760, earlyRenewalHours: 720 } });
     const mongo = new Mongo("mongo", {
       runtime,
       image: "mongo:7.0.16",
@@ -391,12 +461,16 @@ describe("the init Job exactly as the Mongo component deploys it (same model, no
         { service: "users", database: "users", indexes: [{ collection: "accounts", keys: { email: 1 }, unique: true }] },
         { service: "config", database: "config_store", indexes: [{ collection: "entries", keys: { key: 1, version: -1 } }] },
       ],
-      pki: new PlatformPki("pki", { naming: { target: "docker" }, settings: { caValidityHours: 87_600, validityHours: 8_760, earlyRenewalHours: 720 } }),
+      pki,
     });
     const jobFiles = await filesOf(runtime.jobs[0]);
     const serverFiles = await filesOf(runtime.deployed[0]);
     // The root user the image's entrypoint creates from its password file is the one the Job logs in as.
-    const model = new MongoModel("mongodb://mongo:27017/admin?directConnection=true", serverFiles[MONGO_ROOT_PASSWORD_PATH]);
+    // The server mongod is: its CA file and the names its leaf carries; the Job must verify both.
+    const leaf = pki.leaves().find((l) => l.name === "mongo");
+    expect(leaf?.dnsNames).toBeDefined();
+    const model = new MongoModel({ port: 27017, caPem: serverFiles[MONGO_CA_PATH], leafNames: leaf?.dnsNames ?? [] }, serverFiles[MONGO_ROOT_PASSWORD_PATH]);
+    expect(jobFiles[MONGO_CA_PATH]).toBe(await settled(pki.caCertPem));
     const script = jobFiles[MONGO_INIT_SCRIPT_PATH];
     runJob(script, model, jobFiles);
     runJob(script, model, jobFiles);

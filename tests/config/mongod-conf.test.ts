@@ -24,6 +24,8 @@ const DOCUMENTED: Record<string, Check> = {
   "net.tls.certificateKeyFile": absolutePath,
   "net.tls.CAFile": absolutePath,
   "net.tls.allowConnectionsWithoutCertificates": isBoolean,
+  // "TLS1_0, TLS1_1, TLS1_2, TLS1_3" as a comma-separated list, or "none" (net.tls.disabledProtocols).
+  "net.tls.disabledProtocols": (v) => v === "none" || (typeof v === "string" && v.split(",").every((p) => ["TLS1_0", "TLS1_1", "TLS1_2", "TLS1_3"].includes(p))),
   "security.authorization": oneOf("enabled", "disabled"),
   "security.keyFile": absolutePath,
   "security.clusterAuthMode": oneOf("keyFile", "sendKeyFile", "sendX509", "x509"),
@@ -35,6 +37,8 @@ const DOCUMENTED: Record<string, Check> = {
 
 /** Removed options (journaling is always on since 6.1): mongod 7.0 and 8.0 refuse to start with them. */
 const REMOVED = ["storage.journal.enabled", "net.ssl.mode", "net.serviceExecutor"];
+/** Documented, and each would weaken what requireTLS is for: none may appear. */
+const WEAKENING = ["net.tls.allowInvalidCertificates", "net.tls.allowInvalidHostnames", "net.tls.FIPSMode", "net.tls.certificateKeyFilePassword"];
 
 function leaves(value: unknown, prefix = ""): [string, unknown][] {
   if (value !== null && typeof value === "object" && !Array.isArray(value)) {
@@ -63,8 +67,11 @@ describe("renderMongodConf (checked against the documented options, not by mongo
     ["storage.dbPath", "/data/db", "data on the volume"],
     ["storage.wiredTiger.engineConfig.cacheSizeGB", 0.5, "cache from the 2 GiB limit, not the host's RAM"],
     ["net.port", 27017, "standard port"],
-    ["net.tls.mode", "preferTLS", "TLS offered, plain SCRAM still accepted"],
-    ["net.tls.allowConnectionsWithoutCertificates", true, "only the exporter presents a certificate"],
+    ["net.tls.mode", "requireTLS", "plain text refused on every connection"],
+    ["net.tls.certificateKeyFile", "/run/secrets/mongo/server.pem", "the leaf and its key"],
+    ["net.tls.CAFile", "/etc/mongo/tls/ca.pem", "client certificates and the member's own peer verified against the platform CA"],
+    ["net.tls.allowConnectionsWithoutCertificates", true, "SCRAM clients present no certificate; only the exporter does"],
+    ["net.tls.disabledProtocols", "TLS1_0,TLS1_1", "TLS 1.2 and 1.3 only"],
   ] as [string, unknown, string][])("%s is %s (%s)", (key, value) => {
     expect(settings.get(key)).toBe(value);
   });
@@ -74,7 +81,7 @@ describe("renderMongodConf (checked against the documented options, not by mongo
       expect(DOCUMENTED[key], `undocumented option ${key}`).toBeDefined();
       expect(DOCUMENTED[key](value), `${key}: ${JSON.stringify(value)}`).toBe(true);
     }
-    for (const key of REMOVED) expect(settings.has(key)).toBe(false);
+    for (const key of [...REMOVED, ...WEAKENING]) expect(settings.has(key), key).toBe(false);
   });
 
   it("leaves the official image's first-start phase a plain local server (it drops net, security, replication, systemLog)", () => {
@@ -83,6 +90,11 @@ describe("renderMongodConf (checked against the documented options, not by mongo
     const temporary = { ...conf };
     for (const section of ["systemLog", "processManagement", "net", "security", "replication"]) delete temporary[section];
     expect(Object.keys(temporary).sort()).toEqual(["operationProfiling", "storage"]);
+    // Every TLS setting lives under net, so requireTLS never reaches the temporary server; the
+    // entrypoint adds --tlsMode disabled (mongod-component test: no TLS flag in the args), and its
+    // plain mongosh on 127.0.0.1 can create the root user.
+    expect(leaves(temporary).filter(([key]) => /tls|ssl/i.test(key))).toEqual([]);
+    expect(leaves(conf).filter(([key]) => /tls|ssl/i.test(key)).every(([key]) => key.startsWith("net.tls."))).toBe(true);
   });
 
   it("refuses a memory limit below the minimum, naming the field", () => {

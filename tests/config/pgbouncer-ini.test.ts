@@ -5,7 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PGBOUNCER_STATS_USER, PgBouncerIniInput, renderPgBouncerIni, renderPgBouncerUserlist } from "../../components/database/postgres/pgbouncer-ini";
 import { PGBOUNCER_TLS } from "../../components/database/postgres/pgbouncer";
 import { renderPostgresHba } from "../../components/database/postgres/postgres-hba";
-import { renderPostgresInitSql } from "../../components/database/postgres/postgres-init-sql";
+import { renderPostgresInitSql, SERVICE_SESSION_DEFAULTS } from "../../components/database/postgres/postgres-init-sql";
+import { createPgPool } from "../../services/kit/src/postgres";
 import { scramSha256Verifier } from "../../components/database/postgres/postgres-scram";
 import { POSTGRES_MAJOR, SERVER_VERSIONS } from "../../components/config/server-versions";
 import { PgBouncerServer, startPgBouncer } from "../../scripts/local-servers/pgbouncer-server";
@@ -140,6 +141,89 @@ describe(`PgBouncer ${SERVER_VERSIONS.pgbouncer.debianVersion} with the rendered
     } finally {
       await Promise.all(clients.map((c) => c.end()));
     }
+  });
+
+  describe("session timeouts: PgBouncer drops the start-up parameters, the service role's defaults govern", () => {
+    const seconds = (ms: number) => `${ms / 1000}s`;
+
+    it("a session through PgBouncer as the service role sees the role's timeouts, whatever the client's pool asks for", async () => {
+      // The kit's pool sends both as start-up parameters; PgBouncer drops them (ignore_startup_parameters).
+      const pool = createPgPool({
+        url: `postgres://users@${bouncer.host}:${bouncer.port}/users`,
+        password: usersPassword,
+        ca: bouncer.caPem,
+        applicationName: "timeouts-through-pgbouncer",
+        max: 1,
+        statementTimeoutMs: 600_000,
+        idleInTransactionTimeoutMs: 600_000,
+      });
+      try {
+        const statement = await pool.query<{ statement_timeout: string }>("SHOW statement_timeout");
+        const idle = await pool.query<{ idle_in_transaction_session_timeout: string }>("SHOW idle_in_transaction_session_timeout");
+        expect(statement.rows[0].statement_timeout).toBe(seconds(SERVICE_SESSION_DEFAULTS.statementTimeoutMs));
+        expect(idle.rows[0].idle_in_transaction_session_timeout).toBe(seconds(SERVICE_SESSION_DEFAULTS.idleInTransactionSessionTimeoutMs));
+      } finally {
+        await pool.end();
+      }
+    });
+
+    it("a pg_sleep longer than the role's statement_timeout is cancelled by PostgreSQL; a short one completes; the session goes on", async () => {
+      const client = connect("users", usersPassword);
+      await client.connect();
+      try {
+        await client.query("SELECT pg_sleep(0.2)");
+        const started = Date.now();
+        const error = await client.query(`SELECT pg_sleep(${SERVICE_SESSION_DEFAULTS.statementTimeoutMs / 1000 + 3})`).then(
+          () => undefined,
+          (e: Error & { code?: string }) => e,
+        );
+        const elapsed = Date.now() - started;
+        expect(error?.message).toMatch(/canceling statement due to statement timeout/);
+        expect(error?.code).toBe("57014");
+        expect(elapsed).toBeGreaterThanOrEqual(SERVICE_SESSION_DEFAULTS.statementTimeoutMs - 100);
+        expect(elapsed).toBeLessThan(SERVICE_SESSION_DEFAULTS.statementTimeoutMs + 2_900);
+        expect((await client.query("SELECT 1 AS ok")).rows).toEqual([{ ok: 1 }]);
+      } finally {
+        await client.end();
+      }
+    }, 30_000);
+
+    it("a transaction left idle past the role's idle_in_transaction_session_timeout is ended and its row lock released", async () => {
+      postgres.psql("CREATE TABLE IF NOT EXISTS public.timeout_probe (id int PRIMARY KEY, n int)", "users");
+      postgres.psql("ALTER TABLE public.timeout_probe OWNER TO users; INSERT INTO public.timeout_probe VALUES (1, 0) ON CONFLICT DO NOTHING", "users");
+      const holder = connect("users", usersPassword);
+      const other = connect("users", usersPassword);
+      holder.on("error", () => undefined);
+      await holder.connect();
+      await other.connect();
+      try {
+        await holder.query("BEGIN");
+        await holder.query("SELECT n FROM public.timeout_probe WHERE id = 1 FOR UPDATE");
+        await new Promise((resolve) => setTimeout(resolve, SERVICE_SESSION_DEFAULTS.idleInTransactionSessionTimeoutMs + 1_500));
+        // The lock is gone: the update does not wait (it would be cancelled after 5 s if it did).
+        const started = Date.now();
+        await other.query("UPDATE public.timeout_probe SET n = n + 1 WHERE id = 1");
+        expect(Date.now() - started).toBeLessThan(2_000);
+        await expect(holder.query("SELECT 1")).rejects.toThrow();
+      } finally {
+        await other.end();
+        await holder.end().catch(() => undefined);
+      }
+    }, 40_000);
+
+    it("directly to PostgreSQL the kit's start-up parameter reaches the server; without one the role's default applies", async () => {
+      const direct = (statementTimeoutMs?: number) =>
+        createPgPool({ url: `postgres://users@${postgres.host}:${postgres.port}/users`, password: usersPassword, ca: postgres.caPem, applicationName: "timeouts-direct", max: 1, statementTimeoutMs });
+      const asked = direct(60_000);
+      const unset = direct();
+      try {
+        expect((await asked.query<{ statement_timeout: string }>("SHOW statement_timeout")).rows[0].statement_timeout).toBe("1min");
+        expect((await unset.query<{ statement_timeout: string }>("SHOW statement_timeout")).rows[0].statement_timeout).toBe(seconds(SERVICE_SESSION_DEFAULTS.statementTimeoutMs));
+      } finally {
+        await asked.end();
+        await unset.end();
+      }
+    });
   });
 
   it("lets the stats user read pool statistics on the admin console, and nothing else", async () => {

@@ -4,7 +4,7 @@ import { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BACKUP_ROLE, MONITOR_ROLE, serviceDatabaseProblems, serviceRoleName } from "../../components/database/postgres/postgres-databases";
 import { renderPostgresHba } from "../../components/database/postgres/postgres-hba";
-import { renderPostgresInitSql, ServiceRole } from "../../components/database/postgres/postgres-init-sql";
+import { MONITOR_SESSION_DEFAULTS, renderPostgresInitSql, SERVICE_SESSION_DEFAULTS, ServiceRole } from "../../components/database/postgres/postgres-init-sql";
 import { scramSha256Verifier } from "../../components/database/postgres/postgres-scram";
 import { POSTGRES_MAJOR } from "../../components/config/server-versions";
 import { PostgresServer, startPostgres } from "../../scripts/local-servers/postgres-server";
@@ -41,6 +41,9 @@ describe("renderPostgresInitSql", () => {
     ["REVOKE CONNECT, TEMPORARY ON DATABASE postgres FROM PUBLIC;"],
     [`GRANT pg_monitor TO "${MONITOR_ROLE}";`],
     [`GRANT pg_read_all_data TO "${BACKUP_ROLE}";`],
+    ['ALTER ROLE "users" SET statement_timeout = 5000;'],
+    ['ALTER ROLE "gpu_jobs" SET idle_in_transaction_session_timeout = 10000;'],
+    [`ALTER ROLE "${MONITOR_ROLE}" SET statement_timeout = 15000;`],
   ])("contains %s", (line) => {
     expect(sql.split("\n")).toContain(line);
   });
@@ -61,6 +64,25 @@ describe("renderPostgresInitSql", () => {
         },
       ),
       { numRuns: 50 },
+    );
+  });
+
+  it("gives every service role both session timeouts, and the backup role none (pg_dump sets its own)", () => {
+    const lines = sql.split("\n");
+    for (const role of ["users", "gpu_jobs"]) {
+      expect(lines.filter((l) => l.startsWith(`ALTER ROLE "${role}" SET `))).toEqual([
+        `ALTER ROLE "${role}" SET statement_timeout = ${SERVICE_SESSION_DEFAULTS.statementTimeoutMs};`,
+        `ALTER ROLE "${role}" SET idle_in_transaction_session_timeout = ${SERVICE_SESSION_DEFAULTS.idleInTransactionSessionTimeoutMs};`,
+      ]);
+    }
+    expect(lines.filter((l) => l.startsWith(`ALTER ROLE "${BACKUP_ROLE}"`))).toEqual([]);
+  });
+
+  it("names the field and the reason for bad session timeouts (0 would mean no limit)", () => {
+    expect(() =>
+      renderPostgresInitSql({ services: sample, monitorVerifier: "v", backupVerifier: "v", serviceSessionDefaults: { statementTimeoutMs: 0, idleInTransactionSessionTimeoutMs: 1.5 } }),
+    ).toThrow(
+      "serviceSessionDefaults.statementTimeoutMs: must be an integer of milliseconds from 1 to 2147483647 (got 0)\nserviceSessionDefaults.idleInTransactionSessionTimeoutMs: must be an integer of milliseconds from 1 to 2147483647 (got 1.5)",
     );
   });
 
@@ -138,6 +160,16 @@ describe(`PostgreSQL ${POSTGRES_MAJOR} initialised with the rendered init SQL`, 
       }),
       { numRuns: 20 },
     );
+  });
+
+  it("stores the roles' session timeouts in PostgreSQL: every session of the role starts with them", async () => {
+    const show = async (login: Login, database: string) =>
+      (await query(server, login, database, "SELECT current_setting('statement_timeout') AS s, current_setting('idle_in_transaction_session_timeout') AS i"))[0];
+    const secondsOf = (ms: number) => `${ms / 1000}s`;
+    expect(await show(users, "users")).toEqual({ s: secondsOf(SERVICE_SESSION_DEFAULTS.statementTimeoutMs), i: secondsOf(SERVICE_SESSION_DEFAULTS.idleInTransactionSessionTimeoutMs) });
+    expect(await show(gpuJobs, "gpu_jobs")).toEqual({ s: secondsOf(SERVICE_SESSION_DEFAULTS.statementTimeoutMs), i: secondsOf(SERVICE_SESSION_DEFAULTS.idleInTransactionSessionTimeoutMs) });
+    expect(await show(monitor, "postgres")).toEqual({ s: secondsOf(MONITOR_SESSION_DEFAULTS.statementTimeoutMs), i: secondsOf(MONITOR_SESSION_DEFAULTS.idleInTransactionSessionTimeoutMs) });
+    expect(await show(backup, "users")).toEqual({ s: "0", i: "0" });
   });
 
   it("never sees a plain-text password: pg_authid holds the rendered verifiers", () => {

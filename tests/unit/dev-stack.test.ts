@@ -229,5 +229,11 @@ describe("services on the dev stack", () => {
     expect(job.entrypoints).toEqual(["node", `services/${service}/dist/migrate.js`]);
     expect(job.attach).toBe(true);
     expect(job.restart).toBe("no");
+    // Migrations reach PostgreSQL itself: their session lifts the role's statement_timeout and
+    // holds an advisory lock, neither of which survives PgBouncer's transaction pooling.
+    const url = (job.envs as string[]).find((e) => e.startsWith("DATABASE_URL="));
+    expect(url).toMatch(new RegExp(`^DATABASE_URL=postgres://[a-z_]+@postgres:5432/${service}\\?sslmode=verify-full$`));
+    const served = (dev.revealed(dev.one(CONTAINER, service)).envs as string[]).find((e) => e.startsWith("DATABASE_URL="));
+    expect(served).toMatch(/@pgbouncer:6432\//);
   });
 });

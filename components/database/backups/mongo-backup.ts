@@ -5,6 +5,7 @@ import type { Mongo } from "../mongo/mongo";
 import { renderMongoBackupScript, renderMongodumpConfig } from "./mongo-backup-script";
 import { MONGO_IMAGE_USER } from "../mongo/mongo-workloads";
 import { MONGO_PORT } from "../mongo/mongod-conf";
+import { caFile } from "../../pki/tls-files";
 
 export interface MongoBackupArgs extends ServerBackupArgs {
   mongo: Mongo;
@@ -17,6 +18,7 @@ export interface MongoBackupArgs extends ServerBackupArgs {
  */
 export const MONGO_BACKUP_VOLUME_PATH = "/data/db";
 const CONFIG_PATH = "/run/secrets/mongo-backup/mongodump.yaml";
+const CA_PATH = "/etc/fundament/mongo-backup-ca.crt";
 
 /**
  * Scheduled `mongodump --archive --gzip --oplog` of the whole replica set (mongo-backup-script.ts),
@@ -34,9 +36,10 @@ export class MongoBackup extends pulumi.ComponentResource {
       name,
       args,
       {
-        script: () => renderMongoBackupScript({ backupDir: `${MONGO_BACKUP_VOLUME_PATH}/backups`, retention: args.retention, configFile: CONFIG_PATH }),
+        script: () => renderMongoBackupScript({ backupDir: `${MONGO_BACKUP_VOLUME_PATH}/backups`, retention: args.retention, configFile: CONFIG_PATH, caFile: CA_PATH }),
         scriptPath: "/etc/fundament/mongo-backup.sh",
         secretFile: { path: CONFIG_PATH, content: config },
+        files: [caFile(CA_PATH, args.mongo.caCertPem)],
         volumePath: MONGO_BACKUP_VOLUME_PATH,
         user: MONGO_IMAGE_USER,
         resources: { cpu: 0.5, memoryMiB: 256 },

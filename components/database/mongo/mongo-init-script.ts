@@ -1,6 +1,7 @@
 // The mongosh script the init Job runs: initiate the replica set once, then converge users and
 // indexes to what the config declares. Every step checks before it acts, so the Job can run on
 // every change (and be retried) without harm. It is never run from a healthcheck.
+import { mongoClientUri } from "./mongo-client-tls";
 
 export interface MongoIndexSpec {
   collection: string;
@@ -21,6 +22,8 @@ export interface MongoInitScriptInput {
   /** The replica set member address: how the Job and every client reach mongod. */
   host: string;
   port: number;
+  /** The platform CA inside the Job: mongod requires TLS, and the script verifies it by chain and host name. */
+  tlsCAFile: string;
   replicaSet: string;
   rootUser: string;
   rootPasswordFile: string;
@@ -51,7 +54,7 @@ interface InitPlan {
 
 export function mongoInitPlan(input: MongoInitScriptInput): InitPlan {
   return {
-    uri: `mongodb://${input.host}:${input.port}/admin?directConnection=true`,
+    uri: mongoClientUri({ host: input.host, port: input.port, caFile: input.tlsCAFile, database: "admin" }),
     member: `${input.host}:${input.port}`,
     replicaSet: input.replicaSet,
     waitSeconds: input.waitSeconds ?? 180,

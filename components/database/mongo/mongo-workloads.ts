@@ -2,6 +2,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { DeployedWorkload, Job, Workload, WorkloadResources } from "../../runtime/workload";
 import { MONGO_PORT } from "./mongod-conf";
+import { MONGO_PROBE_HOST, mongoClientUri, mongoshTlsFlags } from "./mongo-client-tls";
 
 export const MONGOD_CONF_PATH = "/etc/mongo/mongod.conf";
 export const MONGO_DATA_DIR = "/data/db";
@@ -30,8 +31,23 @@ export function mongoServicePasswordPath(service: string): string {
   return `/run/secrets/mongo/${service}-password`;
 }
 
-/** ping needs no authentication, so the healthcheck carries no credential at all. */
-export const MONGO_HEALTH_COMMAND = ["mongosh", "--quiet", "--norc", "--eval", "quit(db.adminCommand({ ping: 1 }).ok === 1 ? 0 : 1)"];
+/**
+ * ping needs no authentication, so the healthcheck carries no credential at all. mongod refuses
+ * plain text, so the probe speaks TLS and verifies the server against the CA mounted beside it,
+ * under the name it dials (MONGO_PROBE_HOST, on the leaf). The official image's mongosh is
+ * installed from mongodb-mongosh (policies/model/image-programs.ts).
+ */
+export function mongoHealthCommand(caFile: string = MONGO_CA_PATH, port: number = MONGO_PORT): string[] {
+  return [
+    "mongosh",
+    `mongodb://${MONGO_PROBE_HOST}:${port}/?directConnection=true&serverSelectionTimeoutMS=5000`,
+    ...mongoshTlsFlags(caFile),
+    "--quiet",
+    "--norc",
+    "--eval",
+    "quit(db.adminCommand({ ping: 1 }).ok === 1 ? 0 : 1)",
+  ];
+}
 
 // mongosh keeps logs under $HOME/.mongodb; the mongodb user's home is the data directory.
 const MONGOSH_ENV = { HOME: "/tmp" };
@@ -54,7 +70,10 @@ export function mongoServerWorkload(input: MongoServerWorkloadInput): Workload {
     role: "data",
     image: input.image,
     // The image's entrypoint stays: on an empty data directory it creates the root user from
-    // MONGO_INITDB_ROOT_* on a temporary local mongod (without replication and keyFile), then execs this.
+    // MONGO_INITDB_ROOT_* on a temporary mongod bound to 127.0.0.1, started from this config minus
+    // net, security, replication and systemLog, with --tlsMode disabled (no --tlsCertificateKeyFile
+    // among these args), and its own plain mongosh; then it execs this with TLS required. TLS
+    // settings must therefore stay in the config's net section, never in these args.
     args: ["sh", "-c", `install -m 0400 ${MONGO_KEYFILE_PATH} ${MONGO_KEYFILE_COPY_PATH} && exec docker-entrypoint.sh mongod --config ${MONGOD_CONF_PATH}`],
     zones: ["backend"],
     ports: [{ name: "mongo", port: MONGO_PORT }],
@@ -73,9 +92,9 @@ export function mongoServerWorkload(input: MongoServerWorkloadInput): Workload {
     ],
     health: {
       // First start runs the entrypoint's init phase, and a restart may replay a long journal.
-      startup: { kind: "exec", command: MONGO_HEALTH_COMMAND, periodSeconds: 5, failureThreshold: 60, timeoutSeconds: 10 },
-      readiness: { kind: "exec", command: MONGO_HEALTH_COMMAND, periodSeconds: 10, failureThreshold: 3, timeoutSeconds: 10 },
-      liveness: { kind: "exec", command: MONGO_HEALTH_COMMAND, periodSeconds: 20, failureThreshold: 6, timeoutSeconds: 10 },
+      startup: { kind: "exec", command: mongoHealthCommand(), periodSeconds: 5, failureThreshold: 60, timeoutSeconds: 10 },
+      readiness: { kind: "exec", command: mongoHealthCommand(), periodSeconds: 10, failureThreshold: 3, timeoutSeconds: 10 },
+      liveness: { kind: "exec", command: mongoHealthCommand(), periodSeconds: 20, failureThreshold: 6, timeoutSeconds: 10 },
     },
     resources: input.resources,
     storage: [{ name: "data", path: MONGO_DATA_DIR, sizeGiB: input.storageGiB }],
@@ -93,6 +112,8 @@ export interface MongoInitJobInput {
   script: pulumi.Input<string>;
   rootPassword: pulumi.Input<string>;
   servicePasswords: { service: string; password: pulumi.Input<string> }[];
+  /** The platform CA: the script's connection string verifies mongod against it (MONGO_CA_PATH). */
+  caCertPem: pulumi.Input<string>;
   mongo: DeployedWorkload;
 }
 
@@ -106,6 +127,7 @@ export function mongoInitJob(input: MongoInitJobInput): Job {
     env: MONGOSH_ENV,
     files: [
       { path: MONGO_INIT_SCRIPT_PATH, content: input.script, mode: 0o444 },
+      { path: MONGO_CA_PATH, content: input.caCertPem, mode: 0o444 },
       { path: MONGO_ROOT_PASSWORD_PATH, content: input.rootPassword, secret: true, mode: 0o400 },
       ...input.servicePasswords.map(({ service, password }) => ({
         path: mongoServicePasswordPath(service),
@@ -128,15 +150,12 @@ export function mongoInitJob(input: MongoInitJobInput): Job {
  * the host the exporter dials, so the host name is verified as well as the chain.
  */
 export function mongoExporterUri(host: string, port: number = MONGO_PORT): string {
-  const options = [
-    "directConnection=true",
-    "authMechanism=MONGODB-X509",
-    "authSource=%24external",
-    "tls=true",
-    `tlsCAFile=${MONGO_EXPORTER_CA_PATH}`,
-    `tlsCertificateKeyFile=${MONGO_EXPORTER_PEM_PATH}`,
-  ];
-  return `mongodb://${host}:${port}/?${options.join("&")}`;
+  return mongoClientUri({
+    host,
+    port,
+    caFile: MONGO_EXPORTER_CA_PATH,
+    options: ["authMechanism=MONGODB-X509", "authSource=%24external", `tlsCertificateKeyFile=${MONGO_EXPORTER_PEM_PATH}`],
+  });
 }
 
 export interface MongoExporterWorkloadInput {

@@ -47,6 +47,12 @@ export interface MongoConnection {
   user: string;
   password: string;
   replicaSet: string;
+  /**
+   * Always: mongod refuses plain text. Clients connect with `tls=true` and the CA as `tlsCAFile`
+   * (or the driver's `ca`), dialling `host`, which the server's leaf carries.
+   */
+  tls: true;
+  caCertPem: string;
 }
 
 export class Mongo extends pulumi.ComponentResource {
@@ -58,6 +64,8 @@ export class Mongo extends pulumi.ComponentResource {
   readonly connections: Record<string, pulumi.Output<MongoConnection>>;
   /** Password of MONGO_BACKUP_USER (role `backup` on admin), for MongoBackup; a Pulumi secret. */
   readonly backupPassword: pulumi.Output<string>;
+  /** The platform CA every client verifies mongod against. */
+  readonly caCertPem: pulumi.Output<string>;
 
   constructor(name: string, args: MongoArgs, opts?: pulumi.ComponentResourceOptions) {
     const problems = mongoArgsProblems(args);
@@ -98,6 +106,7 @@ export class Mongo extends pulumi.ComponentResource {
       renderMongoInitScript({
         host,
         port: MONGO_PORT,
+        tlsCAFile: MONGO_CA_PATH,
         replicaSet: MONGO_REPLICA_SET,
         rootUser: MONGO_ROOT_USER,
         rootPasswordFile: MONGO_ROOT_PASSWORD_PATH,
@@ -121,6 +130,7 @@ export class Mongo extends pulumi.ComponentResource {
           ...servicePasswords.map(({ entry, password: pw }) => ({ service: entry.service, password: pw.result })),
           { service: MONGO_BACKUP_USER, password: backupPassword.result },
         ],
+        caCertPem: certificates.caCertPem,
         mongo: this.workload,
       }),
       { parent: this },
@@ -144,14 +154,16 @@ export class Mongo extends pulumi.ComponentResource {
         entry.service,
         pulumi.secret(
           // initJob.host carries the Job as a dependency: whoever consumes the connection waits for its user to exist.
-          pulumi.all([endpoint, pw.result, this.initJob.host]).apply(
-            ([{ host, port }, servicePassword]): MongoConnection => ({
+          pulumi.all([endpoint, pw.result, certificates.caCertPem, this.initJob.host]).apply(
+            ([{ host, port }, servicePassword, caCertPem]): MongoConnection => ({
               host,
               port,
               database: entry.database,
               user: entry.service,
               password: servicePassword,
               replicaSet: MONGO_REPLICA_SET,
+              tls: true,
+              caCertPem,
             }),
           ),
         ),
@@ -159,6 +171,7 @@ export class Mongo extends pulumi.ComponentResource {
     );
 
     this.backupPassword = pulumi.secret(backupPassword.result);
+    this.caCertPem = certificates.caCertPem;
     this.registerOutputs({ host: this.workload.host, connections: this.connections });
   }
 }

@@ -1,5 +1,5 @@
 // mongod.conf (YAML) for a single-node replica set with keyFile cluster auth, user auth and TLS
-// offered alongside plain connections (TLS is what lets the exporter authenticate by certificate).
+// required on every connection (clients, and mongod's own connections to the member it names).
 import { stringify } from "yaml";
 
 export const MONGO_PORT = 27017;
@@ -41,7 +41,13 @@ export interface MongodConf {
   net: {
     port: number;
     bindIpAll: boolean;
-    tls: { mode: "preferTLS"; certificateKeyFile: string; CAFile: string; allowConnectionsWithoutCertificates: boolean };
+    tls: {
+      mode: "requireTLS";
+      certificateKeyFile: string;
+      CAFile: string;
+      allowConnectionsWithoutCertificates: boolean;
+      disabledProtocols: string;
+    };
   };
   security: { authorization: "enabled"; keyFile: string; clusterAuthMode: "keyFile" };
   replication: { replSetName: string };
@@ -57,12 +63,17 @@ export function mongodConf(input: MongodConfInput): MongodConf {
       // Reachability is the zone's job (backend only); inside it, every peer may connect.
       bindIpAll: true,
       tls: {
-        // Plain connections stay allowed for the services (SCRAM over the internal backend network);
-        // TLS is there for certificate (X.509) authentication.
-        mode: "preferTLS",
+        // Plain text is refused. The image's first-start phase is unaffected: its temporary
+        // localhost-only mongod runs from this file minus `net` (and with --tlsMode disabled),
+        // see mongo-workloads.ts.
+        mode: "requireTLS",
         certificateKeyFile: input.tlsCertificateKeyFile,
         CAFile: input.tlsCAFile,
+        // Services, the init Job and the backup log in with SCRAM over TLS and present no
+        // certificate; only the exporter does (X.509). A certificate that is presented is verified.
         allowConnectionsWithoutCertificates: true,
+        // TLS 1.2 and 1.3 only, as the platform's other servers.
+        disabledProtocols: "TLS1_0,TLS1_1",
       },
     },
     security: { authorization: "enabled", keyFile: input.keyFilePath, clusterAuthMode: "keyFile" },

@@ -94,9 +94,10 @@ export function renderPgBouncerIni(input: PgBouncerIniInput): string {
     `max_client_conn = ${input.maxClientConnections}`,
     "server_reset_query =",
     // Start-up parameters PgBouncer cannot track, which it would refuse the login over: JDBC's
-    // extra_float_digits, and the two timeouts the services' pools (services/kit) send. PgBouncer
-    // tracks only parameters PostgreSQL reports back, and the timeouts are not among them; through
-    // PgBouncer a session therefore runs with the server's own timeouts, not the pool's.
+    // extra_float_digits, and the two timeouts a pool may send (services/kit). PgBouncer tracks
+    // only parameters PostgreSQL reports back, and the timeouts are not among them, so it drops
+    // them: through PgBouncer a session runs with its role's timeouts, which the init SQL sets on
+    // every service role (ALTER ROLE … SET, postgres-init-sql.ts; tested through this file).
     "ignore_startup_parameters = extra_float_digits, statement_timeout, idle_in_transaction_session_timeout",
     "",
     "server_lifetime = 3600",

@@ -7,14 +7,54 @@ export interface ServiceRole {
   scramVerifier: string;
 }
 
+/** What every session of a role starts with, whatever path it arrives by. */
+export interface RoleSessionDefaults {
+  /** A runaway statement is cancelled by the server after this long. */
+  statementTimeoutMs: number;
+  /** A transaction left open (a crashed handler) is ended, releasing its locks, after this long. */
+  idleInTransactionSessionTimeoutMs: number;
+}
+
+/**
+ * The service roles' defaults: the same values the kit's pools ask for (services/kit/src/postgres.ts).
+ * They must live on the role because the services reach PostgreSQL through PgBouncer, which drops
+ * these start-up parameters (ignore_startup_parameters in pgbouncer-ini.ts: it cannot track them),
+ * so without a role default a pooled session would run with the server's (none). A session may
+ * still SET its own (a migration lifts statement_timeout on its direct connection).
+ */
+export const SERVICE_SESSION_DEFAULTS: RoleSessionDefaults = { statementTimeoutMs: 5_000, idleInTransactionSessionTimeoutMs: 10_000 };
+
+/**
+ * The exporter's role: its queries read statistics views and should never take long, but a
+ * scrape of a busy server may; pg_dump (the backup role) sets its own timeouts to 0 at start.
+ */
+export const MONITOR_SESSION_DEFAULTS: RoleSessionDefaults = { statementTimeoutMs: 15_000, idleInTransactionSessionTimeoutMs: 15_000 };
+
 export interface PostgresInitSqlInput {
   services: ServiceRole[];
   monitorVerifier: string;
   backupVerifier: string;
+  /** Default: SERVICE_SESSION_DEFAULTS. */
+  serviceSessionDefaults?: RoleSessionDefaults;
 }
 
 const quoteIdent = (name: string): string => `"${name.replace(/"/g, '""')}"`;
 const quoteLiteral = (value: string): string => `'${value.replace(/'/g, "''")}'`;
+
+function sessionDefaultProblems(defaults: RoleSessionDefaults, field: string): string[] {
+  // PostgreSQL takes these in milliseconds up to INT_MAX; 0 would mean "no limit", which is what a role default is here to prevent.
+  return (["statementTimeoutMs", "idleInTransactionSessionTimeoutMs"] as const).flatMap((key) =>
+    Number.isInteger(defaults[key]) && defaults[key] >= 1 && defaults[key] <= 2_147_483_647 ? [] : [`${field}.${key}: must be an integer of milliseconds from 1 to 2147483647 (got ${defaults[key]})`],
+  );
+}
+
+/** ALTER ROLE … SET: stored in pg_db_role_setting and applied at the start of every session of the role. */
+function roleDefaults(role: string, defaults: RoleSessionDefaults): string[] {
+  return [
+    `ALTER ROLE ${quoteIdent(role)} SET statement_timeout = ${defaults.statementTimeoutMs};`,
+    `ALTER ROLE ${quoteIdent(role)} SET idle_in_transaction_session_timeout = ${defaults.idleInTransactionSessionTimeoutMs};`,
+  ];
+}
 
 function loginRole(role: string, verifier: string): string {
   // NOINHERIT and no attribute beyond LOGIN: a service role can own its database and nothing else.
@@ -27,6 +67,9 @@ function loginRole(role: string, verifier: string): string {
  * PUBLIC on every database, so a role reaches only its own.
  */
 export function renderPostgresInitSql(input: PostgresInitSqlInput): string {
+  const serviceDefaults = input.serviceSessionDefaults ?? SERVICE_SESSION_DEFAULTS;
+  const problems = sessionDefaultProblems(serviceDefaults, "serviceSessionDefaults");
+  if (problems.length > 0) throw new Error(problems.join("\n"));
   const [schema, table] = BACKUP_STATUS_TABLE.split(".");
   const lines: string[] = [
     "-- Rendered by fundament (components/database/postgres-init-sql.ts).",
@@ -39,6 +82,7 @@ export function renderPostgresInitSql(input: PostgresInitSqlInput): string {
     loginRole(MONITOR_ROLE, input.monitorVerifier),
     `GRANT pg_monitor TO ${quoteIdent(MONITOR_ROLE)};`,
     `GRANT CONNECT ON DATABASE postgres TO ${quoteIdent(MONITOR_ROLE)};`,
+    ...roleDefaults(MONITOR_ROLE, MONITOR_SESSION_DEFAULTS),
     "",
     loginRole(BACKUP_ROLE, input.backupVerifier),
     // pg_read_all_data (PostgreSQL 14+) lets pg_dump read every table without superuser.
@@ -63,6 +107,7 @@ export function renderPostgresInitSql(input: PostgresInitSqlInput): string {
       "",
       `-- ${service.role}`,
       loginRole(service.role, service.scramVerifier),
+      ...roleDefaults(service.role, serviceDefaults),
       `CREATE DATABASE ${database} OWNER ${role};`,
       `REVOKE ALL ON DATABASE ${database} FROM PUBLIC;`,
       `GRANT CONNECT ON DATABASE ${database} TO ${quoteIdent(BACKUP_ROLE)};`,

@@ -1,5 +1,5 @@
-import { Client, type ClientConfig } from "pg";
-import { connectionFields, postgresTls, type Logger } from "@fundament/kit";
+import type { ClientConfig } from "pg";
+import { listenConnection as kitListenConnection, PostgresListener, type Logger } from "@fundament/kit";
 import { CHANGE_CHANNEL, type ChangeEvent, isChangeEvent } from "./version-store";
 import type { JsonValue } from "./json-patch";
 
@@ -107,25 +107,9 @@ export class ChangeWaiters implements ChangeFeed {
   }
 }
 
-/**
- * The LISTEN connection's settings from a postgres:// URL and the password file. pg lets fields
- * parsed from a connection string override explicit ones, so the URL is taken apart. LISTEN
- * needs a session of its own: through PgBouncer in transaction mode the server connection is
- * handed to other clients between transactions and the notifications never arrive, so the URL
- * is the server's (DATABASE_LISTEN_URL), not PgBouncer's.
- */
+/** The config service's LISTEN session, named so an operator finds it in pg_stat_activity. */
 export function listenConnection(url: string, password: string, ca: string): ClientConfig {
-  return {
-    port: 5432,
-    ...connectionFields(url),
-    password,
-    ssl: postgresTls(ca),
-    application_name: "config-change-feed",
-    // The connection is idle by design; keepalive notices one a firewall dropped silently.
-    keepAlive: true,
-    // A connect whose packets vanish would otherwise wait forever, and the feed never retry.
-    connectionTimeoutMillis: 10_000,
-  };
+  return kitListenConnection(url, password, ca, "config-change-feed");
 }
 
 export interface PostgresChangeFeedOptions {
@@ -133,35 +117,37 @@ export interface PostgresChangeFeedOptions {
   logger: Logger;
   /** First reconnect delay after the LISTEN connection drops; doubles up to 10 s. */
   reconnectDelayMs?: number;
-  /**
-   * How often the idle LISTEN connection is asked a `SELECT 1`; no answer within twice that
-   * counts as a lost connection (a busy server or event loop is not a dead one). Bounds how long
-   * a connection that died silently (no RST from a vanished peer) passes for a live one: at most
-   * three periods. Default 5000.
-   */
+  /** How often the idle LISTEN connection is checked (the kit's PostgresListener). Default 5000. */
   heartbeatMs?: number;
 }
 
 /**
- * LISTENs on a dedicated PostgreSQL connection, so a write committed by any replica wakes the
- * watchers of every replica. After a reconnect every waiter is woken with "resync": a NOTIFY
+ * The kit's PostgresListener on the config channel, so a write committed by any replica wakes
+ * the watchers of every replica. After a reconnect every waiter is woken with "resync": a NOTIFY
  * sent while the connection was down is lost, and the waiter re-reads the versions table.
  */
 export class PostgresChangeFeed implements ChangeFeed {
-  private readonly waiters = new ChangeWaiters();
-  private client: Client | undefined;
-  private reconnectTimer: NodeJS.Timeout | undefined;
-  private stopped = false;
-  private connected = false;
-  private stretch = 0;
-  private heartbeat: NodeJS.Timeout | undefined;
-
-  private constructor(private readonly options: PostgresChangeFeedOptions) {}
+  private constructor(
+    private readonly waiters: ChangeWaiters,
+    private readonly listener: PostgresListener,
+  ) {}
 
   static async start(options: PostgresChangeFeedOptions): Promise<PostgresChangeFeed> {
-    const feed = new PostgresChangeFeed(options);
-    await feed.connect();
-    return feed;
+    const waiters = new ChangeWaiters();
+    const listener = await PostgresListener.start({
+      connection: options.connection,
+      channels: [CHANGE_CHANNEL],
+      logger: options.logger,
+      name: "config change feed",
+      onNotification: (_channel, payload) => {
+        const event = changeEventOf(payload);
+        if (event !== undefined) waiters.wake(event);
+      },
+      onResumed: () => waiters.wakeAll("resync"),
+      ...(options.reconnectDelayMs === undefined ? {} : { reconnectDelayMs: options.reconnectDelayMs }),
+      ...(options.heartbeatMs === undefined ? {} : { heartbeatMs: options.heartbeatMs }),
+    });
+    return new PostgresChangeFeed(waiters, listener);
   }
 
   get closing(): boolean {
@@ -170,11 +156,11 @@ export class PostgresChangeFeed implements ChangeFeed {
 
   /** True while the LISTEN connection is up. */
   get listening(): boolean {
-    return this.connected;
+    return this.listener.listening;
   }
 
   get continuity(): number | undefined {
-    return this.connected ? this.stretch : undefined;
+    return this.listener.continuity;
   }
 
   subscribe(namespace: string, environment: string): Subscription {
@@ -190,95 +176,18 @@ export class PostgresChangeFeed implements ChangeFeed {
   }
 
   async close(): Promise<void> {
-    this.stopped = true;
     await this.waiters.close();
-    clearTimeout(this.reconnectTimer);
-    clearInterval(this.heartbeat);
-    const client = this.client;
-    this.client = undefined;
-    this.connected = false;
-    await client?.end().catch(() => undefined);
+    await this.listener.close();
   }
+}
 
-  private async connect(): Promise<void> {
-    const client = new Client(this.options.connection);
-    client.on("notification", (message) => {
-      if (message.channel !== CHANGE_CHANNEL || message.payload === undefined) return;
-      let parsed: JsonValue;
-      try {
-        parsed = JSON.parse(message.payload) as JsonValue;
-      } catch {
-        return;
-      }
-      if (!isChangeEvent(parsed)) return;
-      const event: ChangeEvent = { namespace: parsed.namespace, environment: parsed.environment, version: parsed.version };
-      this.waiters.wake(event);
-    });
-    const lost = (error?: Error) => {
-      if (this.client !== client) return;
-      this.client = undefined;
-      this.connected = false;
-      clearInterval(this.heartbeat);
-      if (this.stopped) return;
-      this.options.logger.warn({ err: error }, "config change feed lost its PostgreSQL connection; reconnecting");
-      client.end().catch(() => undefined);
-      this.scheduleReconnect(this.options.reconnectDelayMs ?? 200);
-    };
-    client.on("error", lost);
-    client.on("end", () => lost());
-    try {
-      await client.connect();
-      await client.query(`LISTEN ${CHANGE_CHANNEL}`);
-    } catch (error) {
-      await client.end().catch(() => undefined);
-      throw error;
-    }
-    if (this.stopped) {
-      await client.end().catch(() => undefined);
-      return;
-    }
-    this.client = client;
-    this.stretch += 1;
-    this.connected = true;
-    this.startHeartbeat(client, lost);
+function changeEventOf(payload: string): ChangeEvent | undefined {
+  let parsed: JsonValue;
+  try {
+    parsed = JSON.parse(payload) as JsonValue;
+  } catch {
+    return undefined;
   }
-
-  private startHeartbeat(client: Client, lost: (error?: Error) => void): void {
-    const periodMs = this.options.heartbeatMs ?? 5000;
-    let inFlight = false;
-    this.heartbeat = setInterval(() => {
-      if (inFlight) return;
-      inFlight = true;
-      let timer: NodeJS.Timeout | undefined;
-      const silent = new Promise<never>((_resolve, reject) => {
-        // setImmediate runs after the poll phase: an answer that arrived while this process was
-        // busy (a blocked event loop is not a dead connection) is read before the verdict.
-        timer = setTimeout(() => setImmediate(() => reject(new Error(`LISTEN connection did not answer within ${2 * periodMs} ms`))), 2 * periodMs);
-      });
-      Promise.race([client.query("SELECT 1"), silent]).then(
-        () => undefined,
-        (error: unknown) => lost(error instanceof Error ? error : new Error(String(error))),
-      ).finally(() => {
-        clearTimeout(timer);
-        inFlight = false;
-      });
-    }, periodMs);
-    this.heartbeat.unref();
-  }
-
-  private scheduleReconnect(delayMs: number): void {
-    this.reconnectTimer = setTimeout(() => {
-      this.connect().then(
-        () => {
-          this.options.logger.info("config change feed listening again");
-          this.waiters.wakeAll("resync");
-        },
-        (error: unknown) => {
-          this.options.logger.warn({ err: error }, "config change feed reconnect failed");
-          if (!this.stopped) this.scheduleReconnect(Math.min(delayMs * 2, 10_000));
-        },
-      );
-    }, delayMs);
-    this.reconnectTimer.unref();
-  }
+  if (!isChangeEvent(parsed)) return undefined;
+  return { namespace: parsed.namespace, environment: parsed.environment, version: parsed.version };
 }

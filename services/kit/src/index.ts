@@ -16,6 +16,7 @@ export { createService, type ServiceApp, type ServiceOptions, type KitState } fr
 export { startServer, exitOnSignals, exitOnStartupError, serveOptionsFrom, serveUntilSignalled, type ServeEnv, type ServeOptions, type RunningServer, type ShutdownLog } from "./serve";
 export { createPgPool, checkPostgres, connectionFields, postgresTls, type PgPoolOptions, type Pool, type PoolClient } from "./postgres";
 export { createRedis, checkRedis, closeRedis, redisTlsOptions, Redis, type RedisClientOptions, type ServerTls } from "./redis";
+export { PostgresListener, listenConnection, type PostgresListenerOptions } from "./postgres-listener";
 export { runMigrations, readMigrations, advisoryLockKey, type Migration, type MigrationResult, type RunMigrationsOptions } from "./migrations";
 export { registerWithConsul, consulServiceDefinition, type ConsulRegistration, type ConsulRegistrationOptions } from "./consul";
 export { consulRequest, pinnedConnection, ConsulRequestError, type ConsulConnection, type ConsulResponse } from "./consul-http";

@@ -12,9 +12,14 @@ export interface PgPoolOptions {
   ca: string;
   applicationName: string;
   max?: number;
-  /** A runaway query is cancelled by the server after this long. */
+  /**
+   * A runaway query is cancelled by the server after this long. Sent as a start-up parameter, so
+   * it takes effect only on a direct connection to PostgreSQL: PgBouncer drops it
+   * (ignore_startup_parameters), and there the role's default applies, which the platform sets for
+   * every service role (components/database/postgres/postgres-init-sql.ts). Unset: the role's.
+   */
   statementTimeoutMs?: number;
-  /** A transaction left open by a crashed handler stops holding locks after this long. */
+  /** A transaction left open by a crashed handler stops holding locks after this long. Same rules as statementTimeoutMs. */
   idleInTransactionTimeoutMs?: number;
   connectionTimeoutMs?: number;
   idleTimeoutMs?: number;
@@ -51,8 +56,9 @@ export function createPgPool(options: PgPoolOptions): Pool {
     ssl: postgresTls(options.ca),
     application_name: options.applicationName,
     max: options.max ?? 10,
-    statement_timeout: options.statementTimeoutMs ?? 5000,
-    idle_in_transaction_session_timeout: options.idleInTransactionTimeoutMs ?? 10_000,
+    // Only when asked: a parameter PgBouncer drops would only pretend to set a limit.
+    ...(options.statementTimeoutMs !== undefined ? { statement_timeout: options.statementTimeoutMs } : {}),
+    ...(options.idleInTransactionTimeoutMs !== undefined ? { idle_in_transaction_session_timeout: options.idleInTransactionTimeoutMs } : {}),
     connectionTimeoutMillis: options.connectionTimeoutMs ?? 5000,
     idleTimeoutMillis: options.idleTimeoutMs ?? 30_000,
   };

@@ -1,6 +1,7 @@
 import { OutboxRelay, type OutboxPublisher } from "@fundament/kit/messaging";
 import { checkPostgres, checkRedis, closeRedis, createService, registerPoolMetrics, type Logger, type Pool, type Redis, type ServiceApp, type Tracing } from "@fundament/kit";
 import { AccessTokens } from "./domain/access-tokens";
+import type { AccountFeed } from "./domain/account-feed";
 import { Accounts } from "./domain/accounts";
 import { ensureBootstrapAdmin } from "./domain/bootstrap-admin";
 import { LoginRateLimit, type LoginRateLimitSettings } from "./domain/login-rate-limit";
@@ -27,8 +28,6 @@ export interface UsersSettings {
   argon2MaxConcurrency: number;
   rateLimit: LoginRateLimitSettings;
   outboxPollMs: number;
-  /** How long an authenticated request may reuse an account read by an earlier one. */
-  userCacheTtlMs: number;
   /** Verified access tokens remembered at most (default 50,000). */
   verifiedTokenCacheMaxEntries?: number;
 }
@@ -49,6 +48,8 @@ export interface UsersDeps {
   pool: Pool;
   redis: Redis;
   messaging: UsersMessaging;
+  /** The account cache and the LISTEN session that keeps it coherent across replicas. */
+  accountFeed: AccountFeed;
   keys: TokenKeys;
   settings: UsersSettings;
   bootstrapAdmin?: { email: string; password: string };
@@ -73,7 +74,7 @@ export async function buildApp(deps: UsersDeps): Promise<ServiceApp> {
     rateLimit: new LoginRateLimit(deps.redis, settings.rateLimit),
     outbox,
     log: deps.logger,
-    userCacheTtlMs: settings.userCacheTtlMs,
+    cache: deps.accountFeed.cache,
   });
 
   const app = await createService({
@@ -86,6 +87,13 @@ export async function buildApp(deps: UsersDeps): Promise<ServiceApp> {
     readiness: [
       { name: "postgres", check: () => checkPostgres(deps.pool), timeoutMs: 2000 },
       { name: "redis", check: () => checkRedis(deps.redis), timeoutMs: 1000 },
+      // Deaf, this replica would serve accounts other replicas changed; it reads through meanwhile.
+      {
+        name: "account-feed",
+        check: async () => {
+          if (!deps.accountFeed.listening) throw new Error("LISTEN connection is down");
+        },
+      },
       {
         name: "rabbitmq",
         check: async () => {
@@ -94,7 +102,7 @@ export async function buildApp(deps: UsersDeps): Promise<ServiceApp> {
       },
     ],
     // In order: no new events relayed, the broker link drained, then the stores closed.
-    closers: [() => outbox.stop(), () => deps.messaging.close(), () => closeRedis(deps.redis), () => deps.pool.end()],
+    closers: [() => outbox.stop(), () => deps.messaging.close(), () => deps.accountFeed.close(), () => closeRedis(deps.redis), () => deps.pool.end()],
   });
   registerPoolMetrics(app.kit.metrics, deps.pool);
 

@@ -9,6 +9,12 @@ export const usersEnv = {
   TRUST_PROXY: env.optional(env.string({ description: "addresses or CIDRs of the gateway, or true" })),
 
   DATABASE_URL: env.url({ protocols: ["postgres", "postgresql"], description: "postgres://user@host:port/db without a password" }),
+  DATABASE_LISTEN_URL: env.optional(
+    env.url({
+      protocols: ["postgres", "postgresql"],
+      description: "PostgreSQL itself for the account feed's LISTEN session (same user and database, no password); default DATABASE_URL, which must then not be PgBouncer in transaction mode",
+    }),
+  ),
   DATABASE_CA: env.caCertificate({ description: "the platform CA PostgreSQL's and PgBouncer's certificates are verified against (PEM; give its path as DATABASE_CA_FILE)" }),
   DATABASE_PASSWORD: env.secretFile({ description: "the database user's password" }),
   DATABASE_POOL_MAX: env.integer({ default: 10, min: 1, max: 200 }),
@@ -56,7 +62,18 @@ export const usersEnv = {
 
   OUTBOX_POLL_MS: env.integer({ default: 5000, min: 100 }),
   VERIFIED_TOKEN_CACHE_MAX_ENTRIES: env.integer({ default: 50_000, min: 0, max: 1_000_000, description: "access tokens remembered after their signature check (about 600 bytes each); 0 checks every request" }),
-  USER_CACHE_TTL_MS: env.integer({ default: 1000, min: 0, max: 60_000, description: "how long an account read for /me and admin checks is reused; 0 disables" }),
+  ACCOUNT_CACHE_MAX_ENTRIES: env.integer({
+    default: 50_000,
+    min: 0,
+    max: 1_000_000,
+    description: "accounts held in memory for authenticated requests (about 1 KiB each), kept coherent by the LISTEN feed; 0 reads every request's account from PostgreSQL",
+  }),
+  ACCOUNT_CACHE_TTL_SECONDS: env.integer({
+    default: 300,
+    min: 0,
+    max: 86_400,
+    description: "the longest an account copy is held, a safety net behind the change feed (which drops a changed account at once); 0 disables the cache",
+  }),
   SHUTDOWN_PROBE_PERIOD_MS: env.integer({ default: 5000, min: 0, description: "readiness probe period: how long readiness is 503 before the listener closes" }),
   SHUTDOWN_GRACE_PERIOD_MS: env.integer({ default: 25_000, min: 1000, description: "must be below the orchestrator's stop grace period" }),
 };

@@ -1,7 +1,8 @@
-import { createLogger, createPgPool, createRedis, EnvError, startTracing, type Logger } from "@fundament/kit";
+import { createLogger, createPgPool, createRedis, EnvError, listenConnection, startTracing, type Logger } from "@fundament/kit";
 import { Messaging, type AmqpEndpoint } from "@fundament/kit/messaging";
 import type { UsersDeps, UsersSettings } from "./app";
 import type { UsersConfig } from "./config";
+import { ACCOUNT_FEED_APPLICATION, PostgresAccountFeed } from "./domain/account-feed";
 import { loadTokenKeys } from "./domain/token-keys";
 
 export function settingsFrom(config: UsersConfig): UsersSettings {
@@ -19,7 +20,6 @@ export function settingsFrom(config: UsersConfig): UsersSettings {
       ipMax: config.LOGIN_RATE_LIMIT_IP_MAX,
     },
     outboxPollMs: config.OUTBOX_POLL_MS,
-    userCacheTtlMs: config.USER_CACHE_TTL_MS,
     verifiedTokenCacheMaxEntries: config.VERIFIED_TOKEN_CACHE_MAX_ENTRIES,
   };
 }
@@ -52,8 +52,18 @@ function trustProxy(value: string | undefined): boolean | string | undefined {
   return value;
 }
 
-/** Opens the pool, the Redis client and the broker link the app needs. */
-export async function connectDependencies(config: UsersConfig, logger: Logger = createLogger({ service: "users", level: config.LOG_LEVEL })): Promise<UsersDeps> {
+/** Tuning of the account feed's LISTEN session that is not an operator's setting (tests shorten or lengthen it). */
+export interface AccountFeedTuning {
+  reconnectDelayMs?: number;
+  heartbeatMs?: number;
+}
+
+/** Opens the pool, the Redis client, the account feed and the broker link the app needs. */
+export async function connectDependencies(
+  config: UsersConfig,
+  logger: Logger = createLogger({ service: "users", level: config.LOG_LEVEL }),
+  feedTuning: AccountFeedTuning = {},
+): Promise<UsersDeps> {
   const pool = createPgPool({
     url: config.DATABASE_URL,
     password: config.DATABASE_PASSWORD,
@@ -72,6 +82,13 @@ export async function connectDependencies(config: UsersConfig, logger: Logger = 
     ...(config.REDIS_CA !== undefined ? { tls: { ca: config.REDIS_CA } } : {}),
     onError: (err) => logger.warn({ error: err.message }, "redis connection error"),
   });
+  const accountFeed = await PostgresAccountFeed.start({
+    // PgBouncer's transaction pooling would hand the LISTEN session's server connection to others.
+    connection: listenConnection(config.DATABASE_LISTEN_URL ?? config.DATABASE_URL, config.DATABASE_PASSWORD, config.DATABASE_CA, ACCOUNT_FEED_APPLICATION),
+    logger,
+    cache: { maxEntries: config.ACCOUNT_CACHE_MAX_ENTRIES, ttlMs: config.ACCOUNT_CACHE_TTL_SECONDS * 1000 },
+    ...feedTuning,
+  });
   const tracing = config.OTEL_EXPORTER_OTLP_ENDPOINT === undefined ? undefined : startTracing({ service: "users", endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT });
   const messaging = await Messaging.connect({
     endpoint: amqpEndpoint(config.AMQP_URL, config.AMQP_PASSWORD, config.AMQP_CA),
@@ -84,7 +101,7 @@ export async function connectDependencies(config: UsersConfig, logger: Logger = 
     ...(tracing ? { tracer: tracing.tracer } : {}),
   });
   const keys = await loadTokenKeys(config.JWT_SIGNING_KEY, config.JWT_PREVIOUS_PUBLIC_KEYS ?? "");
-  const deps: UsersDeps = { logger, pool, redis, messaging, keys, settings: settingsFrom(config) };
+  const deps: UsersDeps = { logger, pool, redis, messaging, accountFeed, keys, settings: settingsFrom(config) };
   if (config.BOOTSTRAP_ADMIN_EMAIL !== undefined && config.BOOTSTRAP_ADMIN_PASSWORD !== undefined) {
     deps.bootstrapAdmin = { email: config.BOOTSTRAP_ADMIN_EMAIL, password: config.BOOTSTRAP_ADMIN_PASSWORD };
   }

@@ -37,8 +37,8 @@ describe("migration job (src/migrate.ts)", () => {
     expect(first.code, first.output).toBe(0);
     expect(second.code, second.output).toBe(0);
     const summaries = [first.output, second.output].map((output) => output.match(/migrations: (\d+) applied, (\d+) already applied/)!.slice(1).map(Number));
-    expect(summaries.map(([applied]) => applied).sort()).toEqual([0, 4]);
-    expect(pg.psql("select string_agg(name, ',' order by version) from schema_migrations", "users_migrate")).toBe("001_users.sql,002_refresh_tokens.sql,003_outbox.sql,004_outbox_trace_context.sql");
+    expect(summaries.map(([applied]) => applied).sort()).toEqual([0, 5]);
+    expect(pg.psql("select string_agg(name, ',' order by version) from schema_migrations", "users_migrate")).toBe("001_users.sql,002_refresh_tokens.sql,003_outbox.sql,004_outbox_trace_context.sql,005_account_change_notify.sql");
     expect(pg.psql("select count(*) from pg_tables where tablename in ('users', 'refresh_tokens', 'outbox')", "users_migrate")).toBe("3");
   });
 

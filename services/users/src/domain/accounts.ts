@@ -1,6 +1,6 @@
 import { httpErrors, type Logger, type Pool } from "@fundament/kit";
 import type { AccessTokens } from "./access-tokens";
-import { ExpiringCache } from "./expiring-cache";
+import type { AccountCache } from "./account-cache";
 import type { LoginRateLimit } from "./login-rate-limit";
 import type { OutboxRelay } from "@fundament/kit/messaging";
 import { enqueueEvent } from "./users-outbox";
@@ -21,10 +21,10 @@ export interface AccountsDeps {
   outbox: OutboxRelay;
   log: Logger;
   /**
-   * How long an account read for an authenticated request is reused (0: always read). A disable
-   * or role change on this replica takes effect at once; on another replica within this time.
+   * Accounts read for authenticated requests, kept coherent by the change feed: a change by any
+   * replica (or by SQL) is seen once its NOTIFY arrives, this replica's own at once.
    */
-  userCacheTtlMs: number;
+  cache: AccountCache;
 }
 
 export interface TokenPair {
@@ -59,7 +59,6 @@ const INVALID_CREDENTIALS = () => httpErrors.unauthorized("email or password is 
 
 /** The use cases of the users service; routes only translate HTTP to these calls. */
 export class Accounts {
-  private readonly users = new ExpiringCache<UserRecord>(10_000);
   private readonly loader: AccountLoader;
 
   constructor(private readonly deps: AccountsDeps) {
@@ -114,6 +113,7 @@ export class Accounts {
       // The password is only ever known here, so this is the moment to move it to today's parameters.
       const upgraded = await this.deps.hasher.hash(input.password);
       await userRecords.replaceHash(this.deps.pool, user.id, user.passwordHash, upgraded);
+      this.deps.cache.changed(user.id);
       this.deps.log.info({ userId: user.id }, "password hash upgraded to current argon2id parameters");
     }
     return this.tokensFor(user, await this.deps.refreshTokens.issue(user.id));
@@ -150,18 +150,20 @@ export class Accounts {
     await this.deps.refreshTokens.revokeFamilyOf(refreshToken);
   }
 
-  /** The account from the short cache, checked as activeUser checks it; undefined when not cached. */
+  /** The account from the cache, checked as activeUser checks it; undefined when not cached. */
   cachedActiveUser(userId: string): UserRecord | undefined {
-    const user = this.users.get(userId);
+    const user = this.deps.cache.get(userId);
     if (user && user.disabledAt !== null) throw httpErrors.forbidden("this account is disabled", "ACCOUNT_DISABLED");
     return user;
   }
 
   async activeUser(userId: string): Promise<UserRecord> {
-    let user = this.users.get(userId);
+    let user = this.deps.cache.get(userId);
     if (!user) {
+      // Taken before the read: a change notified while it runs keeps its result out of the cache.
+      const ticket = this.deps.cache.ticket();
       user = await this.loader.load(userId);
-      if (user && this.deps.userCacheTtlMs > 0) this.users.set(userId, user, Date.now() + this.deps.userCacheTtlMs);
+      if (user) this.deps.cache.offer(user, ticket);
     }
     if (!user) throw httpErrors.unauthorized("the account of this token no longer exists", "TOKEN_INVALID");
     if (user.disabledAt !== null) throw httpErrors.forbidden("this account is disabled", "ACCOUNT_DISABLED");
@@ -191,7 +193,8 @@ export class Accounts {
     } finally {
       client.release();
     }
-    this.users.delete(userId);
+    // This replica reads its own write at once, before its NOTIFY comes back.
+    this.deps.cache.changed(userId);
     if (!result) throw httpErrors.notFound("user");
     if (result.changed) {
       this.deps.outbox.kick();
@@ -206,7 +209,8 @@ export class Accounts {
       throw httpErrors.conflict("body.roles: administrators cannot remove their own admin role", "CANNOT_DEMOTE_SELF");
     }
     const updated = await userRecords.setRoles(this.deps.pool, userId, unique);
-    this.users.delete(userId);
+    // This replica reads its own write at once, before its NOTIFY comes back.
+    this.deps.cache.changed(userId);
     if (!updated) throw httpErrors.notFound("user");
     this.deps.log.info({ event: "user.roles", userId, roles: unique, by }, "roles assigned");
     return publicUser(updated);
