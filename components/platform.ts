@@ -1,9 +1,11 @@
 import * as pulumi from "@pulumi/pulumi";
 import { RabbitMQ } from "./broker";
 import { StackConfig } from "./config";
+import { CONSUL_NAME } from "./discovery";
 import {
   ClusterLayer,
   DatabaseLayer,
+  DiscoveryLayer,
   EdgeLayer,
   LayerScope,
   NetworkLayer,
@@ -11,6 +13,7 @@ import {
   wireBroker,
   wireCluster,
   wireDatabases,
+  wireDiscovery,
   wireEdge,
   wireMonitoring,
   wireNetwork,
@@ -30,7 +33,7 @@ export interface PlatformArgs {
 
 /**
  * Composes the layers bottom to top: cluster, network, then data (storage, databases, broker),
- * then the services, monitoring and scheduling, each taking the typed outputs of the ones below.
+ * then discovery (Consul), the gateway, the services, monitoring and scheduling, each taking the typed outputs of the ones below.
  * Each layer's wiring is one function in components/layers/, so a new layer is one line here.
  * Child names are the workloads' DNS names ("postgres", "redis", ...), so they are not
  * prefixed: the Platform exists once per stack, and the runtime prefixes container, volume and
@@ -44,6 +47,8 @@ export class Platform extends pulumi.ComponentResource {
   readonly storage: ObjectStorage;
   readonly databases: DatabaseLayer;
   readonly rabbitmq?: RabbitMQ;
+  /** Consul: the catalogue of every workload, a token per consumer. */
+  readonly discovery: DiscoveryLayer;
   readonly services: ServicesLayer;
   readonly monitoring: Monitoring;
   readonly edge: EdgeLayer;
@@ -60,14 +65,24 @@ export class Platform extends pulumi.ComponentResource {
     this.cluster = wireCluster(scope);
     this.network = wireNetwork(scope, { cluster: this.cluster });
     // Every layer deploys through the registry, so Prometheus scrapes whatever declares metrics.
-    const { zones, runtime, scrapes } = this.network;
+    const { zones, runtime, scrapes, catalog } = this.network;
     this.storage = wireStorage(scope, { runtime });
     this.pki = wirePki(scope);
-    // The gateway before the services (they trust its address); its routers once all have deployed.
-    this.edge = wireEdge(scope, { cluster: this.cluster, runtime, pki: this.pki });
     this.databases = wireDatabases(scope, { runtime, storage: this.storage, pki: this.pki });
     this.rabbitmq = wireBroker(scope, { runtime, pki: this.pki });
-    this.services = wireServices(scope, { runtime, zones, databases: this.databases, broker: this.rabbitmq, trustedProxies: this.edge.trustedProxies, pki: this.pki });
+    // Consul's catalogue is read from the registry when its configuration resolves, after every layer (also those below) deployed.
+    this.discovery = wireDiscovery(scope, { runtime, catalog, pki: this.pki });
+    // The gateway before the services (they trust its address), after Consul (its consulCatalog provider); its routers once all have deployed.
+    this.edge = wireEdge(scope, { cluster: this.cluster, runtime, pki: this.pki, consul: this.discovery.traefik });
+    this.services = wireServices(scope, {
+      runtime,
+      zones,
+      databases: this.databases,
+      broker: this.rabbitmq,
+      trustedProxies: this.edge.trustedProxies,
+      pki: this.pki,
+      discovery: this.discovery,
+    });
     this.monitoring = wireMonitoring(scope, { runtime, scrapes, cluster: this.cluster });
     this.edge.gateway.serveRoutes();
     this.scheduling = wireScheduling(scope, { cluster: this.cluster, zones, databases: this.databases, broker: this.rabbitmq, services: this.services });
@@ -95,6 +110,9 @@ export class Platform extends pulumi.ComponentResource {
       // Inside the platform: HTTPS with the service's leaf, verified against tls.caCertificate.
       services: Object.fromEntries(Object.entries(this.services.byName).map(([name, service]) => [name, service.workload.endpoint("http").apply((e) => `https://${e.host}:${e.port}`)])),
       monitoring: this.monitoring.outputs(),
+      // The UI's URL is in publicUrls and its gateway login in adminUiCredentials; the UI itself asks for a token.
+      consul: { apiUrl: this.discovery.consul.apiUrl, servers: this.discovery.servers, uiUrl: this.edge.gateway.urls[CONSUL_NAME] },
+      consulBootstrapToken: this.discovery.consul.bootstrapToken,
       ...this.edge.gateway.outputs(),
       cluster: cluster
         ? {

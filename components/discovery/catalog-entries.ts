@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { DeployedWorkload, Job, Probe, Runtime, ScheduledJob, Workload, roleOf } from "../runtime/workload";
+import { DeployedWorkload, HEALTH_CHECKER, Job, Probe, Runtime, ScheduledJob, Workload, roleOf } from "../runtime/workload";
 import { ConsulCheck, ConsulServiceDefinition } from "./consul-config";
 
 /**
@@ -11,8 +11,8 @@ import { ConsulCheck, ConsulServiceDefinition } from "./consul-config";
  * connections, which is what a client of it needs.
  *
  * Consul dials `<name>:<port>`, the name every other workload uses, from its own network place:
- * Consul is a member of every zone (components/network/zones.ts), so it reaches exactly the ports
- * each workload offers there.
+ * the zone rule admits the health checker to each workload's check port over any zone they share
+ * (zoneRuleAdmits, README: Zones), and the catalogue registry marks that port for the runtime.
  */
 export function catalogEntryOf(workload: Workload): ConsulServiceDefinition | undefined {
   const role = roleOf(workload);
@@ -32,9 +32,29 @@ export function catalogEntryOf(workload: Workload): ConsulServiceDefinition | un
           intervalSeconds: interval,
           timeoutSeconds: timeout,
         };
-  const port = probe.kind === "exec" ? first.port : probe.port;
-  const served = workload.ports.find((p) => p.port === port) ?? first;
-  return { id: workload.name, name: workload.name, address: workload.name, port: served.port, tags: [role, `port-${served.name}`], checks: [check] };
+  // Clients find the workload's main (first) port; the check may dial another (Jaeger's health port).
+  return { id: workload.name, name: workload.name, address: workload.name, port: first.port, tags: [role, `port-${first.name}`], checks: [check] };
+}
+
+/** The port the catalogue check of a workload dials: its probe's, or its first port for an exec probe. */
+export function checkedPort(workload: Workload): number | undefined {
+  if (roleOf(workload) === "service" || workload.ports.length === 0) return undefined;
+  const probe = workload.health.readiness;
+  return probe.kind === "exec" ? workload.ports[0].port : probe.port;
+}
+
+/**
+ * The workload with its check port marked (WorkloadPort.healthCheck), so the runtime admits the
+ * health checker to it. A check of a port the workload does not declare is refused: it would be
+ * reached by no Service name (Kubernetes) and admitted by no policy.
+ */
+export function withCheckedPort(workload: Workload): Workload {
+  const port = checkedPort(workload);
+  if (port === undefined) return workload;
+  if (!workload.ports.some((p) => p.port === port)) {
+    throw new Error(`workload ${workload.name}: its readiness probe dials port ${port}, which it does not declare in ports (Consul checks it there: declare it, with zones: [] if only probes use it)`);
+  }
+  return { ...workload, ports: workload.ports.map((p) => (p.port === port ? { ...p, healthCheck: true } : p)) };
 }
 
 /**
@@ -56,9 +76,11 @@ export class CatalogRegistry implements Runtime {
   }
 
   deploy(workload: Workload, opts: pulumi.CustomResourceOptions & { parent: pulumi.Resource }): DeployedWorkload {
+    // The servers do not check themselves: their own probes and the quorum say whether they are up.
+    if (workload.name === HEALTH_CHECKER) return this.inner.deploy(workload, opts);
     const entry = catalogEntryOf(workload);
     if (entry) this.noted.push(entry);
-    return this.inner.deploy(workload, opts);
+    return this.inner.deploy(withCheckedPort(workload), opts);
   }
 
   run(job: Job, opts: pulumi.CustomResourceOptions & { parent: pulumi.Resource }): DeployedWorkload {

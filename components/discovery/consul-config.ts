@@ -126,7 +126,8 @@ export function renderConsulServerConfig(input: ConsulServerConfigInput): string
       enabled: true,
       default_policy: "deny",
       down_policy: "extend-cache",
-      enable_token_persistence: true,
+      // No token persistence: the agent's tokens come from the secret config file, never from the
+      // agent token API, so nothing would be persisted.
     },
     encrypt_verify_incoming: true,
     encrypt_verify_outgoing: true,

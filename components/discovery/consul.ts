@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { CONSUL_IMAGE } from "../config/server-versions";
-import type { DeployedWorkload, Endpoint, Job, MetricsAccess, Probe, Runtime, Workload, WorkloadFile, WorkloadResources } from "../runtime/workload";
+import type { DeployedWorkload, Endpoint, Job, MetricsAccess, Probe, Runtime, Workload, WorkloadFile, WorkloadResources, WorkloadRoute } from "../runtime/workload";
 import { CatalogRegistry } from "./catalog-entries";
 import { ConsulConsumer, consumerPolicy, NamedPolicy, PolicyContext, serverPolicy, ServerTokenRole } from "./consul-acl";
 import { ACL_JOB_DIR, ACL_JOB_HEADER_PATH, AclJobToken, policyBodyPath, renderAclJobScript, renderManagementHeader, renderPolicyBody, renderTokenBody, tokenBodyPath } from "./consul-acl-job";
@@ -46,6 +46,8 @@ export interface ConsulArgs {
   consumers: ConsulConsumer[];
   /** Prometheus's client certificate: with it, the servers declare their metrics, scraped with the prometheus consumer's token. */
   prometheusTls?: ConsulTlsFiles;
+  /** The UI through the gateway (an admin route on the https port, behind its basic auth). */
+  route?: WorkloadRoute;
 }
 
 /** Where Prometheus keeps what it scrapes Consul with. */
@@ -100,7 +102,7 @@ function apiProbe(periodSeconds: number, failureThreshold: number): Probe {
 }
 
 /** The server workload: pure, so tests read exactly what the runtime is asked for. */
-export function consulServerWorkload(args: Pick<ConsulArgs, "image" | "servers" | "resources" | "storageGiB">, files: WorkloadFile[], metrics?: MetricsAccess): Workload {
+export function consulServerWorkload(args: Pick<ConsulArgs, "image" | "servers" | "resources" | "storageGiB" | "route">, files: WorkloadFile[], metrics?: MetricsAccess): Workload {
   return {
     name: CONSUL_NAME,
     role: "data",
@@ -111,15 +113,17 @@ export function consulServerWorkload(args: Pick<ConsulArgs, "image" | "servers" 
     env: { CONSUL_DISABLE_PERM_MGMT: "true" },
     user: CONSUL_IMAGE_USER,
     readOnlyRootFilesystem: true,
-    // Consul runs the infrastructure checks from here and everyone registers or discovers through
-    // it, so it is a member of every zone (components/network/zones.ts).
-    zones: ["frontend", "backend", "monitoring"],
+    // Backend, where the services register and discover and the data servers it checks live, and
+    // monitoring, where the gateway reads the catalogue and routes the UI, Prometheus scrapes, and
+    // the monitoring workloads it checks live. Both are internal: Consul has no route out, and it
+    // is on no network the gateway publishes from (components/network/zones.ts: the checks).
+    zones: ["backend", "monitoring"],
     ports: [
-      // Services register and discover, the gateway reads the catalogue and routes the UI, Prometheus scrapes.
-      { name: "https", port: CONSUL_PORTS.https, publish: "gateway", zones: ["frontend", "backend", "monitoring"] },
-      { name: "dns", port: CONSUL_PORTS.dns, zones: ["frontend", "backend"] },
+      { name: "https", port: CONSUL_PORTS.https, publish: "gateway", zones: ["backend", "monitoring"] },
+      // DNS answers over UDP and, for long answers, TCP; gossip probes over UDP and syncs over TCP.
+      { name: "dns", port: CONSUL_PORTS.dns, udp: true, zones: ["backend"] },
       { name: "server", port: CONSUL_PORTS.server, zones: ["backend"] },
-      { name: "serf-lan", port: CONSUL_PORTS.serfLan, zones: ["backend"] },
+      { name: "serf-lan", port: CONSUL_PORTS.serfLan, udp: true, zones: ["backend"] },
     ],
     files,
     health: { startup: apiProbe(2, 60), readiness: apiProbe(5, 3), liveness: apiProbe(10, 6) },
@@ -129,6 +133,7 @@ export function consulServerWorkload(args: Pick<ConsulArgs, "image" | "servers" 
     spreadReplicas: true,
     peerDiscovery: true,
     ...(metrics ? { metrics: { port: CONSUL_PORTS.https, path: "/v1/agent/metrics", access: metrics } } : {}),
+    ...(args.route ? { route: args.route } : {}),
     // A server that leaves on SIGTERM tells its peers (leave_on_terminate is false for servers: it just stops).
     stopGracePeriodSeconds: 30,
   };

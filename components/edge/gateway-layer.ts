@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { StackConfig } from "../config/stack-config";
 import type { Runtime } from "../runtime/workload";
-import { Gateway, GatewayCertificate } from "./gateway";
+import { Gateway, GatewayCertificate, GatewayConsulAccess } from "./gateway";
 import { GATEWAY_NAME } from "./gateway-workload";
 import { RouteRegistry } from "./route-registry";
 
@@ -16,7 +16,7 @@ export interface GatewayLayerArgs {
   routes: RouteRegistry;
   runtime: Runtime;
   pki: GatewayPki;
-  consul?: { address: string; token: pulumi.Input<string> };
+  consul?: GatewayConsulAccess;
   /** Workloads whose routed port serves HTTPS with a platform-CA leaf. */
   httpsBackends?: string[];
 }

@@ -8,6 +8,9 @@ export const DYNAMIC_CONFIG_PATH = "/etc/traefik/dynamic.yml";
 export const CA_FILE = "/etc/traefik/tls/ca.crt";
 export const CERT_FILE = "/etc/traefik/tls/gateway.crt";
 export const KEY_FILE = "/run/secrets/gateway/gateway.key";
+/** The client certificate the gateway presents to Consul (its catalogue and its UI). */
+export const CONSUL_CLIENT_CERT_FILE = "/etc/traefik/tls/consul-client.crt";
+export const CONSUL_CLIENT_KEY_FILE = "/run/secrets/gateway/consul-client.key";
 export const ACME_DIR = "/var/lib/traefik";
 export const ACME_STORAGE = `${ACME_DIR}/acme.json`;
 
@@ -31,6 +34,8 @@ export interface GatewayWorkloadInput {
   /** The served certificate and key, absent with ACME. */
   certificate?: { certificatePem: pulumi.Input<string>; privateKeyPem: pulumi.Input<string> };
   acme: boolean;
+  /** The gateway's Consul client certificate and key (consulCatalog provider, Consul UI backend). */
+  consulClient?: { certificatePem: pulumi.Input<string>; privateKeyPem: pulumi.Input<string> };
   /** Extra secret files (the ACME DNS provider's credentials) and the variables naming them. */
   secretFiles: WorkloadFile[];
   env: Record<string, string>;
@@ -69,6 +74,12 @@ export function gatewayWorkload(input: GatewayWorkloadInput): Workload {
         ? [
             { path: CERT_FILE, content: input.certificate.certificatePem },
             { path: KEY_FILE, content: input.certificate.privateKeyPem, secret: true },
+          ]
+        : []),
+      ...(input.consulClient
+        ? [
+            { path: CONSUL_CLIENT_CERT_FILE, content: input.consulClient.certificatePem },
+            { path: CONSUL_CLIENT_KEY_FILE, content: pulumi.secret(input.consulClient.privateKeyPem), secret: true },
           ]
         : []),
       ...input.secretFiles,

@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { ADMIN_RATE_LIMIT, DeployedWorkload, Runtime, WorkloadFile, WorkloadResources, Zone } from "../runtime/workload";
-import { ACME_STORAGE, CA_FILE, CERT_FILE, DYNAMIC_CONFIG_PATH, GATEWAY_NAME, gatewayWorkload, KEY_FILE } from "./gateway-workload";
+import { ACME_STORAGE, CA_FILE, CERT_FILE, CONSUL_CLIENT_CERT_FILE, CONSUL_CLIENT_KEY_FILE, DYNAMIC_CONFIG_PATH, GATEWAY_NAME, gatewayWorkload, KEY_FILE } from "./gateway-workload";
 import { NotedRoute, RouteRegistry } from "./route-registry";
 import { DASHBOARD_SERVICE, GatewayRoute, renderTraefikDynamic } from "./traefik-dynamic";
 import { AcmeInput, renderTraefikStatic } from "./traefik-static";
@@ -21,12 +21,21 @@ export interface GatewayArgs {
   certificate: GatewayCertificate;
   /** The platform CA, which the gateway trusts for HTTPS backends and Consul. */
   caCertificatePem: pulumi.Input<string>;
-  /** consulCatalog provider: Consul's HTTPS API and the gateway's ACL token (a secret). */
-  consul?: { address: string; token: pulumi.Input<string> };
+  /** consulCatalog provider: Consul's HTTPS API, the gateway's ACL token (a secret) and its client certificate. */
+  consul?: GatewayConsulAccess;
   /** Workloads whose routed port serves HTTPS with a platform-CA certificate. */
   httpsBackends?: string[];
   /** Load balancer sources allowed to send PROXY protocol headers (prod). */
   proxyProtocolTrustedIPs?: string[];
+}
+
+/** What the gateway reads Consul's catalogue with, and presents to Consul's UI. */
+export interface GatewayConsulAccess {
+  /** host:port of Consul's HTTPS API (consul:8501). */
+  address: string;
+  token: pulumi.Input<string>;
+  clientCertPem: pulumi.Input<string>;
+  clientKeyPem: pulumi.Input<string>;
 }
 
 export interface UiCredentials {
@@ -74,7 +83,7 @@ export class Gateway extends pulumi.ComponentResource {
     };
     const consul = args.consul;
     const staticConfig = consul
-      ? pulumi.secret(pulumi.output(consul.token).apply((token) => renderTraefikStatic({ ...staticInput, consul: { address: consul.address, token, caFile: CA_FILE } })))
+      ? pulumi.secret(pulumi.output(consul.token).apply((token) => renderTraefikStatic({ ...staticInput, consul: { address: consul.address, token, caFile: CA_FILE, certFile: CONSUL_CLIENT_CERT_FILE, keyFile: CONSUL_CLIENT_KEY_FILE } })))
       : renderTraefikStatic(staticInput);
     const dynamicConfig = pulumi.output(new Promise<pulumi.Output<string>>((resolve) => (this.resolveDynamic = resolve)) as unknown as pulumi.Input<string>);
 
@@ -92,6 +101,7 @@ export class Gateway extends pulumi.ComponentResource {
         caCertificatePem: args.caCertificatePem,
         certificate: args.certificate.kind === "files" ? args.certificate : undefined,
         acme: acme !== undefined,
+        consulClient: consul ? { certificatePem: consul.clientCertPem, privateKeyPem: consul.clientKeyPem } : undefined,
         secretFiles,
         env,
       }),
@@ -156,6 +166,7 @@ export class Gateway extends pulumi.ComponentResource {
     const resolve = this.resolveDynamic;
     this.resolveDynamic = undefined;
     const certificate = this.args.certificate.kind === "files" ? { certFile: CERT_FILE, keyFile: KEY_FILE } : undefined;
-    resolve(pulumi.all(routes).apply((all) => renderTraefikDynamic({ routes: all, caFile: CA_FILE, certificate })));
+    const clientCertificate = this.args.consul ? { certFile: CONSUL_CLIENT_CERT_FILE, keyFile: CONSUL_CLIENT_KEY_FILE } : undefined;
+    resolve(pulumi.all(routes).apply((all) => renderTraefikDynamic({ routes: all, caFile: CA_FILE, certificate, clientCertificate })));
   }
 }

@@ -71,7 +71,7 @@ export interface TraefikDynamicConfig {
     routers: Record<string, TraefikRouter>;
     middlewares: Record<string, TraefikMiddleware>;
     services: Record<string, TraefikService>;
-    serversTransports?: Record<string, { rootCAs: string[]; serverName?: string }>;
+    serversTransports?: Record<string, { rootCAs: string[]; serverName?: string; certificates?: { certFile: string; keyFile: string }[] }>;
   };
   tls: {
     options: Record<string, { minVersion: string; sniStrict: boolean; cipherSuites?: string[] }>;

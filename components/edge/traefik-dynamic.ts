@@ -30,6 +30,11 @@ export interface TraefikDynamicInput {
   certificate?: { certFile: string; keyFile: string };
   /** Backends on https:// are verified against this CA. */
   caFile: string;
+  /**
+   * Presented to https:// backends that verify their clients (Consul's UI and API: verify_incoming);
+   * backends that ask for no certificate are not sent one.
+   */
+  clientCertificate?: { certFile: string; keyFile: string };
 }
 
 /** TLS 1.2 suites with forward secrecy and AEAD only; TLS 1.3 suites are not configurable in Go. */
@@ -110,7 +115,7 @@ export function traefikDynamicConfig(input: TraefikDynamicInput): TraefikDynamic
   }
   const tlsOptions = { minVersion: "VersionTLS12", sniStrict: true, cipherSuites: TLS12_CIPHER_SUITES };
   return {
-    http: { routers, middlewares, services, serversTransports: { [PLATFORM_TRANSPORT]: { rootCAs: [input.caFile] } } },
+    http: { routers, middlewares, services, serversTransports: { [PLATFORM_TRANSPORT]: { rootCAs: [input.caFile], ...(input.clientCertificate ? { certificates: [input.clientCertificate] } : {}) } } },
     tls: {
       // "default" too: it governs handshakes that match no router, which sniStrict then refuses.
       options: { default: tlsOptions, [TLS_OPTIONS]: tlsOptions },

@@ -18,10 +18,16 @@ export const DROPPED_LOG_HEADERS = ["Authorization", "Cookie", "Proxy-Authorizat
 export interface ConsulCatalogInput {
   /** host:port of Consul's HTTPS API. */
   address: string;
-  /** Traefik's ACL token: the static file holding it is delivered as a secret file. */
+  /**
+   * Traefik's ACL token. Traefik reads it only from its static configuration (the provider has no
+   * token-file option), so the static file holding it is delivered as a secret file.
+   */
   token: string;
   /** The platform CA, which signs Consul's certificate. */
   caFile: string;
+  /** Traefik's client certificate and key: Consul's HTTPS API verifies clients (verify_incoming). */
+  certFile: string;
+  keyFile: string;
 }
 
 export interface AcmeInput {
@@ -78,7 +84,7 @@ export function traefikStaticConfig(input: TraefikStaticInput): TraefikStaticCon
               // Only services that ask for a route (tag traefik.enable=true) get one.
               exposedByDefault: false,
               prefix: "traefik",
-              endpoint: { address: input.consul.address, scheme: "https", token: input.consul.token, tls: { ca: input.consul.caFile } },
+              endpoint: { address: input.consul.address, scheme: "https", token: input.consul.token, tls: { ca: input.consul.caFile, cert: input.consul.certFile, key: input.consul.keyFile } },
             },
           }
         : {}),

@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { ServiceName } from "../config";
 import { CatalogRegistry, Consul, CONSUL_IMAGE, CONSUL_NAME, ConsulConsumer, ConsulServiceClient, ConsulTlsFiles } from "../discovery";
-import { Runtime } from "../runtime/workload";
+import { adminRoute, Runtime } from "../runtime/workload";
 import { childOf, LayerScope } from "./layer-scope";
 
 /** The part of the platform PKI discovery uses (components/pki: PlatformPki). */
@@ -19,6 +19,8 @@ export interface ConsulConsumerAccess extends ConsulTlsFiles {
 
 export interface DiscoveryLayer {
   consul: Consul;
+  /** How many servers form the quorum (CONSUL_SERVERS). */
+  servers: number;
   /** Per enabled service: what it registers and discovers with. */
   services: Partial<Record<ServiceName, ConsulServiceClient>>;
   /** The gateway's consulCatalog provider (read on every service and its healthy instances). */
@@ -68,6 +70,8 @@ export function wireDiscovery(scope: LayerScope, below: { runtime: Runtime; cata
       tls: { server: { ca: pki.caCertPem, cert: serverLeaf.certPem, key: serverLeaf.keyPem }, aclJob: clientOf("consul-acl") },
       consumers,
       prometheusTls,
+      // The UI behind the gateway's basic auth; it then asks for an ACL token (the bootstrap token, or one an operator made).
+      route: { ...adminRoute(CONSUL_NAME, config.domain, "https"), tls: true },
     },
     childOf(scope),
   );
@@ -78,5 +82,5 @@ export function wireDiscovery(scope: LayerScope, below: { runtime: Runtime; cata
     }),
   ) as Partial<Record<ServiceName, ConsulServiceClient>>;
   const access = (name: string, tls: ConsulTlsFiles): ConsulConsumerAccess => ({ apiUrl: consul.apiUrl, token: consul.tokenOf(name), ...tls });
-  return { consul, services, traefik: access("traefik", clientOf("traefik")), prometheus: access("prometheus", prometheusTls) };
+  return { consul, servers, services, traefik: access("traefik", clientOf("traefik")), prometheus: access("prometheus", prometheusTls) };
 }

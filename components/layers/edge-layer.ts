@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
-import { Gateway, GatewayPki, gatewayLayer, RouteRegistry } from "../edge";
+import { Gateway, GatewayConsulAccess, GatewayPki, gatewayLayer, RouteRegistry } from "../edge";
+import { ConsulConsumerAccess } from "./discovery-layer";
 import { ClusterLayer } from "./cluster-layer";
 import { LayerScope } from "./layer-scope";
 
@@ -13,14 +14,20 @@ export interface EdgeLayer {
   trustedProxies: pulumi.Input<string>;
 }
 
+/** Consul's API as the consulCatalog provider names it (host:port), with Traefik's token and client certificate. */
+function gatewayConsul(access: ConsulConsumerAccess): GatewayConsulAccess {
+  return { address: new URL(access.apiUrl).host, token: access.token, clientCertPem: access.cert, clientKeyPem: access.key };
+}
+
 /**
  * The Traefik gateway. Wired before the services (they trust its address) and after the
- * network; its routers are rendered by `gateway.serveRoutes()`, which the Platform calls once
- * every layer has deployed.
+ * network and Consul (its consulCatalog provider reads the catalogue with Traefik's token); its
+ * routers are rendered by `gateway.serveRoutes()`, which the Platform calls once every layer has
+ * deployed.
  */
-export function wireEdge(scope: LayerScope, below: { cluster: ClusterLayer; runtime: RouteRegistry; pki: GatewayPki }): EdgeLayer {
+export function wireEdge(scope: LayerScope, below: { cluster: ClusterLayer; runtime: RouteRegistry; pki: GatewayPki; consul?: ConsulConsumerAccess }): EdgeLayer {
   const { config } = scope;
-  const gateway = gatewayLayer(scope.parent, { config, routes: below.runtime, runtime: below.runtime, pki: below.pki });
+  const gateway = gatewayLayer(scope.parent, { config, routes: below.runtime, runtime: below.runtime, pki: below.pki, consul: below.consul ? gatewayConsul(below.consul) : undefined });
   const trustedProxies: pulumi.Input<string> =
     config.target === "docker"
       ? (gateway.workload.addresses ?? pulumi.output([])).apply((addresses) => addresses.join(","))

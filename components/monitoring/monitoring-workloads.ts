@@ -193,6 +193,8 @@ export function jaegerWorkload(input: JaegerWorkloadInput): Workload {
       { name: "otlp-grpc", port: JAEGER_PORTS.otlpGrpc, zones: ["monitoring"] },
       { name: "otlp-http", port: JAEGER_PORTS.otlpHttp, zones: ["monitoring"] },
       { name: "metrics", port: JAEGER_PORTS.metrics, zones: ["monitoring"] },
+      // For probes and Consul's check only (zoneRuleAdmits): offered to no zone.
+      { name: "health", port: JAEGER_PORTS.health, zones: [] },
     ],
     files: [{ path: JAEGER_CONFIG_PATH, content: input.config }],
     health: { readiness: http(JAEGER_PORTS.health, "/status"), liveness: { ...http(JAEGER_PORTS.health, "/status"), failureThreshold: 6 } },

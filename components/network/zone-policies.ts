@@ -1,6 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import { KUBERNETES_API_LABEL, selectorLabels, zoneLabel } from "../runtime/kubernetes-pod";
-import { INTERNAL_ZONES, portsByZone, WorkloadPort, Zone, ZONES } from "../runtime/workload";
+import { HEALTH_CHECKER, INTERNAL_ZONES, portsByZone, portTransports, WorkloadPort, Zone, ZONES } from "../runtime/workload";
 
 type NetworkPolicySpec = k8s.types.input.networking.v1.NetworkPolicySpec;
 
@@ -81,11 +81,15 @@ export function workloadIngressPolicy(workload: { name: string; zones: Zone[]; p
   const offered = portsByZone(workload);
   const ingress: NonNullable<NetworkPolicySpec["ingress"]> = ZONES.filter((zone) => offered[zone].length > 0).map((zone) => ({
     from: [{ podSelector: { matchLabels: { [zoneLabel(zone)]: "true" } } }],
-    ports: offered[zone].map((port) => ({ protocol: "TCP", port: port.port })),
+    ports: offered[zone].flatMap((port) => portTransports(port).map((t) => ({ protocol: t.protocol, port: port.port }))),
   }));
   // A published port (only the gateway has one) takes connections from the load balancer, whose
   // addresses (or, with client address preservation, the clients') are not pods: any source. Inside
   // the cluster the senders' egress policies still decide, so the zone rule is unchanged there.
+  // The health checker's pods reach the check port whatever zones it is offered in (zoneRuleAdmits);
+  // their own egress policies keep that to the zones they share with the workload.
+  const checked = (workload.ports ?? []).filter((port) => port.healthCheck === true);
+  if (checked.length > 0) ingress.push({ from: [{ podSelector: { matchLabels: selectorLabels(HEALTH_CHECKER) } }], ports: checked.flatMap((port) => portTransports(port).map((t) => ({ protocol: t.protocol, port: port.port }))) });
   const published = (workload.ports ?? []).filter((port) => port.publish === "host");
   if (published.length > 0) ingress.push({ from: [{ ipBlock: { cidr: "0.0.0.0/0" } }], ports: published.map((port) => ({ protocol: "TCP", port: port.port })) });
   if (ingress.length === 0) return undefined;

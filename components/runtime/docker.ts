@@ -6,7 +6,7 @@ import { dockerCapabilities, dockerCpus, goDuration } from "./docker-read-back";
 import { fileVolumeDirectories } from "./docker-file-volumes";
 import { factsForImage } from "./image-facts";
 import { dockerHealthTest, probeTiming, startupBudgetSeconds } from "./probe-command";
-import { DeployedWorkload, Endpoint, Job, Runtime, ScheduledJob, Workload, WorkloadRole, Zone, offeredZones, portsByZone, roleOf } from "./workload";
+import { DeployedWorkload, Endpoint, Job, Runtime, ScheduledJob, Workload, WorkloadRole, Zone, offeredZones, portsByZone, portTransports, roleOf } from "./workload";
 
 export interface DockerRuntimeArgs {
   /** Prefix of container, volume and network names: several environments can share one engine. */
@@ -248,7 +248,7 @@ export class DockerRuntime implements Runtime {
         networksAdvanced: spec.zones.map((zone) => ({ name: this.args.networks[zone].name, aliases: [spec.name] })),
         ports: (spec.ports ?? [])
           .filter((port) => port.publish === "host" || (this.args.publishDataPorts === true && role === "data"))
-          .map((port) => ({ internal: port.port, external: port.hostPort ?? port.port, ip: this.args.publishAddress, protocol: "tcp" })),
+          .flatMap((port) => portTransports(port).map((t) => ({ internal: port.port, external: port.hostPort ?? port.port, ip: this.args.publishAddress, protocol: t.protocol.toLowerCase() }))),
         healthcheck,
         shmSize: spec.shmSizeMiB,
         gpus: spec.gpu ? "all" : undefined,

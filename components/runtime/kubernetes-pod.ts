@@ -1,7 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { probeTiming } from "./probe-command";
-import { Probe, Workload, WorkloadFile, WorkloadGpu, WorkloadRole, WorkloadStorage, Zone } from "./workload";
+import { Probe, Workload, WorkloadFile, WorkloadGpu, WorkloadRole, WorkloadStorage, Zone, portTransports } from "./workload";
 
 type PodSpec = k8s.types.input.core.v1.PodSpec;
 type ProbeSpec = k8s.types.input.core.v1.Probe;
@@ -147,7 +147,7 @@ export function podSpec(source: PodSource, names: PodNames, restartPolicy: "Alwa
     command: source.command,
     args: source.args,
     env: Object.entries(source.env ?? {}).map(([name, value]) => ({ name, value })),
-    ports: (source.ports ?? []).map((port) => ({ name: port.name.slice(0, 15), containerPort: port.port, protocol: "TCP" })),
+    ports: (source.ports ?? []).flatMap((port) => portTransports(port).map((t) => ({ name: t.name, containerPort: port.port, protocol: t.protocol }))),
     resources: { requests: limits, limits },
     startupProbe: probeSpec(source.health?.startup),
     readinessProbe: probeSpec(source.health?.readiness),

@@ -2,7 +2,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { workloadIngressPolicy } from "../network/zone-policies";
 import { claimTemplate, filesData, podSpec, PodSource, selectorLabels, workloadLabels } from "./kubernetes-pod";
-import { DeployedWorkload, Endpoint, Job, Runtime, ScheduledJob, Workload, roleOf } from "./workload";
+import { DeployedWorkload, Endpoint, Job, Runtime, ScheduledJob, Workload, portTransports, roleOf } from "./workload";
 
 export interface KubernetesRuntimeArgs {
   environment: string;
@@ -51,7 +51,7 @@ export class KubernetesRuntime implements Runtime {
           type: "ClusterIP",
           ...(workload.peerDiscovery ? { clusterIP: "None", publishNotReadyAddresses: true } : {}),
           selector: selectorLabels(workload.name),
-          ports: workload.ports.map((port) => ({ name: port.name.slice(0, 15), port: port.port, targetPort: port.port, protocol: "TCP" })),
+          ports: workload.ports.flatMap((port) => portTransports(port).map((t) => ({ name: t.name, port: port.port, targetPort: port.port, protocol: t.protocol }))),
         },
       },
       childOpts,

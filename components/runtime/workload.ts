@@ -3,7 +3,7 @@ import type { ImageFacts } from "./image-facts";
 
 /**
  * A workload reaches another iff they share a zone, and only on the ports the other offers in
- * that zone (DESIGN.md, idea 3).
+ * that zone (DESIGN.md, idea 3), with one exception: the health checker (zoneRuleAdmits).
  */
 export type Zone = "frontend" | "backend" | "monitoring";
 export const ZONES: readonly Zone[] = ["frontend", "backend", "monitoring"];
@@ -49,6 +49,20 @@ export interface WorkloadPort {
    * monitoring zone by accident; a metrics port says `["monitoring"]`.
    */
   zones?: Zone[];
+  /**
+   * Consul's catalogue check of the workload dials this port (set by the catalogue registry,
+   * components/discovery/catalog-entries.ts): the health checker reaches it over any zone it
+   * shares with the workload, even where the port is offered to none (zoneRuleAdmits).
+   */
+  healthCheck?: boolean;
+  /** The server listens on UDP as well as TCP on this port (Consul's DNS and gossip): offered, admitted and published on both. */
+  udp?: boolean;
+}
+
+/** Each transport a port takes, and the name it carries there (Kubernetes port names are at most 15 characters and unique). */
+export function portTransports(port: WorkloadPort): { name: string; protocol: "TCP" | "UDP" }[] {
+  const name = port.name.slice(0, 15);
+  return port.udp ? [{ name, protocol: "TCP" }, { name: `${port.name.slice(0, 11)}-udp`, protocol: "UDP" }] : [{ name, protocol: "TCP" }];
 }
 
 export interface WorkloadFile {
@@ -278,6 +292,23 @@ export function roleOf(workload: { role?: WorkloadRole; image: pulumi.Input<stri
 /** The zones a port is offered in (its own list, or the workload's zones other than monitoring). */
 export function offeredZones(workload: { zones: Zone[] }, port: WorkloadPort): Zone[] {
   return port.zones ?? workload.zones.filter((zone) => zone !== "monitoring");
+}
+
+/**
+ * The workload that runs the infrastructure workloads' health checks: the Consul servers. Their
+ * checks dial each workload from Consul's own place in the network, so the zone rule names them.
+ */
+export const HEALTH_CHECKER = "consul";
+
+/**
+ * The zone rule, for one connection: the client shares a zone in which the target offers the
+ * port; or the client is the health checker, the port is the target's check port, and the two
+ * share a zone (any zone: a check port such as the gateway's ping is offered to no zone, since
+ * nothing else needs it). Docker applies it by network (README, Zones); Kubernetes by policy.
+ */
+export function zoneRuleAdmits(client: { name: string; zones: Zone[] }, target: { zones: Zone[] }, port: WorkloadPort): boolean {
+  if (offeredZones(target, port).some((zone) => client.zones.includes(zone))) return true;
+  return client.name === HEALTH_CHECKER && port.healthCheck === true && target.zones.some((zone) => client.zones.includes(zone));
 }
 
 /**

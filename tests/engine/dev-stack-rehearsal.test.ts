@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { offeredZones } from "../../components/runtime/workload";
+import { zoneRuleAdmits } from "../../components/runtime/workload";
 import { readStackConfig } from "../../scripts/mock-engine";
 import { Declared, runStackDeclaring } from "../unit/declared-workloads";
 import { StackView } from "../unit/stack-run";
@@ -36,14 +36,16 @@ const PUBLISH_ADDRESS = "127.0.0.1";
  * workload that joined monitoring for its scrape (RabbitMQ's AMQPS, the services' API) are
  * reached over `monitoring` by the monitoring-only members (Prometheus and its neighbours) and
  * the gateway. The gateway's own metrics port is reached over `frontend` by the services, and
- * its ping port, offered to no zone (probes run inside the container), by every neighbour.
- * A new entry is a new gap and fails the test.
+ * its ping port and Jaeger's health port, offered to no zone (probes run inside the container;
+ * Consul's checks are the rule's one exception, zoneRuleAdmits), by every neighbour. Consul's
+ * DNS, RPC and gossip ports, offered in backend, are reached over `monitoring` by the
+ * monitoring-only members. A new entry is a new gap and fails the test.
  */
 const DOCKER_PORT_GAPS = [
   ...["config:9464", "gpu-jobs:9464", "minio:9001", "mongo-exporter:9216", "pgbouncer-exporter:9127", "postgres-exporter:9187", "rabbitmq:15671", "rabbitmq:15692", "redis-exporter:9121", "users:9464"].map(
     (port) => `${port} over backend`,
   ),
-  ...["config:8080", "gateway:8082", "gpu-jobs:8080", "rabbitmq:5671", "users:8080"].map((port) => `${port} over monitoring`),
+  ...["config:8080", "consul:8300", "consul:8301", "consul:8600", "gateway:8082", "gpu-jobs:8080", "jaeger:13133", "rabbitmq:5671", "users:8080"].map((port) => `${port} over monitoring`),
   // The gateway's ping port is offered in no zone (only its own healthcheck uses it). Its metrics
   // port is no gap over frontend: every frontend member (the services) is in monitoring too.
   ...["gateway:8082"].map((port) => `${port} over frontend`),
@@ -248,7 +250,7 @@ describe("the dev stack on a real Docker engine", { timeout: 300_000 }, () => {
           pairs++;
           const key = `${target.name}:${port}`;
           const declaredPort = targetDeclared.ports.find((p) => p.port === port)!;
-          const rule = offeredZones(targetDeclared, declaredPort).some((zone) => clientDeclared.zones.includes(zone));
+          const rule = zoneRuleAdmits(clientDeclared, targetDeclared, declaredPort);
           const open = measured.get(client.resource)!.has(key);
           const sharesNetwork = networksOf(target.name).some((n) => networksOf(client.resource).includes(n));
           if (rule && !open) missing.push(`${client.resource} -> ${key}`);
@@ -299,7 +301,7 @@ describe("the dev stack on a real Docker engine", { timeout: 300_000 }, () => {
   it("binds published ports to the configured address only; the engine applies none to a container on internal networks only", async () => {
     const api = engine!.api;
     const published = replayed.filter((c) => ((c.inputs.ports as unknown[]) ?? []).length > 0);
-    expect(published.map((c) => c.resource).sort()).toEqual(["gateway", "minio", "mongo", "pgbouncer", "postgres", "rabbitmq", "redis"]);
+    expect(published.map((c) => c.resource).sort()).toEqual(["consul", "gateway", "minio", "mongo", "pgbouncer", "postgres", "rabbitmq", "redis"]);
     const ignored: string[] = [];
     for (const container of published) {
       const inspected = await api.call<{ HostConfig: { PortBindings: Record<string, { HostIp: string; HostPort: string }[]> }; NetworkSettings: { Ports: Record<string, { HostIp: string; HostPort: string }[] | null> } }>(
@@ -307,7 +309,8 @@ describe("the dev stack on a real Docker engine", { timeout: 300_000 }, () => {
         `/containers/${container.id}/json`,
       );
       const configured = Object.entries(inspected.HostConfig.PortBindings).flatMap(([port, list]) => list.map((b) => `${port} ${b.HostIp}:${b.HostPort}`));
-      const want = (container.inputs.ports as { internal: number; external: number }[]).map((p) => `${p.internal}/tcp ${PUBLISH_ADDRESS}:${p.external}`);
+      // Consul's DNS and gossip ports are published over UDP as well.
+      const want = (container.inputs.ports as { internal: number; external: number; protocol?: string }[]).map((p) => `${p.internal}/${p.protocol ?? "tcp"} ${PUBLISH_ADDRESS}:${p.external}`);
       expect(configured.sort(), container.resource).toEqual(want.sort());
       const applied = Object.entries(inspected.NetworkSettings.Ports ?? {}).flatMap(([port, list]) => (list ?? []).map((b) => ({ port, address: b.HostIp, hostPort: b.HostPort })));
       if (applied.length === 0) ignored.push(container.resource);

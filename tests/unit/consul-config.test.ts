@@ -67,7 +67,7 @@ describe("Consul server configuration against the documented options", () => {
       encrypt: string;
       enable_script_checks: boolean;
     };
-    expect(config.acl).toMatchObject({ enabled: true, default_policy: "deny", enable_token_persistence: true });
+    expect(config.acl).toMatchObject({ enabled: true, default_policy: "deny" });
     expect(config.acl.tokens).toEqual({
       initial_management: secrets.initialManagementToken,
       agent: secrets.agentToken,

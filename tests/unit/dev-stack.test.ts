@@ -1,4 +1,5 @@
 import { beforeAll, describe, expect, it } from "vitest";
+import { parse } from "yaml";
 import { isSecretMarker, RecordedResource } from "../../scripts/mock-engine";
 import { runStack, secretLeaks, StackView } from "./stack-run";
 
@@ -40,8 +41,9 @@ describe("dev stack on Docker", () => {
   });
 
   it("keeps data services in backend only and exporters in backend and monitoring", () => {
-    // RabbitMQ and MinIO serve their own metrics, so they join monitoring for the scrape.
-    const selfMonitored = ["rabbitmq", "minio"];
+    // RabbitMQ, MinIO and Consul serve their own metrics, so they join monitoring for the scrape
+    // (Consul also for the gateway, which reads its catalogue and routes its UI there).
+    const selfMonitored = ["rabbitmq", "minio", "consul"];
     const HOST_EXPORTERS = ["node-exporter", "cadvisor"];
     for (const container of dev.all(CONTAINER)) {
       const role = label(container, "fundament.role");
@@ -235,5 +237,90 @@ describe("services on the dev stack", () => {
     expect(url).toMatch(new RegExp(`^DATABASE_URL=postgres://[a-z_]+@postgres:5432/${service}\\?sslmode=verify-full$`));
     const served = (dev.revealed(dev.one(CONTAINER, service)).envs as string[]).find((e) => e.startsWith("DATABASE_URL="));
     expect(served).toMatch(/@pgbouncer:6432\//);
+  });
+});
+
+describe("Consul on the dev stack", () => {
+  type Upload = { file: string; content: string; permissions: string };
+  /** A read-only container takes its files through its never-started carrier (<name>-files). */
+  const uploadOf = (container: string, file: string): { upload: Upload; secret: boolean } => {
+    for (const name of [container, `${container}-files`]) {
+      const found = dev.all(CONTAINER).find((c) => c.name === name && ((dev.revealed(c).uploads as Upload[] | undefined) ?? []).some((u) => u.file === file));
+      if (found) return { upload: (dev.revealed(found).uploads as Upload[]).find((u) => u.file === file)!, secret: isSecretMarker(found.inputs.uploads) };
+    }
+    throw new Error(`${container} has no upload ${file}`);
+  };
+  type ServerConfig = { bootstrap_expect: number; services: { name: string; checks: { tcp?: string; http?: string }[] }[] };
+  const serverConfig = (): ServerConfig => JSON.parse(uploadOf("consul", "/consul/config/10-server.json").upload.content) as ServerConfig;
+
+  it("runs one server, in backend and monitoring only, its ACL job after it, and catalogues the workloads of every layer with a check", () => {
+    const consul = dev.one(CONTAINER, "consul");
+    expect(zonesOf(consul)).toEqual(["backend", "monitoring"]);
+    expect(dev.revealed(consul).user).toBe("100:1000");
+    expect(dev.all(CONTAINER).filter((c) => c.name === "consul")).toHaveLength(1);
+    expect(serverConfig().bootstrap_expect).toBe(1);
+    expect(zonesOf(dev.one(CONTAINER, "consul-acl"))).toEqual(["backend"]);
+    const catalogued = serverConfig().services.map((s) => s.name);
+    // Layers below discovery (postgres), and those wired after it (the gateway, monitoring).
+    expect(catalogued).toEqual(expect.arrayContaining(["postgres", "pgbouncer", "redis", "mongo", "rabbitmq", "minio", "gateway", "prometheus", "grafana"]));
+    // The services register themselves through the kit.
+    expect(catalogued).not.toContain("users");
+    for (const service of serverConfig().services) expect(service.checks.length, service.name).toBeGreaterThan(0);
+    expect(serverConfig().services.find((s) => s.name === "gateway")!.checks[0].http).toBe("http://gateway:8082/ping");
+  });
+
+  it.each(["users", "config"])("gives %s Consul's address in the environment and its token, CA and client certificate as files", (service) => {
+    const envs = dev.revealed(dev.one(CONTAINER, service)).envs as string[];
+    expect(envs).toContain("CONSUL_HTTP_ADDR=https://consul:8501");
+    expect(envs).toContain(`CONSUL_SERVICE_ADDRESS=${service}`);
+    for (const variable of ["CONSUL_HTTP_TOKEN", "CONSUL_CACERT", "CONSUL_CLIENT_CERT", "CONSUL_CLIENT_KEY"]) {
+      expect(envs.some((e) => e.startsWith(`${variable}=`)), variable).toBe(false);
+      const path = envs.find((e) => e.startsWith(`${variable}_FILE=`))?.split("=")[1];
+      expect(path, variable).toMatch(/^\/run\/secrets\//);
+      const { upload, secret } = uploadOf(service, path!);
+      expect(secret).toBe(true);
+      expect(upload.permissions).toBe("0400");
+    }
+    const token = uploadOf(service, envs.find((e) => e.startsWith("CONSUL_HTTP_TOKEN_FILE="))!.split("=")[1]).upload.content;
+    expect(dev.generatedSecrets.has(token)).toBe(true);
+  });
+
+  it("lets the gateway read the catalogue over verified TLS with its own token and client certificate, exposing nothing by default", () => {
+    const { upload, secret } = uploadOf("gateway", "/etc/traefik/traefik.yml");
+    // Traefik takes the token only inside its static file: the file is the secret.
+    expect(secret).toBe(true);
+    const consulCatalog = (parse(upload.content) as { providers: { consulCatalog: { exposedByDefault: boolean; endpoint: { address: string; scheme: string; token: string; tls: Record<string, string> } } } }).providers.consulCatalog;
+    expect(consulCatalog.exposedByDefault).toBe(false);
+    expect(consulCatalog.endpoint).toMatchObject({ address: "consul:8501", scheme: "https", tls: { ca: "/etc/traefik/tls/ca.crt", cert: "/etc/traefik/tls/consul-client.crt", key: "/run/secrets/gateway/consul-client.key" } });
+    expect(dev.generatedSecrets.has(consulCatalog.endpoint.token)).toBe(true);
+    const key = uploadOf("gateway", "/run/secrets/gateway/consul-client.key");
+    expect(key.secret).toBe(true);
+    expect(key.upload.content).toMatch(/PRIVATE KEY/);
+    // The Consul UI: behind basic auth, to Consul's HTTPS port, verified, presenting the same client certificate.
+    const dynamic = parse(uploadOf("gateway", "/etc/traefik/dynamic.yml").upload.content) as {
+      http: { routers: Record<string, { middlewares: string[] }>; services: Record<string, { loadBalancer: { servers: { url: string }[]; serversTransport?: string } }>; serversTransports: Record<string, { certificates?: unknown[] }> };
+    };
+    expect(dynamic.http.routers.consul.middlewares).toContain("auth-consul");
+    expect(dynamic.http.services.consul.loadBalancer).toMatchObject({ servers: [{ url: "https://consul:8501" }], serversTransport: "platform-ca" });
+    expect(dynamic.http.serversTransports["platform-ca"].certificates).toEqual([{ certFile: "/etc/traefik/tls/consul-client.crt", keyFile: "/run/secrets/gateway/consul-client.key" }]);
+  });
+
+  it("has Prometheus scrape Consul's agent metrics over HTTPS with its client certificate and a token file", () => {
+    const jobs = (parse(uploadOf("prometheus", "/etc/prometheus/prometheus.yml").upload.content) as { scrape_configs: { job_name: string; scheme?: string; metrics_path: string; params?: Record<string, string[]>; tls_config?: Record<string, string>; authorization?: { credentials_file: string } }[] }).scrape_configs;
+    const consul = jobs.find((j) => j.job_name === "consul")!;
+    expect(consul).toMatchObject({ scheme: "https", metrics_path: "/v1/agent/metrics", params: { format: ["prometheus"] }, tls_config: { server_name: "consul", cert_file: "/etc/prometheus/consul/client.pem" } });
+    const token = uploadOf("prometheus", consul.authorization!.credentials_file);
+    expect(token.secret).toBe(true);
+    expect(token.upload.permissions).toBe("0400");
+    expect(dev.generatedSecrets.has(token.upload.content)).toBe(true);
+  });
+
+  it("outputs the bootstrap token and the UI's login as secrets, the UI's URL in plain text", () => {
+    expect(isSecretMarker(dev.outputs.consulBootstrapToken)).toBe(true);
+    expect(dev.generatedSecrets.has((dev.outputs.consulBootstrapToken as { value: string }).value)).toBe(true);
+    expect(dev.outputs.consul).toEqual({ apiUrl: "https://consul:8501", servers: 1, uiUrl: "https://consul.fundament.localhost/" });
+    const credentials = dev.outputs.adminUiCredentials as { value: Record<string, { user: string; password: string }> };
+    expect(isSecretMarker(credentials)).toBe(true);
+    expect(credentials.value.consul.user).toBe("admin");
   });
 });

@@ -18,7 +18,7 @@ const CONFIG_MAP = "kubernetes:core/v1:ConfigMap";
 const SECRET = "kubernetes:core/v1:Secret";
 
 /** Every admin UI the platform has: each must be routed behind basic auth. */
-const ADMIN_UIS = ["alertmanager", "grafana", "jaeger", "minio", "prometheus", "rabbitmq", "traefik"];
+const ADMIN_UIS = ["alertmanager", "consul", "grafana", "jaeger", "minio", "prometheus", "rabbitmq", "traefik"];
 const APIS = ["config", "gpu-jobs", "users"];
 
 interface Upload {

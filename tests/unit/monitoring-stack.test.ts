@@ -7,8 +7,8 @@ import { runStack, secretLeaks, StackView, unwrapSecrets } from "./stack-run";
 const CONTAINER = "docker:index/container:Container";
 const CONFIG_MAP = "kubernetes:core/v1:ConfigMap";
 const MONITORING = ["prometheus", "alertmanager", "grafana", "jaeger"];
-/** Data servers that serve their own metrics; the others are scraped through their exporter. */
-const SELF_EXPORTING_DATA = ["rabbitmq", "minio"];
+/** Data servers that serve their own metrics (Consul: /v1/agent/metrics over HTTPS); the others are scraped through their exporter. */
+const SELF_EXPORTING_DATA = ["rabbitmq", "minio", "consul"];
 
 interface ScrapeJob {
   job_name: string;

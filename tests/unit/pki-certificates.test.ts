@@ -56,8 +56,10 @@ function connectionHosts(run: StackView): Set<string> {
   };
   const outputs = unwrapSecrets(run.outputs) as Record<string, unknown>;
   for (const key of ["postgres", "databases", "redis", "mongo", "rabbitmq"]) walk(outputs[key]);
-  // The services' endpoints are URLs (https, with their leaves).
+  // The services' endpoints and Consul's API are URLs (https, with their leaves).
   for (const url of Object.values((outputs.services ?? {}) as Record<string, string>)) hosts.add(new URL(url).hostname);
+  const consul = outputs.consul as { apiUrl?: string } | undefined;
+  if (consul?.apiUrl) hosts.add(new URL(consul.apiUrl).hostname);
   return hosts;
 }
 
@@ -99,7 +101,8 @@ describe.each([
       const commonName = /CN=([^\n]+)/.exec(server.subject)?.[1] ?? "";
       expect(hosts, `no connection setting dials ${commonName}`).toContain(commonName);
       // "localhost": the probes a server runs inside its own container connect over TLS too.
-      const extra = sans(server).filter((name) => name === "localhost");
+      // Consul's servers: each member by its pod name, and the name Consul's RPC verifies (server.<dc>.consul).
+      const extra = sans(server).filter((name) => name === "localhost" || name.startsWith(`${commonName}-`) || /^server\.[a-z0-9-]+\.consul$/.test(name));
       expect(sans(server), commonName).toEqual([...spellings(stack, commonName, namespace), ...extra].sort());
     }
   });

@@ -1,5 +1,6 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { RecordedResource } from "../../scripts/mock-engine";
+import { parse } from "yaml";
+import { isSecretMarker, RecordedResource } from "../../scripts/mock-engine";
 import { isApiObject, prepareSchemas, schemaProblem } from "./kubernetes-objects";
 import { runStack, secretLeaks, StackView } from "./stack-run";
 
@@ -90,8 +91,8 @@ describe("prod stack on Kubernetes", () => {
     for (const controller of controllers()) {
       const l = labels(controller);
       const zones = Object.keys(l).filter((k) => k.startsWith("fundament.io/zone-")).map((k) => k.slice("fundament.io/zone-".length)).sort();
-      // RabbitMQ and MinIO serve their own metrics, so they join monitoring for the scrape.
-      const selfMonitored = ["rabbitmq", "minio"].includes(controller.name);
+      // RabbitMQ, MinIO and Consul serve their own metrics, so they join monitoring for the scrape.
+      const selfMonitored = ["rabbitmq", "minio", "consul"].includes(controller.name);
       if (l["fundament.io/role"] === "data") expect(zones, controller.name).toEqual(selfMonitored ? ["backend", "monitoring"] : ["backend"]);
       if (l["fundament.io/role"] === "exporter") expect(zones, controller.name).toEqual(["backend", "monitoring"]);
     }
@@ -200,5 +201,75 @@ describe("services on the prod stack", () => {
       const repository = prod.revealed(prod.one("aws:ecr/repository:Repository", `${service}-image-repository`));
       expect(repository).toMatchObject({ imageTagMutability: "IMMUTABLE", imageScanningConfiguration: { scanOnPush: true } });
     }
+  });
+});
+
+describe("Consul on the prod stack", () => {
+  const secretData = (name: string): Record<string, string> => {
+    const secret = prod.one("kubernetes:core/v1:Secret", name);
+    return (prod.revealed(secret).stringData ?? prod.revealed(secret).data) as Record<string, string>;
+  };
+
+  it("runs three servers as a StatefulSet spread over nodes, with a budget that keeps the quorum, found through a headless Service", () => {
+    const statefulSet = prod.revealed(prod.one("kubernetes:apps/v1:StatefulSet", "consul")) as {
+      spec: { replicas: number; template: { spec: { affinity: { podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { topologyKey: string }[] } } } } };
+    };
+    expect(statefulSet.spec.replicas).toBe(3);
+    expect(statefulSet.spec.template.spec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution[0].topologyKey).toBe("kubernetes.io/hostname");
+    const budget = prod.all("kubernetes:policy/v1:PodDisruptionBudget").map((p) => prod.revealed(p).spec as { maxUnavailable?: number; selector: { matchLabels: Record<string, string> } }).find((s) => s.selector.matchLabels["app.kubernetes.io/name"] === "consul");
+    expect(budget?.maxUnavailable).toBe(1);
+    const config = JSON.parse((prod.revealed(prod.one("kubernetes:core/v1:ConfigMap", "consul-files")).data as Record<string, string>)["consul_config_10-server.json"]) as { bootstrap_expect: number; retry_join: string[]; services: { name: string }[] };
+    expect(config.bootstrap_expect).toBe(3);
+    expect(config.retry_join).toEqual(["consul"]);
+    expect(config.services.map((s) => s.name)).toEqual(expect.arrayContaining(["postgres", "redis", "rabbitmq", "gateway", "prometheus"]));
+    const service = prod.revealed(prod.one("kubernetes:core/v1:Service", "consul")).spec as { clusterIP?: string; ports: { port: number; protocol: string }[] };
+    expect(service.clusterIP).toBe("None");
+    // DNS and gossip speak UDP as well as TCP: the Service, the pods and the zone policy carry both.
+    expect(service.ports.filter((p) => p.protocol === "UDP").map((p) => p.port).sort()).toEqual([8301, 8600]);
+    const ingress = prod.revealed(prod.one("kubernetes:networking.k8s.io/v1:NetworkPolicy", "consul-ingress")).spec as { ingress: { from: { podSelector?: { matchLabels: Record<string, string> } }[]; ports: { port: number; protocol: string }[] }[] };
+    const fromBackend = ingress.ingress.find((rule) => rule.from[0].podSelector?.matchLabels["fundament.io/zone-backend"] === "true")!;
+    expect(fromBackend.ports).toEqual(expect.arrayContaining([{ port: 8301, protocol: "UDP" }, { port: 8301, protocol: "TCP" }, { port: 8600, protocol: "UDP" }]));
+  });
+
+  it("admits the Consul servers to each catalogued workload's check port, and nobody else beyond the zone rule (the gateway's ping)", () => {
+    const ingress = prod.revealed(prod.one("kubernetes:networking.k8s.io/v1:NetworkPolicy", "gateway-ingress")).spec as { ingress: { from: { podSelector?: { matchLabels: Record<string, string> } }[]; ports: { port: number }[] }[] };
+    const fromConsul = ingress.ingress.filter((rule) => rule.from.some((f) => f.podSelector?.matchLabels["app.kubernetes.io/name"] === "consul"));
+    expect(fromConsul.map((rule) => rule.ports.map((p) => p.port))).toEqual([[8082]]);
+    const pingElsewhere = ingress.ingress.filter((rule) => !fromConsul.includes(rule) && rule.ports.some((p) => p.port === 8082));
+    expect(pingElsewhere).toEqual([]);
+  });
+
+  it.each(["users", "config"])("gives %s Consul's address and its token, CA and client certificate as files from a Secret", (service) => {
+    const [container] = (prod.revealed(prod.one("kubernetes:apps/v1:Deployment", service)).spec as { template: { spec: { containers: { env: { name: string; value?: string }[] }[] } } }).template.spec.containers;
+    const env = Object.fromEntries(container.env.map((e) => [e.name, e.value]));
+    expect(env.CONSUL_HTTP_ADDR).toBe("https://consul:8501");
+    // On Kubernetes each pod registers its own address.
+    expect(env.CONSUL_SERVICE_ADDRESS).toBeUndefined();
+    for (const variable of ["CONSUL_HTTP_TOKEN", "CONSUL_CLIENT_KEY"]) {
+      expect(env[variable], variable).toBeUndefined();
+      expect(env[`${variable}_FILE`], variable).toMatch(/^\/run\/secrets\//);
+    }
+    const token = secretData(`${service}-secrets`)["run_secrets_consul-token"];
+    expect(prod.generatedSecrets.has(token)).toBe(true);
+  });
+
+  it("gives the gateway's consulCatalog provider Traefik's token in its secret static file, and Prometheus a consul job with a token file", () => {
+    const gateway = secretData("gateway-secrets");
+    const endpoint = (parse(gateway["etc_traefik_traefik.yml"]) as { providers: { consulCatalog: { exposedByDefault: boolean; endpoint: { address: string; token: string; tls: { cert: string } } } } }).providers.consulCatalog;
+    expect(endpoint.exposedByDefault).toBe(false);
+    expect(endpoint.endpoint).toMatchObject({ address: "consul:8501", tls: { cert: "/etc/traefik/tls/consul-client.crt" } });
+    expect(prod.generatedSecrets.has(endpoint.endpoint.token)).toBe(true);
+    expect(gateway["run_secrets_gateway_consul-client.key"]).toMatch(/PRIVATE KEY/);
+    const map = prod.all("kubernetes:core/v1:ConfigMap").find((m) => (prod.revealed(m).metadata as { labels: Record<string, string> }).labels["app.kubernetes.io/name"] === "prometheus")!;
+    const jobs = (parse((prod.revealed(map).data as Record<string, string>)["etc_prometheus_prometheus.yml"]) as { scrape_configs: { job_name: string; scheme?: string; authorization?: { credentials_file: string } }[] }).scrape_configs;
+    const consul = jobs.find((j) => j.job_name === "consul")!;
+    expect(consul.scheme).toBe("https");
+    expect(consul.authorization?.credentials_file).toBe("/etc/prometheus/consul/token");
+    expect(prod.generatedSecrets.has(secretData("prometheus-secrets").etc_prometheus_consul_token)).toBe(true);
+  });
+
+  it("outputs the bootstrap token as a secret and the UI's URL in plain text", () => {
+    expect(isSecretMarker(prod.outputs.consulBootstrapToken)).toBe(true);
+    expect(prod.outputs.consul).toEqual({ apiUrl: "https://consul:8501", servers: 3, uiUrl: "https://consul.platform.example.com/" });
   });
 });

@@ -16,7 +16,7 @@ import { parseTraefikDynamic, parseTraefikStatic, TraefikConfigError, traefikPro
 const BASE: TraefikStaticInput = { dynamicConfigPath: "/etc/traefik/dynamic.yml", caFile: "/etc/traefik/tls/ca.crt" };
 const WITH_EVERYTHING: TraefikStaticInput = {
   ...BASE,
-  consul: { address: "consul:8501", token: "0b3f6a8e-token", caFile: "/etc/traefik/tls/ca.crt" },
+  consul: { address: "consul:8501", token: "0b3f6a8e-token", caFile: "/etc/traefik/tls/ca.crt", certFile: "/etc/traefik/tls/consul-client.crt", keyFile: "/run/secrets/gateway/consul-client.key" },
   acme: { email: "ops@example.com", caServer: "https://acme-staging-v02.api.letsencrypt.org/directory", storage: "/var/lib/traefik/acme.json", challenge: { kind: "dns", provider: "route53" } },
   proxyProtocolTrustedIPs: ["10.40.0.0/16"],
 };
@@ -69,7 +69,7 @@ describe("Traefik static configuration", () => {
     expect(config.providers.consulCatalog).toEqual({
       exposedByDefault: false,
       prefix: "traefik",
-      endpoint: { address: "consul:8501", scheme: "https", token: "0b3f6a8e-token", tls: { ca: "/etc/traefik/tls/ca.crt" } },
+      endpoint: { address: "consul:8501", scheme: "https", token: "0b3f6a8e-token", tls: { ca: "/etc/traefik/tls/ca.crt", cert: "/etc/traefik/tls/consul-client.crt", key: "/run/secrets/gateway/consul-client.key" } },
     });
     expect(parseTraefikStatic(renderTraefikStatic(BASE)).providers).not.toHaveProperty("consulCatalog");
   });
@@ -130,6 +130,14 @@ describe("Traefik dynamic configuration", () => {
     expect(config.http.services.users.loadBalancer).toEqual({ servers: [{ url: "https://users:8080" }], passHostHeader: true, serversTransport: "platform-ca" });
     expect(config.http.serversTransports?.["platform-ca"]).toEqual({ rootCAs: [BASE.caFile] });
     expect(config.tls.stores?.default.defaultCertificate).toEqual({ certFile: "/c.crt", keyFile: "/c.key" });
+  });
+
+  it("presents the gateway's client certificate to HTTPS backends that verify clients (Consul's UI), in a configuration Traefik v3 documents", () => {
+    const clientCertificate = { certFile: "/etc/traefik/tls/consul-client.crt", keyFile: "/run/secrets/gateway/consul-client.key" };
+    const consulUi: GatewayRoute = { name: "consul", host: "consul.example.com", backend: { url: "https://consul:8501" }, rateLimit: { averagePerSecond: 20, burst: 100 }, users: ["admin:$2a$10$x"] };
+    const config = parseTraefikDynamic(renderTraefikDynamic({ routes: [...ROUTES, consulUi], caFile: BASE.caFile, clientCertificate }));
+    expect(config.http.services.consul.loadBalancer.serversTransport).toBe("platform-ca");
+    expect(config.http.serversTransports?.["platform-ca"]).toEqual({ rootCAs: [BASE.caFile], certificates: [clientCertificate] });
   });
 
   it("carries any route's rate limit to its router (property)", () => {
