@@ -80,7 +80,7 @@ export class Platform extends pulumi.ComponentResource {
       databases: this.databases,
       broker: this.rabbitmq,
       trustedProxies: this.edge.trustedProxies,
-      caCertPem: this.pki.caCertPem,
+      pki: this.pki,
       discovery: this.discovery,
     });
     this.monitoring = wireMonitoring(scope, { runtime, scrapes, cluster: this.cluster });
@@ -107,7 +107,8 @@ export class Platform extends pulumi.ComponentResource {
         certificates: Object.fromEntries(this.pki.leaves().map((leaf) => [leaf.name, { dnsNames: leaf.dnsNames, validUntil: leaf.validUntil, renewsFrom: leaf.renewsFrom }])),
       },
       objectStorage: { endpoint: this.storage.endpoint, buckets: this.storage.buckets },
-      services: Object.fromEntries(Object.entries(this.services.byName).map(([name, service]) => [name, service.workload.endpoint("http")])),
+      // Inside the platform: HTTPS with the service's leaf, verified against tls.caCertificate.
+      services: Object.fromEntries(Object.entries(this.services.byName).map(([name, service]) => [name, service.workload.endpoint("http").apply((e) => `https://${e.host}:${e.port}`)])),
       monitoring: this.monitoring.outputs(),
       // The UI's URL is in publicUrls and its gateway login in adminUiCredentials; the UI itself asks for a token.
       consul: { apiUrl: this.discovery.consul.apiUrl, servers: this.discovery.servers, uiUrl: this.edge.gateway.urls[CONSUL_NAME] },

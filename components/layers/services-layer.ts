@@ -4,6 +4,7 @@ import * as tls from "@pulumi/tls";
 import { RabbitMQ } from "../broker";
 import { ServiceName } from "../config";
 import { Zones } from "../network";
+import { PlatformPki } from "../pki";
 import { apiRoute, DeployedWorkload, RateLimit, Runtime } from "../runtime/workload";
 import { configSettings, FastifyService, GPU_JOBS_SERVICE_ACCOUNT, gpuJobsSettings, ServiceConnections, ServiceSettings, usersSettings } from "../services";
 import { consulServiceSettings } from "../discovery";
@@ -24,8 +25,8 @@ interface ServicesInputs {
   broker?: RabbitMQ;
   /** The gateway's addresses, which alone may say who the client is (users' TRUST_PROXY). */
   trustedProxies?: pulumi.Input<string>;
-  /** The platform CA: every service verifies its data servers against it. */
-  caCertPem: pulumi.Input<string>;
+  /** The platform CA, which every service verifies its data servers against, and the services' leaves. */
+  pki: PlatformPki;
   /** Consul: each service registers itself and discovers through it. */
   discovery?: DiscoveryLayer;
 }
@@ -93,7 +94,8 @@ function wireService(scope: LayerScope, below: ServicesInputs, service: ServiceN
       replicas: config.target === "docker" ? 1 : serviceConfig.replicas,
       // The scheduling layer gives every service an HPA on Kubernetes, which then owns the count.
       autoscaled: config.target === "kubernetes",
-      caCertPem: below.caCertPem,
+      caCertPem: below.pki.caCertPem,
+      leaf: below.pki.serverLeaf(service),
       dependsOn: dataServices,
       route: apiRoute(service, config.domain, API_RATE_LIMITS[service]),
       ...own,

@@ -23,7 +23,7 @@ import { KUBE_STATE_METRICS_TARGET, KubeStateMetrics } from "./kube-state-metric
 import { NodeAgents } from "./node-agents";
 import { PROMETHEUS_SERVICE_ACCOUNT, PrometheusAccess } from "./prometheus-access";
 import { renderPrometheusConfig } from "./prometheus-config";
-import { ScrapeTarget, scrapeTargetOf } from "./scrape-targets";
+import { ScrapeTarget, scrapeFilesOf, scrapeTargetOf } from "./scrape-targets";
 
 export interface MonitoringArgs {
   runtime: Runtime;
@@ -151,7 +151,7 @@ export class Monitoring extends pulumi.ComponentResource {
         retentionDays: s.retentionDays,
         storageGiB: s.storageGiB,
         resources: { cpu: s.cpu, memoryMiB: s.memoryMiB },
-        scrapeFiles: scraped.flatMap((t) => t.access?.files ?? []),
+        scrapeFiles: scrapeFilesOf(scraped),
         ...(access ? { serviceAccount: PROMETHEUS_SERVICE_ACCOUNT } : {}),
       }),
       { parent: this, dependsOn: [...this.alertmanager.resources, ...(access ? [access] : [])] },

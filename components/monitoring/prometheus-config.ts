@@ -21,15 +21,21 @@ function targetLabels(environment: string, target: ScrapeTarget): Record<string,
   return { service: target.service, zone: SCRAPE_ZONE, environment, role: target.role };
 }
 
-/** HTTPS, the client certificate and the bearer token of a target that wants them. */
+/** HTTPS verified against the target's CA, and the client certificate and bearer token of a target that wants them. */
 function accessOf(target: ScrapeTarget): Record<string, unknown> {
   const access = target.access;
   if (!access) return {};
+  if ((access.certFile === undefined) !== (access.keyFile === undefined)) throw new Error(`prometheus scrape target ${target.name}: certFile and keyFile go together`);
   return {
     scheme: "https",
     ...(access.params ? { params: access.params } : {}),
-    tls_config: { ca_file: access.caFile, cert_file: access.certFile, key_file: access.keyFile, server_name: access.serverName, min_version: "TLS12" },
-    authorization: { type: "Bearer", credentials_file: access.credentialsFile },
+    tls_config: {
+      ca_file: access.caFile,
+      ...(access.certFile === undefined ? {} : { cert_file: access.certFile, key_file: access.keyFile }),
+      server_name: access.serverName,
+      min_version: "TLS12",
+    },
+    ...(access.credentialsFile === undefined ? {} : { authorization: { type: "Bearer", credentials_file: access.credentialsFile } }),
   };
 }
 

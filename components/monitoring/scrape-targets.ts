@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { DeployedWorkload, Job, MetricsAccess, Runtime, ScheduledJob, Workload, WorkloadRole, Zone, roleOf } from "../runtime/workload";
+import { DeployedWorkload, Job, MetricsAccess, Runtime, ScheduledJob, Workload, WorkloadFile, WorkloadRole, Zone, roleOf } from "../runtime/workload";
 
 /** One workload Prometheus scrapes: every replica of it, on its declared metrics endpoint. */
 export interface ScrapeTarget {
@@ -35,6 +35,20 @@ export function scrapeTargetOf(workload: Workload): ScrapeTarget | undefined {
     replicas: workload.replicas ?? 1,
     ...(workload.metrics.access ? { access: workload.metrics.access } : {}),
   };
+}
+
+/**
+ * The files Prometheus needs for its targets' access, once per path: the services' scrapes all
+ * verify against the one platform CA file, which Prometheus mounts once.
+ */
+export function scrapeFilesOf(targets: readonly ScrapeTarget[]): WorkloadFile[] {
+  const byPath = new Map<string, WorkloadFile>();
+  for (const file of targets.flatMap((t) => t.access?.files ?? [])) {
+    const known = byPath.get(file.path);
+    if (known && (known.secret === true) !== (file.secret === true)) throw new Error(`prometheus scrape files: ${file.path} is asked for as a secret and as a plain file`);
+    if (!known) byPath.set(file.path, file);
+  }
+  return [...byPath.values()];
 }
 
 /**

@@ -24,15 +24,14 @@ export type ZonesArgs =
     };
 
 /**
- * Consul and the zone rule. Consul is an ordinary member of every zone, not an exception to the
- * rule: its health checks dial each workload from Consul's own place in the network, so they
- * reach exactly the ports each workload offers in a zone Consul shares with it (data ports in
- * backend, metrics ports in monitoring, the services' API in frontend and backend), and a check
- * that fails because a port is not offered to Consul's zones reports the rule, not a fault. In
- * turn Consul offers its HTTPS API (8501) in all three zones (services register and discover,
- * the gateway reads the catalogue, Prometheus scrapes it), DNS (8600) in frontend and backend, and
- * its server RPC and gossip ports in backend; every call on them needs a client certificate of
- * the platform CA, and the API a token (ACL default deny).
+ * Consul and the zone rule. Consul joins backend and monitoring, both internal, and offers its
+ * HTTPS API (8501) in both, DNS (8600), RPC (8300) and gossip (8301) in backend; every call on
+ * them needs a client certificate of the platform CA, and the API a token (ACL default deny).
+ * Its health checks dial each catalogued workload from Consul's own place in the network, which
+ * is the rule's one exception (zoneRuleAdmits, runtime/workload.ts): the servers reach each
+ * workload's check port over any zone they share with it, even a port offered to no zone (the
+ * gateway's ping). The catalogue registry marks that port; workloadIngressPolicy admits Consul's
+ * pods to it on Kubernetes; on Docker sharing the network is all it takes.
  */
 
 /**

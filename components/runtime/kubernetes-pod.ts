@@ -80,7 +80,7 @@ function probeSpec(probe: Probe | undefined): ProbeSpec | undefined {
     probe.kind === "exec"
       ? { exec: { command: probe.command } }
       : probe.kind === "http"
-        ? { httpGet: { port: probe.port, path: probe.path } }
+        ? { httpGet: { port: probe.port, path: probe.path, ...(probe.https ? { scheme: "HTTPS" } : {}) } }
         : { tcpSocket: { port: probe.port } };
   return { ...check, ...timing };
 }

@@ -1,5 +1,5 @@
 import { ImageFacts } from "./image-facts";
-import { Probe } from "./workload";
+import { HttpsProbe, Probe } from "./workload";
 
 /** Which workload and image a probe is rendered for: named in every refusal. */
 export interface ProbeSubject {
@@ -30,6 +30,7 @@ export function dockerHealthTest(probe: Probe, subject: ProbeSubject): string[] 
       return ["CMD", ...probe.command];
     }
     case "http": {
+      if (probe.https) return httpsHealthTest(probe.port, probe.path, probe.https, has, refuse);
       const url = `http://127.0.0.1:${probe.port}${probe.path}`;
       if (has("wget")) return ["CMD", "wget", "-q", "-O", "/dev/null", url];
       if (has("curl")) return ["CMD", "curl", "-fsS", "-o", "/dev/null", url];
@@ -40,6 +41,26 @@ export function dockerHealthTest(probe: Probe, subject: ProbeSubject): string[] 
       if (has("bash")) return ["CMD", "bash", "-c", `exec 3<>/dev/tcp/127.0.0.1/${probe.port}`];
       return refuse("bash (for /dev/tcp)");
   }
+}
+
+/**
+ * An HTTPS probe from inside the container that verifies the server as any client does: against
+ * the CA file, for a name the leaf carries, while dialling the loopback address. curl pins the name
+ * to 127.0.0.1 with --resolve; node passes it as the servername to check. wget is not used: the
+ * busybox build has no option for a CA file.
+ */
+function httpsHealthTest(port: number, path: string, https: HttpsProbe, has: (program: string) => boolean, refuse: (needs: string) => never): string[] {
+  if (has("curl")) return ["CMD", "curl", "-fsS", "-o", "/dev/null", "--cacert", https.caFile, "--resolve", `${https.serverName}:${port}:127.0.0.1`, `https://${https.serverName}:${port}${path}`];
+  if (has("node")) {
+    const options = JSON.stringify({ host: "127.0.0.1", port, path, servername: https.serverName, timeout: 5000 });
+    const script = [
+      `const o = ${options};`,
+      `o.ca = require('fs').readFileSync(${JSON.stringify(https.caFile)});`,
+      "require('https').get(o, (r) => process.exit(r.statusCode >= 200 && r.statusCode < 400 ? 0 : 1)).on('error', () => process.exit(1)).on('timeout', () => process.exit(1));",
+    ].join(" ");
+    return ["CMD", "node", "-e", script];
+  }
+  return refuse("curl or node (to verify the server against its CA)");
 }
 
 export const PROBE_DEFAULTS = { periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 3, initialDelaySeconds: 0 };

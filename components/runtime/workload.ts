@@ -13,8 +13,18 @@ export const INTERNAL_ZONES: readonly Zone[] = ["backend", "monitoring"];
 
 export type ProbeCheck =
   | { kind: "exec"; command: string[] }
-  | { kind: "http"; port: number; path: string }
+  | { kind: "http"; port: number; path: string; https?: HttpsProbe }
   | { kind: "tcp"; port: number };
+
+/**
+ * An http probe of a port that serves HTTPS only. Docker runs it inside the container, verifying
+ * the server against `caFile` for `serverName` (a name its leaf carries; the probe dials the
+ * loopback address). Kubernetes' kubelet probes with scheme HTTPS, which does not verify.
+ */
+export interface HttpsProbe {
+  caFile: string;
+  serverName: string;
+}
 
 export type Probe = ProbeCheck & {
   periodSeconds?: number;
@@ -111,16 +121,20 @@ export interface WorkloadMetrics {
   access?: MetricsAccess;
 }
 
-/** A scrape over HTTPS with a client certificate and a bearer token (Consul's /v1/agent/metrics). */
+/**
+ * A scrape over HTTPS, verified against a CA for `serverName`; with a client certificate and a
+ * bearer token where the endpoint wants them (Consul's /v1/agent/metrics), without for a server
+ * that only proves itself (the services' metrics listeners).
+ */
 export interface MetricsAccess {
   params?: Record<string, string[]>;
   /** The name the server's certificate carries (the scrape dials a pod address on Kubernetes). */
   serverName: string;
   /** Paths inside Prometheus's container, and the files that put them there. */
   caFile: string;
-  certFile: string;
-  keyFile: string;
-  credentialsFile: string;
+  certFile?: string;
+  keyFile?: string;
+  credentialsFile?: string;
   files: WorkloadFile[];
 }
 

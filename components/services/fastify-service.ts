@@ -1,9 +1,10 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
+import type { LeafCertificate } from "../pki/platform-pki";
 import { caFile } from "../pki/tls-files";
 import { OTLP_HTTP_ENDPOINT } from "../monitoring/monitoring-workloads";
 import { NODE_SERVICE_IMAGE_FACTS } from "../runtime/image-facts";
-import { DeployedWorkload, Probe, Runtime, WorkloadFile, WorkloadResources, WorkloadRoute, WorkloadStorage } from "../runtime/workload";
+import { DeployedWorkload, HttpsProbe, MetricsAccess, Probe, Runtime, WorkloadFile, WorkloadResources, WorkloadRoute, WorkloadStorage } from "../runtime/workload";
 import { ImageRegistry, ServiceImage } from "./service-image";
 
 /** Where a service's secret files live inside its container. */
@@ -13,6 +14,12 @@ export const SECRETS_DIR = "/run/secrets";
  * (PostgreSQL, Redis, RabbitMQ) verifies its server against it. Public, so a plain file.
  */
 export const SERVICE_CA_FILE = "/etc/fundament/tls/ca.crt";
+/** The service's own leaf, which both its listeners serve HTTPS with (public, beside the CA). */
+export const SERVICE_CERT_FILE = "/etc/fundament/tls/tls.crt";
+/** The leaf's key: a secret file readable by the service's user only. */
+export const SERVICE_KEY_FILE = `${SECRETS_DIR}/tls.key`;
+/** Where Prometheus finds the platform CA it verifies the services' metrics listeners against. */
+export const PROMETHEUS_SERVICE_CA_FILE = "/etc/prometheus/tls/platform-ca.crt";
 export const HTTP_PORT = 8080;
 export const METRICS_PORT = 9464;
 /** The node image's unprivileged user, which the services' Dockerfiles switch to (USER 1000:1000). */
@@ -38,6 +45,12 @@ export interface FastifyServiceArgs {
   secrets: Record<string, { variable: string; value: pulumi.Input<string> }>;
   /** The platform CA (PEM), delivered to the service and its migration job at SERVICE_CA_FILE. */
   caCertPem: pulumi.Input<string>;
+  /**
+   * The service's leaf of the platform CA, for the names clients dial (its workload name): the API
+   * and metrics listeners serve HTTPS with it, so the gateway, Prometheus, Consul's check and the
+   * other services verify it against the CA.
+   */
+  leaf: Pick<LeafCertificate, "certPem" | "keyPem">;
   /** Workloads that must be healthy before the service (and its migrations) start. */
   dependsOn: DeployedWorkload[];
   /** The migration job's settings (database only). */
@@ -94,8 +107,16 @@ export class FastifyService extends pulumi.ComponentResource {
       { parent: this, dependsOn: [image] },
     );
     const all = secretFiles(args.secrets, Object.keys(args.secrets));
-    const live: Probe = { kind: "http", port: HTTP_PORT, path: "/health/live", periodSeconds: 10, timeoutSeconds: 3, failureThreshold: 6 };
-    const ready: Probe = { kind: "http", port: HTTP_PORT, path: "/health/ready", periodSeconds: 5, timeoutSeconds: 3, failureThreshold: 2 };
+    const tlsFiles: WorkloadFile[] = [
+      { path: SERVICE_CERT_FILE, content: args.leaf.certPem, mode: 0o444 },
+      { path: SERVICE_KEY_FILE, content: args.leaf.keyPem, secret: true, mode: 0o400 },
+    ];
+    // The leaf carries the workload's name on both targets; the probe dials the loopback address.
+    const https: HttpsProbe = { caFile: SERVICE_CA_FILE, serverName: args.service };
+    const live: Probe = { kind: "http", port: HTTP_PORT, path: "/health/live", https, periodSeconds: 10, timeoutSeconds: 3, failureThreshold: 6 };
+    const ready: Probe = { kind: "http", port: HTTP_PORT, path: "/health/ready", https, periodSeconds: 5, timeoutSeconds: 3, failureThreshold: 2 };
+    // Prometheus dials a pod address on Kubernetes: it verifies the workload's name against the CA.
+    const metricsAccess: MetricsAccess = { serverName: args.service, caFile: PROMETHEUS_SERVICE_CA_FILE, files: [caFile(PROMETHEUS_SERVICE_CA_FILE, args.caCertPem)] };
     this.workload = args.runtime.deploy(
       {
         ...common,
@@ -116,18 +137,21 @@ export class FastifyService extends pulumi.ComponentResource {
           SHUTDOWN_PROBE_PERIOD_MS: "5000",
           SHUTDOWN_GRACE_PERIOD_MS: "20000",
           OTEL_EXPORTER_OTLP_ENDPOINT: OTLP_HTTP_ENDPOINT,
+          TLS_CERT_FILE: SERVICE_CERT_FILE,
+          TLS_KEY_FILE: SERVICE_KEY_FILE,
           ...args.env,
           ...all.env,
         },
-        files: [ca, ...all.files],
+        files: [ca, ...tlsFiles, ...all.files],
         health: { startup: { ...live, periodSeconds: 2, failureThreshold: 30 }, readiness: ready, liveness: live },
         replicas: args.replicas,
         ...(args.autoscaled === true ? { autoscaled: true } : {}),
         ...(args.storage ? { storage: args.storage } : {}),
         ...(args.serviceAccount ? { serviceAccount: args.serviceAccount } : {}),
-        ...(args.route ? { route: args.route } : {}),
+        // The gateway dials https and verifies the leaf against the platform CA.
+        ...(args.route ? { route: { ...args.route, tls: true } } : {}),
         stopGracePeriodSeconds: 30,
-        metrics: { port: METRICS_PORT, path: "/metrics" },
+        metrics: { port: METRICS_PORT, path: "/metrics", access: metricsAccess },
         dependsOn: [...args.dependsOn, this.migrations],
       },
       { parent: this, dependsOn: [image] },

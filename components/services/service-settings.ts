@@ -100,7 +100,9 @@ export function configSettings(connections: ServiceConnections, usersHost: pulum
       AMQP_PORT: plainPart(connections.rabbitmq, "port"),
       AMQP_VHOST: plainPart(connections.rabbitmq, "vhost"),
       AMQP_USER: plainPart(connections.rabbitmq, "user"),
-      JWKS_URL: pulumi.interpolate`http://${usersHost}:${HTTP_PORT}/.well-known/jwks.json`,
+      // The users service serves HTTPS with its leaf: verified against the platform CA for usersHost.
+      JWKS_URL: pulumi.interpolate`https://${usersHost}:${HTTP_PORT}/.well-known/jwks.json`,
+      JWKS_CA_FILE: SERVICE_CA_FILE,
       JWT_ISSUER,
       JWT_AUDIENCE,
       // Routed through the gateway, reads are no longer anonymous: a token with this role (or the write role) reads.
@@ -142,7 +144,9 @@ export function gpuJobsSettings(
   return {
     env: {
       ...database,
-      JWKS_URL: pulumi.interpolate`http://${usersHost}:${HTTP_PORT}/.well-known/jwks.json`,
+      // The users service serves HTTPS with its leaf: verified against the platform CA for usersHost.
+      JWKS_URL: pulumi.interpolate`https://${usersHost}:${HTTP_PORT}/.well-known/jwks.json`,
+      JWKS_CA_FILE: SERVICE_CA_FILE,
       JWT_ISSUER,
       JWT_AUDIENCE,
       // Commands (launch, monitor, cancel) through its own queues, state changes as events.

@@ -89,6 +89,22 @@ describe("prometheus.yml", () => {
     });
   });
 
+  it("scrapes a service's metrics listener over HTTPS verified against the CA alone (no client certificate, no token), in a form promtool accepts", () => {
+    const caFile = join(dir, "platform-ca.crt");
+    const users: ScrapeTarget = { name: "users", port: 9464, path: "/metrics", role: "service", service: "users", zones: ["frontend", "backend", "monitoring"], replicas: 1, access: { serverName: "users", caFile, files: [] } };
+    writeFileSync(join(dir, "users.yml"), renderPrometheusConfig({ ...input({ kind: "static" }), targets: [...TARGETS.filter((t) => t.name !== "users"), users] }));
+    writeFileSync(caFile, "placeholder\n");
+    const result = promtool(["check", "config", "users.yml"]);
+    expect(result.status, result.output).toBe(0);
+    const job = (parse(renderPrometheusConfig({ ...input({ kind: "static" }), targets: [users] })) as { scrape_configs: Record<string, unknown>[] }).scrape_configs[0];
+    expect(job).toMatchObject({ scheme: "https", tls_config: { ca_file: caFile, server_name: "users", min_version: "TLS12" } });
+    expect(job.tls_config).not.toHaveProperty("cert_file");
+    expect(job).not.toHaveProperty("authorization");
+    expect(() => renderPrometheusConfig({ ...input({ kind: "static" }), targets: [{ ...users, access: { serverName: "users", caFile, certFile: caFile, files: [] } }] })).toThrow(
+      /prometheus scrape target users: certFile and keyFile go together/,
+    );
+  });
+
   it("refuses two targets of one name rather than scraping one of them silently", () => {
     expect(() => renderPrometheusConfig({ ...input({ kind: "static" }), targets: [...TARGETS, TARGETS[0]] })).toThrow(/postgres-exporter is declared twice/);
   });

@@ -20,6 +20,7 @@ import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { randomBytes } from "node:crypto";
+import { request as httpsRequest } from "node:https";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
 import { DEFINITIONS_PATH } from "../../components/broker/rabbitmq-conf";
@@ -28,9 +29,11 @@ import { REDIS_ACL_PATH, REDIS_CONF_PATH, REDIS_TLS_PATHS } from "../../componen
 import { ALERTS } from "../../components/monitoring/alert-rules";
 import { GRAFANA_DASHBOARDS_DIR } from "../../components/monitoring/grafana-provisioning";
 import { ALERTMANAGER_CONFIG_PATH, PROMETHEUS_CONFIG_PATH, PROMETHEUS_RULES_PATH } from "../../components/monitoring/monitoring-workloads";
+import { SERVICE_CERT_FILE, SERVICE_KEY_FILE } from "../../components/services/fastify-service";
+import type { TestLeaf } from "../../scripts/local-servers/test-pki";
 import type { ServerName } from "../../components/config/server-versions";
 import { listensOn, startOnFreePorts, waitFor } from "../../scripts/local-servers/free-port";
-import { harnessCa } from "../../scripts/local-servers/harness-ca";
+import { harnessCa, harnessLeafName } from "../../scripts/local-servers/harness-ca";
 import { startPgBouncer, type PgBouncerServer } from "../../scripts/local-servers/pgbouncer-server";
 import { startPostgres, type PostgresServer } from "../../scripts/local-servers/postgres-server";
 import { relocatePaths, startPrometheusProcess, type PrometheusProcess } from "../../scripts/local-servers/prometheus-process";
@@ -160,6 +163,35 @@ function withLocalCa<F extends { path: string; content: string }>(file: F): F {
   return /(^|[/-])ca\.crt$/.test(file.path) ? { ...file, content: harnessCa().caPem } : file;
 }
 
+let serviceLeafIssued: TestLeaf | undefined;
+/**
+ * The config service's leaf, of the harness CA, for the names its clients verify: "config"
+ * (Prometheus' server_name) and the loopback address the test dials.
+ */
+function serviceLeaf(): TestLeaf {
+  serviceLeafIssued ??= harnessCa().leaf(harnessLeafName("config"), ["config"], { ips: ["127.0.0.1"] });
+  return serviceLeafIssued;
+}
+
+/** The service's files with the harness CA and a real leaf in place of the mock engine's. */
+function withLocalTls<F extends { path: string; content: string }>(file: F): F {
+  if (file.path === SERVICE_CERT_FILE) return { ...file, content: serviceLeaf().certPem };
+  if (file.path === SERVICE_KEY_FILE) return { ...file, content: serviceLeaf().keyPem };
+  return withLocalCa(file);
+}
+
+/** A GET to the service's HTTPS listener, verified against the harness CA; resolves the status. */
+function serviceGet(port: number, path: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const request = httpsRequest({ host: "127.0.0.1", port, path, ca: harnessCa().caPem, agent: false }, (response) => {
+      response.resume();
+      response.on("end", () => resolve(response.statusCode ?? 0));
+    });
+    request.on("error", reject);
+    request.end();
+  });
+}
+
 /** A host path mounted into a workload's container (node-exporter reads the host's /proc and /sys). */
 interface HostMountView {
   hostPath: string;
@@ -200,7 +232,7 @@ async function startService(): Promise<RunningService> {
   const w = workload("config");
   serviceFiles = ownedTempDir("config-service", undefined);
   const placed = serviceFiles.path;
-  for (const file of [...w.files, ...stack.migration.files].map(withLocalCa)) {
+  for (const file of [...w.files, ...stack.migration.files].map(withLocalTls)) {
     mkdirSync(dirname(`${placed}${file.path}`), { recursive: true });
     writeFileSync(`${placed}${file.path}`, file.content);
     chmodSync(`${placed}${file.path}`, file.mode ?? 0o644);
@@ -231,7 +263,7 @@ async function startService(): Promise<RunningService> {
         "the config service to be ready",
         async () => {
           if (child.exitCode !== null) throw new Error(`exited ${child.exitCode}: ${output}`);
-          return child.pid !== undefined && listensOn(child.pid, port) && (await fetch(`http://127.0.0.1:${port}/health/ready`)).status === 200;
+          return child.pid !== undefined && listensOn(child.pid, port) && (await serviceGet(port, "/health/ready").catch(() => 0)) === 200;
         },
         90_000,
         250,
@@ -323,7 +355,8 @@ beforeAll(async () => {
           .replaceAll(RABBITMQ_TLS_PATHS.key, tls.keyFile),
       definitions: rabbitWorkload.file(DEFINITIONS_PATH),
     }),
-    startJwksServer({ issuer: "fundament-users", audience: "fundament" }),
+    // The users service's JWKS over HTTPS, as on the stack (JWKS_URL https, JWKS_CA_FILE the platform CA).
+    startJwksServer({ issuer: "fundament-users", audience: "fundament", tls: { cert: serviceLeaf().certPem, key: serviceLeaf().keyPem } }),
   ]);
   if (pgResult.status === "fulfilled") postgres = pgResult.value;
   if (redisResult.status === "fulfilled") redis = redisResult.value;
@@ -366,7 +399,8 @@ beforeAll(async () => {
   prometheus = await startPrometheusProcess({
     server: "prometheus",
     args: prom.args,
-    files: prom.files.map((f) => (f.path === PROMETHEUS_CONFIG_PATH ? { ...f, content: localPrometheusConfig(f.content) } : f)),
+    // The platform CA it verifies the service's metrics listener against: the harness CA here.
+    files: prom.files.map((f) => (f.path === PROMETHEUS_CONFIG_PATH ? { ...f, content: localPrometheusConfig(f.content) } : withLocalCa(f))),
     dirs: ["/prometheus"],
     ownAddress: `prometheus:${prom.workload.metrics!.port}`,
     readyPath: "/-/ready",
@@ -422,7 +456,7 @@ describe("monitoring end to end", () => {
 
   it("every metric name a rule or a dashboard panel reads is in a real scrape (or named, with its reason, as exported by no program here)", async () => {
     // The service's request histograms exist once it has answered a request.
-    for (const path of ["/namespaces/e2e", "/namespaces/e2e/environments/dev", "/health/ready"]) await fetch(`http://127.0.0.1:${service!.port}${path}`);
+    for (const path of ["/namespaces/e2e", "/namespaces/e2e/environments/dev", "/health/ready"]) await serviceGet(service!.port, path);
     const sources: { where: string; expr: string }[] = [];
     const rules = parse(workload("prometheus").file(PROMETHEUS_RULES_PATH)) as { groups: { rules: { alert: string; expr: string }[] }[] };
     for (const group of rules.groups) for (const rule of group.rules) sources.push({ where: `alert ${rule.alert}`, expr: rule.expr });

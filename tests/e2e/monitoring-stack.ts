@@ -128,6 +128,7 @@ export async function buildMonitoringStack(receivers: Receivers, timing: { scrap
     resources: sizeOf(config.services.config),
     replicas: 1,
     caCertPem: pki.caCertPem,
+    leaf: pki.serverLeaf("config"),
     dependsOn: [],
     ...settings,
   });

@@ -189,6 +189,34 @@ describe("services on the dev stack", () => {
     }
   });
 
+  it.each(["users", "config"])("serves %s over HTTPS with its own leaf, the key a 0400 secret upload, probed by node verifying the leaf", (service) => {
+    type Upload = { file: string; permissions: string };
+    const container = dev.one(CONTAINER, service);
+    const envs = dev.revealed(container).envs as string[];
+    expect(envs).toEqual(expect.arrayContaining(["TLS_CERT_FILE=/etc/fundament/tls/tls.crt", "TLS_KEY_FILE=/run/secrets/tls.key"]));
+    const carrier = dev.one(CONTAINER, `${service}-files`);
+    expect(isSecretMarker(carrier.inputs.uploads)).toBe(true);
+    const uploads = dev.revealed(carrier).uploads as Upload[];
+    expect(uploads.find((u) => u.file === "/run/secrets/tls.key")?.permissions).toBe("0400");
+    expect(uploads.find((u) => u.file === "/etc/fundament/tls/tls.crt")?.permissions).toBe("0444");
+    // The leaf names the workload's network alias, which every client dials.
+    expect(dev.revealed(dev.one("tls:index/certRequest:CertRequest", `${service}-tls-csr`)).dnsNames).toEqual([service]);
+    // The healthcheck runs the image's node, dials loopback and verifies the leaf for the service's name against the CA.
+    const [form, program, flag, script] = (dev.revealed(container).healthcheck as { tests: string[] }).tests;
+    expect([form, program, flag]).toEqual(["CMD", "node", "-e"]);
+    expect(script).toContain("require('https')");
+    expect(script).toContain(`"servername":"${service}"`);
+    expect(script).toContain('readFileSync("/etc/fundament/tls/ca.crt")');
+    expect(script).not.toMatch(/rejectUnauthorized/);
+    // Stack output: the service's address inside the platform, https.
+    expect((dev.outputs.services as Record<string, string>)[service]).toBe(`https://${service}:8080`);
+  });
+
+  it("has config fetch the users service's JWKS over https, verified against the platform CA", () => {
+    const envs = dev.revealed(dev.one(CONTAINER, "config")).envs as string[];
+    expect(envs).toEqual(expect.arrayContaining(["JWKS_URL=https://users:8080/.well-known/jwks.json", "JWKS_CA_FILE=/etc/fundament/tls/ca.crt"]));
+  });
+
   it("gives the config service's change feed a session on PostgreSQL itself: LISTEN through transaction pooling hears nothing", () => {
     const envs = dev.revealed(dev.one(CONTAINER, "config")).envs as string[];
     const listen = envs.find((e) => e.startsWith("DATABASE_LISTEN_URL="));

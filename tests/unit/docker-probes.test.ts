@@ -1,4 +1,8 @@
-import { beforeAll, describe, expect, it } from "vitest";
+import { spawn } from "node:child_process";
+import { createServer as createHttpsServer, type Server } from "node:https";
+import type { AddressInfo } from "node:net";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createTestCa, type TestCa } from "../../scripts/local-servers/test-pki";
 import { factsForImage, imageRepository, NODE_SERVICE_IMAGE_FACTS } from "../../components/runtime/image-facts";
 import { dockerHealthTest } from "../../components/runtime/probe-command";
 import { readStackConfig } from "../../scripts/mock-engine";
@@ -79,6 +83,58 @@ describe("dockerHealthTest", () => {
     expect(() => dockerHealthTest(http, { workload: "mongo-exporter", image: "percona/mongodb_exporter:0.44.0", facts: factsForImage("percona/mongodb_exporter:0.44.0")! })).toThrow(
       /no shell or client at all/,
     );
+  });
+
+  describe("an HTTPS probe (the services' listeners serve their leaf only)", () => {
+    let ca: TestCa;
+    let other: TestCa;
+    let server: Server;
+    let port: number;
+    let status = 200;
+    beforeAll(async () => {
+      ca = createTestCa("probe test CA");
+      other = createTestCa("probe other CA");
+      const leaf = ca.leaf("users", ["users"]);
+      server = createHttpsServer({ cert: leaf.certPem, key: leaf.keyPem }, (_request, response) => response.writeHead(status).end());
+      await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+      port = (server.address() as AddressInfo).port;
+    });
+    afterAll(async () => {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      ca.remove();
+      other.remove();
+    });
+
+    /** Runs the healthcheck's command as Docker would inside the container (exec form), resolving its exit code. */
+    const run = (tests: string[]): Promise<number | null> => {
+      const [form, program, ...args] = tests;
+      expect(form).toBe("CMD");
+      // Not spawnSync: the server answering the probe runs in this process's event loop.
+      const child = spawn(program === "node" ? process.execPath : program, args, { stdio: "ignore", timeout: 20_000 });
+      return new Promise((resolve) => child.once("exit", (code) => resolve(code)));
+    };
+    const probe = (caFile: string, serverName: string) => ({ kind: "http" as const, port, path: "/health/ready", https: { caFile, serverName } });
+    const users = { workload: "users", image: "x", facts: NODE_SERVICE_IMAGE_FACTS };
+
+    it("with node, is healthy only when the leaf verifies against the CA for the service's name and the answer is 2xx", async () => {
+      status = 200;
+      expect(await run(dockerHealthTest(probe(ca.caPath, "users"), users))).toBe(0);
+      expect(await run(dockerHealthTest(probe(other.caPath, "users"), users))).toBe(1);
+      expect(await run(dockerHealthTest(probe(ca.caPath, "config"), users))).toBe(1);
+      status = 503;
+      expect(await run(dockerHealthTest(probe(ca.caPath, "users"), users))).toBe(1);
+      status = 200;
+    });
+
+    it("with curl, pins the service's name to the loopback address and verifies against the CA file", () => {
+      const tests = dockerHealthTest(probe("/etc/fundament/tls/ca.crt", "users"), { workload: "minio", image: "x", facts: factsForImage("quay.io/minio/minio:RELEASE.2025-09-07T16-13-09Z")! });
+      expect(tests).toEqual(["CMD", "curl", "-fsS", "-o", "/dev/null", "--cacert", "/etc/fundament/tls/ca.crt", "--resolve", `users:${port}:127.0.0.1`, `https://users:${port}/health/ready`]);
+    });
+
+    it("refuses an image with only wget, which cannot be given the CA", () => {
+      const exporter = { workload: "exporter", image: "x", facts: factsForImage("quay.io/prometheuscommunity/postgres-exporter:v0.17.1")! };
+      expect(() => dockerHealthTest(probe("/ca.crt", "users"), exporter)).toThrow(/workload exporter: its http probe needs curl or node \(to verify the server against its CA\)/);
+    });
   });
 
   it("matches a pinned image by repository, whatever registry mirrors it", () => {

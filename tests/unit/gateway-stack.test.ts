@@ -99,6 +99,14 @@ describe.each(["dev", "prod"])("the gateway on the %s stack", (stack) => {
     expect(rabbitService && "loadBalancer" in rabbitService ? rabbitService.loadBalancer.servers : undefined).toEqual([{ url: expect.stringMatching(/^https:\/\/rabbitmq(\.[a-z0-9.-]+)?:15671$/) }]);
     const transport = rabbitService && "loadBalancer" in rabbitService ? rabbitService.loadBalancer.serversTransport : undefined;
     expect(transport && config.http.serversTransports?.[transport]?.rootCAs).toHaveLength(1);
+    // The APIs serve HTTPS with their leaves: the gateway dials https by the workload's name and
+    // verifies the leaf against the platform CA (the transport's one root).
+    for (const api of APIS) {
+      const service = config.http.services[routers[api].service];
+      const balancer = service && "loadBalancer" in service ? service.loadBalancer : undefined;
+      expect(balancer?.servers, api).toEqual([{ url: `https://${api}:8080` }]);
+      expect(balancer?.serversTransport, api).toBe(transport);
+    }
     expect(routers.grafana.rule).toBe(`Host(\`grafana.${stack === "dev" ? "fundament.localhost" : "platform.example.com"}\`)`);
     expect(config.http.middlewares[rateLimitName("config")]).toEqual({ rateLimit: { average: 100, burst: 200, period: "1s" } });
   });
@@ -197,5 +205,20 @@ describe("who publishes ports", () => {
     expect(job?.static_configs?.[0].targets).toEqual([`gateway:${GATEWAY_PORTS.metrics}`]);
     const labels = dev.revealed(dev.one(CONTAINER, "gateway")).labels as { label: string; value: string }[];
     expect(labels.find((l) => l.label === "fundament.port.metrics.zones")?.value).toBe("monitoring");
+  });
+
+  it("scrapes the services' metrics listeners over HTTPS, verifying each leaf against the platform CA Prometheus is given once", async () => {
+    const dev = await stackView("dev");
+    const prometheus = dev.all(CONTAINER).filter((c) => c.name === "prometheus" || c.name === "prometheus-files").flatMap((c) => (dev.revealed(c).uploads as Upload[] | undefined) ?? []);
+    type Job = { job_name: string; scheme?: string; tls_config?: Record<string, string>; authorization?: unknown; static_configs?: { targets: string[] }[] };
+    const scrape = parse(prometheus.find((u) => u.file === "/etc/prometheus/prometheus.yml")!.content) as { scrape_configs: Job[] };
+    for (const api of APIS) {
+      const job = scrape.scrape_configs.find((c) => c.job_name === api);
+      expect(job, api).toMatchObject({ scheme: "https", tls_config: { ca_file: "/etc/prometheus/tls/platform-ca.crt", server_name: api, min_version: "TLS12" }, static_configs: [{ targets: [`${api}:9464`] }] });
+      // The service asks no client certificate and no token of its scraper.
+      expect(job?.tls_config, api).not.toHaveProperty("cert_file");
+      expect(job, api).not.toHaveProperty("authorization");
+    }
+    expect(prometheus.filter((u) => u.file === "/etc/prometheus/tls/platform-ca.crt")).toHaveLength(1);
   });
 });

@@ -56,6 +56,8 @@ function connectionHosts(run: StackView): Set<string> {
   };
   const outputs = unwrapSecrets(run.outputs) as Record<string, unknown>;
   for (const key of ["postgres", "databases", "redis", "mongo", "rabbitmq"]) walk(outputs[key]);
+  // The services' endpoints are URLs (https, with their leaves).
+  for (const url of Object.values((outputs.services ?? {}) as Record<string, string>)) hosts.add(new URL(url).hostname);
   // Consul's clients (services, gateway, Prometheus, the ACL job) dial its API URL.
   const consul = outputs.consul as { apiUrl?: string } | undefined;
   if (consul?.apiUrl) hosts.add(new URL(consul.apiUrl).hostname);

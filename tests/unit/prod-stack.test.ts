@@ -163,6 +163,39 @@ describe("services on the prod stack", () => {
     expect(spec.template.spec.volumes.some((v) => v.secret)).toBe(true);
   });
 
+  it.each(["users", "config", "gpu-jobs"])("serves %s over HTTPS with its leaf: key from a Secret item 0400, probes with scheme HTTPS, JWKS fetched over https", (service) => {
+    type Pod = {
+      securityContext: { fsGroup?: number };
+      volumes: { name: string; secret?: { items: { key: string; mode?: number }[] }; configMap?: { items: { key: string; mode?: number }[] } }[];
+      containers: {
+        env: { name: string; value: string }[];
+        volumeMounts: { name: string; mountPath: string; subPath?: string }[];
+        startupProbe: { httpGet: { scheme?: string; path: string; port: number } };
+        readinessProbe: { httpGet: { scheme?: string; path: string; port: number } };
+        livenessProbe: { httpGet: { scheme?: string; path: string; port: number } };
+      }[];
+    };
+    const pod = (prod.revealed(prod.one("kubernetes:apps/v1:Deployment", service)).spec as { template: { spec: Pod } }).template.spec;
+    const [container] = pod.containers;
+    const env = Object.fromEntries(container.env.map((e) => [e.name, e.value]));
+    expect(env).toMatchObject({ TLS_CERT_FILE: "/etc/fundament/tls/tls.crt", TLS_KEY_FILE: "/run/secrets/tls.key" });
+    const itemOf = (path: string) => {
+      const mount = container.volumeMounts.find((m) => m.mountPath === path)!;
+      const volume = pod.volumes.find((v) => v.name === mount.name)!;
+      return { secret: volume.secret !== undefined, mode: (volume.secret ?? volume.configMap)!.items.find((i) => i.key === mount.subPath)!.mode };
+    };
+    // The key only in the Secret, readable by its owner (the service's group through fsGroup); the certificate public.
+    expect(itemOf("/run/secrets/tls.key")).toEqual({ secret: true, mode: 0o400 });
+    expect(itemOf("/etc/fundament/tls/tls.crt")).toEqual({ secret: false, mode: 0o444 });
+    expect(pod.securityContext.fsGroup).toBe(1000);
+    // The kubelet probes over HTTPS (it does not verify: the Docker probe and every client do).
+    for (const probe of [container.startupProbe, container.readinessProbe, container.livenessProbe]) expect(probe.httpGet).toMatchObject({ scheme: "HTTPS", port: 8080 });
+    // The leaf carries the names clients in the cluster dial, the gateway's and Prometheus' server name first.
+    const dnsNames = prod.revealed(prod.one("tls:index/certRequest:CertRequest", `${service}-tls-csr`)).dnsNames as string[];
+    expect(dnsNames).toEqual([service, `${service}.fundament-prod`, `${service}.fundament-prod.svc`, `${service}.fundament-prod.svc.cluster.local`]);
+    if (service !== "users") expect(env).toMatchObject({ JWKS_URL: "https://users:8080/.well-known/jwks.json", JWKS_CA_FILE: "/etc/fundament/tls/ca.crt" });
+  });
+
   it("keeps service images in encrypted, immutable ECR repositories that scan on push", () => {
     for (const service of ["users", "config"]) {
       const repository = prod.revealed(prod.one("aws:ecr/repository:Repository", `${service}-image-repository`));

@@ -108,6 +108,25 @@ describe("zone reachability on Kubernetes, ports included", () => {
     expect(wrong).toEqual([]);
   });
 
+  it("lets Consul reach the port each catalogued workload's check dials, and only Consul beyond the zone rule", () => {
+    const cluster = clusterOf(prod);
+    const pods = podsOf(prod, "10.0.0.0/16");
+    const consul = pods.find((p) => p.name === "consul")!;
+    const checked = declared.flatMap((d) => d.ports.filter((p) => p.healthCheck).map((port) => ({ workload: d, port })));
+    // Every infrastructure workload with ports but Consul itself (the services register their own check).
+    expect(checked.map((c) => c.workload.name)).toEqual(expect.arrayContaining(["postgres", "redis", "rabbitmq", "minio", "gateway", "jaeger", "prometheus"]));
+    expect(checked.map((c) => c.workload.name)).not.toContain("consul");
+    for (const { workload, port } of checked) {
+      expect(zoneRuleAdmits(declaredOf("consul"), workload, port), `${workload.name}:${port.port}`).toBe(true);
+      expect(connectionAllowed(cluster, consul, pods.find((p) => p.name === workload.name)!, port.port), `${workload.name}:${port.port}`).toBe(true);
+    }
+    // The exception opens the check ports offered to no zone to Consul alone.
+    const prometheus = pods.find((p) => p.name === "prometheus")!;
+    const gateway = pods.find((p) => p.name === "gateway")!;
+    expect(connectionAllowed(cluster, prometheus, gateway, 8082)).toBe(false);
+    expect(connectionAllowed(cluster, consul, gateway, 8082)).toBe(true);
+  });
+
   it("lets the monitoring zone reach metrics and admin UI ports (and the gateway), never a data port", () => {
     const cluster = clusterOf(prod);
     const pods = podsOf(prod, "10.0.0.0/16");

@@ -49,7 +49,19 @@ export async function startServer(app: FastifyInstance, options: ServeOptions): 
   let port: number;
   if (options.tls) {
     // Fastify's own server is plain HTTP; its router serves the TLS listener's requests, so every
-    // hook, the 503-on-closing answer included, behaves as it does on the plain one.
+    // hook, the 503-on-closing answer included, behaves as it does on the plain one. Fastify waits
+    // for in-flight requests only on its own server, between its preClose and onClose hooks. So
+    // the TLS listener stops accepting in a preClose (after the app's own, which end long polls),
+    // and an onClose registered after the app's (onClose runs last registered first) waits for
+    // its in-flight requests before the closers end a pool or a client under them. Not awaited in
+    // preClose: those hooks time out after Fastify's pluginTimeout (10 s), a slow drain would not.
+    let listenerClosed: Promise<void> | undefined;
+    app.addHook("preClose", async () => {
+      listenerClosed = closeHttps(https);
+    });
+    app.addHook("onClose", async () => {
+      await (listenerClosed ?? closeHttps(https));
+    });
     await app.ready();
     const server = createHttpsServer({ cert: options.tls.cert, key: options.tls.key, minVersion: "TLSv1.2" }, (req, res) => app.routing(req, res));
     // Fastify's own default: Node's 5 s would close pooled connections under the gateway's feet.
@@ -73,7 +85,6 @@ export async function startServer(app: FastifyInstance, options: ServeOptions): 
       metrics = await startMetricsServer(app.kit.metrics, options.metricsPort, host, options.tls);
     } catch (error) {
       await app.close();
-      await closeHttps(https);
       throw error;
     }
   }
@@ -89,7 +100,6 @@ export async function startServer(app: FastifyInstance, options: ServeOptions): 
     } catch (error) {
       await metrics?.close();
       await app.close();
-      await closeHttps(https);
       throw error;
     }
     app.log.info({ consulId: consul.id }, "registered with consul");
@@ -108,9 +118,7 @@ export async function startServer(app: FastifyInstance, options: ServeOptions): 
         }
         await sleep(options.probePeriodMs);
         app.log.info("shutdown: closing listener, finishing in-flight requests");
-        const listenerClosed = closeHttps(https);
         await app.close();
-        await listenerClosed;
         await metrics?.close();
         app.log.info("shutdown: complete");
       })();

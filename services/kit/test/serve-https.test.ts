@@ -96,6 +96,28 @@ describe("a service with a leaf serves HTTPS", () => {
   });
 });
 
+describe("shutdown of an HTTPS service", () => {
+  // Longer than Fastify's 10 s hook timeout (pluginTimeout): a drain that waited in a preClose hook
+  // would be cut there and the closers would run under the request (seen with 200 argon2 logins).
+  it("lets a request in flight on the TLS listener finish before the closers end its dependencies, however long it takes", async () => {
+    const events: string[] = [];
+    const app = await createService({ name: "slow", logger: createLogger({ service: "slow", level: "silent" }), closers: [async () => void events.push("closers ran")] });
+    app.get("/slow", async () => {
+      await new Promise((resolve) => setTimeout(resolve, 10_500));
+      events.push("request done");
+      return { ok: true };
+    });
+    const served = await startServer(app, { port: 0, host: "127.0.0.1", probePeriodMs: 0, tls: { cert: leaf.certPem, key: leaf.keyPem } });
+    const inFlight = getTls(`https://127.0.0.1:${port(served.url)}/slow`, ca.caPem, "demo");
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    await served.shutdown("test");
+    expect(await inFlight).toEqual({ status: 200, body: JSON.stringify({ ok: true }) });
+    expect(events).toEqual(["request done", "closers ran"]);
+    // Closed: the port no longer accepts.
+    await expect(getTls(`https://127.0.0.1:${port(served.url)}/slow`, ca.caPem, "demo")).rejects.toMatchObject({ code: "ECONNREFUSED" });
+  }, 60_000);
+});
+
 describe("the TLS variables (TLS_CERT_FILE, TLS_KEY_FILE)", () => {
   const base: ServeEnv = { PORT: 0, HOST: "127.0.0.1", METRICS_PORT: 0, SHUTDOWN_PROBE_PERIOD_MS: 0, SHUTDOWN_GRACE_PERIOD_MS: 25_000 };
 

@@ -1,14 +1,18 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { request } from "node:http";
+import { mkdtempSync, rmSync } from "node:fs";
+import { request } from "node:https";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { waitFor } from "../../../scripts/local-servers/free-port";
+import { testPki } from "../../../scripts/local-servers/shared-test-pki";
 import { BOOT_TIMEOUT_MS, startUsersTestEnvironment, type UsersTestEnvironment } from "./support/users-test-environment";
 
 let env: UsersTestEnvironment;
 let child: ChildProcess;
 let output = "";
 let baseUrl = "";
+let tlsDir = "";
 const PROBE_PERIOD_MS = 1500;
 
 interface Answer {
@@ -17,11 +21,14 @@ interface Answer {
   at: number;
 }
 
-/** One request on its own connection (no keep-alive), so "refused" means the listener is closed. */
+/**
+ * One request on its own connection (no keep-alive), so "refused" means the listener is closed;
+ * over HTTPS, as the gateway reaches the service, verifying its leaf against the CA.
+ */
 function send(method: string, path: string, body?: object): Promise<Answer> {
   return new Promise((resolve) => {
     const payload = body === undefined ? undefined : JSON.stringify(body);
-    const req = request(`${baseUrl}${path}`, { method, agent: false, headers: payload ? { "content-type": "application/json", "content-length": Buffer.byteLength(payload) } : {} }, (res) => {
+    const req = request(`${baseUrl}${path}`, { method, agent: false, ca: testPki().caPem, servername: testPki().serverName, headers: payload ? { "content-type": "application/json", "content-length": Buffer.byteLength(payload) } : {} }, (res) => {
       let text = "";
       res.on("data", (chunk: Buffer) => (text += chunk.toString()));
       res.on("end", () => resolve({ status: res.statusCode ?? 0, body: text, at: Date.now() }));
@@ -35,6 +42,9 @@ const exited = () => new Promise<number | null>((resolve) => (child.exitCode !==
 
 beforeAll(async () => {
   env = await startUsersTestEnvironment("shutdown");
+  // Its leaf and key as the platform delivers them (the key 0400): the service serves HTTPS only.
+  tlsDir = mkdtempSync(join(tmpdir(), "users-tls-"));
+  const tls = testPki().filesFor(tlsDir, undefined);
   child = spawn(process.execPath, ["--import", "tsx", join(__dirname, "..", "src", "server.ts")], {
     env: {
       ...process.env,
@@ -43,6 +53,8 @@ beforeAll(async () => {
         LOGIN_RATE_LIMIT_IP_MAX: "10000",
         SHUTDOWN_PROBE_PERIOD_MS: String(PROBE_PERIOD_MS),
         SHUTDOWN_GRACE_PERIOD_MS: "60000",
+        TLS_CERT_FILE: tls.certFile,
+        TLS_KEY_FILE: tls.keyFile,
       }),
     },
     stdio: ["ignore", "pipe", "pipe"],
@@ -55,13 +67,15 @@ beforeAll(async () => {
     if (line) baseUrl = JSON.parse(line).url;
     return baseUrl !== "";
   }, 60_000);
+  expect(baseUrl).toMatch(/^https:\/\//);
 }, BOOT_TIMEOUT_MS);
 afterAll(async () => {
   if (child && child.exitCode === null) child.kill("SIGKILL");
   await env?.destroy();
+  if (tlsDir) rmSync(tlsDir, { recursive: true, force: true });
 });
 
-describe("graceful shutdown on SIGTERM", () => {
+describe("graceful shutdown on SIGTERM, over HTTPS", () => {
   it("finishes 200 in-flight logins, turns readiness 503 before closing, refuses new connections, exits 0", async () => {
     const credentials = { email: "patient@example.com", password: "a sturdy passphrase 42" };
     expect((await send("POST", "/auth/register", credentials)).status).toBe(201);
@@ -69,7 +83,10 @@ describe("graceful shutdown on SIGTERM", () => {
 
     // Each login runs argon2id (19 MiB, t=2): 200 of them keep the server busy for seconds.
     const logins = Array.from({ length: 200 }, () => send("POST", "/auth/login", credentials));
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    // In flight: the server has read all 200 (each a full TLS handshake first, which takes a while
+    // on a loaded machine; a connection still in its handshake when the listener closes is not a
+    // request the service has accepted).
+    await waitFor("200 logins received", async () => output.split("\n").filter((l) => l.includes('"url":"/auth/login"') && l.includes('"msg":"incoming request"')).length >= 200, 60_000, 20);
     const code = exited();
     const signalledAt = Date.now();
     child.kill("SIGTERM");

@@ -1,4 +1,5 @@
-import { createServer, type Server } from "node:http";
+import { createServer, type RequestListener, type Server } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import type { JWK, JWTPayload, CryptoKey } from "jose" with { "resolution-mode": "import" };
 
@@ -23,7 +24,11 @@ export interface JwksServer {
   close(): Promise<void>;
 }
 
-export async function startJwksServer(options: { issuer: string; audience: string }): Promise<JwksServer> {
+/**
+ * `tls`: serve HTTPS with this leaf, as the users service does on the stacks; `host` is then the
+ * name the URL carries (one the leaf names), dialled at the loopback address by the caller.
+ */
+export async function startJwksServer(options: { issuer: string; audience: string; tls?: { cert: string; key: string; host?: string } }): Promise<JwksServer> {
   const jose = await import("jose");
   let counter = 0;
   const newKey = async (): Promise<SigningKey> => {
@@ -33,15 +38,16 @@ export async function startJwksServer(options: { issuer: string; audience: strin
   };
   const published: SigningKey[] = [await newKey()];
   let fetches = 0;
-  const server: Server = createServer((request, response) => {
+  const handle: RequestListener = (request, response) => {
     if (request.url !== "/.well-known/jwks.json") return void response.writeHead(404).end();
     fetches += 1;
     response.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ keys: published.map((key) => key.publicJwk) }));
-  });
+  };
+  const server: Server = options.tls ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key }, handle) : createServer(handle);
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const port = (server.address() as AddressInfo).port;
   return {
-    url: `http://127.0.0.1:${port}/.well-known/jwks.json`,
+    url: options.tls ? `https://${options.tls.host ?? "127.0.0.1"}:${port}/.well-known/jwks.json` : `http://127.0.0.1:${port}/.well-known/jwks.json`,
     get fetches() {
       return fetches;
     },

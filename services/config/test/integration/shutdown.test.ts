@@ -1,11 +1,15 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { createServer, type Server } from "node:http";
+import { createServer, request as httpRequest, type Server } from "node:http";
+import { request as httpsRequest } from "node:https";
 import type { AddressInfo } from "node:net";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { listensOn, startOnFreePorts, waitFor } from "../../../../scripts/local-servers/free-port";
-import { startConfigServers, type ConfigServers } from "./config-servers";
+import { testPki } from "../../../../scripts/local-servers/shared-test-pki";
+import { AUDIENCE, ISSUER, startConfigServers, type ConfigServers } from "./config-servers";
+import { startJwksServer } from "./jwks-server";
 import { readEventStream } from "./sse-reader";
 
 const serviceDir = join(__dirname, "..", "..");
@@ -152,5 +156,81 @@ describe("the bundled service process", () => {
     expect(traces).toContain('"config"');
     expect(traces).toContain("PUT /namespaces/:namespace/environments/:environment");
     await agent.close();
+  });
+  it("serves HTTPS with its leaf end to end: the JWKS over https against JWKS_CA_FILE, an https Consul check, plain HTTP refused", async () => {
+    // The leaf and key as the platform delivers them (the key 0400); the test leaf names "localhost".
+    const tlsDir = mkdtempSync(join(tmpdir(), "config-tls-"));
+    const pki = testPki();
+    const files = pki.filesFor(tlsDir, undefined);
+    const leaf = { cert: readFileSync(files.certFile, "utf8"), key: readFileSync(files.keyFile, "utf8") };
+    // The users service's JWKS over HTTPS; Consul names its instance by address, the leaf by name.
+    const jwks = await startJwksServer({ issuer: ISSUER, audience: AUDIENCE, tls: { ...leaf, host: pki.serverName } });
+    const agent = await startAgent(new URL(jwks.url.replace(pki.serverName, "127.0.0.1")));
+    /** A request to the service verified against the CA for the leaf's name; resolves status and body. */
+    const call = (port: number, method: string, path: string, options: { token?: string; body?: unknown } = {}) =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const headers = { ...(options.token ? { authorization: `Bearer ${options.token}` } : {}), ...(options.body ? { "content-type": "application/json" } : {}) };
+        const request = httpsRequest({ host: "127.0.0.1", port, method, path, headers, ca: pki.caPem, servername: pki.serverName, agent: false }, (response) => {
+          let body = "";
+          response.on("data", (chunk: Buffer) => (body += chunk.toString()));
+          response.on("end", () => resolve({ status: response.statusCode ?? 0, body }));
+        });
+        request.on("error", reject);
+        request.end(options.body ? JSON.stringify(options.body) : undefined);
+      });
+    try {
+      const { service, port, metricsPort } = await startOnFreePorts(2, async ([port, metricsPort]) => {
+        const service = startService({
+          ...(servers.env() as Record<string, string>),
+          PORT: String(port),
+          METRICS_PORT: String(metricsPort),
+          SHUTDOWN_PROBE_PERIOD_MS: "100",
+          TLS_CERT_FILE: files.certFile,
+          TLS_KEY_FILE: files.keyFile,
+          TLS_SERVER_NAME: pki.serverName,
+          JWKS_URL: jwks.url,
+          JWKS_CA_FILE: files.caFile,
+          CONSUL_HTTP_ADDR: agent.url,
+          CONSUL_SERVICE_ADDRESS: "127.0.0.1",
+        });
+        try {
+          await waitFor("config service ready over HTTPS", async () => {
+            if (service.child.exitCode !== null) throw new Error(`exited ${service.child.exitCode}: ${service.output()}`);
+            const pid = service.child.pid;
+            return pid !== undefined && listensOn(pid, port) && (await call(port, "GET", "/health/ready").catch(() => ({ status: 0 }))).status === 200;
+          }, 60_000);
+        } catch (error) {
+          service.child.kill("SIGKILL");
+          await service.exited;
+          throw error;
+        }
+        return { service, port, metricsPort };
+      });
+
+      // A write needs the caller's token verified: the key set came over https, verified for "localhost" at 127.0.0.1.
+      const token = await jwks.sign({ sub: "ops", roles: ["config:write"] });
+      expect((await call(port, "PUT", "/namespaces/tls", { token, body: { schema: { type: "object" } } })).status).toBe(201);
+      expect((await call(port, "PUT", "/namespaces/tls/environments/prod", { token, body: { document: { n: 1 }, reason: "over tls" } })).status).toBe(201);
+      const read = await call(port, "GET", "/namespaces/tls/environments/prod", { token });
+      expect(read.status).toBe(200);
+      expect(read.body).toContain('"n":1');
+      expect(jwks.fetches).toBeGreaterThanOrEqual(1);
+      // The metrics listener serves the same leaf.
+      expect((await call(metricsPort, "GET", "/metrics")).body).toContain("http_request_duration_seconds");
+      // Plain HTTP on the TLS port gets no answer.
+      const plain = new Promise<number>((resolve, reject) => httpRequest({ host: "127.0.0.1", port, path: "/health/ready", agent: false }, (r) => resolve(r.statusCode ?? 0)).on("error", reject).end());
+      await expect(plain).rejects.toThrow(/socket hang up|ECONNRESET/);
+
+      // Consul polls readiness over https, verifying the leaf's name (the check dials an address).
+      const registered = agent.calls.find((c) => c.path === "/v1/agent/service/register");
+      expect(JSON.parse(registered?.body ?? "{}")).toMatchObject({ Name: "config", Check: { HTTP: `https://127.0.0.1:${port}/health/ready`, TLSServerName: pki.serverName } });
+
+      service.child.kill("SIGTERM");
+      expect(await service.exited).toBe(0);
+    } finally {
+      await agent.close();
+      await jwks.close();
+      rmSync(tlsDir, { recursive: true, force: true });
+    }
   });
 });

@@ -3,9 +3,12 @@
 // rendered definitions), the providers as local fake servers that count launches and terminations.
 // gpu-jobs is killed with SIGKILL while one job is mid-launch and another is running; the restarted
 // process must bring both to their right state without a second launch or a leaked instance.
+// Both serve HTTPS with their leaf, as on the stacks: gpu-jobs fetches the users service's JWKS
+// over https against the CA (JWKS_CA_FILE), and the test verifies both the same way.
 import { spawn, type ChildProcess } from "node:child_process";
 import { generateKeyPairSync, randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { request as httpsRequest } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createPgPool, runMigrations } from "@fundament/kit";
@@ -53,17 +56,37 @@ function secret(name: string, content: string): string {
   return path;
 }
 
+/** A request over HTTPS to a service, verifying its leaf against the test CA under the name it carries. */
+function send(url: string, method: string, headers: Record<string, string>, body?: string): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const request = httpsRequest(url, { method, headers, ca: testPki().caPem, servername: testPki().serverName, agent: false }, (response) => {
+      let text = "";
+      response.on("data", (chunk: Buffer) => (text += chunk.toString()));
+      response.on("end", () => resolve({ status: response.statusCode ?? 0, text }));
+    });
+    request.on("error", reject);
+    request.end(body);
+  });
+}
+
+/** The leaf and key every service here serves, as files the way the platform delivers them. */
+let tlsFiles: { certFile: string; keyFile: string } | undefined;
+function tlsVariables(): Record<string, string> {
+  tlsFiles ??= testPki().filesFor(secrets, undefined);
+  return { TLS_CERT_FILE: tlsFiles.certFile, TLS_KEY_FILE: tlsFiles.keyFile, TLS_SERVER_NAME: testPki().serverName };
+}
+
 async function startProcess(name: string, entry: string, variables: Record<string, string>): Promise<ServiceProcess> {
   const child = spawn(process.execPath, ["--import", "tsx", entry], { env: { PATH: process.env.PATH ?? "", ...variables }, stdio: ["ignore", "pipe", "pipe"] });
   let text = "";
   child.stdout!.on("data", (chunk: Buffer) => (text += chunk.toString()));
   child.stderr!.on("data", (chunk: Buffer) => (text += chunk.toString()));
-  const url = `http://127.0.0.1:${variables.PORT}`;
+  const url = `https://127.0.0.1:${variables.PORT}`;
   await waitFor(
     `${name} ready`,
     async () => {
       if (child.exitCode !== null) throw new Error(`${name} exited ${child.exitCode}: ${text}`);
-      const ready = await fetch(`${url}/health/ready`).catch(() => undefined);
+      const ready = await send(`${url}/health/ready`, "GET", {}).catch(() => undefined);
       return ready?.status === 200;
     },
     120_000,
@@ -80,13 +103,9 @@ function killHard(service: ServiceProcess): Promise<void> {
 }
 
 async function call(service: ServiceProcess, method: string, path: string, token?: string, body?: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
-  const response = await fetch(`${service.url}${path}`, {
-    method,
-    headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body === undefined ? {} : { "content-type": "application/json" }) },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await response.text();
-  return { status: response.status, json: text === "" ? {} : (JSON.parse(text) as Record<string, unknown>) };
+  const headers = { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body === undefined ? {} : { "content-type": "application/json" }) };
+  const { status, text } = await send(`${service.url}${path}`, method, headers, body === undefined ? undefined : JSON.stringify(body));
+  return { status, json: text === "" ? {} : (JSON.parse(text) as Record<string, unknown>) };
 }
 
 async function login(email: string, password: string): Promise<string> {
@@ -136,6 +155,7 @@ beforeAll(async () => {
     ARGON2_MEMORY_KIB: "7168",
     ARGON2_ITERATIONS: "1",
     SHUTDOWN_PROBE_PERIOD_MS: "0",
+    ...tlsVariables(),
   });
 
   gpuJobsEnv = {
@@ -152,7 +172,9 @@ beforeAll(async () => {
     AMQP_VHOST: "fundament",
     AMQP_USER: "gpu-jobs",
     AMQP_PASSWORD_FILE: secret("gpu-amqp", broker.passwords["gpu-jobs"]!),
-    JWKS_URL: `${users.url}/.well-known/jwks.json`,
+    // The users service's DNS name stands in as "localhost", the name its leaf carries.
+    JWKS_URL: `https://${testPki().serverName}:${usersPort}/.well-known/jwks.json`,
+    JWKS_CA_FILE: secret("jwks-ca.crt", testPki().caPem),
     JWT_ISSUER: "fundament-users",
     JWT_AUDIENCE: "fundament",
     JWKS_COOLDOWN_MS: "0",
@@ -169,6 +191,7 @@ beforeAll(async () => {
     GPU_OFFER_TTL_MS: "0",
     OUTBOX_POLL_MS: "500",
     SHUTDOWN_PROBE_PERIOD_MS: "0",
+    ...tlsVariables(),
   };
   gpuJobs = await startProcess("gpu-jobs", join(__dirname, "..", "..", "src", "server.ts"), gpuJobsEnv);
 
