@@ -55,14 +55,20 @@ export function loadStackConfig(stack: string, allConfig: Record<string, string>
 const SERVICE_DEPENDENCIES = ["postgres", "redis", "rabbitmq"] as const;
 
 /**
- * Sessions opened on PostgreSQL itself, past PgBouncer: each config replica's LISTEN connection
- * (transaction pooling would never deliver a notification). On Kubernetes a replica count can
- * reach the autoscaler's maximum; Docker runs one of each service.
+ * The services that hold a session on PostgreSQL itself, past PgBouncer: a LISTEN connection per
+ * replica (config's change feed, users' account feed; service-settings.ts gives them
+ * DATABASE_LISTEN_URL), since transaction pooling would never deliver a notification.
+ */
+const LISTENING_SERVICES = ["config", "users"] as const;
+
+/**
+ * Those sessions, all replicas counted: on Kubernetes a replica count can reach the autoscaler's
+ * maximum; Docker runs one of each service.
  */
 function directSessions(config: StackConfig): number {
-  const feed = config.services.config;
-  if (!feed?.enabled || !feed.databases.includes("postgres")) return 0;
-  return config.target === "kubernetes" ? Math.max(feed.replicas, config.autoscaling.maxReplicas) : 1;
+  return LISTENING_SERVICES.map((name) => config.services[name])
+    .filter((service) => service?.enabled && service.databases.includes("postgres"))
+    .reduce((sum, service) => sum + (config.target === "kubernetes" ? Math.max(service.replicas, config.autoscaling.maxReplicas) : 1), 0);
 }
 
 /** Rules that span keys: what one key allows depends on another. */
@@ -77,7 +83,7 @@ function crossFieldProblems(config: StackConfig): string[] {
     if (pooled + sessions > pg.maxConnections - POSTGRES_RESERVED_CONNECTIONS) {
       problems.push(
         `${NAMESPACE}:pgbouncer.defaultPoolSize: ${bouncer.defaultPoolSize} per database x ${services} databases` +
-          (sessions > 0 ? ` plus ${sessions} direct LISTEN session${sessions === 1 ? "" : "s"} (one per config replica)` : "") +
+          (sessions > 0 ? ` plus ${sessions} direct LISTEN session${sessions === 1 ? "" : "s"} (one per ${LISTENING_SERVICES.join(" and ")} replica)` : "") +
           ` exceeds ${NAMESPACE}:postgres.maxConnections (${pg.maxConnections}) less ${POSTGRES_RESERVED_CONNECTIONS} reserved for administration`,
       );
     }

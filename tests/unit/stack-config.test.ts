@@ -49,11 +49,12 @@ describe("stack config", () => {
     [{ "fundament:target": "docker", "fundament:services": { config: { databases: ["postgres", "redis", "rabbitmq", "mongo"] } } }, "fundament:services.config.databases: the config service cannot have a MongoDB database"],
     [{ "fundament:target": "docker", "fundament:mongo": { databases: [{ service: "admin" }] } }, "fundament:mongo.databases[0].service: \"admin\" is a database MongoDB reserves"],
     [{ "fundament:target": "kubernetes" }, "fundament:imageRegistry: local images exist only on a Docker engine"],
-    [{ "fundament:target": "docker", "fundament:pgbouncer": { defaultPoolSize: 60 } }, "fundament:pgbouncer.defaultPoolSize: 60 per database x 3 databases plus 1 direct LISTEN session (one per config replica) exceeds fundament:postgres.maxConnections (100)"],
-    // 28 x 3 = 84 pooled fits the 90 left after the reserve; the config replicas' LISTEN sessions, up to the autoscaler's 10, do not.
+    [{ "fundament:target": "docker", "fundament:pgbouncer": { defaultPoolSize: 60 } }, "fundament:pgbouncer.defaultPoolSize: 60 per database x 3 databases plus 2 direct LISTEN sessions (one per config and users replica) exceeds fundament:postgres.maxConnections (100)"],
+    // 25 x 3 = 75 pooled and the config replicas' 10 LISTEN sessions fit the 90 left after the
+    // reserve; the users replicas' 10 (its account feed), up to the autoscaler's maximum, do not.
     [
-      { "fundament:target": "kubernetes", "fundament:imageRegistry": "ecr", "fundament:pgbouncer": { defaultPoolSize: 28 }, "fundament:autoscaling": { maxReplicas: 10 } },
-      "fundament:pgbouncer.defaultPoolSize: 28 per database x 3 databases plus 10 direct LISTEN sessions (one per config replica) exceeds fundament:postgres.maxConnections (100) less 10 reserved",
+      { "fundament:target": "kubernetes", "fundament:imageRegistry": "ecr", "fundament:pgbouncer": { defaultPoolSize: 25 }, "fundament:autoscaling": { maxReplicas: 10 } },
+      "fundament:pgbouncer.defaultPoolSize: 25 per database x 3 databases plus 20 direct LISTEN sessions (one per config and users replica) exceeds fundament:postgres.maxConnections (100) less 10 reserved",
     ],
     [{ "fundament:target": "docker", "fundament:storage": { provider: "s3" } }, "fundament:storage.provider: s3 needs the kubernetes target"],
     [{ "fundament:target": "docker", "fundament:rabbitmq": { queues: [{ name: "Bad Name", routingKeys: ["x"], consumers: ["users"] }] } }, "fundament:rabbitmq.queues[0].name"],
