@@ -38,6 +38,7 @@ import { AccessTokens } from "../services/users/src/domain/access-tokens";
 import { connectDependencies } from "../services/users/src/dependencies";
 import { startUsersTestEnvironment } from "../services/users/test/support/users-test-environment";
 import type { LoadResult, LoadSpec } from "./load/autocannon-load";
+import { testPki } from "../scripts/local-servers/shared-test-pki";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
@@ -107,7 +108,7 @@ async function main(): Promise<void> {
     const configPassword = readSecret(env.env().DATABASE_PASSWORD_FILE!);
     const configPool = createPgPool({ url: configUrlPg, password: configPassword, ca: env.pg.caPem, applicationName: "config-bench" });
     await runMigrations({ pool: configPool, directory: CONFIG_MIGRATIONS, lockName: "config" });
-    const configRedis = createRedis({ url: `redis://127.0.0.1:${env.redis.port}/1`, password: readSecret(env.env().REDIS_PASSWORD_FILE!), connectionName: "config-bench" });
+    const configRedis = createRedis({ url: `rediss://${testPki().serverName}:${env.redis.port}/1`, tls: { ca: testPki().caPem }, password: readSecret(env.env().REDIS_PASSWORD_FILE!), connectionName: "config-bench" });
     const configLogger = createLogger({ service: "config", level: "warn" });
     const config = await buildConfigApp({
       logger: configLogger,

@@ -23,6 +23,7 @@ import { buildApp as buildUsersApp } from "../services/users/src/app";
 import { loadUsersConfig } from "../services/users/src/config";
 import { connectDependencies } from "../services/users/src/dependencies";
 import { startUsersTestEnvironment } from "../services/users/test/support/users-test-environment";
+import { testPki } from "../scripts/local-servers/shared-test-pki";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
@@ -121,7 +122,7 @@ async function main(): Promise<void> {
       buildConfigApp({
         logger: createLogger({ service: "config", level: "warn" }),
         pool: createPgPool({ url: databaseUrl, password: databasePassword, ca: env.pg.caPem, applicationName: "config-tls-bench" }),
-        redis: createRedis({ url: `redis://127.0.0.1:${env.redis.port}/1`, password: secret(env.env().REDIS_PASSWORD_FILE!), connectionName: "config-tls-bench" }),
+        redis: createRedis({ url: `rediss://${testPki().serverName}:${env.redis.port}/1`, tls: { ca: testPki().caPem }, password: secret(env.env().REDIS_PASSWORD_FILE!), connectionName: "config-tls-bench" }),
         changeFeed: new ChangeWaiters(),
         verifier,
       });
