@@ -103,12 +103,15 @@ async function main(): Promise<void> {
     // What 1,000 clients get from PostgreSQL itself: max_connections (less the superuser
     // reserve) admits the first ones, the rest are refused at login. pgbench stops at its first
     // refused connection, so the clients here are node-postgres ones, all opened at once.
-    const flood = await openAtOnce(postgres.port, password, FANIN_CLIENTS);
+    const flood = await openAtOnce(postgres.port, password, postgres.caPem, FANIN_CLIENTS);
     console.log(
       `direct with ${FANIN_CLIENTS} clients at once: ${flood.connected} connected, ${FANIN_CLIENTS - flood.connected} refused against max_connections = ${MAX_CONNECTIONS}` +
         [...flood.refused].map(([message, count]) => `; ${count} x "${message}"`).join(""),
     );
     if (flood.connected >= FANIN_CLIENTS) throw new Error(`${FANIN_CLIENTS} direct clients were expected to be refused, and all connected`);
+    // Any other refusal (no TLS, a wrong password) would show nothing about max_connections.
+    const otherRefusals = [...flood.refused.keys()].filter((message) => !/too many clients|connection slots are reserved/.test(message) && message !== "read ECONNRESET");
+    if (otherRefusals.length > 0) throw new Error(`direct clients were refused for another reason than max_connections: ${otherRefusals.join("; ")}`);
 
     const fanIn = [
       { label: `direct ${POOL_SIZE} clients`, port: postgres.port, clients: POOL_SIZE, key: "direct" },
@@ -142,12 +145,13 @@ async function main(): Promise<void> {
 }
 
 /** Opens `count` connections at once and holds them until all have answered; counts refusals by message. */
-async function openAtOnce(port: number, password: string, count: number): Promise<{ connected: number; refused: Map<string, number> }> {
+async function openAtOnce(port: number, password: string, ca: string, count: number): Promise<{ connected: number; refused: Map<string, number> }> {
   const opened: Client[] = [];
   const refused = new Map<string, number>();
   await Promise.all(
     Array.from({ length: count }, async () => {
-      const client = new Client({ host: "127.0.0.1", port, user: "bench", database: "bench", password, connectionTimeoutMillis: 120_000 });
+      // Over verified TLS, as every client: the server admits network logins only on hostssl lines.
+      const client = new Client({ host: "127.0.0.1", port, user: "bench", database: "bench", password, ssl: { ca }, connectionTimeoutMillis: 120_000 });
       client.on("error", () => undefined);
       try {
         await client.connect();
