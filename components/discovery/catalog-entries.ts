@@ -4,7 +4,8 @@ import { ConsulCheck, ConsulServiceDefinition } from "./consul-config";
 
 /**
  * The catalogue entry the Consul servers hold for an infrastructure workload, with a check
- * derived from its readiness probe: an http probe becomes an HTTP check of the same path, a tcp
+ * derived from its readiness probe: an http probe becomes an HTTP check of the same path (https,
+ * verified against the platform CA for the probe's server name, when the port serves TLS only), a tcp
  * probe a TCP check of the same port. An exec probe runs a program inside the workload's own
  * container, which Consul cannot do from its own (and script checks stay off): it becomes a TCP
  * check of the workload's first port, so the catalogue says whether the server accepts
@@ -24,7 +25,14 @@ export function catalogEntryOf(workload: Workload): ConsulServiceDefinition | un
   const first = workload.ports[0];
   const check: ConsulCheck =
     probe.kind === "http"
-      ? { kind: "http", name: `${workload.name} readiness (GET ${probe.path})`, url: `http://${workload.name}:${probe.port}${probe.path}`, intervalSeconds: interval, timeoutSeconds: timeout }
+      ? {
+          kind: "http",
+          name: `${workload.name} readiness (GET ${probe.path})`,
+          url: `${probe.https ? "https" : "http"}://${workload.name}:${probe.port}${probe.path}`,
+          intervalSeconds: interval,
+          timeoutSeconds: timeout,
+          ...(probe.https ? { tlsServerName: probe.https.serverName } : {}),
+        }
       : {
           kind: "tcp",
           name: probe.kind === "tcp" ? `${workload.name} readiness (TCP ${probe.port})` : `${workload.name} accepts connections (TCP ${first.port}; its probe runs inside it)`,

@@ -31,7 +31,15 @@ export const CONSUL_PORTS = {
 /** One health check Consul runs for an infrastructure workload (from the workload's readiness probe). */
 export type ConsulCheck =
   | { kind: "tcp"; name: string; address: string; intervalSeconds: number; timeoutSeconds: number }
-  | { kind: "http"; name: string; url: string; intervalSeconds: number; timeoutSeconds: number };
+  | {
+      kind: "http";
+      name: string;
+      url: string;
+      intervalSeconds: number;
+      timeoutSeconds: number;
+      /** An https URL's certificate is checked for this name (the probe's), whatever host the URL dials. */
+      tlsServerName?: string;
+    };
 
 /** An infrastructure workload the server registers in its catalogue. */
 export interface ConsulServiceDefinition {
@@ -80,7 +88,8 @@ function seconds(value: number): string {
 
 function checkJson(check: ConsulCheck, serviceId: string, index: number): Record<string, unknown> {
   const common = { id: `${serviceId}-${index}`, name: check.name, interval: seconds(check.intervalSeconds), timeout: seconds(check.timeoutSeconds) };
-  return check.kind === "tcp" ? { ...common, tcp: check.address } : { ...common, http: check.url, method: "GET" };
+  if (check.kind === "tcp") return { ...common, tcp: check.address };
+  return { ...common, http: check.url, method: "GET", ...(check.tlsServerName === undefined ? {} : { tls_server_name: check.tlsServerName }) };
 }
 
 /**

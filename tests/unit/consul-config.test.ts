@@ -110,6 +110,14 @@ describe("catalogue entries from readiness probes", () => {
     expect(rendered.services[0].checks).toEqual([{ id: "postgres-0", name: exec!.checks[0].name, interval: "5s", timeout: "3s", tcp: "postgres:5432" }]);
   });
 
+  it("checks a port that serves TLS only over https, verifying the name its leaf carries", () => {
+    const readiness = { kind: "http" as const, port: 9443, path: "/ready", https: { caFile: "/tls/ca.crt", serverName: "minio.backend" } };
+    const entry = catalogEntryOf({ ...base, name: "minio", ports: [{ name: "api", port: 9443 }], health: { ...base.health, readiness } });
+    expect(entry?.checks).toEqual([{ kind: "http", name: "minio readiness (GET /ready)", url: "https://minio:9443/ready", intervalSeconds: 10, timeoutSeconds: 5, tlsServerName: "minio.backend" }]);
+    const rendered = JSON.parse(renderConsulServerConfig({ ...input(1), services: [entry!] })) as { services: { checks: Record<string, unknown>[] }[] };
+    expect(rendered.services[0].checks[0]).toMatchObject({ http: "https://minio:9443/ready", tls_server_name: "minio.backend" });
+  });
+
   it("leaves the services to register themselves", () => {
     expect(catalogEntryOf({ ...base, name: "users", role: "service" })).toBeUndefined();
   });
