@@ -1,4 +1,5 @@
 import type { ConnectionOptions } from "node:tls";
+import { EnvError } from "./env";
 import { Pool, type PoolConfig } from "pg";
 
 export type { Pool, PoolClient } from "pg";
@@ -71,4 +72,45 @@ export function createPgPool(options: PgPoolOptions): Pool {
 
 export async function checkPostgres(pool: Pool): Promise<void> {
   await pool.query("select 1");
+}
+
+/** The limits a pool's sessions really run under, in milliseconds (0: none). */
+export interface SessionTimeouts {
+  statementTimeoutMs: number;
+  idleInTransactionTimeoutMs: number;
+}
+
+/** What the server applies to this pool's sessions: asked for at start-up, or else the role's defaults. */
+export async function sessionTimeouts(pool: Pool): Promise<SessionTimeouts> {
+  // pg_settings gives both in milliseconds, whatever unit they were set in.
+  const { rows } = await pool.query<{ name: string; setting: string }>(
+    "SELECT name, setting FROM pg_settings WHERE name IN ('statement_timeout', 'idle_in_transaction_session_timeout')",
+  );
+  const value = (name: string) => Number(rows.find((row) => row.name === name)?.setting ?? 0);
+  return { statementTimeoutMs: value("statement_timeout"), idleInTransactionTimeoutMs: value("idle_in_transaction_session_timeout") };
+}
+
+/**
+ * The pool's timeouts, refused when one that was asked for is not in effect: through PgBouncer a
+ * start-up parameter is dropped, so a setting would only pretend to limit anything. `names` are
+ * the environment variables the values came from, for the message.
+ */
+export async function effectiveSessionTimeouts(
+  pool: Pool,
+  asked: { statementTimeoutMs?: number; idleInTransactionTimeoutMs?: number },
+  names: { statementTimeoutMs: string; idleInTransactionTimeoutMs: string },
+): Promise<SessionTimeouts> {
+  const actual = await sessionTimeouts(pool);
+  const problems: string[] = [];
+  for (const key of ["statementTimeoutMs", "idleInTransactionTimeoutMs"] as const) {
+    const wanted = asked[key];
+    if (wanted !== undefined && wanted !== actual[key]) {
+      problems.push(
+        `${names[key]}: ${wanted} ms was asked for, but the server's sessions run with ${actual[key]} ms: ` +
+          "a connection through PgBouncer drops start-up parameters. Leave it unset there and set the role's default instead (ALTER ROLE ... SET)",
+      );
+    }
+  }
+  if (problems.length > 0) throw new EnvError(problems);
+  return actual;
 }

@@ -18,8 +18,10 @@ export const usersEnv = {
   DATABASE_CA: env.caCertificate({ description: "the platform CA PostgreSQL's and PgBouncer's certificates are verified against (PEM; give its path as DATABASE_CA_FILE)" }),
   DATABASE_PASSWORD: env.secretFile({ description: "the database user's password" }),
   DATABASE_POOL_MAX: env.integer({ default: 10, min: 1, max: 200 }),
-  DATABASE_STATEMENT_TIMEOUT_MS: env.integer({ default: 5000, min: 100 }),
-  DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS: env.integer({ default: 10_000, min: 100 }),
+  // Unset: the role's defaults, which the platform sets (5 s and 10 s). Set, they must take effect:
+  // start-up refuses them through PgBouncer, which drops start-up parameters.
+  DATABASE_STATEMENT_TIMEOUT_MS: env.optional(env.integer({ min: 100 })),
+  DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS: env.optional(env.integer({ min: 100 })),
 
   REDIS_URL: env.url({ protocols: ["redis", "rediss"], description: "redis://host:port/db without a password" }),
   REDIS_PASSWORD: env.optional(env.secretFile({ description: "the Redis password" })),

@@ -1,4 +1,4 @@
-import { createLogger, createPgPool, createRedis, EnvError, listenConnection, startTracing, type Logger } from "@fundament/kit";
+import { createLogger, createPgPool, createRedis, effectiveSessionTimeouts, EnvError, listenConnection, startTracing, type Logger } from "@fundament/kit";
 import { Messaging, type AmqpEndpoint } from "@fundament/kit/messaging";
 import type { UsersDeps, UsersSettings } from "./app";
 import type { UsersConfig } from "./config";
@@ -58,6 +58,14 @@ export interface AccountFeedTuning {
   heartbeatMs?: number;
 }
 
+/**
+ * Shorter than the idle-in-transaction timeout the sessions really have (the relay publishes
+ * inside a transaction, which the server would end under it); 5 s where the server sets none.
+ */
+export function publishTimeoutWithin(idleInTransactionTimeoutMs: number): number {
+  return idleInTransactionTimeoutMs === 0 ? 5000 : Math.max(1000, Math.floor(idleInTransactionTimeoutMs / 2));
+}
+
 /** Opens the pool, the Redis client, the account feed and the broker link the app needs. */
 export async function connectDependencies(
   config: UsersConfig,
@@ -74,6 +82,14 @@ export async function connectDependencies(
     idleInTransactionTimeoutMs: config.DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS,
     // Only what identifies the failure: pg-pool attaches the whole client object to the error.
     onIdleError: (err) => logger.warn({ error: err.message, code: (err as { code?: string }).code }, "idle postgres connection failed"),
+  });
+  const timeouts = await effectiveSessionTimeouts(
+    pool,
+    { statementTimeoutMs: config.DATABASE_STATEMENT_TIMEOUT_MS, idleInTransactionTimeoutMs: config.DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS },
+    { statementTimeoutMs: "DATABASE_STATEMENT_TIMEOUT_MS", idleInTransactionTimeoutMs: "DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS" },
+  ).catch(async (error: unknown) => {
+    await pool.end();
+    throw error;
   });
   const redis = createRedis({
     url: config.REDIS_URL,
@@ -95,7 +111,7 @@ export async function connectDependencies(
     prefetch: 10,
     connectionName: "users",
     // Shorter than the database's idle-in-transaction timeout: the relay publishes inside a transaction.
-    publishTimeoutMs: Math.max(1000, Math.floor(config.DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS / 2)),
+    publishTimeoutMs: publishTimeoutWithin(timeouts.idleInTransactionTimeoutMs),
     closeTimeoutMs: 5000,
     logger,
     ...(tracing ? { tracer: tracing.tracer } : {}),
