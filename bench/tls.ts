@@ -1,8 +1,10 @@
 // `npm run bench -- tls`: what serving the config service over TLS costs, the way the gateway
-// reaches it (HTTPS with the service's leaf, kept-alive connections). Two listeners of one config
-// app in this process, started by the kit's startServer exactly as server.ts does (one plain, one
+// reaches it (HTTPS with the service's leaf, kept-alive connections). Two config apps
+// in this process, each behind a listener started by the kit's startServer exactly as server.ts does (one plain, one
 // with an ECDSA P-256 leaf of a throwaway CA, as the platform PKI issues), and autocannon in a
-// separate process against the cached read of one environment (served from Redis), alternating:
+// separate process against the cached read of one environment, alternating. Each app serves it
+// from its in-process copy, as a deployed replica does (its feed here is in-process: this one
+// process makes every write, so it hears each one; bench/services.ts measures the LISTEN feed):
 //   (a) plain HTTP, keep-alive: the baseline;
 //   (b) HTTPS, keep-alive: only the record layer's cost once connections are open.
 // Then the handshake: sequential requests each on a new connection, TLS vs plain, so the
@@ -127,7 +129,7 @@ async function main(): Promise<void> {
         verifier,
       });
 
-    // One app per listener (startServer owns its app's lifecycle); both read the same cache.
+    // One app per listener (startServer owns its app's lifecycle); each holds its own copy of the entry.
     const plain: RunningServer = await startServer(await build(), { port: 0, host: "127.0.0.1", probePeriodMs: 0 });
     closers.push(() => plain.shutdown("bench done"));
     const tls: RunningServer = await startServer(await build(), { port: 0, host: "127.0.0.1", probePeriodMs: 0, tls: { cert: certPem, key: keyPem } });
