@@ -1,7 +1,7 @@
 // `npm run bench -- tls`: what serving the config service over TLS costs, the way the gateway
-// reaches it (HTTPS with the service's leaf, kept-alive connections). Two config apps
-// in this process, each behind a listener started by the kit's startServer exactly as server.ts does (one plain, one
-// with an ECDSA P-256 leaf of a throwaway CA, as the platform PKI issues), and autocannon in a
+// reaches it (HTTPS with the service's leaf, kept-alive connections). Two config apps in this
+// process, each behind a listener the kit's startServer starts exactly as server.ts does (one
+// plain, one with an ECDSA P-256 leaf of a throwaway CA, as the platform PKI issues), and autocannon in a
 // separate process against the cached read of one environment, alternating. Each app serves it
 // from its in-process copy, as a deployed replica does (its feed here is in-process: this one
 // process makes every write, so it hears each one; bench/services.ts measures the LISTEN feed):
