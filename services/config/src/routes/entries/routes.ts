@@ -14,7 +14,7 @@ export function registerEntryRoutes({ readAccess, app, entries, requireWriter }:
       preHandler: readAccess,
       schema: {
         tags: ["entries"],
-        summary: "The current version of an environment's own entry (served from the Redis cache)",
+        summary: "The current version of an environment's own entry (from the replica's in-process copy, with Redis and PostgreSQL behind it)",
         params: EntryParams,
         response: { 200: VersionBody, 404: ErrorBody },
       },
