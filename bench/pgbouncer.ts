@@ -12,9 +12,13 @@
 //    so the same number of server backends) running the same transaction. Both must finish with
 //    0 failed transactions. `pgbouncer-fanin: ratio` = PgBouncer's tps / direct tps (each without
 //    the initial connection time), target >= 0.9. The run also shows what 1,000 direct clients
-//    get from PostgreSQL: refusals at max_connections.
+//    get from PostgreSQL: refusals at max_connections. Each fan-in round prints how busy the
+//    machine was and PgBouncer's share of it (/proc): on a small machine the load generator,
+//    PgBouncer and PostgreSQL share the cores, so a busy machine means the paths compete for
+//    CPU rather than for PostgreSQL. BENCH_FANIN_WORKLOAD=single runs a one-statement autocommit
+//    update instead of -N's five round trips, which hold a server connection between them.
 import { randomBytes } from "node:crypto";
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Client } from "pg";
 import { renderPgBouncerIni, renderPgBouncerUserlist } from "../components/database/postgres/pgbouncer-ini";
@@ -35,6 +39,7 @@ const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 8);
 const FANIN_ROUNDS = Number(process.env.BENCH_FANIN_ROUNDS ?? 4);
 const FANIN_SECONDS = Number(process.env.BENCH_FANIN_SECONDS ?? 30);
 const FANIN_CLIENTS = Number(process.env.BENCH_FANIN_CLIENTS ?? 1000);
+const FANIN_THREADS = Number(process.env.BENCH_FANIN_THREADS ?? 2);
 /** PgBouncer's default_pool_size here, and so the direct side's client count in the fan-in. */
 const POOL_SIZE = 20;
 const MAX_CONNECTIONS = 100;
@@ -68,6 +73,11 @@ async function main(): Promise<void> {
   const pgpass = join(secrets.path, "pgpass");
   writeFileSync(pgpass, renderPgpass([{ user: "bench", password }]), { mode: PGPASS_MODE });
   chownTo(pgpass, user);
+  // One short autocommit transaction: the shape of most of the services' writes.
+  const singleStatement = join(secrets.path, "single-statement.sql");
+  writeFileSync(singleStatement, "\\set aid random(1, 1000000)\n\\set delta random(-5000, 5000)\nUPDATE pgbench_accounts SET abalance = abalance + :delta WHERE aid = :aid RETURNING abalance;\n");
+  chownTo(singleStatement, user);
+  const fanInWorkload = process.env.BENCH_FANIN_WORKLOAD === "single" ? ["-f", singleStatement] : ["-N"];
   const pgbenchRun = (port: number, args: string[]) =>
     postgres.run("pgbench", ["-h", "127.0.0.1", "-p", String(port), "-U", "bench", ...args, "bench"], { PGPASSFILE: pgpass });
   const pgbench = (port: number, args: string[]) => {
@@ -117,11 +127,17 @@ async function main(): Promise<void> {
       { label: `direct ${POOL_SIZE} clients`, port: postgres.port, clients: POOL_SIZE, key: "direct" },
       { label: `pgbouncer ${FANIN_CLIENTS} clients`, port: bouncer.port, clients: FANIN_CLIENTS, key: "pgbouncer" },
     ] as const;
+    const bouncerPid = Number(readFileSync(join(bouncer.dir, "pgbouncer.pid"), "utf8").trim());
     const fanInRatios: number[] = [];
     for (let round = 0; round < FANIN_ROUNDS; round += 1) {
       const pair: Record<string, number> = {};
       for (const target of round % 2 === 0 ? fanIn : [...fanIn].reverse()) {
-        const out = pgbench(target.port, ["-n", "-N", "-c", String(target.clients), "-j", "2", "-T", String(FANIN_SECONDS)]);
+        const before = { machine: machineTicks(), bouncer: processTicks(bouncerPid) };
+        const out = pgbench(target.port, ["-n", ...fanInWorkload, "-c", String(target.clients), "-j", String(FANIN_THREADS), "-T", String(FANIN_SECONDS)]);
+        const machine = machineTicks();
+        // Where the two cores went: a busy machine means the paths compete for CPU, not for PostgreSQL.
+        const busy = (machine.busy - before.machine.busy) / (machine.total - before.machine.total);
+        const bouncerShare = (processTicks(bouncerPid) - before.bouncer) / (machine.total - before.machine.total);
         // Connecting 1,000 SCRAM clients takes seconds of pgbench's own CPU; pgbench leaves it out of this figure.
         const tps = /tps = ([\d.]+) \(without initial connection time\)/.exec(out);
         const failed = /number of failed transactions: (\d+)/.exec(out);
@@ -130,7 +146,10 @@ async function main(): Promise<void> {
         const failures = failed ? Number(failed[1]) : 0;
         if (failures > 0) throw new Error(`${target.label}: ${failures} failed transactions: ${out}`);
         pair[target.key] = Number(tps[1]);
-        console.log(`fan-in round ${round + 1} ${target.label}: ${Number(tps[1]).toFixed(1)} tps, ${processed[1]} transactions, 0 failed`);
+        console.log(
+          `fan-in round ${round + 1} ${target.label}: ${Number(tps[1]).toFixed(1)} tps, ${processed[1]} transactions, 0 failed; ` +
+            `machine ${(busy * 100).toFixed(0)}% busy, PgBouncer ${(bouncerShare * 100).toFixed(0)}% of it all`,
+        );
       }
       fanInRatios.push(pair.pgbouncer! / pair.direct!);
     }
@@ -142,6 +161,22 @@ async function main(): Promise<void> {
     await postgres.destroy();
     secrets.remove();
   }
+}
+
+/** Every core's busy and total clock ticks since boot (/proc/stat). */
+function machineTicks(): { busy: number; total: number } {
+  const [, ...fields] = readFileSync("/proc/stat", "utf8").split("\n")[0]!.trim().split(/\s+/);
+  const ticks = fields.map(Number);
+  const idle = ticks[3]! + ticks[4]!;
+  const total = ticks.slice(0, 8).reduce((sum, value) => sum + value, 0);
+  return { busy: total - idle, total };
+}
+
+/** A process's user and system clock ticks (/proc/<pid>/stat fields 14 and 15). */
+function processTicks(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return Number(fields[11]) + Number(fields[12]);
 }
 
 /** Opens `count` connections at once and holds them until all have answered; counts refusals by message. */

@@ -42,7 +42,7 @@ describe("renderPostgresConf", () => {
   it.each([
     ["shared_buffers", "512MB"],
     ["effective_cache_size", "3072MB"],
-    ["maintenance_work_mem", "256MB"],
+    ["maintenance_work_mem", "64MB"],
     ["max_connections", "100"],
     ["max_wal_size", "2560MB"],
     ["checkpoint_timeout", "15min"],

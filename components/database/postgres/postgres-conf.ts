@@ -90,9 +90,12 @@ function sharedBuffersFor(memoryMiB: number): number {
 }
 
 function maintenanceWorkMemFor(memoryMiB: number): number {
-  // Index builds sort in maintenance_work_mem: 1/16 of the limit (256 MiB at the dev size, stock
-  // 64 MiB) built the benchmark's three-column index 1.2-1.3 times as fast; capped at 1 GiB.
-  return Math.min(1024, Math.max(16, Math.floor(memoryMiB / 16)));
+  // Index builds sort in maintenance_work_mem. Measured on a quiet 2-core machine (bench
+  // postgres-tuning, index slice against stock 64 MiB): 1/16 of the limit (256 MiB at the dev
+  // size) built the three-column index at 0.78 of stock's speed (pairs 0.68-0.83), the same file
+  // with 64 MiB at 0.96: a sort that fits in memory ran slower than stock's external merge of
+  // cache-sized runs. So the stock 64 MiB up to 4 GiB, 1/64 of the limit above, capped at 1 GiB.
+  return Math.min(1024, Math.max(64, Math.floor(memoryMiB / 64)));
 }
 
 function autovacuumWorkMemFor(memoryMiB: number): number {
