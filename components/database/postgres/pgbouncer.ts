@@ -4,9 +4,10 @@ import { imageReferenceProblem } from "../../config/image-reference";
 import { caFile, tlsFilePaths } from "../../pki/tls-files";
 import type { DeployedWorkload, Endpoint, Runtime, WorkloadResources } from "../../runtime/workload";
 import { PGBOUNCER_PORT, PGBOUNCER_STATS_USER, pgBouncerSizingProblems, renderPgBouncerIni, renderPgBouncerUserlist } from "./pgbouncer-ini";
-import { EXPORTER_IMAGE_USER, PGBOUNCER_IMAGE_USER } from "./postgres-images";
+import { exporterSidecar } from "./exporter-sidecar";
+import { PGBOUNCER_IMAGE_USER } from "./postgres-images";
 import { PGPASS_MODE, renderPgpass } from "./postgres-pgpass";
-import { DatabaseConnection, Postgres, POSTGRES_PORT, PostgresPki, VERIFY_FULL } from "./postgres";
+import { DatabaseConnection, loginConnections, Postgres, POSTGRES_PORT, PostgresPki, VERIFY_FULL } from "./postgres";
 import { scramSha256Verifier } from "./postgres-scram";
 
 export interface PgBouncerArgs {
@@ -123,8 +124,7 @@ export class PgBouncer extends pulumi.ComponentResource {
         args: [
           `--pgBouncer.connectionString=postgres://${PGBOUNCER_STATS_USER}@${this.workload.name}:${PGBOUNCER_PORT}/pgbouncer?sslmode=${VERIFY_FULL}&sslrootcert=${EXPORTER_CA_FILE}`,
         ],
-        zones: ["backend", "monitoring"],
-        ports: [{ name: "metrics", port: PGBOUNCER_EXPORTER_PORT, zones: ["monitoring"] }],
+        ...exporterSidecar(PGBOUNCER_EXPORTER_PORT, 32, this.workload),
         env: { PGPASSFILE: statsPassFile },
         files: [
           {
@@ -136,34 +136,11 @@ export class PgBouncer extends pulumi.ComponentResource {
           // Beside the password file: the image is read-only, and each directory of files is a volume.
           caFile(EXPORTER_CA_FILE, postgres.caCertPem),
         ],
-        health: {
-          readiness: { kind: "http", port: PGBOUNCER_EXPORTER_PORT, path: "/", periodSeconds: 15 },
-          liveness: { kind: "http", port: PGBOUNCER_EXPORTER_PORT, path: "/", periodSeconds: 30, failureThreshold: 4 },
-        },
-        resources: { cpu: 0.1, memoryMiB: 32 },
-        stopGracePeriodSeconds: 10,
-        metrics: { port: PGBOUNCER_EXPORTER_PORT, path: "/metrics" },
-        user: EXPORTER_IMAGE_USER,
-        readOnlyRootFilesystem: true,
-        dependsOn: [this.workload],
       },
       { parent: this },
     );
 
-    this.connections = Object.fromEntries(
-      Object.values(postgres.logins).map((l) => [
-        l.service,
-        pulumi.secret(
-          pulumi.all([this.endpoint, l.password]).apply(([endpoint, password]): DatabaseConnection => ({
-            host: endpoint.host,
-            port: endpoint.port,
-            database: l.database,
-            user: l.user,
-            password,
-          })),
-        ),
-      ]),
-    );
+    this.connections = loginConnections(this.endpoint, postgres.logins);
     this.registerOutputs({ endpoint: this.endpoint, connections: this.connections });
   }
 }

@@ -8,7 +8,8 @@ import { postgresShmSizeMiB, postgresSizingProblems, postgresTuning, renderPostg
 import { BACKUP_ROLE, MONITOR_ROLE, ServiceDatabase, serviceDatabaseProblems, serviceRoleName } from "./postgres-databases";
 import { renderPostgresExporterQueries } from "./postgres-exporter-queries";
 import { renderPostgresHba } from "./postgres-hba";
-import { EXPORTER_IMAGE_USER, POSTGRES_IMAGE_USER } from "./postgres-images";
+import { exporterSidecar } from "./exporter-sidecar";
+import { POSTGRES_IMAGE_USER } from "./postgres-images";
 import { renderPostgresInitSql } from "./postgres-init-sql";
 import { renderPgpass } from "./postgres-pgpass";
 import { scramSha256Verifier } from "./postgres-scram";
@@ -188,8 +189,7 @@ export class Postgres extends pulumi.ComponentResource {
       {
         name: `${name}-exporter`,
         image: args.exporterImage,
-        zones: ["backend", "monitoring"],
-        ports: [{ name: "metrics", port: POSTGRES_EXPORTER_PORT, zones: ["monitoring"] }],
+        ...exporterSidecar(POSTGRES_EXPORTER_PORT, 64, this.workload),
         env: {
           // lib/pq: TLS with the server's certificate and host name verified against the platform CA.
           DATA_SOURCE_URI: pulumi.interpolate`${this.workload.host}:${POSTGRES_PORT}/postgres?sslmode=${VERIFY_FULL}&sslrootcert=${EXPORTER_CA_FILE}`,
@@ -202,37 +202,32 @@ export class Postgres extends pulumi.ComponentResource {
           { path: exporterPasswordFile, content: monitorLogin.password, secret: true },
           caFile(EXPORTER_CA_FILE, this.caCertPem),
         ],
-        health: {
-          readiness: { kind: "http", port: POSTGRES_EXPORTER_PORT, path: "/", periodSeconds: 15 },
-          liveness: { kind: "http", port: POSTGRES_EXPORTER_PORT, path: "/", periodSeconds: 30, failureThreshold: 4 },
-        },
-        resources: { cpu: 0.1, memoryMiB: 64 },
-        stopGracePeriodSeconds: 10,
-        metrics: { port: POSTGRES_EXPORTER_PORT, path: "/metrics" },
-        user: EXPORTER_IMAGE_USER,
-        readOnlyRootFilesystem: true,
-        dependsOn: [this.workload],
       },
       { parent: this },
     );
 
-    this.sessionConnections = Object.fromEntries(
-      Object.values(this.logins).map((l) => [
-        l.service,
-        pulumi.secret(
-          pulumi.all([this.endpoint, l.password]).apply(([endpoint, password]): DatabaseConnection => ({
-            host: endpoint.host,
-            port: endpoint.port,
-            database: l.database,
-            user: l.user,
-            password,
-          })),
-        ),
-      ]),
-    );
+    this.sessionConnections = loginConnections(this.endpoint, this.logins);
 
     this.registerOutputs({ endpoint: this.endpoint, superuserPassword: this.superuserPassword, sessionConnections: this.sessionConnections });
   }
+}
+
+/** Each service's login at `endpoint` (PostgreSQL itself, or PgBouncer in front of it), as a secret. */
+export function loginConnections(endpoint: pulumi.Output<Endpoint>, logins: Record<string, ServiceLogin>): Record<string, pulumi.Output<DatabaseConnection>> {
+  return Object.fromEntries(
+    Object.values(logins).map((login) => [
+      login.service,
+      pulumi.secret(
+        pulumi.all([endpoint, login.password]).apply(([at, password]): DatabaseConnection => ({
+          host: at.host,
+          port: at.port,
+          database: login.database,
+          user: login.user,
+          password,
+        })),
+      ),
+    ]),
+  );
 }
 
 /** libpq password file for `login`, as the backup job and operators use it. */
