@@ -69,9 +69,9 @@ function median(values: number[]): number {
 
 async function main(): Promise<void> {
   const broker = await startBroker();
-  const operatorConnection = await connect(broker.url("admin"));
+  const operatorConnection = await connect(broker.url("admin"), broker.socketOptions);
   const operator: Channel = await operatorConnection.createChannel();
-  const rawConnection = await connect(broker.url("users"));
+  const rawConnection = await connect(broker.url("users"), broker.socketOptions);
   const raw = await rawConnection.createConfirmChannel();
   const messaging = await Messaging.connect({ endpoint: broker.endpoint("users"), prefetch: 1 });
   try {
