@@ -40,7 +40,7 @@ const sizes = fc
 
 describe("renderPostgresConf", () => {
   it.each([
-    ["shared_buffers", "512MB"],
+    ["shared_buffers", "128MB"],
     ["effective_cache_size", "3072MB"],
     ["maintenance_work_mem", "64MB"],
     ["max_connections", "100"],
