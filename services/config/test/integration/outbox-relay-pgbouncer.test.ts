@@ -5,51 +5,27 @@
  * behind on a server connection that other clients then use, and the next pass would wait on
  * its own forgotten lock.
  */
-import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLogger, createPgPool, runMigrations } from "@fundament/kit";
 import type { Pool } from "pg";
-import { renderPgBouncerIni, renderPgBouncerUserlist } from "../../../../components/database/postgres/pgbouncer-ini";
-import { PGBOUNCER_TLS } from "../../../../components/database/postgres/pgbouncer";
-import { roleDefaults } from "../../../../components/database/postgres/postgres-init-sql";
-import { scramSha256Verifier } from "../../../../components/database/postgres/postgres-scram";
-import { startPgBouncer, type PgBouncerServer } from "../../../../scripts/local-servers/pgbouncer-server";
-import { startPostgres, type PostgresServer } from "../../../../scripts/local-servers/postgres-server";
+import { startServiceBehindPgBouncer, type ServiceBehindPgBouncer } from "../../../../scripts/local-servers/service-behind-pgbouncer";
 import { MIGRATIONS_DIR } from "../../src/migrations-dir";
 import { OutboxRelay } from "../../src/outbox-relay";
 import type { ChangeEvent } from "../../src/version-store";
 
 const DATABASE = "config_relay";
 const EVENTS = 40;
-let postgres: PostgresServer;
-let pgbouncer: PgBouncerServer;
+let servers: ServiceBehindPgBouncer;
 let relayPool: Pool;
 let loadPool: Pool;
 
 beforeAll(async () => {
-  const password = randomBytes(18).toString("hex");
-  // PgBouncer logs in to PostgreSQL with the client's SCRAM keys: both must hold the same verifier.
-  const verifier = scramSha256Verifier(password, randomBytes(16).toString("base64"));
-  postgres = await startPostgres();
-  postgres.psql(`CREATE ROLE config LOGIN PASSWORD '${verifier}'`);
-  postgres.psql(`CREATE DATABASE ${DATABASE} OWNER config`);
-  for (const statement of roleDefaults("config")) postgres.psql(statement);
+  // Fewer server connections than clients: they are shared, as in every deployment.
+  servers = await startServiceBehindPgBouncer({ role: "config", database: DATABASE, poolSize: 3, maxClients: 100 });
+  const { postgres, pgbouncer, password } = servers;
   const direct = createPgPool({ url: `postgres://config@localhost:${postgres.port}/${DATABASE}`, password, ca: postgres.caPem, applicationName: "config-migrate", max: 1 });
   await runMigrations({ pool: direct, directory: MIGRATIONS_DIR, lockName: "config" });
   await direct.end();
-  pgbouncer = await startPgBouncer({
-    ini: renderPgBouncerIni({
-      postgresHost: "localhost",
-      postgresPort: postgres.port,
-      databases: [{ name: DATABASE }],
-      // Fewer server connections than clients: they are shared, as in every deployment.
-      defaultPoolSize: 3,
-      maxClientConnections: 100,
-      authFile: "/unused",
-      tls: PGBOUNCER_TLS,
-    }),
-    userlist: renderPgBouncerUserlist([{ user: "config", scramVerifier: verifier }]),
-  });
   const url = `postgres://config@localhost:${pgbouncer.port}/${DATABASE}`;
   relayPool = createPgPool({ url, password, ca: pgbouncer.caPem, applicationName: "config-relay", max: 2 });
   loadPool = createPgPool({ url, password, ca: pgbouncer.caPem, applicationName: "config-load", max: 6 });
@@ -57,14 +33,13 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await Promise.allSettled([relayPool?.end(), loadPool?.end()]);
-  await pgbouncer?.destroy();
-  await postgres?.destroy();
+  await servers?.destroy();
 });
 
 describe("outbox relay through PgBouncer (transaction pooling)", () => {
   it("publishes every event in commit order while other clients share the server connections, and leaves no lock behind", async () => {
     for (let version = 1; version <= EVENTS; version++) {
-      postgres.psql(`INSERT INTO config_outbox (namespace, environment, version) VALUES ('billing', 'prod', ${version})`, DATABASE);
+      servers.postgres.psql(`INSERT INTO config_outbox (namespace, environment, version) VALUES ('billing', 'prod', ${version})`, DATABASE);
     }
     let loading = true;
     const load = Array.from({ length: 6 }, async () => {
@@ -87,8 +62,8 @@ describe("outbox relay through PgBouncer (transaction pooling)", () => {
       await Promise.all(load);
     }
     expect(published.map((event) => event.version)).toEqual(Array.from({ length: EVENTS }, (_, i) => i + 1));
-    expect(postgres.psql("SELECT count(*) FROM config_outbox", DATABASE)).toBe("0");
+    expect(servers.postgres.psql("SELECT count(*) FROM config_outbox", DATABASE)).toBe("0");
     // A lock held by a server connection PgBouncer keeps open would block the next pass, any replica's.
-    expect(postgres.psql("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'")).toBe("0");
+    expect(servers.postgres.psql("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'")).toBe("0");
   }, 150_000);
 });
