@@ -15,8 +15,9 @@
 //    get from PostgreSQL: refusals at max_connections. Each fan-in round prints how busy the
 //    machine was and PgBouncer's share of it (/proc): on a small machine the load generator,
 //    PgBouncer and PostgreSQL share the cores, so a busy machine means the paths compete for
-//    CPU rather than for PostgreSQL. BENCH_FANIN_WORKLOAD=single runs a one-statement autocommit
-//    update instead of -N's five round trips, which hold a server connection between them.
+//    CPU rather than for PostgreSQL. BENCH_FANIN_WORKLOAD=single (default simple-update) runs a
+//    one-statement autocommit update instead of -N's five round trips, which hold a server
+//    connection between them.
 import { randomBytes } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -40,6 +41,10 @@ const FANIN_ROUNDS = Number(process.env.BENCH_FANIN_ROUNDS ?? 4);
 const FANIN_SECONDS = Number(process.env.BENCH_FANIN_SECONDS ?? 30);
 const FANIN_CLIENTS = Number(process.env.BENCH_FANIN_CLIENTS ?? 1000);
 const FANIN_THREADS = Number(process.env.BENCH_FANIN_THREADS ?? 2);
+const FANIN_WORKLOADS = ["simple-update", "single"];
+const FANIN_WORKLOAD = process.env.BENCH_FANIN_WORKLOAD ?? "simple-update";
+// Checked before any server starts: a typo would otherwise measure -N under another name.
+if (!FANIN_WORKLOADS.includes(FANIN_WORKLOAD)) throw new Error(`BENCH_FANIN_WORKLOAD: must be one of ${FANIN_WORKLOADS.join(", ")} (got ${JSON.stringify(FANIN_WORKLOAD)})`);
 /** PgBouncer's default_pool_size here, and so the direct side's client count in the fan-in. */
 const POOL_SIZE = 20;
 const MAX_CONNECTIONS = 100;
@@ -77,7 +82,7 @@ async function main(): Promise<void> {
   const singleStatement = join(secrets.path, "single-statement.sql");
   writeFileSync(singleStatement, "\\set aid random(1, 1000000)\n\\set delta random(-5000, 5000)\nUPDATE pgbench_accounts SET abalance = abalance + :delta WHERE aid = :aid RETURNING abalance;\n");
   chownTo(singleStatement, user);
-  const fanInWorkload = process.env.BENCH_FANIN_WORKLOAD === "single" ? ["-f", singleStatement] : ["-N"];
+  const fanInWorkload = FANIN_WORKLOAD === "single" ? ["-f", singleStatement] : ["-N"];
   const pgbenchRun = (port: number, args: string[]) =>
     postgres.run("pgbench", ["-h", "127.0.0.1", "-p", String(port), "-U", "bench", ...args, "bench"], { PGPASSFILE: pgpass });
   const pgbench = (port: number, args: string[]) => {

@@ -62,7 +62,7 @@ export interface AccountFeedTuning {
  * Shorter than the idle-in-transaction timeout the sessions really have (the relay publishes
  * inside a transaction, which the server would end under it); 5 s where the server sets none.
  */
-export function publishTimeoutWithin(idleInTransactionTimeoutMs: number): number {
+function publishTimeoutWithin(idleInTransactionTimeoutMs: number): number {
   return idleInTransactionTimeoutMs === 0 ? 5000 : Math.max(1000, Math.floor(idleInTransactionTimeoutMs / 2));
 }
 
