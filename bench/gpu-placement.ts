@@ -3,9 +3,10 @@
 // alternating rounds. Both must return the same offers in the same order (checked every round).
 // Ratio = baseline p50 ÷ rankOffers p50; target ≥ 2.
 import { rankOffers, type GpuOffer, type GpuRequest, type Provider } from "../services/gpu-jobs/src/placement/rank-offers";
+import { numericSetting } from "./support/numeric-setting";
 
-const OFFERS = Number(process.env.BENCH_OFFERS ?? 10_000);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 400);
+const OFFERS = numericSetting("BENCH_OFFERS", 10_000);
+const ROUNDS = numericSetting("BENCH_ROUNDS", 400);
 const LIMIT = 10;
 
 /** Deterministic offers (mulberry32) so every run measures the same catalogue. */

@@ -10,11 +10,12 @@ import { buildApp } from "../services/users/src/app";
 import { loadUsersConfig } from "../services/users/src/config";
 import { connectDependencies } from "../services/users/src/dependencies";
 import { startUsersTestEnvironment } from "../services/users/test/support/users-test-environment";
+import { numericSetting } from "./support/numeric-setting";
 
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
-const OPS = Number(process.env.BENCH_OPS ?? 60);
+const ROUNDS = numericSetting("BENCH_ROUNDS", 5);
+const OPS = numericSetting("BENCH_OPS", 60);
 /** More clients than argon2 slots, as in production: the service queues them itself. */
-const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 8);
+const CLIENTS = numericSetting("BENCH_CLIENTS", 8);
 
 async function timed(ops: number, concurrency: number, operation: () => Promise<void>): Promise<number> {
   let next = 0;

@@ -33,14 +33,15 @@ import { startPostgres } from "../scripts/local-servers/postgres-server";
 import { chownTo, ownedTempDir } from "../scripts/local-servers/server-process";
 import { POSTGRES_TLS } from "../components/database/postgres/postgres";
 import { PGBOUNCER_TLS } from "../components/database/postgres/pgbouncer";
+import { numericSetting } from "./support/numeric-setting";
 
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 4);
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 15);
-const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 8);
-const FANIN_ROUNDS = Number(process.env.BENCH_FANIN_ROUNDS ?? 4);
-const FANIN_SECONDS = Number(process.env.BENCH_FANIN_SECONDS ?? 30);
-const FANIN_CLIENTS = Number(process.env.BENCH_FANIN_CLIENTS ?? 1000);
-const FANIN_THREADS = Number(process.env.BENCH_FANIN_THREADS ?? 2);
+const ROUNDS = numericSetting("BENCH_ROUNDS", 4);
+const SECONDS = numericSetting("BENCH_SECONDS", 15);
+const CLIENTS = numericSetting("BENCH_CLIENTS", 8);
+const FANIN_ROUNDS = numericSetting("BENCH_FANIN_ROUNDS", 4);
+const FANIN_SECONDS = numericSetting("BENCH_FANIN_SECONDS", 30);
+const FANIN_CLIENTS = numericSetting("BENCH_FANIN_CLIENTS", 1000);
+const FANIN_THREADS = numericSetting("BENCH_FANIN_THREADS", 2);
 const FANIN_WORKLOADS = ["simple-update", "single"];
 const FANIN_WORKLOAD = process.env.BENCH_FANIN_WORKLOAD ?? "simple-update";
 // Checked before any server starts: a typo would otherwise measure -N under another name.

@@ -36,12 +36,13 @@ import { renderPostgresConf } from "../components/database/postgres/postgres-con
 import { POSTGRES_BIN, startPostgres, PostgresServer } from "../scripts/local-servers/postgres-server";
 import { spawnAs } from "../scripts/local-servers/server-process";
 import { POSTGRES_TLS } from "../components/database/postgres/postgres";
+import { numericSetting } from "./support/numeric-setting";
 
 const RESOURCES = { cpu: 2, memoryMiB: 4096 };
-const SCALE = Number(process.env.BENCH_SCALE ?? 20);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 6);
-const TPCB_SECONDS = Number(process.env.BENCH_TPCB_SECONDS ?? 20);
-const SELECT_SECONDS = Number(process.env.BENCH_SELECT_SECONDS ?? 10);
+const SCALE = numericSetting("BENCH_SCALE", 20);
+const ROUNDS = numericSetting("BENCH_ROUNDS", 6);
+const TPCB_SECONDS = numericSetting("BENCH_TPCB_SECONDS", 20);
+const SELECT_SECONDS = numericSetting("BENCH_SELECT_SECONDS", 10);
 const PGBENCH_TABLES = ["pgbench_accounts", "pgbench_branches", "pgbench_tellers", "pgbench_history"];
 
 const REPORT_QUERY = `
@@ -117,10 +118,17 @@ const WORKLOADS: Workload[] = [
   },
 ];
 
+const WORKLOAD_NAMES = WORKLOADS.map((w) => w.name);
+const SELECTED_WORKLOADS = process.env.BENCH_WORKLOADS === undefined ? WORKLOAD_NAMES : process.env.BENCH_WORKLOADS.split(",").map((name) => name.trim());
+// Checked before any server starts: an unknown name would be left out without a word.
+for (const name of SELECTED_WORKLOADS) if (!WORKLOAD_NAMES.includes(name)) throw new Error(`BENCH_WORKLOADS: ${JSON.stringify(name)} is not a workload (one of ${WORKLOAD_NAMES.join(", ")}, comma-separated)`);
+const BASELINE = process.env.BENCH_BASELINE ?? "stock";
+if (BASELINE !== "stock" && BASELINE !== "rendered") throw new Error(`BENCH_BASELINE: must be stock or rendered (got ${JSON.stringify(BASELINE)})`);
+
 async function main(): Promise<void> {
   const conf = renderPostgresConf({ resources: RESOURCES, maxConnections: 100, storageGiB: 20, tls: POSTGRES_TLS });
   const extra = process.env.BENCH_EXTRA_CONF ? `\n# BENCH_EXTRA_CONF\n${process.env.BENCH_EXTRA_CONF.replace(/;\s*/g, "\n")}\n` : "";
-  const baselineConf = process.env.BENCH_BASELINE === "rendered" ? conf : undefined;
+  const baselineConf = BASELINE === "rendered" ? conf : undefined;
   const [stock, rendered] = await Promise.all([startPostgres({ conf: baselineConf }), startPostgres({ conf: conf + extra })]);
   const targets: Target[] = [
     { label: "stock", server: stock },
@@ -141,8 +149,7 @@ async function main(): Promise<void> {
     }
     const insideSlices: Record<string, number> = { stock: 0, rendered: 0 };
     const results = new Map<string, number[]>();
-    const selected = process.env.BENCH_WORKLOADS?.split(",") ?? WORKLOADS.map((w) => w.name);
-    const workloads = WORKLOADS.filter((w) => selected.includes(w.name));
+    const workloads = WORKLOADS.filter((w) => SELECTED_WORKLOADS.includes(w.name));
     for (const workload of workloads) results.set(workload.name, []);
     for (let round = 0; round < ROUNDS; round += 1) {
       for (const workload of workloads) {

@@ -11,8 +11,9 @@
 // (1.0 = linear growth in the number of services; above 1, the fixed cost dominates). Target >= 0.8.
 import { main } from "../stacks/program";
 import { readStackConfig, runProgram } from "../scripts/mock-engine";
+import { numericSetting } from "./support/numeric-setting";
 
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const ROUNDS = numericSetting("BENCH_ROUNDS", 3);
 
 export function configWithServices(count: number): Record<string, string> {
   const config = readStackConfig("prod");

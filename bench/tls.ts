@@ -26,11 +26,12 @@ import { loadUsersConfig } from "../services/users/src/config";
 import { connectDependencies } from "../services/users/src/dependencies";
 import { startUsersTestEnvironment } from "../services/users/test/support/users-test-environment";
 import { testPki } from "../scripts/local-servers/shared-test-pki";
+import { numericSetting } from "./support/numeric-setting";
 
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
-const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
-const HANDSHAKES = Number(process.env.BENCH_HANDSHAKES ?? 400);
+const ROUNDS = numericSetting("BENCH_ROUNDS", 5);
+const SECONDS = numericSetting("BENCH_SECONDS", 5);
+const CONNECTIONS = numericSetting("BENCH_CONNECTIONS", 32);
+const HANDSHAKES = numericSetting("BENCH_HANDSHAKES", 400);
 
 interface Result {
   requestsPerSecond: number;
