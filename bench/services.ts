@@ -20,7 +20,9 @@
 //   me-single  GET /me with one token over and over: the same two caches answer, for one user
 //              (the figure the first version of this bench reported as `services-me`).
 // All run with the kit's spine as deployed (error format, metrics hook, pino at warn). Each
-// target's ratio is the median over rounds of (its req/s / the same round's hello req/s).
+// target is warmed for BENCH_WARMUP_SECONDS first; then BENCH_ROUNDS rounds of BENCH_SECONDS a
+// target, and each target's ratio is the median over rounds of (its req/s / the same round's
+// hello req/s).
 // Prints req/s and p99 per target, then `services-config: ratio` (target >= 0.85, with p99 <= 5 ms
 // at CONNECTIONS), `services-me-single: ratio`, and last `services-me: ratio` (target >= 0.5).
 import { spawn } from "node:child_process";
@@ -41,8 +43,11 @@ import type { LoadResult, LoadSpec } from "./load/autocannon-load";
 import { testPki } from "../scripts/local-servers/shared-test-pki";
 import { numericSetting } from "./support/numeric-setting";
 
-const ROUNDS = numericSetting("BENCH_ROUNDS", 5);
-const SECONDS = numericSetting("BENCH_SECONDS", 5);
+// Many short rounds rather than a few long ones: a round's four slices are then seconds apart,
+// and the machine's speed, which swings by a third within a minute on a shared host, drifts
+// less between a target and the hello it is divided by.
+const ROUNDS = numericSetting("BENCH_ROUNDS", 9);
+const SECONDS = numericSetting("BENCH_SECONDS", 3);
 const CONNECTIONS = numericSetting("BENCH_CONNECTIONS", 32);
 const USERS = numericSetting("BENCH_USERS", 20_000);
 // Each target's code is warmed before the rounds: the config read's per-request CPU was measured
