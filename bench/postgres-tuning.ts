@@ -3,10 +3,10 @@
 //
 // Workload size: 2 CPU / 4096 MiB (the dev default), 100 connections, 20 GiB volume.
 // Data: pgbench scale 20 (2M accounts, about 300 MB) loaded identically into both servers.
-// Workloads, one slice each per round, stock and rendered one after the other (which goes first
-// alternates by round):
-//   tpcb    pgbench TPC-B, 8 clients, 20 s a slice
-//   select  pgbench select-only, 4 clients, 10 s a slice
+// Workloads, one pair per round; a pair's slices alternate stock and rendered ABBA..., and which
+// goes first alternates by round:
+//   tpcb    pgbench TPC-B, 8 clients, 20 s a server and round, as four 5 s slices each
+//   select  pgbench select-only, 4 clients, 10 s a server and round, as five 2 s slices each
 //   report  a grouping and sorting query over all 2M accounts into 50k groups: its hash table
 //           (about 16 MB) spills to disk with stock work_mem (4 MB x hash_mem_multiplier 2)
 //           and mostly fits the rendered one; a mid-size report is what work_mem is sized for
@@ -17,15 +17,16 @@
 // - Only one server works at a time. Before every slice both servers are quiesced: autovacuum is
 //   off for the pgbench tables on both, and the tables a slice dirtied are VACUUMed (on both, the
 //   same way) outside any timing; then CHECKPOINT on both, so neither has dirty buffers to write
-//   in the background while the other is measured.
-// - Checkpoints: every slice starts right after a CHECKPOINT, so both servers pay the same
+//   in the background while the other is measured. A read-only workload (select) has nothing to
+//   write, so one quiesce serves its whole pair.
+// - Checkpoints: every slice of a writing workload starts right after a CHECKPOINT, so both servers pay the same
 //   full-page writes at the start of a slice, and a slice is far shorter than either server's
 //   checkpoint_timeout and WAL limit, so neither checkpoints inside one. The bench counts the
 //   checkpoints that started inside measured slices and fails if there were any. This leaves
 //   out what the rendered spacing buys a long-running server (fewer checkpoints per hour): the
 //   comparison is conservative for the rendered file.
-// - The machine is shared: every slice pair gives one ratio (rendered / stock, > 1 means faster
-//   rendered), a workload's ratio is the median of its pairs, and the last line is the geometric
+// - The machine is shared: every round's pair gives one ratio (rendered / stock of the mean over
+//   each server's slices, > 1 means faster rendered), a workload's ratio is the median of its pairs, and the last line is the geometric
 //   mean over workloads. The pair range is printed so the spread shows.
 //
 // For settling a value by measurement: BENCH_EXTRA_CONF="commit_delay = 100" appends lines to the
@@ -43,6 +44,8 @@ const SCALE = numericSetting("BENCH_SCALE", 20);
 const ROUNDS = numericSetting("BENCH_ROUNDS", 6);
 const TPCB_SECONDS = numericSetting("BENCH_TPCB_SECONDS", 20);
 const SELECT_SECONDS = numericSetting("BENCH_SELECT_SECONDS", 10);
+const TPCB_SLICES = 4;
+const SELECT_SLICES = 5;
 const PGBENCH_TABLES = ["pgbench_accounts", "pgbench_branches", "pgbench_tellers", "pgbench_history"];
 
 const REPORT_QUERY = `
@@ -51,7 +54,21 @@ FROM pgbench_accounts GROUP BY 1 ORDER BY 3 DESC, 1 LIMIT 100`;
 const INDEX_SQL = "CREATE INDEX bench_accounts_bid_balance ON pgbench_accounts (bid, abalance, aid)";
 
 type Target = { label: "stock" | "rendered"; server: PostgresServer };
-type Workload = { name: string; measure: (server: PostgresServer) => Promise<number> };
+type Workload = {
+  name: string;
+  measure: (server: PostgresServer) => Promise<number>;
+  /**
+   * A pair is measured as this many short slices a server, alternating ABBA..., so that a drift
+   * of the machine's speed over the pair lands on both servers alike (1: one slice each).
+   */
+  slices: number;
+  /**
+   * Dirties nothing once the quiesce's VACUUM has set the hint bits, so it leaves no background
+   * I/O behind and one quiesce serves its whole pair; any other workload is quiesced before
+   * every slice.
+   */
+  readOnly: boolean;
+};
 
 /**
  * Runs a client binary without blocking the event loop. The harness reads each server's log
@@ -104,10 +121,12 @@ async function quiesce(targets: Target[]): Promise<void> {
   }
 }
 
+const sliceSeconds = (seconds: number, slices: number) => String(Math.max(1, Math.round(seconds / slices)));
+
 const WORKLOADS: Workload[] = [
-  { name: "tpcb", measure: (s) => pgbenchTps(s, ["-n", "-c", "8", "-j", "2", "-T", String(TPCB_SECONDS)]) },
-  { name: "select", measure: (s) => pgbenchTps(s, ["-n", "-S", "-c", "4", "-j", "2", "-T", String(SELECT_SECONDS)]) },
-  { name: "report", measure: (s) => statementPerSecond(s, REPORT_QUERY) },
+  { name: "tpcb", measure: (s) => pgbenchTps(s, ["-n", "-c", "8", "-j", "2", "-T", sliceSeconds(TPCB_SECONDS, TPCB_SLICES)]), slices: TPCB_SLICES, readOnly: false },
+  { name: "select", measure: (s) => pgbenchTps(s, ["-n", "-S", "-c", "4", "-j", "2", "-T", sliceSeconds(SELECT_SECONDS, SELECT_SLICES)]), slices: SELECT_SLICES, readOnly: true },
+  { name: "report", measure: (s) => statementPerSecond(s, REPORT_QUERY), slices: 1, readOnly: false },
   {
     name: "index",
     measure: async (s) => {
@@ -115,6 +134,8 @@ const WORKLOADS: Workload[] = [
       await psql(s, "DROP INDEX bench_accounts_bid_balance");
       return rate;
     },
+    slices: 1,
+    readOnly: false,
   },
 ];
 
@@ -154,12 +175,15 @@ async function main(): Promise<void> {
     for (let round = 0; round < ROUNDS; round += 1) {
       for (const workload of workloads) {
         const order = round % 2 === 0 ? targets : [...targets].reverse();
-        const pair: Record<string, number> = {};
-        for (const { label, server } of order) {
-          await quiesce(targets);
-          const before = await checkpointsStarted(server);
-          pair[label] = await workload.measure(server);
-          insideSlices[label] += (await checkpointsStarted(server)) - before;
+        const pair: Record<string, number> = { stock: 0, rendered: 0 };
+        if (workload.readOnly) await quiesce(targets);
+        for (let slice = 0; slice < workload.slices; slice += 1) {
+          for (const { label, server } of slice % 2 === 0 ? order : [...order].reverse()) {
+            if (!workload.readOnly) await quiesce(targets);
+            const before = await checkpointsStarted(server);
+            pair[label] += (await workload.measure(server)) / workload.slices;
+            insideSlices[label] += (await checkpointsStarted(server)) - before;
+          }
         }
         results.get(workload.name)?.push(pair.rendered / pair.stock);
         console.log(`round ${round + 1} ${workload.name}: stock ${pair.stock.toFixed(2)}/s rendered ${pair.rendered.toFixed(2)}/s ratio ${(pair.rendered / pair.stock).toFixed(2)}`);
