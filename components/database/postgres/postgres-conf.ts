@@ -92,6 +92,15 @@ function sharedBuffersFor(memoryMiB: number): number {
   return Math.max(128, Math.floor(memoryMiB / 32));
 }
 
+function walBuffersFor(sharedBuffersMiB: number): number {
+  // The server's own sizing (wal_buffers = -1): a thirty-second of shared_buffers, at most one
+  // 16 MiB segment, written out so the memory budget counts it. Measured on a 2-core machine
+  // (bench postgres-tuning, TPC-B in 5 s slices after a CHECKPOINT, three pairs): a fixed 16 MiB
+  // at the dev size's 128 MiB of shared_buffers ran TPC-B at 0.90 of this value (pairs
+  // 0.88-0.91); from 512 MiB of shared_buffers on, the two are the same.
+  return Math.min(16, Math.max(1, Math.floor(sharedBuffersMiB / 32)));
+}
+
 function maintenanceWorkMemFor(memoryMiB: number): number {
   // Index builds sort in maintenance_work_mem. Measured on a quiet 2-core machine (bench
   // postgres-tuning, index slice against stock 64 MiB): 1/16 of the limit (256 MiB at the dev
@@ -153,7 +162,7 @@ export function postgresTuning(input: PostgresSizingInput): PostgresTuning {
     maintenanceWorkMemMiB: maintenanceWorkMemFor(memoryMiB),
     autovacuumWorkMemMiB: autovacuumWorkMemFor(memoryMiB),
     autovacuumMaxWorkers: AUTOVACUUM_MAX_WORKERS,
-    walBuffersMiB: 16,
+    walBuffersMiB: walBuffersFor(sharedBuffersFor(memoryMiB)),
     maxConnections: input.maxConnections,
     minWalSizeMiB: Math.floor(maxWalSizeMiB / 4),
     maxWalSizeMiB,
