@@ -5,6 +5,7 @@
 import { connect, type Channel, type ConfirmChannel } from "amqplib";
 import { defineMessage, Messaging } from "../services/kit/src/messaging";
 import { startBroker } from "../services/kit/test/messaging/broker-node";
+import { numericSetting } from "./support/bench-settings";
 
 interface AuditRecorded {
   index: number;
@@ -24,8 +25,10 @@ const auditRecorded = defineMessage<AuditRecorded>({
   },
 });
 
-const MESSAGES = Number(process.argv[2] ?? 5000);
-const ROUNDS = Number(process.argv[3] ?? 8);
+// Positional, as the header shows; checked like the other benches' BENCH_* knobs.
+const ARGUMENTS = { messagesPerRound: process.argv[2], rounds: process.argv[3] };
+const MESSAGES = numericSetting("messagesPerRound", 5000, {}, ARGUMENTS);
+const ROUNDS = numericSetting("rounds", 8, {}, ARGUMENTS);
 /** Unconfirmed publishes allowed at once, for both sides. */
 const IN_FLIGHT = 200;
 

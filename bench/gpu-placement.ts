@@ -3,7 +3,7 @@
 // alternating rounds. Both must return the same offers in the same order (checked every round).
 // Ratio = baseline p50 ÷ rankOffers p50; target ≥ 2.
 import { rankOffers, type GpuOffer, type GpuRequest, type Provider } from "../services/gpu-jobs/src/placement/rank-offers";
-import { numericSetting } from "./support/numeric-setting";
+import { numericSetting } from "./support/bench-settings";
 
 const OFFERS = numericSetting("BENCH_OFFERS", 10_000);
 const ROUNDS = numericSetting("BENCH_ROUNDS", 400);

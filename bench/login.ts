@@ -10,7 +10,7 @@ import { buildApp } from "../services/users/src/app";
 import { loadUsersConfig } from "../services/users/src/config";
 import { connectDependencies } from "../services/users/src/dependencies";
 import { startUsersTestEnvironment } from "../services/users/test/support/users-test-environment";
-import { numericSetting } from "./support/numeric-setting";
+import { numericSetting } from "./support/bench-settings";
 
 const ROUNDS = numericSetting("BENCH_ROUNDS", 5);
 const OPS = numericSetting("BENCH_OPS", 60);

@@ -33,7 +33,7 @@ import { startPostgres } from "../scripts/local-servers/postgres-server";
 import { chownTo, ownedTempDir } from "../scripts/local-servers/server-process";
 import { POSTGRES_TLS } from "../components/database/postgres/postgres";
 import { PGBOUNCER_TLS } from "../components/database/postgres/pgbouncer";
-import { numericSetting } from "./support/numeric-setting";
+import { choiceSetting, numericSetting } from "./support/bench-settings";
 
 const ROUNDS = numericSetting("BENCH_ROUNDS", 4);
 const SECONDS = numericSetting("BENCH_SECONDS", 15);
@@ -42,10 +42,8 @@ const FANIN_ROUNDS = numericSetting("BENCH_FANIN_ROUNDS", 4);
 const FANIN_SECONDS = numericSetting("BENCH_FANIN_SECONDS", 30);
 const FANIN_CLIENTS = numericSetting("BENCH_FANIN_CLIENTS", 1000);
 const FANIN_THREADS = numericSetting("BENCH_FANIN_THREADS", 2);
-const FANIN_WORKLOADS = ["simple-update", "single"];
-const FANIN_WORKLOAD = process.env.BENCH_FANIN_WORKLOAD ?? "simple-update";
 // Checked before any server starts: a typo would otherwise measure -N under another name.
-if (!FANIN_WORKLOADS.includes(FANIN_WORKLOAD)) throw new Error(`BENCH_FANIN_WORKLOAD: must be one of ${FANIN_WORKLOADS.join(", ")} (got ${JSON.stringify(FANIN_WORKLOAD)})`);
+const FANIN_WORKLOAD = choiceSetting("BENCH_FANIN_WORKLOAD", ["simple-update", "single"] as const, "simple-update");
 /** PgBouncer's default_pool_size here, and so the direct side's client count in the fan-in. */
 const POOL_SIZE = 20;
 const MAX_CONNECTIONS = 100;

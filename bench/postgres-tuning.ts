@@ -19,15 +19,16 @@
 //   same way) outside any timing; then CHECKPOINT on both, so neither has dirty buffers to write
 //   in the background while the other is measured. A read-only workload (select) has nothing to
 //   write, so one quiesce serves its whole pair.
-// - Checkpoints: every slice of a writing workload starts right after a CHECKPOINT, so both servers pay the same
-//   full-page writes at the start of a slice, and a slice is far shorter than either server's
-//   checkpoint_timeout and WAL limit, so neither checkpoints inside one. The bench counts the
-//   checkpoints that started inside measured slices and fails if there were any. This leaves
-//   out what the rendered spacing buys a long-running server (fewer checkpoints per hour): the
-//   comparison is conservative for the rendered file.
+// - Checkpoints: every slice of a writing workload starts right after a CHECKPOINT, so both
+//   servers pay the same full-page writes at the start of a slice, and a slice is far shorter
+//   than either server's checkpoint_timeout and WAL limit, so neither checkpoints inside one.
+//   The bench counts the checkpoints that started inside measured slices and fails if there
+//   were any. This leaves out what the rendered spacing buys a long-running server (fewer
+//   checkpoints per hour): the comparison is conservative for the rendered file.
 // - The machine is shared: every round's pair gives one ratio (rendered / stock of the mean over
-//   each server's slices, > 1 means faster rendered), a workload's ratio is the median of its pairs, and the last line is the geometric
-//   mean over workloads. The pair range is printed so the spread shows.
+//   each server's slices, > 1 means faster rendered), a workload's ratio is the median of its
+//   pairs, and the last line is the geometric mean over workloads. The pair range is printed so
+//   the spread shows.
 //
 // For settling a value by measurement: BENCH_EXTRA_CONF="commit_delay = 100" appends lines to the
 // rendered file, BENCH_BASELINE=rendered makes the baseline the unmodified rendered file instead
@@ -37,7 +38,7 @@ import { renderPostgresConf } from "../components/database/postgres/postgres-con
 import { POSTGRES_BIN, startPostgres, PostgresServer } from "../scripts/local-servers/postgres-server";
 import { spawnAs } from "../scripts/local-servers/server-process";
 import { POSTGRES_TLS } from "../components/database/postgres/postgres";
-import { numericSetting } from "./support/numeric-setting";
+import { choiceSetting, numericSetting } from "./support/bench-settings";
 
 const RESOURCES = { cpu: 2, memoryMiB: 4096 };
 const SCALE = numericSetting("BENCH_SCALE", 20);
@@ -143,8 +144,7 @@ const WORKLOAD_NAMES = WORKLOADS.map((w) => w.name);
 const SELECTED_WORKLOADS = process.env.BENCH_WORKLOADS === undefined ? WORKLOAD_NAMES : process.env.BENCH_WORKLOADS.split(",").map((name) => name.trim());
 // Checked before any server starts: an unknown name would be left out without a word.
 for (const name of SELECTED_WORKLOADS) if (!WORKLOAD_NAMES.includes(name)) throw new Error(`BENCH_WORKLOADS: ${JSON.stringify(name)} is not a workload (one of ${WORKLOAD_NAMES.join(", ")}, comma-separated)`);
-const BASELINE = process.env.BENCH_BASELINE ?? "stock";
-if (BASELINE !== "stock" && BASELINE !== "rendered") throw new Error(`BENCH_BASELINE: must be stock or rendered (got ${JSON.stringify(BASELINE)})`);
+const BASELINE = choiceSetting("BENCH_BASELINE", ["stock", "rendered"] as const, "stock");
 
 async function main(): Promise<void> {
   const conf = renderPostgresConf({ resources: RESOURCES, maxConnections: 100, storageGiB: 20, tls: POSTGRES_TLS });

@@ -41,7 +41,7 @@ import { connectDependencies } from "../services/users/src/dependencies";
 import { startUsersTestEnvironment } from "../services/users/test/support/users-test-environment";
 import type { LoadResult, LoadSpec } from "./load/autocannon-load";
 import { testPki } from "../scripts/local-servers/shared-test-pki";
-import { numericSetting } from "./support/numeric-setting";
+import { numericSetting } from "./support/bench-settings";
 
 // Many short rounds rather than a few long ones: a round's four slices are then seconds apart,
 // and the machine's speed, which swings by a third within a minute on a shared host, drifts

@@ -11,7 +11,7 @@
 // (1.0 = linear growth in the number of services; above 1, the fixed cost dominates). Target >= 0.8.
 import { main } from "../stacks/program";
 import { readStackConfig, runProgram } from "../scripts/mock-engine";
-import { numericSetting } from "./support/numeric-setting";
+import { numericSetting } from "./support/bench-settings";
 
 const ROUNDS = numericSetting("BENCH_ROUNDS", 3);
 

@@ -26,7 +26,7 @@ import { loadUsersConfig } from "../services/users/src/config";
 import { connectDependencies } from "../services/users/src/dependencies";
 import { startUsersTestEnvironment } from "../services/users/test/support/users-test-environment";
 import { testPki } from "../scripts/local-servers/shared-test-pki";
-import { numericSetting } from "./support/numeric-setting";
+import { numericSetting } from "./support/bench-settings";
 
 const ROUNDS = numericSetting("BENCH_ROUNDS", 5);
 const SECONDS = numericSetting("BENCH_SECONDS", 5);

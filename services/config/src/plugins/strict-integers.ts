@@ -1,3 +1,4 @@
+import type { preValidationHookHandler } from "fastify";
 import { httpErrors, type ServiceApp } from "@fundament/kit";
 
 const DECIMAL = /^-?(0|[1-9][0-9]*)$/;
@@ -15,7 +16,7 @@ function integerKeys(schema: unknown): string[] {
 }
 
 function check(context: string, keys: readonly string[], values: unknown): void {
-  if (keys.length === 0 || typeof values !== "object" || values === null) return;
+  if (typeof values !== "object" || values === null) return;
   for (const key of keys) {
     const raw = (values as Record<string, unknown>)[key];
     if (raw === undefined) continue;
@@ -36,7 +37,7 @@ export function requireDecimalIntegers(app: ServiceApp): void {
     const params = integerKeys(route.schema?.params);
     const querystring = integerKeys(route.schema?.querystring);
     if (params.length === 0 && querystring.length === 0) return;
-    const strict = (request: { params: unknown; query: unknown }, _reply: unknown, done: () => void): void => {
+    const strict: preValidationHookHandler = (request, _reply, done) => {
       check("params", params, request.params);
       check("querystring", querystring, request.query);
       done();
