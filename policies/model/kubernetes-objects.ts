@@ -98,6 +98,19 @@ export const LONG_RUNNING_SHAPE = {
   matches: (type: string): boolean => isKind(type, ...LONG_RUNNING_KINDS),
 };
 
+/**
+ * RBAC objects by kind, whatever their API version: v1beta1 Roles still come from old charts and
+ * YAML files, and a patch grants the rules it carries as surely as the object does.
+ */
+export const RBAC_ROLE_SHAPE = {
+  description: "the same kinds (and their patches) under any API version",
+  matches: (type: string): boolean => isKind(type, "Role", "ClusterRole", "RolePatch", "ClusterRolePatch"),
+};
+export const RBAC_BINDING_SHAPE = {
+  description: "the same kinds (and their patches) under any API version",
+  matches: (type: string): boolean => isKind(type, "RoleBinding", "ClusterRoleBinding", "RoleBindingPatch", "ClusterRoleBindingPatch"),
+};
+
 /** Namespaced kinds the hygiene rules look at. */
 export const NAMESPACED_TYPES: readonly string[] = [
   ...POD_CONTROLLER_TYPES,

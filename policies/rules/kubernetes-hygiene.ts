@@ -2,6 +2,7 @@ import { isDeepStrictEqual } from "node:util";
 import { defineResourcePolicy, defineStackPolicy, type FundamentPolicy } from "../policy-definition";
 import { asRecord, asRecords, asString, asStrings, at } from "../model/property-values";
 import { imagePinProblem } from "../model/image-reference";
+import { escalatingGrants, everyoneSubjects } from "../model/rbac-grants";
 import { DOCKER_CONTAINER, DOCKER_REMOTE_IMAGE } from "../model/docker-container";
 import {
   K8S_CLUSTER_ROLE,
@@ -17,6 +18,8 @@ import {
   NAMESPACED_TYPES,
   POD_CONTROLLER_TYPES,
   podView,
+  RBAC_BINDING_SHAPE,
+  RBAC_ROLE_SHAPE,
   selectorMatches,
   type PodView,
 } from "../model/kubernetes-objects";
@@ -171,6 +174,7 @@ export const kubernetesPolicies: FundamentPolicy[] = [
     enforcement: "mandatory",
     remediation: "Bind a Role that grants only the verbs and resources the subject uses.",
     types: [K8S_CLUSTER_ROLE_BINDING, K8S_ROLE_BINDING],
+    alsoJudges: RBAC_BINDING_SHAPE,
     validate: (resource, report) => {
       if (asString(at(resource.props, "roleRef", "name")) === "cluster-admin") {
         report("roleRef names cluster-admin: the subjects get every permission in the cluster");
@@ -185,12 +189,39 @@ export const kubernetesPolicies: FundamentPolicy[] = [
     enforcement: "mandatory",
     remediation: "List the verbs (get, list, watch, ...) and resources the subject uses.",
     types: [K8S_ROLE, K8S_CLUSTER_ROLE],
+    alsoJudges: RBAC_ROLE_SHAPE,
     validate: (resource, report) => {
       asRecords(resource.props["rules"]).forEach((rule, index) => {
         for (const field of ["verbs", "resources", "apiGroups"]) {
           if (asStrings(rule[field]).includes("*")) report(`rules[${index}].${field} contains "*"`);
         }
       });
+    },
+  }),
+  defineResourcePolicy({
+    name: "k8s-no-escalating-rbac",
+    description: "Roles must not grant a path to more than they list: escalate or bind on roles, impersonate, reading secrets, exec or attach into pods, minting tokens, nodes/proxy, approving certificates, admission webhooks.",
+    concern: "kubernetes-hygiene",
+    severity: "high",
+    enforcement: "mandatory",
+    remediation: "Grant what the subject uses: name the few objects with resourceNames (a Secret to read, a role to bind), mount a Secret as a file instead of reading it through the API, and leave exec, impersonation and webhooks to cluster administrators.",
+    types: [K8S_ROLE, K8S_CLUSTER_ROLE],
+    alsoJudges: RBAC_ROLE_SHAPE,
+    validate: (resource, report) => {
+      for (const problem of escalatingGrants(resource.props)) report(problem);
+    },
+  }),
+  defineResourcePolicy({
+    name: "k8s-no-binding-to-everyone",
+    description: "No RoleBinding or ClusterRoleBinding may name system:anonymous, system:unauthenticated or system:authenticated as a subject.",
+    concern: "kubernetes-hygiene",
+    severity: "critical",
+    enforcement: "mandatory",
+    remediation: "Bind the role to the service account or group that uses it.",
+    types: [K8S_CLUSTER_ROLE_BINDING, K8S_ROLE_BINDING],
+    alsoJudges: RBAC_BINDING_SHAPE,
+    validate: (resource, report) => {
+      for (const problem of everyoneSubjects(resource.props)) report(problem);
     },
   }),
 ];

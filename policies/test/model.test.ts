@@ -7,6 +7,7 @@ import { cloudCredentialContent, cloudCredentialFileName } from "../model/cloud-
 import { effectivePolicyTypes } from "../rules/segmentation";
 import { globMatches, findImageExemption } from "../exemptions";
 import { credentialAssignments } from "../rules/secrets";
+import { escalatingGrants, everyoneSubjects } from "../model/rbac-grants";
 
 describe("image references", () => {
   it.each([
@@ -214,5 +215,48 @@ describe("cloud CLI credential files", () => {
     expect(cloudCredentialContent("[DEFAULT]\nfingerprint=aa:bb\nkey_file=/k.pem\n")?.cloud).toBe("OCI");
     expect(cloudCredentialContent("region = eu-west-1\naws_access_key_id_file = /run/secrets/id\n")).toBeUndefined();
     expect(cloudCredentialContent('{"type": "service_account", "client_email": "a@b"}')).toBeUndefined();
+  });
+});
+
+describe("RBAC grants", () => {
+  const grants = (rule: Record<string, unknown>) => escalatingGrants({ rules: [rule] });
+
+  it("reports a grant by group, resource and verb, naming each granted verb and resource once", () => {
+    expect(grants({ apiGroups: [""], resources: ["pods", "secrets", "configmaps"], verbs: ["get", "list", "create"] })).toEqual([
+      "rules[0] grants get, list on secrets: it reads every credential in scope, service-account tokens included (list and watch return the values)",
+    ]);
+  });
+
+  it("an apiGroups wildcard widens the group; verb and resource wildcards are k8s-no-wildcard-rbac's", () => {
+    expect(grants({ apiGroups: ["*"], resources: ["secrets"], verbs: ["watch"] })).toHaveLength(1);
+    expect(grants({ apiGroups: [""], resources: ["*"], verbs: ["get"] })).toEqual([]);
+    expect(grants({ apiGroups: [""], resources: ["secrets"], verbs: ["*"] })).toEqual([]);
+  });
+
+  it("resourceNames narrows reading secrets and binding roles, not impersonation or exec", () => {
+    expect(grants({ apiGroups: [""], resources: ["secrets"], verbs: ["get"], resourceNames: ["one"] })).toEqual([]);
+    expect(grants({ apiGroups: ["rbac.authorization.k8s.io"], resources: ["roles"], verbs: ["bind"], resourceNames: ["reader"] })).toEqual([]);
+    expect(grants({ apiGroups: [""], resources: ["serviceaccounts"], verbs: ["impersonate"], resourceNames: ["admin"] })).toHaveLength(1);
+    expect(grants({ apiGroups: [""], resources: ["pods/exec"], verbs: ["create"], resourceNames: ["postgres-0"] })).toHaveLength(1);
+  });
+
+  it("tolerates rules of the wrong shape (a typo reaches the pack as-is)", () => {
+    expect(escalatingGrants({ rules: "secrets" })).toEqual([]);
+    expect(escalatingGrants({ rules: [{ apiGroups: "", resources: "secrets", verbs: "get" }] })).toEqual([]);
+  });
+
+  it("subjects that stand for everyone, by kind and name", () => {
+    expect(
+      everyoneSubjects({
+        subjects: [
+          { kind: "ServiceAccount", name: "system:anonymous" },
+          { kind: "Group", name: "system:authenticated" },
+          { kind: "User", name: "system:anonymous" },
+        ],
+      }),
+    ).toEqual([
+      "subjects[1] is Group system:authenticated: the role is granted to every identity the cluster knows, every service account of every namespace included",
+      "subjects[2] is User system:anonymous: the role is granted to every unauthenticated request",
+    ]);
   });
 });

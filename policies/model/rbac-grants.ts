@@ -1,0 +1,135 @@
+import { asRecords, asStrings, type PropertyRecord } from "./property-values";
+
+/**
+ * Grants that reach beyond what a Role lists: Kubernetes' "RBAC good practices" name them as the
+ * privilege-escalation paths (kubernetes.io/docs/concepts/security/rbac-good-practices). Each is
+ * matched by API group, resource and verb, so the same resource name in another group (an
+ * `apps` rule naming `secrets` grants nothing) is not reported. Wildcards are left to
+ * k8s-no-wildcard-rbac; a "*" here only widens a group, so `apiGroups: ["*"]` with `secrets` and
+ * `get` is still reported.
+ *
+ * Creating workloads (pods, Jobs) is on the same list but not here: the gpu-jobs service creates
+ * Jobs in its own namespace by design, and what such a pod may do is bounded by the namespace's
+ * Pod Security admission and the pack's pod rules.
+ */
+interface EscalatingGrant {
+  groups: readonly string[];
+  resources: readonly string[];
+  verbs: readonly string[];
+  /** A named-object rule (resourceNames) is the documented least-privilege form of this grant. */
+  narrowedByName: boolean;
+  why: string;
+}
+
+const CORE = "";
+const RBAC = "rbac.authorization.k8s.io";
+
+const ESCALATING_GRANTS: readonly EscalatingGrant[] = [
+  {
+    groups: [RBAC],
+    resources: ["roles", "clusterroles"],
+    verbs: ["escalate"],
+    narrowedByName: false,
+    why: "lets the subject write into a role permissions it does not hold",
+  },
+  {
+    groups: [RBAC],
+    resources: ["roles", "clusterroles"],
+    verbs: ["bind"],
+    narrowedByName: true,
+    why: "lets the subject bind itself to any role, cluster-admin included",
+  },
+  {
+    groups: [CORE, "authentication.k8s.io"],
+    resources: ["users", "groups", "serviceaccounts", "uids", "userextras/scopes"],
+    verbs: ["impersonate"],
+    narrowedByName: false,
+    why: "lets the subject act as another identity, system:masters included",
+  },
+  {
+    groups: [CORE],
+    resources: ["secrets"],
+    verbs: ["get", "list", "watch"],
+    narrowedByName: true,
+    why: "reads every credential in scope, service-account tokens included (list and watch return the values)",
+  },
+  {
+    // Before the websocket upgrade of exec required `create` (Kubernetes 1.31's
+    // AuthorizePodWebsocketUpgradeCreatePermission), `get` sufficed for it.
+    groups: [CORE],
+    resources: ["pods/exec", "pods/attach"],
+    verbs: ["create", "get"],
+    narrowedByName: false,
+    why: "runs commands in other pods, with their service accounts and mounted secrets",
+  },
+  {
+    groups: [CORE],
+    resources: ["pods/ephemeralcontainers"],
+    verbs: ["update", "patch"],
+    narrowedByName: false,
+    why: "adds a container of the subject's choosing to a running pod",
+  },
+  {
+    groups: [CORE],
+    resources: ["serviceaccounts/token"],
+    verbs: ["create"],
+    narrowedByName: false,
+    why: "mints tokens of other service accounts",
+  },
+  {
+    groups: [CORE],
+    resources: ["nodes/proxy"],
+    verbs: ["get", "create", "update", "patch", "delete"],
+    narrowedByName: false,
+    why: "reaches the kubelet API, which runs commands in every pod of the node",
+  },
+  {
+    groups: ["certificates.k8s.io"],
+    resources: ["certificatesigningrequests/approval", "signers"],
+    verbs: ["update", "patch", "approve"],
+    narrowedByName: false,
+    why: "approves client certificates, which can name any user or group",
+  },
+  {
+    groups: ["admissionregistration.k8s.io"],
+    resources: ["mutatingwebhookconfigurations", "validatingwebhookconfigurations", "validatingadmissionpolicies", "validatingadmissionpolicybindings"],
+    verbs: ["create", "update", "patch", "delete"],
+    narrowedByName: false,
+    why: "changes or switches off the admission control every object passes",
+  },
+];
+
+/** One problem per escalating grant a role's rules hold, naming the rule index, the grant and why it escalates. */
+export function escalatingGrants(props: PropertyRecord): string[] {
+  const problems: string[] = [];
+  asRecords(props["rules"]).forEach((rule, index) => {
+    const groups = asStrings(rule["apiGroups"]);
+    const resources = asStrings(rule["resources"]);
+    const verbs = asStrings(rule["verbs"]);
+    const named = asStrings(rule["resourceNames"]).length > 0;
+    for (const grant of ESCALATING_GRANTS) {
+      if (named && grant.narrowedByName) continue;
+      if (!groups.some((group) => group === "*" || grant.groups.includes(group))) continue;
+      const grantedResources = resources.filter((resource) => grant.resources.includes(resource));
+      const grantedVerbs = verbs.filter((verb) => grant.verbs.includes(verb));
+      if (grantedResources.length === 0 || grantedVerbs.length === 0) continue;
+      problems.push(`rules[${index}] grants ${grantedVerbs.join(", ")} on ${grantedResources.join(", ")}: it ${grant.why}`);
+    }
+  });
+  return problems;
+}
+
+/** Subjects that stand for everyone, or everyone with any credential: a binding to them opens the role to the whole cluster or network. */
+const EVERYONE: ReadonlyMap<string, string> = new Map([
+  ["User:system:anonymous", "every unauthenticated request"],
+  ["Group:system:unauthenticated", "every unauthenticated request"],
+  ["Group:system:authenticated", "every identity the cluster knows, every service account of every namespace included"],
+]);
+
+/** One problem per binding subject that stands for everyone. */
+export function everyoneSubjects(props: PropertyRecord): string[] {
+  return asRecords(props["subjects"]).flatMap((subject, index) => {
+    const who = EVERYONE.get(`${String(subject["kind"])}:${String(subject["name"])}`);
+    return who ? [`subjects[${index}] is ${String(subject["kind"])} ${String(subject["name"])}: the role is granted to ${who}`] : [];
+  });
+}
