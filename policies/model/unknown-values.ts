@@ -30,10 +30,16 @@ export function lazyView<T extends object>(compute: { [K in keyof T]: () => T[K]
  * for literals, a value not known yet is not a literal.
  */
 export function readKnown<T>(read: () => T): T | undefined {
+  const result = readIfKnown(read);
+  return result.known ? result.value : undefined;
+}
+
+/** As readKnown, for callers that must tell "not known yet" from a read that found nothing. */
+export function readIfKnown<T>(read: () => T): { known: true; value: T } | { known: false } {
   try {
-    return read();
+    return { known: true, value: read() };
   } catch (error) {
-    if (error instanceof Error && error.constructor.name === "UnknownValueError") return undefined;
+    if (error instanceof Error && error.constructor.name === "UnknownValueError") return { known: false };
     throw error;
   }
 }

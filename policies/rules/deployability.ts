@@ -4,6 +4,7 @@ import { DOCKER_CONTAINER, dockerContainerView } from "../model/docker-container
 import { carriesPodSpec, podView } from "../model/kubernetes-objects";
 import { factsForImage } from "../model/image-programs";
 import { readKnown } from "../model/unknown-values";
+import { danglingReferences } from "../model/kubernetes-references";
 
 const DOCKER_IMAGE = "docker:index/image:Image";
 
@@ -54,6 +55,17 @@ function cpusAsRead(text: string): string | undefined {
 }
 
 export const deployabilityPolicies: FundamentPolicy[] = [
+  defineStackPolicy({
+    name: "k8s-references-resolve",
+    description: "A Service's selector must match a pod template, an Ingress backend must name a Service, and a pod's service account must exist, in the same namespace of the stack.",
+    concern: "deployability",
+    severity: "medium",
+    enforcement: { dev: "advisory", prod: "mandatory" },
+    remediation: "Make the selector equal to labels the pod template carries, name the Service or ServiceAccount as the stack creates it, or exempt the object when what it refers to is made outside the stack.",
+    validate: (resources, report) => {
+      for (const dangling of danglingReferences(resources)) report(dangling.resource, dangling.message);
+    },
+  }),
   defineResourcePolicy({
     name: "docker-read-only-without-uploads",
     description: "A Docker container with a read-only root must take no uploads: the engine refuses the provider's copy into it.",

@@ -8,6 +8,8 @@ import { effectivePolicyTypes } from "../rules/segmentation";
 import { globMatches, findImageExemption } from "../exemptions";
 import { credentialAssignments } from "../rules/secrets";
 import { escalatingGrants, everyoneSubjects } from "../model/rbac-grants";
+import { danglingReferences, type JudgedObject } from "../model/kubernetes-references";
+import * as policyProxy from "@pulumi/policy/proxy";
 
 describe("image references", () => {
   it.each([
@@ -258,5 +260,56 @@ describe("RBAC grants", () => {
       "subjects[1] is Group system:authenticated: the role is granted to every identity the cluster knows, every service account of every namespace included",
       "subjects[2] is User system:anonymous: the role is granted to every unauthenticated request",
     ]);
+  });
+});
+
+// The engine's own preview proxy (internal to @pulumi/policy, so untyped there): reading a value
+// that is not known yet throws its UnknownValueError.
+const { unknownCheckingProxy, unknownStringValue } = policyProxy as unknown as { unknownCheckingProxy<T>(value: T): T; unknownStringValue: string };
+
+describe("references between Kubernetes objects of one stack", () => {
+  const NS = "platform";
+  const deployment = (name: string, labels: Record<string, string>, account?: string): JudgedObject => ({
+    type: "kubernetes:apps/v1:Deployment",
+    name,
+    props: { metadata: { name, namespace: NS }, spec: { template: { metadata: { labels }, spec: { containers: [], ...(account ? { serviceAccountName: account } : {}) } } } },
+  });
+  const service = (name: string, selector: Record<string, string>): JudgedObject => ({
+    type: "kubernetes:core/v1:Service",
+    name,
+    props: { metadata: { name, namespace: NS }, spec: { selector } },
+  });
+  const messages = (objects: JudgedObject[]) => danglingReferences(objects).map((found) => `${found.resource.name}: ${found.message}`);
+
+  it("a selector that matches no pod template, and a missing service account, are found", () => {
+    expect(messages([deployment("api", { app: "api" }, "api-runner"), service("api", { app: "apl" })])).toEqual([
+      'api: the pod template\'s serviceAccountName "api-runner" is not a ServiceAccount in namespace "platform": its pods are never created',
+      'api: spec.selector (app=apl) matches no pod template in namespace "platform": the Service has no endpoints',
+    ]);
+  });
+
+  it("during preview, a pod template whose labels are not known yet makes nothing in its namespace dangling", () => {
+    const pending = { ...deployment("api", {}), props: unknownCheckingProxy({ metadata: { name: "api", namespace: NS }, spec: { template: { metadata: { labels: unknownStringValue }, spec: {} } } }) };
+    expect(messages([pending, service("api", { app: "apl" })])).toEqual([]);
+  });
+
+  it("a Helm release or a custom resource in the namespace may make what a reference names after it", () => {
+    const release: JudgedObject = { type: "kubernetes:helm.sh/v3:Release", name: "auth", props: { name: "keycloak", chart: "bitnami/keycloak", namespace: NS } };
+    const cluster: JudgedObject = { type: "kubernetes:postgresql.cnpg.io/v1:Cluster", name: "main-db", props: { metadata: { name: "main", namespace: NS } } };
+    expect(
+      messages([
+        release,
+        cluster,
+        deployment("api", { app: "api" }, "keycloak-admin"),
+        service("keycloak", { "app.kubernetes.io/instance": "keycloak" }),
+        service("db", { "cnpg.io/cluster": "main" }),
+        service("typo", { app: "apl" }),
+      ]),
+    ).toEqual(['typo: spec.selector (app=apl) matches no pod template in namespace "platform": the Service has no endpoints']);
+  });
+
+  it("a Helm release elsewhere does not excuse this namespace", () => {
+    const release: JudgedObject = { type: "kubernetes:helm.sh/v3:Release", name: "auth", props: { name: "keycloak", chart: "keycloak", namespace: "kube-system" } };
+    expect(messages([release, deployment("api", { app: "api" }), service("keycloak", { app: "keycloak" })])).toHaveLength(1);
   });
 });

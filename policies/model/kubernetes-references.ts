@@ -1,0 +1,202 @@
+import { asRecord, asRecords, asString, at, type PropertyRecord } from "./property-values";
+import { isKind, podView } from "./kubernetes-objects";
+import { readIfKnown, readKnown } from "./unknown-values";
+
+/**
+ * References between Kubernetes objects of one stack that the API server accepts unresolved and
+ * that break only once the objects run: a Service whose selector matches no pod has no endpoints,
+ * an Ingress backend naming a missing Service answers 503, and a pod naming a missing service
+ * account is never created (its controller retries "serviceaccount not found" forever).
+ *
+ * A reference is only called dangling when every candidate it could resolve to is known: during
+ * `pulumi preview` a name or label built from another resource's output is not known yet, and
+ * an object whose namespace is not known could be anywhere.
+ */
+
+export interface JudgedObject {
+  type: string;
+  /** The Pulumi resource name: what a custom resource or release is known by when its metadata does not say. */
+  name: string;
+  props: PropertyRecord;
+}
+
+export interface DanglingReference<T extends JudgedObject> {
+  resource: T;
+  message: string;
+}
+
+/**
+ * What the stack holds per namespace. `incomplete`: some object's name, labels or namespace is
+ * not known, so nothing there can be called dangling. `hiddenMakers`: names of Helm releases
+ * (and their charts) and custom resources there, whose objects are not in the stack.
+ */
+interface NamespaceIndex {
+  podLabels: Record<string, string>[];
+  services: Set<string>;
+  serviceAccounts: Set<string>;
+  hiddenMakers: string[];
+  incomplete: boolean;
+}
+
+const DEFAULT_NAMESPACE = "default";
+
+function namespaceOf(props: PropertyRecord): string | undefined {
+  const namespace = readKnown(() => at(props, "metadata", "namespace"));
+  if (namespace === undefined || namespace === null || namespace === "") return DEFAULT_NAMESPACE;
+  return asString(namespace);
+}
+
+function knownName(props: PropertyRecord): string | undefined {
+  return asString(readKnown(() => at(props, "metadata", "name")));
+}
+
+/**
+ * Helm releases (their manifests are not separate resources) and custom resources (an operator
+ * may create pods, Services or service accounts for them). Built-in groups are the unqualified
+ * ones (core, apps, batch, policy, autoscaling, extensions) and those under k8s.io.
+ */
+function hiddenMaker(object: JudgedObject): { namespace: string | undefined; names: string[] } | undefined {
+  const [provider, groupVersion = ""] = object.type.split(":");
+  if (provider !== "kubernetes") return undefined;
+  const group = groupVersion.split("/")[0] ?? "";
+  if (group === "helm.sh") {
+    if (!object.type.endsWith(":Release")) return undefined;
+    const namespace = readKnown(() => object.props["namespace"]);
+    const names = [readKnown(() => object.props["name"]), readKnown(() => object.props["chart"]), object.name].flatMap((name) => {
+      const text = asString(name);
+      // A chart given as repo/name or an OCI reference: its last segment is what labels carry.
+      return text ? [text.split("/").pop() ?? text] : [];
+    });
+    return { namespace: namespace === undefined || namespace === null || namespace === "" ? DEFAULT_NAMESPACE : asString(namespace), names };
+  }
+  if (!group.includes(".") || group.endsWith(".k8s.io")) return undefined;
+  return { namespace: namespaceOf(object.props), names: [knownName(object.props), object.name].flatMap((name) => (name ? [name] : [])) };
+}
+
+function indexStack(objects: readonly JudgedObject[]): { byNamespace: Map<string, NamespaceIndex>; anywhereIncomplete: boolean } {
+  const byNamespace = new Map<string, NamespaceIndex>();
+  let anywhereIncomplete = false;
+  const entry = (namespace: string): NamespaceIndex => {
+    let index = byNamespace.get(namespace);
+    if (!index) {
+      index = { podLabels: [], services: new Set(), serviceAccounts: new Set(), hiddenMakers: [], incomplete: false };
+      byNamespace.set(namespace, index);
+    }
+    return index;
+  };
+  for (const object of objects) {
+    const maker = hiddenMaker(object);
+    if (maker) {
+      if (maker.namespace === undefined) anywhereIncomplete = true;
+      else entry(maker.namespace).hiddenMakers.push(...maker.names);
+      continue;
+    }
+    const pod = readIfKnown(() => podView(object.type, object.props)?.labels);
+    const relevant = isKind(object.type, "Service", "ServiceAccount") || !pod.known || pod.value !== undefined;
+    if (!relevant) continue;
+    const namespace = namespaceOf(object.props);
+    if (namespace === undefined) {
+      anywhereIncomplete = true;
+      continue;
+    }
+    const index = entry(namespace);
+    if (isKind(object.type, "Service", "ServiceAccount")) {
+      const name = knownName(object.props);
+      if (name === undefined) index.incomplete = true;
+      else (isKind(object.type, "Service") ? index.services : index.serviceAccounts).add(name);
+      continue;
+    }
+    if (pod.known && pod.value !== undefined) index.podLabels.push(pod.value);
+    else index.incomplete = true;
+  }
+  return { byNamespace, anywhereIncomplete };
+}
+
+/**
+ * Whether a name or label value could be one a Helm release or an operator gives its objects:
+ * charts name them after the release or chart ("<release>", "<release>-<chart>") and label them
+ * with both; operators label and name theirs after the custom resource.
+ */
+function couldBeHidden(index: NamespaceIndex, values: readonly string[]): boolean {
+  return values.some((value) => index.hiddenMakers.some((maker) => maker !== "" && value.startsWith(maker)));
+}
+
+function serviceSelector(props: PropertyRecord): Record<string, string> | undefined {
+  const spec = asRecord(readKnown(() => props["spec"]));
+  if (!spec || readKnown(() => spec["type"]) === "ExternalName") return undefined;
+  const selector = asRecord(readKnown(() => spec["selector"]));
+  if (!selector) return undefined;
+  const labels: Record<string, string> = {};
+  for (const key of Object.keys(selector)) {
+    const value = asString(readKnown(() => selector[key]));
+    if (value === undefined) return undefined;
+    labels[key] = value;
+  }
+  return Object.keys(labels).length > 0 ? labels : undefined;
+}
+
+/** The Service names an Ingress's backends use (networking.k8s.io/v1 and the old extensions form), with where each is. */
+function ingressBackends(props: PropertyRecord): { path: string; service: string }[] {
+  const found: { path: string; service: string }[] = [];
+  const take = (backend: unknown, path: string) => {
+    const record = asRecord(backend);
+    if (!record) return;
+    const service = asString(readKnown(() => at(record, "service", "name"))) ?? asString(readKnown(() => record["serviceName"]));
+    if (service !== undefined) found.push({ path, service });
+  };
+  const spec = asRecord(readKnown(() => props["spec"])) ?? {};
+  take(readKnown(() => spec["defaultBackend"]), "spec.defaultBackend");
+  take(readKnown(() => spec["backend"]), "spec.backend");
+  asRecords(readKnown(() => spec["rules"])).forEach((rule, ruleIndex) => {
+    asRecords(readKnown(() => at(rule, "http", "paths"))).forEach((path, pathIndex) => {
+      take(readKnown(() => path["backend"]), `spec.rules[${ruleIndex}].http.paths[${pathIndex}].backend`);
+    });
+  });
+  return found;
+}
+
+function describeLabels(labels: Record<string, string>): string {
+  return Object.entries(labels)
+    .map(([key, value]) => `${key}=${value}`)
+    .join(", ");
+}
+
+/** Every reference of the stack's Services, Ingresses and pod templates that resolves to nothing in it. */
+export function danglingReferences<T extends JudgedObject>(objects: readonly T[]): DanglingReference<T>[] {
+  const { byNamespace, anywhereIncomplete } = indexStack(objects);
+  const found: DanglingReference<T>[] = [];
+  if (anywhereIncomplete) return found;
+  for (const object of objects) {
+    const namespace = namespaceOf(object.props);
+    if (namespace === undefined) continue;
+    const index = byNamespace.get(namespace) ?? { podLabels: [], services: new Set<string>(), serviceAccounts: new Set<string>(), hiddenMakers: [], incomplete: false };
+    if (index.incomplete) continue;
+    if (isKind(object.type, "Service")) {
+      const selector = serviceSelector(object.props);
+      if (!selector || couldBeHidden(index, Object.values(selector))) continue;
+      if (!index.podLabels.some((labels) => Object.entries(selector).every(([key, value]) => labels[key] === value))) {
+        found.push({
+          resource: object,
+          message: `spec.selector (${describeLabels(selector)}) matches no pod template in namespace "${namespace}": the Service has no endpoints`,
+        });
+      }
+    } else if (isKind(object.type, "Ingress")) {
+      for (const backend of ingressBackends(object.props)) {
+        if (index.services.has(backend.service) || couldBeHidden(index, [backend.service])) continue;
+        found.push({ resource: object, message: `${backend.path} names Service "${backend.service}", which is not in namespace "${namespace}": requests to it get 503` });
+      }
+    } else {
+      const pod = readKnown(() => podView(object.type, object.props));
+      if (!pod) continue;
+      // serviceAccount is the deprecated alias; serviceAccountName wins when both are set.
+      const field = readKnown(() => pod.spec["serviceAccountName"]) !== undefined ? "serviceAccountName" : "serviceAccount";
+      const account = asString(readKnown(() => pod.spec[field]));
+      if (account === undefined || account === "" || account === "default" || index.serviceAccounts.has(account) || couldBeHidden(index, [account])) continue;
+      found.push({
+        resource: object,
+        message: `the pod template's ${field} "${account}" is not a ServiceAccount in namespace "${namespace}": its pods are never created`,
+      });
+    }
+  }
+  return found;
+}
