@@ -11,13 +11,16 @@
 //    transaction (simple-update, -N) through PgBouncer against 20 direct clients (the pool size,
 //    so the same number of server backends) running the same transaction. Both must finish with
 //    0 failed transactions. `pgbouncer-fanin: ratio` = PgBouncer's tps / direct tps (each without
-//    the initial connection time), target >= 0.9. The run also shows what 1,000 direct clients
-//    get from PostgreSQL: refusals at max_connections. Each fan-in round prints how busy the
-//    machine was and PgBouncer's share of it (/proc): on a small machine the load generator,
-//    PgBouncer and PostgreSQL share the cores, so a busy machine means the paths compete for
-//    CPU rather than for PostgreSQL. BENCH_FANIN_WORKLOAD=single (default simple-update) runs a
-//    one-statement autocommit update instead of -N's five round trips, which hold a server
-//    connection between them.
+//    the initial connection time), target >= 0.9. Each round also runs the pool size's 20 clients
+//    through PgBouncer, which splits that ratio in two: `pgbouncer-hop` (20 through PgBouncer / 20
+//    direct) is what the extra hop costs, `pgbouncer-multiplexing` (1,000 / 20, both through
+//    PgBouncer) what serving 1,000 clients on 20 server connections costs on top. The run also
+//    shows what 1,000 direct clients get from PostgreSQL: refusals at max_connections. Each
+//    fan-in run prints how busy the machine was and PgBouncer's share of it (/proc): on a small
+//    machine the load generator, PgBouncer and PostgreSQL share the cores, so a busy machine
+//    means the paths compete for CPU rather than for PostgreSQL. BENCH_FANIN_WORKLOAD=single
+//    (default simple-update) runs a one-statement autocommit update instead of -N's five round
+//    trips, which hold a server connection between them.
 import { randomBytes } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -39,7 +42,7 @@ const ROUNDS = numericSetting("BENCH_ROUNDS", 4);
 const SECONDS = numericSetting("BENCH_SECONDS", 15);
 const CLIENTS = numericSetting("BENCH_CLIENTS", 8);
 const FANIN_ROUNDS = numericSetting("BENCH_FANIN_ROUNDS", 4);
-const FANIN_SECONDS = numericSetting("BENCH_FANIN_SECONDS", 30);
+const FANIN_SECONDS = numericSetting("BENCH_FANIN_SECONDS", 20);
 const FANIN_CLIENTS = numericSetting("BENCH_FANIN_CLIENTS", 1000);
 const FANIN_THREADS = numericSetting("BENCH_FANIN_THREADS", 2);
 // Checked before any server starts: a typo would otherwise measure -N under another name.
@@ -130,12 +133,17 @@ async function main(): Promise<void> {
     const fanIn = [
       { label: `direct ${POOL_SIZE} clients`, port: postgres.port, clients: POOL_SIZE, key: "direct" },
       { label: `pgbouncer ${FANIN_CLIENTS} clients`, port: bouncer.port, clients: FANIN_CLIENTS, key: "pgbouncer" },
+      { label: `pgbouncer ${POOL_SIZE} clients`, port: bouncer.port, clients: POOL_SIZE, key: "hop" },
     ] as const;
     const bouncerPid = Number(readFileSync(join(bouncer.dir, "pgbouncer.pid"), "utf8").trim());
     const fanInRatios: number[] = [];
+    const hopRatios: number[] = [];
+    const multiplexingRatios: number[] = [];
     for (let round = 0; round < FANIN_ROUNDS; round += 1) {
       const pair: Record<string, number> = {};
-      for (const target of round % 2 === 0 ? fanIn : [...fanIn].reverse()) {
+      // Each round starts with the next target, so no target always runs first or last.
+      const order = fanIn.map((_, index) => fanIn[(index + round) % fanIn.length]!);
+      for (const target of order) {
         const before = { machine: machineTicks(), bouncer: processTicks(bouncerPid) };
         const out = pgbench(target.port, ["-n", ...fanInWorkload, "-c", String(target.clients), "-j", String(FANIN_THREADS), "-T", String(FANIN_SECONDS)]);
         const machine = machineTicks();
@@ -156,8 +164,12 @@ async function main(): Promise<void> {
         );
       }
       fanInRatios.push(pair.pgbouncer! / pair.direct!);
+      hopRatios.push(pair.hop! / pair.direct!);
+      multiplexingRatios.push(pair.pgbouncer! / pair.hop!);
     }
     console.log(`fan-in pairs: ${fanInRatios.map((r) => r.toFixed(2)).join(" ")}`);
+    console.log(`pgbouncer-hop: ratio ${geometricMean(hopRatios).toFixed(2)} (${POOL_SIZE} clients through PgBouncer / ${POOL_SIZE} direct)`);
+    console.log(`pgbouncer-multiplexing: ratio ${geometricMean(multiplexingRatios).toFixed(2)} (${FANIN_CLIENTS} clients / ${POOL_SIZE}, both through PgBouncer)`);
     console.log(`pgbouncer-fanin: ratio ${geometricMean(fanInRatios).toFixed(2)}`);
     console.log(`pgbouncer: ratio ${connectRatio.toFixed(2)}`);
   } finally {
