@@ -2,6 +2,7 @@ import { defineResourcePolicy, type FundamentPolicy, type JudgedResource } from 
 import { asBoolean, asNumber, asRecord, asRecords, asString, asStrings, at, type PropertyRecord } from "../model/property-values";
 import { DOCKER_CONTAINER, dockerContainerView, imageReferenceOf, normaliseCapability, type DockerContainerView } from "../model/docker-container";
 import { POD_CONTROLLER_TYPES, POD_SPEC_SHAPE, podView, type PodContainer, type PodView } from "../model/kubernetes-objects";
+import { readKnown } from "../model/unknown-values";
 import { findHostReader, findImageExemption, HOST_READERS_SCHEMA, IMAGE_EXEMPTIONS_SCHEMA } from "../exemptions";
 
 const CONTAINER_TYPES = [DOCKER_CONTAINER, ...POD_CONTROLLER_TYPES];
@@ -334,6 +335,45 @@ export const hardeningPolicies: FundamentPolicy[] = [
           if (asBoolean(pod.spec["hostIPC"]) === true) report("hostIPC is true");
         },
       ),
+  }),
+  defineResourcePolicy({
+    name: "docker-no-host-devices-or-namespaces",
+    description: "Docker containers must not map host devices or share the host's user or cgroup namespace.",
+    concern: "container-hardening",
+    // Docker Bench for Security 5.17, 5.31 and the cgroup namespace check: each undoes one of
+    // the walls between a container and its host that the other hardening rules assume.
+    severity: "high",
+    enforcement: "mandatory",
+    remediation: 'Remove devices (a GPU is requested with gpus, not by mapping /dev nodes), and usernsMode/cgroupnsMode "host".',
+    types: [DOCKER_CONTAINER],
+    validate: (resource, report) => {
+      const mode = (field: string) => asString(readKnown(() => resource.props[field]));
+      if (mode("usernsMode") === "host") report('usernsMode is "host": the container opts out of the daemon\'s user-namespace remapping, so its root is the host\'s root');
+      if (mode("cgroupnsMode") === "host") report('cgroupnsMode is "host": the container sees and, with write access, changes the host\'s cgroup tree');
+      asRecords(readKnown(() => resource.props["devices"])).forEach((device, index) => {
+        const hostPath = asString(device["hostPath"]) ?? "a host device";
+        report(`devices[${index}] maps ${hostPath} into the container: it reads and writes the device beneath every file permission`);
+      });
+    },
+  }),
+  defineResourcePolicy({
+    name: "no-windows-host-process",
+    description: "Kubernetes pods and containers must not run as Windows HostProcess containers.",
+    concern: "container-hardening",
+    severity: "high",
+    enforcement: "mandatory",
+    remediation: "Remove securityContext.windowsOptions.hostProcess (the Pod Security Standards' baseline forbids it).",
+    types: POD_CONTROLLER_TYPES,
+    alsoJudges: POD_SPEC_SHAPE,
+    validate: (resource, report) => {
+      const pod = podView(resource.type, resource.props);
+      if (!pod) return;
+      // A HostProcess container is a process on the Windows node, with the node's network, files and privileges.
+      if (asBoolean(at(pod.spec, "securityContext", "windowsOptions", "hostProcess")) === true) report("securityContext.windowsOptions.hostProcess is true on the pod");
+      for (const container of pod.containers) {
+        if (asBoolean(at(securityContext(container), "windowsOptions", "hostProcess")) === true) report(`${container.label}: windowsOptions.hostProcess is true`);
+      }
+    },
   }),
   defineResourcePolicy({
     name: "no-host-path-volume",
