@@ -43,6 +43,23 @@ function spreadAffinity(name: string): k8s.types.input.core.v1.Affinity {
   return { podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [{ labelSelector: { matchLabels: selectorLabels(name) }, topologyKey: "kubernetes.io/hostname" }] } };
 }
 
+/**
+ * Soft spreading for replicas that may outnumber the nodes (an autoscaled service goes from 3 to
+ * 12): the scheduler prefers other nodes and zones, and still places a replica where it cannot.
+ * Tainted nodes the pods do not tolerate (the GPU pools) are left out of the skew, and each
+ * rollout's new ReplicaSet is spread on its own (pod-template-hash).
+ */
+function spreadConstraints(name: string): k8s.types.input.core.v1.TopologySpreadConstraint[] {
+  return ["kubernetes.io/hostname", "topology.kubernetes.io/zone"].map((topologyKey) => ({
+    maxSkew: 1,
+    topologyKey,
+    whenUnsatisfiable: "ScheduleAnyway",
+    labelSelector: { matchLabels: selectorLabels(name) },
+    matchLabelKeys: ["pod-template-hash"],
+    nodeTaintsPolicy: "Honor",
+  }));
+}
+
 export function zoneLabel(zone: Zone): string {
   return `fundament.io/zone-${zone}`;
 }
@@ -178,6 +195,8 @@ export function podSpec(source: PodSource, names: PodNames, restartPolicy: "Alwa
     },
     priorityClassName: priorityClassOf(source),
     affinity: source.gpu ? gpuAffinity(source.gpu) : source.spreadReplicas ? spreadAffinity(source.name) : undefined,
+    // Long-running pods that neither follow GPUs, run on every node, nor already keep one per node.
+    topologySpreadConstraints: restartPolicy === "Always" && !source.gpu && !source.everyNode && !source.spreadReplicas ? spreadConstraints(source.name) : undefined,
     // A per-node agent runs on GPU nodes too (it requests no GPU, so it takes none from the jobs).
     tolerations: source.gpu || source.everyNode ? [{ key: GPU_RESOURCE, operator: "Exists", effect: "NoSchedule" }] : undefined,
   };

@@ -1,6 +1,6 @@
 import { isDeepStrictEqual } from "node:util";
 import { defineResourcePolicy, defineStackPolicy, type FundamentPolicy } from "../policy-definition";
-import { asRecord, asRecords, asString, asStrings, at } from "../model/property-values";
+import { asNumber, asRecord, asRecords, asString, asStrings, at, type PropertyRecord } from "../model/property-values";
 import { imagePinProblem } from "../model/image-reference";
 import { escalatingGrants, everyoneSubjects } from "../model/rbac-grants";
 import { DOCKER_CONTAINER, DOCKER_REMOTE_IMAGE } from "../model/docker-container";
@@ -28,6 +28,24 @@ import {
 function runsToCompletion(type: string, pod: PodView): boolean {
   const restartPolicy = asString(pod.spec["restartPolicy"]);
   return type === K8S_POD && restartPolicy !== undefined && restartPolicy !== "Always";
+}
+
+/** The terms that spread a pod's replicas over a topology: anti-affinity (required or preferred) and spread constraints. */
+function replicaSpreads(spec: PropertyRecord): { field: string; selector: unknown }[] {
+  const antiAffinity = asRecord(at(spec, "affinity", "podAntiAffinity")) ?? {};
+  const withTopology = (term: PropertyRecord | undefined) => term !== undefined && (asString(term["topologyKey"]) ?? "") !== "";
+  return [
+    ...asRecords(antiAffinity["requiredDuringSchedulingIgnoredDuringExecution"])
+      .filter(withTopology)
+      .map((term, index) => ({ field: `affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution[${index}]`, selector: term["labelSelector"] })),
+    ...asRecords(antiAffinity["preferredDuringSchedulingIgnoredDuringExecution"])
+      .map((weighted) => asRecord(weighted["podAffinityTerm"]))
+      .filter(withTopology)
+      .map((term, index) => ({ field: `affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution[${index}]`, selector: term?.["labelSelector"] })),
+    ...asRecords(spec["topologySpreadConstraints"])
+      .filter(withTopology)
+      .map((constraint, index) => ({ field: `topologySpreadConstraints[${index}]`, selector: constraint["labelSelector"] })),
+  ];
 }
 
 const RESOURCE_FIELDS = ["requests.cpu", "requests.memory", "limits.cpu", "limits.memory"] as const;
@@ -149,6 +167,43 @@ export const kubernetesPolicies: FundamentPolicy[] = [
         } else {
           report(resource, `no PodDisruptionBudget in namespace "${namespace}" selects its pods, so a node drain may evict them all at once`);
         }
+      }
+    },
+  }),
+  defineStackPolicy({
+    name: "k8s-replicas-spread",
+    description: "A Deployment or StatefulSet that runs more than one replica (spec.replicas, or the minReplicas of the HorizontalPodAutoscaler that scales it) must spread them: podAntiAffinity or topologySpreadConstraints selecting its own pods.",
+    concern: "kubernetes-hygiene",
+    severity: "medium",
+    enforcement: { dev: "advisory", prod: "mandatory" },
+    remediation: "Add topologySpreadConstraints (or a podAntiAffinity term) on kubernetes.io/hostname whose labelSelector matches the pod template's labels.",
+    validate: (resources, report) => {
+      const autoscalers = resources
+        .filter((resource) => isKind(resource.type, "HorizontalPodAutoscaler"))
+        .map((resource) => ({
+          namespace: asString(at(resource.props, "metadata", "namespace")) ?? "default",
+          kind: asString(at(resource.props, "spec", "scaleTargetRef", "kind")),
+          name: asString(at(resource.props, "spec", "scaleTargetRef", "name")),
+          // The API server's default when minReplicas is left out.
+          minReplicas: asNumber(at(resource.props, "spec", "minReplicas")) ?? 1,
+        }));
+      for (const resource of resources) {
+        const kind = kubernetesKind(resource.type);
+        if (kind !== "Deployment" && kind !== "StatefulSet") continue;
+        const pod = podView(resource.type, resource.props);
+        if (!pod) continue;
+        const namespace = pod.namespace ?? "default";
+        const name = asString(at(resource.props, "metadata", "name"));
+        const scaledBy = autoscalers.find((hpa) => hpa.namespace === namespace && hpa.kind === kind && name !== undefined && hpa.name === name);
+        const replicas = Math.max(asNumber(at(resource.props, "spec", "replicas")) ?? 1, scaledBy?.minReplicas ?? 0);
+        if (replicas < 2) continue;
+        const counted = scaledBy ? `at least ${replicas} replicas (its HorizontalPodAutoscaler's minReplicas)` : `${replicas} replicas`;
+        const spreads = replicaSpreads(pod.spec);
+        if (spreads.some((spread) => selectorMatches(spread.selector, pod.labels))) continue;
+        const misaimed = spreads.find((spread) => selectorMatches(spread.selector, pod.objectLabels));
+        if (misaimed) report(resource, `${misaimed.field}'s labelSelector selects the ${kind}'s own metadata.labels, not its pods' labels, so it spreads none of its ${counted}`);
+        else if (spreads.length > 0) report(resource, `${spreads[0]!.field}'s labelSelector selects none of its pods, so its ${counted} may share one node`);
+        else report(resource, `${counted} and no podAntiAffinity or topologySpreadConstraints: they may all land on one node, and its loss takes them all`);
       }
     },
   }),

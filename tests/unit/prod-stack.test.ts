@@ -103,6 +103,22 @@ describe("prod stack on Kubernetes", () => {
     for (const controller of controllers()) expect(budgets, controller.name).toContain(labels(controller)["app.kubernetes.io/name"]);
   });
 
+  it("spreads the autoscaled services' replicas over nodes and zones, counting only the nodes they may run on", () => {
+    type Spread = { topologyKey: string; whenUnsatisfiable: string; labelSelector: { matchLabels: Record<string, string> }; nodeTaintsPolicy: string };
+    const scaled = prod.all("kubernetes:autoscaling/v2:HorizontalPodAutoscaler").map((hpa) => (prod.revealed(hpa).spec as { scaleTargetRef: { name: string } }).scaleTargetRef.name);
+    expect(scaled.sort()).toEqual(["config", "gpu-jobs", "users"]);
+    for (const name of scaled) {
+      const deployment = controllers().find((controller) => labels(controller)["app.kubernetes.io/name"] === name);
+      const spreads = (podSpec(deployment!) as PodSpec & { topologySpreadConstraints?: Spread[] }).topologySpreadConstraints ?? [];
+      expect(spreads.map((spread) => spread.topologyKey), name).toEqual(["kubernetes.io/hostname", "topology.kubernetes.io/zone"]);
+      for (const spread of spreads) {
+        expect(spread.labelSelector.matchLabels).toEqual({ "app.kubernetes.io/name": name });
+        // Soft: twelve replicas on three nodes must still schedule; the GPU pools' taints keep those nodes out of the skew.
+        expect([spread.whenUnsatisfiable, spread.nodeTaintsPolicy]).toEqual(["ScheduleAnyway", "Honor"]);
+      }
+    }
+  });
+
   it("denies all traffic by default, lets zone members send to each other and each workload admit its own ports", () => {
     const metadata = prod.all("kubernetes:networking.k8s.io/v1:NetworkPolicy").map((p) => prod.revealed(p).metadata as { name: string; namespace: string });
     const inNamespace = (namespace: string) => metadata.filter((m) => m.namespace === namespace).map((m) => m.name).sort();
