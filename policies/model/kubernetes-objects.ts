@@ -191,6 +191,16 @@ export function stringMap(value: unknown): Record<string, string> {
 }
 
 /** Kubernetes label-selector semantics: every matchLabels pair and every matchExpressions term must hold. */
+/**
+ * How selectors meant for a workload's pods are aimed: at them (`hit`), at the controller's own
+ * metadata.labels instead (`misaimed`, the usual mistake: the API looks at the pods' labels), or
+ * at neither. For the budgets, spreads and other objects that only work through the pods' labels.
+ */
+export function selectorAim<T>(candidates: readonly T[], selectorOf: (candidate: T) => unknown, pod: PodView): { hit: boolean; misaimed: T | undefined } {
+  if (candidates.some((candidate) => selectorMatches(selectorOf(candidate), pod.labels))) return { hit: true, misaimed: undefined };
+  return { hit: false, misaimed: candidates.find((candidate) => selectorMatches(selectorOf(candidate), pod.objectLabels)) };
+}
+
 export function selectorMatches(selector: unknown, labels: Record<string, string>): boolean {
   const record = asRecord(selector);
   if (!record) return false;

@@ -20,7 +20,7 @@ import {
   podView,
   RBAC_BINDING_SHAPE,
   RBAC_ROLE_SHAPE,
-  selectorMatches,
+  selectorAim,
   type PodView,
 } from "../model/kubernetes-objects";
 
@@ -159,9 +159,9 @@ export const kubernetesPolicies: FundamentPolicy[] = [
         if (!pod) continue;
         const namespace = pod.namespace ?? "default";
         const inNamespace = budgets.filter((budget) => budget.namespace === namespace);
-        if (inNamespace.some((budget) => selectorMatches(budget.selector, pod.labels))) continue;
         // The eviction API looks at the pods' labels; a budget that matches only the controller's own is no budget.
-        const misaimed = inNamespace.find((budget) => selectorMatches(budget.selector, pod.objectLabels));
+        const { hit, misaimed } = selectorAim(inNamespace, (budget) => budget.selector, pod);
+        if (hit) continue;
         if (misaimed) {
           report(resource, `PodDisruptionBudget ${misaimed.name} selects the ${kubernetesKind(resource.type) ?? "workload"}'s own metadata.labels, not its pod template's labels, so it protects none of its pods from a node drain`);
         } else {
@@ -199,8 +199,8 @@ export const kubernetesPolicies: FundamentPolicy[] = [
         if (replicas < 2) continue;
         const counted = scaledBy ? `at least ${replicas} replicas (its HorizontalPodAutoscaler's minReplicas)` : `${replicas} replicas`;
         const spreads = replicaSpreads(pod.spec);
-        if (spreads.some((spread) => selectorMatches(spread.selector, pod.labels))) continue;
-        const misaimed = spreads.find((spread) => selectorMatches(spread.selector, pod.objectLabels));
+        const { hit, misaimed } = selectorAim(spreads, (spread) => spread.selector, pod);
+        if (hit) continue;
         if (misaimed) report(resource, `${misaimed.field}'s labelSelector selects the ${kind}'s own metadata.labels, not its pods' labels, so it spreads none of its ${counted}`);
         else if (spreads.length > 0) report(resource, `${spreads[0]!.field}'s labelSelector selects none of its pods, so its ${counted} may share one node`);
         else report(resource, `${counted} and no podAntiAffinity or topologySpreadConstraints: they may all land on one node, and its loss takes them all`);
