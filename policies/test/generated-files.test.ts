@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { README, renderRulesTable, withTable } from "../scripts/rules-table";
 import { renderStackConfig, stackConfigPath } from "../scripts/stack-configs";
@@ -19,6 +20,11 @@ describe("generated files", () => {
       const cells = (row ?? "").split(" | ");
       expect(cells.slice(1, 5)).toEqual([policy.concern, policy.severity, policy.stackEnforcement.dev, policy.stackEnforcement.prod]);
     }
+  });
+
+  it("the project README gives the pack's number of rules", () => {
+    const projectReadme = readFileSync(join(__dirname, "..", "..", "README.md"), "utf8");
+    expect(/CrossGuard pack: (\d+) rules/.exec(projectReadme)?.[1]).toBe(String(policies.length));
   });
 
   it.each(STACK_NAMES)("config/%s.json is the one the policy objects generate", (stack) => {
