@@ -60,6 +60,16 @@ function spreadConstraints(name: string): k8s.types.input.core.v1.TopologySpread
   }));
 }
 
+/**
+ * Long-running pods that may run more than one replica (autoscaled, or replicas above one) and
+ * neither follow GPUs, run on every node, nor already keep one per node. A single-replica server
+ * gets none: there is nothing to spread, and a changed pod template would restart it for nothing.
+ */
+function spreadsSoftly(source: PodSource, restartPolicy: "Always" | "Never" | "OnFailure"): boolean {
+  const several = source.autoscaled === true || (source.replicas ?? 1) > 1;
+  return restartPolicy === "Always" && several && !source.gpu && !source.everyNode && !source.spreadReplicas;
+}
+
 export function zoneLabel(zone: Zone): string {
   return `fundament.io/zone-${zone}`;
 }
@@ -195,8 +205,7 @@ export function podSpec(source: PodSource, names: PodNames, restartPolicy: "Alwa
     },
     priorityClassName: priorityClassOf(source),
     affinity: source.gpu ? gpuAffinity(source.gpu) : source.spreadReplicas ? spreadAffinity(source.name) : undefined,
-    // Long-running pods that neither follow GPUs, run on every node, nor already keep one per node.
-    topologySpreadConstraints: restartPolicy === "Always" && !source.gpu && !source.everyNode && !source.spreadReplicas ? spreadConstraints(source.name) : undefined,
+    topologySpreadConstraints: spreadsSoftly(source, restartPolicy) ? spreadConstraints(source.name) : undefined,
     // A per-node agent runs on GPU nodes too (it requests no GPU, so it takes none from the jobs).
     tolerations: source.gpu || source.everyNode ? [{ key: GPU_RESOURCE, operator: "Exists", effect: "NoSchedule" }] : undefined,
   };

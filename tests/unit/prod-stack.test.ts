@@ -117,6 +117,9 @@ describe("prod stack on Kubernetes", () => {
         expect([spread.whenUnsatisfiable, spread.nodeTaintsPolicy]).toEqual(["ScheduleAnyway", "Honor"]);
       }
     }
+    // A single-replica server has nothing to spread; a changed pod template would only restart it.
+    const postgres = controllers().find((controller) => labels(controller)["app.kubernetes.io/name"] === "postgres");
+    expect((podSpec(postgres!) as PodSpec & { topologySpreadConstraints?: Spread[] }).topologySpreadConstraints).toBeUndefined();
   });
 
   it("denies all traffic by default, lets zone members send to each other and each workload admit its own ports", () => {
