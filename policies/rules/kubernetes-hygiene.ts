@@ -30,21 +30,22 @@ function runsToCompletion(type: string, pod: PodView): boolean {
   return type === K8S_POD && restartPolicy !== undefined && restartPolicy !== "Always";
 }
 
-/** The terms that spread a pod's replicas over a topology: anti-affinity (required or preferred) and spread constraints. */
+/**
+ * The terms that spread a pod's replicas over a topology: anti-affinity (required or preferred)
+ * and spread constraints, each named by its index in the list as written. A term without a
+ * topologyKey spreads nothing.
+ */
 function replicaSpreads(spec: PropertyRecord): { field: string; selector: unknown }[] {
   const antiAffinity = asRecord(at(spec, "affinity", "podAntiAffinity")) ?? {};
-  const withTopology = (term: PropertyRecord | undefined) => term !== undefined && (asString(term["topologyKey"]) ?? "") !== "";
+  const terms = (list: unknown, field: string, termOf: (item: PropertyRecord) => PropertyRecord | undefined) =>
+    asRecords(list).flatMap((item, index) => {
+      const term = termOf(item);
+      return term && (asString(term["topologyKey"]) ?? "") !== "" ? [{ field: `${field}[${index}]`, selector: term["labelSelector"] }] : [];
+    });
   return [
-    ...asRecords(antiAffinity["requiredDuringSchedulingIgnoredDuringExecution"])
-      .filter(withTopology)
-      .map((term, index) => ({ field: `affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution[${index}]`, selector: term["labelSelector"] })),
-    ...asRecords(antiAffinity["preferredDuringSchedulingIgnoredDuringExecution"])
-      .map((weighted) => asRecord(weighted["podAffinityTerm"]))
-      .filter(withTopology)
-      .map((term, index) => ({ field: `affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution[${index}]`, selector: term?.["labelSelector"] })),
-    ...asRecords(spec["topologySpreadConstraints"])
-      .filter(withTopology)
-      .map((constraint, index) => ({ field: `topologySpreadConstraints[${index}]`, selector: constraint["labelSelector"] })),
+    ...terms(antiAffinity["requiredDuringSchedulingIgnoredDuringExecution"], "affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution", (term) => term),
+    ...terms(antiAffinity["preferredDuringSchedulingIgnoredDuringExecution"], "affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution", (weighted) => asRecord(weighted["podAffinityTerm"])),
+    ...terms(spec["topologySpreadConstraints"], "topologySpreadConstraints", (constraint) => constraint),
   ];
 }
 
@@ -195,9 +196,10 @@ export const kubernetesPolicies: FundamentPolicy[] = [
         const namespace = pod.namespace ?? "default";
         const name = asString(at(resource.props, "metadata", "name"));
         const scaledBy = autoscalers.find((hpa) => hpa.namespace === namespace && hpa.kind === kind && name !== undefined && hpa.name === name);
-        const replicas = Math.max(asNumber(at(resource.props, "spec", "replicas")) ?? 1, scaledBy?.minReplicas ?? 0);
+        const declared = asNumber(at(resource.props, "spec", "replicas")) ?? 1;
+        const replicas = Math.max(declared, scaledBy?.minReplicas ?? 0);
         if (replicas < 2) continue;
-        const counted = scaledBy ? `at least ${replicas} replicas (its HorizontalPodAutoscaler's minReplicas)` : `${replicas} replicas`;
+        const counted = replicas > declared ? `at least ${replicas} replicas (its HorizontalPodAutoscaler's minReplicas)` : `${replicas} replicas`;
         const spreads = replicaSpreads(pod.spec);
         const { hit, misaimed } = selectorAim(spreads, (spread) => spread.selector, pod);
         if (hit) continue;
