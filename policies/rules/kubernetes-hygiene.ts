@@ -1,5 +1,5 @@
 import { isDeepStrictEqual } from "node:util";
-import { defineResourcePolicy, defineStackPolicy, type FundamentPolicy } from "../policy-definition";
+import { defineResourcePolicy, defineStackPolicy, type FundamentPolicy, type JudgedResource } from "../policy-definition";
 import { asNumber, asRecord, asRecords, asString, asStrings, at, type PropertyRecord } from "../model/property-values";
 import { imagePinProblem } from "../model/image-reference";
 import { escalatingGrants, everyoneSubjects } from "../model/rbac-grants";
@@ -28,6 +28,16 @@ import {
 function runsToCompletion(type: string, pod: PodView): boolean {
   const restartPolicy = asString(pod.spec["restartPolicy"]);
   return type === K8S_POD && restartPolicy !== undefined && restartPolicy !== "Always";
+}
+
+/** The stack's Deployments and StatefulSets (any API version) with their pods, in their namespace ("default" when unset). */
+function replicatedWorkloads(resources: readonly JudgedResource[]): { resource: JudgedResource; kind: string; pod: PodView; namespace: string }[] {
+  return resources.flatMap((resource) => {
+    const kind = kubernetesKind(resource.type);
+    if (kind !== "Deployment" && kind !== "StatefulSet") return [];
+    const pod = podView(resource.type, resource.props);
+    return pod ? [{ resource, kind, pod, namespace: pod.namespace ?? "default" }] : [];
+  });
 }
 
 /**
@@ -154,17 +164,13 @@ export const kubernetesPolicies: FundamentPolicy[] = [
           namespace: asString(at(resource.props, "metadata", "namespace")) ?? "default",
           selector: at(resource.props, "spec", "selector"),
         }));
-      for (const resource of resources) {
-        if (!isKind(resource.type, "Deployment", "StatefulSet")) continue;
-        const pod = podView(resource.type, resource.props);
-        if (!pod) continue;
-        const namespace = pod.namespace ?? "default";
+      for (const { resource, kind, pod, namespace } of replicatedWorkloads(resources)) {
         const inNamespace = budgets.filter((budget) => budget.namespace === namespace);
         // The eviction API looks at the pods' labels; a budget that matches only the controller's own is no budget.
         const { hit, misaimed } = selectorAim(inNamespace, (budget) => budget.selector, pod);
         if (hit) continue;
         if (misaimed) {
-          report(resource, `PodDisruptionBudget ${misaimed.name} selects the ${kubernetesKind(resource.type) ?? "workload"}'s own metadata.labels, not its pod template's labels, so it protects none of its pods from a node drain`);
+          report(resource, `PodDisruptionBudget ${misaimed.name} selects the ${kind}'s own metadata.labels, not its pod template's labels, so it protects none of its pods from a node drain`);
         } else {
           report(resource, `no PodDisruptionBudget in namespace "${namespace}" selects its pods, so a node drain may evict them all at once`);
         }
@@ -188,12 +194,7 @@ export const kubernetesPolicies: FundamentPolicy[] = [
           // The API server's default when minReplicas is left out.
           minReplicas: asNumber(at(resource.props, "spec", "minReplicas")) ?? 1,
         }));
-      for (const resource of resources) {
-        const kind = kubernetesKind(resource.type);
-        if (kind !== "Deployment" && kind !== "StatefulSet") continue;
-        const pod = podView(resource.type, resource.props);
-        if (!pod) continue;
-        const namespace = pod.namespace ?? "default";
+      for (const { resource, kind, pod, namespace } of replicatedWorkloads(resources)) {
         const name = asString(at(resource.props, "metadata", "name"));
         const scaledBy = autoscalers.find((hpa) => hpa.namespace === namespace && hpa.kind === kind && name !== undefined && hpa.name === name);
         const declared = asNumber(at(resource.props, "spec", "replicas")) ?? 1;
