@@ -6,7 +6,6 @@ import { CurrentCache } from "./current-cache";
 import { DatabaseIdentity } from "./database-identity";
 import { ReplicaCache } from "./replica-cache";
 import { registerConfigMetrics } from "./plugins/config-metrics";
-import { requireDecimalIntegers } from "./plugins/strict-integers";
 import { registerEntryRoutes } from "./routes/entries/routes";
 import { registerNamespaceRoutes } from "./routes/namespaces/routes";
 import type { RouteContext } from "./routes/route-context";
@@ -102,7 +101,6 @@ export async function buildApp(deps: ConfigAppDeps): Promise<ServiceApp> {
     watch: { defaultWaitMs: deps.watch?.defaultWaitMs ?? 30_000, maxWaitMs: deps.watch?.maxWaitMs ?? 60_000 },
   };
   registerConfigMetrics(app.kit.metrics, deps.pool, deps.changeFeed);
-  requireDecimalIntegers(app);
   registerNamespaceRoutes(context);
   registerEntryRoutes(context);
   registerVersionRoutes(context);

@@ -8,6 +8,7 @@ import { createReadiness, registerHealthRoutes, registerReadinessGauge, type Rea
 import type { Logger } from "./logger";
 import { createMetricsRegistry, instrumentRequests } from "./metrics";
 import { instrumentTracing, type Tracing } from "./tracing";
+import { requireDecimalIntegers } from "./strict-integers";
 import { installValidation } from "./validation";
 
 /** What the kit attaches to every service app (read by startServer and tests). */
@@ -73,6 +74,7 @@ export async function createService(options: ServiceOptions): Promise<ServiceApp
 
   installErrorFormat(app);
   installValidation(app);
+  requireDecimalIntegers(app);
   instrumentRequests(app, metrics);
   if (options.tracing) instrumentTracing(app, options.tracing.tracer);
   await app.register(swagger, {

@@ -33,7 +33,7 @@ const post = (url: string, payload: unknown, headers: Record<string, string> = {
 
 describe("error format", () => {
   it.each([
-    ["/orders/x", { item: "a", quantity: 1 }, "params.id", "must be integer"],
+    ["/orders/x", { item: "a", quantity: 1 }, "params.id", "must be a decimal integer"],
     ["/orders/0", { item: "a", quantity: 1 }, "params.id", "must be >= 1"],
     ["/orders/1?dryRun=perhaps", { item: "a", quantity: 1 }, "querystring.dryRun", "must be boolean"],
     ["/orders/1", { quantity: 1 }, "body.item", "is required"],

@@ -175,6 +175,10 @@ describe("bad input", () => {
       ["GET", "/jobs?state=sleeping", "querystring.state"],
       ["GET", "/jobs?limit=0", "querystring.limit"],
       ["GET", "/offers?gpuCount=0", "querystring.gpuCount"],
+      // Blank, hex and exponent text is not read as a number (Ajv's coercion would take " " for 0).
+      ["GET", "/jobs?limit=%20", "querystring.limit"],
+      ["GET", "/offers?gpuCount=0x2", "querystring.gpuCount"],
+      ["GET", "/offers?gpuCount=1&limit=1e1", "querystring.limit"],
       ["GET", "/offers?gpuCount=1&spot=maybe", "querystring.spot"],
       ["GET", "/offers", "querystring"],
       ["PUT", "/budgets/Bad_Name", "params.project"],

@@ -1,6 +1,7 @@
-import type { preValidationHookHandler } from "fastify";
-import { httpErrors, type ServiceApp } from "@fundament/kit";
+import type { FastifyInstance, preValidationHookHandler } from "fastify";
+import { httpErrors } from "./errors";
 
+/** What a decimal integer looks like as text: no sign but minus, no leading zeros, no blanks. */
 const DECIMAL = /^-?(0|[1-9][0-9]*)$/;
 
 interface ObjectSchema {
@@ -30,9 +31,10 @@ function check(context: string, keys: readonly string[], values: unknown): void 
  * and anything else is refused before validation, naming the field.
  *
  * The check is added to the routes that have such integers only, when they are declared: the
- * others (the cached reads among them) carry no hook for it on every request.
+ * others (the cached reads among them) carry no hook for it on every request. createService
+ * installs it before any route exists, so every service's routes get it.
  */
-export function requireDecimalIntegers(app: ServiceApp): void {
+export function requireDecimalIntegers(app: FastifyInstance): void {
   app.addHook("onRoute", (route) => {
     const params = integerKeys(route.schema?.params);
     const querystring = integerKeys(route.schema?.querystring);
