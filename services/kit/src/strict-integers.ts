@@ -4,19 +4,46 @@ import { httpErrors } from "./errors";
 /** What a decimal integer looks like as text: no sign but minus, no leading zeros, no blanks. */
 const DECIMAL = /^-?(0|[1-9][0-9]*)$/;
 
-interface ObjectSchema {
-  properties?: Record<string, { type?: unknown }>;
+interface Schema {
+  type?: unknown;
+  properties?: Record<string, Schema>;
+  allOf?: Schema[];
+  anyOf?: Schema[];
+  oneOf?: Schema[];
 }
 
-function integerKeys(schema: unknown): string[] {
-  const properties = (schema as ObjectSchema | undefined)?.properties;
-  if (!properties) return [];
-  return Object.entries(properties)
-    .filter(([, property]) => property.type === "integer")
-    .map(([key]) => key);
+/** A property that only an integer satisfies: `integer`, or a union whose every branch is one. */
+function integerOnly(schema: Schema): boolean {
+  if (schema.type === "integer") return true;
+  const branches = schema.anyOf ?? schema.oneOf;
+  return branches !== undefined && branches.length > 0 && branches.every(integerOnly);
 }
 
-function check(context: string, keys: readonly string[], values: unknown): void {
+/** Every property name an object schema declares, in its own properties or in its parts. */
+function propertyNames(schema: Schema): Set<string> {
+  const names = new Set(Object.keys(schema.properties ?? {}));
+  for (const part of [...(schema.allOf ?? []), ...(schema.anyOf ?? []), ...(schema.oneOf ?? [])]) for (const name of propertyNames(part)) names.add(name);
+  return names;
+}
+
+/**
+ * The keys of an object schema that must hold integers. An intersection (allOf) adds each part's
+ * keys; a union of objects (anyOf, oneOf) keeps a key only where every branch declaring it wants
+ * an integer, so a key that another branch reads as text is left to Ajv.
+ */
+function integerKeys(schema: Schema | undefined): Set<string> {
+  const keys = new Set<string>();
+  if (schema === undefined) return keys;
+  for (const [key, property] of Object.entries(schema.properties ?? {})) if (integerOnly(property)) keys.add(key);
+  for (const part of schema.allOf ?? []) for (const key of integerKeys(part)) keys.add(key);
+  const branches = (schema.anyOf ?? schema.oneOf ?? []).map((branch) => ({ declared: propertyNames(branch), integers: integerKeys(branch) }));
+  for (const { integers } of branches) {
+    for (const key of integers) if (branches.every((branch) => !branch.declared.has(key) || branch.integers.has(key))) keys.add(key);
+  }
+  return keys;
+}
+
+function check(context: string, keys: ReadonlySet<string>, values: unknown): void {
   if (typeof values !== "object" || values === null) return;
   for (const key of keys) {
     const raw = (values as Record<string, unknown>)[key];
@@ -36,9 +63,9 @@ function check(context: string, keys: readonly string[], values: unknown): void 
  */
 export function requireDecimalIntegers(app: FastifyInstance): void {
   app.addHook("onRoute", (route) => {
-    const params = integerKeys(route.schema?.params);
-    const querystring = integerKeys(route.schema?.querystring);
-    if (params.length === 0 && querystring.length === 0) return;
+    const params = integerKeys(route.schema?.params as Schema | undefined);
+    const querystring = integerKeys(route.schema?.querystring as Schema | undefined);
+    if (params.size === 0 && querystring.size === 0) return;
     const strict: preValidationHookHandler = (request, _reply, done) => {
       check("params", params, request.params);
       check("querystring", querystring, request.query);
