@@ -8,7 +8,6 @@ import { createReadiness, registerHealthRoutes, registerReadinessGauge, type Rea
 import type { Logger } from "./logger";
 import { createMetricsRegistry, instrumentRequests } from "./metrics";
 import { instrumentTracing, type Tracing } from "./tracing";
-import { requireDecimalIntegers } from "./strict-integers";
 import { installValidation } from "./validation";
 
 /** What the kit attaches to every service app (read by startServer and tests). */
@@ -74,7 +73,6 @@ export async function createService(options: ServiceOptions): Promise<ServiceApp
 
   installErrorFormat(app);
   installValidation(app);
-  requireDecimalIntegers(app);
   instrumentRequests(app, metrics);
   if (options.tracing) instrumentTracing(app, options.tracing.tracer);
   await app.register(swagger, {

@@ -1,5 +1,8 @@
-import type { FastifyInstance, preValidationHookHandler } from "fastify";
-import { httpErrors } from "./errors";
+import type { ValidateFunction } from "ajv";
+import type { FastifySchema, FastifySchemaCompiler, FastifySchemaValidationError } from "fastify";
+
+/** What Fastify accepts from a validator compiler. */
+type Validator = ReturnType<FastifySchemaCompiler<FastifySchema>>;
 
 /** What a decimal integer looks like as text: no sign but minus, no leading zeros, no blanks. */
 const DECIMAL = /^-?(0|[1-9][0-9]*)$/;
@@ -43,35 +46,34 @@ function integerKeys(schema: Schema | undefined): Set<string> {
   return keys;
 }
 
-function check(context: string, keys: ReadonlySet<string>, values: unknown): void {
-  if (typeof values !== "object" || values === null) return;
+/** The first of `keys` whose value is not written as a plain decimal (a repeated key arrives as a list). */
+function lenientKey(keys: ReadonlySet<string>, values: unknown): string | undefined {
+  if (typeof values !== "object" || values === null) return undefined;
   for (const key of keys) {
     const raw = (values as Record<string, unknown>)[key];
-    if (raw === undefined) continue;
-    if (typeof raw !== "string" || !DECIMAL.test(raw)) throw httpErrors.badInput(`${context}.${key}`, "must be a decimal integer");
+    if (raw !== undefined && (typeof raw !== "string" || !DECIMAL.test(raw))) return key;
   }
+  return undefined;
 }
 
 /**
- * Path and query integers are text; Ajv's coercion would read them the way Number() does, so
- * "0x10", "1e3" or " " would pass as 16, 1000 and 0. A version number is written in decimal,
- * and anything else is refused before validation, naming the field.
+ * Path, query and header integers are text; Ajv's coercion would read them the way Number()
+ * does, so "0x10", "1e3" or " " would pass as 16, 1000 and 0. An integer is written in decimal,
+ * and anything else fails validation before Ajv coerces it, naming the field.
  *
- * The check is added to the routes that have such integers only, when they are declared: the
- * others (the cached reads among them) carry no hook for it on every request. createService
- * installs it before any route exists, so every service's routes get it.
+ * Wraps the coercing validator of one request part; a schema without integers keeps Ajv's
+ * validator as it is, so the routes without them (the cached reads among them) pay nothing.
  */
-export function requireDecimalIntegers(app: FastifyInstance): void {
-  app.addHook("onRoute", (route) => {
-    const params = integerKeys(route.schema?.params as Schema | undefined);
-    const querystring = integerKeys(route.schema?.querystring as Schema | undefined);
-    if (params.size === 0 && querystring.size === 0) return;
-    const strict: preValidationHookHandler = (request, _reply, done) => {
-      check("params", params, request.params);
-      check("querystring", querystring, request.query);
-      done();
-    };
-    const existing = route.preValidation;
-    route.preValidation = existing === undefined ? [strict] : [strict, ...(Array.isArray(existing) ? existing : [existing])];
-  });
+export function requireDecimalIntegers(schema: unknown, validate: ValidateFunction): Validator {
+  const keys = integerKeys(schema as Schema);
+  if (keys.size === 0) return validate;
+  return (data: unknown) => {
+    const key = lenientKey(keys, data);
+    if (key !== undefined) {
+      const issue: FastifySchemaValidationError = { keyword: "decimalInteger", instancePath: `/${key.replace(/~/g, "~0").replace(/\//g, "~1")}`, schemaPath: "#/properties", params: {}, message: "must be a decimal integer" };
+      return { error: [issue] };
+    }
+    // The part is always an object here, so Ajv needs no parent to coerce or default its properties in place.
+    return validate(data) ? { value: data } : { error: validate.errors ?? [] };
+  };
 }

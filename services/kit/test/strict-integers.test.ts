@@ -33,6 +33,11 @@ beforeAll(async () => {
       },
       async () => ({ ok: true }),
     );
+    plugin.withTypeProvider<TypeBoxTypeProvider>().get(
+      "/headed",
+      { schema: { headers: Type.Object({ "x-page": Type.Optional(Type.Integer({ minimum: 1 })) }) } },
+      async (request) => ({ page: request.headers["x-page"] }),
+    );
   });
 });
 afterAll(() => app.close());
@@ -42,7 +47,7 @@ async function get(url: string) {
   return { status: response.statusCode, body: response.json() as { id?: number; limit?: number; error?: { message: string } } };
 }
 
-describe("integers in paths and query strings", () => {
+describe("integers in paths, query strings and headers", () => {
   it.each([" ", "%20", "%09", "%20%207", "7%20", "", "0x10", "1e3", "+1", "1.0", "007", "Infinity", "true"])("refuses limit=%j, naming querystring.limit", async (text) => {
     const { status, body } = await get(`/items/1?limit=${text}`);
     expect(status).toBe(400);
@@ -67,6 +72,18 @@ describe("integers in paths and query strings", () => {
     expect((await get("/composed?size=1&depth=11")).status).toBe(200);
     // `page` may be the text "last" in one branch, so the hook leaves it to the schema.
     expect((await get("/composed?size=1&page=last")).status).toBe(200);
+  });
+
+  it("holds header integers to the same rule", async () => {
+    const sent = async (value: string) => {
+      const response = await app.inject({ method: "GET", url: "/headed", headers: { "x-page": value } });
+      return { status: response.statusCode, body: response.json() as { page?: number; error?: { message: string } } };
+    };
+    // HTTP itself strips blanks around a header value, so " 7" arrives as "7"; a sign or hex does not.
+    expect((await sent("+7")).body.error?.message).toBe("headers.x-page: must be a decimal integer");
+    expect((await sent("0x2")).body.error?.message).toBe("headers.x-page: must be a decimal integer");
+    expect(await sent("7")).toEqual({ status: 200, body: { page: 7 } });
+    expect((await sent("0")).body.error?.message).toBe("headers.x-page: must be >= 1");
   });
 
   it("passes decimals on to the schema, which still checks the range and fills defaults", async () => {
