@@ -52,10 +52,38 @@ const PRIVATE_KEY_BOUNDARY = /-{3,}\s*(BEGIN|END)\s+([A-Z0-9]+\s+)*PRIVATE\s+KEY
 /** PuTTY's .ppk format: a header line, then the key (encrypted or not) in the same file. */
 const PUTTY_KEY_FILE = /PuTTY-User-Key-File-\d+\s*:/;
 
-/** Which private-key format a value carries, if any. */
-export function privateKeyFormat(value: string): "PEM" | "PuTTY" | undefined {
+/** Base64 text filling a whole value, wrapped at any width (`base64` wraps at 76 columns). */
+const BASE64_WHOLE = /^\s*[A-Za-z0-9+/_-][A-Za-z0-9+/_\s-]*={0,2}\s*$/;
+/**
+ * A run of base64 inside a longer text (`private_key: <base64>`, `KEY_B64=<base64>`): at least
+ * the 36 characters that encode "-----BEGIN PRIVATE KEY-----". Standard and URL-safe alphabets.
+ */
+const BASE64_RUN = /[A-Za-z0-9+/_-]{36,}={0,2}/g;
+
+export type PrivateKeyFormat = "PEM" | "PuTTY" | "base64-encoded PEM" | "base64-encoded PuTTY";
+
+function plainKeyFormat(value: string): "PEM" | "PuTTY" | undefined {
   if (PRIVATE_KEY_BOUNDARY.test(value)) return "PEM";
   if (PUTTY_KEY_FILE.test(value)) return "PuTTY";
+  return undefined;
+}
+
+function decodedKeyFormat(encoded: string): "PEM" | "PuTTY" | undefined {
+  return plainKeyFormat(Buffer.from(encoded.replace(/\s+/g, ""), "base64").toString("latin1"));
+}
+
+/**
+ * Which private-key format a value carries, if any: in plain text, or base64-wrapped once, the
+ * form a ConfigMap's binaryData, a `*_B64` variable or a config file's inline key gives it.
+ */
+export function privateKeyFormat(value: string): PrivateKeyFormat | undefined {
+  const plain = plainKeyFormat(value);
+  if (plain) return plain;
+  const candidates = BASE64_WHOLE.test(value) ? [value] : (value.match(BASE64_RUN) ?? []);
+  for (const candidate of candidates) {
+    const decoded = decodedKeyFormat(candidate);
+    if (decoded) return `base64-encoded ${decoded}`;
+  }
   return undefined;
 }
 

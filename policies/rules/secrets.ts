@@ -172,7 +172,9 @@ export const secretPolicies: FundamentPolicy[] = [
       }
       for (const field of ["data", "binaryData"]) {
         for (const [key, value] of Object.entries(asRecord(resource.props[field]) ?? {})) {
-          const found = configMapCloudCredential(key, field === "data" ? asString(value) : undefined);
+          // binaryData is base64: the credential file's text is what it decodes to.
+          const text = field === "data" ? asString(value) : decodedBinaryData(value);
+          const found = configMapCloudCredential(key, text);
           if (found) report(`${field}.${key} holds ${describeCredential(found)}; anything that can read the namespace reads it`);
         }
       }
@@ -203,6 +205,11 @@ export const secretPolicies: FundamentPolicy[] = [
 
 function describeCredential(found: CloudCredential): string {
   return `${found.what} (${found.cloud})`;
+}
+
+function decodedBinaryData(value: unknown): string | undefined {
+  const encoded = asString(value);
+  return encoded === undefined || !isLiteralValue(encoded) ? undefined : Buffer.from(encoded, "base64").toString("utf8");
 }
 
 /** A ConfigMap entry that is a cloud CLI's credential file by its key, or by its text. */

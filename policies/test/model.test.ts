@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { imagePinProblem, parseImageReference } from "../model/image-reference";
-import { isCredentialName, hasPasswordInUrl, containsPrivateKey } from "../model/credential-names";
+import { isCredentialName, hasPasswordInUrl, containsPrivateKey, privateKeyFormat } from "../model/credential-names";
 import { carriesPodSpec, kubernetesKind, podView, selectorMatches } from "../model/kubernetes-objects";
 import { cloudCredentialContent, cloudCredentialFileName } from "../model/cloud-credentials";
 import { effectivePolicyTypes } from "../rules/segmentation";
@@ -93,6 +93,21 @@ describe("credential names and values", () => {
     for (const benign of ["---BEGIN PUBLIC KEY---", "-----BEGIN RSA PUBLIC KEY-----", "-----BEGIN OPENSSH CERTIFICATE-----", "keep the private key in a Secret", "BEGIN PRIVATE KEY"]) {
       expect(containsPrivateKey(`${benign}\nabc`), benign).toBe(false);
     }
+  });
+
+  it("finds private keys wrapped in base64 once (binaryData, *_B64 variables), at any line width and in either alphabet", () => {
+    const key = "-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIB\n-----END EC PRIVATE KEY-----\n";
+    const encoded = Buffer.from(key).toString("base64");
+    expect(privateKeyFormat(encoded)).toBe("base64-encoded PEM");
+    expect(privateKeyFormat(`KEY_B64=${encoded}`)).toBe("base64-encoded PEM");
+    expect(privateKeyFormat(encoded.replace(/(.{20})/g, "$1\n"))).toBe("base64-encoded PEM");
+    expect(privateKeyFormat(Buffer.from("PuTTY-User-Key-File-3: ssh-ed25519\nEncryption: none\n").toString("base64url"))).toBe("base64-encoded PuTTY");
+    expect(privateKeyFormat(Buffer.from("-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEA\n-----END PUBLIC KEY-----\n").toString("base64"))).toBeUndefined();
+    expect(privateKeyFormat(`tls:\n  private_key: ${encoded}\n`)).toBe("base64-encoded PEM");
+    expect(privateKeyFormat(`--key=${encoded.slice(0, 40)}`)).toBe("base64-encoded PEM");
+    // Twice wrapped is out of reach; digests and tokens decode to no key.
+    expect(privateKeyFormat(Buffer.from(encoded).toString("base64"))).toBeUndefined();
+    expect(privateKeyFormat("sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08")).toBeUndefined();
   });
 
   it("finds literal credential assignments in config files, not references to them", () => {
