@@ -150,7 +150,7 @@ function mockCall(args: MockCallArgs, secrets: Set<string>): Record<string, unkn
 /** Outputs a provider would compute, where the program reads them. */
 function mockState(args: MockResourceArgs, secrets: Set<string>, exitCodes: Record<string, number>, tlsClock?: MockTlsClock): Record<string, unknown> {
   const inputs = args.inputs as Record<string, unknown>;
-  const real = tlsClock ? mockTlsState(args.type, inputs, tlsClock) : undefined;
+  const real = tlsClock ? mockTlsState(args.type, args.name, inputs, tlsClock) : undefined;
   if (real) {
     if (typeof real.privateKeyPem === "string") secrets.add(real.privateKeyPem.split("\n")[1]);
     return real;

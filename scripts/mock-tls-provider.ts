@@ -13,6 +13,12 @@ export interface MockTlsClock {
   issuedAt: Date;
   /** When the provider reads them back (a later `pulumi up`). Default: issuedAt. */
   now?: Date;
+  /**
+   * Private keys from an earlier run, by resource name: the state a later `pulumi up` finds. A key
+   * whose inputs did not change is read back, not made again (the provider replaces a key only
+   * when its algorithm, curve or size changes); new keys are added to the map.
+   */
+  keys?: Map<string, Record<string, unknown>>;
 }
 
 const KEY_USAGES: Record<string, string> = {
@@ -80,22 +86,30 @@ function validity(inputs: Record<string, unknown>, clock: MockTlsClock): Record<
   };
 }
 
+function newPrivateKey(inputs: Record<string, unknown>): Record<string, unknown> {
+  const algorithm = String(inputs.algorithm);
+  const pair =
+    algorithm === "ECDSA"
+      ? generateKeyPairSync("ec", { namedCurve: String(inputs.ecdsaCurve ?? "P224") === "P256" ? "P-256" : "P-384" })
+      : algorithm === "ED25519"
+        ? generateKeyPairSync("ed25519")
+        : generateKeyPairSync("rsa", { modulusLength: Number(inputs.rsaBits ?? 2048) });
+  const pkcs8 = pair.privateKey.export({ type: "pkcs8", format: "pem" }).toString();
+  const traditional = algorithm === "ECDSA" ? pair.privateKey.export({ type: "sec1", format: "pem" }).toString() : algorithm === "RSA" ? pair.privateKey.export({ type: "pkcs1", format: "pem" }).toString() : pkcs8;
+  return { ...inputs, privateKeyPem: traditional, privateKeyPemPkcs8: pkcs8, publicKeyPem: pair.publicKey.export({ type: "spki", format: "pem" }).toString() };
+}
+
 /** State of a tls provider resource, or undefined for other types. */
-export function mockTlsState(type: string, rawInputs: Record<string, unknown>, clock: MockTlsClock): Record<string, unknown> | undefined {
+export function mockTlsState(type: string, name: string, rawInputs: Record<string, unknown>, clock: MockTlsClock): Record<string, unknown> | undefined {
   if (!type.startsWith("tls:")) return undefined;
   const inputs = revealed(rawInputs) as Record<string, unknown>;
   switch (type) {
     case "tls:index/privateKey:PrivateKey": {
-      const algorithm = String(inputs.algorithm);
-      const pair =
-        algorithm === "ECDSA"
-          ? generateKeyPairSync("ec", { namedCurve: String(inputs.ecdsaCurve ?? "P224") === "P256" ? "P-256" : "P-384" })
-          : algorithm === "ED25519"
-            ? generateKeyPairSync("ed25519")
-            : generateKeyPairSync("rsa", { modulusLength: Number(inputs.rsaBits ?? 2048) });
-      const pkcs8 = pair.privateKey.export({ type: "pkcs8", format: "pem" }).toString();
-      const traditional = algorithm === "ECDSA" ? pair.privateKey.export({ type: "sec1", format: "pem" }).toString() : algorithm === "RSA" ? pair.privateKey.export({ type: "pkcs1", format: "pem" }).toString() : pkcs8;
-      return { ...inputs, privateKeyPem: traditional, privateKeyPemPkcs8: pkcs8, publicKeyPem: pair.publicKey.export({ type: "spki", format: "pem" }).toString() };
+      const kept = clock.keys?.get(name);
+      if (kept && ["algorithm", "ecdsaCurve", "rsaBits"].every((field) => kept[field] === inputs[field])) return kept;
+      const made = newPrivateKey(inputs);
+      clock.keys?.set(name, made);
+      return made;
     }
     case "tls:index/selfSignedCert:SelfSignedCert": {
       const days = String(Math.ceil(Number(inputs.validityPeriodHours) / 24));

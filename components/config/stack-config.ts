@@ -26,6 +26,7 @@ export type MonitoringConfig = Keys["monitoring"];
 export type TlsConfig = Keys["tls"];
 export type WebhookReceiverConfig = MonitoringConfig["receivers"]["pager"];
 export type GpuJobsConfig = Keys["gpuJobs"];
+export type TokenSigningConfig = Keys["tokenSigning"];
 export type GatewayConfig = Keys["gateway"];
 export type GpuOfferConfig = GpuJobsConfig["offers"][number];
 

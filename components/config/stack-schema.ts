@@ -275,6 +275,20 @@ export const STACK_KEYS = {
     config: service("config"),
     "gpu-jobs": service("gpu-jobs"),
   }),
+  tokenSigning: section("the users service's access-token signing keys (Ed25519, generated and held in the stack's state)", {
+    generation: Type.Integer({
+      description:
+        "the generation of key that signs; raise it by one to rotate. The key that signed before is still accepted until the next rotation, and the next generation's public key is published one rotation ahead, so every replica and verifier knows a key before it signs",
+      default: 1,
+      minimum: 1,
+      maximum: 100_000,
+    }),
+    acceptPrevious: Type.Boolean({
+      description:
+        "keep accepting tokens the previous generation signed; set false together with a rotation when that key leaked: its tokens are refused once the users service has read its key files again and the other services' JWKS copies have expired",
+      default: true,
+    }),
+  }),
   gpuJobs: section("where the gpu-jobs service places work", {
     providers: Type.Array(stringEnum(GPU_PROVIDERS, { description: "provider" }), {
       description: "GPU providers to use (aws = Jobs on the EKS GPU pools; local = the dev machine, no GPU); empty: local on docker, aws on kubernetes",

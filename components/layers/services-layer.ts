@@ -1,12 +1,11 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import * as tls from "@pulumi/tls";
 import { RabbitMQ } from "../broker";
 import { ServiceName } from "../config";
 import { Zones } from "../network";
 import { PlatformPki } from "../pki";
 import { apiRoute, DeployedWorkload, RateLimit, Runtime } from "../runtime/workload";
-import { configSettings, FastifyService, GPU_JOBS_SERVICE_ACCOUNT, gpuJobsSettings, ServiceConnections, ServiceSettings, usersSettings } from "../services";
+import { configSettings, FastifyService, GPU_JOBS_SERVICE_ACCOUNT, gpuJobsSettings, ServiceConnections, ServiceSettings, tokenSigningKeys, usersSettings } from "../services";
 import { consulServiceSettings } from "../discovery";
 import { DatabaseLayer } from "./database-layer";
 import { DiscoveryLayer } from "./discovery-layer";
@@ -66,10 +65,8 @@ function wireService(scope: LayerScope, below: ServicesInputs, service: ServiceN
     rabbitmq: below.broker!.connections[service],
   };
   const settings: Record<ServiceName, () => ServiceSettings> = {
-    users: () => {
-      const signingKey = new tls.PrivateKey("users-jwt-signing-key", { algorithm: "ED25519" }, parent);
-      return usersSettings(connections, pulumi.secret(signingKey.privateKeyPemPkcs8), { email: `admin@${config.domain}`, password: bootstrapAdminPassword! }, below.trustedProxies);
-    },
+    users: () =>
+      usersSettings(connections, tokenSigningKeys(config.tokenSigning, parent), { email: `admin@${config.domain}`, password: bootstrapAdminPassword! }, below.trustedProxies),
     config: () => configSettings(connections, "users"),
     "gpu-jobs": () =>
       gpuJobsSettings(connections, "users", config.gpuJobs, config.target === "kubernetes" ? { gpuNamespace: config.gpu.namespace, serviceAccount: GPU_JOBS_SERVICE_ACCOUNT } : undefined),

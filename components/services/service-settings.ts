@@ -5,6 +5,7 @@ import type { RedisConnection } from "../database/redis/redis";
 import type { GpuJobsConfig } from "../config";
 import type { WorkloadStorage } from "../runtime/workload";
 import { HTTP_PORT, SERVICE_CA_FILE } from "./fastify-service";
+import type { TokenSigningKeys } from "./token-signing-keys";
 import { amqpUrl, passwordOf, plainPart, postgresUrl, redisUrl } from "./service-connections";
 
 export interface ServiceConnections {
@@ -50,7 +51,7 @@ export const CONFIG_READ_ROLE = "config:read";
 /** The users service's settings: see services/users/src/config.ts for every variable. */
 export function usersSettings(
   connections: ServiceConnections,
-  signingKeyPem: pulumi.Output<string>,
+  signingKeys: TokenSigningKeys,
   admin: { email: string; password: pulumi.Output<string> },
   /** The gateway's addresses (or the network its pods take addresses from): only they may say who the client is. */
   trustedProxies?: pulumi.Input<string>,
@@ -76,7 +77,9 @@ export function usersSettings(
       "database-password": { variable: "DATABASE_PASSWORD", value: passwordOf(connections.postgres) },
       "redis-password": { variable: "REDIS_PASSWORD", value: passwordOf(connections.redis) },
       "amqp-password": { variable: "AMQP_PASSWORD", value: passwordOf(connections.rabbitmq) },
-      "jwt-signing-key": { variable: "JWT_SIGNING_KEY", value: signingKeyPem },
+      "jwt-signing-key": { variable: "JWT_SIGNING_KEY", value: signingKeys.signing },
+      ...(signingKeys.previousPublic ? { "jwt-previous-public-keys": { variable: "JWT_PREVIOUS_PUBLIC_KEYS", value: signingKeys.previousPublic } } : {}),
+      "jwt-next-public-keys": { variable: "JWT_NEXT_PUBLIC_KEYS", value: signingKeys.nextPublic },
       "bootstrap-admin-password": { variable: "BOOTSTRAP_ADMIN_PASSWORD", value: admin.password },
     },
     migrationEnv: migrationSettings(connections),

@@ -29,6 +29,9 @@ describe("broken stack configs", () => {
     ["prod", { "fundament:backup": { schedule: "every night" } }, "fundament:backup.schedule:"],
     ["prod", { "fundament:postgres": { maxConnections: "many" } }, "fundament:postgres.maxConnections: must be a number"],
     ["dev", { "fundament:kubernetes": { namespace: "Prod_NS" } }, "fundament:kubernetes.namespace: must be a DNS label"],
+    ["dev", { "fundament:tokenSigning": { generation: 0 } }, "fundament:tokenSigning.generation: must be at least 1 (got 0)"],
+    ["prod", { "fundament:tokenSigning": { generation: 2.5 } }, "fundament:tokenSigning.generation: must be a whole number (got 2.5)"],
+    ["prod", { "fundament:tokenSigning": { acceptPrevious: "no" } }, "fundament:tokenSigning.acceptPrevious: must be"],
   ])("%s with %j is refused before any resource is registered", async (stack, changes, expected) => {
     const { error, registered } = await reject(stack, changes);
     expect(error).toBeInstanceOf(StackConfigError);

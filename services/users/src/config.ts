@@ -33,11 +33,14 @@ export const usersEnv = {
 
   JWT_SIGNING_KEY: env.secretFile({ description: "PEM (PKCS#8) Ed25519 private key that signs access tokens" }),
   JWT_PREVIOUS_PUBLIC_KEYS: env.optional(env.secretFile({ description: "PEM public keys of retired signing keys, still accepted and published" })),
+  JWT_NEXT_PUBLIC_KEYS: env.optional(
+    env.secretFile({ description: "PEM public keys of the keys the next rotation signs with, accepted and published ahead so every verifier holds one before it signs" }),
+  ),
   JWT_KEYS_RELOAD_SECONDS: env.integer({
     default: 60,
     min: 0,
     max: 3600,
-    description: "how often the two key files are read again (0: never): a rotation or retirement written to them takes effect without a restart",
+    description: "how often the key files are read again (0: never): a rotation or retirement written to them takes effect without a restart",
   }),
   JWT_ISSUER: env.string({ default: "fundament-users" }),
   JWT_AUDIENCE: env.string({ default: "fundament" }),

@@ -116,7 +116,7 @@ export async function connectDependencies(
     logger,
     ...(tracing ? { tracer: tracing.tracer } : {}),
   });
-  const keys = await loadTokenKeys(config.JWT_SIGNING_KEY, config.JWT_PREVIOUS_PUBLIC_KEYS ?? "");
+  const keys = await loadTokenKeys(config.JWT_SIGNING_KEY, config.JWT_PREVIOUS_PUBLIC_KEYS ?? "", config.JWT_NEXT_PUBLIC_KEYS ?? "");
   const deps: UsersDeps = { logger, pool, redis, messaging, accountFeed, keys, settings: settingsFrom(config) };
   if (config.BOOTSTRAP_ADMIN_EMAIL !== undefined && config.BOOTSTRAP_ADMIN_PASSWORD !== undefined) {
     deps.bootstrapAdmin = { email: config.BOOTSTRAP_ADMIN_EMAIL, password: config.BOOTSTRAP_ADMIN_PASSWORD };

@@ -13,7 +13,7 @@ async function main(): Promise<void> {
     // The same files as at start (mounted secrets are updated in place on a rotation).
     load: async () => {
       const fresh = loadUsersConfig(process.env);
-      return loadTokenKeys(fresh.JWT_SIGNING_KEY, fresh.JWT_PREVIOUS_PUBLIC_KEYS ?? "");
+      return loadTokenKeys(fresh.JWT_SIGNING_KEY, fresh.JWT_PREVIOUS_PUBLIC_KEYS ?? "", fresh.JWT_NEXT_PUBLIC_KEYS ?? "");
     },
   };
   const app = await buildApp(deps);

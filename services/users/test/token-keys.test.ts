@@ -27,6 +27,27 @@ describe("signing key rotation", () => {
     expect(JSON.stringify(jwks(keys))).not.toMatch(/"d":/);
   });
 
+  it("accepts and publishes the next key ahead of its first token, after the signing and retired keys", async () => {
+    const retired = generateKeyPairSync("ed25519");
+    const current = generateKeyPairSync("ed25519");
+    const next = generateKeyPairSync("ed25519");
+    const keys = await loadTokenKeys(pem("pkcs8", current.privateKey), pem("spki", retired.publicKey), pem("spki", next.publicKey));
+    const tokens = new AccessTokens(keys, settings);
+    const nextKeys = await loadTokenKeys(pem("pkcs8", next.privateKey), pem("spki", current.publicKey));
+    const signedByNext = await new AccessTokens(nextKeys, settings).issue({ userId: "u-3", roles: ["user"] });
+    // A replica still on these files accepts what a replica that has rotated signs.
+    expect(await tokens.verify(signedByNext)).toEqual({ userId: "u-3", roles: ["user"] });
+    expect(jwks(keys).keys.map((key) => key.kid)).toEqual([keys.signing.kid, keys.verification[1].kid, nextKeys.signing.kid]);
+  });
+
+  it("names the file whose public keys cannot be read", async () => {
+    const current = pem("pkcs8", generateKeyPairSync("ed25519").privateKey);
+    const ec = pem("spki", generateKeyPairSync("ec", { namedCurve: "P-256" }).publicKey);
+    await expect(loadTokenKeys(current, "", "next key goes here")).rejects.toThrow("JWT_NEXT_PUBLIC_KEYS_FILE: holds no PEM block");
+    await expect(loadTokenKeys(current, ec)).rejects.toThrow(/^JWT_PREVIOUS_PUBLIC_KEYS_FILE: key 1 is not an Ed25519 PEM public key \(signing keys must be Ed25519 \(got EC P-256\)\)/);
+    await expect(loadTokenKeys(current, "", "-----BEGIN PUBLIC KEY-----\nnot base64\n-----END PUBLIC KEY-----")).rejects.toThrow(/^JWT_NEXT_PUBLIC_KEYS_FILE: key 1 is not/);
+  });
+
   it("refuses a key that is not Ed25519, and text that is not a key", async () => {
     const ec = generateKeyPairSync("ec", { namedCurve: "P-256" });
     await expect(loadTokenKeys(pem("pkcs8", ec.privateKey))).rejects.toThrow("signing keys must be Ed25519 (got EC P-256)");

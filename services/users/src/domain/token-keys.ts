@@ -21,7 +21,7 @@ export interface VerificationKey {
 
 export interface TokenKeys {
   signing: { kid: string; key: KeyObject };
-  /** The signing key's public half first, then retired keys still accepted. */
+  /** The signing key's public half first, then the retired and next keys also accepted. */
   verification: VerificationKey[];
 }
 
@@ -43,8 +43,28 @@ function pemBlocks(pem: string): string[] {
   return pem.match(/-----BEGIN [A-Z ]+-----[\s\S]+?-----END [A-Z ]+-----/g) ?? [];
 }
 
-/** Reads the signing key (PKCS#8 PEM) and optional retired public keys (PEM blocks, concatenated). */
-export async function loadTokenKeys(signingPem: string, previousPublicPems = ""): Promise<TokenKeys> {
+/** The public keys of one file, each failure named by the file's variable. */
+async function publicKeys(pems: string, variable: string): Promise<VerificationKey[]> {
+  const blocks = pemBlocks(pems);
+  // An empty file accepts nothing more; text without a key is a mistake to report, not to ignore.
+  if (blocks.length === 0 && pems.trim() !== "") throw new Error(`${variable}: holds no PEM block (-----BEGIN PUBLIC KEY-----)`);
+  return Promise.all(
+    blocks.map(async (block, index) => {
+      try {
+        return await verificationKey(createPublicKey(block));
+      } catch (error) {
+        throw new Error(`${variable}: key ${index + 1} is not an Ed25519 PEM public key (${(error as Error).message})`);
+      }
+    }),
+  );
+}
+
+/**
+ * Reads the signing key (PKCS#8 PEM) and the public keys also accepted (PEM blocks,
+ * concatenated): retired ones, whose tokens may still be live, and the next rotation's, published
+ * before they sign so that no replica or verifier meets their kid unannounced.
+ */
+export async function loadTokenKeys(signingPem: string, previousPublicPems = "", nextPublicPems = ""): Promise<TokenKeys> {
   let privateKey: KeyObject;
   try {
     privateKey = createPrivateKey(signingPem);
@@ -52,11 +72,10 @@ export async function loadTokenKeys(signingPem: string, previousPublicPems = "")
     throw new Error(`JWT_SIGNING_KEY_FILE: not a PEM private key (${(error as Error).message})`);
   }
   const current = await verificationKey(createPublicKey(privateKey));
-  const previous = await Promise.all(pemBlocks(previousPublicPems).map((block) => verificationKey(createPublicKey(block))));
-  return {
-    signing: { kid: current.kid, key: privateKey },
-    verification: [current, ...previous.filter((key) => key.kid !== current.kid)],
-  };
+  const accepted = [...(await publicKeys(previousPublicPems, "JWT_PREVIOUS_PUBLIC_KEYS_FILE")), ...(await publicKeys(nextPublicPems, "JWT_NEXT_PUBLIC_KEYS_FILE"))];
+  const verification = [current];
+  for (const key of accepted) if (!verification.some((known) => known.kid === key.kid)) verification.push(key);
+  return { signing: { kid: current.kid, key: privateKey }, verification };
 }
 
 export function jwks(keys: TokenKeys): { keys: PublishedJwk[] } {
