@@ -21,6 +21,7 @@ import {
   RBAC_BINDING_SHAPE,
   RBAC_ROLE_SHAPE,
   selectorAim,
+  selectorMatches,
   type PodView,
 } from "../model/kubernetes-objects";
 
@@ -28,6 +29,39 @@ import {
 function runsToCompletion(type: string, pod: PodView): boolean {
   const restartPolicy = asString(pod.spec["restartPolicy"]);
   return type === K8S_POD && restartPolicy !== undefined && restartPolicy !== "Always";
+}
+
+interface Autoscaler {
+  namespace: string;
+  kind: string | undefined;
+  name: string | undefined;
+  minReplicas: number;
+}
+
+/** The stack's HorizontalPodAutoscalers, by what they scale. */
+function autoscalersOf(resources: readonly JudgedResource[]): Autoscaler[] {
+  return resources
+    .filter((resource) => isKind(resource.type, "HorizontalPodAutoscaler"))
+    .map((resource) => ({
+      namespace: asString(at(resource.props, "metadata", "namespace")) ?? "default",
+      kind: asString(at(resource.props, "spec", "scaleTargetRef", "kind")),
+      name: asString(at(resource.props, "spec", "scaleTargetRef", "name")),
+      // The API server's default when minReplicas is left out.
+      minReplicas: asNumber(at(resource.props, "spec", "minReplicas")) ?? 1,
+    }));
+}
+
+/** The HorizontalPodAutoscaler that scales a workload, if one does. */
+function autoscalerOf(autoscalers: readonly Autoscaler[], workload: { resource: JudgedResource; kind: string; namespace: string }): Autoscaler | undefined {
+  const name = asString(at(workload.resource.props, "metadata", "name"));
+  return autoscalers.find((hpa) => hpa.namespace === workload.namespace && hpa.kind === workload.kind && name !== undefined && hpa.name === name);
+}
+
+/** An IntOrString budget field: a count, a percentage, or undefined when absent, malformed or unknown in a preview. */
+function budgetAmount(value: unknown): { count: number } | { percent: number } | undefined {
+  if (typeof value === "number" && Number.isInteger(value)) return { count: value };
+  const percent = typeof value === "string" ? /^(\d+)%$/.exec(value) : null;
+  return percent ? { percent: Number(percent[1]) } : undefined;
 }
 
 /** The stack's Deployments and StatefulSets (any API version) with their pods, in their namespace ("default" when unset). */
@@ -178,6 +212,48 @@ export const kubernetesPolicies: FundamentPolicy[] = [
     },
   }),
   defineStackPolicy({
+    name: "k8s-disruption-budget-allows-eviction",
+    description:
+      "A PodDisruptionBudget must allow at least one eviction: maxUnavailable 0, minAvailable 100%, or a minAvailable that reaches the replicas of a workload it covers makes every node drain (a cluster or node group upgrade, a scale-down) wait forever.",
+    concern: "kubernetes-hygiene",
+    severity: "medium",
+    enforcement: { dev: "advisory", prod: "mandatory" },
+    remediation: "Use maxUnavailable: 1 (or a percentage that rounds up to at least one pod); where one pod must stay up, run at least two replicas and keep minAvailable below their number.",
+    validate: (resources, report) => {
+      const autoscalers = autoscalersOf(resources);
+      const workloads = replicatedWorkloads(resources);
+      for (const budget of resources.filter((resource) => isKind(resource.type, "PodDisruptionBudget"))) {
+        const spec = asRecord(budget.props["spec"]) ?? {};
+        const maxUnavailable = budgetAmount(spec["maxUnavailable"]);
+        const minAvailable = budgetAmount(spec["minAvailable"]);
+        // The eviction API rounds maxUnavailable percentages up, so only zero forbids every eviction.
+        if (maxUnavailable && ("count" in maxUnavailable ? maxUnavailable.count : maxUnavailable.percent) === 0) {
+          report(budget, "spec.maxUnavailable is 0: the eviction API refuses every eviction of its pods, so a node drain waits forever");
+          continue;
+        }
+        if (!minAvailable) continue;
+        if ("percent" in minAvailable && minAvailable.percent >= 100) {
+          report(budget, `spec.minAvailable is ${minAvailable.percent}%: the eviction API refuses every eviction of its pods, so a node drain waits forever`);
+          continue;
+        }
+        const namespace = asString(at(budget.props, "metadata", "namespace")) ?? "default";
+        for (const workload of workloads) {
+          if (workload.namespace !== namespace || !selectorMatches(spec["selector"], workload.pod.labels)) continue;
+          // With an autoscaler the workload may run at its minReplicas; the budget must allow an eviction there.
+          const scaledBy = autoscalerOf(autoscalers, workload);
+          const replicas = scaledBy ? scaledBy.minReplicas : (asNumber(at(workload.resource.props, "spec", "replicas")) ?? 1);
+          // minAvailable percentages round up: 90% of 3 pods is 3.
+          const kept = "count" in minAvailable ? minAvailable.count : Math.ceil((minAvailable.percent * replicas) / 100);
+          if (kept < replicas) continue;
+          const name = asString(at(workload.resource.props, "metadata", "name")) ?? workload.resource.name;
+          const counted = scaledBy ? `its HorizontalPodAutoscaler's minReplicas of ${replicas}` : `its ${replicas} replica${replicas === 1 ? "" : "s"}`;
+          const asked = "count" in minAvailable ? `${minAvailable.count}` : `${minAvailable.percent}% (${kept} pods, rounded up)`;
+          report(budget, `spec.minAvailable ${asked} keeps every pod of ${workload.kind} ${name} (${counted}) available, so no pod of it can be evicted and a node drain waits forever`);
+        }
+      }
+    },
+  }),
+  defineStackPolicy({
     name: "k8s-replicas-spread",
     description: "A Deployment or StatefulSet that runs more than one replica (spec.replicas, or the minReplicas of the HorizontalPodAutoscaler that scales it) must spread them: podAntiAffinity or topologySpreadConstraints selecting its own pods.",
     concern: "kubernetes-hygiene",
@@ -185,18 +261,10 @@ export const kubernetesPolicies: FundamentPolicy[] = [
     enforcement: { dev: "advisory", prod: "mandatory" },
     remediation: "Add topologySpreadConstraints (or a podAntiAffinity term) on kubernetes.io/hostname whose labelSelector matches the pod template's labels.",
     validate: (resources, report) => {
-      const autoscalers = resources
-        .filter((resource) => isKind(resource.type, "HorizontalPodAutoscaler"))
-        .map((resource) => ({
-          namespace: asString(at(resource.props, "metadata", "namespace")) ?? "default",
-          kind: asString(at(resource.props, "spec", "scaleTargetRef", "kind")),
-          name: asString(at(resource.props, "spec", "scaleTargetRef", "name")),
-          // The API server's default when minReplicas is left out.
-          minReplicas: asNumber(at(resource.props, "spec", "minReplicas")) ?? 1,
-        }));
-      for (const { resource, kind, pod, namespace } of replicatedWorkloads(resources)) {
-        const name = asString(at(resource.props, "metadata", "name"));
-        const scaledBy = autoscalers.find((hpa) => hpa.namespace === namespace && hpa.kind === kind && name !== undefined && hpa.name === name);
+      const autoscalers = autoscalersOf(resources);
+      for (const workload of replicatedWorkloads(resources)) {
+        const { resource, kind, pod } = workload;
+        const scaledBy = autoscalerOf(autoscalers, workload);
         const declared = asNumber(at(resource.props, "spec", "replicas")) ?? 1;
         const replicas = Math.max(declared, scaledBy?.minReplicas ?? 0);
         if (replicas < 2) continue;
