@@ -75,7 +75,8 @@ export const segmentationPolicies: FundamentPolicy[] = [
   }),
   defineStackPolicy({
     name: "network-policy-both-directions",
-    description: "A workload a NetworkPolicy selects must be isolated for both ingress and egress, not one direction only.",
+    description:
+      "A workload a NetworkPolicy selects must be isolated for both ingress and egress, not one direction only, and no policy selecting it may admit every peer on every port in a direction (a rule `{}`, or 0.0.0.0/0 without ports).",
     concern: "segmentation",
     // As high as having no policy at all: the open direction is fully open (an ingress-only pod
     // reaches the node's metadata endpoint and the internet; an egress-only one takes any caller).
@@ -90,13 +91,18 @@ export const segmentationPolicies: FundamentPolicy[] = [
         // No policy at all is workload-selected-by-network-policy's finding.
         if (selecting.length === 0) continue;
         for (const direction of ["Ingress", "Egress"] as const) {
-          if (selecting.some((policy) => policy.types.has(direction))) continue;
-          const other = direction === "Ingress" ? "Egress" : "Ingress";
-          const names = selecting.map((policy) => policy.name).join(", ");
-          report(
-            resource,
-            `the NetworkPolicies that select its pods in namespace "${namespace}" (${names}) all have policyTypes without ${direction}, so its ${direction.toLowerCase()} is not restricted at all; only its ${other.toLowerCase()} is`,
-          );
+          const lower = direction.toLowerCase();
+          if (!selecting.some((policy) => policy.types.has(direction))) {
+            const other = direction === "Ingress" ? "egress" : "ingress";
+            const names = selecting.map((policy) => policy.name).join(", ");
+            report(resource, `the NetworkPolicies that select its pods in namespace "${namespace}" (${names}) all have policyTypes without ${direction}, so its ${lower} is not restricted at all; only its ${other} is`);
+            continue;
+          }
+          // Policies add up: one rule that admits every peer on every port opens the direction whatever the others deny.
+          const opener = selecting.find((policy) => policy.openRules[direction] !== undefined);
+          if (opener) {
+            report(resource, `NetworkPolicy ${opener.name} has ${lower}[${opener.openRules[direction]}] admitting every peer on every port, and policies add up, so its ${lower} is not restricted at all`);
+          }
         }
       }
     },
@@ -109,6 +115,35 @@ interface NetworkPolicyView {
   selector: Record<string, unknown>;
   /** The directions the policy isolates, after the API server's defaulting of policyTypes. */
   types: ReadonlySet<"Ingress" | "Egress">;
+  /** Per isolated direction, the index of its first rule that admits every peer on every port. */
+  openRules: Partial<Record<"Ingress" | "Egress", number>>;
+}
+
+const WORLD_BLOCKS = new Set(["0.0.0.0/0", "::/0"]);
+
+/**
+ * A rule that admits anything: no peers and no ports (`{}`), or no ports and a peer that is the
+ * whole address space without exceptions. A rule with ports, or with narrower peers, restricts.
+ */
+function admitsEverything(rule: Record<string, unknown>, peersField: "from" | "to"): boolean {
+  if (asArray(rule["ports"]).length > 0) return false;
+  const peers = asArray(rule[peersField]);
+  if (peers.length === 0) return true;
+  return peers.some((peer) => {
+    const block = asRecord(asRecord(peer)?.["ipBlock"]);
+    return block !== undefined && WORLD_BLOCKS.has(asString(block["cidr"]) ?? "") && asArray(block["except"]).length === 0;
+  });
+}
+
+function openRules(spec: Record<string, unknown>, types: ReadonlySet<"Ingress" | "Egress">): NetworkPolicyView["openRules"] {
+  const open: NetworkPolicyView["openRules"] = {};
+  for (const [direction, field, peers] of [["Ingress", "ingress", "from"], ["Egress", "egress", "to"]] as const) {
+    // Rules of a direction the policy does not list are ignored by the API server.
+    if (!types.has(direction)) continue;
+    const index = asArray(spec[field]).findIndex((rule) => admitsEverything(asRecord(rule) ?? {}, peers));
+    if (index >= 0) open[direction] = index;
+  }
+  return open;
 }
 
 /**
@@ -127,12 +162,14 @@ function networkPolicies(resources: readonly JudgedResource[]): NetworkPolicyVie
     .filter((resource) => isKind(resource.type, "NetworkPolicy"))
     .map((resource) => {
       const spec = asRecord(resource.props["spec"]) ?? {};
+      const types = effectivePolicyTypes(spec);
       return {
         name: asString(at(resource.props, "metadata", "name")) ?? resource.name,
         namespace: asString(at(resource.props, "metadata", "namespace")) ?? "default",
         // An empty podSelector selects every pod in the namespace.
         selector: asRecord(spec["podSelector"]) ?? {},
-        types: effectivePolicyTypes(spec),
+        types,
+        openRules: openRules(spec, types),
       };
     });
 }
