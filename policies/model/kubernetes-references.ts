@@ -5,8 +5,9 @@ import { readIfKnown, readKnown } from "./unknown-values";
 /**
  * References between Kubernetes objects of one stack that the API server accepts unresolved and
  * that break only once the objects run: a Service whose selector matches no pod has no endpoints,
- * an Ingress backend naming a missing Service answers 503, and a pod naming a missing service
- * account is never created (its controller retries "serviceaccount not found" forever).
+ * nor has one whose named targetPort is no port name of its pods; an Ingress backend naming a
+ * missing Service, or a port that Service does not have, answers 503; and a pod naming a missing
+ * service account is never created (its controller retries "serviceaccount not found" forever).
  *
  * A reference is only called dangling when every candidate it could resolve to is known: during
  * `pulumi preview` a name or label built from another resource's output is not known yet, and
@@ -30,9 +31,18 @@ export interface DanglingReference<T extends JudgedObject> {
  * not known, so nothing there can be called dangling. `hiddenMakers`: names of Helm releases
  * (and their charts) and custom resources there, whose objects are not in the stack.
  */
+/** A pod template's labels and the names of its containers' ports (undefined: not known during preview). */
+interface IndexedPod {
+  labels: Record<string, string>;
+  portNames: ReadonlySet<string> | undefined;
+}
+
+/** A Service's port names and numbers (undefined: not known during preview). */
+type ServicePorts = { names: ReadonlySet<string>; numbers: ReadonlySet<number> } | undefined;
+
 interface NamespaceIndex {
-  podLabels: Record<string, string>[];
-  services: Set<string>;
+  pods: IndexedPod[];
+  services: Map<string, ServicePorts>;
   serviceAccounts: Set<string>;
   hiddenMakers: string[];
   incomplete: boolean;
@@ -73,13 +83,46 @@ function hiddenMaker(object: JudgedObject): { namespace: string | undefined; nam
   return { namespace: namespaceOf(object.props), names: [knownName(object.props), object.name].flatMap((name) => (name ? [name] : [])) };
 }
 
+function emptyIndex(): NamespaceIndex {
+  return { pods: [], services: new Map(), serviceAccounts: new Set(), hiddenMakers: [], incomplete: false };
+}
+
+/** The names a pod template gives its containers' ports: what a Service's named targetPort resolves against. */
+function podPortNames(object: JudgedObject): ReadonlySet<string> | undefined {
+  const read = readIfKnown(() => {
+    const names = new Set<string>();
+    for (const { container, ephemeral } of podView(object.type, object.props)?.containers ?? []) {
+      if (ephemeral) continue;
+      for (const port of asRecords(container["ports"])) {
+        const name = asString(port["name"]);
+        if (name !== undefined) names.add(name);
+      }
+    }
+    return names;
+  });
+  return read.known ? read.value : undefined;
+}
+
+function servicePorts(props: PropertyRecord): ServicePorts {
+  // An ExternalName Service is a DNS alias: the port an Ingress names is dialled on the far host as given.
+  if (readKnown(() => at(props, "spec", "type")) === "ExternalName") return undefined;
+  const read = readIfKnown(() => {
+    const ports = asRecords(at(props, "spec", "ports"));
+    return {
+      names: new Set(ports.flatMap((port) => (typeof port["name"] === "string" ? [port["name"]] : []))),
+      numbers: new Set(ports.flatMap((port) => (typeof port["port"] === "number" ? [port["port"]] : []))),
+    };
+  });
+  return read.known ? read.value : undefined;
+}
+
 function indexStack(objects: readonly JudgedObject[]): { byNamespace: Map<string, NamespaceIndex>; anywhereIncomplete: boolean } {
   const byNamespace = new Map<string, NamespaceIndex>();
   let anywhereIncomplete = false;
   const entry = (namespace: string): NamespaceIndex => {
     let index = byNamespace.get(namespace);
     if (!index) {
-      index = { podLabels: [], services: new Set(), serviceAccounts: new Set(), hiddenMakers: [], incomplete: false };
+      index = emptyIndex();
       byNamespace.set(namespace, index);
     }
     return index;
@@ -103,10 +146,11 @@ function indexStack(objects: readonly JudgedObject[]): { byNamespace: Map<string
     if (isKind(object.type, "Service", "ServiceAccount")) {
       const name = knownName(object.props);
       if (name === undefined) index.incomplete = true;
-      else (isKind(object.type, "Service") ? index.services : index.serviceAccounts).add(name);
+      else if (isKind(object.type, "Service")) index.services.set(name, servicePorts(object.props));
+      else index.serviceAccounts.add(name);
       continue;
     }
-    if (pod.known && pod.value !== undefined) index.podLabels.push(pod.value);
+    if (pod.known && pod.value !== undefined) index.pods.push({ labels: pod.value, portNames: podPortNames(object) });
     else index.incomplete = true;
   }
   return { byNamespace, anywhereIncomplete };
@@ -135,14 +179,22 @@ function serviceSelector(props: PropertyRecord): Record<string, string> | undefi
   return Object.keys(labels).length > 0 ? labels : undefined;
 }
 
-/** The Service names an Ingress's backends use (networking.k8s.io/v1 and the old extensions form), with where each is. */
-function ingressBackends(props: PropertyRecord): { path: string; service: string }[] {
-  const found: { path: string; service: string }[] = [];
+interface IngressBackend {
+  path: string;
+  service: string;
+  /** The Service port it names, by name or number; undefined when not given or not known. */
+  port: string | number | undefined;
+}
+
+/** The Service names and ports an Ingress's backends use (networking.k8s.io/v1 and the old extensions form), with where each is. */
+function ingressBackends(props: PropertyRecord): IngressBackend[] {
+  const found: IngressBackend[] = [];
   const take = (backend: unknown, path: string) => {
     const record = asRecord(backend);
     if (!record) return;
     const service = asString(readKnown(() => at(record, "service", "name"))) ?? asString(readKnown(() => record["serviceName"]));
-    if (service !== undefined) found.push({ path, service });
+    const port = readKnown(() => at(record, "service", "port", "name") ?? at(record, "service", "port", "number") ?? record["servicePort"]);
+    if (service !== undefined) found.push({ path, service, port: typeof port === "string" || typeof port === "number" ? port : undefined });
   };
   const spec = asRecord(readKnown(() => props["spec"])) ?? {};
   take(readKnown(() => spec["defaultBackend"]), "spec.defaultBackend");
@@ -153,6 +205,13 @@ function ingressBackends(props: PropertyRecord): { path: string; service: string
     });
   });
   return found;
+}
+
+/** A Service's ports whose targetPort is a name, with their index (known values only). */
+function namedTargetPorts(props: PropertyRecord): { index: number; targetPort: string }[] {
+  return (readKnown(() => asRecords(at(props, "spec", "ports")).map((port) => port["targetPort"])) ?? []).flatMap((targetPort, index) =>
+    typeof targetPort === "string" && !/^\d+$/.test(targetPort) ? [{ index, targetPort }] : [],
+  );
 }
 
 function describeLabels(labels: Record<string, string>): string {
@@ -169,21 +228,41 @@ export function danglingReferences<T extends JudgedObject>(objects: readonly T[]
   for (const object of objects) {
     const namespace = namespaceOf(object.props);
     if (namespace === undefined) continue;
-    const index = byNamespace.get(namespace) ?? { podLabels: [], services: new Set<string>(), serviceAccounts: new Set<string>(), hiddenMakers: [], incomplete: false };
+    const index = byNamespace.get(namespace) ?? emptyIndex();
     if (index.incomplete) continue;
     if (isKind(object.type, "Service")) {
       const selector = serviceSelector(object.props);
       if (!selector || couldBeHidden(index, Object.values(selector))) continue;
-      if (!index.podLabels.some((labels) => Object.entries(selector).every(([key, value]) => labels[key] === value))) {
+      const selected = index.pods.filter((pod) => Object.entries(selector).every(([key, value]) => pod.labels[key] === value));
+      if (selected.length === 0) {
         found.push({
           resource: object,
           message: `spec.selector (${describeLabels(selector)}) matches no pod template in namespace "${namespace}": the Service has no endpoints`,
         });
+        continue;
+      }
+      for (const { index: portIndex, targetPort } of namedTargetPorts(object.props)) {
+        // A number reaches whatever listens there; a name must be a port name of the pods selected.
+        if (selected.some((pod) => pod.portNames === undefined || pod.portNames.has(targetPort))) continue;
+        found.push({
+          resource: object,
+          message: `spec.ports[${portIndex}].targetPort "${targetPort}" names no container port of the pods its selector matches: the Service has no endpoints on that port`,
+        });
       }
     } else if (isKind(object.type, "Ingress")) {
       for (const backend of ingressBackends(object.props)) {
-        if (index.services.has(backend.service) || couldBeHidden(index, [backend.service])) continue;
-        found.push({ resource: object, message: `${backend.path} names Service "${backend.service}", which is not in namespace "${namespace}": requests to it get 503` });
+        if (couldBeHidden(index, [backend.service])) continue;
+        if (!index.services.has(backend.service)) {
+          found.push({ resource: object, message: `${backend.path} names Service "${backend.service}", which is not in namespace "${namespace}": requests to it get 503` });
+          continue;
+        }
+        const ports = index.services.get(backend.service);
+        if (ports === undefined || backend.port === undefined) continue;
+        if (typeof backend.port === "string" ? ports.names.has(backend.port) : ports.numbers.has(backend.port)) continue;
+        found.push({
+          resource: object,
+          message: `${backend.path} names port ${JSON.stringify(backend.port)} of Service "${backend.service}", which has no such port: requests to it get 503`,
+        });
       }
     } else {
       const pod = readKnown(() => podView(object.type, object.props));

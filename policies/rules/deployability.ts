@@ -57,7 +57,8 @@ function cpusAsRead(text: string): string | undefined {
 export const deployabilityPolicies: FundamentPolicy[] = [
   defineStackPolicy({
     name: "k8s-references-resolve",
-    description: "A Service's selector must match a pod template, an Ingress backend must name a Service, and a pod's service account must exist, in the same namespace of the stack.",
+    description:
+      "A Service's selector must match a pod template (and a named targetPort a port name of those pods), an Ingress backend must name a Service and one of its ports, and a pod's service account must exist, in the same namespace of the stack.",
     concern: "deployability",
     severity: "medium",
     enforcement: { dev: "advisory", prod: "mandatory" },

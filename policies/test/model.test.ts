@@ -323,6 +323,22 @@ describe("references between Kubernetes objects of one stack", () => {
     ).toEqual(['typo: spec.selector (app=apl) matches no pod template in namespace "platform": the Service has no endpoints']);
   });
 
+  it("a named targetPort resolves against any selected pod's ports, and not while they are unknown in a preview", () => {
+    const withPorts = (name: string, labels: Record<string, string>, ports: unknown): JudgedObject => ({
+      type: "kubernetes:apps/v1:Deployment",
+      name,
+      props: { metadata: { name, namespace: NS }, spec: { template: { metadata: { labels }, spec: { containers: [{ name: "app", ports }] } } } },
+    });
+    const named = (targetPort: string): JudgedObject => ({ ...service("api", { app: "api" }), props: { metadata: { name: "api", namespace: NS }, spec: { selector: { app: "api" }, ports: [{ port: 80, targetPort }] } } });
+    const api = withPorts("api", { app: "api" }, [{ name: "http", containerPort: 8080 }]);
+    const canary = withPorts("api-canary", { app: "api", track: "canary" }, [{ name: "grpc", containerPort: 9090 }]);
+    expect(messages([api, canary, named("http")])).toEqual([]);
+    expect(messages([api, canary, named("grpc")])).toEqual([]);
+    expect(messages([api, canary, named("htp")])).toEqual(['api: spec.ports[0].targetPort "htp" names no container port of the pods its selector matches: the Service has no endpoints on that port']);
+    const pending = { ...api, props: unknownCheckingProxy({ metadata: { name: "api", namespace: NS }, spec: { template: { metadata: { labels: { app: "api" } }, spec: { containers: [{ name: "app", ports: unknownStringValue }] } } } }) };
+    expect(messages([pending, named("htp")])).toEqual([]);
+  });
+
   it("a Helm release elsewhere does not excuse this namespace", () => {
     const release: JudgedObject = { type: "kubernetes:helm.sh/v3:Release", name: "auth", props: { name: "keycloak", chart: "keycloak", namespace: "kube-system" } };
     expect(messages([release, deployment("api", { app: "api" }), service("keycloak", { app: "keycloak" })])).toHaveLength(1);
