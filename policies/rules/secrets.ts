@@ -2,7 +2,7 @@ import { defineResourcePolicy, type FundamentPolicy } from "../policy-definition
 import { asRecord, asString, asStrings, at, isLiteralValue, stringLeaves } from "../model/property-values";
 import { hasPasswordInUrl, isCredentialName, privateKeyFormat } from "../model/credential-names";
 import { DOCKER_CONTAINER, dockerContainerView } from "../model/docker-container";
-import { K8S_CONFIG_MAP, K8S_SECRET, POD_CONTROLLER_TYPES, POD_SPEC_SHAPE } from "../model/kubernetes-objects";
+import { isKind, K8S_CONFIG_MAP, POD_CONTROLLER_TYPES, POD_SPEC_SHAPE } from "../model/kubernetes-objects";
 import { containerProcesses, where, type ContainerProcess } from "../model/container-processes";
 import { readKnown } from "../model/unknown-values";
 import { cloudCredentialContent, cloudCredentialFileName, type CloudCredential } from "../model/cloud-credentials";
@@ -139,9 +139,9 @@ export const secretPolicies: FundamentPolicy[] = [
     remediation: "Generate the key with @pulumi/tls, keep it a Pulumi secret and deliver it as a Kubernetes Secret or a secret upload.",
     types: "any",
     validate: (resource, report) => {
-      // Kubernetes Secrets and tls:* resources hold keys by design; Docker uploads are the
-      // sanctioned file route (their content is a Pulumi secret, which the engine hands over in plain).
-      if (resource.type === K8S_SECRET || resource.type.startsWith("tls:")) return;
+      // Docker uploads are the sanctioned file route (their content is a Pulumi secret, which the
+      // engine hands over in plain); the resources below hold keys by design.
+      if (holdsKeysByDesign(resource.type, resource.props)) return;
       for (const leaf of stringLeaves(resource.props, readKnown)) {
         if (resource.type === DOCKER_CONTAINER && leaf.path.startsWith("uploads")) continue;
         const format = privateKeyFormat(leaf.value);
@@ -202,6 +202,17 @@ export const secretPolicies: FundamentPolicy[] = [
     },
   }),
 ];
+
+/**
+ * Where a private key belongs: a Kubernetes Secret (or its patch), the tls provider's resources,
+ * a provider's own configuration (a kubeconfig's client key), AWS Secrets Manager, an SSM
+ * SecureString, and the certificate imports of ACM and IAM, which take the key by design.
+ */
+function holdsKeysByDesign(type: string, props: Record<string, unknown>): boolean {
+  if (isKind(type, "Secret", "SecretPatch", "SecretList") || type.startsWith("tls:") || type.startsWith("pulumi:providers:")) return true;
+  if (type === "aws:ssm/parameter:Parameter") return asString(readKnown(() => props["type"])) === "SecureString";
+  return ["aws:secretsmanager/secretVersion:SecretVersion", "aws:acm/certificate:Certificate", "aws:iam/serverCertificate:ServerCertificate"].includes(type);
+}
 
 function describeCredential(found: CloudCredential): string {
   return `${found.what} (${found.cloud})`;
