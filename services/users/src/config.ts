@@ -32,9 +32,10 @@ export const usersEnv = {
   AMQP_CA: env.optional(env.secretFile({ description: "the CA an amqps:// broker is verified against (PEM)" })),
 
   JWT_SIGNING_KEY: env.secretFile({ description: "PEM (PKCS#8) Ed25519 private key that signs access tokens" }),
-  JWT_PREVIOUS_PUBLIC_KEYS: env.optional(env.secretFile({ description: "PEM public keys of retired signing keys, still accepted and published" })),
+  // Public keys, so plain files (an empty one accepts nothing more) or inline values both do.
+  JWT_PREVIOUS_PUBLIC_KEYS: env.optional(env.string({ description: "PEM public keys of retired signing keys, still accepted and published" })),
   JWT_NEXT_PUBLIC_KEYS: env.optional(
-    env.secretFile({ description: "PEM public keys of the keys the next rotation signs with, accepted and published ahead so every verifier holds one before it signs" }),
+    env.string({ description: "PEM public keys of the keys the next rotation signs with, accepted and published ahead so every verifier holds one before it signs" }),
   ),
   JWT_KEYS_RELOAD_SECONDS: env.integer({
     default: 60,

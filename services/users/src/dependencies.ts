@@ -1,9 +1,22 @@
-import { createLogger, createPgPool, createRedis, effectiveSessionTimeouts, EnvError, listenConnection, startTracing, type Logger } from "@fundament/kit";
+import { createLogger, createPgPool, createRedis, effectiveSessionTimeouts, EnvError, listenConnection, startTracing, type EnvSource, type Logger } from "@fundament/kit";
 import { Messaging, type AmqpEndpoint } from "@fundament/kit/messaging";
 import type { UsersDeps, UsersSettings } from "./app";
-import type { UsersConfig } from "./config";
+import { loadUsersConfig, type UsersConfig } from "./config";
 import { ACCOUNT_FEED_APPLICATION, PostgresAccountFeed } from "./domain/account-feed";
-import { loadTokenKeys } from "./domain/token-keys";
+import { loadTokenKeys, type TokenKeys } from "./domain/token-keys";
+
+/** The signing key and the public keys also accepted, as the key files hold them. */
+export function tokenKeysOf(config: UsersConfig): Promise<TokenKeys> {
+  return loadTokenKeys(config.JWT_SIGNING_KEY, config.JWT_PREVIOUS_PUBLIC_KEYS ?? "", config.JWT_NEXT_PUBLIC_KEYS ?? "");
+}
+
+/**
+ * Reads the key files again every `everyMs` (0: never), through the same environment as at
+ * start: mounted secrets change in place on a rotation or retirement, the variables do not.
+ */
+export function keyFileReload(source: EnvSource, everyMs: number): NonNullable<UsersDeps["keyReload"]> {
+  return { everyMs, load: () => tokenKeysOf(loadUsersConfig(source)) };
+}
 
 export function settingsFrom(config: UsersConfig): UsersSettings {
   return {
@@ -116,7 +129,7 @@ export async function connectDependencies(
     logger,
     ...(tracing ? { tracer: tracing.tracer } : {}),
   });
-  const keys = await loadTokenKeys(config.JWT_SIGNING_KEY, config.JWT_PREVIOUS_PUBLIC_KEYS ?? "", config.JWT_NEXT_PUBLIC_KEYS ?? "");
+  const keys = await tokenKeysOf(config);
   const deps: UsersDeps = { logger, pool, redis, messaging, accountFeed, keys, settings: settingsFrom(config) };
   if (config.BOOTSTRAP_ADMIN_EMAIL !== undefined && config.BOOTSTRAP_ADMIN_PASSWORD !== undefined) {
     deps.bootstrapAdmin = { email: config.BOOTSTRAP_ADMIN_EMAIL, password: config.BOOTSTRAP_ADMIN_PASSWORD };

@@ -2,20 +2,12 @@
 import { exitOnStartupError, serveUntilSignalled } from "@fundament/kit";
 import { buildApp } from "./app";
 import { loadUsersConfig } from "./config";
-import { connectDependencies } from "./dependencies";
-import { loadTokenKeys } from "./domain/token-keys";
+import { connectDependencies, keyFileReload } from "./dependencies";
 
 async function main(): Promise<void> {
   const config = loadUsersConfig(process.env);
   const deps = await connectDependencies(config);
-  deps.keyReload = {
-    everyMs: config.JWT_KEYS_RELOAD_SECONDS * 1000,
-    // The same files as at start (mounted secrets are updated in place on a rotation).
-    load: async () => {
-      const fresh = loadUsersConfig(process.env);
-      return loadTokenKeys(fresh.JWT_SIGNING_KEY, fresh.JWT_PREVIOUS_PUBLIC_KEYS ?? "", fresh.JWT_NEXT_PUBLIC_KEYS ?? "");
-    },
-  };
+  deps.keyReload = keyFileReload(process.env, config.JWT_KEYS_RELOAD_SECONDS * 1000);
   const app = await buildApp(deps);
   await serveUntilSignalled(app, "users", config, deps.logger);
 }
