@@ -66,6 +66,43 @@ function dockerImages(view: DockerContainerView): (string | undefined)[] {
   return [view.labels.get("fundament.image"), imageReferenceOf(view.image, view.workload)];
 }
 
+/**
+ * Volume kinds that hold only what the API server or a claim hands the pod (the restricted Pod
+ * Security Standard's list). hostPath is judged by no-host-path-volume, which knows hostReaders;
+ * an image volume mounts an OCI artifact read-only, as the kubelet pulls it for any container.
+ */
+const ALLOWED_VOLUME_KINDS: ReadonlySet<string> = new Set(["configMap", "secret", "projected", "downwardAPI", "emptyDir", "persistentVolumeClaim", "ephemeral", "csi", "image", "hostPath"]);
+
+/** The SELinux types the baseline Pod Security Standard allows: the ones container runtimes confine processes with. */
+const CONTAINER_SELINUX_TYPES: ReadonlySet<string> = new Set(["container_t", "container_init_t", "container_kvm_t", "container_engine_t"]);
+
+/** What is wrong with a pod's or container's seLinuxOptions; a level (the MCS categories) only narrows access. */
+function seLinuxProblems(options: PropertyRecord | undefined): string[] {
+  if (!options) return [];
+  const problems: string[] = [];
+  const type = asString(options["type"]);
+  if (type !== undefined && type !== "" && !CONTAINER_SELINUX_TYPES.has(type)) problems.push(`type is ${type}, not a container type`);
+  for (const field of ["user", "role"]) {
+    const value = asString(options[field]);
+    if (value !== undefined && value !== "") problems.push(`${field} is set (${value})`);
+  }
+  return problems;
+}
+
+/** What is wrong with one of Docker's security options, when it is an SELinux `label` option. */
+function dockerLabelProblem(option: string): string | undefined {
+  // Docker takes "label=<key>:<value>", the older "label:<key>:<value>", and "label=disable".
+  const match = /^label[:=](.*)$/i.exec(option.trim());
+  if (!match) return undefined;
+  const body = (match[1] ?? "").trim();
+  if (/^disable$/i.test(body)) return "the container runs without SELinux confinement";
+  const [key = "", ...rest] = body.split(":");
+  const value = rest.join(":");
+  if (key === "type" && !CONTAINER_SELINUX_TYPES.has(value)) return `type ${value} is not a container type`;
+  if (key === "user" || key === "role") return `a custom SELinux ${key}`;
+  return undefined;
+}
+
 function isRootUser(user: string): boolean {
   const name = user.split(":")[0] ?? "";
   return name === "root" || name === "0";
@@ -417,6 +454,28 @@ export const hardeningPolicies: FundamentPolicy[] = [
       ),
   }),
   defineResourcePolicy({
+    name: "k8s-restricted-volume-types",
+    description: "Pod volumes must be of the kinds the restricted Pod Security Standard allows (configMap, secret, projected, downwardAPI, emptyDir, persistentVolumeClaim, ephemeral, csi, image); hostPath has its own rule.",
+    concern: "container-hardening",
+    // High: a gitRepo volume runs git on the node as root with the pod's repository (CVE-2024-10220),
+    // flexVolume runs a driver binary on the node, and nfs, iscsi, rbd, cephfs and the other
+    // in-tree kinds mount storage straight from the pod spec, past the PersistentVolume's access
+    // control and with its credentials inline.
+    severity: "high",
+    enforcement: "mandatory",
+    remediation: "Mount storage through a PersistentVolumeClaim (its PersistentVolume or StorageClass names the backend); clone a repository in an init container into an emptyDir instead of a gitRepo volume.",
+    types: POD_CONTROLLER_TYPES,
+    alsoJudges: POD_SPEC_SHAPE,
+    validate: (resource, report) => {
+      const pod = podView(resource.type, resource.props);
+      asRecords(pod?.spec["volumes"]).forEach((volume, index) => {
+        const kinds = Object.keys(volume).filter((key) => key !== "name" && volume[key] !== undefined && volume[key] !== null);
+        const refused = kinds.filter((kind) => !ALLOWED_VOLUME_KINDS.has(kind));
+        if (refused.length > 0) report(`volumes[${index}] "${asString(volume["name"]) ?? "?"}": volume kind ${refused.join(" and ")} is not one the restricted Pod Security Standard allows`);
+      });
+    },
+  }),
+  defineResourcePolicy({
     name: "no-unmasked-proc-mount",
     description: "Containers must keep the default masked /proc (procMount Default).",
     concern: "container-hardening",
@@ -480,6 +539,34 @@ export const hardeningPolicies: FundamentPolicy[] = [
             if (profile === "Unconfined") report(`${container.label}: securityContext.appArmorProfile.type is Unconfined`);
             else if (profile === undefined && annotation === "unconfined") report(`${container.label}: the pod annotation container.apparmor.security.beta.kubernetes.io/${name} is unconfined`);
             else if (profile === undefined && annotation === undefined && podProfile === "Unconfined") report(`${container.label}: the pod's securityContext.appArmorProfile.type is Unconfined and the container does not override it`);
+          }
+        },
+      ),
+  }),
+  defineResourcePolicy({
+    name: "no-selinux-override",
+    description: "Containers must keep the runtime's SELinux confinement: no label disabled, no custom SELinux user or role, and only the container types (container_t, container_init_t, container_kvm_t, container_engine_t).",
+    concern: "container-hardening",
+    // High, as the baseline Pod Security Standard has it: spc_t ("super privileged container") or a
+    // disabled label lets the process touch every host file SELinux would have kept from it.
+    severity: "high",
+    enforcement: "mandatory",
+    remediation: 'Docker: remove "label=disable" and "label=user:", "label=role:" or a "label=type:" other than a container type from securityOpts. Kubernetes: remove seLinuxOptions.user and .role and set .type only to container_t, container_init_t, container_kvm_t or container_engine_t (a level such as s0:c123,c456 is fine).',
+    types: CONTAINER_TYPES,
+    alsoJudges: POD_SPEC_SHAPE,
+    validate: (resource, report) =>
+      byTarget(
+        resource,
+        (view) => {
+          for (const option of view.securityOpts) {
+            const problem = dockerLabelProblem(option);
+            if (problem !== undefined) report(`securityOpts has "${option}": ${problem}`);
+          }
+        },
+        (pod) => {
+          seLinuxProblems(asRecord(at(pod.spec, "securityContext", "seLinuxOptions"))).forEach((problem) => report(`securityContext.seLinuxOptions: ${problem}`));
+          for (const container of pod.containers) {
+            seLinuxProblems(asRecord(securityContext(container)["seLinuxOptions"])).forEach((problem) => report(`${container.label}: securityContext.seLinuxOptions: ${problem}`));
           }
         },
       ),

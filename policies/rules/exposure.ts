@@ -2,13 +2,19 @@ import { defineResourcePolicy, type FundamentPolicy } from "../policy-definition
 import { asBoolean, asNumber, asRecord, asRecords, asString, asStrings, at } from "../model/property-values";
 import { DATA_SERVICE_PORTS, asWorkloadRole } from "../model/data-services";
 import { DOCKER_CONTAINER, dockerContainerView } from "../model/docker-container";
-import { K8S_SERVICE, POD_CONTROLLER_TYPES, POD_SPEC_SHAPE, podView, stringMap } from "../model/kubernetes-objects";
+import { isKind, K8S_SERVICE, POD_CONTROLLER_TYPES, POD_SPEC_SHAPE, podView, stringMap } from "../model/kubernetes-objects";
 
 function isLoopback(ip: string | undefined): boolean {
   return ip !== undefined && (ip === "::1" || ip === "localhost" || /^127\.\d+\.\d+\.\d+$/.test(ip));
 }
 
 const WORLD_CIDRS = new Set(["0.0.0.0/0", "::/0"]);
+
+/** Services and their patches under any API version: a patch sets the addresses as surely as the object. */
+const SERVICE_SHAPE = {
+  description: "Services and ServicePatches under any API version",
+  matches: (type: string): boolean => isKind(type, "Service", "ServicePatch"),
+};
 
 /** Plain HTTP and HTTPS are what a public load balancer is for. */
 function isPublicWebRange(from: number | undefined, to: number | undefined, protocol: string | undefined): boolean {
@@ -63,6 +69,22 @@ export const exposurePolicies: FundamentPolicy[] = [
         const what = dataRole ? "a data workload (fundament.io/role=data)" : `data-service port ${dataPorts.join(", ")}`;
         report(`spec.type ${serviceType} exposes ${what} outside the cluster`);
       }
+    },
+  }),
+  defineResourcePolicy({
+    name: "k8s-no-service-external-ips",
+    description: "Services must not list externalIPs: kube-proxy then captures traffic for those addresses on every node (CVE-2020-8554).",
+    concern: "exposure",
+    // High: whoever may create a Service in any namespace can claim any address this way,
+    // including another service's or an outside one's, and read or answer its traffic.
+    severity: "high",
+    enforcement: "mandatory",
+    remediation: "Remove spec.externalIPs; expose the workload through the gateway (or a LoadBalancer Service the cloud assigns an address to).",
+    types: [K8S_SERVICE],
+    alsoJudges: SERVICE_SHAPE,
+    validate: (resource, report) => {
+      const addresses = asStrings(at(resource.props, "spec", "externalIPs"));
+      if (addresses.length > 0) report(`spec.externalIPs lists ${addresses.join(", ")}: every node's kube-proxy intercepts traffic to ${addresses.length === 1 ? "it" : "them"} for this Service`);
     },
   }),
   defineResourcePolicy({
