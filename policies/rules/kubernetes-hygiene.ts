@@ -26,6 +26,23 @@ import {
 } from "../model/kubernetes-objects";
 
 /** A bare Pod with restartPolicy Never or OnFailure is a one-shot task, not a server. */
+const PROBES = ["livenessProbe", "readinessProbe", "startupProbe"] as const;
+const HOOKS = ["postStart", "preStop"] as const;
+
+/** The probes' and lifecycle hooks' ports given by name (a number reaches whatever listens there). */
+function namedProbePorts(container: PropertyRecord): { where: string; port: string }[] {
+  const handlers = [
+    ...PROBES.map((probe) => ({ where: probe, handler: asRecord(container[probe]) })),
+    ...HOOKS.map((hook) => ({ where: `lifecycle.${hook}`, handler: asRecord(at(container, "lifecycle", hook)) })),
+  ];
+  return handlers.flatMap(({ where, handler }) =>
+    (["httpGet", "tcpSocket"] as const).flatMap((action) => {
+      const port = at(handler, action, "port");
+      return typeof port === "string" && !/^\d+$/.test(port) ? [{ where: `${where}.${action}.port`, port }] : [];
+    }),
+  );
+}
+
 function runsToCompletion(type: string, pod: PodView): boolean {
   const restartPolicy = asString(pod.spec["restartPolicy"]);
   return type === K8S_POD && restartPolicy !== undefined && restartPolicy !== "Always";
@@ -155,6 +172,26 @@ export const kubernetesPolicies: FundamentPolicy[] = [
         const liveness = asRecord(container["livenessProbe"]);
         if (readiness && liveness && isDeepStrictEqual(readiness, liveness)) {
           report(`${label}: readinessProbe and livenessProbe are identical`);
+        }
+      }
+    },
+  }),
+  defineResourcePolicy({
+    name: "k8s-probe-ports-resolve",
+    description: "A probe or lifecycle hook that names its port must name a port of its own container: the kubelet resolves the name there only, and a probe that cannot be resolved fails.",
+    concern: "kubernetes-hygiene",
+    // High: the API server accepts the name, then a readiness probe never passes (the rollout
+    // hangs and the Service has no endpoints) and a liveness probe restarts the container forever.
+    severity: "high",
+    enforcement: "mandatory",
+    remediation: "Name the port in the container's ports (name: http, containerPort: 8080) or give the probe the number.",
+    types: POD_CONTROLLER_TYPES,
+    alsoJudges: POD_SPEC_SHAPE,
+    validate: (resource, report) => {
+      for (const { container, label } of podView(resource.type, resource.props)?.containers ?? []) {
+        const names = new Set(asRecords(container["ports"]).flatMap((port) => asString(port["name"]) ?? []));
+        for (const { where, port } of namedProbePorts(container)) {
+          if (!names.has(port)) report(`${label}: ${where} names port "${port}", which is not one of the container's ports${names.size > 0 ? ` (${[...names].join(", ")})` : ""}`);
         }
       }
     },
