@@ -1,8 +1,8 @@
 import { defineResourcePolicy, type FundamentPolicy } from "../policy-definition";
-import { asRecord, asString, asStrings, at, isLiteralValue, stringLeaves } from "../model/property-values";
+import { asRecord, asRecords, asString, asStrings, at, isLiteralValue, stringLeaves } from "../model/property-values";
 import { hasPasswordInUrl, isCredentialName, privateKeyFormat } from "../model/credential-names";
 import { DOCKER_CONTAINER, dockerContainerView } from "../model/docker-container";
-import { isKind, K8S_CONFIG_MAP, POD_CONTROLLER_TYPES, POD_SPEC_SHAPE } from "../model/kubernetes-objects";
+import { isKind, K8S_CONFIG_MAP, POD_CONTROLLER_TYPES, POD_SPEC_SHAPE, podView } from "../model/kubernetes-objects";
 import { containerProcesses, where, type ContainerProcess } from "../model/container-processes";
 import { readKnown } from "../model/unknown-values";
 import { cloudCredentialContent, cloudCredentialFileName, type CloudCredential } from "../model/cloud-credentials";
@@ -85,11 +85,37 @@ export const secretPolicies: FundamentPolicy[] = [
     concern: "secrets",
     severity: "critical",
     enforcement: "mandatory",
-    remediation: "Put the credential in a Secret and mount it as a file (or, where the image cannot read files, use env.valueFrom.secretKeyRef).",
+    remediation: "Put the credential in a Secret and mount it as a file (an image that reads only its environment takes env.valueFrom.secretKeyRef, with an exemption of k8s-secrets-as-files).",
     types: POD_CONTROLLER_TYPES,
     alsoJudges: POD_SPEC_SHAPE,
     validate: (resource, report) => {
       for (const process of containerProcesses(resource.type, resource.props)) envFindings(process, "env").forEach(report);
+    },
+  }),
+  defineResourcePolicy({
+    name: "k8s-secrets-as-files",
+    description: "Kubernetes Secrets reach containers as mounted files, not as environment variables (env secretKeyRef, envFrom secretRef).",
+    concern: "secrets",
+    // Medium: the value is not in the manifest, but a variable is inherited by every child
+    // process, readable in /proc/<pid>/environ, copied into crash reports and debug dumps, and
+    // never updated when the Secret rotates; a mounted file is none of these.
+    severity: "medium",
+    enforcement: { dev: "advisory", prod: "mandatory" },
+    remediation: "Mount the Secret as a volume (defaultMode 0400) and point the image's *_FILE variable at the file; an image that reads only its environment gets an exemption of this rule that names it and why.",
+    types: POD_CONTROLLER_TYPES,
+    alsoJudges: POD_SPEC_SHAPE,
+    validate: (resource, report) => {
+      for (const { container, label } of podView(resource.type, resource.props)?.containers ?? []) {
+        asRecords(container["env"]).forEach((entry, index) => {
+          const reference = asRecord(at(entry, "valueFrom", "secretKeyRef"));
+          if (!reference) return;
+          report(`${label}: env[${index}] ${asString(entry["name"]) ?? "?"} takes key "${asString(reference["key"]) ?? "?"}" of Secret "${asString(reference["name"]) ?? "?"}" as an environment variable`);
+        });
+        asRecords(container["envFrom"]).forEach((source, index) => {
+          const reference = asRecord(source["secretRef"]);
+          if (reference) report(`${label}: envFrom[${index}] loads every key of Secret "${asString(reference["name"]) ?? "?"}" as environment variables`);
+        });
+      }
     },
   }),
   defineResourcePolicy({
