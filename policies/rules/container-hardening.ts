@@ -593,6 +593,28 @@ export const hardeningPolicies: FundamentPolicy[] = [
     },
   }),
   defineResourcePolicy({
+    name: "docker-log-rotation",
+    description: "Docker containers must rotate their logs: json-file (the daemon's usual default) keeps every line until the disk is full.",
+    concern: "container-hardening",
+    // Medium: one chatty or crash-looping container fills /var/lib/docker, and then every
+    // container on the host fails, the databases first.
+    severity: "medium",
+    enforcement: "mandatory",
+    remediation: 'Set logDriver "json-file" with logOpts max-size (e.g. "10m") and max-file (e.g. "5"), or logDriver "local" (it rotates by itself), or a driver that ships the logs off the host (journald, fluentd, awslogs).',
+    types: [DOCKER_CONTAINER],
+    validate: (resource, report) => {
+      const driver = asString(readKnown(() => resource.props["logDriver"]));
+      const options = asRecord(readKnown(() => resource.props["logOpts"])) ?? {};
+      if (driver === undefined || driver === "") {
+        report('logDriver is not set: the daemon\'s default (json-file unless its daemon.json says otherwise) keeps the logs without limit');
+        return;
+      }
+      if (driver !== "json-file") return;
+      const maxSize = asString(options["max-size"]);
+      if (maxSize === undefined || maxSize === "" || maxSize === "-1") report(`logDriver is json-file without logOpts max-size${maxSize === "-1" ? " (-1 is unlimited)" : ""}: the log grows until the disk is full`);
+    },
+  }),
+  defineResourcePolicy({
     name: "docker-memory-limit",
     description: "Docker containers must have a memory limit, so one runaway process cannot take the host down.",
     concern: "container-hardening",
