@@ -10,6 +10,17 @@ function isLoopback(ip: string | undefined): boolean {
 
 const WORLD_CIDRS = new Set(["0.0.0.0/0", "::/0"]);
 
+const K8S_INGRESS = "kubernetes:networking.k8s.io/v1:Ingress";
+
+/** Ingresses under any API version (extensions/v1beta1 from old charts) and their patches. */
+const INGRESS_SHAPE = {
+  description: "Ingresses and IngressPatches under any API version",
+  matches: (type: string): boolean => isKind(type, "Ingress", "IngressPatch"),
+};
+
+/** ingress-nginx's snippet annotations (configuration, server, location, auth, stream, modsecurity) and NGINX Inc.'s. */
+const SNIPPET_ANNOTATION = /^(nginx\.ingress\.kubernetes\.io\/[a-z-]*-snippet|nginx\.org\/[a-z-]*-snippets?)$/;
+
 /** Services and their patches under any API version: a patch sets the addresses as surely as the object. */
 const SERVICE_SHAPE = {
   description: "Services and ServicePatches under any API version",
@@ -85,6 +96,23 @@ export const exposurePolicies: FundamentPolicy[] = [
     validate: (resource, report) => {
       const addresses = asStrings(at(resource.props, "spec", "externalIPs"));
       if (addresses.length > 0) report(`spec.externalIPs lists ${addresses.join(", ")}: every node's kube-proxy intercepts traffic to ${addresses.length === 1 ? "it" : "them"} for this Service`);
+    },
+  }),
+  defineResourcePolicy({
+    name: "k8s-no-ingress-snippets",
+    description: "Ingresses must not carry NGINX configuration snippets (nginx.ingress.kubernetes.io/*-snippet, nginx.org/*-snippets): whoever may write an Ingress then runs configuration inside the controller (CVE-2021-25742).",
+    concern: "exposure",
+    // High: a snippet runs with the ingress controller's rights, which read every TLS Secret in
+    // the cluster, and can proxy any path to any address.
+    severity: "high",
+    enforcement: "mandatory",
+    remediation: "Express the behaviour with the controller's dedicated annotations (or a Traefik Middleware on this platform's gateway); keep allow-snippet-annotations off in the controller's ConfigMap.",
+    types: [K8S_INGRESS],
+    alsoJudges: INGRESS_SHAPE,
+    validate: (resource, report) => {
+      for (const [key, value] of Object.entries(stringMap(at(resource.props, "metadata", "annotations")))) {
+        if (SNIPPET_ANNOTATION.test(key) && value.trim() !== "") report(`metadata.annotations["${key}"] injects NGINX configuration into the ingress controller`);
+      }
     },
   }),
   defineResourcePolicy({
