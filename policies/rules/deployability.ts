@@ -1,7 +1,7 @@
 import { defineResourcePolicy, defineStackPolicy, type FundamentPolicy } from "../policy-definition";
 import { asBoolean, asRecord, asRecords, asString, asStrings, SECRET_PLACEHOLDER } from "../model/property-values";
 import { DOCKER_CONTAINER, dockerContainerView } from "../model/docker-container";
-import { carriesPodSpec, podView } from "../model/kubernetes-objects";
+import { carriesPodSpec, POD_CONTROLLER_TYPES, POD_SPEC_SHAPE, podView } from "../model/kubernetes-objects";
 import { factsForImage } from "../model/image-programs";
 import { readKnown } from "../model/unknown-values";
 import { danglingReferences } from "../model/kubernetes-references";
@@ -12,6 +12,18 @@ const DOCKER_IMAGE = "docker:index/image:Image";
  * What a real engine and the real providers do that the mock engine does not: rules a user's
  * change could break and only the first real `pulumi up` would show.
  */
+
+/** Names given two different values, each once, in order of the second value; a repeat of the same value changes nothing. */
+function conflictingNames(entries: readonly { name: string; value: string }[]): string[] {
+  const first = new Map<string, string>();
+  const conflicting = new Set<string>();
+  for (const { name, value } of entries) {
+    const earlier = first.get(name);
+    if (earlier === undefined) first.set(name, value);
+    else if (earlier !== value) conflicting.add(name);
+  }
+  return [...conflicting];
+}
 
 /** The program a healthcheck test runs first: argv[0] for CMD; the shell and the command's first word for CMD-SHELL. */
 function healthcheckPrograms(tests: string[]): string[] {
@@ -65,6 +77,31 @@ export const deployabilityPolicies: FundamentPolicy[] = [
     remediation: "Make the selector equal to labels the pod template carries, name the Service or ServiceAccount as the stack creates it, or exempt the object when what it refers to is made outside the stack.",
     validate: (resources, report) => {
       for (const dangling of danglingReferences(resources)) report(dangling.resource, dangling.message);
+    },
+  }),
+  defineResourcePolicy({
+    name: "no-duplicate-env",
+    description: "A container must not give one environment variable two values: Kubernetes keeps the last entry, and the Docker provider holds envs as a set ordered by hash, so which value the container gets there is not the order written.",
+    concern: "deployability",
+    // Medium: the value a reader of the program sees is not the one the process gets, for a
+    // setting that was meant to change (a port, a *_FILE path, a feature switch).
+    severity: "medium",
+    enforcement: { dev: "advisory", prod: "mandatory" },
+    remediation: "Remove all but one entry of the variable; where a stack overrides a default, replace the entry instead of appending one.",
+    types: [DOCKER_CONTAINER, ...POD_CONTROLLER_TYPES],
+    alsoJudges: POD_SPEC_SHAPE,
+    validate: (resource, report) => {
+      if (resource.type === DOCKER_CONTAINER) {
+        conflictingNames(dockerContainerView(resource.props).env).forEach((name) => report(`envs sets ${name} to two values: the provider keeps envs as a set ordered by hash, so which one Docker applies is not the order written`));
+        return;
+      }
+      for (const { container, label } of podView(resource.type, resource.props)?.containers ?? []) {
+        const entries = asRecords(container["env"]).flatMap((entry) => {
+          const name = asString(entry["name"]);
+          return name === undefined ? [] : [{ name, value: JSON.stringify({ value: entry["value"], valueFrom: entry["valueFrom"] }) }];
+        });
+        conflictingNames(entries).forEach((name) => report(`${label}: env sets ${name} twice with different values; only the last entry takes effect`));
+      }
     },
   }),
   defineResourcePolicy({
