@@ -1,5 +1,5 @@
 import { asRecord, asRecords, asString, at, type PropertyRecord } from "./property-values";
-import { isKind, podView } from "./kubernetes-objects";
+import { isKind, kubernetesKind, podView, selectorMatches } from "./kubernetes-objects";
 import { readIfKnown, readKnown } from "./unknown-values";
 
 /**
@@ -8,6 +8,10 @@ import { readIfKnown, readKnown } from "./unknown-values";
  * nor has one whose named targetPort is no port name of its pods; an Ingress backend naming a
  * missing Service, or a port that Service does not have, answers 503; and a pod naming a missing
  * service account is never created (its controller retries "serviceaccount not found" forever).
+ *
+ * An autoscaler whose scaleTargetRef names a missing controller scales nothing, and a
+ * NetworkPolicy whose podSelector matches no pod restricts nothing (the workload it was written
+ * for stays open).
  *
  * A reference is only called dangling when every candidate it could resolve to is known: during
  * `pulumi preview` a name or label built from another resource's output is not known yet, and
@@ -42,6 +46,8 @@ type ServicePorts = { names: ReadonlySet<string>; numbers: ReadonlySet<number> }
 
 interface NamespaceIndex {
   pods: IndexedPod[];
+  /** Names of the scalable controllers, by kind: what an autoscaler's scaleTargetRef resolves against. */
+  controllers: Map<string, Set<string>>;
   services: Map<string, ServicePorts>;
   serviceAccounts: Set<string>;
   hiddenMakers: string[];
@@ -49,6 +55,9 @@ interface NamespaceIndex {
 }
 
 const DEFAULT_NAMESPACE = "default";
+
+/** Kinds a HorizontalPodAutoscaler scales through their scale subresource, among the built-in ones. */
+const SCALABLE_KINDS: readonly string[] = ["Deployment", "StatefulSet", "ReplicaSet", "ReplicationController"];
 
 function namespaceOf(props: PropertyRecord): string | undefined {
   const namespace = readKnown(() => at(props, "metadata", "namespace"));
@@ -84,7 +93,7 @@ function hiddenMaker(object: JudgedObject): { namespace: string | undefined; nam
 }
 
 function emptyIndex(): NamespaceIndex {
-  return { pods: [], services: new Map(), serviceAccounts: new Set(), hiddenMakers: [], incomplete: false };
+  return { pods: [], controllers: new Map(), services: new Map(), serviceAccounts: new Set(), hiddenMakers: [], incomplete: false };
 }
 
 /** The names a pod template gives its containers' ports: what a Service's named targetPort resolves against. */
@@ -152,6 +161,12 @@ function indexStack(objects: readonly JudgedObject[]): { byNamespace: Map<string
     }
     if (pod.known && pod.value !== undefined) index.pods.push({ labels: pod.value, portNames: podPortNames(object) });
     else index.incomplete = true;
+    const kind = kubernetesKind(object.type);
+    if (kind !== undefined && SCALABLE_KINDS.includes(kind)) {
+      const name = knownName(object.props);
+      if (name === undefined) index.incomplete = true;
+      else index.controllers.set(kind, (index.controllers.get(kind) ?? new Set()).add(name));
+    }
   }
   return { byNamespace, anywhereIncomplete };
 }
@@ -214,6 +229,31 @@ function namedTargetPorts(props: PropertyRecord): { index: number; targetPort: s
   );
 }
 
+/**
+ * A label selector whose every part is known, what it says (for messages) and the label values it
+ * names (for the Helm-release check); undefined while a preview does not know a part.
+ */
+function knownSelector(value: unknown): { selector: PropertyRecord; described: string[]; values: string[] } | undefined {
+  const read = readIfKnown(() => {
+    const selector = asRecord(value);
+    if (!selector) return undefined;
+    // Reads every part, so one a preview left unknown makes the whole selector unknown.
+    JSON.stringify(selector);
+    const labels = Object.entries(asRecord(selector["matchLabels"]) ?? {}).map(([key, label]) => ({ key, label: String(label) }));
+    const expressions = asRecords(selector["matchExpressions"]).map((expression) => ({
+      key: String(expression["key"]),
+      operator: String(expression["operator"]),
+      values: Array.isArray(expression["values"]) ? expression["values"].map(String) : [],
+    }));
+    return {
+      selector,
+      described: [...labels.map(({ key, label }) => `${key}=${label}`), ...expressions.map(({ key, operator, values }) => `${key} ${operator}${values.length > 0 ? ` (${values.join(", ")})` : ""}`)],
+      values: [...labels.map(({ label }) => label), ...expressions.flatMap(({ values }) => values)],
+    };
+  });
+  return read.known ? read.value : undefined;
+}
+
 function describeLabels(labels: Record<string, string>): string {
   return Object.entries(labels)
     .map(([key, value]) => `${key}=${value}`)
@@ -264,6 +304,18 @@ export function danglingReferences<T extends JudgedObject>(objects: readonly T[]
           message: `${backend.path} names port ${JSON.stringify(backend.port)} of Service "${backend.service}", which has no such port: requests to it get 503`,
         });
       }
+    } else if (isKind(object.type, "HorizontalPodAutoscaler")) {
+      const kind = asString(readKnown(() => at(object.props, "spec", "scaleTargetRef", "kind")));
+      const name = asString(readKnown(() => at(object.props, "spec", "scaleTargetRef", "name")));
+      // A custom resource's scale subresource (an Argo Rollout) is the operator's to resolve.
+      if (kind === undefined || name === undefined || !SCALABLE_KINDS.includes(kind) || index.controllers.get(kind)?.has(name) || couldBeHidden(index, [name])) continue;
+      found.push({ resource: object, message: `spec.scaleTargetRef names ${kind} "${name}", which is not in namespace "${namespace}": nothing is autoscaled` });
+    } else if (isKind(object.type, "NetworkPolicy")) {
+      const selector = knownSelector(readKnown(() => at(object.props, "spec", "podSelector")));
+      // An empty selector is every pod of the namespace, however many there are.
+      if (!selector || selector.described.length === 0 || couldBeHidden(index, selector.values)) continue;
+      if (index.pods.some((pod) => selectorMatches(selector.selector, pod.labels))) continue;
+      found.push({ resource: object, message: `spec.podSelector (${selector.described.join(", ")}) matches no pod template in namespace "${namespace}": the policy restricts nothing` });
     } else {
       const pod = readKnown(() => podView(object.type, object.props));
       if (!pod) continue;

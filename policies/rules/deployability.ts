@@ -70,11 +70,11 @@ export const deployabilityPolicies: FundamentPolicy[] = [
   defineStackPolicy({
     name: "k8s-references-resolve",
     description:
-      "A Service's selector must match a pod template (and a named targetPort a port name of those pods), an Ingress backend must name a Service and one of its ports, and a pod's service account must exist, in the same namespace of the stack.",
+      "A Service's selector must match a pod template (and a named targetPort a port name of those pods), an Ingress backend must name a Service and one of its ports, a pod's service account and an autoscaler's target controller must exist, and a NetworkPolicy's podSelector must match a pod template, in the same namespace of the stack.",
     concern: "deployability",
     severity: "medium",
     enforcement: { dev: "advisory", prod: "mandatory" },
-    remediation: "Make the selector equal to labels the pod template carries, name the Service or ServiceAccount as the stack creates it, or exempt the object when what it refers to is made outside the stack.",
+    remediation: "Make the selector equal to labels the pod template carries, name the Service, ServiceAccount or controller as the stack creates it, or exempt the object when what it refers to is made outside the stack.",
     validate: (resources, report) => {
       for (const dangling of danglingReferences(resources)) report(dangling.resource, dangling.message);
     },

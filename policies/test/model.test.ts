@@ -339,6 +339,37 @@ describe("references between Kubernetes objects of one stack", () => {
     expect(messages([pending, named("htp")])).toEqual([]);
   });
 
+  it("an autoscaler and a NetworkPolicy resolve against the controllers and pods, with Helm releases and preview unknowns excused", () => {
+    const autoscaler = (name: string, kind: string, target: string): JudgedObject => ({
+      type: "kubernetes:autoscaling/v2:HorizontalPodAutoscaler",
+      name,
+      props: { metadata: { name, namespace: NS }, spec: { scaleTargetRef: { apiVersion: "apps/v1", kind, name: target }, minReplicas: 2, maxReplicas: 4 } },
+    });
+    const policy = (name: string, podSelector: unknown): JudgedObject => ({ type: "kubernetes:networking.k8s.io/v1:NetworkPolicy", name, props: { metadata: { name, namespace: NS }, spec: { podSelector, policyTypes: ["Ingress"] } } });
+    const release: JudgedObject = { type: "kubernetes:helm.sh/v3:Release", name: "ksm", props: { name: "kube-state-metrics", chart: "kube-state-metrics", namespace: NS } };
+    const api = deployment("api", { app: "api", tier: "web" });
+    expect(
+      messages([
+        api,
+        release,
+        autoscaler("api-hpa", "Deployment", "api"),
+        autoscaler("rollout-hpa", "Rollout", "api-rollout"),
+        autoscaler("ksm-hpa", "Deployment", "kube-state-metrics"),
+        policy("all", {}),
+        policy("api-in", { matchLabels: { app: "api" } }),
+        policy("web-in", { matchExpressions: [{ key: "tier", operator: "In", values: ["web", "edge"] }] }),
+        policy("ksm-in", { matchLabels: { "app.kubernetes.io/name": "kube-state-metrics" } }),
+      ]),
+    ).toEqual([]);
+    expect(messages([api, autoscaler("api-hpa", "StatefulSet", "api"), policy("apl-in", { matchLabels: { app: "apl" } })])).toEqual([
+      'api-hpa: spec.scaleTargetRef names StatefulSet "api", which is not in namespace "platform": nothing is autoscaled',
+      'apl-in: spec.podSelector (app=apl) matches no pod template in namespace "platform": the policy restricts nothing',
+    ]);
+    const pendingPolicy = { ...policy("pending", {}), props: unknownCheckingProxy({ metadata: { name: "pending", namespace: NS }, spec: { podSelector: { matchLabels: { app: unknownStringValue } } } }) };
+    const pendingTarget = { ...autoscaler("pending-hpa", "Deployment", ""), props: unknownCheckingProxy({ metadata: { name: "pending-hpa", namespace: NS }, spec: { scaleTargetRef: { kind: "Deployment", name: unknownStringValue } } }) };
+    expect(messages([api, pendingPolicy, pendingTarget])).toEqual([]);
+  });
+
   it("a Helm release elsewhere does not excuse this namespace", () => {
     const release: JudgedObject = { type: "kubernetes:helm.sh/v3:Release", name: "auth", props: { name: "keycloak", chart: "keycloak", namespace: "kube-system" } };
     expect(messages([release, deployment("api", { app: "api" }), service("keycloak", { app: "keycloak" })])).toHaveLength(1);
