@@ -84,6 +84,22 @@ const ESCALATING_GRANTS: readonly EscalatingGrant[] = [
     why: "reaches the kubelet API, which runs commands in every pod of the node",
   },
   {
+    // A PersistentVolume can be a hostPath of the node; a claim bound to it mounts it into any
+    // pod, and the pod rules see only the claim.
+    groups: [CORE],
+    resources: ["persistentvolumes"],
+    verbs: ["create", "update", "patch"],
+    narrowedByName: false,
+    why: "creates volumes of the node's own filesystem (hostPath) that any pod then mounts through a claim",
+  },
+  {
+    groups: [CORE],
+    resources: ["namespaces"],
+    verbs: ["update", "patch"],
+    narrowedByName: true,
+    why: "rewrites a namespace's pod-security.kubernetes.io labels, switching Pod Security admission off there",
+  },
+  {
     groups: ["certificates.k8s.io"],
     resources: ["certificatesigningrequests/approval", "signers"],
     verbs: ["update", "patch", "approve"],

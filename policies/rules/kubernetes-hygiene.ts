@@ -363,7 +363,7 @@ export const kubernetesPolicies: FundamentPolicy[] = [
   }),
   defineResourcePolicy({
     name: "k8s-no-escalating-rbac",
-    description: "Roles must not grant a path to more than they list: escalate or bind on roles, impersonate, reading secrets, exec or attach into pods, minting tokens, nodes/proxy, approving certificates, admission webhooks.",
+    description: "Roles must not grant a path to more than they list: escalate or bind on roles, impersonate, reading secrets, exec or attach into pods, minting tokens, nodes/proxy, creating PersistentVolumes, relabelling namespaces, approving certificates, admission webhooks.",
     concern: "kubernetes-hygiene",
     severity: "high",
     enforcement: "mandatory",
