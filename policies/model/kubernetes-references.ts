@@ -11,7 +11,8 @@ import { readIfKnown, readKnown } from "./unknown-values";
  *
  * An autoscaler whose scaleTargetRef names a missing controller scales nothing, and a
  * NetworkPolicy whose podSelector matches no pod restricts nothing (the workload it was written
- * for stays open).
+ * for stays open), while a peer podSelector that matches no pod leaves the traffic it was meant
+ * to allow blocked.
  *
  * A reference is only called dangling when every candidate it could resolve to is known: during
  * `pulumi preview` a name or label built from another resource's output is not known yet, and
@@ -254,6 +255,26 @@ function knownSelector(value: unknown): { selector: PropertyRecord; described: s
   return read.known ? read.value : undefined;
 }
 
+/**
+ * The peers of a NetworkPolicy's rules that name pods of its own namespace: a podSelector without
+ * a namespaceSelector (with one, the pods are in namespaces the stack may not hold). An empty
+ * selector is every pod there.
+ */
+function peerSelectors(props: PropertyRecord): { path: string; selector: NonNullable<ReturnType<typeof knownSelector>> }[] {
+  const found: { path: string; selector: NonNullable<ReturnType<typeof knownSelector>> }[] = [];
+  for (const [direction, peersKey] of [["ingress", "from"], ["egress", "to"]] as const) {
+    asRecords(readKnown(() => at(props, "spec", direction))).forEach((rule, ruleIndex) => {
+      asRecords(readKnown(() => rule[peersKey])).forEach((peer, peerIndex) => {
+        const namespaces = readIfKnown(() => peer["namespaceSelector"]);
+        if (!namespaces.known || namespaces.value !== undefined || readKnown(() => peer["podSelector"]) === undefined) return;
+        const selector = knownSelector(readKnown(() => peer["podSelector"]));
+        if (selector && selector.described.length > 0) found.push({ path: `spec.${direction}[${ruleIndex}].${peersKey}[${peerIndex}]`, selector });
+      });
+    });
+  }
+  return found;
+}
+
 function describeLabels(labels: Record<string, string>): string {
   return Object.entries(labels)
     .map(([key, value]) => `${key}=${value}`)
@@ -314,8 +335,14 @@ export function danglingReferences<T extends JudgedObject>(objects: readonly T[]
       const selector = knownSelector(readKnown(() => at(object.props, "spec", "podSelector")));
       // An empty selector is every pod of the namespace, however many there are.
       if (!selector || selector.described.length === 0 || couldBeHidden(index, selector.values)) continue;
-      if (index.pods.some((pod) => selectorMatches(selector.selector, pod.labels))) continue;
-      found.push({ resource: object, message: `spec.podSelector (${selector.described.join(", ")}) matches no pod template in namespace "${namespace}": the policy restricts nothing` });
+      if (!index.pods.some((pod) => selectorMatches(selector.selector, pod.labels))) {
+        found.push({ resource: object, message: `spec.podSelector (${selector.described.join(", ")}) matches no pod template in namespace "${namespace}": the policy restricts nothing` });
+        continue;
+      }
+      for (const peer of peerSelectors(object.props)) {
+        if (couldBeHidden(index, peer.selector.values) || index.pods.some((pod) => selectorMatches(peer.selector.selector, pod.labels))) continue;
+        found.push({ resource: object, message: `${peer.path}.podSelector (${peer.selector.described.join(", ")}) matches no pod template in namespace "${namespace}": the traffic it was written to allow stays blocked` });
+      }
     } else {
       const pod = readKnown(() => podView(object.type, object.props));
       if (!pod) continue;

@@ -70,7 +70,7 @@ export const deployabilityPolicies: FundamentPolicy[] = [
   defineStackPolicy({
     name: "k8s-references-resolve",
     description:
-      "A Service's selector must match a pod template (and a named targetPort a port name of those pods), an Ingress backend must name a Service and one of its ports, a pod's service account and an autoscaler's target controller must exist, and a NetworkPolicy's podSelector must match a pod template, in the same namespace of the stack.",
+      "A Service's selector must match a pod template (and a named targetPort a port name of those pods), an Ingress backend must name a Service and one of its ports, a pod's service account and an autoscaler's target controller must exist, and a NetworkPolicy's podSelector and its same-namespace peers must match a pod template, in the same namespace of the stack.",
     concern: "deployability",
     severity: "medium",
     enforcement: { dev: "advisory", prod: "mandatory" },

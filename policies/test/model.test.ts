@@ -361,6 +361,19 @@ describe("references between Kubernetes objects of one stack", () => {
         policy("ksm-in", { matchLabels: { "app.kubernetes.io/name": "kube-state-metrics" } }),
       ]),
     ).toEqual([]);
+    const peers: JudgedObject = {
+      type: "kubernetes:networking.k8s.io/v1:NetworkPolicy",
+      name: "api-peers",
+      props: {
+        metadata: { name: "api-peers", namespace: NS },
+        spec: {
+          podSelector: { matchLabels: { app: "api" } },
+          ingress: [{ from: [{ podSelector: { matchLabels: { app: "api" } } }, { podSelector: { matchLabels: { app: "web" } }, namespaceSelector: {} }, { ipBlock: { cidr: "10.0.0.0/8" } }] }],
+          egress: [{ to: [{ podSelector: { matchLabels: { app: "db" } } }] }],
+        },
+      },
+    };
+    expect(messages([api, peers])).toEqual(['api-peers: spec.egress[0].to[0].podSelector (app=db) matches no pod template in namespace "platform": the traffic it was written to allow stays blocked']);
     expect(messages([api, autoscaler("api-hpa", "StatefulSet", "api"), policy("apl-in", { matchLabels: { app: "apl" } })])).toEqual([
       'api-hpa: spec.scaleTargetRef names StatefulSet "api", which is not in namespace "platform": nothing is autoscaled',
       'apl-in: spec.podSelector (app=apl) matches no pod template in namespace "platform": the policy restricts nothing',
