@@ -181,11 +181,11 @@ export const hardeningPolicies: FundamentPolicy[] = [
   }),
   defineResourcePolicy({
     name: "drop-all-capabilities",
-    description: "Containers must drop every capability and add back only what they need.",
+    description: "Containers must drop every capability and add back only what they need; Kubernetes containers only NET_BIND_SERVICE (the restricted Pod Security Standard).",
     concern: "container-hardening",
     severity: "medium",
     enforcement: { dev: "advisory", prod: "mandatory" },
-    remediation: 'Docker: capabilities: { drops: ["ALL"], adds: [<needed>] }. Kubernetes: securityContext.capabilities.drop: ["ALL"].',
+    remediation: 'Docker: capabilities: { drops: ["ALL"], adds: [<needed>] }. Kubernetes: securityContext.capabilities.drop: ["ALL"], and add at most NET_BIND_SERVICE (start the pod as the image\'s user with fsGroup instead of as root with CHOWN or SETUID).',
     types: CONTAINER_TYPES,
     alsoJudges: POD_SPEC_SHAPE,
     validate: (resource, report) =>
@@ -198,6 +198,10 @@ export const hardeningPolicies: FundamentPolicy[] = [
           for (const container of pod.containers) {
             const drops = asStrings(at(securityContext(container), "capabilities", "drop")).map(normaliseCapability);
             if (!drops.includes("ALL")) report(`${container.label}: securityContext.capabilities.drop does not include "ALL"`);
+            // The dangerous ones have their own rule; the rest are what the restricted standard forbids beyond it.
+            const adds = asStrings(at(securityContext(container), "capabilities", "add")).map(normaliseCapability);
+            const extra = adds.filter((capability) => capability !== "NET_BIND_SERVICE" && !DANGEROUS_CAPABILITIES.has(capability));
+            if (extra.length > 0) report(`${container.label}: securityContext.capabilities.add has ${extra.join(", ")}; the restricted Pod Security Standard allows only NET_BIND_SERVICE (on Kubernetes the kubelet hands volumes to fsGroup, so no image needs to chown as root)`);
           }
         },
       ),

@@ -5,6 +5,7 @@ import { carriesPodSpec, POD_CONTROLLER_TYPES, POD_SPEC_SHAPE, podView } from ".
 import { factsForImage } from "../model/image-programs";
 import { readKnown } from "../model/unknown-values";
 import { danglingReferences } from "../model/kubernetes-references";
+import { removedIn } from "../model/removed-api-versions";
 
 const DOCKER_IMAGE = "docker:index/image:Image";
 
@@ -77,6 +78,22 @@ export const deployabilityPolicies: FundamentPolicy[] = [
     remediation: "Make the selector equal to labels the pod template carries, name the Service, ServiceAccount or controller as the stack creates it, or exempt the object when what it refers to is made outside the stack.",
     validate: (resources, report) => {
       for (const dangling of danglingReferences(resources)) report(dangling.resource, dangling.message);
+    },
+  }),
+  defineResourcePolicy({
+    name: "k8s-api-version-served",
+    description: "Kubernetes objects must use API versions the API server still serves: extensions/v1beta1, apps/v1beta1 and v1beta2, policy/v1beta1, batch/v1beta1, autoscaling/v2beta2 and the other removed ones are refused at pulumi up.",
+    concern: "deployability",
+    // High: the preview passes and the update fails halfway ("no matches for kind"), leaving the
+    // stack partly applied; the platform's clusters run Kubernetes 1.35.
+    severity: "high",
+    enforcement: "mandatory",
+    remediation: "Use the served version (apps/v1, networking.k8s.io/v1, policy/v1, batch/v1, autoscaling/v2, rbac.authorization.k8s.io/v1, ...) and its field names; `kubectl convert` or the chart's newer release does it for most objects.",
+    types: [],
+    alsoJudges: { description: "any Kubernetes object under an API version removed from Kubernetes", matches: (type: string): boolean => removedIn(type) !== undefined },
+    validate: (resource, report) => {
+      const removed = removedIn(resource.type);
+      if (removed) report(`apiVersion ${removed.groupVersion} of ${resource.type.split(":").pop() ?? "this kind"} was removed in Kubernetes ${removed.release}: the API server refuses the object`);
     },
   }),
   defineResourcePolicy({

@@ -21,6 +21,25 @@ const INGRESS_SHAPE = {
 /** ingress-nginx's snippet annotations (configuration, server, location, auth, stream, modsecurity) and NGINX Inc.'s. */
 const SNIPPET_ANNOTATION = /^(nginx\.ingress\.kubernetes\.io\/[a-z-]*-snippet|nginx\.org\/[a-z-]*-snippets?)$/;
 
+/**
+ * Whether a LoadBalancer Service's annotations make its load balancer internal: the AWS Load
+ * Balancer Controller's scheme (internal unless it says internet-facing, for the Services it
+ * manages), the in-tree AWS, GKE and Azure annotations.
+ */
+function isInternalLoadBalancer(annotations: Record<string, string>): boolean {
+  const scheme = annotations["service.beta.kubernetes.io/aws-load-balancer-scheme"];
+  if (scheme !== undefined) return scheme === "internal";
+  const awsType = annotations["service.beta.kubernetes.io/aws-load-balancer-type"];
+  if (awsType === "external" || awsType === "nlb-ip") return true;
+  return (
+    // The in-tree controller takes "true" or a CIDR such as 0.0.0.0/0 here.
+    !["", "false", undefined].includes(annotations["service.beta.kubernetes.io/aws-load-balancer-internal"]) ||
+    annotations["service.beta.kubernetes.io/azure-load-balancer-internal"] === "true" ||
+    annotations["networking.gke.io/load-balancer-type"] === "Internal" ||
+    annotations["cloud.google.com/load-balancer-type"] === "Internal"
+  );
+}
+
 /** Services and their patches under any API version: a patch sets the addresses as surely as the object. */
 const SERVICE_SHAPE = {
   description: "Services and ServicePatches under any API version",
@@ -80,6 +99,30 @@ export const exposurePolicies: FundamentPolicy[] = [
         const what = dataRole ? "a data workload (fundament.io/role=data)" : `data-service port ${dataPorts.join(", ")}`;
         report(`spec.type ${serviceType} exposes ${what} outside the cluster`);
       }
+    },
+  }),
+  defineResourcePolicy({
+    name: "k8s-public-load-balancer-web-only",
+    description: "An internet-facing LoadBalancer Service open to the world may carry only HTTP and HTTPS (ports 80 and 443), as for security groups; other ports go through the gateway or an internal load balancer.",
+    concern: "exposure",
+    // High: every other port (SSH, a database, an admin UI, a metrics endpoint) is then scanned and
+    // attacked from the whole internet, with no gateway authentication in front.
+    severity: "high",
+    enforcement: "mandatory",
+    remediation: 'Route the service through the gateway; or make the load balancer internal (service.beta.kubernetes.io/aws-load-balancer-scheme: internal), or restrict spec.loadBalancerSourceRanges to the ranges that need it.',
+    types: [K8S_SERVICE],
+    validate: (resource, report) => {
+      if (asString(at(resource.props, "spec", "type")) !== "LoadBalancer") return;
+      const annotations = stringMap(at(resource.props, "metadata", "annotations"));
+      if (isInternalLoadBalancer(annotations)) return;
+      const ranges = asStrings(at(resource.props, "spec", "loadBalancerSourceRanges"));
+      if (ranges.length > 0 && !ranges.some((range) => WORLD_CIDRS.has(range))) return;
+      asRecords(at(resource.props, "spec", "ports")).forEach((port, index) => {
+        const number = asNumber(port["port"]);
+        const protocol = (asString(port["protocol"]) ?? "TCP").toLowerCase();
+        if (isPublicWebRange(number, number, protocol === "tcp" ? "tcp" : protocol)) return;
+        report(`spec.ports[${index}] puts ${protocol} port ${number ?? "?"} on an internet-facing load balancer open to ${ranges.length > 0 ? ranges.filter((range) => WORLD_CIDRS.has(range)).join(" and ") : "the world (no loadBalancerSourceRanges)"}`);
+      });
     },
   }),
   defineResourcePolicy({
