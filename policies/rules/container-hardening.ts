@@ -597,6 +597,24 @@ export const hardeningPolicies: FundamentPolicy[] = [
     },
   }),
   defineResourcePolicy({
+    name: "docker-cpu-limit",
+    description: "Docker containers must have a CPU limit (cpus, or a cpuSet of their own cores), so one busy loop cannot starve every other container on the host.",
+    concern: "container-hardening",
+    // Medium: the host stays up, but a spinning process takes the cores the database and the
+    // services' health checks need, and they fail one after the other.
+    severity: "medium",
+    enforcement: "mandatory",
+    remediation: 'Set cpus from the workload\'s resources.cpu, as the provider prints it ("0.5", "2.0").',
+    types: [DOCKER_CONTAINER],
+    validate: (resource, report) => {
+      const cpus = asString(readKnown(() => resource.props["cpus"]));
+      const cpuSet = asString(readKnown(() => resource.props["cpuSet"]));
+      if (cpuSet !== undefined && cpuSet.trim() !== "") return;
+      if (cpus === undefined || cpus.trim() === "") report("cpus is missing: the container may use every core of the host");
+      else if (!(Number(cpus) > 0)) report(`cpus is ${cpus}: the container may use every core of the host`);
+    },
+  }),
+  defineResourcePolicy({
     name: "docker-log-rotation",
     description: "Docker containers must rotate their logs: json-file (the daemon's usual default) keeps every line until the disk is full.",
     concern: "container-hardening",
