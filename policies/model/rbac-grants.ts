@@ -142,10 +142,26 @@ const EVERYONE: ReadonlyMap<string, string> = new Map([
   ["Group:system:authenticated", "every identity the cluster knows, every service account of every namespace included"],
 ]);
 
-/** One problem per binding subject that stands for everyone. */
+/**
+ * Who a subject stands for when it is a crowd: the fixed groups above, the groups of every service
+ * account (of the cluster, or of one namespace), and a namespace's default service account, which
+ * every pod there that names no account of its own runs as.
+ */
+function crowdOf(subject: PropertyRecord): string | undefined {
+  const kind = String(subject["kind"]);
+  const name = String(subject["name"]);
+  const fixed = EVERYONE.get(`${kind}:${name}`);
+  if (fixed) return fixed;
+  if (kind === "Group" && name === "system:serviceaccounts") return "every service account of every namespace, so every pod of the cluster";
+  if (kind === "Group" && name.startsWith("system:serviceaccounts:")) return `every service account of namespace ${name.slice("system:serviceaccounts:".length)}, so every pod there`;
+  if (kind === "ServiceAccount" && name === "default") return `every pod of namespace ${String(subject["namespace"] ?? "(the binding's)")} that names no service account of its own`;
+  return undefined;
+}
+
+/** One problem per binding subject that stands for everyone, or for every pod of a namespace or the cluster. */
 export function everyoneSubjects(props: PropertyRecord): string[] {
   return asRecords(props["subjects"]).flatMap((subject, index) => {
-    const who = EVERYONE.get(`${String(subject["kind"])}:${String(subject["name"])}`);
+    const who = crowdOf(subject);
     return who ? [`subjects[${index}] is ${String(subject["kind"])} ${String(subject["name"])}: the role is granted to ${who}`] : [];
   });
 }

@@ -120,7 +120,7 @@ export const exposurePolicies: FundamentPolicy[] = [
       asRecords(at(resource.props, "spec", "ports")).forEach((port, index) => {
         const number = asNumber(port["port"]);
         const protocol = (asString(port["protocol"]) ?? "TCP").toLowerCase();
-        if (isPublicWebRange(number, number, protocol === "tcp" ? "tcp" : protocol)) return;
+        if (isPublicWebRange(number, number, protocol)) return;
         report(`spec.ports[${index}] puts ${protocol} port ${number ?? "?"} on an internet-facing load balancer open to ${ranges.length > 0 ? ranges.filter((range) => WORLD_CIDRS.has(range)).join(" and ") : "the world (no loadBalancerSourceRanges)"}`);
       });
     },

@@ -376,11 +376,11 @@ export const kubernetesPolicies: FundamentPolicy[] = [
   }),
   defineResourcePolicy({
     name: "k8s-no-binding-to-everyone",
-    description: "No RoleBinding or ClusterRoleBinding may name system:anonymous, system:unauthenticated or system:authenticated as a subject.",
+    description: "No RoleBinding or ClusterRoleBinding may name a crowd as a subject: system:anonymous, system:unauthenticated, system:authenticated, every service account (system:serviceaccounts, or those of a namespace), or a namespace's default service account.",
     concern: "kubernetes-hygiene",
     severity: "critical",
     enforcement: "mandatory",
-    remediation: "Bind the role to the service account or group that uses it.",
+    remediation: "Bind the role to the service account or group that uses it: a workload that calls the API gets a ServiceAccount of its own.",
     types: [K8S_CLUSTER_ROLE_BINDING, K8S_ROLE_BINDING],
     alsoJudges: RBAC_BINDING_SHAPE,
     validate: (resource, report) => {
