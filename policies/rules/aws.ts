@@ -1,8 +1,14 @@
 import { defineResourcePolicy, type FundamentPolicy } from "../policy-definition";
-import { asArray, asBoolean, asRecord, asRecords, asString, at, type PropertyRecord } from "../model/property-values";
+import { asArray, asBoolean, asRecord, asRecords, asString, asStrings, at, type PropertyRecord } from "../model/property-values";
+import { readIfKnown, readKnown } from "../model/unknown-values";
 
 const LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate";
 const INSTANCE = "aws:ec2/instance:Instance";
+const ROLE = "aws:iam/role:Role";
+const KMS_KEY = "aws:kms/key:Key";
+const BUCKET_POLICY = "aws:s3/bucketPolicy:BucketPolicy";
+/** The control-plane logs that say who did what: API requests, the audit trail and authentications. */
+const REQUIRED_CONTROL_PLANE_LOGS: readonly string[] = ["api", "audit", "authenticator"];
 const IAM_POLICY_TYPES = ["aws:iam/policy:Policy", "aws:iam/rolePolicy:RolePolicy", "aws:iam/userPolicy:UserPolicy", "aws:iam/groupPolicy:GroupPolicy"];
 
 /** IAM documents arrive as a JSON string or, from aws.iam.getPolicyDocument-style code, an object. */
@@ -17,6 +23,33 @@ function policyStatements(document: unknown): PropertyRecord[] {
   }
   const statement = asRecord(parsed)?.["Statement"];
   return Array.isArray(statement) ? asRecords(statement) : asRecords([statement]);
+}
+
+/** A policy Principal that stands for everyone: "*", or {"AWS": "*"} (alone or in a list). */
+function isEveryone(principal: unknown): boolean {
+  if (principal === "*") return true;
+  return listOf(asRecord(principal)?.["AWS"]).includes("*");
+}
+
+/** Condition keys that say who may call (an account, organisation, network or caller); aws:SecureTransport and the like do not. */
+const PRINCIPAL_CONDITION_KEYS: ReadonlySet<string> = new Set([
+  "aws:sourceaccount",
+  "aws:sourcearn",
+  "aws:sourceowner",
+  "aws:principalorgid",
+  "aws:principalorgpaths",
+  "aws:principalaccount",
+  "aws:principalarn",
+  "aws:sourcevpce",
+  "aws:sourcevpc",
+  "aws:sourceip",
+  "aws:vpcsourceip",
+  "kms:calleraccount",
+]);
+
+/** Whether a statement's Condition names who may call; any operator (StringEquals, ArnLike, ...) counts. */
+function narrowsPrincipal(condition: unknown): boolean {
+  return Object.values(asRecord(condition) ?? {}).some((clauses) => Object.keys(asRecord(clauses) ?? {}).some((key) => PRINCIPAL_CONDITION_KEYS.has(key.toLowerCase())));
 }
 
 function listOf(value: unknown): string[] {
@@ -129,6 +162,57 @@ export const awsPolicies: FundamentPolicy[] = [
           report(`policy Statement[${index}] allows Action "*" on Resource "*" (full administrator)`);
         }
       });
+    },
+  }),
+  defineResourcePolicy({
+    name: "aws-no-public-principal",
+    description: "Role trust policies, KMS key policies and S3 bucket policies must not allow Principal \"*\" (every AWS account, or anyone) without a Condition on who calls (account, organisation, source ARN, VPC endpoint or network).",
+    concern: "aws",
+    // Critical: a role anyone may assume, a key anyone may use or a bucket anyone may read is
+    // open to every AWS account in the world, whatever the identity policies say.
+    severity: "critical",
+    enforcement: "mandatory",
+    remediation: 'Name the principals (a service such as eks.amazonaws.com, an account or role ARN), or keep "*" only with a Condition on aws:SourceAccount, aws:PrincipalOrgID or aws:SourceVpce.',
+    types: [ROLE, KMS_KEY, BUCKET_POLICY],
+    validate: (resource, report) => {
+      const field = resource.type === ROLE ? "assumeRolePolicy" : "policy";
+      policyStatements(resource.props[field]).forEach((statement, index) => {
+        if (asString(statement["Effect"]) !== "Allow" || narrowsPrincipal(statement["Condition"])) return;
+        if (isEveryone(statement["Principal"])) report(`${field} Statement[${index}] allows Principal "*" with no Condition on who calls: every AWS account may ${resource.type === ROLE ? "assume the role" : "use it"}`);
+      });
+    },
+  }),
+  defineResourcePolicy({
+    name: "eks-control-plane-logging",
+    description: "EKS clusters must send the api, audit and authenticator control-plane logs to CloudWatch: without them no one can tell afterwards who did what to the cluster.",
+    concern: "aws",
+    // Medium: nothing breaks, but an incident (a leaked kubeconfig, a deleted namespace) cannot
+    // be traced, and the audit log is what CIS and most compliance regimes ask for first.
+    severity: "medium",
+    enforcement: { dev: "advisory", prod: "mandatory" },
+    remediation: 'Set enabledClusterLogTypes to ["api", "audit", "authenticator", "controllerManager", "scheduler"] (the last two are optional) with a log group that has a retention and a KMS key.',
+    types: ["aws:eks/cluster:Cluster"],
+    validate: (resource, report) => {
+      const enabled = asStrings(readKnown(() => resource.props["enabledClusterLogTypes"]));
+      const missing = REQUIRED_CONTROL_PLANE_LOGS.filter((type) => !enabled.includes(type));
+      if (missing.length > 0) report(`enabledClusterLogTypes lacks ${missing.join(", ")}: the control plane's ${missing.length === 1 ? "log is" : "logs are"} not kept`);
+    },
+  }),
+  defineResourcePolicy({
+    name: "cloudwatch-log-group-retention",
+    description: "CloudWatch log groups must expire their logs (retentionInDays) and encrypt them with a customer-managed KMS key.",
+    concern: "aws",
+    // Medium: a group without retention keeps (and bills) every line forever; without a key of
+    // the stack's, anyone with logs:GetLogEvents reads flow logs and audit logs alike.
+    severity: "medium",
+    enforcement: { dev: "advisory", prod: "mandatory" },
+    remediation: "Set retentionInDays (the stack's logRetentionDays) and kmsKeyId to the platform key, whose policy lets logs.<region>.amazonaws.com use it.",
+    types: ["aws:cloudwatch/logGroup:LogGroup"],
+    validate: (resource, report) => {
+      const retention = readIfKnown(() => resource.props["retentionInDays"]);
+      if (retention.known && !(typeof retention.value === "number" && retention.value > 0)) report(`retentionInDays is ${retention.value === undefined ? "not set" : JSON.stringify(retention.value)}: the logs are kept, and billed, forever`);
+      const key = readIfKnown(() => resource.props["kmsKeyId"]);
+      if (key.known && (typeof key.value !== "string" || key.value === "")) report("kmsKeyId is not set: the logs are encrypted only with a key AWS holds for every reader of the account");
     },
   }),
 ];
