@@ -1,3 +1,4 @@
+import { pause } from "@fundament/kit";
 import type { ChangeFeed, WakeReason } from "./change-feed";
 import type { ConfigEntries, EffectiveConfig } from "./config-entries";
 import { CursorAheadError } from "./config-errors";
@@ -19,24 +20,6 @@ export interface WatchResult {
   versions: VersionRecord[];
   /** Why the call returned: versions were there, the wait ran out, or the service is stopping. */
   outcome: "changed" | "timeout" | "closing" | "aborted";
-}
-
-function pause(ms: number, signal: AbortSignal | undefined): { done: Promise<"timeout" | "aborted">; cancel: () => void } {
-  let timer: NodeJS.Timeout | undefined;
-  let onAbort: () => void = () => undefined;
-  const done = new Promise<"timeout" | "aborted">((resolve) => {
-    timer = setTimeout(() => resolve("timeout"), ms);
-    onAbort = () => resolve("aborted");
-    if (signal?.aborted) resolve("aborted");
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
-  return {
-    done,
-    cancel: () => {
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", onAbort);
-    },
-  };
 }
 
 /**
@@ -63,14 +46,6 @@ export async function watchEntry(store: VersionStore, feed: ChangeFeed, request:
       timer.cancel();
     }
   }
-}
-
-/** "30s", "500ms" or a bare number of seconds, in milliseconds; undefined when unreadable. */
-export function parseWait(text: string): number | undefined {
-  const match = /^(\d{1,6})(ms|s)?$/.exec(text);
-  if (!match) return undefined;
-  const amount = Number(match[1]);
-  return match[2] === "ms" ? amount : amount * 1000;
 }
 
 export interface EffectiveWatchRequest {

@@ -1,5 +1,5 @@
-import { ErrorBody, httpErrors, Type } from "@fundament/kit";
-import { parseWait, watchEffective } from "../../watch";
+import { clientGone, ErrorBody, requestedWait, Type, WaitParameter } from "@fundament/kit";
+import { watchEffective } from "../../watch";
 import { EffectiveBody } from "../entries/schemas";
 import { EntryParams } from "../path-params";
 import type { RouteContext } from "../route-context";
@@ -8,7 +8,7 @@ const EffectiveWatchQuery = Type.Object(
   {
     baseVersion: Type.Integer({ minimum: 0, maximum: 2147483647, description: "baseVersion of the effective document the watcher has" }),
     version: Type.Integer({ minimum: 0, maximum: 2147483647, description: "version of the effective document the watcher has" }),
-    wait: Type.Optional(Type.String({ pattern: "^[0-9]{1,6}(ms|s)?$", description: "how long to wait for a change: 30s, 500ms or seconds" })),
+    wait: WaitParameter,
   },
   { additionalProperties: false },
 );
@@ -39,21 +39,15 @@ export function registerEffectiveWatchRoute({ app, store, entries, feed, watch, 
     },
     async (request, reply) => {
       const { namespace, environment } = request.params;
-      const waitMs = request.query.wait === undefined ? watch.defaultWaitMs : parseWait(request.query.wait);
-      if (waitMs === undefined) throw httpErrors.badInput("querystring.wait", "must look like 30s, 500ms or a number of seconds");
-      if (waitMs > watch.maxWaitMs) throw httpErrors.badInput("querystring.wait", `must be at most ${watch.maxWaitMs / 1000}s (got ${request.query.wait})`);
+      const waitMs = requestedWait(request.query.wait, watch);
       await entries.requireNamespace(namespace);
-      const aborted = new AbortController();
-      reply.raw.once("close", () => {
-        if (!reply.raw.writableFinished) aborted.abort();
-      });
       const result = await watchEffective(store, entries, feed, {
         namespace,
         environment,
         baseVersion: request.query.baseVersion,
         version: request.query.version,
         waitMs,
-        signal: aborted.signal,
+        signal: clientGone(reply.raw),
       });
       if (result.outcome === "changed") {
         return { outcome: "changed" as const, baseVersion: result.effective.baseVersion, version: result.effective.version, effective: result.effective };

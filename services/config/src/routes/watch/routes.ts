@@ -1,6 +1,6 @@
-import { ErrorBody, httpErrors } from "@fundament/kit";
+import { clientGone, ErrorBody, requestedWait } from "@fundament/kit";
 import { CursorAheadError } from "../../config-errors";
-import { parseWait, watchEntry } from "../../watch";
+import { watchEntry } from "../../watch";
 import { EntryParams } from "../path-params";
 import type { RouteContext } from "../route-context";
 import { WatchBody, WatchQuery } from "./schemas";
@@ -20,24 +20,17 @@ export function registerWatchRoutes({ readAccess, app, store, entries, feed, wat
     },
     async (request, reply) => {
       const { namespace, environment } = request.params;
-      const waitMs = request.query.wait === undefined ? watch.defaultWaitMs : parseWait(request.query.wait);
-      if (waitMs === undefined) throw httpErrors.badInput("querystring.wait", "must look like 30s, 500ms or a number of seconds");
-      if (waitMs > watch.maxWaitMs) throw httpErrors.badInput("querystring.wait", `must be at most ${watch.maxWaitMs / 1000}s (got ${request.query.wait})`);
+      const waitMs = requestedWait(request.query.wait, watch);
       await entries.requireNamespace(namespace);
       const current = await store.currentVersion(namespace, environment);
       if (request.query.sinceVersion > current) throw new CursorAheadError("querystring.sinceVersion", request.query.sinceVersion, current);
-      const aborted = new AbortController();
-      // The response's close before it ended means the client hung up: stop waiting for it.
-      reply.raw.once("close", () => {
-        if (!reply.raw.writableFinished) aborted.abort();
-      });
       const result = await watchEntry(store, feed, {
         namespace,
         environment,
         sinceVersion: request.query.sinceVersion,
         waitMs,
         limit: request.query.limit ?? 100,
-        signal: aborted.signal,
+        signal: clientGone(reply.raw),
       });
       const last = result.versions[result.versions.length - 1];
       return {

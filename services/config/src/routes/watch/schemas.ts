@@ -1,10 +1,10 @@
-import { Type } from "@fundament/kit";
+import { Type, WaitParameter } from "@fundament/kit";
 import { VersionBody } from "../entries/schemas";
 
 export const WatchQuery = Type.Object(
   {
     sinceVersion: Type.Integer({ minimum: 0, maximum: 2147483647, description: "the last version the watcher has seen" }),
-    wait: Type.Optional(Type.String({ pattern: "^[0-9]{1,6}(ms|s)?$", description: "how long to wait for a change: 30s, 500ms or seconds" })),
+    wait: WaitParameter,
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 100 })),
   },
   { additionalProperties: false },
