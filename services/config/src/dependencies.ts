@@ -62,6 +62,8 @@ export async function connectDependencies(config: ConfigServiceEnv, logger: Logg
     rolesClaim: config.JWT_ROLES_CLAIM,
     cooldownMs: config.JWKS_COOLDOWN_MS,
     cacheMaxAgeMs: config.JWKS_MAX_AGE_MS,
+    watchSeconds: config.JWKS_WATCH_SECONDS,
+    onWatchProblem: (message) => logger.warn(message),
     ...(config.JWKS_CA === undefined ? {} : { ca: config.JWKS_CA }),
     ...(config.JWT_ISSUER === undefined ? {} : { issuer: config.JWT_ISSUER }),
     ...(config.JWT_AUDIENCE === undefined ? {} : { audience: config.JWT_AUDIENCE }),
@@ -81,7 +83,7 @@ export async function connectDependencies(config: ConfigServiceEnv, logger: Logg
     readiness: [
       { name: "rabbitmq", check: async () => assertConnected(messaging) },
     ],
-    closers: [() => messaging.close(), async () => discovery.close()],
+    closers: [() => verifier.close(), () => messaging.close(), async () => discovery.close()],
     ...(config.OTEL_EXPORTER_OTLP_ENDPOINT === undefined ? {} : { tracing: startTracing({ service: "config", endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT }) }),
   };
 }

@@ -21,6 +21,8 @@ export async function connectDependencies(config: GpuJobsEnv, logger: Logger): P
     rolesClaim: config.JWT_ROLES_CLAIM,
     cooldownMs: config.JWKS_COOLDOWN_MS,
     cacheMaxAgeMs: config.JWKS_MAX_AGE_MS,
+    watchSeconds: config.JWKS_WATCH_SECONDS,
+    onWatchProblem: (message) => logger.warn(message),
     ...(config.JWKS_CA === undefined ? {} : { ca: config.JWKS_CA }),
     ...(config.JWT_ISSUER === undefined ? {} : { issuer: config.JWT_ISSUER }),
     ...(config.JWT_AUDIENCE === undefined ? {} : { audience: config.JWT_AUDIENCE }),
@@ -34,6 +36,8 @@ export async function connectDependencies(config: GpuJobsEnv, logger: Logger): P
     adapters,
     ...(messaging ? { messaging } : {}),
     outboxPollMs: config.OUTBOX_POLL_MS,
+    // The JWKS watch holds a poll open on the users service until it is stopped.
+    closers: [() => verifier.close()],
     ...(config.GPU_JOB_SECRETS_DIR === undefined ? {} : { secretsDir: config.GPU_JOB_SECRETS_DIR }),
     owner: `${hostname()}:${process.pid}`,
     placement: {

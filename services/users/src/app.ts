@@ -1,6 +1,7 @@
 import { OutboxRelay, type OutboxPublisher } from "@fundament/kit/messaging";
 import { checkPostgres, checkRedis, closeRedis, createService, registerPoolMetrics, type Logger, type Pool, type Redis, type ServiceApp, type Tracing } from "@fundament/kit";
 import { AccessTokens } from "./domain/access-tokens";
+import { KeySetChanges } from "./domain/key-set-changes";
 import type { AccountFeed } from "./domain/account-feed";
 import { Accounts } from "./domain/accounts";
 import { ensureBootstrapAdmin } from "./domain/bootstrap-admin";
@@ -105,13 +106,16 @@ export async function buildApp(deps: UsersDeps): Promise<ServiceApp> {
     closers: [() => outbox.stop(), () => deps.messaging.close(), () => deps.accountFeed.close(), () => closeRedis(deps.redis), () => deps.pool.end()],
   });
   registerPoolMetrics(app.kit.metrics, deps.pool);
+  const keyChanges = new KeySetChanges();
+  // JWKS watches would hold app.close() for their whole wait: answer them before it waits.
+  app.addHook("preClose", async () => keyChanges.close());
 
   const guards = installAuthentication(app, accessTokens, accounts);
   authRoutes(app, accounts);
   meRoutes(app, guards);
   usersRoutes(app, accounts, guards);
-  jwksRoutes(app, () => accessTokens.currentKeys);
-  if (deps.keyReload && deps.keyReload.everyMs > 0) watchKeys(app, accessTokens, deps.keyReload, deps.logger);
+  jwksRoutes(app, () => accessTokens.currentKeys, keyChanges);
+  if (deps.keyReload && deps.keyReload.everyMs > 0) watchKeys(app, accessTokens, keyChanges, deps.keyReload, deps.logger);
 
   if (deps.bootstrapAdmin) await ensureBootstrapAdmin(deps.pool, accounts, deps.bootstrapAdmin, deps.logger);
   outbox.start();
@@ -122,7 +126,7 @@ function keyIds(keys: TokenKeys): string {
   return [keys.signing.kid, ...keys.verification.map((key) => key.kid)].join(" ");
 }
 
-function watchKeys(app: ServiceApp, tokens: AccessTokens, reload: NonNullable<UsersDeps["keyReload"]>, logger: Logger): void {
+function watchKeys(app: ServiceApp, tokens: AccessTokens, changes: KeySetChanges, reload: NonNullable<UsersDeps["keyReload"]>, logger: Logger): void {
   let busy = false;
   const timer = setInterval(() => {
     if (busy) return;
@@ -133,6 +137,7 @@ function watchKeys(app: ServiceApp, tokens: AccessTokens, reload: NonNullable<Us
         const before = keyIds(tokens.currentKeys);
         if (keyIds(keys) === before) return;
         tokens.replaceKeys(keys);
+        changes.announce();
         logger.info({ signing: keys.signing.kid, accepted: keys.verification.map((key) => key.kid) }, "token keys replaced");
       })
       // A half-written file is read again next time; the keys in use stay until then.

@@ -39,7 +39,8 @@ export async function startJwksServer(options: { issuer: string; audience: strin
   const published: SigningKey[] = [await newKey()];
   let fetches = 0;
   const handle: RequestListener = (request, response) => {
-    if (request.url !== "/.well-known/jwks.json") return void response.writeHead(404).end();
+    // Query parameters (a watch's wait) are ignored, as by a users service without the watch.
+    if (request.url?.split("?")[0] !== "/.well-known/jwks.json") return void response.writeHead(404).end();
     fetches += 1;
     response.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ keys: published.map((key) => key.publicJwk) }));
   };

@@ -51,6 +51,27 @@ describe("JWKS through discovery", () => {
     await expect(verifier.verify(await jwks.sign({ sub: "u2", roles: [] }, { key: next }))).resolves.toMatchObject({ subject: "u2" });
   });
 
+  it("with a watch against a JWKS server that sends no ETag, says so, ends the watch and keeps the maximum age as the bound", async () => {
+    jwks = await startJwksServer(options);
+    const problems: string[] = [];
+    const verifier = await createJwksVerifier({ jwksUrl: jwks.url, ...options, cacheMaxAgeMs: 300, watchSeconds: 5, onWatchProblem: (message) => problems.push(message) });
+    try {
+      const started = Date.now();
+      while (verifier.watching) {
+        expect(Date.now() - started, "the watch kept polling a server that holds no watch").toBeLessThan(5000);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      expect(problems).toEqual([`${jwks.url} sends no ETag, so it holds no watch: a retired key stops verifying here only at the key set's maximum age`]);
+      const leaked = await jwks.sign({ sub: "u1", roles: [] });
+      await expect(verifier.verify(leaked)).resolves.toMatchObject({ subject: "u1" });
+      jwks.retire("test-key-1");
+      await new Promise((resolve) => setTimeout(resolve, 350));
+      await expect(verifier.verify(leaked)).rejects.toThrow(/no applicable key found|matching key/i);
+    } finally {
+      await verifier.close();
+    }
+  });
+
   it("uses JWKS_URL's DNS name when Consul is not configured", async () => {
     discovery = createDiscovery({ fallback: { users: { host: "users", port: 8080 } } });
     expect(discoveredUrl(TEMPLATE, await discovery.discover("users"), 0)).toBe(TEMPLATE);
