@@ -7,6 +7,8 @@
 //    password from a password file), so the client pays the same PBKDF2 work per connection on
 //    either path; what PgBouncer saves is the server side: no backend fork, no catalog cache
 //    warm-up per connection. `pgbouncer: ratio` = tps through PgBouncer / tps direct, target >= 2.0.
+//    pgbench connects a thread's clients one after another, so tps is about threads / connection
+//    time; each run prints pgbench's own CPU per connection, the part neither path can save.
 // 2. Fan-in, what a pooler is for: 1,000 concurrent clients running pgbench's short write
 //    transaction (simple-update, -N) through PgBouncer against 20 direct clients (the pool size,
 //    so the same number of server backends) running the same transaction. Both must finish with
@@ -101,21 +103,35 @@ async function main(): Promise<void> {
     // The machine is shared: each round gives one ratio from a back-to-back pair, and the
     // result is their geometric mean, so load that drifts between rounds cancels out.
     const ratios: number[] = [];
+    const clientCpuMs: Record<string, number[]> = {};
     for (let round = 0; round < ROUNDS; round += 1) {
       const pair: Record<string, number> = {};
       for (const target of round % 2 === 0 ? targets : [...targets].reverse()) {
+        const clientBefore = childrenTicks();
         const out = pgbench(target.port, ["-n", "-S", "-C", "-c", String(CLIENTS), "-j", "2", "-T", String(SECONDS)]);
+        const clientTicks = childrenTicks() - clientBefore;
         // With -C pgbench reports one tps, counting each transaction's connection time.
         const tps = /tps = ([\d.]+) \(including reconnection times\)/.exec(out);
         const connect = /average connection time = ([\d.]+) ms/.exec(out);
-        if (!tps || !connect) throw new Error(`pgbench printed no tps or connection time: ${out}`);
+        const processed = /number of transactions actually processed: (\d+)/.exec(out);
+        if (!tps || !connect || !processed) throw new Error(`pgbench printed no tps, connection time or transaction count: ${out}`);
         pair[target.label] = Number(tps[1]);
-        console.log(`round ${round + 1} ${target.label}: ${Number(tps[1]).toFixed(1)} tps, ${connect[1]} ms per connection`);
+        // pgbench connects each thread's clients one after another, so tps is about threads / connection time.
+        const clientMs = (clientTicks * 1000) / CLOCK_TICKS_PER_SECOND / Number(processed[1]);
+        (clientCpuMs[target.label] ??= []).push(clientMs);
+        console.log(`round ${round + 1} ${target.label}: ${Number(tps[1]).toFixed(1)} tps, ${connect[1]} ms per connection, pgbench's own CPU ${clientMs.toFixed(2)} ms per connection`);
       }
       ratios.push(pair.pgbouncer / pair.direct);
     }
     console.log(`pairs: ${ratios.map((r) => r.toFixed(2)).join(" ")}`);
     const connectRatio = geometricMean(ratios);
+    // The client's TLS handshake and SCRAM proof (4,096 PBKDF2 rounds in libpq) are paid on either
+    // path; PgBouncer can only save the server's share, so the ratio is bounded by how large that is.
+    const meanOf = (values: number[] = []) => values.reduce((sum, value) => sum + value, 0) / Math.max(1, values.length);
+    console.log(
+      `pgbench's own CPU per connection: direct ${meanOf(clientCpuMs.direct).toFixed(2)} ms, through PgBouncer ${meanOf(clientCpuMs.pgbouncer).toFixed(2)} ms ` +
+        `(paid on either path; PgBouncer saves only the server's part of a connection)`,
+    );
 
     // What 1,000 clients get from PostgreSQL itself: max_connections (less the superuser
     // reserve) admits the first ones, the rest are refused at login. pgbench stops at its first
@@ -186,6 +202,16 @@ function machineTicks(): { busy: number; total: number } {
   const idle = ticks[3]! + ticks[4]!;
   const total = ticks.slice(0, 8).reduce((sum, value) => sum + value, 0);
   return { busy: total - idle, total };
+}
+
+/** Clock ticks per second of /proc's CPU figures (USER_HZ, 100 on Linux). */
+const CLOCK_TICKS_PER_SECOND = 100;
+
+/** User and system clock ticks of this process's children that have ended (/proc/self/stat fields 16 and 17). */
+function childrenTicks(): number {
+  const stat = readFileSync("/proc/self/stat", "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return Number(fields[13]) + Number(fields[14]);
 }
 
 /** A process's user and system clock ticks (/proc/<pid>/stat fields 14 and 15). */
