@@ -335,7 +335,10 @@ describe.each([
       if (evicts) {
         expect(failures).toBe(0);
         expect(Number(/evicted_keys:(\d+)/.exec(await client.info("stats"))?.[1])).toBeGreaterThan(0);
-        expect(used).toBeLessThanOrEqual(limit * 1.05);
+        // Eviction runs as writes arrive, so used_memory can sit a little above maxmemory while a
+        // pipeline's buffers are counted (1.051 x seen once on a busy CI run); without eviction it
+        // would pass twice the limit.
+        expect(used).toBeLessThanOrEqual(limit * 1.1);
       } else {
         expect(failures).toBeGreaterThan(0);
         expect(firstError).toMatch(/OOM command not allowed when used memory > 'maxmemory'/);
