@@ -231,11 +231,14 @@ export const ALERT_CASES: Record<string, AlertCase> = {
     silent: {
       series: [
         seriesOf("http_request_duration_seconds_bucket", { ...USERS, method: "POST", route: "/session", status_class: "2xx", le: "0.5" }, "0+10x20"),
+        seriesOf("http_request_duration_seconds_bucket", { ...USERS, method: "POST", route: "/session", status_class: "2xx", le: "30" }, "0+10x20"),
         seriesOf("http_request_duration_seconds_bucket", { ...USERS, method: "POST", route: "/session", status_class: "2xx", le: "+Inf" }, "0+10x20"),
         // As many JWKS watches, each held its 25 s: they wait on purpose and are no latency.
         seriesOf("http_request_duration_seconds_bucket", { ...USERS, method: "GET", route: "/.well-known/jwks.json", status_class: "3xx", le: "0.5" }, "0x20"),
+        seriesOf("http_request_duration_seconds_bucket", { ...USERS, method: "GET", route: "/.well-known/jwks.json", status_class: "3xx", le: "30" }, "0+10x20"),
         seriesOf("http_request_duration_seconds_bucket", { ...USERS, method: "GET", route: "/.well-known/jwks.json", status_class: "3xx", le: "+Inf" }, "0+10x20"),
         seriesOf("http_request_duration_seconds_bucket", { ...USERS, method: "GET", route: "/namespaces/:namespace/environments/:environment/watch", status_class: "2xx", le: "0.5" }, "0x20"),
+        seriesOf("http_request_duration_seconds_bucket", { ...USERS, method: "GET", route: "/namespaces/:namespace/environments/:environment/watch", status_class: "2xx", le: "30" }, "0+10x20"),
         seriesOf("http_request_duration_seconds_bucket", { ...USERS, method: "GET", route: "/namespaces/:namespace/environments/:environment/watch", status_class: "2xx", le: "+Inf" }, "0+10x20"),
       ],
       at: "15m",

@@ -25,6 +25,6 @@ export { serverTlsEnv, serverTlsFromEnv, type ServerTlsEnvValues } from "./serve
 export { createDiscovery, instancesOf, nextIndex, type Discovery, type DiscoveryOptions, type ServiceInstance } from "./discovery";
 export { startTracing, instrumentTracing, type Tracing, type TracingOptions } from "./tracing";
 export { createJwksVerifier, fetchVerifying, rolesOf, TokenRejectedError, type JwksVerifier, type JwksVerifierOptions, type Principal, type TokenVerifier } from "./token-verifier";
-export { clientGone, parseWait, pause, requestedWait, WaitParameter, type WaitLimits } from "./long-poll";
+export { clientGone, pause, requestedWait, WaitParameter, type WaitLimits } from "./long-poll";
 export { actorOf, principalOf, requireRole } from "./require-role";
 export { ensureContextManager, extractTraceContext, injectTraceHeaders, type TraceHeaders } from "./trace-context";

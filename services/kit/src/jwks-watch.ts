@@ -74,8 +74,10 @@ export function watchJwks(options: JwksWatchOptions): JwksWatch {
             options.onProblem(`${url.origin}${url.pathname} sends no ETag, so it holds no watch: a retired key stops verifying here only at the key set's maximum age`);
             break;
           }
-          if (tag !== etag) options.onChange(jwks);
-          current = { jwks, confirmedAt: Date.now() };
+          // An unchanged tag keeps the document callers already hold, so nothing rebuilds for it.
+          const unchanged = tag === etag && current !== undefined;
+          if (!unchanged) options.onChange(jwks);
+          current = { jwks: unchanged && current !== undefined ? current.jwks : jwks, confirmedAt: Date.now() };
           etag = tag;
         }
       } catch (error) {

@@ -19,7 +19,7 @@ export function requestedWait(wait: string | undefined, limits: WaitLimits): num
 }
 
 /** `wait` in milliseconds; undefined when unreadable. */
-export function parseWait(text: string): number | undefined {
+function parseWait(text: string): number | undefined {
   const match = /^(\d{1,6})(ms|s)?$/.exec(text);
   if (!match) return undefined;
   const amount = Number(match[1]);

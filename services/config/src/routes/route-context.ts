@@ -1,4 +1,4 @@
-import type { ServiceApp } from "@fundament/kit";
+import type { ServiceApp, WaitLimits } from "@fundament/kit";
 import type { ChangeFeed } from "../change-feed";
 import type { ConfigEntries } from "../config-entries";
 import type { preHandlerAsyncHookHandler } from "fastify";
@@ -14,5 +14,5 @@ export interface RouteContext {
   requireWriter: preHandlerAsyncHookHandler;
   /** preHandlers of read routes: the read-role check when one is configured, else none. */
   readAccess: preHandlerAsyncHookHandler[];
-  watch: { defaultWaitMs: number; maxWaitMs: number };
+  watch: WaitLimits;
 }
