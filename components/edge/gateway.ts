@@ -149,7 +149,7 @@ export class Gateway extends pulumi.ComponentResource {
       const { route } = entry;
       this.urls[entry.workload] = `https://${route.host}${route.pathPrefix ?? "/"}`;
       const backend = entry === dashboard ? { internal: DASHBOARD_SERVICE } : { url: `${route.tls || https.has(entry.workload) ? "https" : "http"}://${entry.workload}:${entry.port}` };
-      const plain: GatewayRoute = { name: entry.workload, host: route.host, pathPrefix: route.pathPrefix, backend, rateLimit: route.rateLimit };
+      const plain: GatewayRoute = { name: entry.workload, host: route.host, pathPrefix: route.pathPrefix, backend, rateLimit: route.rateLimit, ...(route.longPolls ? { longPolls: route.longPolls } : {}) };
       if (!route.basicAuth) return pulumi.output(plain);
       const login = route.backendLogin;
       if (login) {

@@ -1,5 +1,5 @@
 import { stringify } from "yaml";
-import type { RateLimit } from "../runtime/workload";
+import type { LongPoll, RateLimit } from "../runtime/workload";
 import type { TraefikDynamicConfig, TraefikMiddleware, TraefikRouter, TraefikService } from "./traefik-config-types";
 import { TLS_OPTIONS } from "./traefik-static";
 
@@ -22,6 +22,8 @@ export interface GatewayRoute {
   users?: string[];
   /** Pass the checked Authorization header on: the backend checks the same login (see WorkloadRoute.backendLogin). */
   forwardAuthorization?: boolean;
+  /** Requests held open on purpose: served by a router of their own, `<name>-long-poll`. */
+  longPolls?: readonly LongPoll[];
 }
 
 export interface TraefikDynamicInput {
@@ -48,11 +50,33 @@ export const TLS12_CIPHER_SUITES = [
 ];
 
 export const rateLimitName = (route: string): string => `ratelimit-${route}`;
+/** Names the router of a route's long polls, which the gateway latency alert leaves out. */
+export const LONG_POLL_ROUTER_SUFFIX = "-long-poll";
 export const authName = (route: string): string => `auth-${route}`;
 
 function rule(route: GatewayRoute): string {
   const host = `Host(\`${route.host}\`)`;
   return route.pathPrefix ? `${host} && PathPrefix(\`${route.pathPrefix}\`)` : host;
+}
+
+/** Template segments are literal but for `:param`, which stands for one segment. */
+const TEMPLATE = /^(\/([A-Za-z0-9._~-]+|:[A-Za-z][A-Za-z0-9_]*))+$/;
+const goRegexLiteral = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+
+/** Go's regexp for a route template under the route's path prefix, anchored: PathRegexp matches anywhere otherwise. */
+function templateRegexp(template: string, pathPrefix: string | undefined): string {
+  const prefix = (pathPrefix ?? "").replace(/\/+$/, "");
+  const segments = `${prefix}${template}`.split("/").slice(1).map((segment) => (segment.startsWith(":") ? "[^/]+" : goRegexLiteral(segment)));
+  return `^/${segments.join("/")}$`;
+}
+
+/** The requests of a route that wait: its own rule and, per long poll, the path (and query parameter) that holds. */
+function longPollRule(route: GatewayRoute, polls: readonly LongPoll[]): string {
+  const matchers = polls.map((poll) => {
+    const path = `PathRegexp(\`${templateRegexp(poll.path, route.pathPrefix)}\`)`;
+    return poll.heldWith === undefined ? path : `(${path} && QueryRegexp(\`${poll.heldWith}\`, \`.*\`))`;
+  });
+  return `${rule(route)} && (${matchers.join(" || ")})`;
 }
 
 /** Throws, naming each, on two routes with one name or one host and path: Traefik would pick one silently. */
@@ -61,12 +85,19 @@ function checkRoutes(routes: GatewayRoute[]): void {
   const seen = new Map<string, string>();
   const names = new Set<string>();
   for (const route of routes) {
-    if (names.has(route.name)) problems.push(`gateway route ${route.name}: a second route with this name`);
-    names.add(route.name);
+    const routers = [route.name, ...((route.longPolls ?? []).length > 0 ? [`${route.name}${LONG_POLL_ROUTER_SUFFIX}`] : [])];
+    for (const router of routers) {
+      if (names.has(router)) problems.push(`gateway route ${route.name}: a second router named ${router}`);
+      names.add(router);
+    }
     const key = rule(route);
     const other = seen.get(key);
     if (other !== undefined) problems.push(`gateway route ${route.name}: ${key} is already routed to ${other}`);
     seen.set(key, route.name);
+    for (const [index, poll] of (route.longPolls ?? []).entries()) {
+      if (!TEMPLATE.test(poll.path)) problems.push(`gateway route ${route.name}: longPolls[${index}].path must be a route template such as /things/:id/watch (got ${JSON.stringify(poll.path)})`);
+      if (poll.heldWith !== undefined && !/^[A-Za-z0-9_.-]+$/.test(poll.heldWith)) problems.push(`gateway route ${route.name}: longPolls[${index}].heldWith must be a query parameter name (got ${JSON.stringify(poll.heldWith)})`);
+    }
     if (!(route.rateLimit.averagePerSecond > 0) || !(route.rateLimit.burst >= 1)) {
       problems.push(`gateway route ${route.name}: rateLimit must have averagePerSecond > 0 and burst >= 1 (got ${JSON.stringify(route.rateLimit)})`);
     }
@@ -112,6 +143,11 @@ export function traefikDynamicConfig(input: TraefikDynamicInput): TraefikDynamic
       services[route.name] = { loadBalancer: { servers: [{ url: route.backend.url }], passHostHeader: true, ...(https ? { serversTransport: PLATFORM_TRANSPORT } : {}) } };
     }
     routers[route.name] = { rule: rule(route), entryPoints: ["websecure"], service, middlewares: chain, tls: { options: TLS_OPTIONS } };
+    // Same service and middlewares; its rule is the route's own and more, so by Traefik's default
+    // priority (the rule's length) it wins for the requests it matches.
+    if (route.longPolls !== undefined && route.longPolls.length > 0) {
+      routers[`${route.name}${LONG_POLL_ROUTER_SUFFIX}`] = { ...routers[route.name]!, rule: longPollRule(route, route.longPolls) };
+    }
   }
   const tlsOptions = { minVersion: "VersionTLS12", sniStrict: true, cipherSuites: TLS12_CIPHER_SUITES };
   return {

@@ -5,7 +5,7 @@ import { ServiceName } from "../config";
 import { Zones } from "../network";
 import { PlatformPki } from "../pki";
 import { apiRoute, DeployedWorkload, RateLimit, Runtime } from "../runtime/workload";
-import { configSettings, FastifyService, GPU_JOBS_SERVICE_ACCOUNT, gpuJobsSettings, ServiceConnections, ServiceSettings, tokenSigningKeys, usersSettings } from "../services";
+import { configSettings, FastifyService, GPU_JOBS_SERVICE_ACCOUNT, gpuJobsSettings, SERVICE_LONG_POLLS, ServiceConnections, ServiceSettings, tokenSigningKeys, usersSettings } from "../services";
 import { consulServiceSettings } from "../discovery";
 import { DatabaseLayer } from "./database-layer";
 import { DiscoveryLayer } from "./discovery-layer";
@@ -94,7 +94,7 @@ function wireService(scope: LayerScope, below: ServicesInputs, service: ServiceN
       caCertPem: below.pki.caCertPem,
       leaf: below.pki.serverLeaf(service),
       dependsOn: dataServices,
-      route: apiRoute(service, config.domain, API_RATE_LIMITS[service]),
+      route: apiRoute(service, config.domain, API_RATE_LIMITS[service], "http", [...SERVICE_LONG_POLLS[service]]),
       ...own,
       env: { ...own.env, ...consul.env },
       secrets: { ...own.secrets, ...consul.secrets },

@@ -1,4 +1,6 @@
 import { stringify } from "yaml";
+import { LONG_POLL_ROUTER_SUFFIX } from "../edge/traefik-dynamic";
+import { LONG_POLL_ROUTES } from "../services/long-poll-routes";
 
 export type Severity = "critical" | "warning" | "info";
 
@@ -25,20 +27,12 @@ export const TARGET_LABELS = "environment, job, instance, service, zone, role";
 const BY_TARGET = `by (${TARGET_LABELS})`;
 const ON_TARGET = `on (${TARGET_LABELS})`;
 
-/**
- * Routes that hold a request until something changes (config's watches and event stream, the
- * users service's JWKS watch): their duration is the wait the client asked for, not latency, and
- * a quiet service whose traffic is mostly watches would otherwise page for a slow p99.
- */
-export const LONG_POLL_ROUTES = [
-  "/namespaces/:namespace/environments/:environment/watch",
-  "/namespaces/:namespace/environments/:environment/effective/watch",
-  "/namespaces/:namespace/environments/:environment/stream",
-  "/.well-known/jwks.json",
-] as const;
 /** A PromQL regex alternation of literal strings (RE2 metacharacters escaped, backslashes doubled for the string literal). */
 const literalAlternation = (values: readonly string[]) => values.map((value) => value.replace(/[.*+?^${}()|[\]\\]/g, "\\\\$&")).join("|");
+/** Long polls wait on purpose (components/services/long-poll-routes.ts): a quiet service whose traffic is mostly watches would page for a slow p99. */
 const NOT_LONG_POLL = `route!~"${literalAlternation(LONG_POLL_ROUTES)}"`;
+/** The gateway's routers of long polls: the same wait, seen by Traefik. */
+const NOT_LONG_POLL_ROUTER = `router!~".*${LONG_POLL_ROUTER_SUFFIX}@.*"`;
 
 /** Hours a backup may be old before the alert: a daily schedule plus an hour of slack. */
 export const BACKUP_MAX_AGE_SECONDS = 25 * 3600;
@@ -257,7 +251,7 @@ export const ALERT_GROUPS: AlertGroup[] = [
       },
       {
         alert: "GatewayLatencyP99",
-        expr: "histogram_quantile(0.99, sum by (environment, router, le) (rate(traefik_router_request_duration_seconds_bucket[5m]))) > 1",
+        expr: `histogram_quantile(0.99, sum by (environment, router, le) (rate(traefik_router_request_duration_seconds_bucket{${NOT_LONG_POLL_ROUTER}}[5m]))) > 1`,
         for: "5m",
         severity: "warning",
         summary: "p99 latency of router {{ $labels.router }} is {{ $value | humanizeDuration }}",

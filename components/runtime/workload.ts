@@ -96,6 +96,18 @@ export interface WorkloadRoute {
   backendLogin?: { user: string; password: pulumi.Input<string>; bcryptHash: pulumi.Input<string> };
   /** The port speaks HTTPS with a platform-CA leaf (Consul): the gateway verifies it against the CA. */
   tls?: boolean;
+  /**
+   * Requests the backend holds open on purpose (watches, event streams): the gateway serves them
+   * on a router of their own, so its latency alert is not paged by a wait the client asked for.
+   */
+  longPolls?: LongPoll[];
+}
+
+/** A route that holds requests: a route template (`/things/:id/watch`), and when only some requests wait, the query parameter that makes them. */
+export interface LongPoll {
+  path: string;
+  /** Held only when the request carries this query parameter (the JWKS document is read plainly too). */
+  heldWith?: string;
 }
 
 /** Admin UIs are for a few people: a low limit that still lets a dashboard load its panels at once. */
@@ -110,8 +122,8 @@ export function adminRoute(ui: string, domain: string, port = "http"): WorkloadR
 }
 
 /** The route of a public API: `<api>.<domain>`, authenticated by the service itself. */
-export function apiRoute(api: string, domain: string, rateLimit: RateLimit, port = "http"): WorkloadRoute {
-  return { host: `${api}.${domain}`, port, rateLimit };
+export function apiRoute(api: string, domain: string, rateLimit: RateLimit, port = "http", longPolls: LongPoll[] = []): WorkloadRoute {
+  return { host: `${api}.${domain}`, port, rateLimit, ...(longPolls.length > 0 ? { longPolls } : {}) };
 }
 
 /** Where Prometheus scrapes a workload; `access` when the endpoint wants TLS and a token. */

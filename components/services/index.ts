@@ -4,3 +4,4 @@ export * from "./service-settings";
 export * from "./token-signing-keys";
 export * from "./gpu-jobs-access";
 export * from "./service-broker";
+export * from "./long-poll-routes";

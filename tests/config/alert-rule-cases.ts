@@ -184,6 +184,11 @@ export const ALERT_CASES: Record<string, AlertCase> = {
         seriesOf("traefik_router_request_duration_seconds_bucket", { ...TRAEFIK, router: "users@file", le: "0.1" }, "0+10x20"),
         seriesOf("traefik_router_request_duration_seconds_bucket", { ...TRAEFIK, router: "users@file", le: "1" }, "0+10x20"),
         seriesOf("traefik_router_request_duration_seconds_bucket", { ...TRAEFIK, router: "users@file", le: "+Inf" }, "0+10x20"),
+        // The gateway's router of config's watches (Traefik's default buckets): each request held
+        // its 25 s on purpose, so all of them land above the last finite bucket.
+        seriesOf("traefik_router_request_duration_seconds_bucket", { ...TRAEFIK, router: "config-long-poll@file", le: "1.2" }, "0x20"),
+        seriesOf("traefik_router_request_duration_seconds_bucket", { ...TRAEFIK, router: "config-long-poll@file", le: "5" }, "0x20"),
+        seriesOf("traefik_router_request_duration_seconds_bucket", { ...TRAEFIK, router: "config-long-poll@file", le: "+Inf" }, "0+10x20"),
       ],
       at: "15m",
     },

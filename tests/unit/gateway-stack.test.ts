@@ -1,10 +1,11 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { authName, DYNAMIC_CONFIG_PATH, GATEWAY_PORTS, PUBLIC_PORTS, rateLimitName, STATIC_CONFIG_PATH } from "../../components/edge";
+import { authName, DYNAMIC_CONFIG_PATH, GATEWAY_PORTS, LONG_POLL_ROUTER_SUFFIX, PUBLIC_PORTS, rateLimitName, STATIC_CONFIG_PATH } from "../../components/edge";
 import { fileKey } from "../../components/runtime/kubernetes-pod";
 import { isSecretMarker, readStackConfig } from "../../scripts/mock-engine";
 import { runStack, secretLeaks, StackView } from "./stack-run";
 import { parseTraefikDynamic, parseTraefikStatic } from "./traefik-model";
+import { routerFor } from "./traefik-rule";
 
 /**
  * The gateway as both stacks deploy it, read back from what the mock engine records: the files
@@ -20,6 +21,8 @@ const SECRET = "kubernetes:core/v1:Secret";
 /** Every admin UI the platform has: each must be routed behind basic auth. */
 const ADMIN_UIS = ["alertmanager", "consul", "grafana", "jaeger", "minio", "prometheus", "rabbitmq", "traefik"];
 const APIS = ["config", "gpu-jobs", "users"];
+/** The APIs that hold requests (config's watches and stream, users' JWKS watch): each has a second router for them. */
+const LONG_POLL_ROUTERS = ["config", "users"].map((api) => `${api}${LONG_POLL_ROUTER_SUFFIX}`);
 
 interface Upload {
   file: string;
@@ -75,14 +78,16 @@ describe.each(["dev", "prod"])("the gateway on the %s stack", (stack) => {
   it("routes every API and admin UI over TLS with a rate limit, and every admin UI behind basic auth", () => {
     const config = parseTraefikDynamic(gatewayFile(view, DYNAMIC_CONFIG_PATH));
     const routers = config.http.routers;
-    expect(Object.keys(routers).sort()).toEqual([...ADMIN_UIS, ...APIS].sort());
-    for (const [name, router] of Object.entries(routers)) {
-      expect(router.tls, name).toBeDefined();
-      expect(router.entryPoints, name).toEqual(["websecure"]);
-      expect(router.middlewares, name).toContain(rateLimitName(name));
-      expect(config.http.middlewares[rateLimitName(name)], name).toHaveProperty("rateLimit");
+    expect(Object.keys(routers).sort()).toEqual([...ADMIN_UIS, ...APIS, ...LONG_POLL_ROUTERS].sort());
+    for (const [routerName, router] of Object.entries(routers)) {
+      // A long-poll router serves its route's backend with its route's middlewares.
+      const name = routerName.endsWith(LONG_POLL_ROUTER_SUFFIX) ? routerName.slice(0, -LONG_POLL_ROUTER_SUFFIX.length) : routerName;
+      expect(router.tls, routerName).toBeDefined();
+      expect(router.entryPoints, routerName).toEqual(["websecure"]);
+      expect(router.middlewares, routerName).toContain(rateLimitName(name));
+      expect(config.http.middlewares[rateLimitName(name)], routerName).toHaveProperty("rateLimit");
       const auth = router.middlewares.map((m) => config.http.middlewares[m]).filter((m) => "basicAuth" in m);
-      expect(auth.length, name).toBe(ADMIN_UIS.includes(name) ? 1 : 0);
+      expect(auth.length, routerName).toBe(ADMIN_UIS.includes(name) ? 1 : 0);
       for (const middleware of auth) {
         if (!("basicAuth" in middleware)) continue;
         // htpasswd lines with bcrypt hashes, never a password.
@@ -107,6 +112,11 @@ describe.each(["dev", "prod"])("the gateway on the %s stack", (stack) => {
       expect(balancer?.servers, api).toEqual([{ url: `https://${api}:8080` }]);
       expect(balancer?.serversTransport, api).toBe(transport);
     }
+    // Config's watches reach config on the long-poll router, which the gateway latency alert leaves out; its reads stay on config's.
+    const domain = stack === "dev" ? "fundament.localhost" : "platform.example.com";
+    expect(routerFor(routers, { host: `config.${domain}`, path: "/namespaces/shop/environments/prod/watch", query: { wait: "30s" } })).toBe(`config${LONG_POLL_ROUTER_SUFFIX}`);
+    expect(routerFor(routers, { host: `config.${domain}`, path: "/namespaces/shop/environments/prod" })).toBe("config");
+    expect(routers[`config${LONG_POLL_ROUTER_SUFFIX}`]!.service).toBe(routers.config.service);
     expect(routers.grafana.rule).toBe(`Host(\`grafana.${stack === "dev" ? "fundament.localhost" : "platform.example.com"}\`)`);
     expect(config.http.middlewares[rateLimitName("config")]).toEqual({ rateLimit: { average: 100, burst: 200, period: "1s" } });
   });

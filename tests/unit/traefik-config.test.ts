@@ -4,6 +4,7 @@ import { parse, stringify } from "yaml";
 import {
   DROPPED_LOG_HEADERS,
   GATEWAY_PORTS,
+  LONG_POLL_ROUTER_SUFFIX,
   GatewayRoute,
   PUBLIC_PORTS,
   rateLimitName,
@@ -12,6 +13,7 @@ import {
   TraefikStaticInput,
 } from "../../components/edge";
 import { parseTraefikDynamic, parseTraefikStatic, TraefikConfigError, traefikProblems } from "./traefik-model";
+import { routerFor } from "./traefik-rule";
 
 const BASE: TraefikStaticInput = { dynamicConfigPath: "/etc/traefik/dynamic.yml", caFile: "/etc/traefik/tls/ca.crt" };
 const WITH_EVERYTHING: TraefikStaticInput = {
@@ -150,6 +152,56 @@ describe("Traefik dynamic configuration", () => {
       }),
       { numRuns: 50 },
     );
+  });
+
+  it("serves a route's long polls on a router of their own, and everything else of the host on the route's router", () => {
+    const config: GatewayRoute = {
+      name: "config",
+      host: "config.example.com",
+      backend: { url: "https://config:8080" },
+      rateLimit: { averagePerSecond: 100, burst: 200 },
+      longPolls: [{ path: "/namespaces/:namespace/environments/:environment/watch" }, { path: "/namespaces/:namespace/environments/:environment/stream" }],
+    };
+    const users: GatewayRoute = { ...ROUTES[0]!, longPolls: [{ path: "/.well-known/jwks.json", heldWith: "wait" }] };
+    const dynamic = parseTraefikDynamic(renderTraefikDynamic({ routes: [config, users, ROUTES[1]!], caFile: "/ca" }));
+    const routers = dynamic.http.routers;
+    const watch = `config${LONG_POLL_ROUTER_SUFFIX}`;
+    // The same backend, middlewares (security headers, the route's own rate limit) and TLS.
+    expect({ ...routers[watch], rule: undefined }).toEqual({ ...routers.config, rule: undefined });
+    const on = (host: string, path: string, query?: Record<string, string>) => routerFor(routers, { host, path, ...(query ? { query } : {}) });
+    expect(on("config.example.com", "/namespaces/shop/environments/prod/watch")).toBe(watch);
+    expect(on("config.example.com", "/namespaces/shop/environments/prod/stream")).toBe(watch);
+    expect(on("config.example.com", "/namespaces/shop/environments/prod")).toBe("config");
+    expect(on("config.example.com", "/namespaces/shop/environments/prod/watch/more")).toBe("config");
+    expect(on("config.example.com", "/namespaces/shop/environments/prod/effective")).toBe("config");
+    // A parameter stands for one segment, never for a path of several.
+    expect(on("config.example.com", "/namespaces/a/b/environments/prod/watch")).toBe("config");
+    // The JWKS document waits only when asked to.
+    expect(on("users.example.com", "/.well-known/jwks.json", { wait: "25s" })).toBe(`users${LONG_POLL_ROUTER_SUFFIX}`);
+    expect(on("users.example.com", "/.well-known/jwks.json")).toBe("users");
+    expect(on("users.example.com", "/.well-known/jwksXjson", { wait: "25s" })).toBe("users");
+    // Another host's watch path is not this route's.
+    expect(on("grafana.example.com", "/namespaces/shop/environments/prod/watch")).toBe("grafana");
+    // Routes without long polls get no second router.
+    expect(Object.keys(routers).sort()).toEqual(["config", watch, "grafana", "users", `users${LONG_POLL_ROUTER_SUFFIX}`].sort());
+  });
+
+  it("puts a long poll under the route's path prefix", () => {
+    const route: GatewayRoute = { name: "api", host: "example.com", pathPrefix: "/api/", backend: { url: "http://api:1" }, rateLimit: { averagePerSecond: 1, burst: 1 }, longPolls: [{ path: "/jobs/:id/watch" }] };
+    const routers = parseTraefikDynamic(renderTraefikDynamic({ routes: [route], caFile: "/ca" })).http.routers;
+    expect(routerFor(routers, { host: "example.com", path: "/api/jobs/7/watch" })).toBe(`api${LONG_POLL_ROUTER_SUFFIX}`);
+    expect(routerFor(routers, { host: "example.com", path: "/jobs/7/watch" })).toBeUndefined();
+    expect(routerFor(routers, { host: "example.com", path: "/api/jobs/7" })).toBe("api");
+  });
+
+  it("refuses a long poll that is no route template, naming the route and the field", () => {
+    const route = (path: string, heldWith?: string): GatewayRoute => ({ ...ROUTES[0]!, longPolls: [{ path, ...(heldWith === undefined ? {} : { heldWith }) }] });
+    expect(() => renderTraefikDynamic({ routes: [route("watch")], caFile: "/ca" })).toThrow('gateway route users: longPolls[0].path must be a route template such as /things/:id/watch (got "watch")');
+    expect(() => renderTraefikDynamic({ routes: [route("/a/`) || Host(`x")], caFile: "/ca" })).toThrow(/longPolls\[0\]\.path must be a route template/);
+    expect(() => renderTraefikDynamic({ routes: [route("/a//b")], caFile: "/ca" })).toThrow(/longPolls\[0\]\.path/);
+    expect(() => renderTraefikDynamic({ routes: [route("/a", "w`")], caFile: "/ca" })).toThrow('gateway route users: longPolls[0].heldWith must be a query parameter name (got "w`")');
+    // A workload named like another route's long-poll router would take its name.
+    expect(() => renderTraefikDynamic({ routes: [route("/a"), { ...ROUTES[1]!, name: `users${LONG_POLL_ROUTER_SUFFIX}` }], caFile: "/ca" })).toThrow(`a second router named users${LONG_POLL_ROUTER_SUFFIX}`);
   });
 
   it("refuses two routes for one host, and a route without a usable rate limit", () => {

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import * as argon2 from "argon2";
 import { createLogger, type ServiceApp } from "@fundament/kit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { SERVICE_LONG_POLLS } from "../../../components/services/long-poll-routes";
 import { buildApp } from "../src/app";
 import { loadUsersConfig } from "../src/config";
 import { connectDependencies } from "../src/dependencies";
@@ -210,6 +211,16 @@ describe("OpenAPI", () => {
     expect(Object.keys(register.responses)).toEqual(expect.arrayContaining(["201", "400", "409"]));
     expect(document.paths["/users"].get.security).toEqual([{ bearer: [] }]);
     expect(document.paths["/users"].get.parameters.map((p: { name: string }) => p.name).sort()).toEqual(["email", "limit", "offset"]);
+  });
+});
+
+describe("long polls", () => {
+  it("lists for the gateway and the latency alerts exactly the routes that wait, with the parameter that makes them", async () => {
+    const document = (await app.inject("/docs/json")).json() as { paths: Record<string, { get?: { parameters?: Array<{ name: string; in: string }> } }> };
+    const waiting = Object.entries(document.paths)
+      .filter(([, methods]) => methods.get?.parameters?.some((p) => p.in === "query" && p.name === "wait"))
+      .map(([path]) => ({ path: path.replace(/\{(\w+)\}/g, ":$1"), heldWith: "wait" }));
+    expect(SERVICE_LONG_POLLS.users).toEqual(waiting);
   });
 });
 

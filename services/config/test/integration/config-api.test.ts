@@ -2,6 +2,7 @@ import amqp from "amqplib";
 import { Redis } from "ioredis";
 import { loadEnv, type ServiceApp } from "@fundament/kit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { SERVICE_LONG_POLLS } from "../../../../components/services/long-poll-routes";
 import { buildApp } from "../../src/app";
 import { CurrentCache } from "../../src/current-cache";
 import { DATABASE_IDENTITY_QUERY } from "../../src/database-identity";
@@ -322,6 +323,19 @@ describe("change events", () => {
 });
 
 describe("watch", () => {
+  it("lists for the gateway and the latency alerts exactly the routes that wait: the watches and the event stream", async () => {
+    const document = (await replicaA.inject("/docs/json")).json() as { paths: Record<string, { get?: { parameters?: Array<{ name: string; in: string }>; produces?: string[] } }> };
+    const template = (path: string) => path.replace(/\{(\w+)\}/g, ":$1");
+    const waiting = Object.entries(document.paths)
+      .filter(([, methods]) => methods.get?.parameters?.some((p) => p.in === "query" && p.name === "wait"))
+      .map(([path]) => template(path));
+    const listed = SERVICE_LONG_POLLS.config.map((poll) => poll.path);
+    expect(listed).toEqual(expect.arrayContaining(waiting));
+    // The stream has no wait: it is held until the client leaves.
+    expect(listed.filter((path) => !waiting.includes(path))).toEqual(["/namespaces/:namespace/environments/:environment/stream"]);
+    for (const path of listed) expect(replicaA.hasRoute({ method: "GET", url: path }), path).toBe(true);
+  });
+
   it("wakes a long poll on one replica when another replica writes", async () => {
     await createNamespace("watch-demo", { type: "object" });
     await write(replicaA, "watch-demo", "prod", { n: 1 });
