@@ -94,7 +94,7 @@ function wireService(scope: LayerScope, below: ServicesInputs, service: ServiceN
       caCertPem: below.pki.caCertPem,
       leaf: below.pki.serverLeaf(service),
       dependsOn: dataServices,
-      route: apiRoute(service, config.domain, API_RATE_LIMITS[service], "http", [...SERVICE_LONG_POLLS[service]]),
+      route: apiRoute(service, config.domain, API_RATE_LIMITS[service], "http", SERVICE_LONG_POLLS[service]),
       ...own,
       env: { ...own.env, ...consul.env },
       secrets: { ...own.secrets, ...consul.secrets },

@@ -100,7 +100,7 @@ export interface WorkloadRoute {
    * Requests the backend holds open on purpose (watches, event streams): the gateway serves them
    * on a router of their own, so its latency alert is not paged by a wait the client asked for.
    */
-  longPolls?: LongPoll[];
+  longPolls?: readonly LongPoll[];
 }
 
 /** A route that holds requests: a route template (`/things/:id/watch`), and when only some requests wait, the query parameter that makes them. */
@@ -122,7 +122,7 @@ export function adminRoute(ui: string, domain: string, port = "http"): WorkloadR
 }
 
 /** The route of a public API: `<api>.<domain>`, authenticated by the service itself. */
-export function apiRoute(api: string, domain: string, rateLimit: RateLimit, port = "http", longPolls: LongPoll[] = []): WorkloadRoute {
+export function apiRoute(api: string, domain: string, rateLimit: RateLimit, port = "http", longPolls: readonly LongPoll[] = []): WorkloadRoute {
   return { host: `${api}.${domain}`, port, rateLimit, ...(longPolls.length > 0 ? { longPolls } : {}) };
 }
 
