@@ -11,6 +11,26 @@ export interface OutboxSignal {
   kick(): void;
 }
 
+/** A version the caller already knows of, and the request field it came in (named when refused). */
+export interface AtLeast {
+  version: number;
+  field: string;
+}
+
+const NO_MINIMUM: AtLeast = { version: 0, field: "" };
+
+const higher = (a: AtLeast, b: AtLeast): AtLeast => (b.version > a.version ? b : a);
+
+/**
+ * PostgreSQL itself is behind the version the caller names: it was never written, or the database
+ * was restored from a backup older than it. Either way waiting would not help.
+ */
+const behind = (atLeast: AtLeast, namespace: string, environment: string, current: number): NotFoundError =>
+  new NotFoundError(
+    atLeast.field,
+    `version ${atLeast.version} of ${namespace}/${environment} does not exist; ${current === 0 ? "it has no version yet" : `the current version is ${current}`}`,
+  );
+
 export interface EffectiveConfig {
   namespace: string;
   environment: string;
@@ -35,35 +55,48 @@ export class ConfigEntries {
     private readonly logger: Logger,
   ) {}
 
-  async current(namespace: string, environment: string): Promise<VersionRecord | undefined> {
-    const held = this.replica.get(namespace, environment);
-    if (held) return JSON.parse(held.json) as VersionRecord;
-    const found = await this.fetchCurrent(namespace, environment);
-    return found?.record ?? (found ? (JSON.parse(found.json) as VersionRecord) : undefined);
+  /**
+   * The current version; `atLeast` is a version the caller knows exists (it wrote it, through any
+   * replica): copies older than that are passed over for PostgreSQL, so a client that reads back
+   * its write through another replica does not depend on that replica having heard the NOTIFY.
+   */
+  async current(namespace: string, environment: string, atLeast: AtLeast = NO_MINIMUM): Promise<VersionRecord | undefined> {
+    const found = await this.lookup(namespace, environment, atLeast);
+    return found === undefined ? undefined : (found.record ?? (JSON.parse(found.json) as VersionRecord));
   }
 
   /**
    * The current version as JSON text: a cache hit goes out as held, unparsed, which is what makes
    * the hot read cheap. The text is exactly JSON.stringify(VersionRecord).
    */
-  async requireCurrentJson(namespace: string, environment: string): Promise<{ version: number; json: string }> {
-    const held = this.replica.get(namespace, environment);
-    if (held) return held;
-    const found = await this.fetchCurrent(namespace, environment);
+  async requireCurrentJson(namespace: string, environment: string, atLeast: AtLeast = NO_MINIMUM): Promise<{ version: number; json: string }> {
+    const found = await this.lookup(namespace, environment, atLeast);
     if (found) return found;
     await this.requireNamespace(namespace);
     throw new NotFoundError("params.environment", `${namespace}/${environment} has no version yet`);
   }
 
+  /** This replica's copy, then Redis, then PostgreSQL; refused when even PostgreSQL is behind `atLeast`. */
+  private async lookup(namespace: string, environment: string, atLeast: AtLeast): Promise<{ version: number; json: string; record?: VersionRecord } | undefined> {
+    const held = this.replica.get(namespace, environment);
+    if (held && held.version >= atLeast.version) return held;
+    const found = await this.fetchCurrent(namespace, environment, atLeast.version);
+    if ((found?.version ?? 0) < atLeast.version) {
+      await this.requireNamespace(namespace);
+      throw behind(atLeast, namespace, environment, found?.version ?? 0);
+    }
+    return found;
+  }
+
   /** Redis, then PostgreSQL; whatever is found is held by this replica for the next read. */
-  private async fetchCurrent(namespace: string, environment: string): Promise<{ version: number; json: string; record?: VersionRecord } | undefined> {
+  private async fetchCurrent(namespace: string, environment: string, atLeast: number): Promise<{ version: number; json: string; record?: VersionRecord } | undefined> {
     // Taken before the read: a change notified meanwhile makes the replica refuse what was read.
     const readUnder = this.replica.readUnder;
     try {
       const cached = await this.cache.getJson(namespace, environment);
       // The writer puts its version into Redis after its commit, and this replica may hear the
       // NOTIFY first: a shared copy older than a notified version is not served.
-      if (cached && cached.version >= (this.replica.notifiedVersion(namespace, environment) ?? 0)) {
+      if (cached && cached.version >= Math.max(atLeast, this.replica.notifiedVersion(namespace, environment) ?? 0)) {
         this.replica.offer({ namespace, environment, version: cached.version }, cached.json, readUnder);
         return cached;
       }
@@ -98,17 +131,19 @@ export class ConfigEntries {
     if (!(await this.store.namespace(namespace))) throw new NotFoundError("params.namespace", `namespace ${namespace} does not exist`);
   }
 
-  async effective(namespace: string, environment: string): Promise<EffectiveConfig> {
+  /** `atLeast` bounds the environment's own entry (the base's, for `base`), `baseAtLeast` the base entry's. */
+  async effective(namespace: string, environment: string, atLeast: AtLeast = NO_MINIMUM, baseAtLeast: AtLeast = NO_MINIMUM): Promise<EffectiveConfig> {
+    const isBase = environment === BASE_ENVIRONMENT;
     const [base, own] = await Promise.all([
-      this.current(namespace, BASE_ENVIRONMENT),
-      environment === BASE_ENVIRONMENT ? Promise.resolve(undefined) : this.current(namespace, environment),
+      this.current(namespace, BASE_ENVIRONMENT, isBase ? higher(atLeast, baseAtLeast) : baseAtLeast),
+      isBase ? Promise.resolve(undefined) : this.current(namespace, environment, atLeast),
     ]);
     const document = effectiveDocument(environment, base?.document, own?.document);
     if (document === undefined) {
       await this.requireNamespace(namespace);
       throw new NotFoundError("params.environment", `${namespace}/${environment} has no version yet, and neither has its base`);
     }
-    return { namespace, environment, document, baseVersion: base?.version ?? 0, version: environment === BASE_ENVIRONMENT ? (base?.version ?? 0) : (own?.version ?? 0) };
+    return { namespace, environment, document, baseVersion: base?.version ?? 0, version: isBase ? (base?.version ?? 0) : (own?.version ?? 0) };
   }
 
   async write(request: WriteRequest): Promise<VersionRecord> {

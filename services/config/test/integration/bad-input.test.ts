@@ -121,6 +121,19 @@ describe("bad input gets a 4xx naming the field", () => {
     await expectRefused(badIfMatch.map((value) => [{ method: "PUT", url: entry(), body: validWrite, headers: { "if-match": value } }, "headers.if-match"]));
   });
 
+  it("entry reads: the version the caller already knows of", async () => {
+    const reads: [string, string[]][] = [
+      ["", ["minVersion"]],
+      ["/effective", ["minVersion", "minBaseVersion"]],
+    ];
+    for (const [suffix, fields] of reads) {
+      for (const field of fields) {
+        await expectRefused(badVersion.map((value) => [{ method: "GET", url: `${entry()}${suffix}?${new URLSearchParams({ [field]: value })}` }, `querystring.${field}`]), 30);
+      }
+      await expectRefused(extraKey.filter((key) => !fields.includes(key)).map((key) => [{ method: "GET", url: `${entry()}${suffix}?${key}=1` }, `querystring.${key}`]), 30);
+    }
+  });
+
   it("version routes: params, query strings and rollback bodies", async () => {
     await expectRefused(badVersion.map((v) => [{ method: "GET", url: `${entry()}/versions/${segment(v)}` }, "params.version"]));
     await expectRefused(badNumber(0).map((value) => [{ method: "GET", url: `${entry()}/versions?${new URLSearchParams({ after: value })}` }, "querystring.after"]));

@@ -28,7 +28,9 @@ const database = `config_${process.pid}`;
 
 /**
  * A TCP relay to PostgreSQL that can stop passing bytes without closing anything: what a LISTEN
- * connection sees when a peer vanishes or a firewall drops its state (no FIN, no RST).
+ * connection sees when a peer vanishes or a firewall drops its state (no FIN, no RST). What is
+ * sent meanwhile is held and delivered on thawing, as TCP retransmits once a partition heals, so a
+ * connection its client kept is intact afterwards.
  */
 interface FreezableProxy {
   port: number;
@@ -38,7 +40,12 @@ interface FreezableProxy {
 
 async function startProxy(targetPort: number): Promise<FreezableProxy> {
   const sockets = new Set<Socket>();
+  const held: { to: Socket; chunk: Buffer }[] = [];
   const state = { frozen: false };
+  const relay = (to: Socket) => (chunk: Buffer) => {
+    if (state.frozen) held.push({ to, chunk });
+    else if (!to.destroyed) to.write(chunk);
+  };
   const server: Server = createServer((client) => {
     const upstream = createConnection(targetPort, "127.0.0.1");
     for (const socket of [client, upstream]) {
@@ -46,12 +53,8 @@ async function startProxy(targetPort: number): Promise<FreezableProxy> {
       socket.on("error", () => undefined);
       socket.on("close", () => sockets.delete(socket));
     }
-    client.on("data", (chunk: Buffer) => {
-      if (!state.frozen) upstream.write(chunk);
-    });
-    upstream.on("data", (chunk: Buffer) => {
-      if (!state.frozen) client.write(chunk);
-    });
+    client.on("data", relay(upstream));
+    upstream.on("data", relay(client));
     client.on("close", () => upstream.destroy());
     upstream.on("close", () => client.destroy());
   });
@@ -65,6 +68,8 @@ async function startProxy(targetPort: number): Promise<FreezableProxy> {
     },
     set frozen(value: boolean) {
       state.frozen = value;
+      if (value) return;
+      for (const { to, chunk } of held.splice(0)) if (!to.destroyed) to.write(chunk);
     },
     async close() {
       for (const socket of sockets) socket.destroy();
@@ -96,8 +101,8 @@ async function replica(name: string, listenPort: number): Promise<ServiceApp> {
 
 const entry = (env: string) => `/namespaces/app/environments/${env}`;
 
-async function read(app: ServiceApp, env: string): Promise<{ version: number; document: Record<string, unknown> }> {
-  const response = await app.inject({ method: "GET", url: entry(env) });
+async function read(app: ServiceApp, env: string, query = ""): Promise<{ version: number; document: Record<string, unknown> }> {
+  const response = await app.inject({ method: "GET", url: `${entry(env)}${query}` });
   expect(response.statusCode, response.body).toBe(200);
   return response.json();
 }
@@ -196,6 +201,39 @@ describe("each replica's own copies of the current versions", () => {
       const served = await read(writer, "staging");
       expect(served).toMatchObject({ version, document: { n } });
     }
+  });
+
+  it("reads back a write made through another replica at once when the reader names its version, before the NOTIFY arrives", async () => {
+    await expect.poll(() => ready(replicaB), { timeout: 15_000, interval: 100 }).toBe(200);
+    const reads: [string, (version: number) => string][] = [
+      ["known", (version) => `?minVersion=${version}`],
+      ["known-effective", (version) => `/effective?minVersion=${version}`],
+    ];
+    for (const [env, knowing] of reads) {
+      const first = await write(replicaA, env, { n: 1 });
+      expect((await read(replicaB, env)).version).toBe(first);
+      const key = new CurrentCache(observer, { current: identity }).key("app", env) as string;
+      const sharedFirst = (await observer.get(key)) as string;
+      proxy.frozen = true;
+      try {
+        const second = await write(replicaA, env, { n: 2 });
+        // B has not heard of it, so a read that names no version gets B's own copy: why the parameter exists.
+        expect((await read(replicaB, env)).version).toBe(first);
+        // The shared copy lags too (as when the writer's Redis update failed): only PostgreSQL has 2.
+        await observer.set(key, sharedFirst, "EX", 300);
+        expect(await read(replicaB, env, knowing(second))).toMatchObject({ version: second, document: { n: 2 } });
+        // What it read, it holds: the next read that names nothing is not older.
+        expect(await read(replicaB, env)).toMatchObject({ version: second, document: { n: 2 } });
+        const ahead = await replicaB.inject({ method: "GET", url: `${entry(env)}${knowing(second + 5)}` });
+        expect(ahead.statusCode, ahead.body).toBe(404);
+        expect((ahead.json() as { error: { message: string } }).error.message).toBe(
+          `querystring.minVersion: version ${second + 5} of app/${env} does not exist; the current version is ${second}`,
+        );
+      } finally {
+        proxy.frozen = false;
+      }
+    }
+    await expect.poll(() => ready(replicaB), { timeout: 30_000, interval: 200 }).toBe(200);
   });
 
   it("serves nothing from its copies while its LISTEN connection is cut, and follows writes again once it is back", async () => {

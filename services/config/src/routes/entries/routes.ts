@@ -3,9 +3,12 @@ import { ErrorBody, actorOf } from "@fundament/kit";
 import type { JsonObject } from "../../json-patch";
 import { EntryParams, parseIfMatch, WriteHeaders } from "../path-params";
 import type { RouteContext } from "../route-context";
-import { EffectiveBody, VersionBody, WriteBody } from "./schemas";
+import type { AtLeast } from "../../config-entries";
+import { EffectiveBody, EffectiveReadQuery, EntryReadQuery, VersionBody, WriteBody } from "./schemas";
 
 const ENTRY = "/namespaces/:namespace/environments/:environment";
+
+const known = (version: number | undefined, field: string): AtLeast => ({ version: version ?? 0, field: `querystring.${field}` });
 
 export function registerEntryRoutes({ readAccess, app, entries, requireWriter }: RouteContext): void {
   app.get(
@@ -14,13 +17,16 @@ export function registerEntryRoutes({ readAccess, app, entries, requireWriter }:
       preHandler: readAccess,
       schema: {
         tags: ["entries"],
-        summary: "The current version of an environment's own entry (from the replica's in-process copy, with Redis and PostgreSQL behind it)",
+        summary:
+          "The current version of an environment's own entry (from the replica's in-process copy, with Redis and PostgreSQL behind it); minVersion reads back a write made through another replica",
         params: EntryParams,
-        response: { 200: VersionBody, 404: ErrorBody },
+        querystring: EntryReadQuery,
+        response: { 200: VersionBody, 400: ErrorBody, 404: ErrorBody },
       },
     },
     async (request, reply) => {
-      const current = await entries.requireCurrentJson(request.params.namespace, request.params.environment);
+      const { namespace, environment } = request.params;
+      const current = await entries.requireCurrentJson(namespace, environment, known(request.query.minVersion, "minVersion"));
       // A JSON string with a JSON content type is sent as is: the cached text skips parse and
       // serialize. The schema above still documents it; the text is a serialized VersionRecord.
       const raw: FastifyReply = reply;
@@ -64,9 +70,16 @@ export function registerEntryRoutes({ readAccess, app, entries, requireWriter }:
         tags: ["entries"],
         summary: "What the environment's consumers read: the base entry with the environment's overlay merged in (RFC 7396)",
         params: EntryParams,
-        response: { 200: EffectiveBody, 404: ErrorBody },
+        querystring: EffectiveReadQuery,
+        response: { 200: EffectiveBody, 400: ErrorBody, 404: ErrorBody },
       },
     },
-    async (request) => entries.effective(request.params.namespace, request.params.environment),
+    async (request) =>
+      entries.effective(
+        request.params.namespace,
+        request.params.environment,
+        known(request.query.minVersion, "minVersion"),
+        known(request.query.minBaseVersion, "minBaseVersion"),
+      ),
   );
 }

@@ -40,3 +40,22 @@ export const EffectiveBody = Type.Object(
   },
   { title: "EffectiveConfig" },
 );
+
+const KnownVersion = (what: string) =>
+  Type.Optional(
+    Type.Integer({
+      minimum: 1,
+      maximum: 2147483647,
+      description: `a version of ${what} the caller knows exists (the ETag its write returned): no copy older than it is served, whichever replica answers`,
+    }),
+  );
+
+export const EntryReadQuery = Type.Object({ minVersion: KnownVersion("the entry") }, { additionalProperties: false });
+
+export const EffectiveReadQuery = Type.Object(
+  {
+    minVersion: KnownVersion("the environment's own entry (for `base`, the base entry)"),
+    minBaseVersion: KnownVersion("the base entry"),
+  },
+  { additionalProperties: false },
+);
