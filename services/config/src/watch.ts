@@ -84,7 +84,12 @@ export async function watchEffective(
       const own = ownEntry ? await store.currentVersion(namespace, environment) : base;
       if (request.baseVersion > base) throw new CursorAheadError("querystring.baseVersion", request.baseVersion, base);
       if (request.version > own) throw new CursorAheadError("querystring.version", request.version, own);
-      if (base > request.baseVersion || own > request.version) return { outcome: "changed", effective: await entries.effective(namespace, environment) };
+      if (base > request.baseVersion || own > request.version) {
+        // The versions come from PostgreSQL; this replica's copies may not have heard of them yet
+        // (written through another replica), and the answer must not be older than what it reports.
+        const effective = await entries.effective(namespace, environment, { version: own, field: "querystring.version" }, { version: base, field: "querystring.baseVersion" });
+        return { outcome: "changed", effective };
+      }
       const unchanged = { baseVersion: base, version: own };
       if (feed.closing) return { outcome: "closing", ...unchanged };
       if (request.signal?.aborted) return { outcome: "aborted", ...unchanged };

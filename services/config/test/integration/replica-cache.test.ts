@@ -236,6 +236,22 @@ describe("each replica's own copies of the current versions", () => {
     await expect.poll(() => ready(replicaB), { timeout: 30_000, interval: 200 }).toBe(200);
   });
 
+  it("answers an effective watch with the document at the versions it reports, when its own copy has not heard of them", async () => {
+    const first = await write(replicaA, "watched", { n: 1 });
+    expect((await read(replicaB, "watched")).version).toBe(first);
+    proxy.frozen = true;
+    try {
+      const second = await write(replicaA, "watched", { n: 2 });
+      expect((await read(replicaB, "watched")).version).toBe(first);
+      const woke = await replicaB.inject({ method: "GET", url: `${entry("watched")}/effective/watch?baseVersion=0&version=${first}&wait=0` });
+      expect(woke.statusCode, woke.body).toBe(200);
+      expect(woke.json()).toMatchObject({ outcome: "changed", version: second, effective: { version: second, document: { n: 2 } } });
+    } finally {
+      proxy.frozen = false;
+    }
+    await expect.poll(() => ready(replicaB), { timeout: 30_000, interval: 200 }).toBe(200);
+  });
+
   it("serves nothing from its copies while its LISTEN connection is cut, and follows writes again once it is back", async () => {
     const before = await write(replicaA, "cut", { n: 1 });
     expect((await read(replicaB, "cut")).version).toBe(before);
