@@ -138,6 +138,26 @@ async function poisonRedis(env: string): Promise<void> {
   await observer.set(key, `${version}:${JSON.stringify({ ...record, document: { poisoned: true } })}`, "EX", 300);
 }
 
+/**
+ * Writes { n: 1 } through A and lets B hold it, then writes { n: 2 } through A while B's LISTEN relay
+ * holds every byte back, and runs `check` while B has still heard of nothing (checked first: B
+ * serves its copy of 1 to a read that names no version). Afterwards B hears it all and is ready.
+ */
+async function writtenWhileBIsDeaf(env: string, check: (first: number, second: number) => Promise<void>): Promise<void> {
+  await expect.poll(() => ready(replicaB), { timeout: 15_000, interval: 100 }).toBe(200);
+  const first = await write(replicaA, env, { n: 1 });
+  expect((await read(replicaB, env)).version).toBe(first);
+  proxy.frozen = true;
+  try {
+    const second = await write(replicaA, env, { n: 2 });
+    expect((await read(replicaB, env)).version).toBe(first);
+    await check(first, second);
+  } finally {
+    proxy.frozen = false;
+  }
+  await expect.poll(() => ready(replicaB), { timeout: 30_000, interval: 200 }).toBe(200);
+}
+
 /** Readiness includes the change feed: 200 once its LISTEN connection is up. (Polled in process: psql would block the relay's event loop.) */
 const ready = async (app: ServiceApp) => (await app.inject({ method: "GET", url: "/health/ready" })).statusCode;
 
@@ -204,23 +224,16 @@ describe("each replica's own copies of the current versions", () => {
   });
 
   it("reads back a write made through another replica at once when the reader names its version, before the NOTIFY arrives", async () => {
-    await expect.poll(() => ready(replicaB), { timeout: 15_000, interval: 100 }).toBe(200);
     const reads: [string, (version: number) => string][] = [
       ["known", (version) => `?minVersion=${version}`],
       ["known-effective", (version) => `/effective?minVersion=${version}`],
     ];
     for (const [env, knowing] of reads) {
-      const first = await write(replicaA, env, { n: 1 });
-      expect((await read(replicaB, env)).version).toBe(first);
-      const key = new CurrentCache(observer, { current: identity }).key("app", env) as string;
-      const sharedFirst = (await observer.get(key)) as string;
-      proxy.frozen = true;
-      try {
-        const second = await write(replicaA, env, { n: 2 });
-        // B has not heard of it, so a read that names no version gets B's own copy: why the parameter exists.
-        expect((await read(replicaB, env)).version).toBe(first);
+      await writtenWhileBIsDeaf(env, async (first, second) => {
         // The shared copy lags too (as when the writer's Redis update failed): only PostgreSQL has 2.
-        await observer.set(key, sharedFirst, "EX", 300);
+        const key = new CurrentCache(observer, { current: identity }).key("app", env) as string;
+        const servedFirst = (await replicaB.inject({ method: "GET", url: entry(env) })).body;
+        await observer.set(key, `${first}:${servedFirst}`, "EX", 300);
         expect(await read(replicaB, env, knowing(second))).toMatchObject({ version: second, document: { n: 2 } });
         // What it read, it holds: the next read that names nothing is not older.
         expect(await read(replicaB, env)).toMatchObject({ version: second, document: { n: 2 } });
@@ -229,27 +242,16 @@ describe("each replica's own copies of the current versions", () => {
         expect((ahead.json() as { error: { message: string } }).error.message).toBe(
           `querystring.minVersion: version ${second + 5} of app/${env} does not exist; the current version is ${second}`,
         );
-      } finally {
-        proxy.frozen = false;
-      }
+      });
     }
-    await expect.poll(() => ready(replicaB), { timeout: 30_000, interval: 200 }).toBe(200);
   });
 
   it("answers an effective watch with the document at the versions it reports, when its own copy has not heard of them", async () => {
-    const first = await write(replicaA, "watched", { n: 1 });
-    expect((await read(replicaB, "watched")).version).toBe(first);
-    proxy.frozen = true;
-    try {
-      const second = await write(replicaA, "watched", { n: 2 });
-      expect((await read(replicaB, "watched")).version).toBe(first);
+    await writtenWhileBIsDeaf("watched", async (first, second) => {
       const woke = await replicaB.inject({ method: "GET", url: `${entry("watched")}/effective/watch?baseVersion=0&version=${first}&wait=0` });
       expect(woke.statusCode, woke.body).toBe(200);
       expect(woke.json()).toMatchObject({ outcome: "changed", version: second, effective: { version: second, document: { n: 2 } } });
-    } finally {
-      proxy.frozen = false;
-    }
-    await expect.poll(() => ready(replicaB), { timeout: 30_000, interval: 200 }).toBe(200);
+    });
   });
 
   it("serves nothing from its copies while its LISTEN connection is cut, and follows writes again once it is back", async () => {
