@@ -329,7 +329,7 @@ describe("change events", () => {
 
 describe("watch", () => {
   it("lists for the gateway and the latency alerts exactly the routes that wait: the watches and the event stream", async () => {
-    const document = (await replicaA.inject("/docs/json")).json() as { paths: Record<string, { get?: { parameters?: Array<{ name: string; in: string }>; produces?: string[] } }> };
+    const document = (await replicaA.inject("/docs/json")).json() as { paths: Record<string, { get?: { parameters?: Array<{ name: string; in: string }> } }> };
     const template = (path: string) => path.replace(/\{(\w+)\}/g, ":$1");
     const waiting = Object.entries(document.paths)
       .filter(([, methods]) => methods.get?.parameters?.some((p) => p.in === "query" && p.name === "wait"))
