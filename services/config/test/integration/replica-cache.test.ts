@@ -101,8 +101,8 @@ async function replica(name: string, listenPort: number): Promise<ServiceApp> {
 
 const entry = (env: string) => `/namespaces/app/environments/${env}`;
 
-async function read(app: ServiceApp, env: string, query = ""): Promise<{ version: number; document: Record<string, unknown> }> {
-  const response = await app.inject({ method: "GET", url: `${entry(env)}${query}` });
+async function read(app: ServiceApp, env: string): Promise<{ version: number; document: Record<string, unknown> }> {
+  const response = await app.inject({ method: "GET", url: entry(env) });
   expect(response.statusCode, response.body).toBe(200);
   return response.json();
 }
@@ -224,23 +224,27 @@ describe("each replica's own copies of the current versions", () => {
   });
 
   it("reads back a write made through another replica at once when the reader names its version, before the NOTIFY arrives", async () => {
-    const reads: [string, (version: number) => string][] = [
-      ["known", (version) => `?minVersion=${version}`],
-      ["known-effective", (version) => `/effective?minVersion=${version}`],
+    // Each read names the written version in its own parameter; the last reads the base entry's write through an environment without an entry of its own.
+    const reads: { env: string; url: (version: number) => string; field: string; servedAs: "version" | "baseVersion" }[] = [
+      { env: "known", url: (version) => `${entry("known")}?minVersion=${version}`, field: "minVersion", servedAs: "version" },
+      { env: "known-effective", url: (version) => `${entry("known-effective")}/effective?minVersion=${version}`, field: "minVersion", servedAs: "version" },
+      { env: "base", url: (version) => `${entry("base-reader")}/effective?minBaseVersion=${version}`, field: "minBaseVersion", servedAs: "baseVersion" },
     ];
-    for (const [env, knowing] of reads) {
+    for (const { env, url, field, servedAs } of reads) {
       await writtenWhileBIsDeaf(env, async (first, second) => {
         // The shared copy lags too (as when the writer's Redis update failed): only PostgreSQL has 2.
         const key = new CurrentCache(observer, { current: identity }).key("app", env) as string;
         const servedFirst = (await replicaB.inject({ method: "GET", url: entry(env) })).body;
         await observer.set(key, `${first}:${servedFirst}`, "EX", 300);
-        expect(await read(replicaB, env, knowing(second))).toMatchObject({ version: second, document: { n: 2 } });
+        const named = await replicaB.inject({ method: "GET", url: url(second) });
+        expect(named.statusCode, named.body).toBe(200);
+        expect(named.json()).toMatchObject({ [servedAs]: second, document: { n: 2 } });
         // What it read, it holds: the next read that names nothing is not older.
         expect(await read(replicaB, env)).toMatchObject({ version: second, document: { n: 2 } });
-        const ahead = await replicaB.inject({ method: "GET", url: `${entry(env)}${knowing(second + 5)}` });
+        const ahead = await replicaB.inject({ method: "GET", url: url(second + 5) });
         expect(ahead.statusCode, ahead.body).toBe(404);
         expect((ahead.json() as { error: { message: string } }).error.message).toBe(
-          `querystring.minVersion: version ${second + 5} of app/${env} does not exist; the current version is ${second}`,
+          `querystring.${field}: version ${second + 5} of app/${env} does not exist; the current version is ${second}`,
         );
       });
     }
