@@ -53,7 +53,7 @@ const PRIVATE_KEY_BOUNDARY = /-{3,}\s*(BEGIN|END)\s+([A-Z0-9]+\s+)*PRIVATE\s+KEY
 const PUTTY_KEY_FILE = /PuTTY-User-Key-File-\d+\s*:/;
 
 /** Base64 text filling a whole value, wrapped at any width (`base64` wraps at 76 columns). */
-const BASE64_WHOLE = /^\s*[A-Za-z0-9+/_-][A-Za-z0-9+/_\s-]*={0,2}\s*$/;
+export const BASE64_WHOLE = /^\s*[A-Za-z0-9+/_-][A-Za-z0-9+/_\s-]*={0,2}\s*$/;
 /**
  * A run of base64 inside a longer text (`private_key: <base64>`, `KEY_B64=<base64>`): at least
  * the 36 characters that encode "-----BEGIN PRIVATE KEY-----". Standard and URL-safe alphabets.

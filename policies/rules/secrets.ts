@@ -5,6 +5,7 @@ import { DOCKER_CONTAINER, dockerContainerView } from "../model/docker-container
 import { isKind, K8S_CONFIG_MAP, POD_CONTROLLER_TYPES, POD_SPEC_SHAPE, podView } from "../model/kubernetes-objects";
 import { containerProcesses, where, type ContainerProcess } from "../model/container-processes";
 import { readKnown } from "../model/unknown-values";
+import { knownTokenFormat } from "../model/token-formats";
 import { cloudCredentialContent, cloudCredentialFileName, type CloudCredential } from "../model/cloud-credentials";
 
 /** A value that points at a secret rather than being one: a variable reference or a file path. */
@@ -176,6 +177,32 @@ export const secretPolicies: FundamentPolicy[] = [
     },
   }),
   defineResourcePolicy({
+    name: "no-known-token-in-plain-value",
+    description:
+      "Values in a token issuer's own format (GitHub, GitLab, Slack, AWS access key ids, Google, Stripe, OpenAI, Anthropic, Hugging Face, npm, PyPI, Docker Hub, SendGrid, Vault, Pulumi, Grafana, Databricks, Azure storage, signed JWTs) must not travel in plain inputs, whatever they are named.",
+    concern: "secrets",
+    // Critical: such a token acts outside the platform (a repository, a registry, a paid API),
+    // where neither the cluster's nor the host's boundaries contain it.
+    severity: "critical",
+    enforcement: "mandatory",
+    remediation:
+      "Revoke the token at its issuer (it has been in plain text), issue a new one, keep it a Pulumi secret (pulumi config set --secret) and deliver it as a Kubernetes Secret mounted as a file or a Docker secret upload; prefer a workload identity where the issuer offers one.",
+    types: "any",
+    validate: (resource, report) => {
+      // The same places hold tokens by design as hold private keys: Secrets, secret stores, providers.
+      if (holdsKeysByDesign(resource.type, resource.props)) return;
+      const cloudFiles = resource.type === K8S_CONFIG_MAP ? configMapCloudCredentialPaths(resource.props) : new Set<string>();
+      for (const leaf of stringLeaves(resource.props, readKnown)) {
+        if (resource.type === DOCKER_CONTAINER && leaf.path.startsWith("uploads")) continue;
+        // A cloud CLI's credential file is no-cloud-cli-credential's finding, which says what it is.
+        if (cloudFiles.has(leaf.path)) continue;
+        const what = knownTokenFormat(leaf.value);
+        // The path and the kind of token, never the value: the finding is printed in CI logs.
+        if (what) report(`${leaf.path} holds ${what} in plain text (recognised by its format)`);
+      }
+    },
+  }),
+  defineResourcePolicy({
     name: "no-cloud-cli-credential",
     description: "Files of the cloud CLIs and SDKs that hold an account credential (AWS, GCP, Azure, OCI) must not travel in ConfigMaps or uploads.",
     concern: "secrets",
@@ -230,7 +257,7 @@ export const secretPolicies: FundamentPolicy[] = [
 ];
 
 /**
- * Where a private key belongs: a Kubernetes Secret (or its patch), the tls provider's resources,
+ * Where a private key or a token belongs: a Kubernetes Secret (or its patch), the tls provider's resources,
  * a provider's own configuration (a kubeconfig's client key), AWS Secrets Manager, an SSM
  * SecureString, and the certificate imports of ACM and IAM, which take the key by design.
  */
@@ -247,6 +274,18 @@ function describeCredential(found: CloudCredential): string {
 function decodedBinaryData(value: unknown): string | undefined {
   const encoded = asString(value);
   return encoded === undefined || !isLiteralValue(encoded) ? undefined : Buffer.from(encoded, "base64").toString("utf8");
+}
+
+/** The leaf paths (data.<key>, binaryData.<key>) of a ConfigMap's entries that are cloud CLI credential files. */
+function configMapCloudCredentialPaths(props: Record<string, unknown>): Set<string> {
+  const paths = new Set<string>();
+  for (const field of ["data", "binaryData"]) {
+    for (const [key, value] of Object.entries(asRecord(props[field]) ?? {})) {
+      const text = field === "data" ? asString(value) : decodedBinaryData(value);
+      if (configMapCloudCredential(key, text)) paths.add(`${field}.${key}`);
+    }
+  }
+  return paths;
 }
 
 /** A ConfigMap entry that is a cloud CLI's credential file by its key, or by its text. */

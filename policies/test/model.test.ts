@@ -4,6 +4,7 @@ import { imagePinProblem, parseImageReference } from "../model/image-reference";
 import { isCredentialName, hasPasswordInUrl, containsPrivateKey, privateKeyFormat } from "../model/credential-names";
 import { carriesPodSpec, kubernetesKind, podView, selectorMatches } from "../model/kubernetes-objects";
 import { cloudCredentialContent, cloudCredentialFileName } from "../model/cloud-credentials";
+import { knownTokenFormat } from "../model/token-formats";
 import { effectivePolicyTypes } from "../rules/segmentation";
 import { globMatches, findImageExemption } from "../exemptions";
 import { credentialAssignments } from "../rules/secrets";
@@ -117,6 +118,41 @@ describe("credential names and values", () => {
       "user (ACL password)",
     ]);
     expect(credentialAssignments("password: ${GRAFANA_DB_PASSWORD}\nDB_PASSWORD=$(cat /run/secrets/db)\nsecret: [secret]\n")).toEqual([]);
+  });
+});
+
+describe("tokens known by their issuer's format", () => {
+  // Made-up characters in each issuer's published shape; the fixtures cover the others in place.
+  it.each([
+    ["a Google API key", `AIza${"Sy0-_aBcDeFgH".repeat(3).slice(0, 35)}`],
+    ["a Google OAuth client secret", `GOCSPX-${"aB3dE5gH7jK9".repeat(3).slice(0, 28)}`],
+    ["a Stripe secret key", `sk_live_${"51HxYz".repeat(5)}`],
+    ["an OpenAI API key", `sk-${"Ab1Cd2Ef3G".repeat(2)}T3BlbkFJ${"Hi4Jk5Lm6N".repeat(2)}`],
+    ["a PyPI token", `pypi-AgEIcHlwaS5vcmc${"CJDk2ZGU0Mzk".repeat(5)}`],
+    ["a SendGrid API key", `SG.${"aB3dE5gH7jK9mN1pQ3sT5v".slice(0, 22)}.${"wX7yZ9aB1cD3eF5gH7iJ9kL1mN3oP5qR7sT9uV1wX3".padEnd(43, "Y")}`],
+    ["a Grafana service account token", `glsa_${"aB3dE5gH".repeat(4)}_0a1b2c3d`],
+    ["a Databricks token", `dapi${"0123456789abcdef".repeat(2)}`],
+    ["an Azure shared access signature", `https://media.blob.core.windows.net/models?sv=2022-11-02&sp=r&sig=${"AbCdEf0123456789".repeat(3)}%3D`],
+    ["a GitHub token", `export TOKEN="gho_${"Zx9".repeat(12)}"`],
+  ])("finds %s", (what, value) => {
+    expect(knownTokenFormat(value)).toBe(what);
+  });
+
+  it.each([
+    ["a token's prefix inside a longer word", `xghp_${"Zx9".repeat(12)}`],
+    ["a key id one character short", "AKIAZ7Q3EXAMPLEK4T2"],
+    ["a key id running on into more letters", "AKIAZ7Q3EXAMPLEK4T2NX"],
+    ["a prefix alone", "ghp_ glpat- xoxb- hf_ npm_ dckr_pat_ hvs. pul-"],
+    ["a hex digest", "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"],
+    ["base64 of text without a token", Buffer.from("[server]\nhttp_port = 3000\n").toString("base64")],
+  ])("passes %s", (_what, value) => {
+    expect(knownTokenFormat(value)).toBeUndefined();
+  });
+
+  it("never returns the token itself, only what it is", () => {
+    const token = `glpat-${"Xy7Qw3Er9Ty1".repeat(2)}`;
+    expect(knownTokenFormat(`token: ${token}`)).toBe("a GitLab token");
+    expect(knownTokenFormat(Buffer.from(`token: ${token}`).toString("base64"))).toBe("a GitLab token (base64-encoded)");
   });
 });
 
