@@ -2,6 +2,10 @@
 // never shares the servers' event loop) against servers in this process, one run, rounds
 // alternating with the order rotated each round:
 //   hello      a bare Fastify hello-world: the ceiling of this machine, the baseline of every ratio;
+//   spine      the same hello-world on the kit's spine as every service runs it (createService:
+//              per-request child logger and completion listeners, the request-duration histogram,
+//              the error format), so `services-spine` shows what the spine costs any route and
+//              `services-config-over-spine` what the config read costs beyond it;
 //   config     the config service's GET of an environment's current version, as deployed: served
 //              from the replica's in-process copy, kept coherent by its LISTEN connection to
 //              PostgreSQL (a real PostgresChangeFeed), Redis behind it as the shared level;
@@ -23,14 +27,15 @@
 // target is warmed for BENCH_WARMUP_SECONDS first; then BENCH_ROUNDS rounds of BENCH_SECONDS a
 // target, and each target's ratio is the median over rounds of (its req/s / the same round's
 // hello req/s).
-// Prints req/s and p99 per target, then `services-config: ratio` (target >= 0.85, with p99 <= 5 ms
+// Prints req/s and p99 per target, then `services-spine: ratio`, `services-config-over-spine: ratio`
+// (config / spine, each round's pair), `services-config: ratio` (target >= 0.85, with p99 <= 5 ms
 // at CONNECTIONS), `services-me-single: ratio`, and last `services-me: ratio` (target >= 0.5).
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Fastify from "fastify";
-import { createJwksVerifier, createLogger, createPgPool, createRedis, runMigrations, type ServiceApp } from "@fundament/kit";
+import { createJwksVerifier, createLogger, createPgPool, createRedis, createService, runMigrations, type ServiceApp } from "@fundament/kit";
 import { buildApp as buildConfigApp } from "../services/config/src/app";
 import { listenConnection, PostgresChangeFeed } from "../services/config/src/change-feed";
 import { MIGRATIONS_DIR as CONFIG_MIGRATIONS } from "../services/config/src/migrations-dir";
@@ -43,7 +48,7 @@ import type { LoadResult, LoadSpec } from "./load/autocannon-load";
 import { testPki } from "../scripts/local-servers/shared-test-pki";
 import { numericSetting } from "./support/bench-settings";
 
-// Many short rounds rather than a few long ones: a round's four slices are then seconds apart,
+// Many short rounds rather than a few long ones: a round's five slices are then seconds apart,
 // and the machine's speed, which swings by a third within a minute on a shared host, drifts
 // less between a target and the hello it is divided by.
 const ROUNDS = numericSetting("BENCH_ROUNDS", 9);
@@ -141,8 +146,15 @@ async function main(): Promise<void> {
     const helloUrl = await listen(hello);
     closers.push(() => hello.close());
 
+    // What every service pays before its own route runs: the spine with a route that does nothing.
+    const spine = await createService({ name: "spine", logger: createLogger({ service: "spine", level: "warn" }) });
+    spine.get("/", async () => ({ hello: "world" }));
+    const spineUrl = await listen(spine);
+    closers.push(() => spine.close());
+
     const targets: Array<{ name: string; url: string; tokensFile?: string }> = [
       { name: "hello", url: `${helloUrl}/` },
+      { name: "spine", url: `${spineUrl}/` },
       { name: "config", url: `${configUrl}/namespaces/bench/environments/prod` },
       { name: "me", url: `${usersUrl}/me`, tokensFile: manyTokens },
       { name: "me-single", url: `${usersUrl}/me`, tokensFile: singleToken },
@@ -177,10 +189,12 @@ async function main(): Promise<void> {
     for (const close of closers.reverse()) await close();
     closers.length = 0;
     // Each round's target against the same round's baseline: the load from other work on this
-    // machine drifts over a run, and a round's three measurements are the closest in time.
+    // machine drifts over a run, and a round's measurements are the closest in time.
     const ratio = (name: string) => median(results.get(name)!.map((r, round) => r.requestsPerSecond / results.get("hello")![round]!.requestsPerSecond));
     const configP99 = median(results.get("config")!.map((r) => r.p99Ms));
     console.log(`services-config: p99 ${configP99} ms at ${CONNECTIONS} connections (target <= ${CONFIG_P99_TARGET_MS} ms)`);
+    console.log(`services-spine: ratio ${ratio("spine").toFixed(2)}`);
+    console.log(`services-config-over-spine: ratio ${median(results.get("config")!.map((r, round) => r.requestsPerSecond / results.get("spine")![round]!.requestsPerSecond)).toFixed(2)}`);
     console.log(`services-config: ratio ${ratio("config").toFixed(2)}`);
     console.log(`services-me-single: ratio ${ratio("me-single").toFixed(2)}`);
     console.log(`services-me: ratio ${ratio("me").toFixed(2)}`);
