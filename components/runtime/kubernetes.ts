@@ -122,9 +122,16 @@ export class KubernetesRuntime implements Runtime {
           )
         : undefined;
     // A drain evicts no DaemonSet pod (kubectl drain skips them), so a budget would guard nothing.
+    // AlwaysAllow: a pod that runs but is not ready serves nothing, and under the default
+    // (IfHealthyBudget) a workload whose pods are failing would hold every node drain until they
+    // recover; the budget still keeps the ready ones.
     const pdb = workload.everyNode
       ? undefined
-      : new k8s.policy.v1.PodDisruptionBudget(workload.name, { metadata, spec: { maxUnavailable: 1, selector: { matchLabels: selectorLabels(workload.name) } } }, childOpts);
+      : new k8s.policy.v1.PodDisruptionBudget(
+          workload.name,
+          { metadata, spec: { maxUnavailable: 1, selector: { matchLabels: selectorLabels(workload.name) }, unhealthyPodEvictionPolicy: "AlwaysAllow" } },
+          childOpts,
+        );
     // The ports it accepts, per zone; the zone policies of the network layer only let members send.
     const ingress = workloadIngressPolicy(workload);
     if (ingress) {

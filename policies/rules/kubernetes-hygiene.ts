@@ -2,6 +2,7 @@ import { isDeepStrictEqual } from "node:util";
 import { defineResourcePolicy, defineStackPolicy, type FundamentPolicy, type JudgedResource } from "../policy-definition";
 import { asNumber, asRecord, asRecords, asString, asStrings, at, type PropertyRecord } from "../model/property-values";
 import { imagePinProblem } from "../model/image-reference";
+import { readIfKnown } from "../model/unknown-values";
 import { escalatingGrants, everyoneSubjects } from "../model/rbac-grants";
 import { DOCKER_CONTAINER, DOCKER_REMOTE_IMAGE } from "../model/docker-container";
 import {
@@ -288,6 +289,28 @@ export const kubernetesPolicies: FundamentPolicy[] = [
           report(budget, `spec.minAvailable ${asked} keeps every pod of ${workload.kind} ${name} (${counted}) available, so no pod of it can be evicted and a node drain waits forever`);
         }
       }
+    },
+  }),
+  defineResourcePolicy({
+    name: "k8s-disruption-budget-evicts-unhealthy",
+    description:
+      "A PodDisruptionBudget must let pods that run but are not ready be evicted (unhealthyPodEvictionPolicy: AlwaysAllow): under the default IfHealthyBudget, a workload whose pods are failing holds every node drain until they recover, and those pods serve nothing meanwhile.",
+    concern: "kubernetes-hygiene",
+    severity: "low",
+    enforcement: { dev: "advisory", prod: "mandatory" },
+    remediation:
+      'Set spec.unhealthyPodEvictionPolicy: "AlwaysAllow" (policy/v1, served since Kubernetes 1.26); the budget still guards the ready pods. A workload whose not-ready pods must not be moved (a member that is still catching up) gets an exemption that says so.',
+    types: ["kubernetes:policy/v1:PodDisruptionBudget"],
+    validate: (resource, report) => {
+      const read = readIfKnown(() => at(resource.props, "spec", "unhealthyPodEvictionPolicy"));
+      if (!read.known) return;
+      const policy = asString(read.value);
+      if (policy === "AlwaysAllow") return;
+      report(
+        policy === undefined
+          ? "spec.unhealthyPodEvictionPolicy is not set, so IfHealthyBudget applies: while its pods fail their readiness, a node drain waits for them"
+          : `spec.unhealthyPodEvictionPolicy is ${policy}: while its pods fail their readiness, a node drain waits for them`,
+      );
     },
   }),
   defineStackPolicy({

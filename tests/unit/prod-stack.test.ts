@@ -98,9 +98,12 @@ describe("prod stack on Kubernetes", () => {
     }
   });
 
-  it("gives every workload a PodDisruptionBudget selecting it", () => {
-    const budgets = prod.all("kubernetes:policy/v1:PodDisruptionBudget").map((p) => (prod.revealed(p).spec as { selector: { matchLabels: Record<string, string> } }).selector.matchLabels["app.kubernetes.io/name"]);
+  it("gives every workload a PodDisruptionBudget selecting it, which lets a drain move pods that are not ready", () => {
+    type BudgetSpec = { selector: { matchLabels: Record<string, string> }; unhealthyPodEvictionPolicy?: string };
+    const specs = prod.all("kubernetes:policy/v1:PodDisruptionBudget").map((p) => prod.revealed(p).spec as BudgetSpec);
+    const budgets = specs.map((spec) => spec.selector.matchLabels["app.kubernetes.io/name"]);
     for (const controller of controllers()) expect(budgets, controller.name).toContain(labels(controller)["app.kubernetes.io/name"]);
+    for (const spec of specs) expect(spec.unhealthyPodEvictionPolicy, spec.selector.matchLabels["app.kubernetes.io/name"]).toBe("AlwaysAllow");
   });
 
   it("spreads the autoscaled services' replicas over nodes and zones, counting only the nodes they may run on", () => {
