@@ -1,11 +1,14 @@
 import { defineResourcePolicy, defineStackPolicy, type FundamentPolicy } from "../policy-definition";
-import { asBoolean, asRecord, asRecords, asString, asStrings, SECRET_PLACEHOLDER } from "../model/property-values";
+import { asBoolean, asRecord, asRecords, asString, asStrings, at, SECRET_PLACEHOLDER } from "../model/property-values";
 import { DOCKER_CONTAINER, dockerContainerView } from "../model/docker-container";
-import { carriesPodSpec, POD_CONTROLLER_TYPES, POD_SPEC_SHAPE, podView } from "../model/kubernetes-objects";
+import { carriesPodSpec, POD_CONTROLLER_TYPES, POD_SPEC_SHAPE, podView, selectorMatches, stringMap } from "../model/kubernetes-objects";
 import { factsForImage } from "../model/image-programs";
-import { readKnown } from "../model/unknown-values";
+import { readIfKnown, readKnown } from "../model/unknown-values";
 import { danglingReferences } from "../model/kubernetes-references";
 import { removedIn } from "../model/removed-api-versions";
+
+/** The controllers whose selector apps/v1 requires and checks against their template. */
+const APPS_V1_CONTROLLERS = ["Deployment", "StatefulSet", "DaemonSet", "ReplicaSet"].map((kind) => `kubernetes:apps/v1:${kind}`);
 
 const DOCKER_IMAGE = "docker:index/image:Image";
 
@@ -94,6 +97,35 @@ export const deployabilityPolicies: FundamentPolicy[] = [
     validate: (resource, report) => {
       const removed = removedIn(resource.type);
       if (removed) report(`apiVersion ${removed.groupVersion} of ${resource.type.split(":").pop() ?? "this kind"} was removed in Kubernetes ${removed.release}: the API server refuses the object`);
+    },
+  }),
+  defineResourcePolicy({
+    name: "k8s-selector-matches-template",
+    description:
+      "A Deployment, StatefulSet, DaemonSet or ReplicaSet (apps/v1) must have a non-empty spec.selector that its own pod template's labels satisfy: the API server refuses any other (\"selector does not match template labels\"), so the preview passes and pulumi up fails.",
+    concern: "deployability",
+    // High: as with a removed API version, the update stops halfway with the stack partly applied.
+    severity: "high",
+    enforcement: "mandatory",
+    remediation:
+      "Make spec.selector.matchLabels a subset of spec.template.metadata.labels (the platform selects on app.kubernetes.io/name); the selector cannot change after creation, so a changed one replaces the controller.",
+    types: [...APPS_V1_CONTROLLERS],
+    validate: (resource, report) => {
+      const selector = readIfKnown(() => at(resource.props, "spec", "selector"));
+      const labels = readIfKnown(() => at(resource.props, "spec", "template", "metadata", "labels"));
+      if (!selector.known || !labels.known) return;
+      const record = asRecord(selector.value);
+      if (!record) {
+        report("spec.selector is missing: apps/v1 requires it, and the API server refuses the object");
+        return;
+      }
+      if (Object.keys(stringMap(record["matchLabels"])).length === 0 && asRecords(record["matchExpressions"]).length === 0) {
+        report("spec.selector is empty: it would select every pod of the namespace, and the API server refuses it");
+        return;
+      }
+      if (!selectorMatches(record, stringMap(labels.value))) {
+        report(`spec.selector (${describeSelector(record)}) does not match the pod template's labels (${describeLabels(stringMap(labels.value))}): the API server refuses the object`);
+      }
     },
   }),
   defineResourcePolicy({
@@ -243,3 +275,17 @@ export const deployabilityPolicies: FundamentPolicy[] = [
     },
   }),
 ];
+
+
+function describeLabels(labels: Record<string, string>): string {
+  const entries = Object.entries(labels);
+  return entries.length === 0 ? "none" : entries.map(([key, value]) => `${key}=${value}`).join(", ");
+}
+
+function describeSelector(selector: Record<string, unknown>): string {
+  const parts = Object.entries(stringMap(selector["matchLabels"])).map(([key, value]) => `${key}=${value}`);
+  for (const expression of asRecords(selector["matchExpressions"])) {
+    parts.push(`${asString(expression["key"]) ?? "?"} ${asString(expression["operator"]) ?? "?"} ${asStrings(expression["values"]).join("|")}`.trim());
+  }
+  return parts.join(", ");
+}
