@@ -276,7 +276,6 @@ export const deployabilityPolicies: FundamentPolicy[] = [
   }),
 ];
 
-
 function describeLabels(labels: Record<string, string>): string {
   const entries = Object.entries(labels);
   return entries.length === 0 ? "none" : entries.map(([key, value]) => `${key}=${value}`).join(", ");

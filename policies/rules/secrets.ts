@@ -168,7 +168,7 @@ export const secretPolicies: FundamentPolicy[] = [
     validate: (resource, report) => {
       // Docker uploads are the sanctioned file route (their content is a Pulumi secret, which the
       // engine hands over in plain); the resources below hold keys by design.
-      if (holdsKeysByDesign(resource.type, resource.props)) return;
+      if (holdsSecretsByDesign(resource.type, resource.props)) return;
       for (const leaf of stringLeaves(resource.props, readKnown)) {
         if (resource.type === DOCKER_CONTAINER && leaf.path.startsWith("uploads")) continue;
         const format = privateKeyFormat(leaf.value);
@@ -189,9 +189,8 @@ export const secretPolicies: FundamentPolicy[] = [
       "Revoke the token at its issuer (it has been in plain text), issue a new one, keep it a Pulumi secret (pulumi config set --secret) and deliver it as a Kubernetes Secret mounted as a file or a Docker secret upload; prefer a workload identity where the issuer offers one.",
     types: "any",
     validate: (resource, report) => {
-      // The same places hold tokens by design as hold private keys: Secrets, secret stores, providers.
-      if (holdsKeysByDesign(resource.type, resource.props)) return;
-      const cloudFiles = resource.type === K8S_CONFIG_MAP ? configMapCloudCredentialPaths(resource.props) : new Set<string>();
+      if (holdsSecretsByDesign(resource.type, resource.props)) return;
+      const cloudFiles = new Set(resource.type === K8S_CONFIG_MAP ? configMapCloudCredentials(resource.props).map((entry) => entry.path) : []);
       for (const leaf of stringLeaves(resource.props, readKnown)) {
         if (resource.type === DOCKER_CONTAINER && leaf.path.startsWith("uploads")) continue;
         // A cloud CLI's credential file is no-cloud-cli-credential's finding, which says what it is.
@@ -223,13 +222,8 @@ export const secretPolicies: FundamentPolicy[] = [
         });
         return;
       }
-      for (const field of ["data", "binaryData"]) {
-        for (const [key, value] of Object.entries(asRecord(resource.props[field]) ?? {})) {
-          // binaryData is base64: the credential file's text is what it decodes to.
-          const text = field === "data" ? asString(value) : decodedBinaryData(value);
-          const found = configMapCloudCredential(key, text);
-          if (found) report(`${field}.${key} holds ${describeCredential(found)}; anything that can read the namespace reads it`);
-        }
+      for (const { path, found } of configMapCloudCredentials(resource.props)) {
+        report(`${path} holds ${describeCredential(found)}; anything that can read the namespace reads it`);
       }
     },
   }),
@@ -257,11 +251,12 @@ export const secretPolicies: FundamentPolicy[] = [
 ];
 
 /**
- * Where a private key or a token belongs: a Kubernetes Secret (or its patch), the tls provider's resources,
- * a provider's own configuration (a kubeconfig's client key), AWS Secrets Manager, an SSM
- * SecureString, and the certificate imports of ACM and IAM, which take the key by design.
+ * Where a private key or a token belongs: a Kubernetes Secret (or its patch), the tls provider's
+ * resources, a provider's own configuration (a kubeconfig's client key, a GitHub provider's
+ * token), AWS Secrets Manager, an SSM SecureString, and the certificate imports of ACM and IAM,
+ * which take the key by design.
  */
-function holdsKeysByDesign(type: string, props: Record<string, unknown>): boolean {
+function holdsSecretsByDesign(type: string, props: Record<string, unknown>): boolean {
   if (isKind(type, "Secret", "SecretPatch", "SecretList") || type.startsWith("tls:") || type.startsWith("pulumi:providers:")) return true;
   if (type === "aws:ssm/parameter:Parameter") return asString(readKnown(() => props["type"])) === "SecureString";
   return ["aws:secretsmanager/secretVersion:SecretVersion", "aws:acm/certificate:Certificate", "aws:iam/serverCertificate:ServerCertificate"].includes(type);
@@ -276,16 +271,18 @@ function decodedBinaryData(value: unknown): string | undefined {
   return encoded === undefined || !isLiteralValue(encoded) ? undefined : Buffer.from(encoded, "base64").toString("utf8");
 }
 
-/** The leaf paths (data.<key>, binaryData.<key>) of a ConfigMap's entries that are cloud CLI credential files. */
-function configMapCloudCredentialPaths(props: Record<string, unknown>): Set<string> {
-  const paths = new Set<string>();
+/** A ConfigMap's entries that are cloud CLI credential files, by their leaf path (data.<key>, binaryData.<key>). */
+function configMapCloudCredentials(props: Record<string, unknown>): { path: string; found: CloudCredential }[] {
+  const entries: { path: string; found: CloudCredential }[] = [];
   for (const field of ["data", "binaryData"]) {
     for (const [key, value] of Object.entries(asRecord(props[field]) ?? {})) {
+      // binaryData is base64: the credential file's text is what it decodes to.
       const text = field === "data" ? asString(value) : decodedBinaryData(value);
-      if (configMapCloudCredential(key, text)) paths.add(`${field}.${key}`);
+      const found = configMapCloudCredential(key, text);
+      if (found) entries.push({ path: `${field}.${key}`, found });
     }
   }
-  return paths;
+  return entries;
 }
 
 /** A ConfigMap entry that is a cloud CLI's credential file by its key, or by its text. */
