@@ -190,11 +190,11 @@ async function main(): Promise<void> {
     closers.length = 0;
     // Each round's target against the same round's baseline: the load from other work on this
     // machine drifts over a run, and a round's measurements are the closest in time.
-    const ratio = (name: string) => median(results.get(name)!.map((r, round) => r.requestsPerSecond / results.get("hello")![round]!.requestsPerSecond));
+    const ratio = (name: string, baseline = "hello") => median(results.get(name)!.map((r, round) => r.requestsPerSecond / results.get(baseline)![round]!.requestsPerSecond));
     const configP99 = median(results.get("config")!.map((r) => r.p99Ms));
     console.log(`services-config: p99 ${configP99} ms at ${CONNECTIONS} connections (target <= ${CONFIG_P99_TARGET_MS} ms)`);
     console.log(`services-spine: ratio ${ratio("spine").toFixed(2)}`);
-    console.log(`services-config-over-spine: ratio ${median(results.get("config")!.map((r, round) => r.requestsPerSecond / results.get("spine")![round]!.requestsPerSecond)).toFixed(2)}`);
+    console.log(`services-config-over-spine: ratio ${ratio("config", "spine").toFixed(2)}`);
     console.log(`services-config: ratio ${ratio("config").toFixed(2)}`);
     console.log(`services-me-single: ratio ${ratio("me-single").toFixed(2)}`);
     console.log(`services-me: ratio ${ratio("me").toFixed(2)}`);
