@@ -67,18 +67,33 @@ export function isLiteralValue(value: string | undefined): value is string {
   return value !== undefined && value !== "" && value !== SECRET_PLACEHOLDER;
 }
 
+/** A string inside a value: where it was found, and the record that holds it under `value` (an env entry, a Docker label). */
+export interface StringLeaf {
+  path: string;
+  value: string;
+  /** The entry's own name (`name`, or a Docker label's `label`) when the string is an entry's `value`. */
+  entryName?: string;
+}
+
 /**
  * Every string inside a value, with the dotted path it was found at. `read` guards each step
  * (the engine's preview proxy throws on values not known yet; those hold no literal).
  */
-export function stringLeaves(value: unknown, read: <T>(step: () => T) => T | undefined, path = ""): { path: string; value: string }[] {
+export function stringLeaves(value: unknown, read: <T>(step: () => T) => T | undefined, path = ""): StringLeaf[] {
   if (typeof value === "string") return [{ path, value }];
   if (Array.isArray(value)) {
-    const leaves: { path: string; value: string }[] = [];
+    const leaves: StringLeaf[] = [];
     for (let index = 0; index < value.length; index += 1) leaves.push(...stringLeaves(read((): unknown => value[index]), read, `${path}[${index}]`));
     return leaves;
   }
   const record = asRecord(value);
   if (!record) return [];
-  return Object.keys(record).flatMap((key) => stringLeaves(read(() => record[key]), read, path === "" ? key : `${path}.${key}`));
+  return Object.keys(record).flatMap((key) => {
+    const childPath = path === "" ? key : `${path}.${key}`;
+    const leaves = stringLeaves(read(() => record[key]), read, childPath);
+    // Only a string held directly under `value` is the entry's value.
+    if (key !== "value" || leaves.length !== 1 || leaves[0]!.path !== childPath) return leaves;
+    const entryName = asString(read(() => record["name"])) ?? asString(read(() => record["label"]));
+    return entryName === undefined ? leaves : [{ ...leaves[0]!, entryName }];
+  });
 }

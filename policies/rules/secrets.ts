@@ -1,5 +1,5 @@
 import { defineResourcePolicy, type FundamentPolicy } from "../policy-definition";
-import { asRecord, asRecords, asString, asStrings, at, isLiteralValue, stringLeaves } from "../model/property-values";
+import { asRecord, asRecords, asString, asStrings, at, isLiteralValue, stringLeaves, type StringLeaf } from "../model/property-values";
 import { hasPasswordInUrl, isCredentialName, privateKeyFormat } from "../model/credential-names";
 import { DOCKER_CONTAINER, dockerContainerView } from "../model/docker-container";
 import { isKind, K8S_CONFIG_MAP, POD_CONTROLLER_TYPES, POD_SPEC_SHAPE, podView } from "../model/kubernetes-objects";
@@ -172,7 +172,7 @@ export const secretPolicies: FundamentPolicy[] = [
       for (const leaf of stringLeaves(resource.props, readKnown)) {
         if (resource.type === DOCKER_CONTAINER && leaf.path.startsWith("uploads")) continue;
         const format = privateKeyFormat(leaf.value);
-        if (format) report(`${leaf.path} contains a ${format} private key in plain text`);
+        if (format) report(`${describeLeaf(leaf)} contains a ${format} private key in plain text`);
       }
     },
   }),
@@ -197,7 +197,7 @@ export const secretPolicies: FundamentPolicy[] = [
         if (cloudFiles.has(leaf.path)) continue;
         const what = knownTokenFormat(leaf.value);
         // The path and the kind of token, never the value: the finding is printed in CI logs.
-        if (what) report(`${leaf.path} holds ${what} in plain text (recognised by its format)`);
+        if (what) report(`${describeLeaf(leaf)} holds ${what} in plain text (recognised by its format)`);
       }
     },
   }),
@@ -269,6 +269,16 @@ function describeCredential(found: CloudCredential): string {
 function decodedBinaryData(value: unknown): string | undefined {
   const encoded = asString(value);
   return encoded === undefined || !isLiteralValue(encoded) ? undefined : Buffer.from(encoded, "base64").toString("utf8");
+}
+
+/**
+ * Where a leaf is, named so that it can be found at 3 a.m.: an env entry or label by its name as
+ * well as its index, a Docker `NAME=value` environment entry by its NAME. Never the value.
+ */
+function describeLeaf(leaf: StringLeaf): string {
+  if (leaf.entryName !== undefined) return `${leaf.path} (${leaf.entryName})`;
+  const dockerEnv = /^envs\[\d+\]$/.test(leaf.path) ? /^([A-Za-z_][A-Za-z0-9_.-]*)=/.exec(leaf.value) : null;
+  return dockerEnv ? `${leaf.path} (${dockerEnv[1]})` : leaf.path;
 }
 
 /** A ConfigMap's entries that are cloud CLI credential files, by their leaf path (data.<key>, binaryData.<key>). */

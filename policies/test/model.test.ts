@@ -5,6 +5,7 @@ import { isCredentialName, hasPasswordInUrl, containsPrivateKey, privateKeyForma
 import { carriesPodSpec, kubernetesKind, podView, selectorMatches } from "../model/kubernetes-objects";
 import { cloudCredentialContent, cloudCredentialFileName } from "../model/cloud-credentials";
 import { knownTokenFormat } from "../model/token-formats";
+import { stringLeaves } from "../model/property-values";
 import { effectivePolicyTypes } from "../rules/segmentation";
 import { globMatches, findImageExemption } from "../exemptions";
 import { credentialAssignments } from "../rules/secrets";
@@ -147,6 +148,19 @@ describe("tokens known by their issuer's format", () => {
     ["base64 of text without a token", Buffer.from("[server]\nhttp_port = 3000\n").toString("base64")],
   ])("passes %s", (_what, value) => {
     expect(knownTokenFormat(value)).toBeUndefined();
+  });
+
+  it("names an entry's value by the entry (env name, Docker label), and nothing deeper", () => {
+    const read = <T,>(step: () => T): T | undefined => step();
+    const leaves = stringLeaves({ env: [{ name: "GH_PAT", value: "a" }], labels: [{ label: "team", value: "b" }], other: { name: "n", value: { nested: "c" } } }, read);
+    expect(leaves).toEqual([
+      { path: "env[0].name", value: "GH_PAT" },
+      { path: "env[0].value", value: "a", entryName: "GH_PAT" },
+      { path: "labels[0].label", value: "team" },
+      { path: "labels[0].value", value: "b", entryName: "team" },
+      { path: "other.name", value: "n" },
+      { path: "other.value.nested", value: "c" },
+    ]);
   });
 
   it("never returns the token itself, only what it is", () => {
