@@ -1,7 +1,7 @@
 import { defineResourcePolicy, type FundamentPolicy } from "../policy-definition";
 import { asRecord, asRecords, asString, asStrings, at, isLiteralValue, stringLeaves, type StringLeaf } from "../model/property-values";
 import { hasPasswordInUrl, isCredentialName, privateKeyFormat } from "../model/credential-names";
-import { DOCKER_CONTAINER, dockerContainerView } from "../model/docker-container";
+import { DOCKER_CONTAINER, dockerContainerView, parseEnvEntry } from "../model/docker-container";
 import { isKind, K8S_CONFIG_MAP, POD_CONTROLLER_TYPES, POD_SPEC_SHAPE, podView } from "../model/kubernetes-objects";
 import { containerProcesses, where, type ContainerProcess } from "../model/container-processes";
 import { readKnown } from "../model/unknown-values";
@@ -277,8 +277,9 @@ function decodedBinaryData(value: unknown): string | undefined {
  */
 function describeLeaf(leaf: StringLeaf): string {
   if (leaf.entryName !== undefined) return `${leaf.path} (${leaf.entryName})`;
-  const dockerEnv = /^envs\[\d+\]$/.test(leaf.path) ? /^([A-Za-z_][A-Za-z0-9_.-]*)=/.exec(leaf.value) : null;
-  return dockerEnv ? `${leaf.path} (${dockerEnv[1]})` : leaf.path;
+  // Without "=" the whole entry would be the name, and it may be the credential itself.
+  if (/^envs\[\d+\]$/.test(leaf.path) && leaf.value.includes("=")) return `${leaf.path} (${parseEnvEntry(leaf.value).name})`;
+  return leaf.path;
 }
 
 /** A ConfigMap's entries that are cloud CLI credential files, by their leaf path (data.<key>, binaryData.<key>). */

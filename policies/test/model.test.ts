@@ -6,6 +6,7 @@ import { carriesPodSpec, kubernetesKind, podView, selectorMatches } from "../mod
 import { cloudCredentialContent, cloudCredentialFileName } from "../model/cloud-credentials";
 import { knownTokenFormat } from "../model/token-formats";
 import { stringLeaves } from "../model/property-values";
+import { readKnown } from "../model/unknown-values";
 import { effectivePolicyTypes } from "../rules/segmentation";
 import { globMatches, findImageExemption } from "../exemptions";
 import { credentialAssignments } from "../rules/secrets";
@@ -151,8 +152,7 @@ describe("tokens known by their issuer's format", () => {
   });
 
   it("names an entry's value by the entry (env name, Docker label), and nothing deeper", () => {
-    const read = <T,>(step: () => T): T | undefined => step();
-    const leaves = stringLeaves({ env: [{ name: "GH_PAT", value: "a" }], labels: [{ label: "team", value: "b" }], other: { name: "n", value: { nested: "c" } } }, read);
+    const leaves = stringLeaves({ env: [{ name: "GH_PAT", value: "a" }], labels: [{ label: "team", value: "b" }], other: { name: "n", value: { nested: "c" } } }, readKnown);
     expect(leaves).toEqual([
       { path: "env[0].name", value: "GH_PAT" },
       { path: "env[0].value", value: "a", entryName: "GH_PAT" },
