@@ -184,7 +184,7 @@ export function versionDrift(name: ServerName, started: string): string | undefi
 /**
  * Images the tests cannot run from a Debian package (Debian carries no Traefik): their pin lives
  * here all the same, and what the stack relies on was read from the project's documentation and
- * source at the pinned line (components/edge/README.md lists it).
+ * source at the pinned line (the reference files under tests/fixtures/traefik/ name the tag they were read at).
  */
 export const IMAGE_ONLY_PINS = {
   traefik: {

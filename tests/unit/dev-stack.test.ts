@@ -1,3 +1,4 @@
+import { existsSync, readFileSync } from "node:fs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { isSecretMarker, RecordedResource } from "../../scripts/mock-engine";
@@ -116,6 +117,21 @@ describe("dev stack on Docker", () => {
     for (const volume of upload.volumes as { readOnly: boolean }[]) expect(volume.readOnly).toBe(true);
     expect(upload.envs).toEqual(expect.arrayContaining(["S3_ENDPOINT=http://minio:9000"]));
     expect(zonesOf(dev.one(CONTAINER, "postgres-backup-upload"))).toEqual(["backend"]);
+  });
+
+  it("heads every rendered file it delivers with the source file that renders it, so an operator on the host can find it", () => {
+    type Upload = { file: string; content?: string };
+    const headers: string[] = [];
+    for (const container of dev.all(CONTAINER)) {
+      for (const upload of (dev.revealed(container).uploads as Upload[] | undefined) ?? []) {
+        const source = /Rendered by fundament \(([^)]+)\)/.exec(upload.content ?? "")?.[1];
+        if (!source) continue;
+        headers.push(source);
+        expect(existsSync(source) && readFileSync(source, "utf8").includes(`Rendered by fundament (${source})`), `${container.name} ${upload.file} names ${source}`).toBe(true);
+      }
+    }
+    // postgresql.conf, pg_hba.conf, pgbouncer.ini, redis.conf, mongod.conf, the backup scripts, Traefik's and the monitoring files at least.
+    expect(new Set(headers).size).toBeGreaterThanOrEqual(10);
   });
 
   it("parents every resource under a fundament component", () => {

@@ -45,7 +45,7 @@ export function renderPostgresBackupScript(input: BackupScriptInput): string {
   const problems = backupScriptProblems(input);
   if (problems.length > 0) throw new Error(problems.join("\n"));
   return `#!/bin/sh
-# Rendered by fundament (components/database/backup-script.ts); see that file for the design.
+# Rendered by fundament (components/database/backups/backup-script.ts); see that file for the design.
 ${backupRunOpen({ job: "postgres-backup", ...input })}
 : "\${PGHOST:?PGHOST must name the PostgreSQL host}"
 : "\${PGUSER:?PGUSER must name the backup role}"

@@ -31,7 +31,7 @@ export function renderBackupUploadScript(input: BackupUploadScriptInput): string
   const prefix = word(input.prefix, "prefix");
   return [
     "#!/bin/sh",
-    "# Rendered by fundament (components/database/backup-upload-script.ts).",
+    "# Rendered by fundament (components/database/backups/backup-upload-script.ts).",
     "set -eu",
     ': "${S3_ENDPOINT:?S3_ENDPOINT must be the object storage URL}"',
     ': "${S3_BUCKET:?S3_BUCKET must name the backups bucket}"',

@@ -48,7 +48,7 @@ export function renderMongoBackupScript(input: MongoBackupScriptInput): string {
   }
   if (problems.length > 0) throw new Error(problems.join("\n"));
   return `#!/bin/sh
-# Rendered by fundament (components/database/mongo-backup-script.ts); see that file for the design.
+# Rendered by fundament (components/database/backups/mongo-backup-script.ts); see that file for the design.
 ${backupRunOpen({ job: "mongo-backup", ...input })}
 ${backupRunWorkDir()}
 mongodump --config='${input.configFile}' --ssl --sslCAFile='${input.caFile}' --archive="$work/${MONGO_BACKUP_ARCHIVE}" --gzip --oplog > "$work/mongodump.log" 2>&1 \\

@@ -29,7 +29,7 @@ export function renderRedisBackupScript(input: RedisBackupScriptInput): string {
   }
   if (problems.length > 0) throw new Error(problems.join("\n"));
   return `#!/bin/sh
-# Rendered by fundament (components/database/redis-backup-script.ts); see that file for the design.
+# Rendered by fundament (components/database/backups/redis-backup-script.ts); see that file for the design.
 ${backupRunOpen({ job: "redis-backup", ...input })}
 : "\${REDIS_HOST:?REDIS_HOST must name the Redis host}"
 : "\${REDIS_PORT:?REDIS_PORT must be the Redis port}"

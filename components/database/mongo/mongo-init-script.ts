@@ -175,7 +175,7 @@ print("mongo init complete");
 
 export function renderMongoInitScript(input: MongoInitScriptInput): string {
   return [
-    "// Rendered by fundament (components/database/mongo-init-script.ts); run with mongosh --nodb --file.",
+    "// Rendered by fundament (components/database/mongo/mongo-init-script.ts); run with mongosh --nodb --file.",
     `const plan = ${JSON.stringify(mongoInitPlan(input), null, 2)};`,
     SCRIPT_BODY,
   ].join("\n");

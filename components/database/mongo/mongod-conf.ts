@@ -84,5 +84,5 @@ export function mongodConf(input: MongodConfInput): MongodConf {
 }
 
 export function renderMongodConf(input: MongodConfInput): string {
-  return `# Rendered by fundament (components/database/mongod-conf.ts); local edits are overwritten.\n${stringify(mongodConf(input))}`;
+  return `# Rendered by fundament (components/database/mongo/mongod-conf.ts); local edits are overwritten.\n${stringify(mongodConf(input))}`;
 }

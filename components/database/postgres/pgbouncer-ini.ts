@@ -59,7 +59,7 @@ export function renderPgBouncerIni(input: PgBouncerIniInput): string {
   if (problems.length > 0) throw new Error(problems.join("\n"));
   const host = quoteValue(input.postgresHost);
   const lines = [
-    "; Rendered by fundament (components/database/pgbouncer-ini.ts); edits are overwritten.",
+    "; Rendered by fundament (components/database/postgres/pgbouncer-ini.ts); edits are overwritten.",
     "[databases]",
     ...input.databases.map((db) => `${quoteValue(db.name)} = host=${host} port=${input.postgresPort} dbname=${quoteValue(db.name)}`),
     "",

@@ -185,7 +185,7 @@ export function renderPostgresConf(input: PostgresConfInput): string {
   const t = postgresTuning(input);
   const slowMs = input.slowStatementMs ?? DEFAULT_SLOW_STATEMENT_MS;
   const lines = [
-    "# Rendered by fundament (components/database/postgres-conf.ts); edits are overwritten.",
+    "# Rendered by fundament (components/database/postgres/postgres-conf.ts); edits are overwritten.",
     "",
     "# connections",
     "listen_addresses = '*'",

@@ -17,7 +17,7 @@ export const BACKUP_LAST_SUCCESS_SQL = `SELECT coalesce(extract(epoch FROM max(l
  */
 export function renderPostgresExporterQueries(): string {
   return [
-    "# Rendered by fundament (components/database/postgres-exporter-queries.ts).",
+    "# Rendered by fundament (components/database/postgres/postgres-exporter-queries.ts).",
     "fundament_backup:",
     `  query: ${JSON.stringify(BACKUP_LAST_SUCCESS_SQL)}`,
     "  master: true",

@@ -7,7 +7,7 @@
  */
 export function renderPostgresHba(): string {
   return [
-    "# Rendered by fundament (components/database/postgres-hba.ts).",
+    "# Rendered by fundament (components/database/postgres/postgres-hba.ts).",
     "# TYPE   DATABASE  USER      ADDRESS     METHOD",
     "local    all       postgres              peer",
     "local    all       all                   reject",

@@ -75,7 +75,7 @@ export function renderPostgresInitSql(input: PostgresInitSqlInput): string {
   if (problems.length > 0) throw new Error(problems.join("\n"));
   const [schema, table] = BACKUP_STATUS_TABLE.split(".");
   const lines: string[] = [
-    "-- Rendered by fundament (components/database/postgres-init-sql.ts).",
+    "-- Rendered by fundament (components/database/postgres/postgres-init-sql.ts).",
     "\\set ON_ERROR_STOP on",
     "",
     "-- The maintenance databases are for the platform's own roles only.",

@@ -94,7 +94,7 @@ export function redisMaxMemoryMiB(memoryLimitMiB: number): number {
 export function renderRedisConf(input: RedisConfInput): string {
   const maxmemory = redisMaxMemoryMiB(input.memoryLimitMiB);
   const lines = [
-    "# Rendered by fundament (components/database/redis-conf.ts); local edits are overwritten.",
+    "# Rendered by fundament (components/database/redis/redis-conf.ts); local edits are overwritten.",
     "",
     "# Network: TLS only, reachable inside the backend zone only; protected mode stays on as a second lock.",
     ...renderRedisTlsDirectives(input.tls, input.port ?? REDIS_PORT),
