@@ -5,23 +5,14 @@ import { DOCKER_CONTAINER, dockerContainerView, parseEnvEntry } from "../model/d
 import { isKind, K8S_CONFIG_MAP, POD_CONTROLLER_TYPES, POD_SPEC_SHAPE, podView } from "../model/kubernetes-objects";
 import { containerProcesses, where, type ContainerProcess } from "../model/container-processes";
 import { readKnown } from "../model/unknown-values";
+import { commandLineCredentials, isSwitchValue, isValueReference } from "../model/command-line-credentials";
 import { knownTokenFormat } from "../model/token-formats";
 import { cloudCredentialContent, cloudCredentialFileName, type CloudCredential } from "../model/cloud-credentials";
 
-/** A value that points at a secret rather than being one: a variable reference or a file path. */
-function isReference(value: string): boolean {
-  return /^\$[({]?[A-Za-z_]/.test(value) || value.startsWith("/") || value.startsWith("file:");
-}
-
-/** A switch, not a credential: PASSWORD_RESET=false says nothing secret. */
-function isSwitch(value: string): boolean {
-  return /^(true|false|yes|no|on|off|enabled|disabled)$/i.test(value.trim());
-}
-
 function envFindings(process: ContainerProcess, field: string): string[] {
   return process.env.flatMap((entry) => {
-    if (!isLiteralValue(entry.value) || isReference(entry.value)) return [];
-    if (isCredentialName(entry.name) && !isSwitch(entry.value)) {
+    if (!isLiteralValue(entry.value) || isValueReference(entry.value)) return [];
+    if (isCredentialName(entry.name) && !isSwitchValue(entry.value)) {
       // Grafana maps GF_<SECTION>_<KEY>__FILE (two underscores); the other official images use _FILE.
       const fileVariable = entry.name.startsWith("GF_") ? `${entry.name}__FILE` : `${entry.name}_FILE`;
       return [`${where(process)}${field} ${entry.name} holds a literal credential; mount it as a file from a secret and point ${fileVariable} at it`];
@@ -33,19 +24,10 @@ function envFindings(process: ContainerProcess, field: string): string[] {
   });
 }
 
-const SECRET_FLAGS = /^--?(requirepass|masterauth|pass|password|passwd|token|secret|api-?key|access-?key|secret-?key)$/i;
-
 function argvFindings(process: ContainerProcess, field: string): string[] {
-  const findings: string[] = [];
-  process.argv.forEach((argument, index) => {
-    const [flag, inline] = argument.includes("=") ? [argument.slice(0, argument.indexOf("=")), argument.slice(argument.indexOf("=") + 1)] : [argument, undefined];
-    if (!SECRET_FLAGS.test(flag)) return;
-    const value = inline ?? process.argv[index + 1];
-    if (isLiteralValue(value) && !isReference(value) && !value.startsWith("-")) {
-      findings.push(`${where(process)}${field} passes a literal credential to ${flag}; every user on the host can read argv: read it from a secret file instead`);
-    }
-  });
-  return findings;
+  return commandLineCredentials(process.argv).map(
+    (target) => `${where(process)}${field} carries a literal credential (${target}); every user on the host can read argv: read it from a secret file instead`,
+  );
 }
 
 /** Lines of a config file that assign a literal to a credential-named key (`password: x`, `requirepass x`, `user a on >x`). */
@@ -55,7 +37,7 @@ export function credentialAssignments(text: string): string[] {
     const assignment = /^\s*(?:export\s+)?["']?([A-Za-z0-9_.-]+)["']?\s*[:=]\s*["']?([^"'\s#][^"'#]*)/.exec(line);
     const spaced = /^\s*(requirepass|masterauth)\s+(\S+)/i.exec(line);
     const aclPassword = /^\s*user\s+\S+.*\s>\S+/.exec(line);
-    if (assignment && isCredentialName(assignment[1] ?? "") && isLiteralValue(assignment[2]?.trim()) && !isReference(assignment[2]?.trim() ?? "")) {
+    if (assignment && isCredentialName(assignment[1] ?? "") && isLiteralValue(assignment[2]?.trim()) && !isValueReference(assignment[2]?.trim() ?? "")) {
       keys.push(assignment[1] ?? "");
     } else if (spaced && isLiteralValue(spaced[2])) {
       keys.push(spaced[1] ?? "");
@@ -121,7 +103,8 @@ export const secretPolicies: FundamentPolicy[] = [
   }),
   defineResourcePolicy({
     name: "no-secret-in-command-args",
-    description: "Credentials must not be passed as command-line arguments (--requirepass, --password, --token).",
+    description:
+      "Credentials must not be passed on a command line: a flag's value (--requirepass, --db-password, --client-secret), a NAME=value the program is started with, or a URL's password; scripts handed to a shell are read word by word.",
     concern: "secrets",
     severity: "high",
     enforcement: "mandatory",
@@ -147,7 +130,7 @@ export const secretPolicies: FundamentPolicy[] = [
         if (text === undefined) continue;
         // A cloud CLI's credential file is no-cloud-cli-credential's finding, with what it is.
         if (configMapCloudCredential(key, text)) continue;
-        if (isCredentialName(key) && isLiteralValue(text) && !isReference(text)) {
+        if (isCredentialName(key) && isLiteralValue(text) && !isValueReference(text)) {
           report(`data.${key} holds a literal credential`);
           continue;
         }

@@ -10,6 +10,7 @@ import { readKnown } from "../model/unknown-values";
 import { effectivePolicyTypes } from "../rules/segmentation";
 import { globMatches, findImageExemption } from "../exemptions";
 import { credentialAssignments } from "../rules/secrets";
+import { commandLineCredentials, shellWords } from "../model/command-line-credentials";
 import { escalatingGrants, everyoneSubjects } from "../model/rbac-grants";
 import { danglingReferences, type JudgedObject } from "../model/kubernetes-references";
 import * as policyProxy from "@pulumi/policy/proxy";
@@ -120,6 +121,34 @@ describe("credential names and values", () => {
       "user (ACL password)",
     ]);
     expect(credentialAssignments("password: ${GRAFANA_DB_PASSWORD}\nDB_PASSWORD=$(cat /run/secrets/db)\nsecret: [secret]\n")).toEqual([]);
+  });
+});
+
+describe("credentials on a command line", () => {
+  it("splits a script into the words its shell sees, quotes removed, separators dropped", () => {
+    expect(shellWords(`a 'b c' "d $(e f)";g&&h | i`)).toEqual(["a", "b c", "d $(e f)", "g", "h", "i"]);
+    expect(shellWords(`x="" y`)).toEqual(["x=", "y"]);
+  });
+  it.each([
+    [["redis-server", "--requirepass", "x1"], ["--requirepass"]],
+    [["app", "--db-password=x1", "--api-key", "x2"], ["--db-password", "--api-key"]],
+    [["sh", "-c", "PGPASSWORD=x1 psql -h db"], ["PGPASSWORD="]],
+    [["bash", "-ec", "mongosh 'mongodb://root:x1@mongo:27017/admin?tls=true'"], ["the password of mongodb://…@mongo:27017"]],
+    [["env", "AWS_SECRET_ACCESS_KEY=x1", "aws", "s3", "ls"], ["AWS_SECRET_ACCESS_KEY="]],
+  ])("%j hands over %j", (argv, found) => {
+    expect(commandLineCredentials(argv)).toEqual(found);
+  });
+  it.each([
+    [["app", "--password-file", "/run/secrets/pw", "--password-stdin", "--token-path=/x"]],
+    [["app", "--password", "$(DB_PASSWORD)", "--secret", "${SECRET}", "--token", "`cat /x`"]],
+    [["sh", "-c", 'PGPASSWORD="$(cat /run/secrets/pw)" psql "postgres://u@db/app"']],
+    [["postgres", "-c", "password_encryption=scram-sha-256", "--require-token=false", "--password", "--verbose"]],
+  ])("%j hands over nothing", (argv) => {
+    expect(commandLineCredentials(argv)).toEqual([]);
+  });
+  it("never returns a value it found", () => {
+    const found = commandLineCredentials(["sh", "-c", "x --password hunter2-literal; PGPASSWORD=hunter2-literal y; z redis://:hunter2-literal@r:6379"]).join(" ");
+    expect(found).not.toContain("hunter2");
   });
 });
 
