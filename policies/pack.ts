@@ -7,6 +7,7 @@ import { hardeningPolicies } from "./rules/container-hardening";
 import { kubernetesPolicies } from "./rules/kubernetes-hygiene";
 import { applicationDefaultPolicies } from "./rules/application-defaults";
 import { awsPolicies } from "./rules/aws";
+import { awsIamPolicies } from "./rules/aws-iam";
 import { gpuPolicies } from "./rules/gpu";
 import { deployabilityPolicies } from "./rules/deployability";
 
@@ -21,6 +22,7 @@ export const policies: readonly FundamentPolicy[] = [
   ...kubernetesPolicies,
   ...applicationDefaultPolicies,
   ...awsPolicies,
+  ...awsIamPolicies,
   ...gpuPolicies,
   ...deployabilityPolicies,
 ];

@@ -1,29 +1,14 @@
 import { defineResourcePolicy, type FundamentPolicy } from "../policy-definition";
-import { asArray, asBoolean, asRecord, asRecords, asString, asStrings, at, type PropertyRecord } from "../model/property-values";
+import { asBoolean, asRecord, asRecords, asString, asStrings, at } from "../model/property-values";
 import { readIfKnown, readKnown } from "../model/unknown-values";
+import { IAM_POLICY_TYPES, IAM_ROLE as ROLE, identityDocuments, listOf, policyStatements } from "../model/iam-documents";
 
 const LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate";
 const INSTANCE = "aws:ec2/instance:Instance";
-const ROLE = "aws:iam/role:Role";
 const KMS_KEY = "aws:kms/key:Key";
 const BUCKET_POLICY = "aws:s3/bucketPolicy:BucketPolicy";
 /** The control-plane logs that say who did what: API requests, the audit trail and authentications. */
 const REQUIRED_CONTROL_PLANE_LOGS: readonly string[] = ["api", "audit", "authenticator"];
-const IAM_POLICY_TYPES = ["aws:iam/policy:Policy", "aws:iam/rolePolicy:RolePolicy", "aws:iam/userPolicy:UserPolicy", "aws:iam/groupPolicy:GroupPolicy"];
-
-/** IAM documents arrive as a JSON string or, from aws.iam.getPolicyDocument-style code, an object. */
-function policyStatements(document: unknown): PropertyRecord[] {
-  let parsed: unknown = document;
-  if (typeof document === "string") {
-    try {
-      parsed = JSON.parse(document) as unknown;
-    } catch {
-      return [];
-    }
-  }
-  const statement = asRecord(parsed)?.["Statement"];
-  return Array.isArray(statement) ? asRecords(statement) : asRecords([statement]);
-}
 
 /** A policy Principal that stands for everyone: "*", or {"AWS": "*"} (alone or in a list). */
 function isEveryone(principal: unknown): boolean {
@@ -50,10 +35,6 @@ const PRINCIPAL_CONDITION_KEYS: ReadonlySet<string> = new Set([
 /** Whether a statement's Condition names who may call; any operator (StringEquals, ArnLike, ...) counts. */
 function narrowsPrincipal(condition: unknown): boolean {
   return Object.values(asRecord(condition) ?? {}).some((clauses) => Object.keys(asRecord(clauses) ?? {}).some((key) => PRINCIPAL_CONDITION_KEYS.has(key.toLowerCase())));
-}
-
-function listOf(value: unknown): string[] {
-  return (Array.isArray(value) ? asArray(value) : [value]).filter((item): item is string => typeof item === "string");
 }
 
 export const awsPolicies: FundamentPolicy[] = [
@@ -147,21 +128,23 @@ export const awsPolicies: FundamentPolicy[] = [
   }),
   defineResourcePolicy({
     name: "iam-no-admin-wildcard",
-    description: "IAM policies must not allow every action on every resource.",
+    description: "IAM policies (and a role's inline policies) must not allow every action on every resource.",
     concern: "aws",
     severity: "critical",
     enforcement: "mandatory",
     remediation: "Grant the specific actions and resource ARNs the role uses (least privilege).",
-    types: IAM_POLICY_TYPES,
+    types: [...IAM_POLICY_TYPES, ROLE],
     validate: (resource, report) => {
-      policyStatements(resource.props["policy"]).forEach((statement, index) => {
-        if (asString(statement["Effect"]) !== "Allow") return;
-        const actions = listOf(statement["Action"]);
-        const resources = listOf(statement["Resource"]);
-        if (actions.some((action) => action === "*" || action === "*:*") && resources.includes("*")) {
-          report(`policy Statement[${index}] allows Action "*" on Resource "*" (full administrator)`);
-        }
-      });
+      for (const document of identityDocuments(resource.type, resource.props)) {
+        document.statements.forEach((statement, index) => {
+          if (asString(statement["Effect"]) !== "Allow") return;
+          const actions = listOf(statement["Action"]);
+          const resources = listOf(statement["Resource"]);
+          if (actions.some((action) => action === "*" || action === "*:*") && resources.includes("*")) {
+            report(`${document.field} Statement[${index}] allows Action "*" on Resource "*" (full administrator)`);
+          }
+        });
+      }
     },
   }),
   defineResourcePolicy({

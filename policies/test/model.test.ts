@@ -11,6 +11,7 @@ import { effectivePolicyTypes } from "../rules/segmentation";
 import { globMatches, findImageExemption } from "../exemptions";
 import { credentialAssignments } from "../rules/secrets";
 import { commandLineCredentials, shellWords } from "../model/command-line-credentials";
+import { actionMatches, isBroadResource } from "../model/iam-documents";
 import { escalatingGrants, everyoneSubjects } from "../model/rbac-grants";
 import { danglingReferences, type JudgedObject } from "../model/kubernetes-references";
 import * as policyProxy from "@pulumi/policy/proxy";
@@ -149,6 +150,28 @@ describe("credentials on a command line", () => {
   it("never returns a value it found", () => {
     const found = commandLineCredentials(["sh", "-c", "x --password hunter2-literal; PGPASSWORD=hunter2-literal y; z redis://:hunter2-literal@r:6379"]).join(" ");
     expect(found).not.toContain("hunter2");
+  });
+});
+
+describe("IAM grants", () => {
+  it.each([
+    ["*", true],
+    ["arn:aws:iam::111122223333:role/*", true],
+    ["arn:aws:secretsmanager:*:*:secret:*", true],
+    ["arn:aws:kms:eu-west-1:111122223333:key/*", true],
+    ["arn:aws:s3:::*", true],
+    ["arn:aws:s3:::*/*", true],
+    ["arn:aws:s3:::media/*", false],
+    ["arn:aws:iam::111122223333:role/fundament-*", false],
+    ["arn:aws:ssm:eu-west-1:111122223333:parameter/fundament/*", false],
+  ])("%s reaches every resource of its kind: %s", (resource, broad) => {
+    expect(isBroadResource(resource)).toBe(broad);
+  });
+  it("matches actions case-insensitively, wildcards anywhere", () => {
+    expect(actionMatches("iam:Put*", "iam:PutRolePolicy")).toBe(true);
+    expect(actionMatches("IAM:*policy", "iam:AttachRolePolicy")).toBe(true);
+    expect(actionMatches("iam:Get*", "iam:PutRolePolicy")).toBe(false);
+    expect(actionMatches("ssm:GetParameter?", "ssm:GetParameters")).toBe(true);
   });
 });
 
