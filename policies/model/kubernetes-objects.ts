@@ -18,6 +18,7 @@ export const K8S_ROLE = "kubernetes:rbac.authorization.k8s.io/v1:Role";
 export const K8S_CLUSTER_ROLE = "kubernetes:rbac.authorization.k8s.io/v1:ClusterRole";
 export const K8S_ROLE_BINDING = "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding";
 export const K8S_CLUSTER_ROLE_BINDING = "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding";
+export const K8S_PERSISTENT_VOLUME = "kubernetes:core/v1:PersistentVolume";
 
 /** Where a kind carries its pod spec and its pods' labels. */
 interface PodSpecPlace {

@@ -1,7 +1,7 @@
 import { defineResourcePolicy, type FundamentPolicy, type JudgedResource } from "../policy-definition";
 import { asBoolean, asNumber, asRecord, asRecords, asString, asStrings, at, type PropertyRecord } from "../model/property-values";
 import { DOCKER_CONTAINER, dockerContainerView, imageReferenceOf, normaliseCapability, type DockerContainerView } from "../model/docker-container";
-import { POD_CONTROLLER_TYPES, POD_SPEC_SHAPE, podView, type PodContainer, type PodView } from "../model/kubernetes-objects";
+import { isKind, K8S_PERSISTENT_VOLUME, POD_CONTROLLER_TYPES, POD_SPEC_SHAPE, podView, type PodContainer, type PodView } from "../model/kubernetes-objects";
 import { readKnown } from "../model/unknown-values";
 import { findHostReader, findImageExemption, HOST_READERS_SCHEMA, IMAGE_EXEMPTIONS_SCHEMA } from "../exemptions";
 
@@ -427,9 +427,15 @@ export const hardeningPolicies: FundamentPolicy[] = [
     remediation:
       "Use a PersistentVolumeClaim or Docker volume for data, an emptyDir or tmpfs for scratch space, and a ConfigMap, Secret or upload for files; a per-host agent that must read the host (node-exporter, cAdvisor) is named in hostReaders with its image, the exact paths and a reason, and mounts them read-only.",
     config: { hostReaders: HOST_READERS_SCHEMA },
-    types: CONTAINER_TYPES,
+    types: [...CONTAINER_TYPES, K8S_PERSISTENT_VOLUME],
     alsoJudges: POD_SPEC_SHAPE,
-    validate: (resource, report, config) =>
+    validate: (resource, report, config) => {
+      if (isKind(resource.type, "PersistentVolume")) {
+        // Any pod that claims it mounts the node's directory, past the pod rules above.
+        const path = asString(at(resource.props, "spec", "hostPath", "path"));
+        if (path !== undefined) report(`spec.hostPath makes the node's ${path} a PersistentVolume: any pod that claims it reads and writes that directory of whichever node it runs on`);
+        return;
+      }
       byTarget(
         resource,
         (view) => {
@@ -455,7 +461,8 @@ export const hardeningPolicies: FundamentPolicy[] = [
             if (!accepted) report(`volumes[${index}] "${name}" is a hostPath volume of the node's ${path}`);
           });
         },
-      ),
+      );
+    },
   }),
   defineResourcePolicy({
     name: "k8s-restricted-volume-types",
@@ -481,21 +488,30 @@ export const hardeningPolicies: FundamentPolicy[] = [
   }),
   defineResourcePolicy({
     name: "no-unmasked-proc-mount",
-    description: "Containers must keep the default masked /proc (procMount Default).",
+    description: "Containers must keep the default masked /proc and /sys (Kubernetes procMount Default; no Docker systempaths=unconfined).",
     concern: "container-hardening",
     // High: an Unmasked /proc exposes the kernel's knobs (/proc/sys, /proc/sysrq-trigger) that
     // the runtime masks to keep a container from reconfiguring the node.
     severity: "high",
     enforcement: "mandatory",
-    remediation: "Remove securityContext.procMount (or set it to Default).",
-    types: POD_CONTROLLER_TYPES,
+    remediation: 'Kubernetes: remove securityContext.procMount (or set it to Default). Docker: remove "systempaths=unconfined" from securityOpts.',
+    types: CONTAINER_TYPES,
     alsoJudges: POD_SPEC_SHAPE,
-    validate: (resource, report) => {
-      for (const container of podView(resource.type, resource.props)?.containers ?? []) {
-        const procMount = asString(securityContext(container)["procMount"]);
-        if (procMount !== undefined && procMount !== "Default") report(`${container.label}: securityContext.procMount is ${procMount}, so /proc is not masked`);
-      }
-    },
+    validate: (resource, report) =>
+      byTarget(
+        resource,
+        (view) => {
+          for (const option of view.securityOpts) {
+            if (/^systempaths[:=]unconfined$/i.test(option.trim())) report(`securityOpts has "${option}", so /proc and /sys are not masked`);
+          }
+        },
+        (pod) => {
+          for (const container of pod.containers) {
+            const procMount = asString(securityContext(container)["procMount"]);
+            if (procMount !== undefined && procMount !== "Default") report(`${container.label}: securityContext.procMount is ${procMount}, so /proc is not masked`);
+          }
+        },
+      ),
   }),
   defineResourcePolicy({
     name: "no-unsafe-sysctls",

@@ -5,6 +5,7 @@ import { DOCKER_CONTAINER, dockerContainerView, parseEnvEntry } from "../model/d
 import { isKind, K8S_CONFIG_MAP, POD_CONTROLLER_TYPES, POD_SPEC_SHAPE, podView } from "../model/kubernetes-objects";
 import { containerProcesses, where, type ContainerProcess } from "../model/container-processes";
 import { readKnown } from "../model/unknown-values";
+import { credentialFileKind } from "../model/credential-files";
 import { commandLineCredentials, isSwitchValue, isValueReference } from "../model/command-line-credentials";
 import { knownTokenFormat } from "../model/token-formats";
 import { cloudCredentialContent, cloudCredentialFileName, type CloudCredential } from "../model/cloud-credentials";
@@ -117,7 +118,7 @@ export const secretPolicies: FundamentPolicy[] = [
   }),
   defineResourcePolicy({
     name: "no-secret-in-config-map",
-    description: "ConfigMaps are readable by anything that can read the namespace; credentials belong in Secrets.",
+    description: "ConfigMaps are readable by anything that can read the namespace; credentials belong in Secrets: a credential-named key, a password line in a config file, or a tool's credential file (registry login, .netrc, .pgpass, .git-credentials, .npmrc token).",
     concern: "secrets",
     severity: "high",
     enforcement: "mandatory",
@@ -134,9 +135,12 @@ export const secretPolicies: FundamentPolicy[] = [
           report(`data.${key} holds a literal credential`);
           continue;
         }
-        for (const assignment of credentialAssignments(text)) {
+        const assignments = credentialAssignments(text);
+        for (const assignment of assignments) {
           report(`data.${key} assigns a literal credential to ${assignment}`);
         }
+        const file = assignments.length === 0 ? credentialFileKind(text) : undefined;
+        if (file) report(`data.${key} is ${file}`);
       }
     },
   }),
