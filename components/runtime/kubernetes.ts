@@ -114,6 +114,7 @@ export class KubernetesRuntime implements Runtime {
               metadata: { ...metadata, name: `${workload.name}-public`, annotations: this.args.loadBalancerAnnotations },
               spec: {
                 type: "LoadBalancer",
+                ...(sendsToPodIps(this.args.loadBalancerAnnotations) ? { allocateLoadBalancerNodePorts: false } : {}),
                 selector: selectorLabels(workload.name),
                 ports: published.map((port) => ({ name: port.name.slice(0, 15), port: port.hostPort ?? port.port, targetPort: port.port, protocol: "TCP" })),
               },
@@ -292,3 +293,11 @@ function dependencies(opts: pulumi.CustomResourceOptions): pulumi.Resource[] {
   return (opts.dependsOn ?? []) as pulumi.Resource[];
 }
 
+
+/**
+ * The AWS Load Balancer Controller's ip targets send to pod addresses: node ports would open the
+ * gateway's ports on every node, past its security group, for nothing.
+ */
+function sendsToPodIps(annotations: Record<string, pulumi.Input<string>> | undefined): boolean {
+  return annotations?.["service.beta.kubernetes.io/aws-load-balancer-nlb-target-type"] === "ip";
+}

@@ -142,6 +142,32 @@ export const exposurePolicies: FundamentPolicy[] = [
     },
   }),
   defineResourcePolicy({
+    name: "k8s-no-node-ports",
+    description:
+      "Services must not open a port on every node: no type NodePort, and a LoadBalancer whose load balancer sends to pod IPs (the AWS controller's ip targets) sets allocateLoadBalancerNodePorts: false.",
+    concern: "exposure",
+    // Medium: a node port answers on every node's address, past the gateway's TLS, routing and
+    // rate limits, to whatever reaches the nodes (the VPC, a peered network, a misconfigured group).
+    severity: "medium",
+    enforcement: { dev: "advisory", prod: "mandatory" },
+    remediation:
+      "Use a ClusterIP Service behind the gateway; for a LoadBalancer with ip targets set spec.allocateLoadBalancerNodePorts: false. A load balancer in instance mode needs node ports: exempt that Service by name with the reason.",
+    types: [K8S_SERVICE],
+    alsoJudges: SERVICE_SHAPE,
+    validate: (resource, report) => {
+      const type = asString(at(resource.props, "spec", "type"));
+      if (type === "NodePort") {
+        report("spec.type is NodePort: each of its ports answers on every node's address, past the gateway");
+        return;
+      }
+      const annotations = stringMap(at(resource.props, "metadata", "annotations"));
+      const podTargets = annotations["service.beta.kubernetes.io/aws-load-balancer-nlb-target-type"] === "ip";
+      if (type === "LoadBalancer" && podTargets && asBoolean(at(resource.props, "spec", "allocateLoadBalancerNodePorts")) !== false) {
+        report("a LoadBalancer with ip targets allocates node ports it never uses (allocateLoadBalancerNodePorts is not false): every node answers on them");
+      }
+    },
+  }),
+  defineResourcePolicy({
     name: "k8s-no-ingress-snippets",
     description: "Ingresses must not carry NGINX configuration snippets (nginx.ingress.kubernetes.io/*-snippet, nginx.org/*-snippets): whoever may write an Ingress then runs configuration inside the controller (CVE-2021-25742).",
     concern: "exposure",

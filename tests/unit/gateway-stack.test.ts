@@ -187,12 +187,14 @@ describe("who publishes ports", () => {
     for (const container of publishing) for (const port of dev.revealed(container).ports as { ip: string }[]) expect(port.ip).toBe("127.0.0.2");
   });
 
-  it("on prod, only the gateway's Service is a load balancer (an internet-facing NLB to the pods); every other Service is ClusterIP", async () => {
+  it("on prod, only the gateway's Service is a load balancer (an internet-facing NLB to the pods, no node ports); every other Service is ClusterIP", async () => {
     const prod = await stackView("prod");
-    const services = prod.all(SERVICE).map((s) => ({ name: s.name, spec: prod.revealed(s).spec as { type: string; ports: object[]; selector: object }, metadata: prod.revealed(s).metadata as { annotations?: Record<string, string> } }));
+    const services = prod.all(SERVICE).map((s) => ({ name: s.name, spec: prod.revealed(s).spec as { type: string; ports: object[]; selector: object; allocateLoadBalancerNodePorts?: boolean }, metadata: prod.revealed(s).metadata as { annotations?: Record<string, string> } }));
     const exposed = services.filter((s) => s.spec.type !== "ClusterIP");
     expect(exposed.map((s) => s.name)).toEqual(["gateway-public"]);
     expect(exposed[0].spec.type).toBe("LoadBalancer");
+    // The NLB sends to pod IPs: node ports would answer on every node, past the gateway's security group.
+    expect(exposed[0].spec.allocateLoadBalancerNodePorts).toBe(false);
     expect(exposed[0].spec.selector).toEqual({ "app.kubernetes.io/name": "gateway" });
     expect(exposed[0].spec.ports).toEqual([
       { name: "web", port: PUBLIC_PORTS.web, targetPort: GATEWAY_PORTS.web, protocol: "TCP" },
