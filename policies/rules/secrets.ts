@@ -1,14 +1,17 @@
 import { defineResourcePolicy, type FundamentPolicy } from "../policy-definition";
 import { asRecord, asRecords, asString, asStrings, at, isLiteralValue, stringLeaves, type StringLeaf } from "../model/property-values";
-import { hasPasswordInUrl, isCredentialName, privateKeyFormat } from "../model/credential-names";
+import { BASE64_WHOLE, hasPasswordInUrl, isCredentialName, privateKeyFormat } from "../model/credential-names";
 import { DOCKER_CONTAINER, dockerContainerView, parseEnvEntry } from "../model/docker-container";
-import { isKind, K8S_CONFIG_MAP, POD_CONTROLLER_TYPES, POD_SPEC_SHAPE, podView } from "../model/kubernetes-objects";
+import { isKind, K8S_CONFIG_MAP, K8S_SECRET, POD_CONTROLLER_TYPES, POD_SPEC_SHAPE, podView } from "../model/kubernetes-objects";
 import { containerProcesses, where, type ContainerProcess } from "../model/container-processes";
 import { readKnown } from "../model/unknown-values";
 import { credentialFileKind } from "../model/credential-files";
 import { commandLineCredentials, isSwitchValue, isValueReference } from "../model/command-line-credentials";
 import { knownTokenFormat } from "../model/token-formats";
 import { cloudCredentialContent, cloudCredentialFileName, type CloudCredential } from "../model/cloud-credentials";
+
+const INSTANCE = "aws:ec2/instance:Instance";
+const LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate";
 
 function envFindings(process: ContainerProcess, field: string): string[] {
   return process.env.flatMap((entry) => {
@@ -215,6 +218,44 @@ export const secretPolicies: FundamentPolicy[] = [
     },
   }),
   defineResourcePolicy({
+    name: "no-secret-in-user-data",
+    description:
+      "EC2 user data (instances and launch templates) must not carry credentials: a credential-named variable or setting, a flag's value, or a URL's password in the script or cloud-config.",
+    concern: "secrets",
+    // Critical: user data is readable by anyone with ec2:DescribeInstanceAttribute or
+    // DescribeLaunchTemplateVersions, and from the metadata service by any process on the node.
+    severity: "critical",
+    enforcement: "mandatory",
+    remediation:
+      "Store the credential in Secrets Manager or an SSM SecureString and have the script fetch it with the instance's role at boot (aws secretsmanager get-secret-value), or give the workload an IAM role instead of a key.",
+    types: [INSTANCE, LAUNCH_TEMPLATE],
+    validate: (resource, report) => {
+      for (const field of ["userData", "userDataBase64"]) {
+        const text = userDataText(readKnown(() => resource.props[field]));
+        if (text === undefined) continue;
+        const found = new Set([...credentialAssignments(text), ...commandLineCredentials(["sh", "-c", text])].map((name) => name.replace(/=$/, "")));
+        if (found.size > 0) report(`${field} carries a literal credential (${[...found].join(", ")}); anyone who may describe the ${resource.type === INSTANCE ? "instance" : "launch template"}, and every process on the node, reads it`);
+      }
+    },
+  }),
+  defineResourcePolicy({
+    name: "k8s-no-long-lived-service-account-token",
+    description: "No Secret of type kubernetes.io/service-account-token: its token never expires and is not bound to a pod; workloads get short-lived tokens from the TokenRequest API (the projected token every pod has).",
+    concern: "secrets",
+    // High: a leaked copy works until someone deletes the Secret, from anywhere the API server is reachable.
+    severity: "high",
+    enforcement: "mandatory",
+    remediation:
+      "Delete the Secret; a pod uses its projected service-account token (automountServiceAccountToken or a projected volume with an expirationSeconds), and a client outside the cluster asks for one with kubectl create token or the TokenRequest API.",
+    types: [K8S_SECRET],
+    alsoJudges: { description: "Secrets under any API version", matches: (type) => isKind(type, "Secret") },
+    validate: (resource, report) => {
+      if (asString(resource.props["type"]) !== "kubernetes.io/service-account-token") return;
+      const account = asString(at(resource.props, "metadata", "annotations", "kubernetes.io/service-account.name")) ?? "?";
+      report(`a kubernetes.io/service-account-token Secret for service account ${account}: a token that never expires`);
+    },
+  }),
+  defineResourcePolicy({
     name: "eks-secrets-encryption",
     description: "EKS clusters must envelope-encrypt Kubernetes Secrets with a KMS key.",
     concern: "secrets",
@@ -247,6 +288,16 @@ function holdsSecretsByDesign(type: string, props: Record<string, unknown>): boo
   if (isKind(type, "Secret", "SecretPatch", "SecretList") || type.startsWith("tls:") || type.startsWith("pulumi:providers:")) return true;
   if (type === "aws:ssm/parameter:Parameter") return asString(readKnown(() => props["type"])) === "SecureString";
   return ["aws:secretsmanager/secretVersion:SecretVersion", "aws:acm/certificate:Certificate", "aws:iam/serverCertificate:ServerCertificate"].includes(type);
+}
+
+/** User data as the instance reads it: the aws provider takes it plain or base64-encoded (launch templates). */
+function userDataText(value: unknown): string | undefined {
+  const text = asString(value);
+  if (!isLiteralValue(text)) return undefined;
+  if (!BASE64_WHOLE.test(text)) return text;
+  const decoded = Buffer.from(text.replace(/\s+/g, ""), "base64").toString("utf8");
+  // Text that only looks like base64 (a one-word script) decodes to bytes no script holds.
+  return /^[\x09\x0a\x0d\x20-\x7e\u00a0-\uffff]*$/.test(decoded) ? decoded : text;
 }
 
 function describeCredential(found: CloudCredential): string {
