@@ -7,6 +7,7 @@ import { escalatingGrants, everyoneSubjects } from "../model/rbac-grants";
 import { DOCKER_CONTAINER, DOCKER_REMOTE_IMAGE } from "../model/docker-container";
 import {
   K8S_CLUSTER_ROLE,
+  stringMap,
   K8S_CLUSTER_ROLE_BINDING,
   K8S_POD,
   isKind,
@@ -114,6 +115,25 @@ function replicaSpreads(spec: PropertyRecord): { field: string; selector: unknow
 const RESOURCE_FIELDS = ["requests.cpu", "requests.memory", "limits.cpu", "limits.memory"] as const;
 
 export const kubernetesPolicies: FundamentPolicy[] = [
+  defineResourcePolicy({
+    name: "k8s-namespace-pod-security",
+    description:
+      "Namespaces must enforce the baseline or restricted Pod Security Standard (label pod-security.kubernetes.io/enforce): the API server then refuses a privileged pod there, whoever creates it and however (kubectl, a chart, a compromised controller), not only what this program deploys.",
+    concern: "kubernetes-hygiene",
+    // Medium: the pack already judges the pods this program creates; the label guards against
+    // the ones it never sees.
+    severity: "medium",
+    enforcement: { dev: "advisory", prod: "mandatory" },
+    remediation:
+      'Label the namespace pod-security.kubernetes.io/enforce: "restricted" (or "baseline"); a namespace of node agents that need host access is exempted by name with the reason.',
+    types: ["kubernetes:core/v1:Namespace"],
+    alsoJudges: { description: "Namespaces under any API version", matches: (type) => isKind(type, "Namespace") },
+    validate: (resource, report) => {
+      const enforce = stringMap(at(resource.props, "metadata", "labels"))["pod-security.kubernetes.io/enforce"];
+      if (enforce === undefined) report("no pod-security.kubernetes.io/enforce label: the namespace admits privileged pods");
+      else if (!["baseline", "restricted"].includes(enforce)) report(`pod-security.kubernetes.io/enforce is "${enforce}": the namespace admits privileged pods`);
+    },
+  }),
   defineResourcePolicy({
     name: "k8s-resource-requests-limits",
     description: "Every Kubernetes container and init container must set CPU and memory requests and limits.",
