@@ -1,4 +1,4 @@
-import { isCredentialName } from "./credential-names";
+import { isCredentialName, urlPassword } from "./credential-names";
 
 /**
  * A flag whose value is a credential: the bare words (`--password`, `--requirepass`) and any
@@ -6,9 +6,6 @@ import { isCredentialName } from "./credential-names";
  * `--password-file`, `--token-path` and `--password-stdin` end in something else and pass.
  */
 const CREDENTIAL_FLAG = /^--?([a-z0-9]+[-_.])*(requirepass|masterauth|pass|password|passwd|passphrase|token|secret|api[-_]?key|access[-_]?key|secret[-_]?key|private[-_]?key)$/i;
-
-/** `scheme://user:password@host`, the password part captured. The user part may be empty. */
-const URL_PASSWORD = /^[a-z][a-z0-9+.-]*:\/\/[^/\s:@]*:([^@\s/]+)@/i;
 
 /** `NAME=value`, as a shell or `env` takes a variable for one command. */
 const ASSIGNMENT = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/s;
@@ -99,9 +96,9 @@ export function commandLineCredentials(argv: readonly string[]): string[] {
         found.add(`${assignment[1]}=`);
         return;
       }
-      const url = URL_PASSWORD.exec(word);
-      if (url && literal(url[1])) {
-        const host = word.slice(url[0].length).split(/[/?#]/)[0];
+      const url = urlPassword(word);
+      if (url && literal(url.password)) {
+        const host = word.slice(url.hostAt).split(/[/?#]/)[0];
         found.add(`the password of ${word.slice(0, word.indexOf("://") + 3)}…@${host}`);
       }
     });

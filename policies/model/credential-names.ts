@@ -36,10 +36,18 @@ export function isCredentialName(name: string): boolean {
   return CREDENTIAL_WORDS.test(upper);
 }
 
+/** scheme://user:password@host, the password part captured. The user part may be empty (redis://:password@host). */
+const URL_USERINFO_PASSWORD = /^[a-z][a-z0-9+.-]*:\/\/[^/\s:@]*:([^@\s/]+)@/i;
+
 /** Connection strings carry a password in their userinfo part: scheme://user:password@host. */
 export function hasPasswordInUrl(value: string): boolean {
-  // The user part may be empty (redis://:password@host).
-  return /^[a-z][a-z0-9+.-]*:\/\/[^/\s:@]*:[^@\s/]+@/i.test(value);
+  return URL_USERINFO_PASSWORD.test(value);
+}
+
+/** A URL's password and where the host begins, if its userinfo holds one. */
+export function urlPassword(value: string): { password: string; hostAt: number } | undefined {
+  const match = URL_USERINFO_PASSWORD.exec(value);
+  return match ? { password: match[1]!, hostAt: match[0].length } : undefined;
 }
 
 /**

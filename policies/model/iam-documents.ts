@@ -1,5 +1,6 @@
 import { asArray, asRecord, asRecords, asString, type PropertyRecord } from "./property-values";
 import { readKnown } from "./unknown-values";
+import { globMatches } from "../exemptions";
 
 export const IAM_ROLE = "aws:iam/role:Role";
 /** Resources whose `policy` is an identity policy: what the role, user or group may do. */
@@ -45,12 +46,7 @@ export function identityDocuments(type: string, props: PropertyRecord): Identity
 
 /** IAM action names and their wildcards compare case-insensitively ("iam:Put*" grants iam:PutRolePolicy). */
 export function actionMatches(pattern: string, action: string): boolean {
-  const source = pattern
-    .toLowerCase()
-    .split("")
-    .map((character) => (character === "*" ? ".*" : character === "?" ? "." : character.replace(/[\\^$.|+()[\]{}]/g, "\\$&")))
-    .join("");
-  return new RegExp(`^${source}$`).test(action.toLowerCase());
+  return globMatches(pattern.toLowerCase(), action.toLowerCase());
 }
 
 /** Which of `actions` a statement's Action list grants, wildcards expanded against that list. */
