@@ -1,7 +1,7 @@
 import { defineResourcePolicy, defineStackPolicy, type FundamentPolicy } from "../policy-definition";
 import { asBoolean, asRecord, asRecords, asString, asStrings, at, SECRET_PLACEHOLDER } from "../model/property-values";
 import { DOCKER_CONTAINER, dockerContainerView } from "../model/docker-container";
-import { carriesPodSpec, POD_CONTROLLER_TYPES, POD_SPEC_SHAPE, podView, selectorMatches, stringMap } from "../model/kubernetes-objects";
+import { carriesPodSpec, kubernetesKind, POD_CONTROLLER_TYPES, POD_SPEC_SHAPE, podView, selectorMatches, stringMap } from "../model/kubernetes-objects";
 import { factsForImage } from "../model/image-programs";
 import { readIfKnown, readKnown } from "../model/unknown-values";
 import { danglingReferences } from "../model/kubernetes-references";
@@ -70,6 +70,17 @@ function cpusAsRead(text: string): string | undefined {
   return nine.replace(/0+$/, "");
 }
 
+/** The restartPolicy values each controller's API validation accepts for its pod template. */
+const RESTART_POLICIES: Record<string, readonly string[]> = {
+  Deployment: ["Always"],
+  StatefulSet: ["Always"],
+  DaemonSet: ["Always"],
+  ReplicaSet: ["Always"],
+  ReplicationController: ["Always"],
+  Job: ["OnFailure", "Never"],
+  CronJob: ["OnFailure", "Never"],
+};
+
 export const deployabilityPolicies: FundamentPolicy[] = [
   defineStackPolicy({
     name: "k8s-references-resolve",
@@ -126,6 +137,33 @@ export const deployabilityPolicies: FundamentPolicy[] = [
       if (!selectorMatches(record, stringMap(labels.value))) {
         report(`spec.selector (${describeSelector(record)}) does not match the pod template's labels (${describeLabels(stringMap(labels.value))}): the API server refuses the object`);
       }
+    },
+  }),
+  defineResourcePolicy({
+    name: "k8s-restart-policy-allowed",
+    description:
+      "A pod template's restartPolicy must be one its controller accepts: Always for Deployments, StatefulSets, DaemonSets, ReplicaSets and ReplicationControllers, OnFailure or Never for Jobs and CronJobs. The API server refuses any other, so the preview passes and pulumi up fails.",
+    concern: "deployability",
+    // High: as with a mismatched selector, the update stops halfway with the stack partly applied.
+    severity: "high",
+    enforcement: "mandatory",
+    remediation: "Leave restartPolicy out of long-running controllers (it defaults to Always); give Jobs and CronJobs OnFailure or Never.",
+    types: POD_CONTROLLER_TYPES,
+    alsoJudges: POD_SPEC_SHAPE,
+    validate: (resource, report) => {
+      const kind = kubernetesKind(resource.type) ?? "";
+      // Pods take any policy; custom resources with pod templates set their own rules.
+      const allowed = RESTART_POLICIES[kind];
+      const pod = podView(resource.type, resource.props);
+      if (!pod || allowed === undefined) return;
+      const policy = readIfKnown(() => asString(pod.spec["restartPolicy"]));
+      if (!policy.known) return;
+      if (policy.value === undefined) {
+        // Left out, it defaults to Always, which a Job refuses.
+        if (!allowed.includes("Always")) report(`restartPolicy is not set, so it defaults to Always: a ${kind}'s pods accept only ${allowed.join(" or ")}, and the API server refuses the object`);
+        return;
+      }
+      if (!allowed.includes(policy.value)) report(`restartPolicy is ${policy.value}: a ${kind}'s pods accept only ${allowed.join(" or ")}, and the API server refuses the object`);
     },
   }),
   defineResourcePolicy({

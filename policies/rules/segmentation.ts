@@ -76,7 +76,7 @@ export const segmentationPolicies: FundamentPolicy[] = [
   defineStackPolicy({
     name: "network-policy-both-directions",
     description:
-      "A workload a NetworkPolicy selects must be isolated for both ingress and egress, not one direction only, and no policy selecting it may admit every peer on every port in a direction (a rule `{}`, or 0.0.0.0/0 without ports).",
+      "A workload a NetworkPolicy selects must be isolated for both ingress and egress, not one direction only, and no policy selecting it may admit every peer on every port in a direction (a rule `{}`, every namespace's pods, or 0.0.0.0/0, without ports).",
     concern: "segmentation",
     // As high as having no policy at all: the open direction is fully open (an ingress-only pod
     // reaches the node's metadata endpoint and the internet; an egress-only one takes any caller).
@@ -123,7 +123,9 @@ const WORLD_BLOCKS = new Set(["0.0.0.0/0", "::/0"]);
 
 /**
  * A rule that admits anything: no peers and no ports (`{}`), or no ports and a peer that is the
- * whole address space without exceptions. A rule with ports, or with narrower peers, restricts.
+ * whole address space without exceptions or every namespace (`namespaceSelector: {}`, which any
+ * pod of the cluster, a compromised one included, matches). A rule with ports, or with narrower
+ * peers, restricts.
  */
 function admitsEverything(rule: Record<string, unknown>, peersField: "from" | "to"): boolean {
   if (asArray(rule["ports"]).length > 0) return false;
@@ -131,8 +133,16 @@ function admitsEverything(rule: Record<string, unknown>, peersField: "from" | "t
   if (peers.length === 0) return true;
   return peers.some((peer) => {
     const block = asRecord(asRecord(peer)?.["ipBlock"]);
-    return block !== undefined && WORLD_BLOCKS.has(asString(block["cidr"]) ?? "") && asArray(block["except"]).length === 0;
+    if (block !== undefined) return WORLD_BLOCKS.has(asString(block["cidr"]) ?? "") && asArray(block["except"]).length === 0;
+    // namespaceSelector {} with no pod selector (or an empty one): every pod of every namespace.
+    const namespaces = asRecord(asRecord(peer)?.["namespaceSelector"]);
+    const pods = asRecord(asRecord(peer)?.["podSelector"]);
+    return namespaces !== undefined && isEmptySelector(namespaces) && (pods === undefined || isEmptySelector(pods));
   });
+}
+
+function isEmptySelector(selector: Record<string, unknown>): boolean {
+  return Object.keys(asRecord(selector["matchLabels"]) ?? {}).length === 0 && asArray(selector["matchExpressions"]).length === 0;
 }
 
 function openRules(spec: Record<string, unknown>, types: ReadonlySet<"Ingress" | "Egress">): NetworkPolicyView["openRules"] {
