@@ -3,9 +3,10 @@ import { isCredentialName, urlPassword } from "./credential-names";
 /**
  * A flag whose value is a credential: the bare words (`--password`, `--requirepass`) and any
  * flag that ends in one (`--db-password`, `--redis-pass`, `--client-secret`, `--auth-token`).
- * `--password-file`, `--token-path` and `--password-stdin` end in something else and pass.
+ * `--password-file`, `--token-path` and `--password-stdin` end in something else and pass, and
+ * `--no-password` (psql's switch) says there is none.
  */
-const CREDENTIAL_FLAG = /^--?([a-z0-9]+[-_.])*(requirepass|masterauth|pass|password|passwd|passphrase|token|secret|api[-_]?key|access[-_]?key|secret[-_]?key|private[-_]?key)$/i;
+const CREDENTIAL_FLAG = /^--?(?!no-)([a-z0-9]+[-_.])*(requirepass|masterauth|pass|password|passwd|passphrase|token|secret|api[-_]?key|access[-_]?key|secret[-_]?key|private[-_]?key)$/i;
 
 /** `NAME=value`, as a shell or `env` takes a variable for one command. */
 const ASSIGNMENT = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/s;

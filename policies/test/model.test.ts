@@ -144,6 +144,7 @@ describe("credentials on a command line", () => {
     [["app", "--password", "$(DB_PASSWORD)", "--secret", "${SECRET}", "--token", "`cat /x`"]],
     [["sh", "-c", 'PGPASSWORD="$(cat /run/secrets/pw)" psql "postgres://u@db/app"']],
     [["postgres", "-c", "password_encryption=scram-sha-256", "--require-token=false", "--password", "--verbose"]],
+    [["psql", "--no-password", "postgres://users@pgbouncer:6432/users"]],
   ])("%j hands over nothing", (argv) => {
     expect(commandLineCredentials(argv)).toEqual([]);
   });
