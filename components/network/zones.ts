@@ -70,7 +70,8 @@ export class Zones extends pulumi.ComponentResource {
           ),
         ]),
       ) as Record<Zone, docker.Network>;
-      this.runtime = new DockerRuntime({ environment: args.environment, networks, publishAddress: args.publishAddress, publishDataPorts: args.publishDataPorts, provider });
+      const hostAccess = args.publishDataPorts === true ? hostAccessNetwork(name, args.environment, this, provider) : undefined;
+      this.runtime = new DockerRuntime({ environment: args.environment, networks, hostAccess, publishAddress: args.publishAddress, publishDataPorts: args.publishDataPorts, provider });
       this.names = pulumi.output(Object.fromEntries(ZONES.map((zone) => [zone, networks[zone].name])) as Record<Zone, pulumi.Output<string>>);
     } else {
       // A cluster the stack built brings its own provider; otherwise the kubeconfig's (or the named context's).
@@ -110,4 +111,34 @@ export class Zones extends pulumi.ComponentResource {
     }
     this.registerOutputs({ names: this.names });
   }
+}
+
+/**
+ * The network a container on internal networks only publishes its ports through
+ * (`docker.publishDataPorts`). Docker maps a published port on the container's gateway
+ * endpoint, and an internal network is never one: on internal networks alone the engine records
+ * the bindings and publishes nothing (moby/moby#36174). This bridge is not internal, so it can
+ * carry the mapping, but it gives nothing else: no masquerading, so the container's packets
+ * leave the host unanswerable and it keeps no way out; no traffic between the containers on it,
+ * so the data services meet here only where they already meet, in backend.
+ */
+function hostAccessNetwork(name: string, environment: string, parent: pulumi.Resource, provider: docker.Provider | undefined): docker.Network {
+  return new docker.Network(
+    `${name}-host-access`,
+    {
+      name: `${environment}-host-access`,
+      driver: "bridge",
+      internal: false,
+      attachable: false,
+      options: {
+        "com.docker.network.bridge.enable_ip_masquerade": "false",
+        "com.docker.network.bridge.enable_icc": "false",
+      },
+      labels: [
+        { label: "fundament.purpose", value: "host-access" },
+        { label: "fundament.environment", value: environment },
+      ],
+    },
+    { parent, provider },
+  );
 }

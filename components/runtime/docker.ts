@@ -6,7 +6,7 @@ import { dockerCapabilities, dockerCpus, goDuration } from "./docker-read-back";
 import { fileVolumeDirectories } from "./docker-file-volumes";
 import { factsForImage } from "./image-facts";
 import { dockerHealthTest, probeTiming, startupBudgetSeconds } from "./probe-command";
-import { DeployedWorkload, Endpoint, Job, Runtime, ScheduledJob, Workload, WorkloadRole, Zone, offeredZones, portsByZone, portTransports, roleOf } from "./workload";
+import { DeployedWorkload, Endpoint, INTERNAL_ZONES, Job, Runtime, ScheduledJob, Workload, WorkloadRole, Zone, offeredZones, portsByZone, portTransports, roleOf } from "./workload";
 
 export interface DockerRuntimeArgs {
   /** Prefix of container, volume and network names: several environments can share one engine. */
@@ -16,6 +16,11 @@ export interface DockerRuntimeArgs {
   publishAddress: string;
   /** Also publish data services' ports (for psql/redis-cli from the host); off unless configured. */
   publishDataPorts?: boolean;
+  /**
+   * Joined by a container that publishes ports while on internal networks only, so the engine
+   * has a gateway endpoint to map them on (zones.ts, hostAccessNetwork).
+   */
+  hostAccess?: docker.Network;
   provider?: docker.Provider;
 }
 
@@ -238,6 +243,9 @@ export class DockerRuntime implements Runtime {
       };
     }
 
+    const published = (spec.ports ?? [])
+      .filter((port) => port.publish === "host" || (this.args.publishDataPorts === true && role === "data"))
+      .flatMap((port) => portTransports(port).map((t) => ({ internal: port.port, external: port.hostPort ?? port.port, ip: this.args.publishAddress, protocol: t.protocol.toLowerCase() })));
     return new docker.Container(
       spec.name,
       {
@@ -245,10 +253,11 @@ export class DockerRuntime implements Runtime {
         name: this.containerName(spec.name),
         uploads: fileDelivery.uploads,
         volumes: [...volumes, ...hostBinds, ...fileDelivery.volumes],
-        networksAdvanced: spec.zones.map((zone) => ({ name: this.args.networks[zone].name, aliases: [spec.name] })),
-        ports: (spec.ports ?? [])
-          .filter((port) => port.publish === "host" || (this.args.publishDataPorts === true && role === "data"))
-          .flatMap((port) => portTransports(port).map((t) => ({ internal: port.port, external: port.hostPort ?? port.port, ip: this.args.publishAddress, protocol: t.protocol.toLowerCase() }))),
+        networksAdvanced: [
+          ...spec.zones.map((zone) => ({ name: this.args.networks[zone].name, aliases: [spec.name] })),
+          ...(published.length > 0 && spec.zones.every((zone) => INTERNAL_ZONES.includes(zone)) ? [this.hostAccessNetwork(spec.name)] : []),
+        ],
+        ports: published,
         healthcheck,
         shmSize: spec.shmSizeMiB,
         gpus: spec.gpu ? "all" : undefined,
@@ -262,6 +271,14 @@ export class DockerRuntime implements Runtime {
       },
       containerOpts,
     );
+  }
+
+  private hostAccessNetwork(workload: string): { name: pulumi.Input<string> } {
+    if (!this.args.hostAccess) {
+      throw new Error(`workload ${workload}: it publishes ports but sits on internal networks only, and the runtime was given no host-access network to publish them through`);
+    }
+    // No aliases: nothing resolves a name on it; it carries the port mapping only.
+    return { name: this.args.hostAccess.name };
   }
 
   private probeSubject(spec: ContainerSpec): { workload: string; image: string; facts: NonNullable<ContainerSpec["imageFacts"]> } {

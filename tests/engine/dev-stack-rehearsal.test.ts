@@ -89,6 +89,9 @@ describe("the dev stack on a real Docker engine", { timeout: 300_000 }, () => {
   let declared: Declared[];
   const replayed: ReplayedContainer[] = [];
   const networkInternal: Record<string, boolean> = {};
+  /** Bridge options as the stack set them: masquerading gives a way out, ICC joins the members. */
+  const networkMasquerades: Record<string, boolean> = {};
+  const networkJoinsMembers: Record<string, boolean> = {};
   const zoneOfNetwork: Record<string, string> = {};
 
   const declaredOf = (resource: string): Declared | undefined => declared.find((d) => d.name === resource);
@@ -130,6 +133,9 @@ describe("the dev stack on a real Docker engine", { timeout: 300_000 }, () => {
       const inputs = dev.revealed(network);
       await replayNetwork(api, inputs);
       networkInternal[String(inputs.name)] = inputs.internal === true;
+      const options = (inputs.options as Record<string, string> | undefined) ?? {};
+      networkMasquerades[String(inputs.name)] = options["com.docker.network.bridge.enable_ip_masquerade"] !== "false";
+      networkJoinsMembers[String(inputs.name)] = options["com.docker.network.bridge.enable_icc"] !== "false";
       zoneOfNetwork[String(inputs.name)] = ((inputs.labels as { label: string; value: string }[]) ?? []).find((l) => l.label === "fundament.zone")?.value ?? String(inputs.name);
     }
     for (const volume of dev.all("docker:index/volume:Volume")) await replayVolume(api, dev.revealed(volume));
@@ -237,7 +243,8 @@ describe("the dev stack on a real Docker engine", { timeout: 300_000 }, () => {
         measured.set(client.resource, parseProbe((await api.exec(client.id!, ["sh", "-c", script])).stdout));
       }),
     );
-    const networksOf = (name: string) => Object.keys(targets.find((t) => t.name === name)!.addresses);
+    // Networks that carry traffic between their members: host-access has inter-container traffic off.
+    const networksOf = (name: string) => Object.keys(targets.find((t) => t.name === name)!.addresses).filter((n) => networkJoinsMembers[n] !== false);
     const missing: string[] = [];
     const gaps = new Set<string>();
     const leaks: string[] = [];
@@ -289,7 +296,8 @@ describe("the dev stack on a real Docker engine", { timeout: 300_000 }, () => {
         probes += probesHere.length;
         const open = parseProbe((await api.exec(container.id!, ["sh", "-c", probeScript(probesHere)])).stdout);
         for (const probe of probesHere) {
-          const expected = mine.includes(probe.network);
+          // A member reaches another member's address, unless the network forbids traffic between them (host-access).
+          const expected = mine.includes(probe.network) && networkJoinsMembers[probe.network] !== false;
           if (open.has(`${probe.host}:${probe.port}`) !== expected) wrong.push(`${container.resource} -> ${probe.target} on ${probe.network} (${probe.host}:${probe.port}): ${expected ? "closed" : "open"}`);
         }
       }),
@@ -298,11 +306,12 @@ describe("the dev stack on a real Docker engine", { timeout: 300_000 }, () => {
     expect(wrong).toEqual([]);
   }, 600_000);
 
-  it("binds published ports to the configured address only; the engine applies none to a container on internal networks only", async () => {
+  it("binds published ports to the configured address only, and applies them for the data services on internal networks too", async () => {
     const api = engine!.api;
     const published = replayed.filter((c) => ((c.inputs.ports as unknown[]) ?? []).length > 0);
     expect(published.map((c) => c.resource).sort()).toEqual(["consul", "gateway", "minio", "mongo", "pgbouncer", "postgres", "rabbitmq", "redis"]);
     const ignored: string[] = [];
+    let answered = 0;
     for (const container of published) {
       const inspected = await api.call<{ HostConfig: { PortBindings: Record<string, { HostIp: string; HostPort: string }[]> }; NetworkSettings: { Ports: Record<string, { HostIp: string; HostPort: string }[] | null> } }>(
         "GET",
@@ -319,25 +328,31 @@ describe("the dev stack on a real Docker engine", { timeout: 300_000 }, () => {
         // From the engine's own namespace, over its loopback: the only place the port is bound.
         const answer = engine!.inNamespace("busybox", ["nc", "-w", "2", PUBLISH_ADDRESS, binding.hostPort]);
         expect(answer.status, `${container.resource} answers on ${PUBLISH_ADDRESS}:${binding.hostPort}: ${answer.output}`).toBe(0);
+        if (binding.port.endsWith("/tcp")) answered++;
       }
     }
-    // Docker maps published ports through a network's gateway, and an internal network has none
-    // it will use: `docker.publishDataPorts` publishes nothing for data services that sit in
-    // backend only (README, Reaching a database from the host).
-    const internalOnly = (c: ReplayedContainer) => ((c.inputs.networksAdvanced as { name: string }[]) ?? []).every((n) => networkInternal[n.name]);
-    expect(ignored.sort()).toEqual(published.filter(internalOnly).map((c) => c.resource).sort());
+    // Docker maps published ports on a container's gateway endpoint, which an internal network
+    // never is: the data services in backend only publish through the host-access network.
+    expect(ignored).toEqual([]);
+    const onHostAccess = published.filter((c) => ((c.inputs.networksAdvanced as { name: string }[]) ?? []).some((n) => !networkInternal[n.name] && !networkMasquerades[n.name]));
+    expect(onHostAccess.map((c) => c.resource).sort()).toEqual(["consul", "minio", "mongo", "pgbouncer", "postgres", "rabbitmq", "redis"]);
+    expect(answered).toBeGreaterThanOrEqual(published.length);
   });
 
-  it("gives a way out of the Docker host only to containers on a network that is not internal", async () => {
+  it("gives a way out of the Docker host only to containers on a network that is not internal and masquerades", async () => {
     const api = engine!.api;
     const outside = engine!.addOutside(8080);
     const wrong: string[] = [];
     const results = await Promise.all(
       started().map(async (container) => {
         const networks = ((container.inputs.networksAdvanced as { name: string }[]) ?? []).map((n) => n.name);
-        const routeOut = networks.some((n) => networkInternal[n] === false);
+        // Without masquerading (host-access) a container's packets leave with its own address, which nothing outside routes back to.
+        const routeOut = networks.some((n) => networkInternal[n] === false && networkMasquerades[n]);
         const open = parseProbe((await api.exec(container.id!, ["sh", "-c", probeScript([{ host: outside.address, port: 8080 }])])).stdout).size > 0;
         if (open !== routeOut) wrong.push(`${container.resource} (${networks.join(", ")}): ${open ? "reaches" : "does not reach"} the outside`);
+        // Whatever the networks' options: the data services, published or not, have no way out.
+        const role = ((container.inputs.labels as { label: string; value: string }[]) ?? []).find((l) => l.label === "fundament.role")?.value;
+        if (open && role === "data") wrong.push(`${container.resource}: a data service reaches the outside`);
         // Debian's engine (20.10) still gives a container on internal networks only a default route
         // to its bridge; what keeps it in is the engine's iptables isolation, measured above.
         const routes = await api.exec(container.id!, ["ip", "route"]);

@@ -185,6 +185,25 @@ describe("who publishes ports", () => {
     const roles = publishing.map((c) => ({ name: c.name, role: (dev.revealed(c).labels as { label: string; value: string }[]).find((l) => l.label === "fundament.role")!.value }));
     expect(roles.filter((r) => r.role !== "data").map((r) => r.name)).toEqual(["gateway"]);
     for (const container of publishing) for (const port of dev.revealed(container).ports as { ip: string }[]) expect(port.ip).toBe("127.0.0.2");
+    // Docker publishes nothing for a container on internal networks only: those join the
+    // host-access network, which lets nothing out (no masquerading) and joins nobody (no ICC).
+    const networks = dev.all("docker:index/network:Network").map((n) => dev.revealed(n) as { name: string; internal?: boolean; options?: Record<string, string> });
+    const hostAccess = networks.filter((n) => n.name.endsWith("-host-access"));
+    expect(hostAccess).toHaveLength(1);
+    expect(hostAccess[0].internal).toBe(false);
+    expect(hostAccess[0].options).toEqual({ "com.docker.network.bridge.enable_ip_masquerade": "false", "com.docker.network.bridge.enable_icc": "false" });
+    const internal = new Set(networks.filter((n) => n.internal === true).map((n) => n.name));
+    for (const container of publishing) {
+      const joined = (dev.revealed(container).networksAdvanced as { name: string }[]).map((n) => n.name);
+      const zones = joined.filter((n) => n !== hostAccess[0].name);
+      expect(joined.includes(hostAccess[0].name), container.name).toBe(zones.every((n) => internal.has(n)));
+    }
+    const onHostAccess = dev.all(CONTAINER).filter((c) => ((dev.revealed(c).networksAdvanced as { name: string }[] | undefined) ?? []).some((n) => n.name === hostAccess[0].name));
+    expect(onHostAccess.length).toBeGreaterThanOrEqual(3);
+    expect(onHostAccess.filter((c) => !publishing.includes(c)).map((c) => c.name)).toEqual([]);
+    // Without the option nothing publishes data ports, and the network is not made.
+    const plain = await stackView("dev");
+    expect(plain.all("docker:index/network:Network").map((n) => String(plain.revealed(n).name)).filter((name) => name.endsWith("-host-access"))).toEqual([]);
   });
 
   it("on prod, only the gateway's Service is a load balancer (an internet-facing NLB to the pods, no node ports); every other Service is ClusterIP", async () => {
