@@ -117,7 +117,7 @@ export const STACK_KEYS = {
       default: "127.0.0.1",
     }),
     publishDataPorts: Type.Boolean({
-      description: "also publish the data services' ports on publishAddress, for psql or redis-cli from the host (keep publishAddress on loopback)",
+      description: "also publish the data services' ports on publishAddress, for psql or redis-cli from the host (keep publishAddress on loopback); those on internal networks only publish through an extra host-access network that gives them no way out",
       default: false,
     }),
   }),
