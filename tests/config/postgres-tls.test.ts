@@ -131,6 +131,12 @@ describe(`PostgreSQL ${POSTGRES_MAJOR} and PgBouncer ${SERVER_VERSIONS.pgbouncer
       expect(good.stdout.trim()).toBe("t");
       expect(psql("localhost", other.caPath).stderr).toMatch(/certificate verify failed/);
       expect(psql("127.0.0.1", platform.caPath).stderr).toMatch(/server certificate for "localhost".* does not match host name "127\.0\.0\.1"/);
+      // What the README gives for a published port on dev: dial the address, verify the leaf's name.
+      const byAddress = runAs(postgres.user, `${POSTGRES_BIN}/psql`, ["-X", "-At", "-c", "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()"], {
+        env: { HOME: postgres.socketDir, PGHOST: "localhost", PGHOSTADDR: "127.0.0.1", PGPORT: String(postgres.port), PGUSER: "app", PGDATABASE: "app", PGPASSWORD: appPassword, PGSSLMODE: "verify-full", PGSSLROOTCERT: platform.caPath, PGCONNECT_TIMEOUT: "20" },
+      });
+      expect(byAddress.stderr).toBe("");
+      expect(byAddress.stdout.trim()).toBe("t");
       const plain = runAs(postgres.user, `${POSTGRES_BIN}/psql`, ["-X", "-At", "-c", "SELECT 1"], {
         env: { HOME: postgres.socketDir, PGHOST: "localhost", PGPORT: String(postgres.port), PGUSER: "app", PGDATABASE: "app", PGPASSWORD: appPassword, PGSSLMODE: "disable", PGCONNECT_TIMEOUT: "20" },
       });
