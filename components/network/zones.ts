@@ -70,8 +70,9 @@ export class Zones extends pulumi.ComponentResource {
           ),
         ]),
       ) as Record<Zone, docker.Network>;
-      const hostAccess = args.publishDataPorts === true ? hostAccessNetwork(name, args.environment, this, provider) : undefined;
-      this.runtime = new DockerRuntime({ environment: args.environment, networks, hostAccess, publishAddress: args.publishAddress, publishDataPorts: args.publishDataPorts, provider });
+      let hostAccess: docker.Network | undefined;
+      const hostAccessOnFirstUse = () => (hostAccess ??= hostAccessNetwork(name, args.environment, this, provider));
+      this.runtime = new DockerRuntime({ environment: args.environment, networks, hostAccess: hostAccessOnFirstUse, publishAddress: args.publishAddress, publishDataPorts: args.publishDataPorts, provider });
       this.names = pulumi.output(Object.fromEntries(ZONES.map((zone) => [zone, networks[zone].name])) as Record<Zone, pulumi.Output<string>>);
     } else {
       // A cluster the stack built brings its own provider; otherwise the kubeconfig's (or the named context's).
@@ -114,8 +115,8 @@ export class Zones extends pulumi.ComponentResource {
 }
 
 /**
- * The network a container on internal networks only publishes its ports through
- * (`docker.publishDataPorts`). Docker maps a published port on the container's gateway
+ * The network a container on internal networks only publishes its ports through (the data
+ * services with `docker.publishDataPorts`), made when the first one needs it. Docker maps a published port on the container's gateway
  * endpoint, and an internal network is never one: on internal networks alone the engine records
  * the bindings and publishes nothing (moby/moby#36174). This bridge is not internal, so it can
  * carry the mapping, but it gives nothing else: no masquerading, so the container's packets

@@ -17,10 +17,11 @@ export interface DockerRuntimeArgs {
   /** Also publish data services' ports (for psql/redis-cli from the host); off unless configured. */
   publishDataPorts?: boolean;
   /**
-   * Joined by a container that publishes ports while on internal networks only, so the engine
-   * has a gateway endpoint to map them on (zones.ts, hostAccessNetwork).
+   * The network a container joins when it publishes ports while on internal networks only, so
+   * the engine has a gateway endpoint to map them on (zones.ts, hostAccessNetwork); made on the
+   * first call.
    */
-  hostAccess?: docker.Network;
+  hostAccess?: () => docker.Network;
   provider?: docker.Provider;
 }
 
@@ -278,7 +279,7 @@ export class DockerRuntime implements Runtime {
       throw new Error(`workload ${workload}: it publishes ports but sits on internal networks only, and the runtime was given no host-access network to publish them through`);
     }
     // No aliases: nothing resolves a name on it; it carries the port mapping only.
-    return { name: this.args.hostAccess.name };
+    return { name: this.args.hostAccess().name };
   }
 
   private probeSubject(spec: ContainerSpec): { workload: string; image: string; facts: NonNullable<ContainerSpec["imageFacts"]> } {
