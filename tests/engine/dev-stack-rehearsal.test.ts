@@ -92,6 +92,7 @@ describe("the dev stack on a real Docker engine", { timeout: 300_000 }, () => {
   /** Bridge options as the stack set them: masquerading gives a way out, ICC joins the members. */
   const networkMasquerades: Record<string, boolean> = {};
   const networkJoinsMembers: Record<string, boolean> = {};
+  const networkOptions: Record<string, Record<string, string>> = {};
   const zoneOfNetwork: Record<string, string> = {};
 
   const declaredOf = (resource: string): Declared | undefined => declared.find((d) => d.name === resource);
@@ -134,6 +135,7 @@ describe("the dev stack on a real Docker engine", { timeout: 300_000 }, () => {
       await replayNetwork(api, inputs);
       networkInternal[String(inputs.name)] = inputs.internal === true;
       const options = (inputs.options as Record<string, string> | undefined) ?? {};
+      networkOptions[String(inputs.name)] = options;
       networkMasquerades[String(inputs.name)] = options["com.docker.network.bridge.enable_ip_masquerade"] !== "false";
       networkJoinsMembers[String(inputs.name)] = options["com.docker.network.bridge.enable_icc"] !== "false";
       zoneOfNetwork[String(inputs.name)] = ((inputs.labels as { label: string; value: string }[]) ?? []).find((l) => l.label === "fundament.zone")?.value ?? String(inputs.name);
@@ -171,7 +173,10 @@ describe("the dev stack on a real Docker engine", { timeout: 300_000 }, () => {
     expect(replayed.length).toBeGreaterThanOrEqual(18);
     const api = engine!.api;
     for (const [name, internal] of Object.entries(networkInternal)) {
-      expect((await api.call<{ Internal: boolean }>("GET", `/networks/${name}`)).Internal, name).toBe(internal);
+      const inspected = await api.call<{ Internal: boolean; Options: Record<string, string> | null }>("GET", `/networks/${name}`);
+      expect(inspected.Internal, name).toBe(internal);
+      // The provider reads Options back into `options`: anything else would be a diff on every refresh.
+      expect(inspected.Options ?? {}, name).toEqual(networkOptions[name]);
     }
     for (const container of replayed) {
       const state = await api.call<{ State: { Running: boolean }; HostConfig: { ReadonlyRootfs: boolean } }>("GET", `/containers/${container.id}/json`);
