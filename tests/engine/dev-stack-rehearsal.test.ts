@@ -337,7 +337,8 @@ describe("the dev stack on a real Docker engine", { timeout: 300_000 }, () => {
       }
     }
     // Docker maps published ports on a container's gateway endpoint, which an internal network
-    // never is: the data services in backend only publish through the host-access network.
+    // never is: the data services, on internal networks only (backend, monitoring), publish
+    // through the host-access network.
     expect(ignored).toEqual([]);
     const onHostAccess = published.filter((c) => ((c.inputs.networksAdvanced as { name: string }[]) ?? []).some((n) => !networkInternal[n.name] && !networkMasquerades[n.name]));
     expect(onHostAccess.map((c) => c.resource).sort()).toEqual(["consul", "minio", "mongo", "pgbouncer", "postgres", "rabbitmq", "redis"]);
