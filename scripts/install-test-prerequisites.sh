@@ -18,7 +18,7 @@ set -euo pipefail
 read -r -d '' PACKAGES <<'EOF' || true
 busybox-static             # the placeholder image of the Docker rehearsal (tests/engine): sh, nc, ip, stat
 debootstrap                # builds the test-server roots (PostgreSQL, PgBouncer, Redis, RabbitMQ at the pinned versions)
-docker.io                  # a private dockerd for the Docker rehearsal (tests/engine); Debian's 20.10
+docker.io                  # a private dockerd for the Docker rehearsal (tests/engine); bookworm's 20.10 (forky's 28 comes with the forky test root)
 iproute2                   # ip netns: the rehearsal's daemon runs in a network namespace of its own
 iptables                   # dockerd's isolation and NAT rules, inside that namespace
 prometheus                 # promtool, for the monitoring layer's rendered prometheus.yml and rules

@@ -149,10 +149,13 @@ export type ServerName = keyof typeof SERVER_VERSIONS;
  */
 export const CONSUL_IMAGE = "hashicorp/consul:1.22.3";
 
-/** Extra packages a root needs beside the servers' own (clients the tests run inside it). */
+/**
+ * Extra packages a root needs beside the servers' own: clients the tests run inside it, and
+ * forky's docker.io, the current Docker engine the dev stack is rehearsed on (tests/engine).
+ */
 export const SUITE_EXTRA_PACKAGES: Readonly<Record<TestSuite, readonly string[]>> = {
   trixie: [`postgresql-client-${POSTGRES_MAJOR}`],
-  forky: [],
+  forky: ["docker.io"],
 };
 
 /** The version an image reference's tag names ("postgres:17.11-trixie" → "17.11"), or undefined. */

@@ -3,6 +3,7 @@ import { randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { BUILD_COMMAND, sharedTempDir, testRootPath } from "../../scripts/local-servers/test-roots";
 import { EngineApi } from "./engine-api";
 
 /**
@@ -17,6 +18,8 @@ import { EngineApi } from "./engine-api";
  */
 export interface PrivateEngine {
   api: EngineApi;
+  /** The daemon's own version, as GET /version reports it ("28.5.2", "20.10.24+dfsg1"). */
+  version: string;
   dir: string;
   netns: string;
   /** Runs a program inside the engine's network namespace (its loopback, its bridges). */
@@ -34,6 +37,55 @@ export interface PrivateEngine {
 
 const DOCKERD = "/usr/sbin/dockerd";
 
+/**
+ * Which Docker build the daemon runs: the machine's own (Debian bookworm's docker.io 20.10), or
+ * the one installed in a Debian test root (forky's docker.io 28, with its containerd and runc).
+ */
+export interface EngineBuild {
+  /** Names the engine in test titles and messages. */
+  readonly label: string;
+  /** A test root (scripts/local-servers/test-roots.ts) whose dockerd runs; absent, the machine's. */
+  readonly root?: string;
+  /** The engine's major version must be at least this, so a test never says it ran a build it did not. */
+  readonly minimumMajor: number;
+}
+
+export const HOST_ENGINE: EngineBuild = { label: "Debian bookworm's docker.io 20.10", minimumMajor: 20 };
+
+/** The docker.io of the forky test root (SUITE_EXTRA_PACKAGES, components/config/server-versions.ts). */
+export const TEST_ROOT_ENGINE: EngineBuild = { label: "Debian forky's docker.io (28 or newer)", root: testRootPath("forky"), minimumMajor: 28 };
+
+/**
+ * Runs `dockerd args` from `root` as the root of a mount namespace of its own. pivot_root, not
+ * chroot: runc puts `docker exec` processes at the root of the container's mount namespace,
+ * which under a chroot is still the machine's root (an exec would see the host's files). The
+ * daemon gets a sysfs of its network namespace (so it finds its bridges' ports) with the
+ * machine's cgroup tree on it, and the temporary directory at the same path as outside.
+ */
+const ENTER_ROOT = [
+  "set -e",
+  'root="$1"; shared="$2"; shift 2',
+  'mount --bind "$root" "$root"',
+  'for fs in dev proc; do mount --rbind "/$fs" "$root/$fs"; done',
+  'mount -t sysfs sysfs "$root/sys"',
+  'mount --rbind /sys/fs/cgroup "$root/sys/fs/cgroup"',
+  'mkdir -p "$root$shared"',
+  'mount --rbind "$shared" "$root$shared"',
+  'cd "$root"',
+  "pivot_root . mnt",
+  "umount -l /mnt",
+  'exec "$@"',
+].join("\n");
+
+function daemonCommand(engine: EngineBuild, args: string[]): string[] {
+  if (engine.root === undefined) {
+    if (!existsSync(DOCKERD)) throw new Error(`${DOCKERD} is missing: install Debian's docker.io (scripts/install-test-prerequisites.sh does)`);
+    return [DOCKERD, ...args];
+  }
+  if (!existsSync(join(engine.root, DOCKERD))) throw new Error(`${engine.label}: ${engine.root} has no ${DOCKERD}: run ${BUILD_COMMAND}`);
+  return ["unshare", "--mount", "--", "/bin/sh", "-c", ENTER_ROOT, "sh", engine.root, sharedTempDir(), DOCKERD, ...args];
+}
+
 async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: number, exited: () => string | undefined): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
@@ -45,8 +97,7 @@ async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: n
   throw new Error(`${what}: not ready in ${timeoutMs} ms`);
 }
 
-export async function startPrivateEngine(): Promise<PrivateEngine> {
-  if (!existsSync(DOCKERD)) throw new Error(`${DOCKERD} is missing: install Debian's docker.io (scripts/install-test-prerequisites.sh does)`);
+export async function startPrivateEngine(engine: EngineBuild = HOST_ENGINE): Promise<PrivateEngine> {
   const dir = mkdtempSync(join(tmpdir(), "fundament-engine-"));
   const netns = `fundament-engine-${randomBytes(4).toString("hex")}`;
   const socket = join(dir, "docker.sock");
@@ -81,7 +132,7 @@ export async function startPrivateEngine(): Promise<PrivateEngine> {
     execFileSync("ip", ["netns", "exec", netns, "ip", "link", "set", "lo", "up"]);
     daemon = spawn(
       "nsenter",
-      [`--net=/run/netns/${netns}`, DOCKERD, "--data-root", join(dir, "data"), "--exec-root", join(dir, "exec"), "--pidfile", join(dir, "docker.pid"), "--host", `unix://${socket}`, "--log-level", "warn"],
+      [`--net=/run/netns/${netns}`, ...daemonCommand(engine, ["--data-root", join(dir, "data"), "--exec-root", join(dir, "exec"), "--pidfile", join(dir, "docker.pid"), "--host", `unix://${socket}`, "--log-level", "warn"])],
       { stdio: ["ignore", "ignore", "pipe"] },
     );
     let log = "";
@@ -93,8 +144,11 @@ export async function startPrivateEngine(): Promise<PrivateEngine> {
     });
     const api = new EngineApi(socket);
     await waitFor("private dockerd", async () => (await api.raw("GET", "/_ping", { timeoutMs: 2000 })).status === 200, 90_000, () => exit);
+    const { Version: version } = await api.call<{ Version: string }>("GET", "/version");
+    if (Number.parseInt(version, 10) < engine.minimumMajor) throw new Error(`${engine.label}: the daemon reports version ${version}, older than ${engine.minimumMajor}`);
     return {
       api,
+      version,
       dir,
       netns,
       inNamespace: (program, args) => {
