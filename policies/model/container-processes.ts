@@ -18,6 +18,12 @@ export interface ContainerProcess {
   /** The inventory masked the whole environment as one secret: what is set cannot be known. */
   envMasked: boolean;
   argv: string[];
+  /**
+   * The other command lines the runtime starts in the container, each named by its field: a
+   * Docker healthcheck's test, a pod container's exec probes and lifecycle hooks. Their argv is
+   * as readable on the node as the main process's.
+   */
+  otherCommands: CommandLine[];
   /** Files whose content the pack can read (Docker uploads). Kubernetes files arrive through ConfigMaps and Secrets. */
   files: ConfigFile[];
   /** A file whose content is a secret is mounted: where a server reads its credentials from. */
@@ -33,6 +39,37 @@ export interface ContainerProcess {
    * mongo image, redis-cli from redis): the server rules do not judge them.
    */
   runsServer: boolean;
+}
+
+export interface CommandLine {
+  field: string;
+  argv: string[];
+}
+
+const strings = (value: unknown): string[] => (Array.isArray(value) ? value.filter((item): item is string => typeof item === "string") : []);
+
+/** A Docker healthcheck's test as the command it runs: CMD's words, or CMD-SHELL's script under sh -c. */
+function dockerHealthcheckCommands(props: PropertyRecord): CommandLine[] {
+  const test = strings(readKnown(() => asRecord(props["healthcheck"])?.["tests"]));
+  if (test[0] === "CMD") return [{ field: "healthcheck.tests", argv: test.slice(1) }];
+  if (test[0] === "CMD-SHELL") return [{ field: "healthcheck.tests", argv: ["/bin/sh", "-c", test.slice(1).join(" ")] }];
+  return [];
+}
+
+const PROBES = ["livenessProbe", "readinessProbe", "startupProbe"] as const;
+const HOOKS = ["postStart", "preStop"] as const;
+
+/** A pod container's exec probes and exec lifecycle hooks. */
+function podContainerCommands(container: PropertyRecord): CommandLine[] {
+  const exec = (handler: unknown, field: string): CommandLine[] => {
+    const argv = strings(readKnown(() => asRecord(asRecord(handler)?.["exec"])?.["command"]));
+    return argv.length === 0 ? [] : [{ field, argv }];
+  };
+  const lifecycle = readKnown(() => asRecord(container["lifecycle"]));
+  return [
+    ...PROBES.flatMap((probe) => exec(readKnown(() => container[probe]), `${probe}.exec.command`)),
+    ...HOOKS.flatMap((hook) => exec(lifecycle?.[hook], `lifecycle.${hook}.exec.command`)),
+  ];
 }
 
 const CLIENT_COMMANDS = new Set([
@@ -73,6 +110,7 @@ export function containerProcesses(type: string, props: PropertyRecord): Contain
       env: () => view.env,
       envMasked: () => readKnown(() => props["envs"]) === SECRET_PLACEHOLDER,
       argv: () => view.argv,
+      otherCommands: () => dockerHealthcheckCommands(props),
       files: () => view.files,
       // A list holding one secret is masked whole by the inventory: then every upload counts as secret.
       // A container whose files a carrier delivers reads them from volumes: the carrier is judged on their text.
@@ -111,6 +149,7 @@ export function containerProcesses(type: string, props: PropertyRecord): Contain
         })),
       envMasked: () => readKnown(() => container["env"]) === SECRET_PLACEHOLDER,
       argv: () => containerArgv(container),
+      otherCommands: () => podContainerCommands(container),
       files: () => [],
       mountsSecretFile: () => {
         const secrets = secretVolumes();

@@ -1,4 +1,4 @@
-import { asRecords, asStrings, type PropertyRecord } from "./property-values";
+import { asRecord, asRecords, asStrings, type PropertyRecord } from "./property-values";
 
 /**
  * Grants that reach beyond what a Role lists: Kubernetes' "RBAC good practices" name them as the
@@ -18,6 +18,8 @@ interface EscalatingGrant {
   verbs: readonly string[];
   /** A named-object rule (resourceNames) is the documented least-privilege form of this grant. */
   narrowedByName: boolean;
+  /** Escalates only for these object names (in a rule with resourceNames) and in this namespace; a ClusterRole reaches every namespace. */
+  only?: { names: readonly string[]; namespace: string };
   why: string;
 }
 
@@ -107,6 +109,16 @@ const ESCALATING_GRANTS: readonly EscalatingGrant[] = [
     why: "approves client certificates, which can name any user or group",
   },
   {
+    // EKS maps IAM roles to Kubernetes groups through kube-system's aws-auth ConfigMap: whoever
+    // writes it can map their own role to system:masters.
+    groups: [CORE],
+    resources: ["configmaps"],
+    verbs: ["create", "update", "patch"],
+    narrowedByName: false,
+    only: { names: ["aws-auth"], namespace: "kube-system" },
+    why: "rewrites EKS's aws-auth ConfigMap in kube-system, which maps IAM roles to Kubernetes groups, system:masters included",
+  },
+  {
     groups: ["admissionregistration.k8s.io"],
     resources: ["mutatingwebhookconfigurations", "validatingwebhookconfigurations", "validatingadmissionpolicies", "validatingadmissionpolicybindings"],
     verbs: ["create", "update", "patch", "delete"],
@@ -115,16 +127,28 @@ const ESCALATING_GRANTS: readonly EscalatingGrant[] = [
   },
 ];
 
+/**
+ * A ClusterRole (bound cluster-wide it reaches every namespace) or a Role in the namespace, on all
+ * objects or the named ones. A Role that names no namespace lands in the provider's default one,
+ * which the pack cannot see: it is not reported.
+ */
+function reaches(props: PropertyRecord, clusterWide: boolean, names: readonly string[], only: { names: readonly string[]; namespace: string }): boolean {
+  if (!clusterWide && asRecord(props["metadata"])?.["namespace"] !== only.namespace) return false;
+  return names.length === 0 || names.some((name) => only.names.includes(name));
+}
+
 /** One problem per escalating grant a role's rules hold, naming the rule index, the grant and why it escalates. */
-export function escalatingGrants(props: PropertyRecord): string[] {
+export function escalatingGrants(props: PropertyRecord, clusterWide: boolean): string[] {
   const problems: string[] = [];
   asRecords(props["rules"]).forEach((rule, index) => {
     const groups = asStrings(rule["apiGroups"]);
     const resources = asStrings(rule["resources"]);
     const verbs = asStrings(rule["verbs"]);
-    const named = asStrings(rule["resourceNames"]).length > 0;
+    const names = asStrings(rule["resourceNames"]);
+    const named = names.length > 0;
     for (const grant of ESCALATING_GRANTS) {
       if (named && grant.narrowedByName) continue;
+      if (grant.only && !reaches(props, clusterWide, names, grant.only)) continue;
       if (!groups.some((group) => group === "*" || grant.groups.includes(group))) continue;
       const grantedResources = resources.filter((resource) => grant.resources.includes(resource));
       const grantedVerbs = verbs.filter((verb) => grant.verbs.includes(verb));

@@ -406,7 +406,7 @@ export const kubernetesPolicies: FundamentPolicy[] = [
   }),
   defineResourcePolicy({
     name: "k8s-no-escalating-rbac",
-    description: "Roles must not grant a path to more than they list: escalate or bind on roles, impersonate, reading secrets, exec or attach into pods, minting tokens, nodes/proxy, creating PersistentVolumes, relabelling namespaces, approving certificates, admission webhooks.",
+    description: "Roles must not grant a path to more than they list: escalate or bind on roles, impersonate, reading secrets, exec or attach into pods, minting tokens, nodes/proxy, creating PersistentVolumes, relabelling namespaces, approving certificates, admission webhooks, writing EKS's aws-auth ConfigMap.",
     concern: "kubernetes-hygiene",
     severity: "high",
     enforcement: "mandatory",
@@ -414,7 +414,7 @@ export const kubernetesPolicies: FundamentPolicy[] = [
     types: [K8S_ROLE, K8S_CLUSTER_ROLE],
     alsoJudges: RBAC_ROLE_SHAPE,
     validate: (resource, report) => {
-      for (const problem of escalatingGrants(resource.props)) report(problem);
+      for (const problem of escalatingGrants(resource.props, isKind(resource.type, "ClusterRole", "ClusterRolePatch"))) report(problem);
     },
   }),
   defineResourcePolicy({

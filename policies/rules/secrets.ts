@@ -28,8 +28,8 @@ function envFindings(process: ContainerProcess, field: string): string[] {
   });
 }
 
-function argvFindings(process: ContainerProcess, field: string): string[] {
-  return commandLineCredentials(process.argv).map(
+function argvFindings(process: ContainerProcess, argv: readonly string[], field: string): string[] {
+  return commandLineCredentials(argv).map(
     (target) => `${where(process)}${field} carries a literal credential (${target}); every user on the host can read argv: read it from a secret file instead`,
   );
 }
@@ -108,7 +108,7 @@ export const secretPolicies: FundamentPolicy[] = [
   defineResourcePolicy({
     name: "no-secret-in-command-args",
     description:
-      "Credentials must not be passed on a command line: a flag's value (--requirepass, --db-password, --client-secret), a NAME=value the program is started with, or a URL's password; scripts handed to a shell are read word by word.",
+      "Credentials must not be passed on a command line (the container's command, a Docker healthcheck, an exec probe or lifecycle hook): a flag's value (--requirepass, --db-password, --client-secret), a NAME=value the program is started with, or a URL's password; scripts handed to a shell are read word by word.",
     concern: "secrets",
     severity: "high",
     enforcement: "mandatory",
@@ -116,7 +116,10 @@ export const secretPolicies: FundamentPolicy[] = [
     types: [DOCKER_CONTAINER, ...POD_CONTROLLER_TYPES],
     alsoJudges: POD_SPEC_SHAPE,
     validate: (resource, report) => {
-      for (const process of containerProcesses(resource.type, resource.props)) argvFindings(process, "command").forEach(report);
+      for (const process of containerProcesses(resource.type, resource.props)) {
+        argvFindings(process, process.argv, "command").forEach(report);
+        for (const command of process.otherCommands) argvFindings(process, command.argv, command.field).forEach(report);
+      }
     },
   }),
   defineResourcePolicy({

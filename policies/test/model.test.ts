@@ -10,7 +10,7 @@ import { readKnown } from "../model/unknown-values";
 import { effectivePolicyTypes } from "../rules/segmentation";
 import { globMatches, findImageExemption } from "../exemptions";
 import { credentialAssignments } from "../rules/secrets";
-import { commandLineCredentials, shellWords } from "../model/command-line-credentials";
+import { commandLineCredentials, shellCommands, shellWords } from "../model/command-line-credentials";
 import { actionMatches, isBroadResource } from "../model/iam-documents";
 import { escalatingGrants, everyoneSubjects } from "../model/rbac-grants";
 import { danglingReferences, type JudgedObject } from "../model/kubernetes-references";
@@ -130,12 +130,25 @@ describe("credentials on a command line", () => {
     expect(shellWords(`a 'b c' "d $(e f)";g&&h | i`)).toEqual(["a", "b c", "d $(e f)", "g", "h", "i"]);
     expect(shellWords(`x="" y`)).toEqual(["x=", "y"]);
   });
+  it("splits a script into its simple commands at ; & | and newlines", () => {
+    expect(shellCommands(`a 'b; c' && d\ne | f;`)).toEqual([["a", "b; c"], ["d"], ["e"], ["f"]]);
+  });
   it.each([
     [["redis-server", "--requirepass", "x1"], ["--requirepass"]],
     [["app", "--db-password=x1", "--api-key", "x2"], ["--db-password", "--api-key"]],
     [["sh", "-c", "PGPASSWORD=x1 psql -h db"], ["PGPASSWORD="]],
     [["bash", "-ec", "mongosh 'mongodb://root:x1@mongo:27017/admin?tls=true'"], ["the password of mongodb://…@mongo:27017"]],
     [["env", "AWS_SECRET_ACCESS_KEY=x1", "aws", "s3", "ls"], ["AWS_SECRET_ACCESS_KEY="]],
+    [["sh", "-c", "redis-cli -a x1 ping; ls -a /"], ["redis-cli -a"]],
+    [["sh", "-c", "exec gosu mysql mysqladmin -uroot -px1 ping"], ["mysqladmin -p<password>"]],
+    [["sshpass", "-p", "x1", "ssh", "backup@host"], ["sshpass -p"]],
+    [["curl", "-fsS", "-H", "X-Vault-Token: x1", "https://vault:8200/v1/kv"], ["curl's X-Vault-Token header"]],
+    [["curl", "--user", "admin:x1", "https://grafana:3000/api/health"], ["curl --user user:password"]],
+    [["sh", "-c", "podman login --username ci -p x1 quay.io"], ["podman login -p"]],
+    [["sh", "-c", "rabbitmqctl change_password app x1"], ["rabbitmqctl change_password's password"]],
+    [["mc", "config", "host", "add", "s3", "https://minio:9000", "ak", "x1"], ["mc config host add's secret key"]],
+    [["openssl", "rsa", "-in", "k.pem", "-passout", "pass:x1"], ["openssl -passout pass:"]],
+    [["kubectl", "create", "secret", "generic", "db", "--from-literal=password=x1"], ["password="]],
   ])("%j hands over %j", (argv, found) => {
     expect(commandLineCredentials(argv)).toEqual(found);
   });
@@ -145,6 +158,11 @@ describe("credentials on a command line", () => {
     [["sh", "-c", 'PGPASSWORD="$(cat /run/secrets/pw)" psql "postgres://u@db/app"']],
     [["postgres", "-c", "password_encryption=scram-sha-256", "--require-token=false", "--password", "--verbose"]],
     [["psql", "--no-password", "postgres://users@pgbouncer:6432/users"]],
+    [["sh", "-c", "ls -a /data && docker run -p 80:80 web | pg_isready -p 5432"]],
+    [["mysql", "-u", "root", "-p", "app"]],
+    [["sh", "-c", 'redis-cli -a "$REDIS_PASSWORD" ping; mongosh -u admin -p; rabbitmqctl add_user app; curl -u probe https://x']],
+    [["curl", "-H", "Content-Type: application/json", "-H", "Authorization: Bearer $(cat /run/secrets/t)", "https://x"]],
+    [["openssl", "pkcs12", "-passin", "env:P12_PASS", "-in", "b.p12"]],
   ])("%j hands over nothing", (argv) => {
     expect(commandLineCredentials(argv)).toEqual([]);
   });
@@ -339,7 +357,7 @@ describe("cloud CLI credential files", () => {
 });
 
 describe("RBAC grants", () => {
-  const grants = (rule: Record<string, unknown>) => escalatingGrants({ rules: [rule] });
+  const grants = (rule: Record<string, unknown>) => escalatingGrants({ rules: [rule] }, false);
 
   it("reports a grant by group, resource and verb, naming each granted verb and resource once", () => {
     expect(grants({ apiGroups: [""], resources: ["pods", "secrets", "configmaps"], verbs: ["get", "list", "create"] })).toEqual([
@@ -361,8 +379,21 @@ describe("RBAC grants", () => {
   });
 
   it("tolerates rules of the wrong shape (a typo reaches the pack as-is)", () => {
-    expect(escalatingGrants({ rules: "secrets" })).toEqual([]);
-    expect(escalatingGrants({ rules: [{ apiGroups: "", resources: "secrets", verbs: "get" }] })).toEqual([]);
+    expect(escalatingGrants({ rules: "secrets" }, true)).toEqual([]);
+    expect(escalatingGrants({ rules: [{ apiGroups: "", resources: "secrets", verbs: "get" }] }, true)).toEqual([]);
+  });
+
+  it("writing ConfigMaps escalates where EKS's aws-auth lives: cluster-wide, or a Role in kube-system on it", () => {
+    const write = { apiGroups: [""], resources: ["configmaps"], verbs: ["get", "patch"] };
+    const role = (namespace: string | undefined, rule: Record<string, unknown>) => ({ metadata: namespace === undefined ? {} : { namespace }, rules: [rule] });
+    expect(escalatingGrants(role(undefined, write), true)).toEqual([
+      "rules[0] grants patch on configmaps: it rewrites EKS's aws-auth ConfigMap in kube-system, which maps IAM roles to Kubernetes groups, system:masters included",
+    ]);
+    expect(escalatingGrants(role("kube-system", { ...write, resourceNames: ["aws-auth"] }), false)).toHaveLength(1);
+    expect(escalatingGrants(role("kube-system", { ...write, resourceNames: ["coredns"] }), false)).toEqual([]);
+    expect(escalatingGrants(role("fundament", write), false)).toEqual([]);
+    expect(escalatingGrants(role(undefined, write), false)).toEqual([]);
+    expect(escalatingGrants(role(undefined, { ...write, verbs: ["get", "list", "watch"] }), true)).toEqual([]);
   });
 
   it("subjects that stand for everyone, by kind and name", () => {
