@@ -378,6 +378,33 @@ export const hardeningPolicies: FundamentPolicy[] = [
       ),
   }),
   defineResourcePolicy({
+    name: "no-joined-namespaces",
+    description: "A container must not join another container's network, PID or IPC namespace (Docker's container:<name> modes), nor share one PID namespace across a pod's containers.",
+    concern: "container-hardening",
+    // High: a joined network namespace reaches the other container's loopback-only ports and its
+    // networks, past the zone rule; a joined PID namespace reads the other processes'
+    // environment and, through /proc/<pid>/root, their files (secrets included) as the same user.
+    severity: "high",
+    enforcement: "mandatory",
+    remediation: 'Docker: remove networkMode/pidMode/ipcMode "container:..." and reach the other container over a shared zone network. Kubernetes: remove shareProcessNamespace (or set it false).',
+    types: CONTAINER_TYPES,
+    alsoJudges: POD_SPEC_SHAPE,
+    validate: (resource, report) =>
+      byTarget(
+        resource,
+        (view) => {
+          const modes = { networkMode: asString(readKnown(() => resource.props["networkMode"])), pidMode: view.pidMode, ipcMode: view.ipcMode };
+          const what = { networkMode: "its network stack: ports bound to its loopback, and its networks past the zone rule", pidMode: "its processes: their environment and, through /proc/<pid>/root, their files", ipcMode: "its shared memory" };
+          for (const [field, mode] of Object.entries(modes) as [keyof typeof modes, string | undefined][]) {
+            if (mode?.startsWith("container:")) report(`${field} is "${mode}": the container joins ${mode.slice("container:".length)}'s namespace and reaches ${what[field]}`);
+          }
+        },
+        (pod) => {
+          if (asBoolean(pod.spec["shareProcessNamespace"]) === true) report("shareProcessNamespace is true: every container of the pod sees the others' processes, their environment and, through /proc/<pid>/root, their files and mounted secrets");
+        },
+      ),
+  }),
+  defineResourcePolicy({
     name: "docker-no-host-devices-or-namespaces",
     description: "Docker containers must not map host devices or share the host's user or cgroup namespace.",
     concern: "container-hardening",
@@ -632,7 +659,7 @@ export const hardeningPolicies: FundamentPolicy[] = [
   }),
   defineResourcePolicy({
     name: "docker-log-rotation",
-    description: "Docker containers must rotate their logs: json-file (the daemon's usual default) keeps every line until the disk is full.",
+    description: "Docker containers must keep and rotate their logs: json-file (the daemon's usual default) keeps every line until the disk is full, and none keeps nothing.",
     concern: "container-hardening",
     // Medium: one chatty or crash-looping container fills /var/lib/docker, and then every
     // container on the host fails, the databases first.
@@ -645,6 +672,10 @@ export const hardeningPolicies: FundamentPolicy[] = [
       const options = asRecord(readKnown(() => resource.props["logOpts"])) ?? {};
       if (driver === undefined || driver === "") {
         report('logDriver is not set: the daemon\'s default (json-file unless its daemon.json says otherwise) keeps the logs without limit');
+        return;
+      }
+      if (driver === "none") {
+        report('logDriver is "none": the container\'s output is thrown away, so a crash leaves nothing to read');
         return;
       }
       if (driver !== "json-file") return;
