@@ -52,6 +52,7 @@ const DOCKER_PORT_GAPS = [
 ];
 
 const PROBE_TIMEOUT_S = 2;
+const PROBES_EXPECTED_CLOSED_AT_ONCE = 8;
 
 interface Target {
   name: string;
@@ -65,12 +66,23 @@ function listenerCommand(ports: number[]): { entrypoint: string[]; cmd: string[]
   return { entrypoint: ["/bin/sh", "-c", `${listeners}\nwhile :; do sleep 3600; done`], cmd: [] };
 }
 
-function probeScript(targets: { host: string; port: number }[]): string {
-  // One connection at a time per client (clients run side by side): a burst of hundreds at once
-  // overruns busybox's forking listeners and turns open ports into timeouts (measured again with
-  // four at a time per client: a handful of open ports read as closed on either engine).
+function probeScript(targets: { host: string; port: number }[], atOnce = 1): string {
+  // One connection at a time per client (clients run side by side) to anything that may listen:
+  // a burst of hundreds at once overruns busybox's forking listeners and turns open ports into
+  // timeouts (measured again with four at a time per client: a handful of open ports read as
+  // closed on either engine). Probes expected to reach nothing may run `atOnce` at a time: no
+  // listener sees them, and each would otherwise wait out its timeout in turn (Docker 28 drops
+  // rather than refuses across networks).
   const list = targets.map(({ host, port }) => `${host}:${port}`).join(" ");
-  return `for t in ${list}; do h=\${t%:*}; p=\${t##*:}; if nc -w ${PROBE_TIMEOUT_S} "$h" "$p" </dev/null >/dev/null 2>&1; then echo "$h $p open"; else echo "$h $p closed"; fi; done`;
+  const probe = `h=\${t%:*}; p=\${t##*:}; if nc -w ${PROBE_TIMEOUT_S} "$h" "$p" </dev/null >/dev/null 2>&1; then echo "$h $p open"; else echo "$h $p closed"; fi`;
+  if (atOnce <= 1) return `for t in ${list}; do ${probe}; done`;
+  return `n=0; for t in ${list}; do (${probe}) & n=$((n + 1)); if [ $((n % ${atOnce})) -eq 0 ]; then wait; fi; done; wait`;
+}
+
+/** Every probe's answer, open or closed: a probe that printed nothing (a failed fork) measured nothing. */
+function unanswered(output: string, targets: { host: string; port: number }[]): string[] {
+  const answered = new Set(output.split("\n").map((line) => line.split(" ").slice(0, 2).join(":")));
+  return targets.map(({ host, port }) => `${host}:${port}`).filter((key) => !answered.has(key));
 }
 
 function parseProbe(output: string): Set<string> {
@@ -308,10 +320,22 @@ export function rehearseDevStack(build: EngineBuild): void {
               return port === undefined ? [] : Object.entries(other.networks).map(([network, address]) => ({ network, host: address.IPAddress, port, target: other.container.resource }));
             });
           probes += probesHere.length;
-          const open = parseProbe((await api.exec(container.id!, ["sh", "-c", probeScript(probesHere)])).stdout);
+          // A member reaches another member's address, unless the network forbids traffic between them (host-access).
+          const expectedOpen = (probe: { network: string }) => mine.includes(probe.network) && networkJoinsMembers[probe.network] !== false;
+          const reachable = probesHere.filter(expectedOpen);
+          const unreachable = probesHere.filter((probe) => !expectedOpen(probe));
+          const output = [
+            (await api.exec(container.id!, ["sh", "-c", probeScript(reachable)])).stdout,
+            (await api.exec(container.id!, ["sh", "-c", probeScript(unreachable, PROBES_EXPECTED_CLOSED_AT_ONCE)])).stdout,
+          ].join("\n");
+          for (const key of unanswered(output, probesHere)) wrong.push(`${container.resource} -> ${key}: no answer from the probe`);
+          const open = parseProbe(output);
+          // A reachable address read as closed is asked once more, alone: load on the machine can
+          // delay a busybox listener past the timeout, and nothing but a listener makes a port open.
+          const retry = reachable.filter((probe) => !open.has(`${probe.host}:${probe.port}`));
+          if (retry.length > 0) for (const key of parseProbe((await api.exec(container.id!, ["sh", "-c", probeScript(retry)])).stdout)) open.add(key);
           for (const probe of probesHere) {
-            // A member reaches another member's address, unless the network forbids traffic between them (host-access).
-            const expected = mine.includes(probe.network) && networkJoinsMembers[probe.network] !== false;
+            const expected = expectedOpen(probe);
             if (open.has(`${probe.host}:${probe.port}`) !== expected) wrong.push(`${container.resource} -> ${probe.target} on ${probe.network} (${probe.host}:${probe.port}): ${expected ? "closed" : "open"}`);
           }
         }),
