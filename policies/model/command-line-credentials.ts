@@ -168,7 +168,8 @@ function programCredentials(program: string, args: readonly string[]): string[] 
   }
   if (program === "openssl") {
     args.forEach((arg, index) => {
-      if (["-passin", "-passout", "-pass", "-password"].includes(args[index - 1] ?? "") && arg.startsWith("pass:") && arg.length > 5) found.push(`openssl ${args[index - 1]} pass:`);
+      // -pass and -password end in a credential word: the generic flag check reports them already.
+      if (["-passin", "-passout"].includes(args[index - 1] ?? "") && arg.startsWith("pass:") && arg.length > 5) found.push(`openssl ${args[index - 1]} pass:`);
     });
   }
   return found;

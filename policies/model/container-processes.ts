@@ -1,4 +1,4 @@
-import { asRecord, asRecords, asString, SECRET_PLACEHOLDER, type PropertyRecord } from "./property-values";
+import { asRecord, asRecords, asString, asStrings, SECRET_PLACEHOLDER, type PropertyRecord } from "./property-values";
 import { DOCKER_CONTAINER, dockerContainerView, type ConfigFile, type EnvEntry } from "./docker-container";
 import { containerArgv, isKind, podView } from "./kubernetes-objects";
 import { knownImageOf, type KnownImage, type WorkloadRole } from "./data-services";
@@ -46,11 +46,9 @@ export interface CommandLine {
   argv: string[];
 }
 
-const strings = (value: unknown): string[] => (Array.isArray(value) ? value.filter((item): item is string => typeof item === "string") : []);
-
 /** A Docker healthcheck's test as the command it runs: CMD's words, or CMD-SHELL's script under sh -c. */
 function dockerHealthcheckCommands(props: PropertyRecord): CommandLine[] {
-  const test = strings(readKnown(() => asRecord(props["healthcheck"])?.["tests"]));
+  const test = asStrings(readKnown(() => asRecord(props["healthcheck"])?.["tests"]));
   if (test[0] === "CMD") return [{ field: "healthcheck.tests", argv: test.slice(1) }];
   if (test[0] === "CMD-SHELL") return [{ field: "healthcheck.tests", argv: ["/bin/sh", "-c", test.slice(1).join(" ")] }];
   return [];
@@ -62,7 +60,7 @@ const HOOKS = ["postStart", "preStop"] as const;
 /** A pod container's exec probes and exec lifecycle hooks. */
 function podContainerCommands(container: PropertyRecord): CommandLine[] {
   const exec = (handler: unknown, field: string): CommandLine[] => {
-    const argv = strings(readKnown(() => asRecord(asRecord(handler)?.["exec"])?.["command"]));
+    const argv = asStrings(readKnown(() => asRecord(asRecord(handler)?.["exec"])?.["command"]));
     return argv.length === 0 ? [] : [{ field, argv }];
   };
   const lifecycle = readKnown(() => asRecord(container["lifecycle"]));
