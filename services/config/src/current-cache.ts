@@ -1,4 +1,5 @@
 import type { Redis } from "ioredis";
+import { redisScript } from "@fundament/kit";
 import type { IdentitySource } from "./database-identity";
 import type { VersionRecord } from "./version-store";
 
@@ -7,7 +8,7 @@ import type { VersionRecord } from "./version-store";
  * from PostgreSQL just before a writer committed N+1 would otherwise put N back after the
  * writer replaced it, and serve stale config until the TTL ran out.
  */
-const SET_IF_NEWER = `
+const SET_IF_NEWER = redisScript(`
 local cached = redis.call('GET', KEYS[1])
 if cached then
   local version = tonumber(string.match(cached, '^(%d+):'))
@@ -15,7 +16,7 @@ if cached then
 end
 redis.call('SET', KEYS[1], ARGV[1] .. ':' .. ARGV[2], 'EX', ARGV[3])
 return 1
-`;
+`);
 
 export interface CurrentCacheOptions {
   /** Bounds how long a copy can outlive a change whose replacement failed (Redis was down). */
@@ -77,14 +78,7 @@ export class CurrentCache {
     if (readUnder === undefined || readUnder !== this.identity.current) return false;
     const key = this.key(record.namespace, record.environment, readUnder);
     if (key === undefined) return false;
-    const stored = await this.redis.eval(
-      SET_IF_NEWER,
-      1,
-      key,
-      String(record.version),
-      JSON.stringify(record),
-      String(this.ttlSeconds),
-    );
+    const stored = await SET_IF_NEWER.run(this.redis, [key], [String(record.version), JSON.stringify(record), String(this.ttlSeconds)]);
     return stored === 1;
   }
 

@@ -15,7 +15,7 @@ export {
 export { createService, type ServiceApp, type ServiceOptions, type KitState } from "./service";
 export { startServer, exitOnSignals, exitOnStartupError, serveOptionsFrom, serveUntilSignalled, type ServeEnv, type ServeOptions, type RunningServer, type ShutdownLog } from "./serve";
 export { createPgPool, checkPostgres, connectionFields, postgresTls, effectiveSessionTimeouts, type PgPoolOptions, type SessionTimeouts, type Pool, type PoolClient } from "./postgres";
-export { createRedis, checkRedis, closeRedis, redisTlsOptions, Redis, type RedisClientOptions, type ServerTls } from "./redis";
+export { createRedis, checkRedis, closeRedis, redisScript, redisTlsOptions, Redis, type RedisClientOptions, type RedisScript, type ServerTls } from "./redis";
 export { PostgresListener, listenConnection, type PostgresListenerOptions } from "./postgres-listener";
 export { runMigrations, readMigrations, advisoryLockKey, type Migration, type MigrationResult, type RunMigrationsOptions } from "./migrations";
 export { registerWithConsul, consulServiceDefinition, type ConsulRegistration, type ConsulRegistrationOptions } from "./consul";

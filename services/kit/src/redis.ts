@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { isIP } from "node:net";
 import { Redis, type RedisOptions } from "ioredis";
 
@@ -73,6 +74,33 @@ export function createRedis(options: RedisClientOptions): Redis {
   // Reconnection is ioredis's job; an unhandled 'error' event would crash the process.
   client.on("error", (error: Error) => options.onError?.(error));
   return client;
+}
+
+/** A Lua script run by its SHA-1 (EVALSHA), so each call sends a digest instead of the script. */
+export interface RedisScript {
+  readonly sha1: string;
+  run(client: Redis, keys: readonly string[], args: readonly string[]): Promise<unknown>;
+}
+
+/**
+ * Scripts are sent once per server rather than with every call: EVALSHA, and on NOSCRIPT (a
+ * restarted or failed-over Redis has an empty script cache) the script itself with EVAL, which
+ * also caches it again. Hot paths (one script per login) save the script's bytes and Redis's
+ * hashing of them on every call.
+ */
+export function redisScript(lua: string): RedisScript {
+  const sha1 = createHash("sha1").update(lua).digest("hex");
+  return {
+    sha1,
+    async run(client, keys, args) {
+      try {
+        return await client.evalsha(sha1, keys.length, ...keys, ...args);
+      } catch (error) {
+        if (!(error instanceof Error) || !error.message.startsWith("NOSCRIPT")) throw error;
+        return client.eval(lua, keys.length, ...keys, ...args);
+      }
+    },
+  };
 }
 
 export async function checkRedis(client: Redis): Promise<void> {

@@ -1,8 +1,8 @@
 import { generateKeyPairSync } from "node:crypto";
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import * as argon2 from "argon2";
-import { createLogger, type ServiceApp } from "@fundament/kit";
+import { closeRedis, createRedis, createLogger, type ServiceApp } from "@fundament/kit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SERVICE_LONG_POLLS } from "../../../components/services/long-poll-routes";
 import { buildApp } from "../src/app";
@@ -308,6 +308,38 @@ describe("login rate limit", () => {
 
     await new Promise((resolve) => setTimeout(resolve, 3200));
     expect((await login("frank@example.com")).statusCode).toBe(200);
+  });
+
+  it("forgives an account's failures on a successful login", async () => {
+    await register("grace@example.com");
+    const wrong = () => login("grace@example.com", "wrong password here");
+    expect((await Promise.all([wrong(), wrong()])).map((r) => r.statusCode)).toEqual([401, 401]);
+    expect((await login("grace@example.com")).statusCode).toBe(200);
+    // Two more failures would make four in the window (the limit is three) had the success not cleared them.
+    expect((await Promise.all([wrong(), wrong()])).map((r) => r.statusCode)).toEqual([401, 401]);
+    expect((await login("grace@example.com")).statusCode).toBe(200);
+  });
+
+  it("keeps counting when Redis has forgotten the limit's scripts (a restart or a failover empties the script cache)", async () => {
+    await register("heidi@example.com");
+    // The service's own Redis settings; the test server's user may run SCRIPT FLUSH.
+    const settings = env.env();
+    const admin = createRedis({
+      url: settings.REDIS_URL!,
+      tls: { ca: readFileSync(settings.REDIS_CA_FILE!, "utf8") },
+      password: readFileSync(settings.REDIS_PASSWORD_FILE!, "utf8"),
+      connectionName: "journey-admin",
+    });
+    try {
+      const wrong = () => login("heidi@example.com", "wrong password here");
+      expect((await wrong()).statusCode).toBe(401);
+      expect(await admin.script("FLUSH")).toBe("OK");
+      expect((await Promise.all([wrong(), wrong()])).map((r) => r.statusCode)).toEqual([401, 401]);
+      await admin.script("FLUSH");
+      expect((await login("heidi@example.com")).statusCode).toBe(429);
+    } finally {
+      await closeRedis(admin);
+    }
   });
 
   it("limits attempts per client address across accounts", async () => {

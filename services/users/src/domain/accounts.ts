@@ -108,7 +108,7 @@ export class Accounts {
       throw INVALID_CREDENTIALS();
     }
     if (user.disabledAt !== null) throw httpErrors.forbidden("this account is disabled", "ACCOUNT_DISABLED");
-    await this.deps.rateLimit.succeeded(email);
+    await this.deps.rateLimit.succeeded(email, decision.failures);
     if (this.deps.hasher.needsRehash(user.passwordHash)) {
       // The password is only ever known here, so this is the moment to move it to today's parameters.
       const upgraded = await this.deps.hasher.hash(input.password);
