@@ -31,7 +31,10 @@ export interface PgBouncerServer {
   output(): string;
   /** Starts it again after stop(), with the same files and port. */
   start(): Promise<void>;
+  /** SIGTERM: PgBouncer (1.23 on) then waits for every client to leave, up to the harness's 30 s. */
   stop(): Promise<void>;
+  /** SIGKILL: gone at once, clients cut off (a crash, or a test done with a client it holds). */
+  kill(): Promise<void>;
   destroy(): Promise<void>;
 }
 
@@ -93,6 +96,7 @@ async function startPgBouncerOn(options: PgBouncerOptions, port: number): Promis
     start: () =>
       serverProcess.spawn(user, pgbouncer.binary, [iniPath], {}, { what: `pgbouncer on port ${port}`, ready: (child) => child.pid !== undefined && listensOn(child.pid, port) }),
     stop: () => serverProcess.signal("SIGTERM"),
+    kill: () => serverProcess.signal("SIGKILL"),
     async destroy() {
       await server.stop();
       temp.remove();
