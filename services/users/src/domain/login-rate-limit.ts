@@ -24,6 +24,8 @@ return {n, redis.call('PTTL', KEYS[1])}
  * One round trip per login attempt: counts it against the address (as HIT) and reads the
  * account's failures with their TTL. Every login waits on this before its hash, so a second
  * round trip would add its latency to every login and its CPU to Redis and the service.
+ * Two keys in one script is fine on the platform's Redis, one server without cluster slots; a
+ * Redis Cluster would need the two keys in one slot (a shared {hash tag}).
  */
 const ATTEMPT = redisScript(`
 local n = redis.call('INCR', KEYS[1])
