@@ -6,6 +6,7 @@ import { connect, type Channel, type ConfirmChannel } from "amqplib";
 import { defineMessage, Messaging } from "../services/kit/src/messaging";
 import { startBroker } from "../services/kit/test/messaging/broker-node";
 import { numericSetting } from "./support/bench-settings";
+import { median } from "./support/statistics";
 
 interface AuditRecorded {
   index: number;
@@ -62,12 +63,6 @@ function rawPublish(channel: ConfirmChannel, index: number): Promise<void> {
       (error: unknown) => (error ? reject(new Error(String(error))) : resolve()),
     );
   });
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? (sorted[middle] as number) : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
 }
 
 async function main(): Promise<void> {

@@ -14,6 +14,7 @@ import { connectDependencies } from "../services/users/src/dependencies";
 import { startUsersTestEnvironment } from "../services/users/test/support/users-test-environment";
 import { numericSetting } from "./support/bench-settings";
 import { cpuSpent, type CpuSpent } from "./support/cpu-accounting";
+import { median } from "./support/statistics";
 
 const ROUNDS = numericSetting("BENCH_ROUNDS", 5);
 // Rounds of about 3 s: at 60 operations a round (under a second) the ratio read 0.74, 0.74 and
@@ -40,7 +41,6 @@ async function timed(ops: number, concurrency: number, operation: () => Promise<
 const describe = (cpu: CpuSpent, unit: string) =>
   `machine ${(cpu.busyShare * 100).toFixed(0)}% busy, ${cpu.machineMsPerOp.toFixed(1)} ms CPU per ${unit} (this process ${cpu.ownMsPerOp.toFixed(1)} ms)`;
 
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
 async function main(): Promise<void> {
   const env = await startUsersTestEnvironment("benchlogin");

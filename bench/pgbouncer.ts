@@ -42,6 +42,7 @@ import { POSTGRES_TLS } from "../components/database/postgres/postgres";
 import { PGBOUNCER_TLS } from "../components/database/postgres/pgbouncer";
 import { choiceSetting, numericSetting } from "./support/bench-settings";
 import { CLOCK_TICKS_PER_SECOND, childrenTicks, machineTicks, processTicks } from "./support/cpu-accounting";
+import { median } from "./support/statistics";
 
 const ROUNDS = numericSetting("BENCH_ROUNDS", 4);
 const SECONDS = numericSetting("BENCH_SECONDS", 15);
@@ -56,7 +57,6 @@ const FANIN_WORKLOAD = choiceSetting("BENCH_FANIN_WORKLOAD", ["simple-update", "
 const POOL_SIZE = 20;
 const MAX_CONNECTIONS = 100;
 
-const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? Number.NaN;
 const geometricMean = (values: number[]): number => Math.exp(values.reduce((sum, value) => sum + Math.log(value), 0) / values.length);
 
 async function main(): Promise<void> {

@@ -40,6 +40,7 @@ import { POSTGRES_BIN, startPostgres, PostgresServer } from "../scripts/local-se
 import { spawnAs } from "../scripts/local-servers/server-process";
 import { POSTGRES_TLS } from "../components/database/postgres/postgres";
 import { choiceSetting, numericSetting } from "./support/bench-settings";
+import { median } from "./support/statistics";
 
 const RESOURCES = { cpu: 2, memoryMiB: 4096 };
 const SCALE = numericSetting("BENCH_SCALE", 20);
@@ -198,11 +199,6 @@ async function main(): Promise<void> {
     }
     if (insideSlices.stock !== 0 || insideSlices.rendered !== 0) throw new Error("a checkpoint started inside a measured slice: the servers were not compared on equal terms");
     const geomean = (xs: number[]) => Math.exp(xs.reduce((a, x) => a + Math.log(x), 0) / xs.length);
-    const median = (xs: number[]) => {
-      const sorted = [...xs].sort((a, b) => a - b);
-      const middle = Math.floor(sorted.length / 2);
-      return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
-    };
     const ratios: number[] = [];
     for (const workload of workloads) {
       const pairs = results.get(workload.name) ?? [];

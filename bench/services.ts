@@ -47,6 +47,7 @@ import { startUsersTestEnvironment } from "../services/users/test/support/users-
 import type { LoadResult, LoadSpec } from "./load/autocannon-load";
 import { testPki } from "../scripts/local-servers/shared-test-pki";
 import { numericSetting } from "./support/bench-settings";
+import { median } from "./support/statistics";
 
 // Many short rounds rather than a few long ones: a round's five slices are then seconds apart,
 // and the machine's speed, which swings by a third within a minute on a shared host, drifts
@@ -79,7 +80,6 @@ function autocannon(url: string, tokensFile: string | undefined, seconds: number
   });
 }
 
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
 async function listen(app: { listen(options: { port: number; host: string }): Promise<string> }): Promise<string> {
   return app.listen({ port: 0, host: "127.0.0.1" });

@@ -12,6 +12,7 @@
 import { main } from "../stacks/program";
 import { readStackConfig, runProgram } from "../scripts/mock-engine";
 import { numericSetting } from "./support/bench-settings";
+import { median } from "./support/statistics";
 
 const ROUNDS = numericSetting("BENCH_ROUNDS", 3);
 
@@ -38,11 +39,6 @@ async function timed(config: Record<string, string>): Promise<{ ms: number; cpuM
 }
 
 const seconds = (ms: number): string => `${(ms / 1000).toFixed(2)} s`;
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)];
-}
 
 async function bench(): Promise<void> {
   // Silence the SDK's "undefined output" warnings: they are not what is measured.

@@ -27,6 +27,7 @@ import { connectDependencies } from "../services/users/src/dependencies";
 import { startUsersTestEnvironment } from "../services/users/test/support/users-test-environment";
 import { testPki } from "../scripts/local-servers/shared-test-pki";
 import { numericSetting } from "./support/bench-settings";
+import { median } from "./support/statistics";
 
 const ROUNDS = numericSetting("BENCH_ROUNDS", 5);
 const SECONDS = numericSetting("BENCH_SECONDS", 5);
@@ -60,7 +61,6 @@ function autocannon(url: string, headers: Record<string, string>, seconds: numbe
   });
 }
 
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
 /**
  * A CA and a leaf for localhost and "config", ECDSA P-256 like the platform PKI's, issued with the
