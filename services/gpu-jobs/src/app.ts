@@ -56,7 +56,7 @@ export interface GpuJobsAppDeps {
    * loop does every step itself and gpu_outbox keeps its rows.
    */
   messaging?: GpuJobsMessaging;
-  /** The relay's poll, behind its LISTEN/NOTIFY wake-up. Default 1000 ms. */
+  /** The relay's poll, behind the wake-up of each commit that wrote outbox rows. Default 1000 ms. */
   outboxPollMs?: number;
   metrics?: Registry;
   tracing?: Tracing;
@@ -138,13 +138,14 @@ export async function buildApp(deps: GpuJobsAppDeps): Promise<GpuJobsApp> {
   started.loop = workLoop;
   const relay = messaging ? new OutboxRelay({ pool: deps.pool, publisher: messaging, table: GPU_OUTBOX, types: GPU_OUTBOX_TYPES, logger: deps.logger, pollMs: deps.outboxPollMs ?? 1000 }) : undefined;
   started.relay = relay;
+  if (relay) store.onOutboxCommit(() => relay.kick());
   const context = {
     app,
     store,
     catalog,
     secrets,
     runner,
-    // The command is already in the outbox with the job's change; the relay sends it on the commit's NOTIFY.
+    // The command is already in the outbox with the job's change; the store woke the relay at its commit.
     dispatch: async () => (relay ? relay.kick() : workLoop.kick()),
     requireSubmitter: requireRole(deps.verifier, [SUBMIT_ROLE, ADMIN_ROLE], "use GPU jobs"),
     requireAdmin: requireRole(deps.verifier, [ADMIN_ROLE], "administer GPU budgets"),

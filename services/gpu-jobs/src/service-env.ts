@@ -17,7 +17,7 @@ export const gpuJobsEnv = {
   AMQP_PASSWORD: env.optional(env.secretFile({ description: "the RabbitMQ user's password" })),
   AMQP_CA: env.optional(env.secretFile({ description: "when set, AMQPS: the broker is verified against this CA (PEM) and AMQP_HOST" })),
   AMQP_PREFETCH: env.integer({ default: 4, min: 1, max: 100, description: "commands of one queue a replica works on at once" }),
-  OUTBOX_POLL_MS: env.integer({ default: 1000, min: 50, description: "how often the outbox relay looks for rows a NOTIFY did not announce" }),
+  OUTBOX_POLL_MS: env.integer({ default: 1000, min: 50, description: "how often the outbox relay looks for rows no commit of this replica woke it for (a replica that stopped before relaying them)" }),
   JWKS_URL: env.url({ protocols: ["http", "https"], description: "the users service's JWKS document" }),
   JWT_ISSUER: env.optional(env.string({ description: "required `iss` of tokens" })),
   JWT_AUDIENCE: env.optional(env.string({ description: "required `aud` of tokens" })),

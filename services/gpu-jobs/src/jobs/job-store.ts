@@ -90,22 +90,31 @@ export class BudgetExceededError extends Error {
   }
 }
 
+/**
+ * The transactions that wrote outbox rows, so JobStore.transaction wakes the relay at their
+ * commit: the relay's own LISTEN would go through PgBouncer, where a notification never arrives.
+ */
+const wroteOutbox = new WeakSet<Queryable>();
+
 export async function appendAudit(db: Queryable, entry: AuditEntry): Promise<void> {
   await db.query(
     `insert into gpu_audit (actor, action, job_id, project, provider, instance_id, price_per_hour, cost_usd, detail) values ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
     [entry.actor, entry.action, entry.jobId ?? null, entry.project ?? null, entry.provider ?? null, entry.instanceId ?? null, entry.pricePerHour ?? null, entry.costUsd ?? null, entry.detail ?? {}],
   );
   await enqueueMessage(db, GPU_OUTBOX, gpuAudit, { ...entry, at: new Date().toISOString() });
+  wroteOutbox.add(db);
 }
 
 /** A state change as an event, sent by the outbox relay once its transaction commits. */
 export async function enqueueStateChange(db: Queryable, change: JobStateChanged): Promise<void> {
   await enqueueMessage(db, GPU_OUTBOX, jobStateChanged, change);
+  wroteOutbox.add(db);
 }
 
 /** A command for the workers (any replica), sent by the outbox relay once its transaction commits. */
 export async function enqueueCommand(db: Queryable, kind: GpuJobCommand, jobId: string): Promise<void> {
   await enqueueMessage(db, GPU_OUTBOX, COMMAND_TYPES[kind], { jobId });
+  wroteOutbox.add(db);
 }
 
 /** The command that advances a job in this (active) state. */
@@ -117,16 +126,26 @@ export function commandFor(state: JobState): GpuJobCommand {
 
 /** Every statement about jobs, attempts, budgets and the audit trail. */
 export class JobStore {
+  private outboxCommitted: () => void = () => undefined;
+
   constructor(readonly pool: Pool) {}
 
+  /** Called after each commit that wrote outbox rows (the relay's kick), so they leave at once. */
+  onOutboxCommit(wake: () => void): void {
+    this.outboxCommitted = wake;
+  }
+
+  /** Every write that enqueues a message runs here: its rows and the message commit together. */
   async transaction<T>(work: (client: PoolClient) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
     try {
       await client.query("begin");
       const result = await work(client);
       await client.query("commit");
+      if (wroteOutbox.delete(client)) this.outboxCommitted();
       return result;
     } catch (error) {
+      wroteOutbox.delete(client);
       await client.query("rollback").catch(() => undefined);
       throw error;
     } finally {

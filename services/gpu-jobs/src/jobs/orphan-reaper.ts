@@ -23,7 +23,7 @@ export async function reapOrphans(store: JobStore, adapters: ReadonlyMap<Provide
     for (const instance of owned) {
       if (live.has(instance.key) || instance.state === "terminated") continue;
       await adapter.terminate(instance.instanceId);
-      await appendAudit(store.pool, { actor: "gpu-jobs", action: "instance.reaped", provider: adapter.provider, instanceId: instance.instanceId, detail: { key: instance.key } });
+      await store.transaction((db) => appendAudit(db, { actor: "gpu-jobs", action: "instance.reaped", provider: adapter.provider, instanceId: instance.instanceId, detail: { key: instance.key } }));
       reaped.push({ provider: adapter.provider, instanceId: instance.instanceId });
     }
   }

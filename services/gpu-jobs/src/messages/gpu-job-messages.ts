@@ -4,7 +4,7 @@ import type { JobState } from "../jobs/job-types";
 const UUID = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$";
 const STATES: JobState[] = ["queued", "placing", "running", "cancelling", "succeeded", "failed", "cancelled"];
 
-/** migrations/001 and 002: relayed by the kit's OutboxRelay, woken by NOTIFY on this channel. */
+/** migrations/001 and 002: relayed by the kit's OutboxRelay, woken by JobStore at each commit that wrote rows. */
 export const GPU_OUTBOX: OutboxTable = { name: "gpu_outbox", channel: "gpu_outbox" };
 
 /**

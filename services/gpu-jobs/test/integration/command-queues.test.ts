@@ -45,7 +45,9 @@ beforeAll(async () => {
   const adapters = new Map<Provider, ProviderAdapter>([["runpod", adapterFor("runpod", runpod.server.url)]]);
   const logger = createLogger({ service: "gpu-jobs", level: process.env.GPU_JOBS_TEST_LOG_LEVEL ?? "silent" });
   messaging = await Messaging.connect({ endpoint: broker.endpoint("gpu-jobs"), prefetch: 4, logger, tracer, publishTimeoutMs: 4000 });
-  service = await env.app(adapters, { owner: "command-replica", messaging, tracing: { tracer, shutdown: async () => undefined } });
+  // The relay's poll is an hour: every command and event below leaves because the transaction that
+  // wrote it woke the relay at its commit (a LISTEN through PgBouncer would never be heard).
+  service = await env.app(adapters, { owner: "command-replica", messaging, outboxPollMs: 3_600_000, tracing: { tracer, shutdown: async () => undefined } });
   await service.app.ready();
   submitter = await env.token(["gpu:submit", "gpu:project:vision"]);
   const admin = await env.token(["gpu:admin"], "admin-1");

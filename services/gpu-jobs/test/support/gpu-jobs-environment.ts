@@ -36,6 +36,8 @@ export interface AppOptions {
   placement?: Partial<PlacementSettings>;
   /** Commands and events through RabbitMQ (the app owns it from here: closed with the app). */
   messaging?: GpuJobsMessaging;
+  /** The outbox relay's poll with messaging (default 1000 ms). */
+  outboxPollMs?: number;
   tracing?: Tracing;
   /** Default false: tests drive the runner themselves. */
   startLoop?: boolean;
@@ -86,7 +88,7 @@ export async function startGpuJobsEnvironment(): Promise<GpuJobsEnvironment> {
         owner: options.owner ?? `test-${apps.length}`,
         placement: { ...TEST_PLACEMENT, ...options.placement },
         startLoop: options.startLoop ?? false,
-        ...(options.messaging ? { messaging: options.messaging, outboxPollMs: 1000 } : {}),
+        ...(options.messaging ? { messaging: options.messaging, outboxPollMs: options.outboxPollMs ?? 1000 } : {}),
         ...(options.tracing ? { tracing: options.tracing } : {}),
       });
       apps.push(built);
