@@ -1,5 +1,6 @@
-import type { Pool, PoolClient } from "pg";
+import type { ClientConfig, Pool, PoolClient } from "pg";
 import type { Logger } from "pino";
+import { PostgresListener } from "../postgres-listener";
 import { injectTraceHeaders, type TraceHeaders } from "../trace-context";
 import { PublishError } from "./confirm-publisher";
 import { describeSchemaErrors, MessageValidationError, type MessageType } from "./message-type";
@@ -82,6 +83,14 @@ export interface OutboxRelayOptions {
   /** The types rows may name; a row of another type stops the relay with an error naming it. */
   types: readonly MessageType<unknown>[] | ReadonlyMap<string, MessageType<unknown>>;
   logger: Logger;
+  /**
+   * A session of the relay's own for LISTEN, straight to PostgreSQL (listenConnection of
+   * DATABASE_LISTEN_URL), so a committed row is relayed at once. Not the pool's: through
+   * PgBouncer's transaction pooling a LISTEN lands on a server connection handed to other clients
+   * when the statement ends, and the notifications never reach the relay. Without it the relay
+   * sends what kick() announces and polls for the rest.
+   */
+  listen?: ClientConfig;
   /** Poll period: the safety net for a missed NOTIFY (a relay started after the commit, a lost listener). */
   pollMs: number;
   /** Rows per transaction. Default 100. */
@@ -100,8 +109,8 @@ interface OutboxRow {
  * Sends outbox rows to the broker and deletes them once the broker confirmed them, in id order.
  * Rows are locked with SKIP LOCKED, so replicas relay side by side without sending a row twice
  * in the normal case (a crash between confirm and commit resends it: consumers dedupe on the
- * message id). A committed row is relayed at once through LISTEN/NOTIFY, and at the latest on
- * the next poll.
+ * message id). A committed row is relayed at once when its writer calls kick() after the commit
+ * or the relay LISTENs (`listen`) and hears the commit's NOTIFY; at the latest on the next poll.
  */
 export class OutboxRelay {
   private readonly table: ResolvedOutboxTable;
@@ -111,8 +120,8 @@ export class OutboxRelay {
   private running: Promise<void> | undefined;
   private again = false;
   private stopped = false;
-  private listener: PoolClient | undefined;
-  private listening: Promise<void> | undefined;
+  private listener: PostgresListener | undefined;
+  private starting: Promise<void> | undefined;
 
   constructor(private readonly options: OutboxRelayOptions) {
     this.table = resolveTable(options.table);
@@ -124,7 +133,7 @@ export class OutboxRelay {
   start(): void {
     this.timer = setInterval(() => this.kick(), this.options.pollMs);
     this.timer.unref();
-    this.listening = this.listen();
+    if (this.options.listen) this.starting = this.listen(this.options.listen);
     this.kick();
   }
 
@@ -146,61 +155,49 @@ export class OutboxRelay {
       });
   }
 
+  /** True while a LISTEN session hears the outbox's notifications; false when polling only. */
+  get listening(): boolean {
+    return this.listener?.listening ?? false;
+  }
+
   /** Stops polling and listening, and waits for a relay in progress, so no publish is cut off mid-way. */
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
-    await this.listening;
-    const listener = this.listener;
+    await this.starting;
+    await this.listener?.close();
     this.listener = undefined;
-    if (listener) {
-      await listener.query(`unlisten ${this.table.channel}`).catch(() => undefined);
-      listener.release();
-    }
     await this.running;
   }
 
-  /** One pooled connection held for LISTEN; when it is lost, the poll covers until a new one listens. */
-  private async listen(): Promise<void> {
+  /**
+   * The kit's PostgresListener reconnects on its own once it has listened; a first connection that
+   * fails is retried here after a poll period. Until then, and whenever the session is lost, the
+   * poll covers; on listening (again) one pass sends what was committed unheard.
+   */
+  private async listen(connection: ClientConfig): Promise<void> {
     if (this.stopped) return;
-    let client: PoolClient;
     try {
-      client = await this.options.pool.connect();
+      const listener = await PostgresListener.start({
+        connection,
+        channels: [this.table.channel],
+        logger: this.options.logger,
+        name: `outbox relay (${this.table.name})`,
+        onNotification: () => this.kick(),
+        onResumed: () => this.kick(),
+      });
+      if (this.stopped) {
+        await listener.close();
+        return;
+      }
+      this.listener = listener;
+      this.kick();
     } catch (err) {
       this.options.logger.warn({ err, outbox: this.table.name }, "outbox relay could not listen; polling only until it can");
-      this.relisten();
-      return;
+      setTimeout(() => {
+        if (!this.stopped) this.starting = this.listen(connection);
+      }, this.options.pollMs).unref();
     }
-    client.on("notification", () => this.kick());
-    client.on("error", (err: Error) => {
-      if (this.listener !== client) return;
-      this.listener = undefined;
-      this.options.logger.warn({ err, outbox: this.table.name }, "outbox listener connection lost; polling until it is back");
-      client.release(err);
-      this.relisten();
-    });
-    try {
-      await client.query(`listen ${this.table.channel}`);
-    } catch (err) {
-      client.release(err as Error);
-      this.options.logger.warn({ err, outbox: this.table.name }, "outbox relay could not listen; polling only until it can");
-      this.relisten();
-      return;
-    }
-    if (this.stopped) {
-      client.release();
-      return;
-    }
-    this.listener = client;
-    // Rows committed before LISTEN took effect sent no notification this relay heard.
-    this.kick();
-  }
-
-  private relisten(): void {
-    if (this.stopped) return;
-    setTimeout(() => {
-      if (!this.stopped && this.listener === undefined) this.listening = this.listen();
-    }, this.options.pollMs).unref();
   }
 
   private async drain(): Promise<void> {

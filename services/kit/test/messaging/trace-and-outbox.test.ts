@@ -6,6 +6,7 @@ import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type Re
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startPostgres, type PostgresServer } from "../../../../scripts/local-servers/postgres-server";
 import { createPgPool, type Pool } from "../../src/postgres";
+import { listenConnection } from "../../src/postgres-listener";
 import { createLogger } from "../../src/logger";
 import { defineMessage, enqueueMessage, Messaging, OutboxRelay, type DeliveryContext, type OutboxTable } from "../../src/messaging";
 import { BrokerUnderTest, startBroker } from "./broker-node";
@@ -97,11 +98,13 @@ async function outboxRows(): Promise<number> {
 
 describe("kit outbox relay", () => {
   it("relays a committed row at once through NOTIFY (the poll is an hour), in the writer's trace, and deletes it after the confirm", async () => {
-    const relay = new OutboxRelay({ pool, publisher, table: OUTBOX, types: [userRenamed], logger, pollMs: 3_600_000 });
+    const listen = listenConnection(`postgres://postgres@127.0.0.1:${postgres.port}/kit_outbox`, postgres.superuserPassword, postgres.caPem, "kit-outbox-listen");
+    const relay = new OutboxRelay({ pool, publisher, table: OUTBOX, types: [userRenamed], logger, pollMs: 3_600_000, listen });
     relay.start();
     try {
       // Let the relay's LISTEN and first (empty) pass settle, so only the NOTIFY can deliver the row.
-      await new Promise((resolve) => setTimeout(resolve, 500));
+      await expect.poll(() => relay.listening, { timeout: 10_000 }).toBe(true);
+      await new Promise((resolve) => setTimeout(resolve, 200));
       const requestSpan = tracer.startSpan("POST /users", { kind: SpanKind.SERVER });
       const client = await pool.connect();
       await context.with(trace.setSpan(ROOT_CONTEXT, requestSpan), async () => {
