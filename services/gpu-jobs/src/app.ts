@@ -145,8 +145,11 @@ export async function buildApp(deps: GpuJobsAppDeps): Promise<GpuJobsApp> {
     catalog,
     secrets,
     runner,
-    // The command is already in the outbox with the job's change; the store woke the relay at its commit.
-    dispatch: async () => (relay ? relay.kick() : workLoop.kick()),
+    // With a relay the command is in the outbox with the job's change, and the store woke the relay
+    // at its commit (a second kick would only run an empty pass); without one the loop does the work.
+    dispatch: async () => {
+      if (!relay) workLoop.kick();
+    },
     requireSubmitter: requireRole(deps.verifier, [SUBMIT_ROLE, ADMIN_ROLE], "use GPU jobs"),
     requireAdmin: requireRole(deps.verifier, [ADMIN_ROLE], "administer GPU budgets"),
     queues: () => queueView(store),
