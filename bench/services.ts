@@ -27,9 +27,11 @@
 // target is warmed for BENCH_WARMUP_SECONDS first; then BENCH_ROUNDS rounds of BENCH_SECONDS a
 // target, and each target's ratio is the median over rounds of (its req/s / the same round's
 // hello req/s).
-// Prints req/s and p99 per target, then `services-spine: ratio`, `services-config-over-spine: ratio`
-// (config / spine, each round's pair), `services-config: ratio` (target >= 0.85, with p99 <= 5 ms
-// at CONNECTIONS), `services-me-single: ratio`, and last `services-me: ratio` (target >= 0.5).
+// Prints req/s and p99 per target and hello's range across rounds, then `services-spine: ratio`,
+// `services-config-over-spine: ratio` (config / spine, each round's pair), `services-config: ratio`
+// (target >= 0.85, with p99 <= 5 ms at CONNECTIONS), `services-me-single: ratio`, and last
+// `services-me: ratio` (target >= 0.5); each ratio is the median of the rounds' and is followed by
+// their lowest and highest.
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -190,14 +192,22 @@ async function main(): Promise<void> {
     closers.length = 0;
     // Each round's target against the same round's baseline: the load from other work on this
     // machine drifts over a run, and a round's measurements are the closest in time.
-    const ratio = (name: string, baseline = "hello") => median(results.get(name)!.map((r, round) => r.requestsPerSecond / results.get(baseline)![round]!.requestsPerSecond));
+    const rounds = (name: string, baseline: string) => results.get(name)!.map((r, round) => r.requestsPerSecond / results.get(baseline)![round]!.requestsPerSecond);
+    // The rounds' spread beside each median: when the machine's speed swings within the run (a
+    // hello that moves by half between rounds), the pairs spread wide and one run does not decide.
+    const ratio = (name: string, baseline = "hello") => {
+      const each = rounds(name, baseline);
+      return `${median(each).toFixed(2)} (rounds ${Math.min(...each).toFixed(2)} to ${Math.max(...each).toFixed(2)})`;
+    };
+    const helloRates = results.get("hello")!.map((r) => r.requestsPerSecond);
+    console.log(`hello across rounds: ${Math.min(...helloRates).toFixed(0)} to ${Math.max(...helloRates).toFixed(0)} req/s`);
     const configP99 = median(results.get("config")!.map((r) => r.p99Ms));
     console.log(`services-config: p99 ${configP99} ms at ${CONNECTIONS} connections (target <= ${CONFIG_P99_TARGET_MS} ms)`);
-    console.log(`services-spine: ratio ${ratio("spine").toFixed(2)}`);
-    console.log(`services-config-over-spine: ratio ${ratio("config", "spine").toFixed(2)}`);
-    console.log(`services-config: ratio ${ratio("config").toFixed(2)}`);
-    console.log(`services-me-single: ratio ${ratio("me-single").toFixed(2)}`);
-    console.log(`services-me: ratio ${ratio("me").toFixed(2)}`);
+    console.log(`services-spine: ratio ${ratio("spine")}`);
+    console.log(`services-config-over-spine: ratio ${ratio("config", "spine")}`);
+    console.log(`services-config: ratio ${ratio("config")}`);
+    console.log(`services-me-single: ratio ${ratio("me-single")}`);
+    console.log(`services-me: ratio ${ratio("me")}`);
   } finally {
     for (const close of closers.reverse()) await close().catch(() => undefined);
     await env.destroy();
