@@ -79,7 +79,7 @@ export class ConfigEntries {
   /** This replica's copy, then Redis, then PostgreSQL; refused when even PostgreSQL is behind `atLeast`. */
   private async lookup(namespace: string, environment: string, atLeast: AtLeast): Promise<{ version: number; json: string; record?: VersionRecord } | undefined> {
     const held = this.replica.get(namespace, environment);
-    if (held && held.version >= atLeast.version) return held;
+    if (held && held.version >= atLeast.version) return held.json === undefined ? undefined : held;
     const found = await this.fetchCurrent(namespace, environment, atLeast.version);
     if ((found?.version ?? 0) < atLeast.version) {
       await this.requireNamespace(namespace);
@@ -105,7 +105,10 @@ export class ConfigEntries {
     }
     const identity = this.cache.identityNow;
     const record = await this.store.current(namespace, environment);
-    if (!record) return undefined;
+    if (!record) {
+      this.replica.offerNone({ namespace, environment }, readUnder);
+      return undefined;
+    }
     await this.remember(record, identity);
     const json = JSON.stringify(record);
     this.replica.offer(record, json, readUnder);

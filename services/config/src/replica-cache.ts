@@ -1,18 +1,22 @@
 import type { ChangeEvent } from "./version-store";
 import type { IdentitySource } from "./database-identity";
 
+/** The database identity and the feed's continuity a read started under. */
+export interface ReadUnder {
+  identity: string | undefined;
+  continuity: number | undefined;
+}
+
 /** What the change feed tells the cache: the events, and whether it could have missed any. */
 export interface ChangeSource {
   onChange(listener: (event: ChangeEvent) => void): void;
   readonly continuity: number | undefined;
 }
 
-interface Held {
-  version: number;
-  json: string;
-  identity: string;
-  continuity: number;
-}
+/** An entry's current version as this replica holds it, or (version 0, no text) that it has none yet. */
+export type HeldCopy = { version: number; json: string } | { version: 0; json: undefined };
+
+type Held = HeldCopy & { identity: string; continuity: number };
 
 export interface ReplicaCacheOptions {
   /** Entries held at most; the oldest insertion goes first. Default 10,000. */
@@ -27,6 +31,8 @@ export interface ReplicaCacheOptions {
  *   fetched N-1 from Redis while N was being committed cannot put N-1 back (the same race the
  *   Redis cache's set-if-newer closes);
  * - a replica's own write is held at once, so it always reads its own writes;
+ * - that an entry has no version yet is held too (version 0), so an environment read through its
+ *   base alone costs no Redis or PostgreSQL read; the first version's NOTIFY ends it like any other;
  * - a copy counts only under the feed's continuity it was learnt in and the database identity
  *   it was read from: while the LISTEN connection is down nothing is served from here, and
  *   after it reconnects (notifications may have been lost) nothing learnt before is, so the
@@ -51,8 +57,8 @@ export class ReplicaCache {
     feed.onChange((event) => this.changed(event));
   }
 
-  /** The held copy, when it can be trusted now. */
-  get(namespace: string, environment: string): { version: number; json: string } | undefined {
+  /** The held copy, when it can be trusted now; `json` undefined when the entry has no version yet. */
+  get(namespace: string, environment: string): HeldCopy | undefined {
     const key = keyOf(namespace, environment);
     const held = this.held.get(key);
     if (held === undefined) return undefined;
@@ -67,17 +73,26 @@ export class ReplicaCache {
    * Holds a version read or written under `identity` and `continuity` (both taken before the
    * read); refused when either has changed since, or when a newer version was notified.
    */
-  offer(record: { namespace: string; environment: string; version: number }, json: string, readUnder: { identity: string | undefined; continuity: number | undefined }): boolean {
+  offer(record: { namespace: string; environment: string; version: number }, json: string, readUnder: ReadUnder): boolean {
+    return this.hold(record.namespace, record.environment, { version: record.version, json }, readUnder);
+  }
+
+  /** Holds that the entry had no version when read (under `readUnder`); refused as `offer` is. */
+  offerNone(entry: { namespace: string; environment: string }, readUnder: ReadUnder): boolean {
+    return this.hold(entry.namespace, entry.environment, { version: 0, json: undefined }, readUnder);
+  }
+
+  private hold(namespace: string, environment: string, copy: HeldCopy, readUnder: ReadUnder): boolean {
     const continuity = this.feed.continuity;
     const identity = this.identity.current;
     if (continuity === undefined || identity === undefined) return false;
     if (readUnder.continuity !== continuity || readUnder.identity !== identity) return false;
-    const key = keyOf(record.namespace, record.environment);
-    if ((this.notifiedNow().get(key) ?? 0) > record.version) return false;
+    const key = keyOf(namespace, environment);
+    if ((this.notifiedNow().get(key) ?? 0) > copy.version) return false;
     const held = this.held.get(key);
-    if (held !== undefined && held.continuity === continuity && held.identity === identity && held.version >= record.version) return false;
+    if (held !== undefined && held.continuity === continuity && held.identity === identity && held.version >= copy.version) return false;
     this.held.delete(key);
-    this.held.set(key, { version: record.version, json, identity, continuity });
+    this.held.set(key, { ...copy, identity, continuity });
     if (this.held.size > this.maxEntries) {
       const oldest = this.held.keys().next().value;
       if (oldest !== undefined) this.held.delete(oldest);
@@ -86,7 +101,7 @@ export class ReplicaCache {
   }
 
   /** What to pass to `offer` for a read about to start. */
-  get readUnder(): { identity: string | undefined; continuity: number | undefined } {
+  get readUnder(): ReadUnder {
     return { identity: this.identity.current, continuity: this.feed.continuity };
   }
 

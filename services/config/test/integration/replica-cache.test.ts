@@ -1,7 +1,8 @@
 // Two replicas of the config service on one real PostgreSQL and Redis, each with its in-process
 // copies of the current versions (src/replica-cache.ts): what one writes, the other serves on its
-// next read within a measured bound; each reads its own writes; and a LISTEN connection that is
-// cut, or goes silent, never leaves a replica serving a stale copy.
+// next read within a measured bound; each reads its own writes; that an environment has no entry
+// of its own is held too; and a LISTEN connection that is cut, or goes silent, never leaves a
+// replica serving a stale copy.
 import { createConnection, createServer, type Server, type Socket } from "node:net";
 import { Redis } from "ioredis";
 import { createJwksVerifier, createPgPool, createRedis, type ServiceApp } from "@fundament/kit";
@@ -198,6 +199,41 @@ describe("each replica's own copies of the current versions", () => {
     const worst = delays[delays.length - 1]!;
     console.log(`replica-cache: another replica's write visible after median ${delays[10]!.toFixed(1)} ms, worst ${worst.toFixed(1)} ms of 20 (bound ${VISIBILITY_BOUND_MS} ms)`);
     expect(worst).toBeLessThan(VISIBILITY_BOUND_MS);
+  });
+
+  it("holds that an environment has no entry of its own, so its effective reads skip Redis and PostgreSQL, until the first write to it", async () => {
+    const auth = { authorization: `Bearer ${token}` };
+    const created = await replicaA.inject({ method: "PUT", url: "/namespaces/quiet", headers: auth, payload: { schema: { type: "object" } } });
+    expect(created.statusCode, created.body).toBe(201);
+    const base = await replicaA.inject({ method: "PUT", url: "/namespaces/quiet/environments/base", headers: auth, payload: { document: { tier: "base" }, reason: "replica cache test" } });
+    expect(base.statusCode, base.body).toBe(201);
+    const effective = async (app: ServiceApp, env: string) => {
+      const response = await app.inject({ method: "GET", url: `/namespaces/quiet/environments/${env}/effective` });
+      expect(response.statusCode, response.body).toBe(200);
+      return response.json() as { version: number; baseVersion: number; document: Record<string, unknown> };
+    };
+    expect(await effective(replicaB, "dev")).toMatchObject({ version: 0, baseVersion: 1, document: { tier: "base" } });
+
+    // A shared copy no replica wrote, claiming dev has a version: a replica that still looked in
+    // Redis for dev's own entry would merge it in.
+    const key = new CurrentCache(observer, { current: identity }).key("quiet", "dev") as string;
+    const planted = { namespace: "quiet", environment: "dev", version: 7, document: { planted: true }, patch: [], actor: "nobody", reason: "planted", restoredFrom: null, createdAt: new Date().toISOString() };
+    await observer.set(key, `7:${JSON.stringify(planted)}`, "EX", 300);
+    for (let i = 0; i < 3; i += 1) expect(await effective(replicaB, "dev")).toMatchObject({ version: 0, document: { tier: "base" } });
+    const own = await replicaB.inject({ method: "GET", url: "/namespaces/quiet/environments/dev" });
+    expect(own.statusCode, own.body).toBe(404);
+    expect((own.json() as { error: { message: string } }).error.message).toBe("params.environment: quiet/dev has no version yet");
+    await observer.del(key);
+
+    // The first write through the other replica ends it within the bound; on the writer, at once.
+    const written = await replicaA.inject({ method: "PUT", url: "/namespaces/quiet/environments/dev", headers: auth, payload: { document: { tier: "dev" }, reason: "replica cache test" } });
+    expect(written.statusCode, written.body).toBe(201);
+    await expect.poll(async () => (await effective(replicaB, "dev")).version, { timeout: VISIBILITY_BOUND_MS, interval: 5 }).toBe(1);
+    expect(await effective(replicaB, "dev")).toMatchObject({ version: 1, document: { tier: "dev" } });
+    expect(await effective(replicaB, "qa")).toMatchObject({ version: 0, document: { tier: "base" } });
+    const ownWrite = await replicaB.inject({ method: "PUT", url: "/namespaces/quiet/environments/qa", headers: auth, payload: { document: { tier: "qa" }, reason: "replica cache test" } });
+    expect(ownWrite.statusCode, ownWrite.body).toBe(201);
+    expect(await effective(replicaB, "qa")).toMatchObject({ version: 1, document: { tier: "qa" } });
   });
 
   it("never serves a shared copy older than a version it was notified of (the writer's Redis update can come after its NOTIFY)", async () => {
