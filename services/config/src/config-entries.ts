@@ -1,7 +1,7 @@
 import type { Logger } from "@fundament/kit";
 import { NotFoundError } from "./config-errors";
 import type { CurrentCache } from "./current-cache";
-import type { ReplicaCache } from "./replica-cache";
+import type { HeldCopy, ReplicaCache } from "./replica-cache";
 import type { JsonObject } from "./json-patch";
 import { BASE_ENVIRONMENT, effectiveDocument } from "./overlay";
 import type { RollbackRequest, VersionRecord, VersionStore, WriteRequest } from "./version-store";
@@ -47,6 +47,12 @@ export interface EffectiveConfig {
  * cache failure costs a database read, never a request: PostgreSQL stays the source of truth.
  */
 export class ConfigEntries {
+  /**
+   * Effective documents as JSON text, by the held copies they were made from: a copy that is
+   * replaced or dropped is another key, so a text made from an older copy is never found again.
+   */
+  private readonly effectiveText = new WeakMap<HeldCopy, { base: HeldCopy; json: string }>();
+
   constructor(
     private readonly store: VersionStore,
     private readonly cache: CurrentCache,
@@ -134,6 +140,27 @@ export class ConfigEntries {
     if (!(await this.store.namespace(namespace))) throw new NotFoundError("params.namespace", `namespace ${namespace} does not exist`);
   }
 
+  /**
+   * The effective document as JSON text when this replica holds both copies it is made of (the
+   * base's and the environment's own, either of them perhaps "none yet"), without a promise: the
+   * read consumers poll. Undefined sends the caller to `effective`, which also says which 404.
+   */
+  heldEffectiveJson(namespace: string, environment: string, atLeast: AtLeast = NO_MINIMUM, baseAtLeast: AtLeast = NO_MINIMUM): string | undefined {
+    const isBase = environment === BASE_ENVIRONMENT;
+    const base = this.replica.get(namespace, BASE_ENVIRONMENT);
+    if (base === undefined || base.version < (isBase ? higher(atLeast, baseAtLeast) : baseAtLeast).version) return undefined;
+    const own = isBase ? base : this.replica.get(namespace, environment);
+    if (own === undefined || own.version < atLeast.version) return undefined;
+    const made = this.effectiveText.get(own);
+    if (made !== undefined && made.base === base) return made.json;
+    const document = effectiveDocument(environment, documentOf(base), isBase ? undefined : documentOf(own));
+    if (document === undefined) return undefined;
+    const effective: EffectiveConfig = { namespace, environment, document, baseVersion: base.version, version: own.version };
+    const json = JSON.stringify(effective);
+    this.effectiveText.set(own, { base, json });
+    return json;
+  }
+
   /** `atLeast` bounds the environment's own entry (the base's, for `base`), `baseAtLeast` the base entry's. */
   async effective(namespace: string, environment: string, atLeast: AtLeast = NO_MINIMUM, baseAtLeast: AtLeast = NO_MINIMUM): Promise<EffectiveConfig> {
     const isBase = environment === BASE_ENVIRONMENT;
@@ -180,3 +207,5 @@ export class ConfigEntries {
     }
   }
 }
+
+const documentOf = (copy: HeldCopy): JsonObject | undefined => (copy.json === undefined ? undefined : (JSON.parse(copy.json) as VersionRecord).document);

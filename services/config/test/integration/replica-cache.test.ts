@@ -234,6 +234,15 @@ describe("each replica's own copies of the current versions", () => {
     const ownWrite = await replicaB.inject({ method: "PUT", url: "/namespaces/quiet/environments/qa", headers: auth, payload: { document: { tier: "qa" }, reason: "replica cache test" } });
     expect(ownWrite.statusCode, ownWrite.body).toBe(201);
     expect(await effective(replicaB, "qa")).toMatchObject({ version: 1, document: { tier: "qa" } });
+
+    // A new base through the other replica reaches every environment's effective document, each
+    // read here many times before (served from text made once per pair of copies).
+    const rebased = await replicaA.inject({ method: "PUT", url: "/namespaces/quiet/environments/base", headers: auth, payload: { document: { tier: "base", region: "eu" }, reason: "replica cache test" } });
+    expect(rebased.statusCode, rebased.body).toBe(201);
+    await expect.poll(async () => (await effective(replicaB, "dev")).baseVersion, { timeout: VISIBILITY_BOUND_MS, interval: 5 }).toBe(2);
+    expect(await effective(replicaB, "dev")).toEqual({ namespace: "quiet", environment: "dev", baseVersion: 2, version: 1, document: { tier: "dev", region: "eu" } });
+    expect(await effective(replicaB, "staging")).toEqual({ namespace: "quiet", environment: "staging", baseVersion: 2, version: 0, document: { tier: "base", region: "eu" } });
+    expect(await effective(replicaB, "base")).toEqual({ namespace: "quiet", environment: "base", baseVersion: 2, version: 2, document: { tier: "base", region: "eu" } });
   });
 
   it("never serves a shared copy older than a version it was notified of (the writer's Redis update can come after its NOTIFY)", async () => {

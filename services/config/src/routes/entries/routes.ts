@@ -74,12 +74,17 @@ export function registerEntryRoutes({ readAccess, app, entries, requireWriter }:
         response: { 200: EffectiveBody, 400: ErrorBody, 404: ErrorBody },
       },
     },
-    async (request) =>
-      entries.effective(
-        request.params.namespace,
-        request.params.environment,
-        known(request.query.minVersion, "minVersion"),
-        known(request.query.minBaseVersion, "minBaseVersion"),
-      ),
+    (request, reply) => {
+      const { namespace, environment } = request.params;
+      const atLeast = known(request.query.minVersion, "minVersion");
+      const baseAtLeast = known(request.query.minBaseVersion, "minBaseVersion");
+      // What consumers poll: made from copies this replica holds, it is sent in the same turn as
+      // text made once per pair of copies; anything else goes through Redis or PostgreSQL.
+      const held = entries.heldEffectiveJson(namespace, environment, atLeast, baseAtLeast);
+      if (held === undefined) return entries.effective(namespace, environment, atLeast, baseAtLeast);
+      const raw: FastifyReply = reply;
+      raw.type("application/json; charset=utf-8").send(held);
+      return undefined;
+    },
   );
 }
