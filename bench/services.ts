@@ -9,6 +9,10 @@
 //   config     the config service's GET of an environment's current version, as deployed: served
 //              from the replica's in-process copy, kept coherent by its LISTEN connection to
 //              PostgreSQL (a real PostgresChangeFeed), Redis behind it as the shared level;
+//   effective  the config service's GET of what an environment's consumers read (its base with
+//              its own entry merged in), from the replica's held copies, and the same for an
+//              environment without an entry of its own (`effective-base-only`), printed as
+//              `services-config-effective` and `services-config-effective-base-only` (no goal set);
 //   me         the users service's GET /me with the tokens of USERS (20,000) different accounts.
 //              Before the rounds, one pass sends each token once (`me first contact`, printed
 //              with its req/s and p99, not a target): every request checks an EdDSA signature
@@ -29,9 +33,9 @@
 // hello req/s).
 // Prints req/s and p99 per target and hello's range across rounds, then `services-spine: ratio`,
 // `services-config-over-spine: ratio` (config / spine, each round's pair), `services-config: ratio`
-// (target >= 0.85, with p99 <= 5 ms at CONNECTIONS), `services-me-single: ratio`, and last
-// `services-me: ratio` (target >= 0.5); each ratio is the median of the rounds' and is followed by
-// their lowest and highest.
+// (target >= 0.85, with p99 <= 5 ms at CONNECTIONS), the two effective reads' ratios,
+// `services-me-single: ratio`, and last `services-me: ratio` (target >= 0.5); each ratio is the
+// median of the rounds' and is followed by their lowest and highest.
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -51,7 +55,7 @@ import { testPki } from "../scripts/local-servers/shared-test-pki";
 import { numericSetting } from "./support/bench-settings";
 import { median } from "./support/statistics";
 
-// Many short rounds rather than a few long ones: a round's five slices are then seconds apart,
+// Many short rounds rather than a few long ones: a round's seven slices are then seconds apart,
 // and the machine's speed, which swings by a third within a minute on a shared host, drifts
 // less between a target and the hello it is divided by.
 const ROUNDS = numericSetting("BENCH_ROUNDS", 9);
@@ -141,6 +145,9 @@ async function main(): Promise<void> {
     if (namespace.statusCode >= 300) throw new Error(`namespace: ${namespace.statusCode} ${namespace.body}`);
     const entry = await config.inject({ method: "PUT", url: "/namespaces/bench/environments/prod", headers: auth, payload: { document: { replicas: 3, features: { search: true } }, reason: "benchmark" } });
     if (entry.statusCode >= 300) throw new Error(`entry: ${entry.statusCode} ${entry.body}`);
+    // The base every environment's effective document starts from; `dev` has no entry of its own.
+    const base = await config.inject({ method: "PUT", url: "/namespaces/bench/environments/base", headers: auth, payload: { document: { replicas: 2, region: "eu" }, reason: "benchmark" } });
+    if (base.statusCode >= 300) throw new Error(`base entry: ${base.statusCode} ${base.body}`);
 
     // the baseline.
     const hello = Fastify();
@@ -158,6 +165,8 @@ async function main(): Promise<void> {
       { name: "hello", url: `${helloUrl}/` },
       { name: "spine", url: `${spineUrl}/` },
       { name: "config", url: `${configUrl}/namespaces/bench/environments/prod` },
+      { name: "effective", url: `${configUrl}/namespaces/bench/environments/prod/effective` },
+      { name: "effective-base-only", url: `${configUrl}/namespaces/bench/environments/dev/effective` },
       { name: "me", url: `${usersUrl}/me`, tokensFile: manyTokens },
       { name: "me-single", url: `${usersUrl}/me`, tokensFile: singleToken },
     ];
@@ -206,6 +215,8 @@ async function main(): Promise<void> {
     console.log(`services-spine: ratio ${ratio("spine")}`);
     console.log(`services-config-over-spine: ratio ${ratio("config", "spine")}`);
     console.log(`services-config: ratio ${ratio("config")}`);
+    console.log(`services-config-effective: ratio ${ratio("effective")}`);
+    console.log(`services-config-effective-base-only: ratio ${ratio("effective-base-only")}`);
     console.log(`services-me-single: ratio ${ratio("me-single")}`);
     console.log(`services-me: ratio ${ratio("me")}`);
   } finally {
