@@ -21,18 +21,29 @@ export const KNOWN_SECRET_VARIABLES: ReadonlySet<string> = new Set([
   "AZURE_PASSWORD",
 ]);
 
-const CREDENTIAL_WORDS = /(PASSWORD|PASSWD|PASSPHRASE|_PASS$|^PASS$|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|ACCESS_?KEY|CREDENTIALS?|AUTH_?KEY|COOKIE)/;
+/**
+ * Words that name a credential. TOKEN and COOKIE only as what the name ends in or a word of its
+ * own: `MAX_TOKENS`, `tokenizer` and `SESSION_COOKIE_SECURE` are settings an ML or web config is
+ * full of, `GITHUBTOKEN` and `ERLANG_COOKIE` are credentials.
+ */
+const CREDENTIAL_WORDS = /(PASSWORD|PASSWD|PASSPHRASE|_PASS$|^PASS$|SECRET|TOKEN(?![A-Z])|API_?KEY|PRIVATE_?KEY|ACCESS_?KEY|CREDENTIALS?|AUTH_?KEY|COOKIE$)/;
 const FILE_REFERENCE = /(_FILE|__FILE|_PATH|_FILENAME|_DIR)$/;
-// Settings about a credential rather than the credential itself (JWT_SECRET_TTL, PASSWORD_ENCRYPTION).
+// Settings about a credential rather than the credential itself (JWT_SECRET_TTL, PASSWORD_ENCRYPTION,
+// PASSWORD_HASH_ROUNDS), and names of where one is kept (SECRET_NAME, secretKeyRef, SECRET_ARN).
 const CREDENTIAL_SETTING =
-  /(_TTL|_SECONDS|_EXPIRY|_EXPIRES_IN|_LENGTH|_HEADER|_ALGORITHM|_ENCRYPTION|_ISSUER|_AUDIENCE|_ENDPOINT|_URL|_URI|_HOST|_PORT|_USER|_USERNAME|_ENABLED|_ENABLE|_DISABLED|_REQUIRED|_POLICY|_ROTATION|_PROVIDER|_MODE|_METHOD|_TYPE|_NAME)$/;
+  /(_TTL|_SECONDS|_EXPIRY|_EXPIRES_IN|_EXPIRATION|_LENGTH|_HEADER|_ALGORITHM|_ENCRYPTION|_ISSUER|_AUDIENCE|_ENDPOINT|_URL|_URI|_HOST|_PORT|_USER|_USERNAME|_ENABLED|_ENABLE|_DISABLED|_REQUIRED|_POLICY|_ROTATION|_PROVIDER|_MODE|_METHOD|_TYPE|_NAME|_NAMES|_REF|_ARN|_LIMIT|_COUNT|_SIZE|_ROUNDS|_COST|_ITERATIONS|_TIMEOUT|_INTERVAL|_AGE|_PREFIX|_VERSION|_FORMAT|_STRENGTH|_COMPLEXITY)$/;
+/** Qualifiers that make the name a bound or a pointer: MAX_TOKEN_AGE, MIN_PASSWORD, existingSecret (a Helm chart's "use this Secret"). */
+const SETTING_QUALIFIER = /^(MAX|MIN|NUM|EXISTING)_/;
+
+/** `clientSecret` -> `CLIENT_SECRET`; dots and dashes become underscores. */
+const normalized = (name: string): string => name.replace(/([a-z0-9])([A-Z])/g, "$1_$2").toUpperCase().replace(/[.-]/g, "_");
 
 /** A name that, holding a literal value, would hold a credential in plain text. */
 export function isCredentialName(name: string): boolean {
-  const upper = name.toUpperCase().replace(/[.-]/g, "_");
+  const upper = normalized(name);
   if (FILE_REFERENCE.test(upper)) return false;
-  if (KNOWN_SECRET_VARIABLES.has(upper)) return true;
-  if (CREDENTIAL_SETTING.test(upper)) return false;
+  if (KNOWN_SECRET_VARIABLES.has(upper) || KNOWN_SECRET_VARIABLES.has(name.toUpperCase().replace(/[.-]/g, "_"))) return true;
+  if (CREDENTIAL_SETTING.test(upper) || SETTING_QUALIFIER.test(upper)) return false;
   return CREDENTIAL_WORDS.test(upper);
 }
 

@@ -1,6 +1,6 @@
 import { defineResourcePolicy, type FundamentPolicy } from "../policy-definition";
 import { asRecord, asRecords, asString, asStrings, at, isLiteralValue, stringLeaves, type StringLeaf } from "../model/property-values";
-import { BASE64_WHOLE, hasPasswordInUrl, isCredentialName, privateKeyFormat } from "../model/credential-names";
+import { BASE64_WHOLE, isCredentialName, privateKeyFormat } from "../model/credential-names";
 import { DOCKER_CONTAINER, dockerContainerView, parseEnvEntry } from "../model/docker-container";
 import { isKind, K8S_CONFIG_MAP, K8S_SECRET, POD_CONTROLLER_TYPES, POD_SPEC_SHAPE, podView } from "../model/kubernetes-objects";
 import { containerProcesses, where, type ContainerProcess } from "../model/container-processes";
@@ -8,6 +8,7 @@ import { readKnown } from "../model/unknown-values";
 import { credentialFileKind } from "../model/credential-files";
 import { commandLineCredentials, isSwitchValue, isValueReference } from "../model/command-line-credentials";
 import { knownTokenFormat } from "../model/token-formats";
+import { credentialAssignments } from "../model/config-text-credentials";
 import { cloudCredentialContent, cloudCredentialFileName, type CloudCredential } from "../model/cloud-credentials";
 
 const INSTANCE = "aws:ec2/instance:Instance";
@@ -21,8 +22,9 @@ function envFindings(process: ContainerProcess, field: string): string[] {
       const fileVariable = entry.name.startsWith("GF_") ? `${entry.name}__FILE` : `${entry.name}_FILE`;
       return [`${where(process)}${field} ${entry.name} holds a literal credential; mount it as a file from a secret and point ${fileVariable} at it`];
     }
-    if (hasPasswordInUrl(entry.value)) {
-      return [`${where(process)}${field} ${entry.name} embeds a password in its URL; build the URL in the process from a secret file`];
+    const embedded = credentialAssignments(entry.value);
+    if (embedded.length > 0) {
+      return [`${where(process)}${field} ${entry.name} embeds a literal credential (${embedded.join(", ")}); build the value in the process from a secret file`];
     }
     return [];
   });
@@ -32,24 +34,6 @@ function argvFindings(process: ContainerProcess, argv: readonly string[], field:
   return commandLineCredentials(argv).map(
     (target) => `${where(process)}${field} carries a literal credential (${target}); every user on the host can read argv: read it from a secret file instead`,
   );
-}
-
-/** Lines of a config file that assign a literal to a credential-named key (`password: x`, `requirepass x`, `user a on >x`). */
-export function credentialAssignments(text: string): string[] {
-  const keys: string[] = [];
-  for (const line of text.split(/\r?\n/)) {
-    const assignment = /^\s*(?:export\s+)?["']?([A-Za-z0-9_.-]+)["']?\s*[:=]\s*["']?([^"'\s#][^"'#]*)/.exec(line);
-    const spaced = /^\s*(requirepass|masterauth)\s+(\S+)/i.exec(line);
-    const aclPassword = /^\s*user\s+\S+.*\s>\S+/.exec(line);
-    if (assignment && isCredentialName(assignment[1] ?? "") && isLiteralValue(assignment[2]?.trim()) && !isValueReference(assignment[2]?.trim() ?? "")) {
-      keys.push(assignment[1] ?? "");
-    } else if (spaced && isLiteralValue(spaced[2])) {
-      keys.push(spaced[1] ?? "");
-    } else if (aclPassword) {
-      keys.push("user (ACL password)");
-    }
-  }
-  return keys;
 }
 
 export const secretPolicies: FundamentPolicy[] = [
@@ -124,7 +108,8 @@ export const secretPolicies: FundamentPolicy[] = [
   }),
   defineResourcePolicy({
     name: "no-secret-in-config-map",
-    description: "ConfigMaps are readable by anything that can read the namespace; credentials belong in Secrets: a credential-named key, a password line in a config file, or a tool's credential file (registry login, .netrc, .pgpass, .git-credentials, .npmrc token).",
+    description:
+      "ConfigMaps are readable by anything that can read the namespace; credentials belong in Secrets: a credential-named key, a credential-named setting anywhere in a config file (YAML, INI, JSON, XML, a query or connection string), a URL's password, a literal Authorization header, or a tool's credential file (registry login, .netrc, .pgpass, .git-credentials, .npmrc token).",
     concern: "secrets",
     severity: "high",
     enforcement: "mandatory",
@@ -137,7 +122,7 @@ export const secretPolicies: FundamentPolicy[] = [
         if (text === undefined) continue;
         // A cloud CLI's credential file is no-cloud-cli-credential's finding, with what it is.
         if (configMapCloudCredential(key, text)) continue;
-        if (isCredentialName(key) && isLiteralValue(text) && !isValueReference(text)) {
+        if (isCredentialName(key) && isLiteralValue(text) && !isValueReference(text) && !isSwitchValue(text)) {
           report(`data.${key} holds a literal credential`);
           continue;
         }

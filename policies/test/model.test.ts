@@ -9,7 +9,7 @@ import { stringLeaves } from "../model/property-values";
 import { readKnown } from "../model/unknown-values";
 import { effectivePolicyTypes } from "../rules/segmentation";
 import { globMatches, findImageExemption } from "../exemptions";
-import { credentialAssignments } from "../rules/secrets";
+import { credentialAssignments } from "../model/config-text-credentials";
 import { commandLineCredentials, shellCommands, shellWords } from "../model/command-line-credentials";
 import { actionMatches, isBroadResource } from "../model/iam-documents";
 import { escalatingGrants, everyoneSubjects } from "../model/rbac-grants";
@@ -75,6 +75,21 @@ describe("credential names and values", () => {
     ["PGDATA", false],
     ["TOKEN_HEADER", false],
     ["REDIS_PASSWORD_REQUIRED", false],
+    // camelCase keys of JSON and YAML configs are read word by word.
+    ["clientSecret", true],
+    ["githubToken", true],
+    ["GITHUBTOKEN", true],
+    ["RABBITMQ_ERLANG_COOKIE", true],
+    ["secretName", false],
+    ["existingSecret", false],
+    ["secretKeyRef", false],
+    // An ML platform's configs count tokens; a web app's name its cookies.
+    ["max_tokens", false],
+    ["maxNewTokens", false],
+    ["tokenizer", false],
+    ["TOKEN_LIMIT", false],
+    ["SESSION_COOKIE_SECURE", false],
+    ["PASSWORD_HASH_ROUNDS", false],
   ])("%s is a credential name: %s", (name, expected) => {
     expect(isCredentialName(name)).toBe(expected);
   });
@@ -122,6 +137,32 @@ describe("credential names and values", () => {
       "user (ACL password)",
     ]);
     expect(credentialAssignments("password: ${GRAFANA_DB_PASSWORD}\nDB_PASSWORD=$(cat /run/secrets/db)\nsecret: [secret]\n")).toEqual([]);
+  });
+
+  it("finds credentials anywhere on a line: JSON, query and connection strings, XML, URLs, Authorization headers", () => {
+    expect(credentialAssignments('{"db":{"user":"app","password":"x1"}}')).toEqual(["password"]);
+    expect(credentialAssignments("jdbc:postgresql://db/app?user=app&password=x1")).toEqual(["password"]);
+    expect(credentialAssignments("Server=db;User Id=app;Password=x1;")).toEqual(["Password"]);
+    expect(credentialAssignments("Driver={PostgreSQL};Uid=app;PWD=x1")).toEqual(["PWD"]);
+    expect(credentialAssignments("<config><apiKey>x1</apiKey></config>")).toEqual(["<apiKey>"]);
+    expect(credentialAssignments("  url: redis://:x1@redis:6379/0 # cache")).toEqual(["the password of redis://…@redis:6379"]);
+    expect(credentialAssignments('proxy_set_header Authorization "Bearer abcdefgh12345678";')).toEqual(["an Authorization header"]);
+    expect(credentialAssignments("-Xmx1g -Dspring.datasource.password=x1")).toEqual(["-Dspring.datasource.password"]);
+  });
+
+  it("leaves references, templates, switches and settings alone wherever they sit", () => {
+    for (const text of [
+      '{"password":"${DB_PASSWORD}","token":"{{ .Values.token }}","secret":null,"requireToken":true}',
+      "amqps://jobs:${BROKER_PASSWORD}@rabbitmq:5671/",
+      "Authorization: Bearer $API_TOKEN",
+      "Server=db;Pwd=$(cat /run/secrets/db);",
+      "PWD=/srv/app",
+      "max_tokens: 512, tokenizer: bert-base-uncased",
+      "http://jaeger:14268/api?user=a@b",
+      "<secretName>gateway-tls</secretName>",
+    ]) {
+      expect(credentialAssignments(text), text).toEqual([]);
+    }
   });
 });
 
