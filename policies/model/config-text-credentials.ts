@@ -41,7 +41,7 @@ const LINE_START = /^\s*(?:export\s+)?["']?([A-Za-z0-9_.-]+)["']?\s*[:=]\s*["']?
  * The same anywhere after a delimiter: JSON on one line, a query or connection string, a flag
  * inside a value. The value ends at the next delimiter unless it is quoted.
  */
-const INLINE = /(?:^|[\s{,;&?(\[])["']?(-{0,2}[A-Za-z_][A-Za-z0-9_.-]*)["']?\s*[:=]\s*(?:"([^"]*)"|'([^']*)'|(\[[^\]\s]*\]|[^\s"',;&}\])<]+))/g;
+const INLINE = /(?<=^|[\s{,;&?(\[])["']?(-{0,2}[A-Za-z_][A-Za-z0-9_.-]*)["']?\s*[:=]\s*(?:"([^"]*)"|'([^']*)'|(\[[^\]\s]*\]|[^\s"',;&{}\])<][^\s"',;&}\])<]*))/g;
 /** ODBC names the password `PWD` (a shell's PWD is the working directory: only in a `;` list). */
 const ODBC_PASSWORD = /(?:^|;)\s*(pwd)\s*=\s*([^;]+)/i;
 const SPACED = /^\s*(requirepass|masterauth)\s+(\S+)/i;

@@ -141,6 +141,7 @@ describe("credential names and values", () => {
 
   it("finds credentials anywhere on a line: JSON, query and connection strings, XML, URLs, Authorization headers", () => {
     expect(credentialAssignments('{"db":{"user":"app","password":"x1"}}')).toEqual(["password"]);
+    expect(credentialAssignments('{"db":{"password":"x1"}}')).toEqual(["password"]);
     expect(credentialAssignments("jdbc:postgresql://db/app?user=app&password=x1")).toEqual(["password"]);
     expect(credentialAssignments("Server=db;User Id=app;Password=x1;")).toEqual(["Password"]);
     expect(credentialAssignments("Driver={PostgreSQL};Uid=app;PWD=x1")).toEqual(["PWD"]);
