@@ -80,6 +80,28 @@ export const exposurePolicies: FundamentPolicy[] = [
     },
   }),
   defineResourcePolicy({
+    name: "docker-only-gateway-publishes",
+    description: "On a Docker host only the gateway publishes ports beyond loopback; any other container's port on a host interface is reached without the gateway's TLS, authentication and rate limits.",
+    concern: "exposure",
+    // High: the port answers everyone who reaches the host (a LAN, a VPN, the internet) with what
+    // the service trusts the gateway to have checked.
+    severity: "high",
+    enforcement: "mandatory",
+    remediation: 'Route the port through the gateway (the workload\'s port with publish: "gateway"), or publish it with ip "127.0.0.1" for the host\'s own use.',
+    types: [DOCKER_CONTAINER],
+    validate: (resource, report) => {
+      const container = dockerContainerView(resource.props);
+      if (container.isGateway) return;
+      container.ports.forEach((port, index) => {
+        if (isLoopback(port.ip)) return;
+        // A data or admin port is no-public-data-port's finding, critical there.
+        if (container.isData || (port.internal !== undefined && DATA_SERVICE_PORTS.has(port.internal))) return;
+        const bound = port.ip === undefined ? "every host interface (ip is missing, so Docker binds 0.0.0.0)" : `host interface ${port.ip}`;
+        report(`ports[${index}]: port ${port.internal ?? "?"} is published on ${bound}, around the gateway`);
+      });
+    },
+  }),
+  defineResourcePolicy({
     name: "no-public-data-service",
     description: "Data services must not be exposed through LoadBalancer or NodePort Services.",
     concern: "exposure",
