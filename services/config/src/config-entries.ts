@@ -1,7 +1,7 @@
 import type { Logger } from "@fundament/kit";
 import { NotFoundError } from "./config-errors";
 import type { CurrentCache } from "./current-cache";
-import type { HeldCopy, ReplicaCache } from "./replica-cache";
+import type { HeldCopy, ReadUnder, ReplicaCache } from "./replica-cache";
 import type { JsonObject } from "./json-patch";
 import { BASE_ENVIRONMENT, effectiveDocument } from "./overlay";
 import type { RollbackRequest, VersionRecord, VersionStore, WriteRequest } from "./version-store";
@@ -192,7 +192,7 @@ export class ConfigEntries {
    * The new version replaces the shared cached one at once, and this replica holds it, so the
    * writer reads its own write; other replicas drop their copies when the NOTIFY reaches them.
    */
-  private async changed(record: VersionRecord, identity: string | undefined, readUnder: ReplicaCache["readUnder"]): Promise<VersionRecord> {
+  private async changed(record: VersionRecord, identity: string | undefined, readUnder: ReadUnder): Promise<VersionRecord> {
     this.replica.offer(record, JSON.stringify(record), readUnder);
     await this.remember(record, identity);
     this.outbox.kick();

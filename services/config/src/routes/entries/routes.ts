@@ -10,6 +10,14 @@ const ENTRY = "/namespaces/:namespace/environments/:environment";
 
 const known = (version: number | undefined, field: string): AtLeast => ({ version: version ?? 0, field: `querystring.${field}` });
 
+/**
+ * Sends JSON text the replica already holds as is: a string with a JSON content type skips
+ * parse and serialize. The route's response schema still documents the shape the text has.
+ */
+function sendHeldJson(reply: FastifyReply, text: string): FastifyReply {
+  return reply.type("application/json; charset=utf-8").send(text);
+}
+
 export function registerEntryRoutes({ readAccess, app, entries, requireWriter }: RouteContext): void {
   app.get(
     ENTRY,
@@ -27,10 +35,8 @@ export function registerEntryRoutes({ readAccess, app, entries, requireWriter }:
     async (request, reply) => {
       const { namespace, environment } = request.params;
       const current = await entries.requireCurrentJson(namespace, environment, known(request.query.minVersion, "minVersion"));
-      // A JSON string with a JSON content type is sent as is: the cached text skips parse and
-      // serialize. The schema above still documents it; the text is a serialized VersionRecord.
-      const raw: FastifyReply = reply;
-      return raw.header("etag", `"${current.version}"`).type("application/json; charset=utf-8").send(current.json);
+      // The held text is a serialized VersionRecord.
+      return sendHeldJson(reply.header("etag", `"${current.version}"`), current.json);
     },
   );
 
@@ -82,8 +88,7 @@ export function registerEntryRoutes({ readAccess, app, entries, requireWriter }:
       // text made once per pair of copies; anything else goes through Redis or PostgreSQL.
       const held = entries.heldEffectiveJson(namespace, environment, atLeast, baseAtLeast);
       if (held === undefined) return entries.effective(namespace, environment, atLeast, baseAtLeast);
-      const raw: FastifyReply = reply;
-      raw.type("application/json; charset=utf-8").send(held);
+      sendHeldJson(reply, held);
       return undefined;
     },
   );
