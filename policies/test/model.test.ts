@@ -90,6 +90,12 @@ describe("credential names and values", () => {
     ["TOKEN_LIMIT", false],
     ["SESSION_COOKIE_SECURE", false],
     ["PASSWORD_HASH_ROUNDS", false],
+    ["ID_TOKEN_SIGNING_ALG", false],
+    ["TOKEN_STORE", false],
+    ["AWS_ACCESS_KEY_ID", false],
+    ["VAULT_SECRET_ID", true],
+    ["WANDB_API_KEY", true],
+    ["SECRET_KEY_BASE", true],
   ])("%s is a credential name: %s", (name, expected) => {
     expect(isCredentialName(name)).toBe(expected);
   });
