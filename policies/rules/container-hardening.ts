@@ -108,6 +108,8 @@ function isRootUser(user: string): boolean {
   return name === "root" || name === "0";
 }
 
+const isRootGroup = (group: string | undefined): boolean => group === "0" || group === "root";
+
 export const hardeningPolicies: FundamentPolicy[] = [
   defineResourcePolicy({
     name: "no-privileged-containers",
@@ -253,6 +255,39 @@ export const hardeningPolicies: FundamentPolicy[] = [
             }
             if (problem === undefined || findImageExemption(config.imageExemptions, asString(container.container["image"]))) continue;
             report(`${container.label}: ${problem}`);
+          }
+        },
+      ),
+  }),
+  defineResourcePolicy({
+    name: "no-root-group",
+    description:
+      "A non-root container must not run with group 0 (root) as its primary or a supplementary group: runAsGroup, fsGroup or supplementalGroups 0, a Docker user \"uid:0\" or groupAdds 0.",
+    concern: "container-hardening",
+    // Medium: images built to run under any uid (OpenShift's convention) make their files
+    // group-root and group-writable, so group 0 writes what the image meant to be read-only.
+    severity: "medium",
+    enforcement: { dev: "advisory", prod: "mandatory" },
+    remediation: 'Give the process its own group (runAsGroup and fsGroup equal to the service uid, Docker user "10001:10001") and drop 0 from supplementalGroups and groupAdds.',
+    types: CONTAINER_TYPES,
+    alsoJudges: POD_SPEC_SHAPE,
+    validate: (resource, report) =>
+      byTarget(
+        resource,
+        (view, props) => {
+          const [name, group] = (view.user ?? "").split(":");
+          // A root user is no-root-user's finding; its group adds nothing to it.
+          if (name && !isRootUser(name) && isRootGroup(group)) report(`user is "${view.user ?? ""}": the process's primary group is root`);
+          if (asStrings(props["groupAdds"]).some(isRootGroup)) report("groupAdds names group 0 (root) as a supplementary group");
+        },
+        (pod) => {
+          const podContext = asRecord(pod.spec["securityContext"]) ?? {};
+          if (asNumber(podContext["fsGroup"]) === 0) report("spec.securityContext.fsGroup is 0: every volume is made group-root and every container joins group root");
+          const supplemental: unknown[] = Array.isArray(podContext["supplementalGroups"]) ? podContext["supplementalGroups"] : [];
+          if (supplemental.some((group) => asNumber(group) === 0)) report("spec.securityContext.supplementalGroups includes 0 (root)");
+          for (const container of pod.containers) {
+            const runAsGroup = asNumber(securityContext(container)["runAsGroup"]) ?? asNumber(podContext["runAsGroup"]);
+            if (runAsGroup === 0) report(`${container.label}: runAsGroup is 0 (root)`);
           }
         },
       ),
