@@ -20,7 +20,8 @@ export function credentialAssignments(text: string): string[] {
   for (const line of text.split(/\r?\n/)) {
     for (const key of lineAssignments(line)) found.add(key);
     for (const url of urlPasswords(line)) found.add(url);
-    if (AUTHORIZATION.test(line) && literal(AUTHORIZATION.exec(line)?.[2])) found.add("an Authorization header");
+    const authorization = AUTHORIZATION.exec(line);
+    if (authorization && literal(authorization[2])) found.add("an Authorization header");
   }
   return [...found];
 }

@@ -44,6 +44,7 @@ const normalized = (name: string): string => name.replace(/([a-z0-9])([A-Z])/g, 
 export function isCredentialName(name: string): boolean {
   const upper = normalized(name);
   if (FILE_REFERENCE.test(upper)) return false;
+  // Also as written: splitting at case changes breaks a known name spelt in mixed case (MinIO_ROOT_PASSWORD).
   if (KNOWN_SECRET_VARIABLES.has(upper) || KNOWN_SECRET_VARIABLES.has(name.toUpperCase().replace(/[.-]/g, "_"))) return true;
   if (CREDENTIAL_SETTING.test(upper) || SETTING_QUALIFIER.test(upper)) return false;
   return CREDENTIAL_WORDS.test(upper);
