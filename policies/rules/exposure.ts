@@ -1,11 +1,35 @@
 import { defineResourcePolicy, type FundamentPolicy } from "../policy-definition";
 import { asBoolean, asNumber, asRecord, asRecords, asString, asStrings, at } from "../model/property-values";
 import { DATA_SERVICE_PORTS, asWorkloadRole } from "../model/data-services";
-import { DOCKER_CONTAINER, dockerContainerView } from "../model/docker-container";
+import { DOCKER_CONTAINER, dockerContainerView, type DockerContainerView } from "../model/docker-container";
 import { isKind, K8S_SERVICE, POD_CONTROLLER_TYPES, POD_SPEC_SHAPE, podView, stringMap } from "../model/kubernetes-objects";
 
 function isLoopback(ip: string | undefined): boolean {
   return ip !== undefined && (ip === "::1" || ip === "localhost" || /^127\.\d+\.\d+\.\d+$/.test(ip));
+}
+
+interface PortBeyondLoopback {
+  index: number;
+  internal: number | undefined;
+  /** Where Docker binds the port, in the words a finding uses. */
+  bound: string;
+  /** A data or admin port: no-public-data-port's finding, critical there. */
+  sensitive: boolean;
+}
+
+/** The container's published ports that answer on a host interface other than loopback. */
+function portsBeyondLoopback(container: DockerContainerView): PortBeyondLoopback[] {
+  const found: PortBeyondLoopback[] = [];
+  container.ports.forEach((port, index) => {
+    if (isLoopback(port.ip)) return;
+    found.push({
+      index,
+      internal: port.internal,
+      bound: port.ip === undefined ? "every host interface (ip is missing, so Docker binds 0.0.0.0)" : `host interface ${port.ip}`,
+      sensitive: container.isData || (port.internal !== undefined && DATA_SERVICE_PORTS.has(port.internal)),
+    });
+  });
+  return found;
 }
 
 const WORLD_CIDRS = new Set(["0.0.0.0/0", "::/0"]);
@@ -67,16 +91,13 @@ export const exposurePolicies: FundamentPolicy[] = [
     types: [DOCKER_CONTAINER],
     validate: (resource, report) => {
       const container = dockerContainerView(resource.props);
-      const data = container.isData;
       if (container.publishAllPorts && container.role !== "gateway") {
         report("publishAllPorts is true: every exposed port is published on all host interfaces");
       }
-      container.ports.forEach((port, index) => {
-        const sensitive = data || (port.internal !== undefined && DATA_SERVICE_PORTS.has(port.internal));
-        if (!sensitive || isLoopback(port.ip)) return;
-        const bound = port.ip === undefined ? "every host interface (ip is missing, so Docker binds 0.0.0.0)" : `host interface ${port.ip}`;
-        report(`ports[${index}]: port ${port.internal ?? "?"} is published on ${bound}; bind it to 127.0.0.1`);
-      });
+      for (const port of portsBeyondLoopback(container)) {
+        if (!port.sensitive) continue;
+        report(`ports[${port.index}]: port ${port.internal ?? "?"} is published on ${port.bound}; bind it to 127.0.0.1`);
+      }
     },
   }),
   defineResourcePolicy({
@@ -92,13 +113,10 @@ export const exposurePolicies: FundamentPolicy[] = [
     validate: (resource, report) => {
       const container = dockerContainerView(resource.props);
       if (container.isGateway) return;
-      container.ports.forEach((port, index) => {
-        if (isLoopback(port.ip)) return;
-        // A data or admin port is no-public-data-port's finding, critical there.
-        if (container.isData || (port.internal !== undefined && DATA_SERVICE_PORTS.has(port.internal))) return;
-        const bound = port.ip === undefined ? "every host interface (ip is missing, so Docker binds 0.0.0.0)" : `host interface ${port.ip}`;
-        report(`ports[${index}]: port ${port.internal ?? "?"} is published on ${bound}, around the gateway`);
-      });
+      for (const port of portsBeyondLoopback(container)) {
+        if (port.sensitive) continue;
+        report(`ports[${port.index}]: port ${port.internal ?? "?"} is published on ${port.bound}, around the gateway`);
+      }
     },
   }),
   defineResourcePolicy({
