@@ -141,6 +141,18 @@ export class ConfigEntries {
   }
 
   /**
+   * The current version as JSON text when this replica holds it, without a promise: the read
+   * consumers poll, sent in the turn it arrives like the held effective read. Undefined (not
+   * held, held as "none yet", or older than `atLeast`) sends the caller to `requireCurrentJson`,
+   * which goes on to Redis and PostgreSQL and says which 404.
+   */
+  heldCurrentJson(namespace: string, environment: string, atLeast: AtLeast = NO_MINIMUM): { version: number; json: string } | undefined {
+    const held = this.replica.get(namespace, environment);
+    if (held === undefined || held.json === undefined || held.version < atLeast.version) return undefined;
+    return { version: held.version, json: held.json };
+  }
+
+  /**
    * The effective document as JSON text when this replica holds both copies it is made of (the
    * base's and the environment's own, either of them perhaps "none yet"), without a promise: the
    * read consumers poll. Undefined sends the caller to `effective`, which also says which 404.

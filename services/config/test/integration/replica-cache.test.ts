@@ -105,7 +105,11 @@ const entry = (env: string) => `/namespaces/app/environments/${env}`;
 async function read(app: ServiceApp, env: string): Promise<{ version: number; document: Record<string, unknown> }> {
   const response = await app.inject({ method: "GET", url: entry(env) });
   expect(response.statusCode, response.body).toBe(200);
-  return response.json();
+  const body = response.json<{ version: number; document: Record<string, unknown> }>();
+  // From the replica's own copy or from Redis or PostgreSQL, a read names its version the same way.
+  expect(response.headers.etag).toBe(`"${body.version}"`);
+  expect(response.headers["content-type"]).toBe("application/json; charset=utf-8");
+  return body;
 }
 
 async function write(app: ServiceApp, env: string, document: Record<string, unknown>): Promise<number> {

@@ -32,11 +32,19 @@ export function registerEntryRoutes({ readAccess, app, entries, requireWriter }:
         response: { 200: VersionBody, 400: ErrorBody, 404: ErrorBody },
       },
     },
-    async (request, reply) => {
+    (request, reply) => {
       const { namespace, environment } = request.params;
-      const current = await entries.requireCurrentJson(namespace, environment, known(request.query.minVersion, "minVersion"));
-      // The held text is a serialized VersionRecord.
-      return sendHeldJson(reply.header("etag", `"${current.version}"`), current.json);
+      const atLeast = known(request.query.minVersion, "minVersion");
+      // The held text is a serialized VersionRecord. A held copy goes out in the turn the request
+      // arrived, as the effective read's does; anything else goes through Redis or PostgreSQL.
+      const held = entries.heldCurrentJson(namespace, environment, atLeast);
+      if (held !== undefined) {
+        sendHeldJson(reply.header("etag", `"${held.version}"`), held.json);
+        return undefined;
+      }
+      return entries.requireCurrentJson(namespace, environment, atLeast).then((current) => {
+        sendHeldJson(reply.header("etag", `"${current.version}"`), current.json);
+      });
     },
   );
 
