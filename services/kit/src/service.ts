@@ -1,8 +1,9 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type RawServerDefault } from "fastify";
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type RawServerDefault } from "fastify";
 import swagger from "@fastify/swagger";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import type { Registry } from "prom-client";
+import { AccessLogController } from "./access-log";
 import { installErrorFormat } from "./errors";
 import { createReadiness, registerHealthRoutes, registerReadinessGauge, type Readiness, type ReadinessCheck } from "./health";
 import type { Logger } from "./logger";
@@ -39,7 +40,7 @@ export interface ServiceOptions {
   metrics?: Registry;
   /** Run when the app closes, after in-flight requests finished: close pools, clients, channels. */
   closers?: Array<() => Promise<unknown>>;
-  /** Log one line per request (Fastify's incoming/completed lines); on by default. */
+  /** Log one access line per request when it completes (AccessLogController); on by default. */
   requestLogging?: boolean;
   bodyLimit?: number;
   /** Behind the gateway, so request.ip is the client's and not Traefik's. */
@@ -57,10 +58,7 @@ export async function createService(options: ServiceOptions): Promise<ServiceApp
   const loggerInstance: FastifyBaseLogger = options.logger;
   const app = Fastify({
     loggerInstance,
-    // Probes every few seconds would drown the request lines that matter.
-    logController: new LogController({
-      disableRequestLogging: options.requestLogging === false ? true : (request) => (request.url ?? "").startsWith("/health/"),
-    }),
+    logController: new AccessLogController(options.requestLogging !== false),
     bodyLimit: options.bodyLimit ?? 1024 * 1024,
     trustProxy: options.trustProxy ?? false,
     // Answer requests that arrive on open keep-alive connections during close with 503.

@@ -46,3 +46,62 @@ describe("log redaction", () => {
     await app.close();
   });
 });
+
+describe("request logging", () => {
+  function captureAt(level: string) {
+    const lines: Array<Record<string, unknown>> = [];
+    const logger = createLogger({ service: "test", level, destination: { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) } });
+    return { logger, lines };
+  }
+  const requestLines = (lines: Array<Record<string, unknown>>) => lines.filter((line) => line.reqId !== undefined);
+
+  it("writes one access line per request at info, with method, URL, route, status and duration", async () => {
+    const { logger, lines } = captureAt("info");
+    const app = await createService({ name: "test", logger });
+    app.get("/widgets/:id", async () => ({ ok: true }));
+    expect((await app.inject({ method: "GET", url: "/widgets/42?view=full" })).statusCode).toBe(200);
+    expect((await app.inject({ method: "GET", url: "/nowhere" })).statusCode).toBe(404);
+    expect((await app.inject({ method: "GET", url: "/health/live" })).statusCode).toBe(200);
+    await app.close();
+
+    const [found, missing, ...rest] = requestLines(lines).filter((line) => line.msg !== "Route GET:/nowhere not found");
+    expect(rest).toEqual([]);
+    expect(found).toMatchObject({ level: "info", msg: "request completed", route: "/widgets/:id", req: { method: "GET", url: "/widgets/42?view=full" }, res: { statusCode: 200 } });
+    expect(typeof found!.responseTime).toBe("number");
+    expect(missing).toMatchObject({ msg: "request completed", route: "unmatched", req: { url: "/nowhere" }, res: { statusCode: 404 } });
+  });
+
+  it("keeps a failed request's error line beside its access line, and logs each request's arrival only at debug", async () => {
+    const { logger, lines } = captureAt("debug");
+    const app = await createService({ name: "test", logger });
+    app.get("/boom", async () => {
+      throw new Error("disk on fire");
+    });
+    app.get("/fine", async () => ({ ok: true }));
+    expect((await app.inject({ method: "GET", url: "/boom" })).statusCode).toBe(500);
+    expect((await app.inject({ method: "GET", url: "/fine" })).statusCode).toBe(200);
+    await app.close();
+
+    const byRequest = requestLines(lines);
+    const arrivals = byRequest.filter((line) => line.msg === "incoming request");
+    expect(arrivals.map((line) => [line.level, (line.req as { url: string }).url])).toEqual([
+      ["debug", "/boom"],
+      ["debug", "/fine"],
+    ]);
+    const completions = byRequest.filter((line) => line.res !== undefined && line.responseTime !== undefined);
+    expect(completions).toHaveLength(2);
+    expect(completions[0]).toMatchObject({ level: "info", route: "/boom", req: { method: "GET", url: "/boom" }, res: { statusCode: 500 } });
+    const failure = byRequest.find((line) => line.level === "error");
+    expect(failure).toMatchObject({ msg: "request failed", reqId: completions[0]!.reqId, err: { message: "disk on fire" } });
+    expect(completions[1]).toMatchObject({ level: "info", msg: "request completed", route: "/fine", res: { statusCode: 200 } });
+  });
+
+  it("writes no request lines when request logging is off", async () => {
+    const { logger, lines } = captureAt("debug");
+    const app = await createService({ name: "test", logger, requestLogging: false });
+    app.get("/quiet", async () => ({ ok: true }));
+    expect((await app.inject({ method: "GET", url: "/quiet" })).statusCode).toBe(200);
+    await app.close();
+    expect(requestLines(lines).filter((line) => line.req !== undefined || line.res !== undefined)).toEqual([]);
+  });
+});

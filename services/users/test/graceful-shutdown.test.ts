@@ -49,7 +49,9 @@ beforeAll(async () => {
     env: {
       ...process.env,
       ...env.env({
-        LOG_LEVEL: "info",
+        // Each request's arrival is logged at debug (its access line comes when it completes):
+        // the test reads the arrivals to know all 200 logins are in flight.
+        LOG_LEVEL: "debug",
         LOGIN_RATE_LIMIT_IP_MAX: "10000",
         SHUTDOWN_PROBE_PERIOD_MS: String(PROBE_PERIOD_MS),
         SHUTDOWN_GRACE_PERIOD_MS: "60000",

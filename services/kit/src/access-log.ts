@@ -1,0 +1,30 @@
+import { LogController, type FastifyReply, type FastifyRequest } from "fastify";
+
+/** Probes every few seconds would drown the request lines that matter. */
+const HEALTH_PREFIX = "/health/";
+
+/**
+ * One access line per request, written when the response is done: method, URL, route template,
+ * status and duration together, the way pino-http logs a request. Fastify's default writes an
+ * "incoming request" line first and a completed line that lacks the method and URL, so reading
+ * one request took two lines and doubled the log volume (and the per-request logging work at
+ * info, the deployed level). The arrival line stays at debug: LOG_LEVEL=debug shows requests that
+ * arrived and never finished.
+ */
+export class AccessLogController extends LogController {
+  constructor(enabled: boolean) {
+    super({ disableRequestLogging: enabled ? (request) => (request.url ?? "").startsWith(HEALTH_PREFIX) : true });
+  }
+
+  override incomingRequest(request: FastifyRequest): void {
+    if (this.isLogDisabled(request)) return;
+    request.log.debug({ req: request }, "incoming request");
+  }
+
+  override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
+    if (this.isLogDisabled(request)) return;
+    const line = { req: request, route: request.routeOptions.url ?? "unmatched", res: reply, responseTime: reply.elapsedTime };
+    if (error) reply.log.error({ ...line, err: error }, "request errored");
+    else reply.log.info(line, "request completed");
+  }
+}
