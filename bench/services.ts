@@ -27,20 +27,27 @@
 //              read;
 //   me-single  GET /me with one token over and over: the same two caches answer, for one user
 //              (the figure the first version of this bench reported as `services-me`).
-// All run with the kit's spine as deployed (error format, metrics hook, pino at warn). Each
+//   spine-access-log  the spine at the services' deployed log level, info: one access line a
+//              request (AccessLogController), written synchronously into a pipe another process
+//              drains, as a container's stdout is; printed as `services-spine-access-log` (spine
+//              with its access log / bare hello, no goal set), what request logging costs a route.
+// The other targets run the kit's spine with pino at warn (error format, metrics hook, no request
+// lines), so their ratios are what the route costs, apart from the access log. Each
 // target is warmed for BENCH_WARMUP_SECONDS first; then BENCH_ROUNDS rounds of BENCH_SECONDS a
 // target, and each target's ratio is the median over rounds of (its req/s / the same round's
 // hello req/s).
 // Prints req/s and p99 per target and hello's range across rounds, then `services-spine: ratio`,
+// `services-spine-access-log: ratio`,
 // `services-config-over-spine: ratio` (config / spine, each round's pair), `services-config: ratio`
 // (target >= 0.85, with p99 <= 5 ms at CONNECTIONS), the two effective reads' ratios,
 // `services-me-single: ratio`, and last `services-me: ratio` (target >= 0.5); each ratio is the
 // median of the rounds' and is followed by their lowest and highest.
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Fastify from "fastify";
+import pino from "pino";
 import { createJwksVerifier, createLogger, createPgPool, createRedis, createService, runMigrations, type ServiceApp } from "@fundament/kit";
 import { buildApp as buildConfigApp } from "../services/config/src/app";
 import { listenConnection, PostgresChangeFeed } from "../services/config/src/change-feed";
@@ -161,9 +168,21 @@ async function main(): Promise<void> {
     const spineUrl = await listen(spine);
     closers.push(() => spine.close());
 
+    // The spine at the services' deployed level, info: one access line a request, written the way
+    // a container's stdout is, into a pipe that another process drains.
+    const accessLogPipe = join(scratch, "access-log");
+    execFileSync("mkfifo", [accessLogPipe]);
+    const drain = spawn("sh", ["-c", 'exec cat "$0" > /dev/null', accessLogPipe], { stdio: "ignore" });
+    closers.push(async () => void drain.kill());
+    const spineAccessLog = await createService({ name: "spine", logger: createLogger({ service: "spine", level: "info", destination: pino.destination({ dest: accessLogPipe, sync: true }) }) });
+    spineAccessLog.get("/", async () => ({ hello: "world" }));
+    const spineAccessLogUrl = await listen(spineAccessLog);
+    closers.push(() => spineAccessLog.close());
+
     const targets: Array<{ name: string; url: string; tokensFile?: string }> = [
       { name: "hello", url: `${helloUrl}/` },
       { name: "spine", url: `${spineUrl}/` },
+      { name: "spine-access-log", url: `${spineAccessLogUrl}/` },
       { name: "config", url: `${configUrl}/namespaces/bench/environments/prod` },
       { name: "effective", url: `${configUrl}/namespaces/bench/environments/prod/effective` },
       { name: "effective-base-only", url: `${configUrl}/namespaces/bench/environments/dev/effective` },
@@ -213,6 +232,7 @@ async function main(): Promise<void> {
     const configP99 = median(results.get("config")!.map((r) => r.p99Ms));
     console.log(`services-config: p99 ${configP99} ms at ${CONNECTIONS} connections (target <= ${CONFIG_P99_TARGET_MS} ms)`);
     console.log(`services-spine: ratio ${ratio("spine")}`);
+    console.log(`services-spine-access-log: ratio ${ratio("spine-access-log")}`);
     console.log(`services-config-over-spine: ratio ${ratio("config", "spine")}`);
     console.log(`services-config: ratio ${ratio("config")}`);
     console.log(`services-config-effective: ratio ${ratio("effective")}`);
