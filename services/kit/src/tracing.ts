@@ -48,7 +48,7 @@ export function startTracing(options: TracingOptions): Tracing {
 export function instrumentTracing(app: FastifyInstance, tracer: Tracer): void {
   ensureContextManager();
   const spans = new WeakMap<FastifyRequest, { span: Span; active: Context }>();
-  app.addHook("onRequest", (request, _reply, done) => {
+  app.addHook("onRequest", (request, reply, done) => {
     const parent = extractTraceContext(request.headers);
     const route = request.routeOptions.url ?? "unmatched";
     const span = tracer.startSpan(
@@ -61,6 +61,12 @@ export function instrumentTracing(app: FastifyInstance, tracer: Tracer): void {
     );
     const active = trace.setSpan(parent, span);
     spans.set(request, { span, active });
+    // Every line the request writes (its handler's, the error handler's, its access line) names
+    // the trace, so a log line leads to its trace in Jaeger and a slow trace to its log lines.
+    const { traceId, spanId } = span.spanContext();
+    const log = request.log.child({ trace_id: traceId, span_id: spanId });
+    request.log = log;
+    reply.log = log;
     context.with(active, done);
   });
   // The body is read on socket events, outside the context entered above: enter it again for

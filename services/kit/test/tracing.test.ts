@@ -76,6 +76,41 @@ describe("OpenTelemetry traces over OTLP", () => {
     expect(attribute(broken, "http.response.status_code")).toBe(500);
   });
 
+  it("names the request's trace and span on every line the request logs, its access line included", async () => {
+    const tracing = startTracing({ service: "traced-logs", endpoint, scheduledDelayMs: 50 });
+    const lines: Array<Record<string, unknown>> = [];
+    const logger = createLogger({ service: "traced-logs", level: "info", destination: { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) } });
+    const app = await createService({ name: "traced-logs", logger, tracing });
+    app.get("/orders/:id", async (request) => {
+      request.log.info({ order: "o-1" }, "order read");
+      return { ok: true };
+    });
+    app.get("/broken", async () => {
+      throw new Error("queue unreachable");
+    });
+    const traceId = "5c1e0e6a2b3d4f5a6b7c8d9e0f1a2b3c";
+    expect((await app.inject({ method: "GET", url: "/orders/o-1", headers: { traceparent: `00-${traceId}-a1b2c3d4e5f60718-01` } })).statusCode).toBe(200);
+    expect((await app.inject({ method: "GET", url: "/broken" })).statusCode).toBe(500);
+    await app.close();
+
+    const spans = posts.flatMap((post) => post.body.resourceSpans).flatMap((r) => r.scopeSpans.flatMap((s) => s.spans));
+    const order = spans.find((span) => span.name === "GET /orders/:id" && span.traceId === traceId)!;
+    const broken = spans.filter((span) => span.name === "GET /broken").at(-1)!;
+    // A request's lines share its reqId; its access line is the one that names its URL.
+    const ofRequest = (url: string) => {
+      const reqId = lines.find((line) => (line.req as { url?: string } | undefined)?.url === url)?.reqId;
+      return lines.filter((line) => reqId !== undefined && line.reqId === reqId);
+    };
+    const orderLines = ofRequest("/orders/o-1");
+    expect(orderLines.map((line) => line.msg)).toEqual(["order read", "request completed"]);
+    for (const line of orderLines) expect(line).toMatchObject({ trace_id: traceId, span_id: order.spanId });
+    const brokenLines = ofRequest("/broken");
+    expect(brokenLines.map((line) => line.msg)).toEqual(["request failed", "request completed"]);
+    for (const line of brokenLines) expect(line).toMatchObject({ trace_id: broken.traceId, span_id: broken.spanId });
+    // Lines outside a request name no trace.
+    expect(lines.filter((line) => line.reqId === undefined).every((line) => line.trace_id === undefined)).toBe(true);
+  });
+
   it("keeps the request's span active in a handler that reads a body, so what it publishes continues the trace", async () => {
     const tracing = startTracing({ service: "traced-body", endpoint, scheduledDelayMs: 50 });
     const app = await createService({ name: "traced-body", logger: createLogger({ service: "traced-body", level: "silent" }), tracing });
