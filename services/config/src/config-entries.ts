@@ -149,7 +149,7 @@ export class ConfigEntries {
   heldCurrentJson(namespace: string, environment: string, atLeast: AtLeast = NO_MINIMUM): { version: number; json: string } | undefined {
     const held = this.replica.get(namespace, environment);
     if (held === undefined || held.json === undefined || held.version < atLeast.version) return undefined;
-    return { version: held.version, json: held.json };
+    return held;
   }
 
   /**

@@ -1,4 +1,5 @@
 import { LogController, type FastifyReply, type FastifyRequest } from "fastify";
+import { routeTemplate } from "./metrics";
 
 /** Probes every few seconds would drown the request lines that matter. */
 const HEALTH_PREFIX = "/health/";
@@ -23,7 +24,7 @@ export class AccessLogController extends LogController {
 
   override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
     if (this.isLogDisabled(request)) return;
-    const line = { req: request, route: request.routeOptions.url ?? "unmatched", res: reply, responseTime: reply.elapsedTime };
+    const line = { req: request, route: routeTemplate(request), res: reply, responseTime: reply.elapsedTime };
     if (error) reply.log.error({ ...line, err: error }, "request errored");
     else reply.log.info(line, "request completed");
   }

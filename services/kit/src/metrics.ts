@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
-import type { FastifyInstance } from "fastify";
+import type { FastifyInstance, FastifyRequest } from "fastify";
 import { collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import type { Pool } from "pg";
 
@@ -14,6 +14,14 @@ export function createMetricsRegistry(service: string, options: { defaultMetrics
   registry.setDefaultLabels({ service });
   if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
   return registry;
+}
+
+/**
+ * The route a request is labelled with in metrics, spans and the access line: its template
+ * (/users/:id, never the raw URL, so series stay bounded), or `unmatched` for a URL no route has.
+ */
+export function routeTemplate(request: FastifyRequest): string {
+  return request.routeOptions.url ?? "unmatched";
 }
 
 export function statusClass(statusCode: number): string {
@@ -34,8 +42,7 @@ export function instrumentRequests(app: FastifyInstance, registry: Registry): Hi
   });
   // Callback style: an async hook would allocate a promise on every request of every service.
   app.addHook("onResponse", (request, reply, done) => {
-    const route = request.routeOptions.url ?? "unmatched";
-    histogram.observe({ method: request.method, route, status_class: statusClass(reply.statusCode) }, reply.elapsedTime / 1000);
+    histogram.observe({ method: request.method, route: routeTemplate(request), status_class: statusClass(reply.statusCode) }, reply.elapsedTime / 1000);
     done();
   });
   return histogram;

@@ -3,6 +3,7 @@ import { context, SpanKind, SpanStatusCode, trace, type Context, type Span, type
 import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
 import { Resource } from "@opentelemetry/resources";
 import { BasicTracerProvider, BatchSpanProcessor } from "@opentelemetry/sdk-trace-base";
+import { routeTemplate } from "./metrics";
 import { ensureContextManager, extractTraceContext } from "./trace-context";
 
 export interface TracingOptions {
@@ -50,7 +51,7 @@ export function instrumentTracing(app: FastifyInstance, tracer: Tracer): void {
   const spans = new WeakMap<FastifyRequest, { span: Span; active: Context }>();
   app.addHook("onRequest", (request, reply, done) => {
     const parent = extractTraceContext(request.headers);
-    const route = request.routeOptions.url ?? "unmatched";
+    const route = routeTemplate(request);
     const span = tracer.startSpan(
       `${request.method} ${route}`,
       {

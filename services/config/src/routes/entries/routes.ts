@@ -18,6 +18,11 @@ function sendHeldJson(reply: FastifyReply, text: string): FastifyReply {
   return reply.type("application/json; charset=utf-8").send(text);
 }
 
+/** A held VersionRecord's text, its version as the ETag a later If-Match names. */
+function sendVersion(reply: FastifyReply, current: { version: number; json: string }): FastifyReply {
+  return sendHeldJson(reply.header("etag", `"${current.version}"`), current.json);
+}
+
 export function registerEntryRoutes({ readAccess, app, entries, requireWriter }: RouteContext): void {
   app.get(
     ENTRY,
@@ -38,13 +43,9 @@ export function registerEntryRoutes({ readAccess, app, entries, requireWriter }:
       // The held text is a serialized VersionRecord. A held copy goes out in the turn the request
       // arrived, as the effective read's does; anything else goes through Redis or PostgreSQL.
       const held = entries.heldCurrentJson(namespace, environment, atLeast);
-      if (held !== undefined) {
-        sendHeldJson(reply.header("etag", `"${held.version}"`), held.json);
-        return undefined;
-      }
-      return entries.requireCurrentJson(namespace, environment, atLeast).then((current) => {
-        sendHeldJson(reply.header("etag", `"${current.version}"`), current.json);
-      });
+      if (held === undefined) return entries.requireCurrentJson(namespace, environment, atLeast).then((current) => void sendVersion(reply, current));
+      sendVersion(reply, held);
+      return undefined;
     },
   );
 
