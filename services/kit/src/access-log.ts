@@ -1,4 +1,5 @@
 import { LogController, type FastifyReply, type FastifyRequest } from "fastify";
+import type { ClientAborts } from "./client-abort";
 import { routeTemplate } from "./metrics";
 
 /** Probes every few seconds would drown the request lines that matter. */
@@ -11,13 +12,21 @@ const HEALTH_PREFIX = "/health/";
  * one request took two lines and doubled the log volume (and the per-request logging work at
  * info, the deployed level). The arrival line stays at debug: LOG_LEVEL=debug shows requests that
  * arrived and never finished.
+ *
+ * Fastify tells a log controller of every request as it arrives, before any hook, so this one
+ * also hands each request to `aborts` (a hook would cost every request of every service a pass
+ * through Fastify's hook runner).
  */
 export class AccessLogController extends LogController {
-  constructor(enabled: boolean) {
+  constructor(
+    enabled: boolean,
+    private readonly aborts: ClientAborts,
+  ) {
     super({ disableRequestLogging: enabled ? (request) => (request.url ?? "").startsWith(HEALTH_PREFIX) : true });
   }
 
-  override incomingRequest(request: FastifyRequest): void {
+  override incomingRequest(request: FastifyRequest, reply: FastifyReply): void {
+    this.aborts.watch(reply);
     if (this.isLogDisabled(request)) return;
     request.log.debug({ req: request }, "incoming request");
   }
@@ -28,4 +37,11 @@ export class AccessLogController extends LogController {
     if (error) reply.log.error({ ...line, err: error }, "request errored");
     else reply.log.info(line, "request completed");
   }
+
+  /** Its client closed the connection first: no response line will come, so this is the request's line. */
+  readonly requestAborted = (request: FastifyRequest, reply: FastifyReply): void => {
+    if (this.isLogDisabled(request)) return;
+    const line = { req: request, route: routeTemplate(request), responseTime: reply.elapsedTime, aborted: true };
+    reply.log.info(reply.raw.headersSent ? { ...line, res: reply } : line, "request aborted by the client");
+  };
 }

@@ -9,9 +9,11 @@ export {
   registerPoolMetrics,
   startMetricsServer,
   statusClass,
+  ABORTED_STATUS_CLASS,
   REQUEST_DURATION_BUCKETS,
   type MetricsServer,
 } from "./metrics";
+export { ClientAborts, type AbortHandler } from "./client-abort";
 export { createService, type ServiceApp, type ServiceOptions, type KitState } from "./service";
 export { startServer, exitOnSignals, exitOnStartupError, serveOptionsFrom, serveUntilSignalled, type ServeEnv, type ServeOptions, type RunningServer, type ShutdownLog } from "./serve";
 export { createPgPool, checkPostgres, connectionFields, postgresTls, effectiveSessionTimeouts, type PgPoolOptions, type SessionTimeouts, type Pool, type PoolClient } from "./postgres";

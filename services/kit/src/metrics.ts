@@ -4,6 +4,7 @@ import type { AddressInfo } from "node:net";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import type { Pool } from "pg";
+import type { ClientAborts } from "./client-abort";
 
 /** Seconds; spans a cached read (sub-millisecond) to an argon2 login (hundreds of ms). */
 export const REQUEST_DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -28,14 +29,19 @@ export function statusClass(statusCode: number): string {
   return `${Math.floor(statusCode / 100)}xx`;
 }
 
+/** The status class of a request whose client closed the connection before the response was done (nginx logs these as 499). */
+export const ABORTED_STATUS_CLASS = "aborted";
+
 /**
  * Records http_request_duration_seconds by method, route template (/users/:id, never the raw
- * URL, so series stay bounded) and status class. Unmatched URLs share one `unmatched` route.
+ * URL, so series stay bounded) and status class. Unmatched URLs share one `unmatched` route. A
+ * request its client gave up on is recorded with status class `aborted` and the time until then,
+ * so the slow requests callers time out still count in the latency quantiles.
  */
-export function instrumentRequests(app: FastifyInstance, registry: Registry): Histogram<"method" | "route" | "status_class"> {
+export function instrumentRequests(app: FastifyInstance, registry: Registry, aborts: ClientAborts): Histogram<"method" | "route" | "status_class"> {
   const histogram = new Histogram({
     name: "http_request_duration_seconds",
-    help: "HTTP request duration by method, route template and status class",
+    help: "HTTP request duration by method, route template and status class (aborted: the client closed the connection first)",
     labelNames: ["method", "route", "status_class"] as const,
     buckets: REQUEST_DURATION_BUCKETS,
     registers: [registry],
@@ -44,6 +50,9 @@ export function instrumentRequests(app: FastifyInstance, registry: Registry): Hi
   app.addHook("onResponse", (request, reply, done) => {
     histogram.observe({ method: request.method, route: routeTemplate(request), status_class: statusClass(reply.statusCode) }, reply.elapsedTime / 1000);
     done();
+  });
+  aborts.add((request, reply) => {
+    histogram.observe({ method: request.method, route: routeTemplate(request), status_class: ABORTED_STATUS_CLASS }, reply.elapsedTime / 1000);
   });
   return histogram;
 }

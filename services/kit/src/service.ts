@@ -4,6 +4,7 @@ import swagger from "@fastify/swagger";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import type { Registry } from "prom-client";
 import { AccessLogController } from "./access-log";
+import { ClientAborts } from "./client-abort";
 import { installErrorFormat } from "./errors";
 import { createReadiness, registerHealthRoutes, registerReadinessGauge, type Readiness, type ReadinessCheck } from "./health";
 import type { Logger } from "./logger";
@@ -56,9 +57,12 @@ export interface ServiceOptions {
 export async function createService(options: ServiceOptions): Promise<ServiceApp> {
   // Typed as Fastify's base logger so the app's type does not depend on pino's generics.
   const loggerInstance: FastifyBaseLogger = options.logger;
+  const aborts = new ClientAborts();
+  const accessLog = new AccessLogController(options.requestLogging !== false, aborts);
+  aborts.add(accessLog.requestAborted);
   const app = Fastify({
     loggerInstance,
-    logController: new AccessLogController(options.requestLogging !== false),
+    logController: accessLog,
     bodyLimit: options.bodyLimit ?? 1024 * 1024,
     trustProxy: options.trustProxy ?? false,
     // Answer requests that arrive on open keep-alive connections during close with 503.
@@ -71,8 +75,8 @@ export async function createService(options: ServiceOptions): Promise<ServiceApp
 
   installErrorFormat(app);
   installValidation(app);
-  instrumentRequests(app, metrics);
-  if (options.tracing) instrumentTracing(app, options.tracing.tracer);
+  instrumentRequests(app, metrics, aborts);
+  if (options.tracing) instrumentTracing(app, options.tracing.tracer, aborts);
   await app.register(swagger, {
     openapi: {
       openapi: "3.0.3",

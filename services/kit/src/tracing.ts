@@ -3,6 +3,7 @@ import { context, SpanKind, SpanStatusCode, trace, type Context, type Span, type
 import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
 import { Resource } from "@opentelemetry/resources";
 import { BasicTracerProvider, BatchSpanProcessor } from "@opentelemetry/sdk-trace-base";
+import type { ClientAborts } from "./client-abort";
 import { routeTemplate } from "./metrics";
 import { ensureContextManager, extractTraceContext } from "./trace-context";
 
@@ -46,7 +47,7 @@ export function startTracing(options: TracingOptions): Tracing {
  * is the active context while the request's hooks and handler run, so what they publish (directly
  * or through an outbox) carries it on as the parent of the consumer's span.
  */
-export function instrumentTracing(app: FastifyInstance, tracer: Tracer): void {
+export function instrumentTracing(app: FastifyInstance, tracer: Tracer, aborts: ClientAborts): void {
   ensureContextManager();
   const spans = new WeakMap<FastifyRequest, { span: Span; active: Context }>();
   app.addHook("onRequest", (request, reply, done) => {
@@ -90,5 +91,16 @@ export function instrumentTracing(app: FastifyInstance, tracer: Tracer): void {
       spans.delete(request);
     }
     done();
+  });
+  // As OpenTelemetry's HTTP conventions have it for a connection dropped before the response was
+  // sent: an error, with its type, and the status code only if the headers had gone out.
+  aborts.add((request, reply) => {
+    const span = spans.get(request)?.span;
+    if (!span) return;
+    if (reply.raw.headersSent) span.setAttribute("http.response.status_code", reply.statusCode);
+    span.setAttribute("error.type", "aborted");
+    span.setStatus({ code: SpanStatusCode.ERROR, message: "the client closed the connection before the response was complete" });
+    span.end();
+    spans.delete(request);
   });
 }

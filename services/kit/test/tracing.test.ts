@@ -1,9 +1,10 @@
-import { createServer, type Server } from "node:http";
+import { createServer, request as httpRequest, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Type } from "@fastify/type-provider-typebox";
 import { createLogger } from "../src/logger";
 import { createService } from "../src/service";
+import { startServer } from "../src/serve";
 import { startTracing } from "../src/tracing";
 import { injectTraceHeaders } from "../src/trace-context";
 
@@ -125,5 +126,35 @@ describe("OpenTelemetry traces over OTLP", () => {
     const spans = posts.flatMap((post) => post.body.resourceSpans).flatMap((r) => r.scopeSpans.flatMap((s) => s.spans));
     const server = spans.find((span) => span.name === "POST /jobs" && span.traceId === traceId)!;
     expect(response.json()).toEqual({ traceparent: `00-${traceId}-${server.spanId}-01` });
+  });
+
+  it("ends the span of a request whose client hung up as an error of type aborted", async () => {
+    const tracing = startTracing({ service: "traced-abort", endpoint, scheduledDelayMs: 50 });
+    const app = await createService({ name: "traced-abort", logger: createLogger({ service: "traced-abort", level: "silent" }), tracing });
+    let arrived: () => void = () => undefined;
+    const arrival = new Promise<void>((resolve) => (arrived = resolve));
+    let release: () => void = () => undefined;
+    app.get("/exports/:id", async () => {
+      arrived();
+      await new Promise<void>((resolve) => (release = resolve));
+      return { ok: true };
+    });
+    const running = await startServer(app, { port: 0, host: "127.0.0.1", probePeriodMs: 0 });
+    const traceId = "5bf92f3577b34da6a3ce929d0e0e4736";
+    const url = new URL("/exports/9", running.url);
+    const request = httpRequest({ host: url.hostname, port: url.port, path: url.pathname, headers: { traceparent: `00-${traceId}-00f067aa0ba902b7-01` } });
+    request.on("error", () => undefined);
+    request.end();
+    await arrival;
+    request.destroy();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    release();
+    await running.shutdown("test over"); // flushes the exporter
+
+    const spans = posts.flatMap((post) => post.body.resourceSpans).flatMap((r) => r.scopeSpans.flatMap((s) => s.spans)).filter((span) => span.traceId === traceId);
+    expect(spans).toHaveLength(1);
+    expect(spans[0]).toMatchObject({ name: "GET /exports/:id", status: { code: 2 } });
+    expect(attribute(spans[0]!, "error.type")).toBe("aborted");
+    expect(attribute(spans[0]!, "http.response.status_code")).toBeUndefined();
   });
 });
