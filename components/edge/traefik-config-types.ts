@@ -23,6 +23,13 @@ export interface TraefikEntryPoint {
   };
 }
 
+/** Durations as Traefik reads them ("60s"). */
+export interface TraefikForwardingTimeouts {
+  idleConnTimeout?: string;
+  dialTimeout?: string;
+  responseHeaderTimeout?: string;
+}
+
 export type AcmeChallenge = { tlsChallenge: Record<string, never> } | { dnsChallenge: { provider: string } };
 
 export interface TraefikStaticConfig {
@@ -44,7 +51,7 @@ export interface TraefikStaticConfig {
     format: string;
     fields: { defaultMode: string; headers: { defaultMode: string; names: Record<string, "keep" | "drop" | "redact"> } };
   };
-  serversTransport?: { rootCAs: string[] };
+  serversTransport?: { rootCAs: string[]; forwardingTimeouts?: TraefikForwardingTimeouts };
   certificatesResolvers?: Record<string, { acme: { email: string; storage: string; caServer: string } & AcmeChallenge }>;
 }
 
@@ -71,7 +78,7 @@ export interface TraefikDynamicConfig {
     routers: Record<string, TraefikRouter>;
     middlewares: Record<string, TraefikMiddleware>;
     services: Record<string, TraefikService>;
-    serversTransports?: Record<string, { rootCAs: string[]; serverName?: string; certificates?: { certFile: string; keyFile: string }[] }>;
+    serversTransports?: Record<string, { rootCAs: string[]; serverName?: string; certificates?: { certFile: string; keyFile: string }[]; forwardingTimeouts?: TraefikForwardingTimeouts }>;
   };
   tls: {
     options: Record<string, { minVersion: string; sniStrict: boolean; cipherSuites?: string[] }>;

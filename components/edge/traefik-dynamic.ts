@@ -1,7 +1,7 @@
 import { stringify } from "yaml";
 import type { LongPoll, RateLimit } from "../runtime/workload";
 import type { TraefikDynamicConfig, TraefikMiddleware, TraefikRouter, TraefikService } from "./traefik-config-types";
-import { TLS_OPTIONS } from "./traefik-static";
+import { BACKEND_FORWARDING_TIMEOUTS, TLS_OPTIONS } from "./traefik-static";
 
 export const SECURITY_HEADERS = "security-headers";
 /** The transport to backends that serve HTTPS with a platform-CA certificate. */
@@ -151,7 +151,7 @@ export function traefikDynamicConfig(input: TraefikDynamicInput): TraefikDynamic
   }
   const tlsOptions = { minVersion: "VersionTLS12", sniStrict: true, cipherSuites: TLS12_CIPHER_SUITES };
   return {
-    http: { routers, middlewares, services, serversTransports: { [PLATFORM_TRANSPORT]: { rootCAs: [input.caFile], ...(input.clientCertificate ? { certificates: [input.clientCertificate] } : {}) } } },
+    http: { routers, middlewares, services, serversTransports: { [PLATFORM_TRANSPORT]: { rootCAs: [input.caFile], forwardingTimeouts: BACKEND_FORWARDING_TIMEOUTS, ...(input.clientCertificate ? { certificates: [input.clientCertificate] } : {}) } } },
     tls: {
       // "default" too: it governs handshakes that match no router, which sniStrict then refuses.
       options: { default: tlsOptions, [TLS_OPTIONS]: tlsOptions },

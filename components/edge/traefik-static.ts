@@ -10,6 +10,15 @@ export const TLS_OPTIONS = "modern";
 export const ACME_RESOLVER = "letsencrypt";
 
 /**
+ * How long the gateway keeps an idle connection to a backend. Below the services' keep-alive
+ * (72 s, the kit's KEEP_ALIVE_TIMEOUT_MS): the side that closes an idle connection must be the
+ * gateway, or a request it sends as a service closes that connection fails with a 502 (Go retries
+ * only idempotent requests). Traefik's default, 90 s, is above it.
+ */
+export const BACKEND_IDLE_TIMEOUT_SECONDS = 60;
+export const BACKEND_FORWARDING_TIMEOUTS = { idleConnTimeout: `${BACKEND_IDLE_TIMEOUT_SECONDS}s` } as const;
+
+/**
  * Headers that carry credentials: the access log never holds them, in requests or responses
  * (Traefik applies the names to both).
  */
@@ -99,7 +108,7 @@ export function traefikStaticConfig(input: TraefikStaticInput): TraefikStaticCon
       format: "json",
       fields: { defaultMode: "keep", headers: { defaultMode: "keep", names: Object.fromEntries(DROPPED_LOG_HEADERS.map((name) => [name, "drop" as const])) } },
     },
-    serversTransport: { rootCAs: [input.caFile] },
+    serversTransport: { rootCAs: [input.caFile], forwardingTimeouts: BACKEND_FORWARDING_TIMEOUTS },
     ...(input.acme && challenge
       ? { certificatesResolvers: { [ACME_RESOLVER]: { acme: { email: input.acme.email, storage: input.acme.storage, caServer: input.acme.caServer, ...challenge } } } }
       : {}),

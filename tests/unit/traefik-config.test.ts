@@ -1,7 +1,9 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
+import { KEEP_ALIVE_TIMEOUT_MS } from "../../services/kit/src/serve";
 import {
+  BACKEND_IDLE_TIMEOUT_SECONDS,
   DROPPED_LOG_HEADERS,
   GATEWAY_PORTS,
   LONG_POLL_ROUTER_SUFFIX,
@@ -56,6 +58,21 @@ describe("Traefik static configuration", () => {
     const ports = Object.values(config.entryPoints).map((e) => e.address);
     expect(new Set(ports).size).toBe(ports.length);
     expect(config.api).toEqual({ dashboard: true, insecure: false });
+  });
+
+  it("closes idle connections to backends before the services would, on the default transport and the platform-CA one", () => {
+    // A pooled connection the service closes just as the gateway sends on it fails the request
+    // with a 502 (retried only when idempotent): the gateway must be the side that closes.
+    const seconds = (duration: string | undefined) => Number(/^(\d+)s$/.exec(duration ?? "")?.[1]);
+    const transports = [
+      parseTraefikStatic(renderTraefikStatic(WITH_EVERYTHING)).serversTransport?.forwardingTimeouts,
+      ...Object.values(parseTraefikDynamic(renderTraefikDynamic({ routes: ROUTES, caFile: BASE.caFile })).http.serversTransports ?? {}).map((transport) => transport.forwardingTimeouts),
+    ];
+    expect(transports).toHaveLength(2);
+    for (const timeouts of transports) {
+      expect(seconds(timeouts?.idleConnTimeout)).toBe(BACKEND_IDLE_TIMEOUT_SECONDS);
+      expect(seconds(timeouts?.idleConnTimeout) * 1000).toBeLessThan(KEEP_ALIVE_TIMEOUT_MS);
+    }
   });
 
   it("logs access as JSON to stdout without credential headers", () => {
@@ -130,7 +147,7 @@ describe("Traefik dynamic configuration", () => {
     }
     expect(config.http.routers.traefik.service).toBe("api@internal");
     expect(config.http.services.users.loadBalancer).toEqual({ servers: [{ url: "https://users:8080" }], passHostHeader: true, serversTransport: "platform-ca" });
-    expect(config.http.serversTransports?.["platform-ca"]).toEqual({ rootCAs: [BASE.caFile] });
+    expect(config.http.serversTransports?.["platform-ca"]).toEqual({ rootCAs: [BASE.caFile], forwardingTimeouts: { idleConnTimeout: "60s" } });
     expect(config.tls.stores?.default.defaultCertificate).toEqual({ certFile: "/c.crt", keyFile: "/c.key" });
   });
 
@@ -139,7 +156,7 @@ describe("Traefik dynamic configuration", () => {
     const consulUi: GatewayRoute = { name: "consul", host: "consul.example.com", backend: { url: "https://consul:8501" }, rateLimit: { averagePerSecond: 20, burst: 100 }, users: ["admin:$2a$10$x"] };
     const config = parseTraefikDynamic(renderTraefikDynamic({ routes: [...ROUTES, consulUi], caFile: BASE.caFile, clientCertificate }));
     expect(config.http.services.consul.loadBalancer.serversTransport).toBe("platform-ca");
-    expect(config.http.serversTransports?.["platform-ca"]).toEqual({ rootCAs: [BASE.caFile], certificates: [clientCertificate] });
+    expect(config.http.serversTransports?.["platform-ca"]).toEqual({ rootCAs: [BASE.caFile], certificates: [clientCertificate], forwardingTimeouts: { idleConnTimeout: "60s" } });
   });
 
   it("carries any route's rate limit to its router (property)", () => {

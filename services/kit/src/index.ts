@@ -15,7 +15,7 @@ export {
 } from "./metrics";
 export { ClientAborts, type AbortHandler } from "./client-abort";
 export { createService, type ServiceApp, type ServiceOptions, type KitState } from "./service";
-export { startServer, exitOnSignals, exitOnStartupError, serveOptionsFrom, serveUntilSignalled, type ServeEnv, type ServeOptions, type RunningServer, type ShutdownLog } from "./serve";
+export { startServer, KEEP_ALIVE_TIMEOUT_MS, exitOnSignals, exitOnStartupError, serveOptionsFrom, serveUntilSignalled, type ServeEnv, type ServeOptions, type RunningServer, type ShutdownLog } from "./serve";
 export { createPgPool, checkPostgres, connectionFields, postgresTls, effectiveSessionTimeouts, type PgPoolOptions, type SessionTimeouts, type Pool, type PoolClient } from "./postgres";
 export { createRedis, checkRedis, closeRedis, redisScript, redisTlsOptions, Redis, type RedisClientOptions, type RedisScript, type ServerTls } from "./redis";
 export { PostgresListener, listenConnection, type PostgresListenerOptions } from "./postgres-listener";

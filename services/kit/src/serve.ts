@@ -7,6 +7,13 @@ import { EnvError } from "./env";
 import { startMetricsServer, type MetricsServer } from "./metrics";
 import { serverTlsFromEnv, type ServerTlsEnvValues } from "./server-tls";
 
+/**
+ * How long a service keeps an idle keep-alive connection (Fastify's own default; Node's is 5 s).
+ * Longer than the gateway keeps one (components/edge BACKEND_IDLE_TIMEOUT_SECONDS), so the gateway
+ * is the side that closes it, never a service under a request the gateway is sending.
+ */
+export const KEEP_ALIVE_TIMEOUT_MS = 72_000;
+
 export interface ServeOptions {
   port: number;
   host?: string;
@@ -64,8 +71,7 @@ export async function startServer(app: FastifyInstance, options: ServeOptions): 
     });
     await app.ready();
     const server = createHttpsServer({ cert: options.tls.cert, key: options.tls.key, minVersion: "TLSv1.2" }, (req, res) => app.routing(req, res));
-    // Fastify's own default: Node's 5 s would close pooled connections under the gateway's feet.
-    server.keepAliveTimeout = 72_000;
+    server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
       server.listen(options.port, host, () => {

@@ -9,6 +9,7 @@ import { installErrorFormat } from "./errors";
 import { createReadiness, registerHealthRoutes, registerReadinessGauge, type Readiness, type ReadinessCheck } from "./health";
 import type { Logger } from "./logger";
 import { createMetricsRegistry, instrumentRequests } from "./metrics";
+import { KEEP_ALIVE_TIMEOUT_MS } from "./serve";
 import { instrumentTracing, type Tracing } from "./tracing";
 import { installValidation } from "./validation";
 
@@ -64,6 +65,7 @@ export async function createService(options: ServiceOptions): Promise<ServiceApp
     loggerInstance,
     logController: accessLog,
     bodyLimit: options.bodyLimit ?? 1024 * 1024,
+    keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
     trustProxy: options.trustProxy ?? false,
     // Answer requests that arrive on open keep-alive connections during close with 503.
     return503OnClosing: true,
