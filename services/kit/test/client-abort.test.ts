@@ -1,5 +1,6 @@
 import { request as httpRequest } from "node:http";
 import { describe, expect, it } from "vitest";
+import { waitFor } from "../../../scripts/local-servers/free-port";
 import { createLogger } from "../src/logger";
 import { startServer, type RunningServer } from "../src/serve";
 import { createService, type ServiceApp } from "../src/service";
@@ -10,15 +11,24 @@ function holdingRoute() {
   const arrival = new Promise<void>((resolve) => (arrived = resolve));
   let release: () => void = () => undefined;
   const released = new Promise<void>((resolve) => (release = resolve));
+  let returned: () => void = () => undefined;
+  const handlerReturned = new Promise<void>((resolve) => (returned = resolve));
   const handler = async () => {
     arrived();
     await released;
+    returned();
     return { ok: true };
   };
-  return { handler, arrival, release };
+  /** Lets the handler answer, and waits until Fastify has tried to send that answer. */
+  const finish = async () => {
+    release();
+    await handlerReturned;
+    await new Promise((resolve) => setImmediate(resolve));
+  };
+  return { handler, arrival, finish };
 }
 
-/** Sends a request, hangs up once the handler has it, and resolves when the server saw the close. */
+/** Sends a request and hangs up once the handler has it. */
 async function hangUpWhileHandled(running: RunningServer, method: string, path: string, arrival: Promise<void>, body?: string): Promise<void> {
   const url = new URL(path, running.url);
   const request = httpRequest({ host: url.hostname, port: url.port, path: url.pathname, method, headers: body ? { "content-type": "application/json" } : {} });
@@ -26,7 +36,6 @@ async function hangUpWhileHandled(running: RunningServer, method: string, path: 
   request.end(body);
   await arrival;
   request.destroy();
-  await new Promise((resolve) => setTimeout(resolve, 100));
 }
 
 function captureLines() {
@@ -56,10 +65,10 @@ describe("requests the client gave up on", () => {
     try {
       await hangUpWhileHandled(running, "GET", "/reports/7", get.arrival);
       await hangUpWhileHandled(running, "POST", "/reports", post.arrival, JSON.stringify({ title: "quarterly" }));
-      // The handlers finish after their clients left: that must not add a completed request.
-      get.release();
-      post.release();
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      await waitFor("the server to see both hang-ups", async () => ofRoute("/reports/:id").length + ofRoute("/reports").length === 2, 5_000, 10);
+      // The handlers answer after their clients left: that must not add a completed request.
+      await get.finish();
+      await post.finish();
 
       const series = await durationSeries(running);
       expect(series).toContain('http_request_duration_seconds_count{service="abort",method="GET",route="/reports/:id",status_class="aborted"} 1');
@@ -84,17 +93,25 @@ describe("requests the client gave up on", () => {
     app.get("/fine", async () => ({ ok: true }));
     let streaming: () => void = () => undefined;
     const streamOpen = new Promise<void>((resolve) => (streaming = resolve));
+    let closed: () => void = () => undefined;
+    const streamClosed = new Promise<void>((resolve) => (closed = resolve));
     app.get("/events", (_request, reply) => {
       reply.hijack();
       reply.raw.writeHead(200, { "content-type": "text/event-stream" });
       reply.raw.write(": open\n\n");
       streaming();
-      reply.raw.once("close", () => reply.raw.end());
+      // Registered after the kit's own close listener (added as the request arrived), so when
+      // this runs the kit has already judged the close.
+      reply.raw.once("close", () => {
+        reply.raw.end();
+        closed();
+      });
     });
     const running = await serve(app);
     try {
       expect((await fetch(`${running.url}/fine`)).status).toBe(200);
       await hangUpWhileHandled(running, "GET", "/events", streamOpen);
+      await streamClosed;
 
       const series = await durationSeries(running);
       expect(series).toContain('http_request_duration_seconds_count{service="abort",method="GET",route="/fine",status_class="2xx"} 1');

@@ -2,6 +2,7 @@ import { createServer, request as httpRequest, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Type } from "@fastify/type-provider-typebox";
+import { waitFor } from "../../../scripts/local-servers/free-port";
 import { createLogger } from "../src/logger";
 import { createService } from "../src/service";
 import { startServer } from "../src/serve";
@@ -147,7 +148,8 @@ describe("OpenTelemetry traces over OTLP", () => {
     request.end();
     await arrival;
     request.destroy();
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    const aborted = async () => (await app.kit.metrics.getSingleMetricAsString("http_request_duration_seconds")).includes('status_class="aborted"');
+    await waitFor("the server to see the hang-up", aborted, 5_000, 10);
     release();
     await running.shutdown("test over"); // flushes the exporter
 
