@@ -33,7 +33,7 @@ export class AccessLogController extends LogController {
 
   override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
     if (this.isLogDisabled(request)) return;
-    const line = { req: request, route: routeTemplate(request), res: reply, responseTime: reply.elapsedTime };
+    const line = accessLine(request, reply, reply);
     if (error) reply.log.error({ ...line, err: error }, "request errored");
     else reply.log.info(line, "request completed");
   }
@@ -41,7 +41,11 @@ export class AccessLogController extends LogController {
   /** Its client closed the connection first: no response line will come, so this is the request's line. */
   readonly requestAborted = (request: FastifyRequest, reply: FastifyReply): void => {
     if (this.isLogDisabled(request)) return;
-    const line = { req: request, route: routeTemplate(request), responseTime: reply.elapsedTime, aborted: true };
-    reply.log.info(reply.raw.headersSent ? { ...line, res: reply } : line, "request aborted by the client");
+    reply.log.info({ ...accessLine(request, reply, reply.raw.headersSent ? reply : undefined), aborted: true }, "request aborted by the client");
   };
+}
+
+/** What every access line holds; `res` (the status) only when a response was sent, pino leaves out an undefined one. */
+function accessLine(request: FastifyRequest, reply: FastifyReply, res: FastifyReply | undefined) {
+  return { req: request, route: routeTemplate(request), res, responseTime: reply.elapsedTime };
 }

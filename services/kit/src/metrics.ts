@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
-import type { FastifyInstance, FastifyRequest } from "fastify";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import type { Pool } from "pg";
 import type { ClientAborts } from "./client-abort";
@@ -46,14 +46,14 @@ export function instrumentRequests(app: FastifyInstance, registry: Registry, abo
     buckets: REQUEST_DURATION_BUCKETS,
     registers: [registry],
   });
+  const observe = (request: FastifyRequest, reply: FastifyReply, status: string) =>
+    histogram.observe({ method: request.method, route: routeTemplate(request), status_class: status }, reply.elapsedTime / 1000);
   // Callback style: an async hook would allocate a promise on every request of every service.
   app.addHook("onResponse", (request, reply, done) => {
-    histogram.observe({ method: request.method, route: routeTemplate(request), status_class: statusClass(reply.statusCode) }, reply.elapsedTime / 1000);
+    observe(request, reply, statusClass(reply.statusCode));
     done();
   });
-  aborts.add((request, reply) => {
-    histogram.observe({ method: request.method, route: routeTemplate(request), status_class: ABORTED_STATUS_CLASS }, reply.elapsedTime / 1000);
-  });
+  aborts.add((request, reply) => observe(request, reply, ABORTED_STATUS_CLASS));
   return histogram;
 }
 

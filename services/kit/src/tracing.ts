@@ -82,25 +82,28 @@ export function instrumentTracing(app: FastifyInstance, tracer: Tracer, aborts: 
     spans.get(request)?.span.recordException(error);
     done();
   });
-  app.addHook("onResponse", (request, reply, done) => {
+  /** Ends the request's span, once: `mark` sets what its outcome says. */
+  const endSpan = (request: FastifyRequest, mark: (span: Span) => void) => {
     const span = spans.get(request)?.span;
-    if (span) {
+    if (!span) return;
+    mark(span);
+    span.end();
+    spans.delete(request);
+  };
+  app.addHook("onResponse", (request, reply, done) => {
+    endSpan(request, (span) => {
       span.setAttribute("http.response.status_code", reply.statusCode);
       if (reply.statusCode >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
-      span.end();
-      spans.delete(request);
-    }
+    });
     done();
   });
   // As OpenTelemetry's HTTP conventions have it for a connection dropped before the response was
   // sent: an error, with its type, and the status code only if the headers had gone out.
-  aborts.add((request, reply) => {
-    const span = spans.get(request)?.span;
-    if (!span) return;
-    if (reply.raw.headersSent) span.setAttribute("http.response.status_code", reply.statusCode);
-    span.setAttribute("error.type", "aborted");
-    span.setStatus({ code: SpanStatusCode.ERROR, message: "the client closed the connection before the response was complete" });
-    span.end();
-    spans.delete(request);
-  });
+  aborts.add((request, reply) =>
+    endSpan(request, (span) => {
+      if (reply.raw.headersSent) span.setAttribute("http.response.status_code", reply.statusCode);
+      span.setAttribute("error.type", "aborted");
+      span.setStatus({ code: SpanStatusCode.ERROR, message: "the client closed the connection before the response was complete" });
+    }),
+  );
 }
