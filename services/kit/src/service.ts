@@ -9,6 +9,7 @@ import { installErrorFormat } from "./errors";
 import { createReadiness, registerHealthRoutes, registerReadinessGauge, type Readiness, type ReadinessCheck } from "./health";
 import type { Logger } from "./logger";
 import { createMetricsRegistry, instrumentRequests } from "./metrics";
+import { requestChildLogger } from "./request-logger";
 import { KEEP_ALIVE_TIMEOUT_MS } from "./serve";
 import { instrumentTracing, type Tracing } from "./tracing";
 import { installValidation } from "./validation";
@@ -64,6 +65,8 @@ export async function createService(options: ServiceOptions): Promise<ServiceApp
   const app = Fastify({
     loggerInstance,
     logController: accessLog,
+    // Requests' loggers become pino children only when they write (RequestLogger).
+    childLoggerFactory: requestChildLogger,
     bodyLimit: options.bodyLimit ?? 1024 * 1024,
     keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
     trustProxy: options.trustProxy ?? false,
