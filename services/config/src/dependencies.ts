@@ -1,4 +1,4 @@
-import { consulConnectionFromEnv, createDiscovery, createJwksVerifier, createPgPool, createRedis, discoveredUrl, startTracing, type Logger } from "@fundament/kit";
+import { consulConnectionFromEnv, createDiscovery, createJwksVerifier, createPgPool, createRedis, discoveredUrl, tracingFromEnv, type Logger } from "@fundament/kit";
 import { Messaging } from "@fundament/kit/messaging";
 import type { ConfigAppDeps } from "./app";
 import { brokerChangePublisher } from "./broker-change-publisher";
@@ -68,6 +68,7 @@ export async function connectDependencies(config: ConfigServiceEnv, logger: Logg
     ...(config.JWT_ISSUER === undefined ? {} : { issuer: config.JWT_ISSUER }),
     ...(config.JWT_AUDIENCE === undefined ? {} : { audience: config.JWT_AUDIENCE }),
   });
+  const tracing = tracingFromEnv("config", config);
   return {
     logger,
     pool,
@@ -84,7 +85,7 @@ export async function connectDependencies(config: ConfigServiceEnv, logger: Logg
       { name: "rabbitmq", check: async () => assertConnected(messaging) },
     ],
     closers: [() => verifier.close(), () => messaging.close(), async () => discovery.close()],
-    ...(config.OTEL_EXPORTER_OTLP_ENDPOINT === undefined ? {} : { tracing: startTracing({ service: "config", endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT }) }),
+    ...(tracing === undefined ? {} : { tracing }),
   };
 }
 

@@ -1,4 +1,4 @@
-import { consulEnv, env, serverTlsEnv, type EnvValues } from "@fundament/kit";
+import { consulEnv, env, serverTlsEnv, tracingEnv, type EnvValues } from "@fundament/kit";
 
 /** Every variable the service reads; secrets only through `*_FILE`. */
 export const configServiceEnv = {
@@ -44,7 +44,7 @@ export const configServiceEnv = {
   HOST: env.string({ default: "0.0.0.0", description: "address the listeners bind" }),
   ...consulEnv,
   ...serverTlsEnv,
-  OTEL_EXPORTER_OTLP_ENDPOINT: env.optional(env.url({ protocols: ["http", "https"], description: "OTLP/HTTP endpoint (Jaeger :4318); tracing is off when unset" })),
+  ...tracingEnv,
   SHUTDOWN_PROBE_PERIOD_MS: env.integer({ default: 5000, min: 0, description: "how long readiness is 503 before the listener closes" }),
   SHUTDOWN_GRACE_PERIOD_MS: env.integer({ default: 25_000, min: 1000 }),
 };

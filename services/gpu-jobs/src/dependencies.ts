@@ -1,5 +1,5 @@
 import { hostname } from "node:os";
-import { createJwksVerifier, createPgPool, EnvError, startTracing, type Logger } from "@fundament/kit";
+import { createJwksVerifier, createPgPool, EnvError, tracingFromEnv, type Logger } from "@fundament/kit";
 import { Messaging } from "@fundament/kit/messaging";
 import type { GpuJobsAppDeps } from "./app";
 import { adaptersFromEnv } from "./providers/adapters-from-env";
@@ -27,7 +27,7 @@ export async function connectDependencies(config: GpuJobsEnv, logger: Logger): P
     ...(config.JWT_ISSUER === undefined ? {} : { issuer: config.JWT_ISSUER }),
     ...(config.JWT_AUDIENCE === undefined ? {} : { audience: config.JWT_AUDIENCE }),
   });
-  const tracing = config.OTEL_EXPORTER_OTLP_ENDPOINT === undefined ? undefined : startTracing({ service: "gpu-jobs", endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT });
+  const tracing = tracingFromEnv("gpu-jobs", config);
   const messaging = await connectMessaging(config, logger, tracing?.tracer);
   return {
     logger,

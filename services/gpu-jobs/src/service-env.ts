@@ -1,4 +1,4 @@
-import { consulEnv, env, serverTlsEnv, type EnvValues } from "@fundament/kit";
+import { consulEnv, env, serverTlsEnv, tracingEnv, type EnvValues } from "@fundament/kit";
 
 /** Every variable the service reads; API keys and passwords only through `*_FILE`. */
 export const gpuJobsEnv = {
@@ -61,7 +61,7 @@ export const gpuJobsEnv = {
   LOCAL_STATE_DIR: env.string({ default: "/tmp/gpu-jobs-local", description: "where the local provider keeps its workers' records" }),
   ...consulEnv,
   ...serverTlsEnv,
-  OTEL_EXPORTER_OTLP_ENDPOINT: env.optional(env.url({ protocols: ["http", "https"], description: "OTLP/HTTP endpoint (Jaeger :4318); tracing is off when unset" })),
+  ...tracingEnv,
   SHUTDOWN_PROBE_PERIOD_MS: env.integer({ default: 5000, min: 0 }),
   SHUTDOWN_GRACE_PERIOD_MS: env.integer({ default: 25_000, min: 1000 }),
 };

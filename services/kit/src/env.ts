@@ -75,7 +75,7 @@ function variable<T>(options: Common<unknown>, kind: string, schema: TSchema, ex
   };
 }
 
-export interface IntegerOptions extends Common<number> {
+export interface RangeOptions extends Common<number> {
   min?: number;
   max?: number;
 }
@@ -89,9 +89,14 @@ export const env = {
   string(options: Common<string> & { pattern?: RegExp } = {}): EnvVar<string> {
     return variable(options, "a string", Type.String(options.pattern ? { pattern: options.pattern.source } : {}));
   },
-  integer(options: IntegerOptions = {}): EnvVar<number> {
+  integer(options: RangeOptions = {}): EnvVar<number> {
     const limits = { ...(options.min !== undefined && { minimum: options.min }), ...(options.max !== undefined && { maximum: options.max }) };
     return variable(options, "an integer", Type.Integer(limits), { text: /^\s*-?\d+\s*$/, textReason: "must be an integer" });
+  },
+  /** A decimal number, written plainly (0.25, 1, .5): no exponent, which reads as a typo here. */
+  number(options: RangeOptions = {}): EnvVar<number> {
+    const limits = { ...(options.min !== undefined && { minimum: options.min }), ...(options.max !== undefined && { maximum: options.max }) };
+    return variable(options, "a number", Type.Number(limits), { text: /^\s*-?(\d+(\.\d*)?|\.\d+)\s*$/, textReason: "must be a decimal number such as 0.25" });
   },
   port(options: Common<number> = {}): EnvVar<number> {
     return env.integer({ ...options, min: 0, max: 65535, description: options.description ?? "a TCP port" });

@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyRequest } from "fastify";
 import { context, SpanKind, SpanStatusCode, trace, type Context, type Span, type Tracer } from "@opentelemetry/api";
 import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
 import { Resource } from "@opentelemetry/resources";
-import { BasicTracerProvider, BatchSpanProcessor } from "@opentelemetry/sdk-trace-base";
+import { AlwaysOnSampler, BasicTracerProvider, BatchSpanProcessor, ParentBasedSampler, type Sampler } from "@opentelemetry/sdk-trace-base";
 import type { ClientAborts } from "./client-abort";
 import { routeTemplate } from "./metrics";
 import { ensureContextManager, extractTraceContext } from "./trace-context";
@@ -15,6 +15,8 @@ export interface TracingOptions {
   /** How long spans wait to be sent in one batch. */
   scheduledDelayMs?: number;
   exportTimeoutMs?: number;
+  /** Which traces are recorded; every one when omitted (tracingFromEnv reads OTEL_TRACES_SAMPLER). */
+  sampler?: Sampler;
 }
 
 export interface Tracing {
@@ -33,6 +35,8 @@ export function startTracing(options: TracingOptions): Tracing {
   const exporter = new OTLPTraceExporter({ url: tracesUrl(options.endpoint), timeoutMillis: options.exportTimeoutMs ?? 5000 });
   const provider = new BasicTracerProvider({
     resource: new Resource({ "service.name": options.service, "service.version": options.version ?? "0.1.0" }),
+    // Given always, so the SDK never reads OTEL_TRACES_SAMPLER behind the kit's back (tracing-env.ts).
+    sampler: options.sampler ?? new ParentBasedSampler({ root: new AlwaysOnSampler() }),
     spanProcessors: [new BatchSpanProcessor(exporter, { scheduledDelayMillis: options.scheduledDelayMs ?? 2000 })],
   });
   return {

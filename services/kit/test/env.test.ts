@@ -61,6 +61,27 @@ describe("loadEnv", () => {
     ]);
   });
 
+  it("reads a decimal number within its range and refuses exponents, words and values beyond it", () => {
+    const ratio = { RATIO: env.number({ min: 0, max: 1, default: 1 }) };
+    const problems = (source: Record<string, string>) => {
+      try {
+        loadEnv(ratio, source);
+        return [];
+      } catch (error) {
+        if (error instanceof EnvError) return error.problems;
+        throw error;
+      }
+    };
+    expect(loadEnv(ratio, {})).toEqual({ RATIO: 1 });
+    expect(loadEnv(ratio, { RATIO: "0.25" })).toEqual({ RATIO: 0.25 });
+    expect(loadEnv(ratio, { RATIO: " .5 " })).toEqual({ RATIO: 0.5 });
+    expect(loadEnv(ratio, { RATIO: "0" })).toEqual({ RATIO: 0 });
+    expect(problems({ RATIO: "1e-1" })).toEqual(['RATIO: must be a decimal number such as 0.25 (got "1e-1")']);
+    expect(problems({ RATIO: "half" })).toEqual(['RATIO: must be a decimal number such as 0.25 (got "half")']);
+    expect(problems({ RATIO: "1.5" })).toEqual(["RATIO: must be at most 1 (got 1.5)"]);
+    expect(problems({ RATIO: "-0.1" })).toEqual(["RATIO: must be at least 0 (got -0.1)"]);
+  });
+
   it("refuses a password inside a URL or a secret set directly, without echoing either", () => {
     const problems = problemsOf({ DATABASE_URL: "postgres://u:hunter2@db/x", DATABASE_PASSWORD: "hunter2" });
     expect(problems).toEqual([

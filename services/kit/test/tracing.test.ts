@@ -6,7 +6,9 @@ import { waitFor } from "../../../scripts/local-servers/free-port";
 import { createLogger } from "../src/logger";
 import { createService } from "../src/service";
 import { startServer } from "../src/serve";
+import { EnvError, loadEnv } from "../src/env";
 import { startTracing } from "../src/tracing";
+import { tracingEnv, tracingFromEnv } from "../src/tracing-env";
 import { injectTraceHeaders } from "../src/trace-context";
 
 // No collector binary here: a small HTTP server stands in for Jaeger's OTLP/HTTP receiver and
@@ -158,5 +160,77 @@ describe("OpenTelemetry traces over OTLP", () => {
     expect(spans[0]).toMatchObject({ name: "GET /exports/:id", status: { code: 2 } });
     expect(attribute(spans[0]!, "error.type")).toBe("aborted");
     expect(attribute(spans[0]!, "http.response.status_code")).toBeUndefined();
+  });
+});
+
+describe("which traces are recorded (OTEL_TRACES_SAMPLER, OTEL_TRACES_SAMPLER_ARG)", () => {
+  /** The spans the receiver holds from one service. */
+  const spansOf = (service: string) =>
+    posts
+      .flatMap((post) => post.body.resourceSpans)
+      .filter((r) => r.resource.attributes.some((a) => a.key === "service.name" && a.value.stringValue === service))
+      .flatMap((r) => r.scopeSpans.flatMap((s) => s.spans));
+
+  async function serve(service: string, variables: Record<string, string>) {
+    const tracing = tracingFromEnv(service, loadEnv(tracingEnv, { OTEL_EXPORTER_OTLP_ENDPOINT: endpoint, ...variables }));
+    const app = await createService({ name: service, logger: createLogger({ service, level: "silent" }), tracing });
+    app.get("/", async () => ({ ok: true }));
+    return app;
+  }
+
+  const recordedParent = (traceId: string) => ({ traceparent: `00-${traceId}-00f067aa0ba902b7-01` });
+  const unrecordedParent = (traceId: string) => ({ traceparent: `00-${traceId}-00f067aa0ba902b7-00` });
+
+  it("records every trace by default, and follows the caller's decision when one came", async () => {
+    const app = await serve("sampled-default", {});
+    for (let i = 0; i < 5; i += 1) await app.inject({ method: "GET", url: "/" });
+    await app.inject({ method: "GET", url: "/", headers: unrecordedParent("6bf92f3577b34da6a3ce929d0e0e4736") });
+    await app.close();
+    const spans = spansOf("sampled-default");
+    expect(spans).toHaveLength(5);
+    expect(spans.map((span) => span.traceId)).not.toContain("6bf92f3577b34da6a3ce929d0e0e4736");
+  });
+
+  it("at ratio 0 records none of the traces it starts, yet every trace its caller recorded", async () => {
+    const app = await serve("sampled-zero", { OTEL_TRACES_SAMPLER_ARG: "0" });
+    for (let i = 0; i < 50; i += 1) await app.inject({ method: "GET", url: "/" });
+    await app.inject({ method: "GET", url: "/", headers: recordedParent("7bf92f3577b34da6a3ce929d0e0e4736") });
+    await app.close();
+    expect(spansOf("sampled-zero").map((span) => span.traceId)).toEqual(["7bf92f3577b34da6a3ce929d0e0e4736"]);
+  });
+
+  it("records about the ratio's share of the traces it starts", async () => {
+    const app = await serve("sampled-quarter", { OTEL_TRACES_SAMPLER_ARG: "0.25" });
+    for (let i = 0; i < 800; i += 1) await app.inject({ method: "GET", url: "/" });
+    await app.close();
+    // Binomial(800, 0.25): mean 200, standard deviation 12; the bounds are five deviations out.
+    const recorded = spansOf("sampled-quarter").length;
+    expect(recorded).toBeGreaterThan(140);
+    expect(recorded).toBeLessThan(260);
+  });
+
+  it("honours OpenTelemetry's other sampler names", async () => {
+    const app = await serve("sampled-off", { OTEL_TRACES_SAMPLER: "always_off" });
+    await app.inject({ method: "GET", url: "/", headers: recordedParent("8bf92f3577b34da6a3ce929d0e0e4736") });
+    await app.inject({ method: "GET", url: "/" });
+    await app.close();
+    expect(spansOf("sampled-off")).toEqual([]);
+  });
+
+  it("refuses a sampler or ratio it cannot read at start-up, naming the variable, where the SDK would record everything", () => {
+    const problems = (variables: Record<string, string>) => {
+      try {
+        loadEnv(tracingEnv, variables);
+        return [];
+      } catch (error) {
+        if (error instanceof EnvError) return error.problems;
+        throw error;
+      }
+    };
+    expect(problems({ OTEL_TRACES_SAMPLER: "always-on", OTEL_TRACES_SAMPLER_ARG: "10%" })).toEqual([
+      'OTEL_TRACES_SAMPLER: must be one of parentbased_traceidratio, parentbased_always_on, parentbased_always_off, traceidratio, always_on, always_off (got "always-on")',
+      'OTEL_TRACES_SAMPLER_ARG: must be a decimal number such as 0.25 (got "10%")',
+    ]);
+    expect(problems({ OTEL_TRACES_SAMPLER_ARG: "2" })).toEqual(["OTEL_TRACES_SAMPLER_ARG: must be at most 1 (got 2)"]);
   });
 });

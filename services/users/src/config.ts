@@ -1,4 +1,4 @@
-import { consulEnv, env, serverTlsEnv, EnvError, loadEnv, type EnvSource, type EnvValues } from "@fundament/kit";
+import { consulEnv, env, serverTlsEnv, tracingEnv, EnvError, loadEnv, type EnvSource, type EnvValues } from "@fundament/kit";
 
 /** Every variable the users service reads; secrets only through *_FILE paths. */
 export const usersEnv = {
@@ -64,7 +64,7 @@ export const usersEnv = {
   ...consulEnv,
   ...serverTlsEnv,
 
-  OTEL_EXPORTER_OTLP_ENDPOINT: env.optional(env.url({ protocols: ["http", "https"], description: "OTLP/HTTP endpoint (Jaeger :4318); tracing is off when unset" })),
+  ...tracingEnv,
 
   OUTBOX_POLL_MS: env.integer({ default: 5000, min: 100 }),
   VERIFIED_TOKEN_CACHE_MAX_ENTRIES: env.integer({ default: 50_000, min: 0, max: 1_000_000, description: "access tokens remembered after their signature check (about 600 bytes each); 0 checks every request" }),

@@ -1,4 +1,4 @@
-import { createLogger, createPgPool, createRedis, effectiveSessionTimeouts, EnvError, listenConnection, startTracing, type EnvSource, type Logger } from "@fundament/kit";
+import { createLogger, createPgPool, createRedis, effectiveSessionTimeouts, EnvError, listenConnection, tracingFromEnv, type EnvSource, type Logger } from "@fundament/kit";
 import { Messaging, type AmqpEndpoint } from "@fundament/kit/messaging";
 import type { UsersDeps, UsersSettings } from "./app";
 import { loadUsersConfig, type UsersConfig } from "./config";
@@ -118,7 +118,7 @@ export async function connectDependencies(
     cache: { maxEntries: config.ACCOUNT_CACHE_MAX_ENTRIES, ttlMs: config.ACCOUNT_CACHE_TTL_SECONDS * 1000 },
     ...feedTuning,
   });
-  const tracing = config.OTEL_EXPORTER_OTLP_ENDPOINT === undefined ? undefined : startTracing({ service: "users", endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT });
+  const tracing = tracingFromEnv("users", config);
   const messaging = await Messaging.connect({
     endpoint: amqpEndpoint(config.AMQP_URL, config.AMQP_PASSWORD, config.AMQP_CA),
     prefetch: 10,
