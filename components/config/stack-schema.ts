@@ -223,6 +223,12 @@ export const STACK_KEYS = {
     escalationAfterMinutes: Type.Integer({ description: "a critical alert still firing after this long also notifies receivers.escalation", default: 30, minimum: 5, maximum: 1440 }),
     dashboardFolder: patterned(/^[A-Za-z0-9][A-Za-z0-9 _-]{0,39}$/, "letters, digits, spaces, _ and -", { description: "Grafana folder the provisioned dashboards appear in", default: "fundament" }),
     traceRetentionHours: Type.Integer({ description: "hours Jaeger keeps spans", default: 72, minimum: 1, maximum: 8760 }),
+    traceSampleRatio: Type.Number({
+      description: "share of the traces a service starts that are recorded and sent to Jaeger (0 to 1; a request whose caller recorded its trace is always recorded); each recorded request costs its service CPU and Jaeger storage",
+      default: 1,
+      minimum: 0,
+      maximum: 1,
+    }),
     traceStorageGiB: storageGiB(10, "Jaeger volume in GiB"),
     receivers: section("where alerts go; with none configured they are only visible in the Alertmanager UI. Set credentials with `pulumi config set --secret --path`", {
       pager: webhookReceiver("critical alerts", "pager webhook URL (critical alerts)", "bearer key the pager webhook requires (secret)"),

@@ -95,6 +95,7 @@ function wireService(scope: LayerScope, below: ServicesInputs, service: ServiceN
       leaf: below.pki.serverLeaf(service),
       dependsOn: dataServices,
       route: apiRoute(service, config.domain, API_RATE_LIMITS[service], "http", SERVICE_LONG_POLLS[service]),
+      traceSampleRatio: config.monitoring.traceSampleRatio,
       ...own,
       env: { ...own.env, ...consul.env },
       secrets: { ...own.secrets, ...consul.secrets },

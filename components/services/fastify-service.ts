@@ -62,6 +62,8 @@ export interface FastifyServiceArgs {
   serviceAccount?: string;
   /** Where the gateway serves the API (its `http` port). */
   route?: WorkloadRoute;
+  /** Share of the traces the service starts that it records (monitoring.traceSampleRatio). */
+  traceSampleRatio: number;
 }
 
 function secretFiles(secrets: FastifyServiceArgs["secrets"], names: string[]): { files: WorkloadFile[]; env: Record<string, string> } {
@@ -137,6 +139,10 @@ export class FastifyService extends pulumi.ComponentResource {
           SHUTDOWN_PROBE_PERIOD_MS: "5000",
           SHUTDOWN_GRACE_PERIOD_MS: "20000",
           OTEL_EXPORTER_OTLP_ENDPOINT: OTLP_HTTP_ENDPOINT,
+          // Parent-based: a request whose caller recorded its trace is recorded, so a trace that
+          // crosses services is whole in Jaeger or absent, never in pieces.
+          OTEL_TRACES_SAMPLER: "parentbased_traceidratio",
+          OTEL_TRACES_SAMPLER_ARG: String(args.traceSampleRatio),
           TLS_CERT_FILE: SERVICE_CERT_FILE,
           TLS_KEY_FILE: SERVICE_KEY_FILE,
           ...args.env,

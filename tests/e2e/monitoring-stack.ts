@@ -127,6 +127,7 @@ export async function buildMonitoringStack(receivers: Receivers, timing: { scrap
     environment: config.environment,
     resources: sizeOf(config.services.config),
     replicas: 1,
+    traceSampleRatio: config.monitoring.traceSampleRatio,
     caCertPem: pki.caCertPem,
     leaf: pki.serverLeaf("config"),
     dependsOn: [],

@@ -155,6 +155,18 @@ describe("monitoring workloads", () => {
     const jaegerPorts = (prod.revealed(prod.one("kubernetes:core/v1:Service", "jaeger")).spec as { ports: { port: number }[] }).ports.map((p) => p.port);
     expect(jaegerPorts).toEqual(expect.arrayContaining([4317, 4318]));
   });
+
+  it("services record the share of traces monitoring.traceSampleRatio sets, and every trace their caller recorded", () => {
+    const devEnv = (service: string) => dev.revealed(dev.one(CONTAINER, service)).envs as string[];
+    const prodEnv = (service: string) => {
+      const deployment = prod.revealed(prod.one("kubernetes:apps/v1:Deployment", service)) as { spec: { template: { spec: { containers: { env: { name: string; value: string }[] }[] } } } };
+      return deployment.spec.template.spec.containers[0]!.env.map((e) => `${e.name}=${e.value}`);
+    };
+    for (const service of ["users", "config", "gpu-jobs"]) {
+      expect(devEnv(service)).toEqual(expect.arrayContaining(["OTEL_TRACES_SAMPLER=parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG=1"]));
+      expect(prodEnv(service)).toEqual(expect.arrayContaining(["OTEL_TRACES_SAMPLER=parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG=0.1"]));
+    }
+  });
 });
 
 describe("host and cluster metrics", () => {

@@ -62,6 +62,7 @@ describe("stack config", () => {
     [{ "fundament:target": "docker", "fundament:docker": { publishAddress: "everywhere" } }, "fundament:docker.publishAddress: must be an IPv4 address"],
     [{ "fundament:target": "docker", "fundament:tls": { validityHours: 100, earlyRenewalHours: 100 } }, "fundament:tls.earlyRenewalHours: must be less than fundament:tls.validityHours (100), or every `pulumi up` re-issues the certificates (got 100)"],
     [{ "fundament:target": "docker", "fundament:tls": { validityHours: 12 } }, "fundament:tls.validityHours: must be at least 24 (got 12)"],
+    [{ "fundament:target": "docker", "fundament:monitoring": { traceSampleRatio: 10 } }, "fundament:monitoring.traceSampleRatio: must be at most 1 (got 10)"],
     [{ "fundament:target": "docker", "fundament:redis": { memoryMiB: 12.5 } }, "fundament:redis.memoryMiB: must be a whole number (got 12.5)"],
     [{ "fundament:target": "docker", "fundament:gpuJobs": { apiKeys: { runpd: "k" } } }, "fundament:gpuJobs.apiKeys.runpd: unknown key (did you mean fundament:gpuJobs.apiKeys.runpod?)"],
     [{ "fundament:target": "docker", "fundament:postgres": "big" }, "fundament:postgres: must be an object with keys image, exporterImage, cpu, memoryMiB, storageGiB, maxConnections (got \"big\")"],
