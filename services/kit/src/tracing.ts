@@ -51,22 +51,23 @@ export function startTracing(options: TracingOptions): Tracing {
  * is the active context while the request's hooks and handler run, so what they publish (directly
  * or through an outbox) carries it on as the parent of the consumer's span.
  */
+/** Where a request keeps its span: a property Fastify declares on every request (a WeakMap costs each request a GC-tracked entry). */
+const TRACED = Symbol("fundament.tracing.span");
+type TracedRequest = FastifyRequest & { [TRACED]: { span: Span; active: Context } | null };
+
 export function instrumentTracing(app: FastifyInstance, tracer: Tracer, aborts: ClientAborts): void {
   ensureContextManager();
-  const spans = new WeakMap<FastifyRequest, { span: Span; active: Context }>();
+  app.decorateRequest(TRACED, null);
+  const tracedOf = (request: FastifyRequest) => (request as TracedRequest)[TRACED];
   app.addHook("onRequest", (request, reply, done) => {
     const parent = extractTraceContext(request.headers);
     const route = routeTemplate(request);
-    const span = tracer.startSpan(
-      `${request.method} ${route}`,
-      {
-        kind: SpanKind.SERVER,
-        attributes: { "http.request.method": request.method, "http.route": route, "url.path": request.url.split("?")[0] ?? "" },
-      },
-      parent,
-    );
+    const span = tracer.startSpan(`${request.method} ${route}`, { kind: SpanKind.SERVER }, parent);
+    // Set after the sampler decided rather than passed to startSpan, which sanitizes them even
+    // for a span that is not recorded; the kit's samplers do not read attributes.
+    if (span.isRecording()) span.setAttributes({ "http.request.method": request.method, "http.route": route, "url.path": request.url.split("?")[0] ?? "" });
     const active = trace.setSpan(parent, span);
-    spans.set(request, { span, active });
+    (request as TracedRequest)[TRACED] = { span, active };
     // Every line the request writes (its handler's, the error handler's, its access line) names
     // the trace, so a log line leads to its trace in Jaeger and a slow trace to its log lines.
     const { traceId, spanId } = span.spanContext();
@@ -78,21 +79,21 @@ export function instrumentTracing(app: FastifyInstance, tracer: Tracer, aborts: 
   // The body is read on socket events, outside the context entered above: enter it again for
   // the validation, pre-handlers and handler that follow.
   app.addHook("preValidation", (request, _reply, done) => {
-    const traced = spans.get(request);
+    const traced = tracedOf(request);
     if (traced) context.with(traced.active, done);
     else done();
   });
   app.addHook("onError", (request, _reply, error, done) => {
-    spans.get(request)?.span.recordException(error);
+    tracedOf(request)?.span.recordException(error);
     done();
   });
   /** Ends the request's span, once: `mark` sets what its outcome says. */
   const endSpan = (request: FastifyRequest, mark: (span: Span) => void) => {
-    const span = spans.get(request)?.span;
+    const span = tracedOf(request)?.span;
     if (!span) return;
+    (request as TracedRequest)[TRACED] = null;
     mark(span);
     span.end();
-    spans.delete(request);
   };
   app.addHook("onResponse", (request, reply, done) => {
     endSpan(request, (span) => {
