@@ -31,24 +31,31 @@
 //              request (AccessLogController), written synchronously into a pipe another process
 //              drains, as a container's stdout is; printed as `services-spine-access-log` (spine
 //              with its access log / bare hello, no goal set), what request logging costs a route.
+//   spine-traced  the spine with an OTLP endpoint, every trace recorded (the default ratio) and
+//              exported over OTLP/HTTP to a receiver in this process; `spine-traced-unrecorded`
+//              the same at ratio 0 (prod records one trace in ten), printed as
+//              `services-spine-traced` and `services-spine-traced-unrecorded` (no goal set): what
+//              tracing costs a route, recorded and not.
 // The other targets run the kit's spine with pino at warn (error format, metrics hook, no request
 // lines), so their ratios are what the route costs, apart from the access log. Each
 // target is warmed for BENCH_WARMUP_SECONDS first; then BENCH_ROUNDS rounds of BENCH_SECONDS a
 // target, and each target's ratio is the median over rounds of (its req/s / the same round's
 // hello req/s).
 // Prints req/s and p99 per target and hello's range across rounds, then `services-spine: ratio`,
-// `services-spine-access-log: ratio`,
+// `services-spine-access-log: ratio`, `services-spine-traced: ratio`, `services-spine-traced-unrecorded: ratio`,
 // `services-config-over-spine: ratio` (config / spine, each round's pair), `services-config: ratio`
 // (target >= 0.85, with p99 <= 5 ms at CONNECTIONS), the two effective reads' ratios,
 // `services-me-single: ratio`, and last `services-me: ratio` (target >= 0.5); each ratio is the
 // median of the rounds' and is followed by their lowest and highest.
 import { execFileSync, spawn } from "node:child_process";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Fastify from "fastify";
 import pino from "pino";
-import { createJwksVerifier, createLogger, createPgPool, createRedis, createService, runMigrations, type ServiceApp } from "@fundament/kit";
+import { createJwksVerifier, createLogger, createPgPool, createRedis, createService, loadEnv, runMigrations, tracingEnv, tracingFromEnv, type ServiceApp } from "@fundament/kit";
 import { buildApp as buildConfigApp } from "../services/config/src/app";
 import { listenConnection, PostgresChangeFeed } from "../services/config/src/change-feed";
 import { MIGRATIONS_DIR as CONFIG_MIGRATIONS } from "../services/config/src/migrations-dir";
@@ -62,7 +69,7 @@ import { testPki } from "../scripts/local-servers/shared-test-pki";
 import { numericSetting } from "./support/bench-settings";
 import { median } from "./support/statistics";
 
-// Many short rounds rather than a few long ones: a round's seven slices are then seconds apart,
+// Many short rounds rather than a few long ones: a round's ten slices are then seconds apart,
 // and the machine's speed, which swings by a third within a minute on a shared host, drifts
 // less between a target and the hello it is divided by.
 const ROUNDS = numericSetting("BENCH_ROUNDS", 9);
@@ -179,10 +186,36 @@ async function main(): Promise<void> {
     const spineAccessLogUrl = await listen(spineAccessLog);
     closers.push(() => spineAccessLog.close());
 
+    // The spine traced as the services run with an OTLP endpoint, at warn: every trace recorded
+    // (monitoring.traceSampleRatio 1, the default) and exported over OTLP/HTTP to a receiver that
+    // reads each batch and answers as Jaeger does, and none of the traces it starts recorded
+    // (ratio 0), which still keeps the request's trace context and binds its ids into its lines.
+    const otlpSink = createServer((request, response) => {
+      request.resume();
+      request.on("end", () => response.writeHead(200, { "content-type": "application/json" }).end("{}"));
+    });
+    await new Promise<void>((resolve) => otlpSink.listen(0, "127.0.0.1", resolve));
+    closers.push(() => new Promise<void>((resolve) => otlpSink.close(() => resolve())));
+    const otlpEndpoint = `http://127.0.0.1:${(otlpSink.address() as AddressInfo).port}`;
+    const tracedSpine = async (ratio: string) => {
+      const app = await createService({
+        name: "spine",
+        logger: createLogger({ service: "spine", level: "warn" }),
+        tracing: tracingFromEnv("spine", loadEnv(tracingEnv, { OTEL_EXPORTER_OTLP_ENDPOINT: otlpEndpoint, OTEL_TRACES_SAMPLER_ARG: ratio })),
+      });
+      app.get("/", async () => ({ hello: "world" }));
+      closers.push(() => app.close());
+      return listen(app);
+    };
+    const spineTracedUrl = await tracedSpine("1");
+    const spineUnrecordedUrl = await tracedSpine("0");
+
     const targets: Array<{ name: string; url: string; tokensFile?: string }> = [
       { name: "hello", url: `${helloUrl}/` },
       { name: "spine", url: `${spineUrl}/` },
       { name: "spine-access-log", url: `${spineAccessLogUrl}/` },
+      { name: "spine-traced", url: `${spineTracedUrl}/` },
+      { name: "spine-traced-unrecorded", url: `${spineUnrecordedUrl}/` },
       { name: "config", url: `${configUrl}/namespaces/bench/environments/prod` },
       { name: "effective", url: `${configUrl}/namespaces/bench/environments/prod/effective` },
       { name: "effective-base-only", url: `${configUrl}/namespaces/bench/environments/dev/effective` },
@@ -233,6 +266,8 @@ async function main(): Promise<void> {
     console.log(`services-config: p99 ${configP99} ms at ${CONNECTIONS} connections (target <= ${CONFIG_P99_TARGET_MS} ms)`);
     console.log(`services-spine: ratio ${ratio("spine")}`);
     console.log(`services-spine-access-log: ratio ${ratio("spine-access-log")}`);
+    console.log(`services-spine-traced: ratio ${ratio("spine-traced")}`);
+    console.log(`services-spine-traced-unrecorded: ratio ${ratio("spine-traced-unrecorded")}`);
     console.log(`services-config-over-spine: ratio ${ratio("config", "spine")}`);
     console.log(`services-config: ratio ${ratio("config")}`);
     console.log(`services-config-effective: ratio ${ratio("effective")}`);
