@@ -9,6 +9,8 @@ import { gpuJobs } from "../../components/monitoring/dashboards/gpu-jobs";
 import { DATASOURCE_UID } from "../../components/monitoring/grafana-provisioning";
 import { Registry } from "prom-client";
 import { registerGpuJobMetrics } from "../../services/gpu-jobs/src/jobs/gpu-job-metrics";
+import { ALERTS } from "../../components/monitoring/alert-rules";
+import { ABORTED_STATUS_CLASS, statusClass } from "../../services/kit/src/metrics";
 
 describe("Grafana dashboards", () => {
   it("every panel query parses (promtool, as recording rules)", () => {
@@ -65,6 +67,20 @@ describe("Grafana dashboards", () => {
       expect(exported.has(name), `${name} in ${expr}`).toBe(true);
       const grouped = /by \(([^)]*)\)/.exec(expr)?.[1]?.split(",").map((label) => label.trim()).filter((label) => label !== "le") ?? [];
       for (const label of grouped) expect(exported.get(name)!.has(label), `${name} has no label ${label} (${expr})`).toBe(true);
+    }
+  });
+
+  it("panels and alert rules select only status classes the kit's request histogram records, the aborted one included", () => {
+    // Components cannot import the kit, so the two spell the classes apart: a renamed class would
+    // leave a panel or an alert reading a series that no longer exists, silently empty.
+    const recorded = new Set([ABORTED_STATUS_CLASS]);
+    for (let code = 100; code < 600; code += 1) recorded.add(statusClass(code));
+    const expressions = [...DASHBOARDS.flatMap((dashboard) => panelExpressions(dashboard)), ...ALERTS.map((rule) => rule.expr)];
+    const selected = expressions.flatMap((expr) => [...expr.matchAll(/status_class\s*(=~|!~|!=|=)\s*"([^"]*)"/g)].map((match) => ({ expr, op: match[1]!, value: match[2]! })));
+    expect(selected.map((s) => s.value)).toEqual(expect.arrayContaining(["5xx", ABORTED_STATUS_CLASS]));
+    for (const { expr, op, value } of selected) {
+      const matches = op.endsWith("~") ? [...recorded].some((name) => new RegExp(`^(?:${value})$`).test(name)) : recorded.has(value);
+      expect(matches, `status_class ${op} "${value}" in ${expr}`).toBe(true);
     }
   });
 });

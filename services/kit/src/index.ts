@@ -26,7 +26,7 @@ export { consulEnv, consulConnectionFromEnv, discoveredUrl, type ConsulEnvValues
 export { serverTlsEnv, serverTlsFromEnv, type ServerTlsEnvValues } from "./server-tls";
 export { createDiscovery, instancesOf, nextIndex, type Discovery, type DiscoveryOptions, type ServiceInstance } from "./discovery";
 export { startTracing, instrumentTracing, type Tracing, type TracingOptions } from "./tracing";
-export { tracingEnv, tracingFromEnv, traceSampler, TRACE_SAMPLERS, type TraceSamplerName, type TracingEnvValues } from "./tracing-env";
+export { tracingEnv, tracingFromEnv, type TracingEnvValues } from "./tracing-env";
 export { createJwksVerifier, fetchVerifying, rolesOf, TokenRejectedError, type JwksVerifier, type JwksVerifierOptions, type Principal, type TokenVerifier } from "./token-verifier";
 export { clientGone, pause, requestedWait, WaitParameter, type WaitLimits } from "./long-poll";
 export { actorOf, principalOf, requireRole } from "./require-role";

@@ -46,11 +46,10 @@ export function traceSampler(name: TraceSamplerName, ratio: number): Sampler {
 }
 
 /** This service's tracing as the variables describe it, or undefined when no endpoint is set. */
-export function tracingFromEnv(service: string, values: TracingEnvValues, version?: string): Tracing | undefined {
+export function tracingFromEnv(service: string, values: TracingEnvValues): Tracing | undefined {
   if (values.OTEL_EXPORTER_OTLP_ENDPOINT === undefined) return undefined;
   return startTracing({
     service,
-    ...(version === undefined ? {} : { version }),
     endpoint: values.OTEL_EXPORTER_OTLP_ENDPOINT,
     sampler: traceSampler(values.OTEL_TRACES_SAMPLER, values.OTEL_TRACES_SAMPLER_ARG),
   });

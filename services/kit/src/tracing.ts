@@ -45,16 +45,16 @@ export function startTracing(options: TracingOptions): Tracing {
   };
 }
 
+/** Where a request keeps its span: a property Fastify declares on every request (a WeakMap costs each request a GC-tracked entry). */
+const TRACED = Symbol("fundament.tracing.span");
+type TracedRequest = FastifyRequest & { [TRACED]: { span: Span; active: Context } | null };
+
 /**
  * One SERVER span per request, named by method and route template, continuing the caller's
  * trace when a W3C `traceparent` header came with it (the gateway or another service). The span
  * is the active context while the request's hooks and handler run, so what they publish (directly
  * or through an outbox) carries it on as the parent of the consumer's span.
  */
-/** Where a request keeps its span: a property Fastify declares on every request (a WeakMap costs each request a GC-tracked entry). */
-const TRACED = Symbol("fundament.tracing.span");
-type TracedRequest = FastifyRequest & { [TRACED]: { span: Span; active: Context } | null };
-
 export function instrumentTracing(app: FastifyInstance, tracer: Tracer, aborts: ClientAborts): void {
   ensureContextManager();
   app.decorateRequest(TRACED, null);
