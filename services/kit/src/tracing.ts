@@ -69,9 +69,11 @@ export function instrumentTracing(app: FastifyInstance, tracer: Tracer, aborts: 
     const active = trace.setSpan(parent, span);
     (request as TracedRequest)[TRACED] = { span, active };
     // Every line the request writes (its handler's, the error handler's, its access line) names
-    // the trace, so a log line leads to its trace in Jaeger and a slow trace to its log lines.
-    const { traceId, spanId } = span.spanContext();
-    const log = request.log.child({ trace_id: traceId, span_id: spanId });
+    // the trace, so a log line leads to its trace in Jaeger and a slow trace to its log lines;
+    // trace_flags (W3C, "01" recorded, "00" not) says whether Jaeger has it, as OpenTelemetry's
+    // pino instrumentation writes it.
+    const { traceId, spanId, traceFlags } = span.spanContext();
+    const log = request.log.child({ trace_id: traceId, span_id: spanId, trace_flags: traceFlags.toString(16).padStart(2, "0") });
     request.log = log;
     reply.log = log;
     context.with(active, done);

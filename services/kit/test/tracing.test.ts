@@ -107,10 +107,10 @@ describe("OpenTelemetry traces over OTLP", () => {
     };
     const orderLines = ofRequest("/orders/o-1");
     expect(orderLines.map((line) => line.msg)).toEqual(["order read", "request completed"]);
-    for (const line of orderLines) expect(line).toMatchObject({ trace_id: traceId, span_id: order.spanId });
+    for (const line of orderLines) expect(line).toMatchObject({ trace_id: traceId, span_id: order.spanId, trace_flags: "01" });
     const brokenLines = ofRequest("/broken");
     expect(brokenLines.map((line) => line.msg)).toEqual(["request failed", "request completed"]);
-    for (const line of brokenLines) expect(line).toMatchObject({ trace_id: broken.traceId, span_id: broken.spanId });
+    for (const line of brokenLines) expect(line).toMatchObject({ trace_id: broken.traceId, span_id: broken.spanId, trace_flags: "01" });
     // Lines outside a request name no trace.
     expect(lines.filter((line) => line.reqId === undefined).every((line) => line.trace_id === undefined)).toBe(true);
   });
@@ -171,11 +171,17 @@ describe("which traces are recorded (OTEL_TRACES_SAMPLER, OTEL_TRACES_SAMPLER_AR
       .filter((r) => r.resource.attributes.some((a) => a.key === "service.name" && a.value.stringValue === service))
       .flatMap((r) => r.scopeSpans.flatMap((s) => s.spans));
 
+  /** A service whose route writes one line a request; `lines` holds them. */
   async function serve(service: string, variables: Record<string, string>) {
     const tracing = tracingFromEnv(service, loadEnv(tracingEnv, { OTEL_EXPORTER_OTLP_ENDPOINT: endpoint, ...variables }));
-    const app = await createService({ name: service, logger: createLogger({ service, level: "silent" }), tracing });
-    app.get("/", async () => ({ ok: true }));
-    return app;
+    const lines: Array<Record<string, unknown>> = [];
+    const logger = createLogger({ service, level: "warn", destination: { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) } });
+    const app = await createService({ name: service, logger, tracing });
+    app.get("/", async (request) => {
+      request.log.warn("handled");
+      return { ok: true };
+    });
+    return Object.assign(app, { lines });
   }
 
   const recordedParent = (traceId: string) => ({ traceparent: `00-${traceId}-00f067aa0ba902b7-01` });
@@ -197,6 +203,11 @@ describe("which traces are recorded (OTEL_TRACES_SAMPLER, OTEL_TRACES_SAMPLER_AR
     await app.inject({ method: "GET", url: "/", headers: recordedParent("7bf92f3577b34da6a3ce929d0e0e4736") });
     await app.close();
     expect(spansOf("sampled-zero").map((span) => span.traceId)).toEqual(["7bf92f3577b34da6a3ce929d0e0e4736"]);
+    // Every line still names its trace; its flags say whether Jaeger has it.
+    const handled = app.lines.filter((line) => line.msg === "handled");
+    expect(handled).toHaveLength(51);
+    expect(handled.filter((line) => line.trace_flags === "00" && typeof line.trace_id === "string")).toHaveLength(50);
+    expect(handled.filter((line) => line.trace_flags === "01").map((line) => line.trace_id)).toEqual(["7bf92f3577b34da6a3ce929d0e0e4736"]);
   });
 
   it("records about the ratio's share of the traces it starts", async () => {
