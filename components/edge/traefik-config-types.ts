@@ -65,7 +65,7 @@ export interface TraefikRouter {
 }
 
 export type TraefikMiddleware =
-  | { headers: Record<string, string | number | boolean> }
+  | { headers: Record<string, string | number | boolean | Record<string, string>> }
   | { rateLimit: { average: number; burst: number; period: string } }
   | { basicAuth: { users: string[]; realm: string; removeHeader: boolean } };
 

@@ -4,6 +4,8 @@ import type { TraefikDynamicConfig, TraefikMiddleware, TraefikRouter, TraefikSer
 import { BACKEND_FORWARDING_TIMEOUTS, TLS_OPTIONS } from "./traefik-static";
 
 export const SECURITY_HEADERS = "security-headers";
+/** W3C Trace Context and Baggage: what a caller sends to join or steer a trace. */
+export const TRACE_CONTEXT_HEADERS = ["traceparent", "tracestate", "baggage"] as const;
 /** The transport to backends that serve HTTPS with a platform-CA certificate. */
 export const PLATFORM_TRANSPORT = "platform-ca";
 /** Traefik's own API and dashboard, served only through a router. */
@@ -120,6 +122,11 @@ export function traefikDynamicConfig(input: TraefikDynamicInput): TraefikDynamic
         contentTypeNosniff: true,
         referrerPolicy: "strict-origin-when-cross-origin",
         permissionsPolicy: "camera=(), microphone=(), geolocation=()",
+        // A client on the internet does not join our traces: a traceparent it sends would choose
+        // the trace id our services log and, flagged sampled, make every parent-based service
+        // record the request whatever monitoring.traceSampleRatio says. An empty value removes the
+        // header; the services start a trace of their own.
+        customRequestHeaders: Object.fromEntries(TRACE_CONTEXT_HEADERS.map((header) => [header, ""])),
       },
     },
   };

@@ -145,6 +145,9 @@ describe("Traefik dynamic configuration", () => {
       expect(auth !== undefined).toBe(route.users !== undefined);
       if (auth && "basicAuth" in auth) expect(auth.basicAuth).toEqual({ users: route.users, realm: route.host, removeHeader: true });
     }
+    // No router lets a client's trace context through (the services would record what it flags sampled).
+    const headers = config.http.middlewares["security-headers"];
+    expect(headers && "headers" in headers ? headers.headers.customRequestHeaders : undefined).toEqual({ traceparent: "", tracestate: "", baggage: "" });
     expect(config.http.routers.traefik.service).toBe("api@internal");
     expect(config.http.services.users.loadBalancer).toEqual({ servers: [{ url: "https://users:8080" }], passHostHeader: true, serversTransport: "platform-ca" });
     expect(config.http.serversTransports?.["platform-ca"]).toEqual({ rootCAs: [BASE.caFile], forwardingTimeouts: { idleConnTimeout: "60s" } });
