@@ -2,6 +2,9 @@ import type { FastifyBaseLogger } from "fastify";
 import type { Bindings, ChildLoggerOptions } from "pino";
 
 type Level = "fatal" | "error" | "warn" | "info" | "debug" | "trace";
+const LEVELS: readonly Level[] = ["fatal", "error", "warn", "info", "debug", "trace"];
+/** What pino's level methods take: an object or message first, then format arguments. */
+type LevelMethod = (...line: unknown[]) => void;
 
 /** A logger that can say whether a level would write (pino's isLevelEnabled). */
 type LevelAwareLogger = FastifyBaseLogger & { isLevelEnabled(level: string): boolean };
@@ -62,34 +65,23 @@ export class RequestLogger {
     return (this.materialized ?? this.parent).isLevelEnabled(level);
   }
 
-  fatal(...line: unknown[]): void {
-    if (this.isLevelEnabled("fatal")) this.write("fatal", line);
-  }
+  // The level methods, defined once on the prototype below, so a request's logger allocates
+  // nothing but itself.
+  declare readonly fatal: LevelMethod;
+  declare readonly error: LevelMethod;
+  declare readonly warn: LevelMethod;
+  declare readonly info: LevelMethod;
+  declare readonly debug: LevelMethod;
+  declare readonly trace: LevelMethod;
+}
 
-  error(...line: unknown[]): void {
-    if (this.isLevelEnabled("error")) this.write("error", line);
-  }
-
-  warn(...line: unknown[]): void {
-    if (this.isLevelEnabled("warn")) this.write("warn", line);
-  }
-
-  info(...line: unknown[]): void {
-    if (this.isLevelEnabled("info")) this.write("info", line);
-  }
-
-  debug(...line: unknown[]): void {
-    if (this.isLevelEnabled("debug")) this.write("debug", line);
-  }
-
-  trace(...line: unknown[]): void {
-    if (this.isLevelEnabled("trace")) this.write("trace", line);
-  }
-
-  private write(level: Level, line: unknown[]): void {
+for (const level of LEVELS) {
+  const method: LevelMethod = function (this: RequestLogger, ...line: unknown[]): void {
+    if (!this.isLevelEnabled(level)) return;
     const real = this.real();
-    (real[level] as (...args: unknown[]) => void).apply(real, line);
-  }
+    (real[level] as LevelMethod).apply(real, line);
+  };
+  Object.defineProperty(RequestLogger.prototype, level, { value: method, writable: true, configurable: true });
 }
 
 /**
